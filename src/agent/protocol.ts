@@ -1,0 +1,179 @@
+/**
+ * The agent's contract with the director: the actions it answers (BOSH agent semantics), the state
+ * it reports, the heartbeat it sends and the settings file the cloud writes for it.
+ *
+ * Wire format (HTTPS with mutual TLS, both sides' certificates signed by the director's CA):
+ *   POST {agentUrl}/agent/v1/actions/{action}   body: the action's arguments as JSON
+ *     → 200 { value }                           for a quick action
+ *     → 202 { task: AgentTaskInfo }             for a long action; poll GET /agent/v1/tasks/{id}
+ *     → 4xx/5xx { error: { code, message } }    (src/common/errors.ts ErrorBody)
+ *   POST {directorUrl}/internal/v1/agents/{agentId}/heartbeat   body: Heartbeat (agent → director)
+ *   POST {directorUrl}/internal/v1/agents/{agentId}/alerts      body: AgentAlert
+ */
+import type { InstanceSpec } from '../manifest/instance-spec.js';
+import type { DiskHint } from '../cloud/cloud.js';
+
+export const AGENT_PORT = 6868;
+export const AGENT_API_PREFIX = '/agent/v1';
+
+export type JobState = 'running' | 'failing' | 'starting' | 'stopped' | 'unknown';
+
+export type ContainerRunState =
+  | 'running' // running and, where a health check exists, healthy
+  | 'starting' // created/started but not yet running (or health check still starting)
+  | 'unhealthy'
+  | 'restarting' // dead and waiting for its backoff delay or its dependencies
+  | 'stopped' // stopped on purpose (instance stopped)
+  | 'failed' // could not be created/started (image missing, bad option …); `lastError` says why
+  | 'missing'; // in the spec, not on dockerd (yet)
+
+export interface ContainerState {
+  name: string;
+  state: ContainerRunState;
+  dockerId?: string;
+  image: string;
+  /** Seconds since the container last started; 0 when not running. */
+  uptimeSeconds: number;
+  restarts: number;
+  /** Set while restarts keep failing quickly (backoff is active). */
+  flapping: boolean;
+  lastExitCode?: number;
+  lastError?: string;
+  /** The last lines the container printed before it last died. */
+  lastLogLines?: string[];
+  cpuPercent?: number;
+  memoryBytes?: number;
+  health?: 'healthy' | 'unhealthy' | 'starting' | 'none';
+}
+
+export interface DiskUsage {
+  percent: number;
+  usedBytes: number;
+  totalBytes: number;
+  inodePercent?: number;
+}
+
+export interface Vitals {
+  load: [number, number, number];
+  cpu: { user: number; sys: number; wait: number };
+  mem: { percent: number; kb: number };
+  swap: { percent: number; kb: number };
+  disk: { system?: DiskUsage; ephemeral?: DiskUsage; persistent?: DiskUsage };
+}
+
+export interface AgentState {
+  agentId: string;
+  vmCid: string;
+  jobState: JobState;
+  /** Hash of the last applied spec, or null when nothing was applied yet. */
+  specHash: string | null;
+  /** True when the instance is stopped on purpose (`stop` action): containers stay down. */
+  stopped: boolean;
+  dockerd: { state: 'running' | 'starting' | 'restarting' | 'failed'; restarts: number; lastLogLines?: string[] };
+  containers: ContainerState[];
+  /** Disk cids mounted by the agent (list_disk). */
+  disks: string[];
+  vitals?: Vitals;
+}
+
+export interface Heartbeat {
+  agentId: string;
+  vmCid: string;
+  deployment: string | null;
+  group: string | null;
+  index: number | null;
+  instanceId: string | null;
+  jobState: JobState;
+  containers: Array<Pick<ContainerState, 'name' | 'state' | 'restarts' | 'flapping' | 'uptimeSeconds'>>;
+  vitals: Vitals;
+  timestamp: string;
+}
+
+export interface AgentAlert {
+  agentId: string;
+  severity: 1 | 2 | 3 | 4;
+  category: 'container_flapping' | 'container_failing' | 'dockerd_failing' | 'disk_full' | 'agent';
+  title: string;
+  summary: string;
+  container?: string;
+  timestamp: string;
+}
+
+export interface AgentTaskInfo {
+  id: string;
+  state: 'running' | 'done' | 'failed';
+  value?: unknown;
+  error?: { code: string; message: string };
+}
+
+export interface RunCommandResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface MountDiskRequest {
+  diskCid: string;
+  hint: DiskHint;
+  /** Where to mount: the store (default) or a migration target used while copying to a new disk. */
+  target?: 'store' | 'migration';
+}
+
+export interface MigrateDiskProgress {
+  phase: 'copy' | 'delta' | 'verify' | 'swap' | 'done';
+  bytesCopied: number;
+  filesCopied: number;
+}
+
+/**
+ * What the director can ask an agent. The HTTP client (src/director/agent-client/) and the fake
+ * cloud's in-process agents both implement it, so director code never knows which it talks to.
+ * Long actions resolve when the agent's task finished.
+ */
+export interface AgentApi {
+  ping(): Promise<'pong'>;
+  getState(options?: { vitals?: boolean }): Promise<AgentState>;
+  /** Ensures images and containers match the spec; starts them unless the instance is stopped. */
+  apply(spec: InstanceSpec): Promise<void>;
+  start(): Promise<void>;
+  /** Stops every container (dependents first) and keeps them stopped until `start`. */
+  stop(): Promise<void>;
+  drain(): Promise<void>;
+  mountDisk(request: MountDiskRequest): Promise<void>;
+  unmountDisk(diskCid: string): Promise<void>;
+  listDisk(): Promise<string[]>;
+  fetchLogs(container: string, lines?: number): Promise<string>;
+  runCommand(command: string, timeoutMs?: number): Promise<RunCommandResult>;
+}
+
+/** The settings file the cloud writes for the agent of a VM (`<vm>/settings.json`). */
+export interface AgentSettings {
+  agentId: string;
+  vmCid: string;
+  directorUrl: string;
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+  heartbeatIntervalMs: number;
+  registryHost?: string;
+  /** Address and port the agent's HTTPS API listens on. */
+  listen: { host: string; port: number };
+  network: { ip: string; netmask: string; gateway?: string };
+  paths: {
+    /** The VM's root directory on the host. */
+    root: string;
+    /** Mount point of the persistent disk. */
+    store: string;
+    /** Mount point used while copying to a new disk during a resize. */
+    migration: string;
+    /** Ephemeral data: dockerd's data-root, the agent's state file, logs. */
+    ephemeral: string;
+    /** tmpfs: dockerd's exec-root, socket, pid files. */
+    run: string;
+  };
+  /** Disk hints known at VM creation, by disk cid. */
+  disks: Record<string, DiskHint>;
+  /** cgroup parent for this VM's containers. */
+  cgroupParent: string;
+  extra?: Record<string, unknown>;
+}

@@ -1,0 +1,152 @@
+/**
+ * The cloud interface (BOSH CPI v2 semantics). A Cloud owns VMs and persistent disks and nothing
+ * else: the director calls it, agents never do. Implementations live in one folder each
+ * (local/, fake/, external/); invariants shared by all of them (fencing, call logging) live once
+ * in guarded-cloud.ts.
+ */
+
+/** Network settings of a VM as the director asks for them and as the cloud reports them back. */
+export interface VmNetwork {
+  /** Address of the VM on the network; empty on request means "the cloud chooses". */
+  ip: string;
+  netmask: string;
+  gateway?: string;
+  dns?: string[];
+  cloudProperties?: Record<string, unknown>;
+}
+export type VmNetworks = Record<string, VmNetwork>;
+
+/**
+ * What the director hands the cloud for the agent of a new VM (BOSH's `env`). The cloud writes it,
+ * together with what only the cloud knows (vm cid, addresses, paths), into the agent's settings.
+ */
+export interface AgentEnv {
+  directorUrl: string;
+  /** PEM of the director's CA: the agent trusts the director and its registry with it. */
+  caPem: string;
+  /** The agent's own certificate and key (server and client use), signed by the director's CA. */
+  certPem: string;
+  keyPem: string;
+  heartbeatIntervalMs: number;
+  /** host:port of the director's image registry; every VM's dockerd uses it as its registry mirror. */
+  registryHost?: string;
+  /** Anything else the director wants the agent to know. */
+  extra?: Record<string, unknown>;
+}
+
+export interface CreateVmRequest {
+  agentId: string;
+  stemcell: string;
+  cloudProperties: Record<string, unknown>;
+  networks: VmNetworks;
+  diskCids: string[];
+  env: AgentEnv;
+}
+
+export interface CreateVmResult {
+  vmCid: string;
+  networks: VmNetworks;
+}
+
+/** How the agent finds an attached disk on its VM (BOSH's disk hint); for the local cloud a loop device path. */
+export interface DiskHint {
+  path: string;
+  [key: string]: unknown;
+}
+
+export interface VmMetadata {
+  director?: string;
+  deployment?: string;
+  instanceGroup?: string;
+  index?: string;
+  id?: string;
+  name?: string;
+  createdAt?: string;
+  [key: string]: string | undefined;
+}
+
+export interface CloudInfo {
+  name: string;
+  apiVersion: number;
+  stemcellFormats: string[];
+  /** True when resizeDisk grows a disk in place (no copy). */
+  supportsResizeDisk: boolean;
+}
+
+export interface Cloud {
+  info(): Promise<CloudInfo>;
+  createVm(request: CreateVmRequest): Promise<CreateVmResult>;
+  /** Deletes the VM and frees what it held (disks stay, detached). Deleting a VM that is gone is not an error. */
+  deleteVm(vmCid: string): Promise<void>;
+  hasVm(vmCid: string): Promise<boolean>;
+  rebootVm(vmCid: string): Promise<void>;
+  setVmMetadata(vmCid: string, metadata: VmMetadata): Promise<void>;
+  createDisk(sizeMiB: number, cloudProperties: Record<string, unknown>, vmCid?: string): Promise<string>;
+  deleteDisk(diskCid: string): Promise<void>;
+  attachDisk(vmCid: string, diskCid: string): Promise<DiskHint>;
+  detachDisk(vmCid: string, diskCid: string): Promise<void>;
+  hasDisk(diskCid: string): Promise<boolean>;
+  /** Disk cids currently attached to the VM. */
+  getDisks(vmCid: string): Promise<string[]>;
+  /** Grows (or shrinks, where supported) a detached disk in place; throws NotSupportedError otherwise. */
+  resizeDisk(diskCid: string, newSizeMiB: number): Promise<void>;
+}
+
+/** Base of every cloud error; `okToRetry` says whether the same call may succeed when repeated. */
+export class CloudError extends Error {
+  readonly okToRetry: boolean;
+  readonly type: string = 'CloudError';
+
+  constructor(message: string, options: { okToRetry?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.okToRetry = options.okToRetry ?? false;
+  }
+}
+
+export class VmNotFoundError extends CloudError {
+  override readonly type = 'VMNotFound';
+  constructor(vmCid: string, options?: { cause?: unknown }) {
+    super(`VM ${vmCid} does not exist in the cloud`, options);
+  }
+}
+
+export class DiskNotFoundError extends CloudError {
+  override readonly type = 'DiskNotFound';
+  constructor(diskCid: string, options?: { cause?: unknown }) {
+    super(`disk ${diskCid} does not exist in the cloud`, options);
+  }
+}
+
+export class DiskNotAttachedError extends CloudError {
+  override readonly type = 'DiskNotAttached';
+  constructor(vmCid: string, diskCid: string, options?: { cause?: unknown }) {
+    super(`disk ${diskCid} is not attached to VM ${vmCid}`, options);
+  }
+}
+
+export class NotSupportedError extends CloudError {
+  override readonly type = 'NotSupported';
+  constructor(what: string, options?: { cause?: unknown }) {
+    super(`${what} is not supported by this cloud`, options);
+  }
+}
+
+export class VmCreationFailedError extends CloudError {
+  override readonly type = 'VMCreationFailed';
+}
+
+export class NoDiskSpaceError extends CloudError {
+  override readonly type = 'NoDiskSpace';
+}
+
+/** Raised when attaching a disk that is attached to another VM (the fencing invariant). */
+export class DiskAttachedElsewhereError extends CloudError {
+  override readonly type = 'CloudError';
+  constructor(diskCid: string, attachedTo: string, wanted: string) {
+    super(
+      `refusing to attach disk ${diskCid} to VM ${wanted}: it is still attached to VM ${attachedTo}; ` +
+        `delete or detach from ${attachedTo} first (a persistent disk is attached to at most one VM)`,
+    );
+  }
+}

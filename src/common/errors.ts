@@ -1,0 +1,122 @@
+/**
+ * Domain errors. Each carries a stable `code` and the HTTP status it maps to; the one error
+ * handler of each HTTP server (director, agent) turns them into the one JSON error shape
+ * `{ error: { code, message, details? } }`, and the CLI turns them into exit codes
+ * (user errors → 1, everything else → 2).
+ */
+export type ErrorCode =
+  | 'invalid_input'
+  | 'invalid_manifest'
+  | 'not_found'
+  | 'conflict'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'timeout'
+  | 'cancelled'
+  | 'unavailable'
+  | 'internal';
+
+export interface ErrorOptions {
+  cause?: unknown;
+  details?: unknown;
+}
+
+export class BosunError extends Error {
+  readonly code: ErrorCode;
+  readonly httpStatus: number;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, httpStatus: number, message: string, options: ErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.httpStatus = httpStatus;
+    this.details = options.details;
+  }
+
+  /** True when the person who asked can fix it (bad input, unknown name, conflict): CLI exit code 1. */
+  get isUserError(): boolean {
+    return this.httpStatus >= 400 && this.httpStatus < 500;
+  }
+}
+
+export class InvalidInputError extends BosunError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('invalid_input', 400, message, options);
+  }
+}
+
+export class NotFoundError extends BosunError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('not_found', 404, message, options);
+  }
+}
+
+export class ConflictError extends BosunError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('conflict', 409, message, options);
+  }
+}
+
+export class UnauthorizedError extends BosunError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('unauthorized', 401, message, options);
+  }
+}
+
+export class ForbiddenError extends BosunError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('forbidden', 403, message, options);
+  }
+}
+
+export class TimeoutError extends BosunError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('timeout', 504, message, options);
+  }
+}
+
+export class CancelledError extends BosunError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('cancelled', 409, message, options);
+  }
+}
+
+export class UnavailableError extends BosunError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('unavailable', 503, message, options);
+  }
+}
+
+export class InternalError extends BosunError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('internal', 500, message, options);
+  }
+}
+
+/** The one JSON error shape every bosun HTTP API returns. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown };
+}
+
+export function toErrorBody(err: unknown): { status: number; body: ErrorBody } {
+  if (err instanceof BosunError) {
+    const body: ErrorBody = { error: { code: err.code, message: err.message } };
+    if (err.details !== undefined) body.error.details = err.details;
+    return { status: err.httpStatus, body };
+  }
+  return { status: 500, body: { error: { code: 'internal', message: errorMessage(err) } } };
+}
+
+/** Rebuilds a typed error from the JSON error shape received over HTTP. */
+export function fromErrorBody(status: number, body: unknown): BosunError {
+  const e = (body as Partial<ErrorBody> | undefined)?.error;
+  const message = typeof e?.message === 'string' ? e.message : `HTTP ${status}`;
+  const code: ErrorCode = typeof e?.code === 'string' ? e.code : status >= 500 ? 'internal' : 'invalid_input';
+  return new BosunError(code, status, message, { details: e?.details });
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
