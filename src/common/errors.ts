@@ -120,3 +120,34 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/** One problem found in a manifest, with where it is (line/column are 1-based; null when unknown). */
+export interface ManifestProblem {
+  severity: 'error' | 'warning';
+  /** e.g. `instance_groups[0].containers[1].bind_ports[0]`. */
+  path: string;
+  line: number | null;
+  column: number | null;
+  message: string;
+}
+
+/** `path (line L, col C): message`, the one way a manifest problem is printed. */
+export function formatManifestProblem(p: ManifestProblem): string {
+  const where = p.line === null ? '' : ` (line ${p.line}, col ${p.column ?? 1})`;
+  return `${p.path || '(manifest)'}${where}: ${p.message}`;
+}
+
+/** A manifest that cannot be deployed; `details.problems` lists every error (and warning) at once. */
+export class InvalidManifestError extends BosunError {
+  declare readonly details: { problems: ManifestProblem[] };
+
+  constructor(problems: ManifestProblem[], options: { fileName?: string; cause?: unknown } = {}) {
+    const errors = problems.filter((p) => p.severity === 'error');
+    const what = options.fileName ? `The manifest ${options.fileName}` : 'The manifest';
+    const header = `${what} is invalid (${errors.length} ${errors.length === 1 ? 'error' : 'errors'}); fix the following and try again:`;
+    super('invalid_manifest', 422, [header, ...errors.map(formatManifestProblem)].join('\n'), {
+      cause: options.cause,
+      details: { problems },
+    });
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * Parsers for the manifest's value syntaxes (sizes, durations, ports, ulimits, …). Each returns
+ * `{ value }` or `{ error }` with a sentence for the user, so that the schema and the plan share
+ * one definition of every syntax.
+ */
+export type Parsed<T> = { value: T; error?: undefined } | { value?: undefined; error: string };
+
+const ok = <T>(value: T): Parsed<T> => ({ value });
+const fail = <T>(error: string): Parsed<T> => ({ error });
+
+const BYTE_UNITS: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** Docker's size syntax: a number of bytes, or "256m", "1g", "512k", "2GiB", "100mb" (binary units). */
+export function parseBytes(v: unknown, { allowMinusOne = false } = {}): Parsed<number> {
+  if (typeof v === 'number') {
+    if (allowMinusOne && v === -1) return ok(-1);
+    return Number.isInteger(v) && v >= 0 ? ok(v) : fail(`expected a size like "256m" or a number of bytes, got ${v}`);
+  }
+  if (typeof v !== 'string') return fail(`expected a size like "256m" or a number of bytes, got ${describe(v)}`);
+  if (allowMinusOne && v.trim() === '-1') return ok(-1);
+  const m = /^(\d+(?:\.\d+)?)\s*([bkmgt])?(?:i?b)?$/i.exec(v.trim());
+  if (!m) return fail(`"${v}" is not a size; use a number with a unit b, k, m or g, e.g. "256m"`);
+  const unit = BYTE_UNITS[(m[2] ?? 'b').toLowerCase()] ?? 1;
+  return ok(Math.round(Number(m[1]) * unit));
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Durations like "10s", "500ms", "1m30s", "1.5s", "2h". A bare number is refused: its unit would be a guess. */
+export function parseDurationMs(v: unknown): Parsed<number> {
+  if (typeof v === 'number') return fail(`${v} has no unit; write a duration like "${v}s" or "${v}ms"`);
+  if (typeof v !== 'string') return fail(`expected a duration like "10s" or "500ms", got ${describe(v)}`);
+  const s = v.trim();
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let pos = 0;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(s)) !== null) {
+    total += Number(m[1]) * (DURATION_UNITS[m[2] ?? 'ms'] ?? 1);
+    pos = re.lastIndex;
+  }
+  if (s === '' || pos !== s.length) return fail(`"${v}" is not a duration; use e.g. "10s", "500ms" or "1m30s"`);
+  return ok(Math.round(total));
+}
+
+/** BOSH's watch time: "1000-30000" (min-max ms) or a single number of ms. */
+export function parseWatchTime(v: unknown): Parsed<{ minMs: number; maxMs: number }> {
+  const bad = `expected milliseconds like 30000 or a range "1000-30000", got ${describe(v)}`;
+  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 ? ok({ minMs: v, maxMs: v }) : fail(bad);
+  if (typeof v !== 'string') return fail(bad);
+  const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(v);
+  if (!m) return fail(bad);
+  const min = Number(m[1]);
+  const max = m[2] === undefined ? min : Number(m[2]);
+  if (max < min) return fail(`the watch time range "${v}" ends before it starts; write "min-max"`);
+  return ok({ minMs: min, maxMs: max });
+}
+
+export type MaxInFlight = { kind: 'count'; count: number } | { kind: 'percent'; percent: number };
+
+/** An integer ≥ 1 or "N%" (1–100). */
+export function parseMaxInFlight(v: unknown): Parsed<MaxInFlight> {
+  if (typeof v === 'number') {
+    return Number.isInteger(v) && v >= 1 ? ok({ kind: 'count', count: v }) : fail(`max_in_flight must be an integer of at least 1 or a percentage like "25%", got ${v}`);
+  }
+  if (typeof v === 'string') {
+    const m = /^\s*(\d+)\s*%\s*$/.exec(v);
+    if (m && Number(m[1]) >= 1 && Number(m[1]) <= 100) return ok({ kind: 'percent', percent: Number(m[1]) });
+    if (/^\s*\d+\s*$/.test(v) && Number(v) >= 1) return ok({ kind: 'count', count: Number(v) });
+  }
+  return fail(`max_in_flight must be an integer of at least 1 or a percentage like "25%", got ${describe(v)}`);
+}
+
+/** BOSH's rule: a percentage of the group size, rounded down, but at least 1. */
+export function resolveMaxInFlight(m: MaxInFlight, groupSize: number): number {
+  if (m.kind === 'count') return m.count;
+  return Math.max(1, Math.floor((m.percent * groupSize) / 100));
+}
+
+export type Protocol = 'tcp' | 'udp' | 'sctp';
+
+export interface PortBinding {
+  /** Undefined: all interfaces. */
+  hostIp?: string;
+  /** Undefined: Docker picks a free host port. */
+  hostPort?: number;
+  containerPort: number;
+  protocol: Protocol;
+}
+
+const PORT_HELP = 'use "HOST:CONTAINER", "IP:HOST:CONTAINER" or "CONTAINER", optionally followed by "/tcp" or "/udp", e.g. "127.0.0.1:6379:6379/udp"';
+
+/** Docker's -p syntax: "6379", "6379:6379", "127.0.0.1:6379:6379/udp", "[::1]:53:53/udp". */
+export function parsePortBinding(v: unknown): Parsed<PortBinding> {
+  if (typeof v === 'number') return v >= 1 && v <= 65535 && Number.isInteger(v) ? ok({ containerPort: v, protocol: 'tcp' }) : fail(`port ${v} is out of range 1-65535`);
+  if (typeof v !== 'string') return fail(`expected a port mapping string, got ${describe(v)}; ${PORT_HELP}`);
+  let rest = v.trim();
+  let protocol: Protocol = 'tcp';
+  const slash = rest.lastIndexOf('/');
+  if (slash >= 0) {
+    const p = rest.slice(slash + 1).toLowerCase();
+    if (p !== 'tcp' && p !== 'udp' && p !== 'sctp') return fail(`"${v}" has an unknown protocol "${p}"; ${PORT_HELP}`);
+    protocol = p;
+    rest = rest.slice(0, slash);
+  }
+  let hostIp: string | undefined;
+  const v6 = /^\[([0-9a-fA-F:.]+)\]:(.*)$/.exec(rest);
+  if (v6) {
+    hostIp = v6[1];
+    rest = v6[2] ?? '';
+  }
+  const parts = rest.split(':');
+  if (!v6 && parts.length === 3) hostIp = parts.shift();
+  if (parts.length > 2 || (v6 && parts.length !== 2)) return fail(`"${v}" is not a port mapping; ${PORT_HELP}`);
+  if (hostIp !== undefined && hostIp !== '' && !/^[0-9.]+$|:/.test(hostIp)) return fail(`"${hostIp}" in "${v}" is not an IP address; ${PORT_HELP}`);
+  const nums = parts.map((p) => (p === '' ? undefined : /^\d+$/.test(p) ? Number(p) : NaN));
+  if (nums.some((n) => n !== undefined && (Number.isNaN(n) || n < 1 || n > 65535))) return fail(`"${v}" contains a port that is not a number in 1-65535; ${PORT_HELP}`);
+  const containerPort = nums[nums.length - 1];
+  if (containerPort === undefined) return fail(`"${v}" has no container port; ${PORT_HELP}`);
+  const hostPort = nums.length === 2 ? nums[0] : undefined;
+  const out: PortBinding = { containerPort, protocol };
+  if (hostPort !== undefined) out.hostPort = hostPort;
+  if (hostIp) out.hostIp = hostIp;
+  return ok(out);
+}
+
+/** An exposed port: 8080, "8080" or "8080/udp". */
+export function parseExposedPort(v: unknown): Parsed<{ port: number; protocol: Protocol }> {
+  const p = parsePortBinding(v);
+  if (p.error !== undefined) return fail(p.error.replace(PORT_HELP, 'use "PORT" or "PORT/udp"'));
+  if (p.value.hostPort !== undefined || p.value.hostIp !== undefined) return fail(`"${String(v)}" maps a host port; expose_ports takes only a container port like "8080" or "8080/udp" (use bind_ports to publish it)`);
+  return ok({ port: p.value.containerPort, protocol: p.value.protocol });
+}
+
+export interface Ulimit {
+  Name: string;
+  Soft: number;
+  Hard: number;
+}
+
+/** "nofile=1024:2048", "nproc=512" or {name, soft, hard}. */
+export function parseUlimit(v: unknown): Parsed<Ulimit> {
+  const help = 'use "NAME=SOFT:HARD" or "NAME=LIMIT", e.g. "nofile=1024:2048"';
+  if (v && typeof v === 'object' && !Array.isArray(v)) {
+    const o = v as Record<string, unknown>;
+    const soft = o['soft'];
+    const hard = o['hard'] ?? soft;
+    if (typeof o['name'] === 'string' && Number.isInteger(soft) && Number.isInteger(hard)) return ok({ Name: o['name'], Soft: soft as number, Hard: hard as number });
+    return fail(`expected {name, soft, hard} with integer limits; or ${help}`);
+  }
+  if (typeof v !== 'string') return fail(`expected a ulimit string, got ${describe(v)}; ${help}`);
+  const m = /^([a-z_]+)=(-?\d+)(?::(-?\d+))?$/.exec(v.trim());
+  if (!m) return fail(`"${v}" is not a ulimit; ${help}`);
+  const soft = Number(m[2]);
+  const hard = m[3] === undefined ? soft : Number(m[3]);
+  if (hard !== -1 && soft > hard) return fail(`"${v}": the soft limit ${soft} is above the hard limit ${hard}`);
+  return ok({ Name: m[1] ?? '', Soft: soft, Hard: hard });
+}
+
+export interface Device {
+  PathOnHost: string;
+  PathInContainer: string;
+  CgroupPermissions: string;
+}
+
+/** "/dev/fuse", "/dev/sda:/dev/xvda" or "/dev/sda:/dev/xvda:rwm". */
+export function parseDevice(v: unknown): Parsed<Device> {
+  const help = 'use "/dev/HOST[:/dev/CONTAINER[:rwm]]"';
+  if (typeof v !== 'string') return fail(`expected a device string, got ${describe(v)}; ${help}`);
+  const parts = v.split(':');
+  const [host, inContainer = host, perms = 'rwm'] = parts;
+  if (parts.length > 3 || !host?.startsWith('/') || !inContainer?.startsWith('/') || !/^[rwm]+$/.test(perms)) return fail(`"${v}" is not a device; ${help}`);
+  return ok({ PathOnHost: host, PathInContainer: inContainer, CgroupPermissions: perms });
+}
+
+/**
+ * Splits a command string the way a POSIX shell splits words (quotes and backslashes), without
+ * any expansion: `$HOME` stays literally `$HOME`.
+ */
+export function splitWords(s: string): Parsed<string[]> {
+  const words: string[] = [];
+  let cur = '';
+  let inWord = false;
+  let quote: '"' | "'" | null = null;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i] ?? '';
+    if (quote === "'") {
+      if (c === "'") quote = null;
+      else cur += c;
+    } else if (quote === '"') {
+      if (c === '"') quote = null;
+      else if (c === '\\' && i + 1 < s.length && '"\\$`'.includes(s[i + 1] ?? '')) cur += s[++i];
+      else cur += c;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      inWord = true;
+    } else if (c === '\\' && i + 1 < s.length) {
+      cur += s[++i];
+      inWord = true;
+    } else if (/\s/.test(c)) {
+      if (inWord) words.push(cur);
+      cur = '';
+      inWord = false;
+    } else {
+      cur += c;
+      inWord = true;
+    }
+  }
+  if (quote) return fail(`unterminated ${quote} quote in "${s}"`);
+  if (inWord) words.push(cur);
+  return ok(words);
+}
+
+/** "K=V" (V may contain "=", "," and newlines). */
+export function parseKeyValue(v: unknown, what: string): Parsed<[string, string]> {
+  if (typeof v !== 'string') return fail(`expected a "KEY=VALUE" string, got ${describe(v)}`);
+  const eq = v.indexOf('=');
+  if (eq <= 0) return fail(`"${truncate(v)}" is not a ${what}; write "KEY=VALUE"`);
+  return ok([v.slice(0, eq), v.slice(eq + 1)]);
+}
+
+export function describe(v: unknown): string {
+  if (v === null || v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a map';
+  if (typeof v === 'string') return `"${truncate(v)}"`;
+  return `${typeof v} ${String(v)}`;
+}
+
+export function truncate(s: string, max = 60): string {
+  const one = s.replace(/\n/g, '\\n');
+  return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+}
