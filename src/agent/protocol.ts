@@ -104,6 +104,8 @@ export interface AgentTaskInfo {
   state: 'running' | 'done' | 'failed';
   value?: unknown;
   error?: { code: string; message: string };
+  /** The latest progress report of a running task (e.g. MigrateDiskProgress for migrate_disk). */
+  progress?: unknown;
 }
 
 export interface RunCommandResult {
@@ -123,6 +125,29 @@ export interface MigrateDiskProgress {
   phase: 'copy' | 'delta' | 'verify' | 'swap' | 'done';
   bytesCopied: number;
   filesCopied: number;
+  /** What there is to copy as far as known (the store's used bytes and inodes for the bulk copy). */
+  bytesTotal?: number;
+  filesTotal?: number;
+}
+
+/**
+ * `migrate_disk` (long action): copies the disk mounted at the store to the disk mounted at the
+ * migration target. 'copy' is the bulk copy while the containers still run (refused when the data
+ * does not fit); 'delta', after the containers stopped, copies what changed (deletions included) and
+ * verifies the two trees, checksumming the files changed since `copyStartedAtMs`.
+ */
+export interface MigrateDiskRequest {
+  phase: 'copy' | 'delta';
+  copyStartedAtMs?: number;
+}
+
+export interface MigrateDiskResult {
+  bytesCopied: number;
+  filesCopied: number;
+  durationMs: number;
+  /** 'delta' only: entries compared and files whose content was checksummed. */
+  verifiedFiles?: number;
+  checksummedFiles?: number;
 }
 
 /**
@@ -144,6 +169,11 @@ export interface AgentApi {
   listDisk(): Promise<string[]>;
   fetchLogs(container: string, lines?: number): Promise<string>;
   runCommand(command: string, timeoutMs?: number): Promise<RunCommandResult>;
+  /**
+   * Optional (disk resize by copy; src/agent/disks/migrate-action.ts): progress reports arrive through
+   * `onProgress` (over HTTP: the polled task's `progress`). Agents without it cannot resize by copy.
+   */
+  migrateDisk?(request: MigrateDiskRequest, onProgress?: (p: MigrateDiskProgress) => void): Promise<MigrateDiskResult>;
 }
 
 /** The settings file the cloud writes for the agent of a VM (`<vm>/settings.json`). */

@@ -6,6 +6,8 @@ export interface GlobalOptions {
   json?: boolean;
   deployment?: string;
   nonInteractive?: boolean;
+  /** The CLI target config file (default ~/.bosun/config, or BOSUN_CONFIG). */
+  config?: string;
 }
 
 export function printJson(value: unknown): void {

@@ -1,27 +1,47 @@
 import { Command } from 'commander';
-import type { GlobalOptions } from './output.js';
+import { processContext, type CliContext } from './context.js';
+
+import { registerCckCommand } from './commands/cck.js';
+import { registerDeployCommand } from './commands/deploy.js';
+import { registerDeploymentsCommands } from './commands/deployments.js';
+import { registerDirectorCommand } from './commands/director.js';
+import { registerDiskCommands } from './commands/disks.js';
+import { registerHealthCommands } from './commands/health.js';
+import { registerImageCommands } from './commands/images.js';
+import { registerInstanceCommands } from './commands/instances.js';
+import { registerJobCommands } from './commands/jobs.js';
+import { registerLifecycleCommands } from './commands/lifecycle.js';
+import { registerTaskCommands } from './commands/tasks.js';
 import { registerValidateCommand } from './commands/validate.js';
+
+export { globalOptions } from './global-options.js';
 
 /**
  * Builds the `bosun` command tree. Each command group lives in its own file under commands/ and
- * exports one `register…Command(program)` function; global flags (-d, --json, -n) are read with
- * `globalOptions(command)`.
+ * exports one `register…Command(program, context)` function; global flags (-d, --json, -n,
+ * --config) are read with `globalOptions(command)`. Tests pass their own context.
  */
-export function buildProgram(): Command {
+export function buildProgram(context: CliContext = processContext()): Command {
   const program = new Command('bosun')
     .description('Deploy stateful Docker containers onto a fleet of VMs from one manifest, and keep them alive.')
     .option('-d, --deployment <name>', 'deployment to act on')
     .option('--json', 'machine-readable JSON output')
     .option('-n, --non-interactive', 'do not ask for confirmation')
+    .option('--config <file>', 'CLI target config (default: $BOSUN_CONFIG or ~/.bosun/config)')
     .showHelpAfterError()
     .exitOverride();
 
+  registerLifecycleCommands(program, context);
+  registerDirectorCommand(program, context);
   registerValidateCommand(program);
+  registerDeployCommand(program, context);
+  registerDeploymentsCommands(program, context);
+  registerInstanceCommands(program, context);
+  registerJobCommands(program, context);
+  registerDiskCommands(program, context);
+  registerTaskCommands(program, context);
+  registerHealthCommands(program, context);
+  registerCckCommand(program, context);
+  registerImageCommands(program, context);
   return program;
-}
-
-export function globalOptions(command: Command): GlobalOptions {
-  let root = command;
-  while (root.parent) root = root.parent;
-  return root.opts<GlobalOptions>();
 }

@@ -90,6 +90,17 @@ export interface Cloud {
   getDisks(vmCid: string): Promise<string[]>;
   /** Grows (or shrinks, where supported) a detached disk in place; throws NotSupportedError otherwise. */
   resizeDisk(diskCid: string, newSizeMiB: number): Promise<void>;
+  /**
+   * Optional (no BOSH CPI has it): cids of every VM this cloud holds for this director. Where it
+   * exists, the health monitor and cloud-check find VMs no instance owns (unknown_vm).
+   */
+  listVms?(): Promise<string[]>;
+  /**
+   * Optional: the VM the disk is attached to, or null (DiskNotFoundError when the disk is unknown).
+   * GuardedCloud enforces fencing with it; for a cloud without it, GuardedCloud asks getDisks of
+   * every VM it knows (listVms, the VMs created through it, and GuardedCloudOptions.knownVmCids).
+   */
+  findDiskAttachment?(diskCid: string): Promise<string | null>;
 }
 
 /** Base of every cloud error; `okToRetry` says whether the same call may succeed when repeated. */

@@ -58,6 +58,12 @@ export interface ContainerSpec {
   dependsOn: string[];
   mounts: MountSpec[];
   create: DockerCreateBody;
+  /**
+   * The manifest's `restart`: whether bosun's agent restarts the container when it exits
+   * ('always', the default when absent; 'on-failure': only after a non-zero exit; 'no': never).
+   * Docker's own RestartPolicy stays "no" either way. Added optionally by the manifest part.
+   */
+  restartPolicy?: 'always' | 'on-failure' | 'no';
   /** sha256 of everything above: a container whose label differs from it is replaced. */
   specHash: string;
 }

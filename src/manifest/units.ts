@@ -14,9 +14,12 @@ const BYTE_UNITS: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 102
 export function parseBytes(v: unknown, { allowMinusOne = false } = {}): Parsed<number> {
   if (typeof v === 'number') {
     if (allowMinusOne && v === -1) return ok(-1);
-    return Number.isInteger(v) && v >= 0 ? ok(v) : fail(`expected a size like "256m" or a number of bytes, got ${v}`);
+    return Number.isInteger(v) && v >= 0
+      ? ok(v)
+      : fail(`expected a size like "256m" or a number of bytes, got ${v}`);
   }
-  if (typeof v !== 'string') return fail(`expected a size like "256m" or a number of bytes, got ${describe(v)}`);
+  if (typeof v !== 'string')
+    return fail(`expected a size like "256m" or a number of bytes, got ${describe(v)}`);
   if (allowMinusOne && v.trim() === '-1') return ok(-1);
   const m = /^(\d+(?:\.\d+)?)\s*([bkmgt])?(?:i?b)?$/i.exec(v.trim());
   if (!m) return fail(`"${v}" is not a size; use a number with a unit b, k, m or g, e.g. "256m"`);
@@ -39,7 +42,8 @@ export function parseDurationMs(v: unknown): Parsed<number> {
     total += Number(m[1]) * (DURATION_UNITS[m[2] ?? 'ms'] ?? 1);
     pos = re.lastIndex;
   }
-  if (s === '' || pos !== s.length) return fail(`"${v}" is not a duration; use e.g. "10s", "500ms" or "1m30s"`);
+  if (s === '' || pos !== s.length)
+    return fail(`"${v}" is not a duration; use e.g. "10s", "500ms" or "1m30s"`);
   return ok(Math.round(total));
 }
 
@@ -61,14 +65,18 @@ export type MaxInFlight = { kind: 'count'; count: number } | { kind: 'percent'; 
 /** An integer ≥ 1 or "N%" (1–100). */
 export function parseMaxInFlight(v: unknown): Parsed<MaxInFlight> {
   if (typeof v === 'number') {
-    return Number.isInteger(v) && v >= 1 ? ok({ kind: 'count', count: v }) : fail(`max_in_flight must be an integer of at least 1 or a percentage like "25%", got ${v}`);
+    return Number.isInteger(v) && v >= 1
+      ? ok({ kind: 'count', count: v })
+      : fail(`max_in_flight must be an integer of at least 1 or a percentage like "25%", got ${v}`);
   }
   if (typeof v === 'string') {
     const m = /^\s*(\d+)\s*%\s*$/.exec(v);
     if (m && Number(m[1]) >= 1 && Number(m[1]) <= 100) return ok({ kind: 'percent', percent: Number(m[1]) });
     if (/^\s*\d+\s*$/.test(v) && Number(v) >= 1) return ok({ kind: 'count', count: Number(v) });
   }
-  return fail(`max_in_flight must be an integer of at least 1 or a percentage like "25%", got ${describe(v)}`);
+  return fail(
+    `max_in_flight must be an integer of at least 1 or a percentage like "25%", got ${describe(v)}`,
+  );
 }
 
 /** BOSH's rule: a percentage of the group size, rounded down, but at least 1. */
@@ -88,18 +96,23 @@ export interface PortBinding {
   protocol: Protocol;
 }
 
-const PORT_HELP = 'use "HOST:CONTAINER", "IP:HOST:CONTAINER" or "CONTAINER", optionally followed by "/tcp" or "/udp", e.g. "127.0.0.1:6379:6379/udp"';
+const PORT_HELP =
+  'use "HOST:CONTAINER", "IP:HOST:CONTAINER" or "CONTAINER", optionally followed by "/tcp" or "/udp", e.g. "127.0.0.1:6379:6379/udp"';
 
 /** Docker's -p syntax: "6379", "6379:6379", "127.0.0.1:6379:6379/udp", "[::1]:53:53/udp". */
 export function parsePortBinding(v: unknown): Parsed<PortBinding> {
-  if (typeof v === 'number') return v >= 1 && v <= 65535 && Number.isInteger(v) ? ok({ containerPort: v, protocol: 'tcp' }) : fail(`port ${v} is out of range 1-65535`);
+  if (typeof v === 'number')
+    return v >= 1 && v <= 65535 && Number.isInteger(v)
+      ? ok({ containerPort: v, protocol: 'tcp' })
+      : fail(`port ${v} is out of range 1-65535`);
   if (typeof v !== 'string') return fail(`expected a port mapping string, got ${describe(v)}; ${PORT_HELP}`);
   let rest = v.trim();
   let protocol: Protocol = 'tcp';
   const slash = rest.lastIndexOf('/');
   if (slash >= 0) {
     const p = rest.slice(slash + 1).toLowerCase();
-    if (p !== 'tcp' && p !== 'udp' && p !== 'sctp') return fail(`"${v}" has an unknown protocol "${p}"; ${PORT_HELP}`);
+    if (p !== 'tcp' && p !== 'udp' && p !== 'sctp')
+      return fail(`"${v}" has an unknown protocol "${p}"; ${PORT_HELP}`);
     protocol = p;
     rest = rest.slice(0, slash);
   }
@@ -111,10 +124,13 @@ export function parsePortBinding(v: unknown): Parsed<PortBinding> {
   }
   const parts = rest.split(':');
   if (!v6 && parts.length === 3) hostIp = parts.shift();
-  if (parts.length > 2 || (v6 && parts.length !== 2)) return fail(`"${v}" is not a port mapping; ${PORT_HELP}`);
-  if (hostIp !== undefined && hostIp !== '' && !/^[0-9.]+$|:/.test(hostIp)) return fail(`"${hostIp}" in "${v}" is not an IP address; ${PORT_HELP}`);
+  if (parts.length > 2 || (v6 && parts.length !== 2))
+    return fail(`"${v}" is not a port mapping; ${PORT_HELP}`);
+  if (hostIp !== undefined && hostIp !== '' && !/^[0-9.]+$|:/.test(hostIp))
+    return fail(`"${hostIp}" in "${v}" is not an IP address; ${PORT_HELP}`);
   const nums = parts.map((p) => (p === '' ? undefined : /^\d+$/.test(p) ? Number(p) : NaN));
-  if (nums.some((n) => n !== undefined && (Number.isNaN(n) || n < 1 || n > 65535))) return fail(`"${v}" contains a port that is not a number in 1-65535; ${PORT_HELP}`);
+  if (nums.some((n) => n !== undefined && (Number.isNaN(n) || n < 1 || n > 65535)))
+    return fail(`"${v}" contains a port that is not a number in 1-65535; ${PORT_HELP}`);
   const containerPort = nums[nums.length - 1];
   if (containerPort === undefined) return fail(`"${v}" has no container port; ${PORT_HELP}`);
   const hostPort = nums.length === 2 ? nums[0] : undefined;
@@ -128,7 +144,10 @@ export function parsePortBinding(v: unknown): Parsed<PortBinding> {
 export function parseExposedPort(v: unknown): Parsed<{ port: number; protocol: Protocol }> {
   const p = parsePortBinding(v);
   if (p.error !== undefined) return fail(p.error.replace(PORT_HELP, 'use "PORT" or "PORT/udp"'));
-  if (p.value.hostPort !== undefined || p.value.hostIp !== undefined) return fail(`"${String(v)}" maps a host port; expose_ports takes only a container port like "8080" or "8080/udp" (use bind_ports to publish it)`);
+  if (p.value.hostPort !== undefined || p.value.hostIp !== undefined)
+    return fail(
+      `"${String(v)}" maps a host port; expose_ports takes only a container port like "8080" or "8080/udp" (use bind_ports to publish it)`,
+    );
   return ok({ port: p.value.containerPort, protocol: p.value.protocol });
 }
 
@@ -145,7 +164,8 @@ export function parseUlimit(v: unknown): Parsed<Ulimit> {
     const o = v as Record<string, unknown>;
     const soft = o['soft'];
     const hard = o['hard'] ?? soft;
-    if (typeof o['name'] === 'string' && Number.isInteger(soft) && Number.isInteger(hard)) return ok({ Name: o['name'], Soft: soft as number, Hard: hard as number });
+    if (typeof o['name'] === 'string' && Number.isInteger(soft) && Number.isInteger(hard))
+      return ok({ Name: o['name'], Soft: soft as number, Hard: hard as number });
     return fail(`expected {name, soft, hard} with integer limits; or ${help}`);
   }
   if (typeof v !== 'string') return fail(`expected a ulimit string, got ${describe(v)}; ${help}`);
@@ -153,7 +173,8 @@ export function parseUlimit(v: unknown): Parsed<Ulimit> {
   if (!m) return fail(`"${v}" is not a ulimit; ${help}`);
   const soft = Number(m[2]);
   const hard = m[3] === undefined ? soft : Number(m[3]);
-  if (hard !== -1 && soft > hard) return fail(`"${v}": the soft limit ${soft} is above the hard limit ${hard}`);
+  if (hard !== -1 && soft > hard)
+    return fail(`"${v}": the soft limit ${soft} is above the hard limit ${hard}`);
   return ok({ Name: m[1] ?? '', Soft: soft, Hard: hard });
 }
 
@@ -169,7 +190,8 @@ export function parseDevice(v: unknown): Parsed<Device> {
   if (typeof v !== 'string') return fail(`expected a device string, got ${describe(v)}; ${help}`);
   const parts = v.split(':');
   const [host, inContainer = host, perms = 'rwm'] = parts;
-  if (parts.length > 3 || !host?.startsWith('/') || !inContainer?.startsWith('/') || !/^[rwm]+$/.test(perms)) return fail(`"${v}" is not a device; ${help}`);
+  if (parts.length > 3 || !host?.startsWith('/') || !inContainer?.startsWith('/') || !/^[rwm]+$/.test(perms))
+    return fail(`"${v}" is not a device; ${help}`);
   return ok({ PathOnHost: host, PathInContainer: inContainer, CgroupPermissions: perms });
 }
 
@@ -215,7 +237,7 @@ export function splitWords(s: string): Parsed<string[]> {
 export function parseKeyValue(v: unknown, what: string): Parsed<[string, string]> {
   if (typeof v !== 'string') return fail(`expected a "KEY=VALUE" string, got ${describe(v)}`);
   const eq = v.indexOf('=');
-  if (eq <= 0) return fail(`"${truncate(v)}" is not a ${what}; write "KEY=VALUE"`);
+  if (eq <= 0) return fail(`"${truncate(v)}" is not a valid ${what}; write it as "KEY=VALUE"`);
   return ok([v.slice(0, eq), v.slice(eq + 1)]);
 }
 

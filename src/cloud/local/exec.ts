@@ -13,7 +13,11 @@ export interface ExecResult {
  * Runs a host command (ip, losetup, …) and turns a failure into a CloudError whose message names
  * the command and carries its stderr, so an operator can see what the host refused and why.
  */
-export async function run(file: string, args: string[], options: { timeoutMs?: number } = {}): Promise<ExecResult> {
+export async function run(
+  file: string,
+  args: string[],
+  options: { timeoutMs?: number } = {},
+): Promise<ExecResult> {
   try {
     const { stdout, stderr } = await execFileAsync(file, args, {
       timeout: options.timeoutMs ?? 30_000,

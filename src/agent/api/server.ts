@@ -1,0 +1,90 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { AgentApi, AgentSettings, MountDiskRequest } from '../protocol.js';
+import { AGENT_API_PREFIX } from '../protocol.js';
+import type { InstanceSpec } from '../../manifest/instance-spec.js';
+import type { Logger } from '../../common/logger.js';
+import { BosunError, InvalidInputError, NotFoundError, errorMessage, toErrorBody } from '../../common/errors.js';
+import { TaskRegistry } from '../tasks.js';
+
+type Body = Record<string, unknown>;
+
+/** Quick actions answer `{value}` at once. Arguments come from the JSON body. */
+const QUICK_ACTIONS: Record<string, (api: AgentApi, body: Body) => Promise<unknown>> = {
+  ping: (api) => api.ping(),
+  get_state: (api, b) => api.getState({ vitals: b.vitals === true }),
+  list_disk: (api) => api.listDisk(),
+  fetch_logs: (api, b) => api.fetchLogs(requireString(b, 'container'), typeof b.lines === 'number' ? b.lines : undefined),
+  run_command: (api, b) => api.runCommand(requireString(b, 'command'), typeof b.timeoutMs === 'number' ? b.timeoutMs : undefined),
+};
+
+/** Long actions answer 202 `{task}`; the director polls GET /agent/v1/tasks/:id. */
+const LONG_ACTIONS: Record<string, (api: AgentApi, body: Body) => Promise<unknown>> = {
+  apply: (api, b) => api.apply(requireObject(b, 'spec') as unknown as InstanceSpec),
+  start: (api) => api.start(),
+  stop: (api) => api.stop(),
+  drain: (api) => api.drain(),
+  mount_disk: (api, b) => api.mountDisk(b as unknown as MountDiskRequest),
+  unmount_disk: (api, b) => api.unmountDisk(requireString(b, 'diskCid')),
+};
+
+/**
+ * The agent's HTTPS API with mutual TLS: only clients with a certificate signed by the director's
+ * CA get past the TLS handshake (requestCert + rejectUnauthorized).
+ */
+export async function createAgentServer(api: AgentApi, settings: AgentSettings, log: Logger): Promise<FastifyInstance> {
+  const tasks = new TaskRegistry(log.child({ part: 'tasks' }));
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 16 * 1024 * 1024,
+    https: { ca: settings.caPem, cert: settings.certPem, key: settings.keyPem, requestCert: true, rejectUnauthorized: true },
+  });
+
+  app.setErrorHandler((err: unknown, _req, reply) => {
+    // Fastify's own 4xx (bad JSON, body too large) become invalid_input; domain errors keep theirs.
+    const fastifyStatus = (err as { statusCode?: number } | null)?.statusCode;
+    const mapped =
+      !(err instanceof BosunError) && fastifyStatus !== undefined && fastifyStatus >= 400 && fastifyStatus < 500
+        ? toErrorBody(new InvalidInputError(errorMessage(err)))
+        : toErrorBody(err);
+    if (mapped.status >= 500) log.error('action failed', { error: mapped.body.error.message });
+    void reply.status(mapped.status).send(mapped.body);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const { status, body } = toErrorBody(new NotFoundError(`There is no agent endpoint ${req.method} ${req.url}; see src/agent/protocol.ts for the wire format.`));
+    void reply.status(status).send(body);
+  });
+
+  app.post<{ Params: { action: string }; Body: Body | undefined }>(`${AGENT_API_PREFIX}/actions/:action`, async (req, reply) => {
+    const { action } = req.params;
+    const body = req.body && typeof req.body === 'object' ? req.body : {};
+    const quick = QUICK_ACTIONS[action];
+    if (quick) return { value: await quick(api, body) };
+    const long = LONG_ACTIONS[action];
+    if (long) {
+      const task = tasks.start(action, () => long(api, body));
+      return reply.status(202).send({ task });
+    }
+    throw new NotFoundError(`The agent has no action "${action}"; known actions: ${[...Object.keys(QUICK_ACTIONS), ...Object.keys(LONG_ACTIONS)].join(', ')}.`);
+  });
+
+  app.get<{ Params: { id: string } }>(`${AGENT_API_PREFIX}/tasks/:id`, async (req) => {
+    const task = tasks.get(req.params.id);
+    if (!task) throw new NotFoundError(`The agent has no task ${req.params.id}; it may have restarted since the task was started.`);
+    return task;
+  });
+
+  await app.listen({ host: settings.listen.host, port: settings.listen.port });
+  return app;
+}
+
+function requireString(body: Body, key: string): string {
+  const v = body[key];
+  if (typeof v !== 'string' || v === '') throw new InvalidInputError(`The action needs a string "${key}" in its JSON body.`);
+  return v;
+}
+
+function requireObject(body: Body, key: string): Record<string, unknown> {
+  const v = body[key];
+  if (!v || typeof v !== 'object') throw new InvalidInputError(`The action needs an object "${key}" in its JSON body.`);
+  return v as Record<string, unknown>;
+}

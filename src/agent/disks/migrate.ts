@@ -1,0 +1,299 @@
+/**
+ * The copy engine of a persistent-disk migration (resize by copy), run by the agent inside the VM
+ * between two mounted filesystems: the old disk at the store and the new one at the migration target.
+ *
+ * - copyTree: the bulk copy while the containers still run. `cp -a` by default: it is the fastest
+ *   faithful copier on this stack (coreutils ≥ 9 keeps holes with SEEK_HOLE and hard links within one
+ *   run); progress comes from the target filesystem's block and inode counters, which works for any
+ *   engine. `rsync` is available as an engine too (progress parsed from --info=progress2).
+ * - copyDelta: after the containers stopped, `rsync -aHAXS --numeric-ids --delete` makes the target
+ *   identical (changed files, deletions, owners, modes, times, xattrs, ACLs, hard-link structure).
+ *   Its time depends on what changed, not on the amount of data: that is the downtime.
+ *   `--modify-window=-1` makes rsync compare mtimes to the nanosecond: by default it compares whole
+ *   seconds and skips a same-size file rewritten within the second after the bulk copy.
+ * - verifyTrees: same file list, types, sizes, modes, owners, link structure, and a SHA-256 of every
+ *   file changed since the bulk copy started.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { lstat, readdir, readlink, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConflictError, InternalError } from '../../common/errors.js';
+
+export interface CopyProgress {
+  bytesCopied: number;
+  filesCopied: number;
+  /** What there is to copy, as far as known (the source's used bytes/inodes for a bulk copy). */
+  bytesTotal: number;
+  filesTotal: number;
+}
+
+export type ProgressListener = (p: CopyProgress) => void;
+
+export interface CopyOptions {
+  onProgress?: ProgressListener;
+  /** Minimum interval between two progress reports. */
+  progressIntervalMs?: number;
+  engine?: 'cp' | 'rsync';
+  signal?: AbortSignal;
+}
+
+export interface CopyStats {
+  bytesCopied: number;
+  filesCopied: number;
+  durationMs: number;
+}
+
+export interface FsUsage {
+  usedBytes: number;
+  totalBytes: number;
+  availableBytes: number;
+  usedInodes: number;
+  totalInodes: number;
+}
+
+/** Usage of the filesystem mounted at `mountPoint` (what `df` shows), from statfs. */
+export async function usedBytes(mountPoint: string): Promise<FsUsage> {
+  const s = await statfs(mountPoint);
+  return {
+    usedBytes: (s.blocks - s.bfree) * s.bsize,
+    totalBytes: s.blocks * s.bsize,
+    // bavail excludes root's reserve; the agent runs as root, but containers may not.
+    availableBytes: s.bavail * s.bsize,
+    usedInodes: s.files - s.ffree,
+    totalInodes: s.files,
+  };
+}
+
+/** Bytes a copy of `src` needs on a target: used bytes plus a margin for metadata and growth. */
+export function requiredBytes(used: number): number {
+  return Math.ceil(used * 1.05) + 64 * 1024 * 1024;
+}
+
+/**
+ * Refuses a copy that cannot fit: the target's capacity must hold the source's used bytes plus the
+ * margin of requiredBytes. Called before the copy starts so that nothing was stopped yet.
+ */
+export async function checkFits(src: string, dst: string): Promise<void> {
+  const [s, d] = await Promise.all([usedBytes(src), usedBytes(dst)]);
+  const need = requiredBytes(s.usedBytes);
+  const have = d.availableBytes + d.usedBytes;
+  if (need > have) {
+    throw new ConflictError(
+      `The new disk is too small: the data on ${src} uses ${mib(s.usedBytes)} MiB and needs about ${mib(need)} MiB with margin, ` +
+        `but the new disk holds ${mib(have)} MiB. Choose a persistent_disk of at least ${mib(need)} MiB or delete data first.`,
+    );
+  }
+  if (s.usedInodes > d.totalInodes) {
+    throw new ConflictError(`The new disk has ${d.totalInodes} inodes but ${src} uses ${s.usedInodes}; choose a larger persistent_disk.`);
+  }
+}
+
+/** Copies everything under `src` into `dst` (both directories, typically mount points). */
+export async function copyTree(src: string, dst: string, options: CopyOptions = {}): Promise<CopyStats> {
+  const started = Date.now();
+  if ((options.engine ?? 'cp') === 'rsync') {
+    const stats = await runRsync(['-aHAXS', '--numeric-ids', '--modify-window=-1', '--no-inc-recursive', `${slash(src)}`, `${slash(dst)}`], options);
+    return { ...stats, durationMs: Date.now() - started };
+  }
+  const [srcUse, dstBase] = await Promise.all([usedBytes(src), usedBytes(dst)]);
+  const report = throttle(options.onProgress, options.progressIntervalMs);
+  const poll = async (): Promise<CopyProgress> => {
+    const now = await usedBytes(dst);
+    return {
+      bytesCopied: Math.max(0, now.usedBytes - dstBase.usedBytes),
+      filesCopied: Math.max(0, now.usedInodes - dstBase.usedInodes),
+      bytesTotal: srcUse.usedBytes,
+      filesTotal: srcUse.usedInodes,
+    };
+  };
+  const timer = setInterval(() => {
+    poll().then(report, () => undefined);
+  }, options.progressIntervalMs ?? 500);
+  try {
+    // `src/.` copies the contents and the root directory's own owner, mode and times.
+    await run('cp', ['-a', '--sparse=auto', `${slash(src)}.`, slash(dst)], options.signal);
+  } finally {
+    clearInterval(timer);
+  }
+  const last = await poll();
+  options.onProgress?.(last);
+  return { bytesCopied: last.bytesCopied, filesCopied: last.filesCopied, durationMs: Date.now() - started };
+}
+
+/** Makes `dst` identical to `src` (changed and new files, deletions, attributes). */
+export async function copyDelta(src: string, dst: string, options: CopyOptions = {}): Promise<CopyStats> {
+  const started = Date.now();
+  const stats = await runRsync(['-aHAXS', '--numeric-ids', '--delete', '--modify-window=-1', '--no-inc-recursive', slash(src), slash(dst)], options);
+  return { ...stats, durationMs: Date.now() - started };
+}
+
+export interface VerifyResult {
+  files: number;
+  checksummed: number;
+  durationMs: number;
+}
+
+interface Entry {
+  type: 'file' | 'dir' | 'symlink' | 'other';
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  nlink: number;
+  ino: number;
+  ctimeMs: number;
+  mtimeMs: number;
+  target?: string;
+}
+
+/**
+ * Compares the two trees and throws when they differ: file list, types, modes, owners, sizes,
+ * file mtimes, symlink targets and hard-link structure everywhere; content (SHA-256) of the regular
+ * files whose change time is at or after `changedSinceMs` (those the bulk copy may have caught mid-write).
+ */
+export async function verifyTrees(src: string, dst: string, changedSinceMs: number): Promise<VerifyResult> {
+  const started = Date.now();
+  const [a, b] = await Promise.all([walk(src), walk(dst)]);
+  const problems: string[] = [];
+  const note = (p: string): void => {
+    if (problems.length < 20) problems.push(p);
+  };
+  for (const path of b.keys()) if (!a.has(path)) note(`${path}: on the new disk only`);
+  const firstPathOfInode = new Map<number, string>();
+  const toHash: string[] = [];
+  for (const [path, s] of a) {
+    const d = b.get(path);
+    if (!d) {
+      note(`${path}: missing on the new disk`);
+      continue;
+    }
+    if (s.type !== d.type) note(`${path}: ${s.type} became ${d.type}`);
+    if (s.mode !== d.mode) note(`${path}: mode ${s.mode.toString(8)} became ${d.mode.toString(8)}`);
+    if (s.uid !== d.uid || s.gid !== d.gid) note(`${path}: owner ${s.uid}:${s.gid} became ${d.uid}:${d.gid}`);
+    if (s.type === 'symlink' && s.target !== d.target) note(`${path}: symlink target differs`);
+    if (s.type !== 'file') continue;
+    if (s.size !== d.size) note(`${path}: size ${s.size} became ${d.size}`);
+    if (Math.trunc(s.mtimeMs) !== Math.trunc(d.mtimeMs)) note(`${path}: modification time differs`);
+    if (s.nlink !== d.nlink) note(`${path}: ${s.nlink} hard links became ${d.nlink}`);
+    if (s.nlink > 1) {
+      const first = firstPathOfInode.get(s.ino);
+      if (first === undefined) firstPathOfInode.set(s.ino, path);
+      else if (b.get(first)?.ino !== d.ino) note(`${path}: no longer a hard link of ${first}`);
+    }
+    if (s.ctimeMs >= changedSinceMs || s.mtimeMs >= changedSinceMs) toHash.push(path);
+  }
+  for (const path of toHash) {
+    const [h1, h2] = await Promise.all([sha256(join(src, path)), sha256(join(dst, path))]);
+    if (h1 !== h2) note(`${path}: content differs`);
+  }
+  if (problems.length > 0) {
+    throw new InternalError(`The copy on the new disk does not match ${src}: ${problems.join('; ')}.`, { details: { problems } });
+  }
+  return { files: a.size, checksummed: toHash.length, durationMs: Date.now() - started };
+}
+
+async function walk(root: string): Promise<Map<string, Entry>> {
+  const out = new Map<string, Entry>();
+  const visit = async (rel: string): Promise<void> => {
+    const names = await readdir(join(root, rel));
+    for (const name of names) {
+      const r = rel === '' ? name : `${rel}/${name}`;
+      const full = join(root, r);
+      const st = await lstat(full);
+      const type = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
+      const e: Entry = {
+        type,
+        mode: st.mode,
+        uid: st.uid,
+        gid: st.gid,
+        size: st.size,
+        nlink: st.nlink,
+        ino: st.ino,
+        ctimeMs: st.ctimeMs,
+        mtimeMs: st.mtimeMs,
+      };
+      if (type === 'symlink') e.target = await readlink(full);
+      out.set(r, e);
+      if (type === 'dir') await visit(r);
+    }
+  };
+  await visit('');
+  return out;
+}
+
+function sha256(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    createReadStream(file)
+      .on('data', (c) => h.update(c))
+      .on('error', reject)
+      .on('end', () => resolve(h.digest('hex')));
+  });
+}
+
+/** rsync with --info=progress2; parses its running totals ("1,234  12% … (xfr#5, to-chk=…)"). */
+async function runRsync(args: string[], options: CopyOptions): Promise<Omit<CopyStats, 'durationMs'>> {
+  const report = throttle(options.onProgress, options.progressIntervalMs);
+  let bytes = 0;
+  let files = 0;
+  let total = 0;
+  const onOutput = (text: string): void => {
+    for (const line of text.split(/[\r\n]/)) {
+      const m = /^\s*([\d,]+)\s+(\d+)%.*?(?:xfr#(\d+))?(?:,\s*(?:to|ir)-chk=\d+\/(\d+))?\)?\s*$/.exec(line);
+      if (!m) continue;
+      bytes = Number(m[1]!.replaceAll(',', ''));
+      if (m[3] !== undefined) files = Number(m[3]);
+      if (m[4] !== undefined) total = Number(m[4]);
+      const pct = Number(m[2]);
+      report({ bytesCopied: bytes, filesCopied: files, bytesTotal: pct > 0 ? Math.round((bytes * 100) / pct) : 0, filesTotal: total });
+    }
+  };
+  await run('rsync', ['--info=progress2', ...args], options.signal, onOutput);
+  options.onProgress?.({ bytesCopied: bytes, filesCopied: files, bytesTotal: bytes, filesTotal: total });
+  return { bytesCopied: bytes, filesCopied: files };
+}
+
+/**
+ * Runs a copier under `setpriv --pdeathsig KILL`: when the agent dies mid-copy the copier dies with
+ * it, so that nothing keeps writing to (and holding busy) the migration mount the re-run cleans up.
+ */
+function run(cmd: string, args: string[], signal?: AbortSignal, onStdout?: (text: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], signal });
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (t: string) => onStdout?.(t));
+    child.stderr.setEncoding('utf8').on('data', (t: string) => {
+      stderr = (stderr + t).slice(-4000);
+    });
+    child.on('error', (err) => reject(new InternalError(`Could not run ${cmd} to copy the persistent disk: ${err.message}`, { cause: err })));
+    child.on('close', (code, sig) => {
+      if (code === 0) resolve();
+      else
+        reject(
+          new InternalError(
+            `${cmd} failed while copying the persistent disk (${sig ? `signal ${sig}` : `exit ${code}`}): ${stderr.trim().split('\n').slice(-3).join(' | ') || 'no output'}`,
+          ),
+        );
+    });
+  });
+}
+
+function throttle(listener: ProgressListener | undefined, intervalMs = 500): ProgressListener {
+  let last = 0;
+  return (p) => {
+    const now = Date.now();
+    if (!listener || now - last < intervalMs) return;
+    last = now;
+    listener(p);
+  };
+}
+
+function slash(dir: string): string {
+  return dir.endsWith('/') ? dir : `${dir}/`;
+}
+
+function mib(bytes: number): number {
+  return Math.ceil(bytes / 1024 / 1024);
+}

@@ -1,0 +1,285 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import type { DockerDaemonSpec } from '../../manifest/instance-spec.js';
+import type { AgentSettings } from '../protocol.js';
+import type { Logger } from '../../common/logger.js';
+import { UnavailableError } from '../../common/errors.js';
+import { DEFAULT_DOCKER_SPEC, dockerdArgs, dockerdPaths, type DockerdPaths } from './dockerd-args.js';
+import { tailFile } from './tail-file.js';
+
+export type DockerdState = 'starting' | 'running' | 'restarting' | 'failed';
+
+const READY_TIMEOUT_MS = 60_000;
+const ADOPTED_POLL_MS = 250;
+const MAX_BACKOFF_MS = 30_000;
+const STABLE_AFTER_MS = 30_000;
+const FAILED_AFTER_ATTEMPTS = 3;
+
+export interface DockerdEvents {
+  /** dockerd answers; `restarted` is false for the first start of this agent (or an adoption). */
+  onUp(restarted: boolean): void;
+  onDown(): void;
+  onFailing(lastLines: string[]): void;
+}
+
+/**
+ * Runs the VM's own dockerd: starts it (or adopts one a previous agent started), restarts it with
+ * backoff when it exits, and restarts it when the instance's daemon options change.
+ */
+export class DockerdSupervisor {
+  readonly paths: DockerdPaths;
+  readonly docker: Docker;
+  private child: ChildProcess | null = null;
+  private adoptedPid: number | null = null;
+  private adoptTimer: NodeJS.Timeout | null = null;
+  private args: string[];
+  private stateValue: DockerdState = 'starting';
+  private restartCount = 0;
+  private attempts = 0;
+  private upSince = 0;
+  private everUp = false;
+  private stopping = false;
+  private restartingOnPurpose = false;
+  private readyWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly settings: AgentSettings,
+    private readonly log: Logger,
+    private readonly events: DockerdEvents,
+    private readonly binary = 'dockerd',
+  ) {
+    this.paths = dockerdPaths(settings);
+    this.docker = new Docker({ socketPath: this.paths.socket });
+    this.args = dockerdArgs(settings, this.paths, DEFAULT_DOCKER_SPEC);
+  }
+
+  get state(): DockerdState {
+    return this.stateValue;
+  }
+
+  get restarts(): number {
+    return this.restartCount;
+  }
+
+  get isUp(): boolean {
+    return this.stateValue === 'running';
+  }
+
+  lastLogLines(): string[] {
+    return tailFile(this.paths.logFile, 20);
+  }
+
+  /** Adopts a running dockerd with the same options, or starts one. */
+  async start(spec: DockerDaemonSpec | null): Promise<void> {
+    this.args = dockerdArgs(this.settings, this.paths, spec ?? DEFAULT_DOCKER_SPEC);
+    await this.installRegistryCa();
+    const pid = await this.runningPid();
+    if (pid !== null && (await this.answers())) {
+      const recorded = await readFile(this.paths.argsFile, 'utf8').catch(() => '');
+      if (recorded === JSON.stringify(this.args)) {
+        this.log.info('adopted the running dockerd', { pid });
+        this.adopt(pid);
+        return;
+      }
+      this.log.info('the running dockerd has other options; restarting it', { pid });
+      await this.killPid(pid);
+    }
+    this.spawnDockerd();
+  }
+
+  /** Restarts dockerd when the instance's daemon options differ from the running ones. */
+  async ensureOptions(spec: DockerDaemonSpec): Promise<boolean> {
+    const wanted = dockerdArgs(this.settings, this.paths, spec);
+    if (JSON.stringify(wanted) === JSON.stringify(this.args)) return false;
+    this.log.info('dockerd options changed; restarting dockerd');
+    this.args = wanted;
+    this.restartingOnPurpose = true;
+    try {
+      await this.stopCurrent();
+    } finally {
+      this.restartingOnPurpose = false;
+    }
+    this.spawnDockerd();
+    await this.waitUntilUp();
+    return true;
+  }
+
+  /** Resolves when dockerd answers; throws UnavailableError after `timeoutMs`. */
+  async waitUntilUp(timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+    if (this.stateValue === 'running') return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.readyWaiters = this.readyWaiters.filter((w) => w !== done);
+        const lines = this.lastLogLines();
+        reject(new UnavailableError(`The VM's Docker daemon did not come up within ${Math.round(timeoutMs / 1000)} s; its last log lines: ${lines.slice(-5).join(' | ') || '(none)'}. See ${this.paths.logFile} on the VM.`));
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.readyWaiters.push(done);
+    });
+  }
+
+  /** Stops supervising; leaves dockerd running (containers keep running while the agent is away). */
+  detach(): void {
+    this.stopping = true;
+    if (this.adoptTimer) clearInterval(this.adoptTimer);
+  }
+
+  private async installRegistryCa(): Promise<void> {
+    const host = this.settings.registryHost;
+    if (!host) return;
+    const dir = join('/etc/docker/certs.d', host);
+    try {
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, 'ca.crt'), this.settings.caPem);
+    } catch (err) {
+      this.log.warn('cannot install the registry CA for dockerd', { dir, error: String(err) });
+    }
+  }
+
+  private async runningPid(): Promise<number | null> {
+    const raw = await readFile(this.paths.pidFile, 'utf8').catch(() => '');
+    const pid = Number.parseInt(raw.trim(), 10);
+    if (!Number.isInteger(pid) || pid <= 0) return null;
+    return isAlive(pid) ? pid : null;
+  }
+
+  private async answers(): Promise<boolean> {
+    try {
+      await this.docker.ping();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private adopt(pid: number): void {
+    this.adoptedPid = pid;
+    this.markUp();
+    // Not our child: no exit event, so watch it.
+    this.adoptTimer = setInterval(() => {
+      if (isAlive(pid)) return;
+      if (this.adoptTimer) clearInterval(this.adoptTimer);
+      this.adoptTimer = null;
+      this.adoptedPid = null;
+      this.onExit(`adopted dockerd (pid ${pid}) is gone`);
+    }, ADOPTED_POLL_MS);
+  }
+
+  private spawnDockerd(): void {
+    if (this.stopping) return;
+    this.attempts += 1;
+    this.stateValue = this.everUp ? 'restarting' : 'starting';
+    const out = openSync(this.paths.logFile, 'a');
+    let child: ChildProcess;
+    try {
+      // Output goes to a file, never a pipe: a pipe would break (and kill dockerd with SIGPIPE)
+      // when the agent restarts, and dockerd must outlive the agent. Detached for the same reason.
+      child = spawn(this.binary, this.args, { stdio: ['ignore', out, out], detached: true });
+    } finally {
+      closeSync(out);
+    }
+    this.child = child;
+    void writeFile(this.paths.argsFile, JSON.stringify(this.args)).catch(() => undefined);
+    this.log.info('dockerd started', { pid: child.pid, attempt: this.attempts });
+    child.on('error', (err) => this.log.error('cannot run dockerd', { error: err.message }));
+    child.on('exit', (code, signal) => {
+      if (this.child !== child) return;
+      this.child = null;
+      this.onExit(`dockerd exited (code ${code ?? 'none'}, signal ${signal ?? 'none'})`);
+    });
+    void this.pollUntilUp(child);
+  }
+
+  private async pollUntilUp(child: ChildProcess): Promise<void> {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while (this.child === child && Date.now() < deadline) {
+      if (await this.answers()) {
+        this.markUp();
+        return;
+      }
+      await sleep(50);
+    }
+    if (this.child === child) {
+      this.log.error('dockerd does not answer; killing it to start again');
+      child.kill('SIGKILL');
+    }
+  }
+
+  private markUp(): void {
+    const restarted = this.everUp;
+    if (restarted) this.restartCount += 1;
+    this.everUp = true;
+    this.stateValue = 'running';
+    this.upSince = Date.now();
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const w of waiters) w();
+    this.log.info(restarted ? 'dockerd is back' : 'dockerd is up');
+    this.events.onUp(restarted);
+  }
+
+  private onExit(why: string): void {
+    if (this.stopping || this.restartingOnPurpose) return;
+    const wasUp = this.stateValue === 'running';
+    if (wasUp && Date.now() - this.upSince > STABLE_AFTER_MS) this.attempts = 0;
+    this.stateValue = this.attempts >= FAILED_AFTER_ATTEMPTS ? 'failed' : 'restarting';
+    const delay = this.attempts <= 1 ? 0 : Math.min(MAX_BACKOFF_MS, 500 * 2 ** (this.attempts - 2));
+    this.log.warn(`${why}; restarting it`, { delayMs: delay });
+    if (wasUp) this.events.onDown();
+    if (this.stateValue === 'failed') this.events.onFailing(this.lastLogLines());
+    setTimeout(() => this.spawnDockerd(), delay).unref();
+  }
+
+  private async stopCurrent(): Promise<void> {
+    if (this.adoptTimer) clearInterval(this.adoptTimer);
+    this.adoptTimer = null;
+    const pid = this.child?.pid ?? this.adoptedPid;
+    this.child = null;
+    this.adoptedPid = null;
+    this.stateValue = 'restarting';
+    if (pid !== undefined && pid !== null) await this.killPid(pid);
+  }
+
+  private async killPid(pid: number): Promise<void> {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      return;
+    }
+    const deadline = Date.now() + 20_000;
+    while (isAlive(pid) && Date.now() < deadline) await sleep(100);
+    if (isAlive(pid)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      while (isAlive(pid)) await sleep(50);
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie still answers kill(0) but is dead.
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).charAt(0) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

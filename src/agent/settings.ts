@@ -1,0 +1,38 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import type { AgentSettings } from './protocol.js';
+import { InvalidInputError } from '../common/errors.js';
+
+const diskHint = z.looseObject({ path: z.string() });
+
+const schema = z.object({
+  agentId: z.string().min(1),
+  vmCid: z.string().min(1),
+  directorUrl: z.string(),
+  caPem: z.string().min(1),
+  certPem: z.string().min(1),
+  keyPem: z.string().min(1),
+  heartbeatIntervalMs: z.number().int().positive(),
+  registryHost: z.string().optional(),
+  listen: z.object({ host: z.string(), port: z.number().int() }),
+  network: z.object({ ip: z.string(), netmask: z.string(), gateway: z.string().optional() }),
+  paths: z.object({ root: z.string(), store: z.string(), migration: z.string(), ephemeral: z.string(), run: z.string() }),
+  disks: z.record(z.string(), diskHint).default({}),
+  cgroupParent: z.string(),
+  extra: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** Reads and validates `<vm>/settings.json`, the one boundary where raw settings become typed. */
+export async function loadSettings(file: string): Promise<AgentSettings> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new InvalidInputError(`Cannot read the agent settings file ${file}; check that the cloud wrote it as JSON.`, { cause: err });
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    throw new InvalidInputError(`The agent settings file ${file} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data as AgentSettings;
+}

@@ -1,0 +1,146 @@
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { InternalError, InvalidInputError, errorMessage } from '../../common/errors.js';
+import type { DeploymentSummary, DirectorInfo } from '../../director/api/types.js';
+import { dataDirPaths, DEFAULT_DATA_DIR, readAdminToken } from '../../director/daemon/data-dir.js';
+import { DEFAULT_DIRECTOR_PORT, parseListen } from '../../director/daemon/daemon-config.js';
+import { DirectorClient } from '../client.js';
+import type { CliContext } from '../context.js';
+import { isAlive, probeHealth, readDirectorState, readPid, spawnDirector, stopProcess, tailFile } from '../director-process.js';
+import { ExitError, EXIT_USER_ERROR, printJson } from '../output.js';
+import { checkPrerequisites } from '../prerequisites.js';
+import { globalOptions } from '../global-options.js';
+import { purgeDataDir } from '../purge.js';
+import { readTarget, targetConfigPath, writeTarget } from '../target.js';
+
+interface UpOptions {
+  dataDir?: string;
+  listen?: string;
+  directorConfig?: string;
+  timeout: string;
+}
+
+export function registerLifecycleCommands(program: Command, context: CliContext): void {
+  const dataDirOf = (opts: { dataDir?: string }) => resolve(opts.dataDir ?? context.env['BOSUN_DATA_DIR'] ?? DEFAULT_DATA_DIR);
+
+  program
+    .command('up')
+    .description('check the host, start the director with the local cloud in the background, and target it')
+    .option('--data-dir <dir>', `where the director keeps its state (default ${DEFAULT_DATA_DIR} or $BOSUN_DATA_DIR)`)
+    .option('--listen <host:port>', `API address besides the bridge (default 127.0.0.1:${DEFAULT_DIRECTOR_PORT})`)
+    .option('--director-config <file>', 'director config file (YAML)')
+    .option('--timeout <seconds>', 'how long to wait for the director to answer', '120')
+    .action(async (opts: UpOptions, cmd: Command) => {
+      const problem = checkPrerequisites(context);
+      if (problem) throw new InvalidInputError(problem);
+      const dataDir = dataDirOf(opts);
+      const paths = dataDirPaths(dataDir);
+      const { host, port } = parseListen(opts.listen ?? `127.0.0.1:${DEFAULT_DIRECTOR_PORT}`);
+      const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      const targetPath = targetConfigPath(globalOptions(cmd), context.env, context.homeDir);
+      const say = (line: string) => process.stdout.write(`${line}\n`);
+
+      const running = await readPid(paths.pidFile);
+      if (running !== null && isAlive(running)) {
+        const state = await readDirectorState(dataDir);
+        const liveUrl = state?.url ?? url;
+        const caPem = await readFile(paths.caCert, 'utf8').catch(() => '');
+        if (caPem && (await probeHealth(liveUrl, caPem))) {
+          await writeTarget(targetPath, { url: liveUrl, token: await requireToken(dataDir), caPem });
+          say(`bosun director is already up at ${liveUrl} (pid ${running}, data dir ${dataDir}); CLI target: ${targetPath}.`);
+          return;
+        }
+        throw new InvalidInputError(
+          `A director process (pid ${running}) of ${dataDir} is running but does not answer at ${liveUrl}; look at ${paths.logFile}, or stop it with \`bosun down --data-dir ${dataDir}\` and run \`bosun up\` again.`,
+        );
+      }
+
+      await mkdir(dataDir, { recursive: true, mode: 0o700 });
+      const args = ['--data-dir', dataDir, '--listen', `${host}:${port}`, ...(opts.directorConfig ? ['--config', resolve(opts.directorConfig)] : [])];
+      const pid = await spawnDirector(args, paths.logFile, paths.pidFile);
+      say(`starting bosun director (pid ${pid}, data dir ${dataDir}, log ${paths.logFile}) …`);
+      const deadline = Date.now() + Number(opts.timeout) * 1000;
+      for (;;) {
+        if (!isAlive(pid)) {
+          await rm(paths.pidFile, { force: true });
+          throw new InternalError(`The director exited while starting. The end of ${paths.logFile}:\n${await tailFile(paths.logFile, 20)}`);
+        }
+        const caPem = await readFile(paths.caCert, 'utf8').catch(() => '');
+        if (caPem && (await probeHealth(url, caPem))) {
+          await writeTarget(targetPath, { url, token: await requireToken(dataDir), caPem });
+          break;
+        }
+        if (Date.now() > deadline) {
+          throw new InternalError(`The director (pid ${pid}) did not answer at ${url} within ${opts.timeout}s; look at ${paths.logFile}.`);
+        }
+        await context.sleep(500);
+      }
+      say(`bosun director is up at ${url}; the CLI now targets it (${targetPath}).`);
+      say('Next: `bosun upload-image FILE.tar`, then `bosun deploy MANIFEST`.');
+    });
+
+  program
+    .command('down')
+    .description('stop the director started by `bosun up` (--purge: also delete its VMs, disks and data)')
+    .option('--data-dir <dir>', `the director's data directory (default ${DEFAULT_DATA_DIR} or $BOSUN_DATA_DIR)`)
+    .option('--purge', 'delete every VM, disk, network namespace and file the director owns')
+    .action(async (opts: { dataDir?: string; purge?: boolean }) => {
+      const dataDir = dataDirOf(opts);
+      const paths = dataDirPaths(dataDir);
+      const say = (line: string) => process.stdout.write(`${line}\n`);
+      const state = await readDirectorState(dataDir);
+      const pid = await readPid(paths.pidFile);
+      if (pid !== null && isAlive(pid)) {
+        const how = await stopProcess(pid, 30_000, context.sleep);
+        say(how === 'stopped' ? `bosun director (pid ${pid}) stopped.` : `bosun director (pid ${pid}) did not stop within 30s and was killed.`);
+      } else {
+        say(`bosun director of ${dataDir} is not running.`);
+      }
+      await rm(paths.pidFile, { force: true });
+      if (opts.purge) {
+        if (opts.purge && context.isRoot() === false) throw new InvalidInputError('bosun down --purge needs root to delete VMs and disks: run it as root.');
+        await purgeDataDir(dataDir, state?.bridgeName ?? 'bosun0', state?.subnet ?? '10.244.0.0/16', say);
+      }
+    });
+
+  program
+    .command('status')
+    .description('is the director up, where, with which cloud and registry, how many deployments')
+    .action(async (_opts, cmd: Command) => {
+      const options = globalOptions(cmd);
+      const path = targetConfigPath(options, context.env, context.homeDir);
+      const target = await readTarget(path);
+      const client = new DirectorClient(target, 10_000);
+      let info: DirectorInfo;
+      let deployments: DeploymentSummary[];
+      try {
+        info = await client.get<DirectorInfo>('/api/v1/info');
+        deployments = await client.get<DeploymentSummary[]>('/api/v1/deployments');
+      } catch (err) {
+        if (options.json) printJson({ up: false, url: target.url, error: errorMessage(err) });
+        else process.stdout.write(`director: down (${errorMessage(err)})\nurl:      ${target.url}\n`);
+        throw new ExitError(EXIT_USER_ERROR);
+      }
+      const status = { up: true, url: target.url, name: info.name, version: info.version, cloud: info.cloud, registry: info.registry, deployments: deployments.length };
+      if (options.json) {
+        printJson(status);
+        return;
+      }
+      process.stdout.write(
+        [
+          `director:    up (${info.name} ${info.version})`,
+          `url:         ${target.url}`,
+          `cloud:       ${info.cloud}`,
+          `registry:    ${info.registry ?? 'none'}`,
+          `deployments: ${deployments.length}`,
+        ].join('\n') + '\n',
+      );
+    });
+}
+
+async function requireToken(dataDir: string): Promise<string> {
+  const token = await readAdminToken(dataDir);
+  if (!token) throw new InternalError(`The director did not write its admin token to ${dataDirPaths(dataDir).adminToken}; look at its log.`);
+  return token;
+}

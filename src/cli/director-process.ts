@@ -1,0 +1,109 @@
+import { spawn } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { get } from 'node:https';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The background director that `bosun up` starts and `bosun down` stops: a detached
+ * `bosun director` process with its output in <data-dir>/director.log and its pid in a pid file.
+ */
+export interface DirectorState {
+  url: string;
+  pid: number;
+  bridgeName: string;
+  subnet: string;
+  dataDir: string;
+}
+
+/** Written by the director process once it serves (see src/director/daemon/run-director.ts). */
+export function stateFile(dataDir: string): string {
+  return `${dataDir}/director.json`;
+}
+
+export async function readDirectorState(dataDir: string): Promise<DirectorState | null> {
+  try {
+    return JSON.parse(await readFile(stateFile(dataDir), 'utf8')) as DirectorState;
+  } catch {
+    return null;
+  }
+}
+
+export async function readPid(pidFile: string): Promise<number | null> {
+  try {
+    const pid = Number((await readFile(pidFile, 'utf8')).trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Starts `bosun director …` detached from this process, its output appended to logFile. */
+export async function spawnDirector(args: string[], logFile: string, pidFile: string): Promise<number> {
+  const main = fileURLToPath(new URL('./main.js', import.meta.url));
+  const fd = openSync(logFile, 'a', 0o600);
+  try {
+    const child = spawn(process.execPath, [main, 'director', ...args], { detached: true, stdio: ['ignore', fd, fd] });
+    const pid = child.pid;
+    if (pid === undefined) throw new Error(`could not start ${process.execPath} ${main}`);
+    child.unref();
+    await writeFile(pidFile, `${pid}\n`, { mode: 0o644 });
+    return pid;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** GET /healthz trusting only the director's CA; true when it answers 200. */
+export function probeHealth(url: string, caPem: string, timeoutMs = 2000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = get(`${url}/healthz`, { ca: caPem, timeout: timeoutMs }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
+/** SIGTERM, then SIGKILL after graceMs; resolves when the process is gone. */
+export async function stopProcess(pid: number, graceMs: number, sleep: (ms: number) => Promise<void>): Promise<'stopped' | 'killed'> {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return 'stopped';
+  }
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) return 'stopped';
+    await sleep(200);
+  }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone meanwhile
+  }
+  while (isAlive(pid)) await sleep(100);
+  return 'killed';
+}
+
+export async function tailFile(path: string, lines: number): Promise<string> {
+  try {
+    return (await readFile(path, 'utf8')).split('\n').slice(-lines - 1).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+export async function removeFile(path: string): Promise<void> {
+  await rm(path, { force: true });
+}

@@ -1,0 +1,88 @@
+import type { TaskEvent, TaskInfo } from '../director/api/types.js';
+import type { DirectorClient } from './client.js';
+import type { CliContext } from './context.js';
+import { ExitError, EXIT_USER_ERROR } from './output.js';
+
+const TERMINAL: ReadonlySet<TaskInfo['state']> = new Set(['done', 'error', 'cancelled']);
+
+export interface FollowOptions {
+  /** Print nothing while following (--json prints the outcome once at the end). */
+  quiet?: boolean;
+}
+
+export interface FollowedTask {
+  task: TaskInfo;
+  events: TaskEvent[];
+}
+
+/**
+ * Streams a task's events (polling GET /tasks/:id/events?after=SEQ) until the task ends, printing
+ * one line per event with its stage, step, index/total, state and elapsed time, and a progress line
+ * whenever a step ends.
+ */
+export async function followTask(client: DirectorClient, context: CliContext, task: TaskInfo, options: FollowOptions = {}): Promise<FollowedTask> {
+  const out = (line: string) => {
+    if (!options.quiet) process.stdout.write(`${line}\n`);
+  };
+  const started = Date.now();
+  const events: TaskEvent[] = [];
+  const doneByStage = new Map<string, number>();
+  let after = 0;
+  let current = task;
+  out(`Task ${task.id}: ${task.description}`);
+  for (;;) {
+    const ended = TERMINAL.has(current.state);
+    const fresh = await client.get<TaskEvent[]>(`/api/v1/tasks/${task.id}/events`, { after });
+    for (const event of fresh) {
+      after = Math.max(after, event.seq);
+      events.push(event);
+      out(formatEvent(event));
+      if (event.state === 'finished' || event.state === 'failed') {
+        const n = (doneByStage.get(event.stage) ?? 0) + 1;
+        doneByStage.set(event.stage, n);
+        if (event.total > 0) {
+          out(`           ${progressBar(n, event.total)} ${event.stage}: ${n}/${event.total} done, ${formatDuration(Date.now() - started)} elapsed`);
+        }
+      }
+    }
+    if (ended) break;
+    await context.sleep(context.pollIntervalMs);
+    current = await client.get<TaskInfo>(`/api/v1/tasks/${task.id}`);
+  }
+  out(`Task ${current.id} ${current.state} (${formatDuration(Date.now() - started)})${current.error ? `: ${current.error}` : ''}`);
+  return { task: current, events };
+}
+
+/** Follows a task and fails the command (exit 1, with the task's error) unless it ends `done`. */
+export async function followTaskOrFail(client: DirectorClient, context: CliContext, task: TaskInfo, options: FollowOptions = {}): Promise<FollowedTask> {
+  const followed = await followTask(client, context, task, options);
+  if (followed.task.state !== 'done') {
+    if (options.quiet) process.stdout.write(`${JSON.stringify(followed, null, 2)}\n`);
+    throw new ExitError(
+      EXIT_USER_ERROR,
+      `Task ${followed.task.id} ${followed.task.state}${followed.task.error ? `: ${followed.task.error}` : ''}. See \`bosun task ${followed.task.id} --events\` for details.`,
+    );
+  }
+  return followed;
+}
+
+export function formatEvent(event: TaskEvent): string {
+  const time = event.time.length >= 19 ? event.time.slice(11, 19) : event.time;
+  const count = event.total > 0 ? ` (${event.index}/${event.total})` : '';
+  const progress = event.state === 'in_progress' && event.progress !== undefined ? ` ${Math.round(event.progress)}%` : '';
+  const elapsed = event.elapsedMs !== undefined ? ` (${formatDuration(event.elapsedMs)})` : '';
+  const error = event.error ? `: ${event.error}` : '';
+  return `  ${time} | ${event.stage}: ${event.step}${count} ${event.state}${progress}${elapsed}${error}`;
+}
+
+function progressBar(done: number, total: number): string {
+  const width = 20;
+  const filled = Math.min(width, Math.round((done / total) * width));
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${Math.round((done / total) * 100)}%`;
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${pad(Math.floor(s / 3600))}:${pad(Math.floor((s % 3600) / 60))}:${pad(s % 60)}`;
+}

@@ -1,0 +1,363 @@
+import { UnavailableError } from '../../common/errors.js';
+import type {
+  AgentApi,
+  AgentState,
+  ContainerState,
+  Heartbeat,
+  JobState,
+  MigrateDiskProgress,
+  MigrateDiskRequest,
+  MigrateDiskResult,
+  MountDiskRequest,
+  RunCommandResult,
+  Vitals,
+} from '../../agent/protocol.js';
+import type { InstanceSpec } from '../../manifest/instance-spec.js';
+import { DiskNotFoundError } from '../cloud.js';
+
+/** What a fake agent needs from its cloud: the shared per-disk data and the failure switches. */
+export interface FakeAgentHost {
+  /** The in-memory "filesystem" of a disk: data written on one VM is read on the next. */
+  diskData(diskCid: string): Map<string, string> | undefined;
+  /** Size of a disk (migrate_disk refuses data that does not fit). */
+  diskSizeMiB?(diskCid: string): number | undefined;
+  isDiskAttachedTo(diskCid: string, vmCid: string): boolean;
+  isFailingContainer(name: string): boolean;
+  onHeartbeat(hb: Heartbeat): void;
+  unresponsiveTimeoutMs: number;
+}
+
+export type FakeAgentCondition = 'running' | 'unresponsive' | 'gone';
+
+const idleVitals = (): Vitals => ({
+  load: [0, 0, 0],
+  cpu: { user: 0, sys: 0, wait: 0 },
+  mem: { percent: 10, kb: 100_000 },
+  swap: { percent: 0, kb: 0 },
+  disk: {},
+});
+
+/**
+ * An in-process agent for the fake cloud: it keeps the applied spec, pretends its containers run,
+ * mounts disks (whose data lives in the cloud, so it follows a disk to a new VM) and sends
+ * heartbeats. Calls to an unresponsive agent hang, then reject with UnavailableError; calls to an
+ * agent whose VM is gone reject at once.
+ */
+export class FakeAgent implements AgentApi {
+  private spec: InstanceSpec | null = null;
+  private stoppedOnPurpose = false;
+  private containers = new Map<string, ContainerState>();
+  private readonly mounted = new Map<string, 'store' | 'migration'>();
+  private timer: NodeJS.Timeout | null = null;
+  private migrateFailure: { phase: 'copy' | 'delta'; message: string } | null = null;
+  private condition: FakeAgentCondition = 'running';
+  private readonly pending = new Map<NodeJS.Timeout, () => void>();
+  /** Every action called on this agent, in order (for assertions). */
+  readonly calls: Array<{ action: string; args: unknown[] }> = [];
+
+  constructor(
+    readonly agentId: string,
+    readonly vmCid: string,
+    private readonly heartbeatIntervalMs: number,
+    private readonly host: FakeAgentHost,
+  ) {}
+
+  get appliedSpec(): InstanceSpec | null {
+    return this.spec;
+  }
+
+  get state(): FakeAgentCondition {
+    return this.condition;
+  }
+
+  /** Starts heartbeating (the VM booted). */
+  boot(): void {
+    this.stopHeartbeats();
+    if (this.condition !== 'running') return;
+    this.timer = setInterval(() => this.beat(), this.heartbeatIntervalMs);
+    this.timer.unref();
+  }
+
+  setUnresponsive(unresponsive: boolean): void {
+    if (this.condition === 'gone') return;
+    this.condition = unresponsive ? 'unresponsive' : 'running';
+    if (unresponsive) this.stopHeartbeats();
+    else this.boot();
+  }
+
+  /** The VM is gone: no more heartbeats, every call fails, pending calls are released. */
+  kill(): void {
+    this.condition = 'gone';
+    this.stopHeartbeats();
+    // Hanging calls end now (rejected as unanswered) rather than never.
+    for (const [t, resolve] of this.pending) {
+      clearTimeout(t);
+      resolve();
+    }
+    this.pending.clear();
+  }
+
+  /** A reboot: containers come back up from the last applied spec. */
+  reboot(): void {
+    if (this.spec) this.applyContainers(this.spec);
+    this.boot();
+  }
+
+  /** Sends one heartbeat now (tests that do not want to wait for the interval). */
+  beat(): void {
+    if (this.condition !== 'running') return;
+    this.host.onHeartbeat(this.heartbeat());
+  }
+
+  heartbeat(): Heartbeat {
+    return {
+      agentId: this.agentId,
+      vmCid: this.vmCid,
+      deployment: this.spec?.deployment ?? null,
+      group: this.spec?.group ?? null,
+      index: this.spec?.index ?? null,
+      instanceId: this.spec?.instanceId ?? null,
+      jobState: this.jobState(),
+      containers: [...this.containers.values()].map((c) => ({
+        name: c.name,
+        state: c.state,
+        restarts: c.restarts,
+        flapping: c.flapping,
+        uptimeSeconds: c.uptimeSeconds,
+      })),
+      vitals: idleVitals(),
+      timestamp: new Date().toISOString(),
+    };
+  }
+
+  /** The store data of the disk mounted at the store (tests write and read through it). */
+  storeData(): Map<string, string> {
+    for (const [diskCid, target] of this.mounted) {
+      if (target === 'store') {
+        const data = this.host.diskData(diskCid);
+        if (data) return data;
+      }
+    }
+    throw new Error(`agent ${this.agentId} has no persistent disk mounted at its store`);
+  }
+
+  stopHeartbeats(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  async ping(): Promise<'pong'> {
+    return this.act('ping', [], () => 'pong' as const);
+  }
+
+  async getState(options?: { vitals?: boolean }): Promise<AgentState> {
+    return this.act('getState', [options], () => ({
+      agentId: this.agentId,
+      vmCid: this.vmCid,
+      jobState: this.jobState(),
+      specHash: this.spec?.specHash ?? null,
+      stopped: this.stoppedOnPurpose,
+      dockerd: { state: 'running', restarts: 0 },
+      containers: [...this.containers.values()].map((c) => ({ ...c })),
+      disks: [...this.mounted.keys()].sort(),
+      ...(options?.vitals ? { vitals: this.vitals() } : {}),
+    }));
+  }
+
+  async apply(spec: InstanceSpec): Promise<void> {
+    return this.act('apply', [spec], () => {
+      this.spec = spec;
+      this.applyContainers(spec);
+    });
+  }
+
+  async start(): Promise<void> {
+    return this.act('start', [], () => {
+      this.stoppedOnPurpose = false;
+      if (this.spec) this.applyContainers(this.spec);
+    });
+  }
+
+  async stop(): Promise<void> {
+    return this.act('stop', [], () => {
+      this.stoppedOnPurpose = true;
+      for (const c of this.containers.values()) {
+        c.state = 'stopped';
+        c.uptimeSeconds = 0;
+      }
+    });
+  }
+
+  async drain(): Promise<void> {
+    return this.act('drain', [], () => undefined);
+  }
+
+  async mountDisk(request: MountDiskRequest): Promise<void> {
+    return this.act('mountDisk', [request], () => {
+      if (!this.host.diskData(request.diskCid)) throw new DiskNotFoundError(request.diskCid);
+      if (!this.host.isDiskAttachedTo(request.diskCid, this.vmCid)) {
+        throw new Error(
+          `disk ${request.diskCid} is not attached to VM ${this.vmCid}; attach it before mounting`,
+        );
+      }
+      this.mounted.set(request.diskCid, request.target ?? 'store');
+    });
+  }
+
+  async unmountDisk(diskCid: string): Promise<void> {
+    return this.act('unmountDisk', [diskCid], () => {
+      this.mounted.delete(diskCid);
+    });
+  }
+
+  /** Makes the next migrate_disk of `phase` fail with `message` (failure injection for resize tests). */
+  failNextMigrate(phase: 'copy' | 'delta', message = `injected migrate_disk failure (${phase})`): void {
+    this.migrateFailure = { phase, message };
+  }
+
+  /**
+   * Disk migration over the fake disks' data: 'copy' copies the store disk's entries to the disk at
+   * the migration target; 'delta' makes the target identical (deletions too) and verifies it.
+   */
+  async migrateDisk(
+    request: MigrateDiskRequest,
+    onProgress?: (p: MigrateDiskProgress) => void,
+  ): Promise<MigrateDiskResult> {
+    return this.act('migrateDisk', [request], () => {
+      const at = (target: 'store' | 'migration'): [string, Map<string, string>] => {
+        for (const [cid, t] of this.mounted) {
+          const data = t === target ? this.host.diskData(cid) : undefined;
+          if (data) return [cid, data];
+        }
+        throw new Error(`agent ${this.agentId} has no disk mounted at its ${target} target; cannot migrate`);
+      };
+      const [, from] = at('store');
+      const [toCid, to] = at('migration');
+      const bytes = usedBytesOf(from);
+      const sizeMiB = this.host.diskSizeMiB?.(toCid);
+      if (request.phase === 'copy' && sizeMiB !== undefined && bytes > sizeMiB * 1024 * 1024) {
+        throw new Error(`the new disk ${toCid} (${sizeMiB} MiB) is too small for ${bytes} bytes of data`);
+      }
+      if (this.migrateFailure?.phase === request.phase) {
+        const { message } = this.migrateFailure;
+        this.migrateFailure = null;
+        throw new Error(message);
+      }
+      if (request.phase === 'delta') to.clear();
+      for (const [k, v] of from) to.set(k, v);
+      onProgress?.({
+        phase: request.phase,
+        bytesCopied: bytes,
+        filesCopied: from.size,
+        bytesTotal: bytes,
+        filesTotal: from.size,
+      });
+      if (request.phase === 'delta') {
+        for (const [k, v] of from)
+          if (to.get(k) !== v) throw new Error(`verification failed: ${k} differs on the new disk`);
+      }
+      return {
+        bytesCopied: bytes,
+        filesCopied: from.size,
+        durationMs: 0,
+        ...(request.phase === 'delta' ? { verifiedFiles: from.size, checksummedFiles: from.size } : {}),
+      };
+    });
+  }
+
+  async listDisk(): Promise<string[]> {
+    return this.act('listDisk', [], () => [...this.mounted.keys()].sort());
+  }
+
+  async fetchLogs(container: string, lines?: number): Promise<string> {
+    return this.act('fetchLogs', [container, lines], () => {
+      const c = this.containers.get(container);
+      if (!c) throw new Error(`no container named ${container} on agent ${this.agentId}`);
+      return `fake log of ${container} (${c.state})\n`;
+    });
+  }
+
+  async runCommand(command: string, timeoutMs?: number): Promise<RunCommandResult> {
+    return this.act('runCommand', [command, timeoutMs], () => ({
+      exitCode: 0,
+      stdout: `${command}\n`,
+      stderr: '',
+    }));
+  }
+
+  /** Idle vitals plus the store disk's usage (its data's bytes), which the disk resize checks. */
+  private vitals(): Vitals {
+    const v = idleVitals();
+    for (const [cid, target] of this.mounted) {
+      const data = target === 'store' ? this.host.diskData(cid) : undefined;
+      if (!data) continue;
+      const usedBytes = usedBytesOf(data);
+      const totalBytes = (this.host.diskSizeMiB?.(cid) ?? 0) * 1024 * 1024;
+      v.disk.persistent = {
+        usedBytes,
+        totalBytes,
+        percent: totalBytes > 0 ? Math.round((100 * usedBytes) / totalBytes) : 0,
+      };
+    }
+    return v;
+  }
+
+  private jobState(): JobState {
+    if (this.stoppedOnPurpose) return 'stopped';
+    for (const c of this.containers.values()) {
+      if (c.state !== 'running') return 'failing';
+    }
+    return 'running';
+  }
+
+  private applyContainers(spec: InstanceSpec): void {
+    const next = new Map<string, ContainerState>();
+    for (const cs of spec.containers) {
+      const prev = this.containers.get(cs.name);
+      const failing = this.host.isFailingContainer(cs.name);
+      const state: ContainerState = {
+        name: cs.name,
+        image: cs.image,
+        state: this.stoppedOnPurpose ? 'stopped' : failing ? 'restarting' : 'running',
+        uptimeSeconds: 0,
+        restarts: failing ? (prev?.restarts ?? 0) + 1 : (prev?.restarts ?? 0),
+        flapping: failing && !this.stoppedOnPurpose,
+        ...(failing
+          ? { lastExitCode: 1, lastError: `container ${cs.name} keeps exiting (injected failure)` }
+          : {}),
+        dockerId: `fake-${cs.name}-${cs.specHash.slice(0, 12)}`,
+      };
+      next.set(cs.name, state);
+    }
+    this.containers = next;
+  }
+
+  /** Runs an action as the agent's HTTP API would answer it, honouring the injected condition. */
+  private async act<T>(action: string, args: unknown[], fn: () => T): Promise<T> {
+    this.calls.push({ action, args });
+    if (this.condition === 'gone') {
+      throw new UnavailableError(`agent ${this.agentId} on VM ${this.vmCid} does not answer: its VM is gone`);
+    }
+    if (this.condition === 'unresponsive') {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          this.pending.delete(t);
+          resolve();
+        }, this.host.unresponsiveTimeoutMs);
+        this.pending.set(t, resolve);
+      });
+      throw new UnavailableError(
+        `agent ${this.agentId} on VM ${this.vmCid} did not answer ${action} within ${this.host.unresponsiveTimeoutMs} ms`,
+      );
+    }
+    // Answer asynchronously, as a real agent would.
+    await Promise.resolve();
+    return fn();
+  }
+}
+
+function usedBytesOf(data: Map<string, string>): number {
+  let n = 0;
+  for (const [k, v] of data) n += k.length + v.length;
+  return n;
+}

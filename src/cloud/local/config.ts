@@ -1,0 +1,73 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { InvalidInputError } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
+import { silentLogger } from '../../common/logger.js';
+import { parseSubnet, type Subnet } from './ip.js';
+
+/** Raw options as an entry point or a test passes them. */
+export interface LocalCloudOptions {
+  /** Where VM directories, disk files and metadata live (created if missing). */
+  dataDir: string;
+  /** Linux bridge the VMs' veths join; created if missing. Max 15 characters. */
+  bridgeName?: string;
+  /** CIDR of the VM network; the bridge (director, registry) gets its first address. */
+  subnet?: string;
+  /** argv of the agent inside each VM; `--settings <vm>/settings.json` is appended. */
+  agentCommand?: string[];
+  /** Seconds the VM's restart loop waits before restarting an exited agent. */
+  agentRestartDelaySeconds?: number;
+  logger?: Logger;
+}
+
+export interface LocalCloudConfig {
+  dataDir: string;
+  bridgeName: string;
+  subnet: Subnet;
+  agentCommand: string[];
+  agentRestartDelaySeconds: number;
+  logger: Logger;
+}
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/** The built agent entry point, whether this file runs from src/ (vitest) or dist/src/ (built). */
+export function defaultAgentCommand(): string[] {
+  const root = path.basename(path.resolve(repoRoot)) === 'dist' ? path.dirname(repoRoot) : repoRoot;
+  return [process.execPath, path.join(root, 'dist/src/agent/main.js')];
+}
+
+const schema = z.object({
+  dataDir: z
+    .string()
+    .min(1)
+    .refine((p) => path.isAbsolute(p), 'must be an absolute path'),
+  bridgeName: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,15}$/, 'must be 1-15 letters, digits, "-" or "_" (a Linux interface name)')
+    .default('bosun0'),
+  subnet: z.string().default('10.244.0.0/16'),
+  agentCommand: z.array(z.string().min(1)).min(1).optional(),
+  agentRestartDelaySeconds: z.number().positive().max(60).default(1),
+});
+
+export function compileLocalCloudConfig(options: LocalCloudOptions): LocalCloudConfig {
+  const { logger, ...raw } = options;
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues
+      .map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`)
+      .join('; ');
+    throw new InvalidInputError(`The local cloud configuration is invalid: ${problems}.`);
+  }
+  const subnet = parseSubnet(parsed.data.subnet);
+  return {
+    dataDir: parsed.data.dataDir,
+    bridgeName: parsed.data.bridgeName,
+    subnet,
+    agentCommand: parsed.data.agentCommand ?? defaultAgentCommand(),
+    agentRestartDelaySeconds: parsed.data.agentRestartDelaySeconds,
+    logger: logger ?? silentLogger,
+  };
+}

@@ -1,0 +1,2 @@
+export { LocalCloud } from './local-cloud.js';
+export type { LocalCloudOptions, LocalCloudConfig } from './config.js';

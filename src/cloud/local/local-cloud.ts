@@ -1,0 +1,460 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { AGENT_PORT, type AgentSettings } from '../../agent/protocol.js';
+import type { Logger } from '../../common/logger.js';
+import {
+  CloudError,
+  DiskAttachedElsewhereError,
+  DiskNotAttachedError,
+  DiskNotFoundError,
+  NoDiskSpaceError,
+  NotSupportedError,
+  VmCreationFailedError,
+  VmNotFoundError,
+  type Cloud,
+  type CloudInfo,
+  type CreateVmRequest,
+  type CreateVmResult,
+  type DiskHint,
+  type VmMetadata,
+} from '../cloud.js';
+import { removeVmCgroups } from './cgroups.js';
+import { compileLocalCloudConfig, type LocalCloudConfig, type LocalCloudOptions } from './config.js';
+import { ipToNumber, numberToIp } from './ip.js';
+import { attachLoop, detachLoops, loopDevicesOf } from './loop-devices.js';
+import { Mutex } from './mutex.js';
+import {
+  createVmNetwork,
+  deleteVmNetwork,
+  ensureBridge,
+  hostVethName,
+  netnsExists,
+  netnsName,
+} from './network.js';
+import { isAlive } from './processes.js';
+import { CloudFiles, writeJson, type DiskRecord, type VmRecord } from './store.js';
+import { killVm, launchVm, vmPaths } from './vm-process.js';
+
+const MiB = 1024 * 1024;
+
+/**
+ * The embedded cloud: one Linux host (root) plays the IaaS. A VM is a network namespace on a bridge
+ * plus a process tree with its own PID and mount namespaces; a disk is a sparse file attached as a
+ * loop device. All state lives in files under dataDir, so a new LocalCloud on the same dataDir finds
+ * its VMs and disks again.
+ */
+export class LocalCloud implements Cloud {
+  private readonly files: CloudFiles;
+  private readonly logger: Logger;
+  /** One lock for everything that reads-then-writes shared records (addresses, disk attachment). */
+  private readonly lock = new Mutex();
+
+  private constructor(readonly config: LocalCloudConfig) {
+    this.files = new CloudFiles(config.dataDir);
+    this.logger = config.logger.child({ component: 'local-cloud' });
+  }
+
+  static async create(options: LocalCloudOptions): Promise<LocalCloud> {
+    const config = compileLocalCloudConfig(options);
+    if (process.getuid?.() !== 0) {
+      throw new CloudError(
+        'the local cloud needs root (network namespaces, loop devices, mounts): run the director as root',
+      );
+    }
+    const cloud = new LocalCloud(config);
+    await cloud.files.init();
+    await ensureBridge(config.bridgeName, config.subnet);
+    // /etc/docker is the mount point of each VM's private /etc/docker.
+    await fs.mkdir('/etc/docker', { recursive: true });
+    return cloud;
+  }
+
+  /** Address of the host on the VM network: where the director and the registry listen. */
+  get hostIp(): string {
+    return this.config.subnet.gateway;
+  }
+
+  /** The VM's directory on the host (`<dataDir>/vms/<cid>`). */
+  vmDir(vmCid: string): string {
+    return this.files.vmDir(vmCid);
+  }
+
+  diskFile(diskCid: string): string {
+    return this.files.diskFile(diskCid);
+  }
+
+  /** The host PID of the VM's PID 1 (for `nsenter -t <pid> -m -n -p`), or null when it is not running. */
+  async vmPid(vmCid: string): Promise<number | null> {
+    if (!isCid(vmCid)) return null;
+    const vm = await this.files.readVm(vmCid);
+    if (!vm || vm.pid1 === null || !(await isAlive(vm.pid1, vm.pid1StartTime))) return null;
+    return vm.pid1;
+  }
+
+  async listVmCids(): Promise<string[]> {
+    return (await this.files.listVms()).map((v) => v.cid).sort();
+  }
+
+  /** Every VM this cloud holds (from its files). */
+  async listVms(): Promise<string[]> {
+    return this.listVmCids();
+  }
+
+  async listDiskCids(): Promise<string[]> {
+    return (await this.files.listDisks()).map((d) => d.cid);
+  }
+
+  async info(): Promise<CloudInfo> {
+    return { name: 'local', apiVersion: 2, stemcellFormats: ['local-host'], supportsResizeDisk: true };
+  }
+
+  async createVm(request: CreateVmRequest): Promise<CreateVmResult> {
+    const cid = `vm-${randomBytes(6).toString('hex')}`;
+    const [netName, wanted] = Object.entries(request.networks)[0] ?? ['default', undefined];
+    const log = this.logger.child({ vmCid: cid, agentId: request.agentId });
+    let vm: VmRecord;
+    try {
+      vm = await this.lock.run(async () => {
+        const ip = await this.allocateIp(wanted?.ip);
+        const record: VmRecord = {
+          cid,
+          agentId: request.agentId,
+          ip,
+          hostVeth: hostVethName(cid),
+          pid1: null,
+          pid1StartTime: null,
+          metadata: {},
+          createdAt: new Date().toISOString(),
+        };
+        await fs.mkdir(this.vmDir(cid), { recursive: true });
+        await this.files.writeVm(record);
+        return record;
+      });
+    } catch (err) {
+      throw new VmCreationFailedError(
+        `could not create a VM for agent ${request.agentId}: ${messageOf(err)}`,
+        {
+          okToRetry: false,
+          cause: err,
+        },
+      );
+    }
+    try {
+      const root = this.vmDir(cid);
+      for (const sub of ['ephemeral', 'run', 'store', 'migration', 'etc-docker']) {
+        await fs.mkdir(path.join(root, sub), { recursive: true });
+      }
+      // Any accidental DNS lookup inside the VM fails at once instead of waiting on a timeout.
+      await fs.writeFile(path.join(root, 'resolv.conf'), 'nameserver 127.0.0.1\n');
+      await createVmNetwork(cid, vm.ip, this.config.subnet, this.config.bridgeName);
+      const disks: Record<string, DiskHint> = {};
+      for (const diskCid of request.diskCids) {
+        disks[diskCid] = await this.attachDisk(cid, diskCid);
+      }
+      await this.writeSettings(vm, request, disks);
+      const launched = await launchVm(
+        cid,
+        vmPaths(root),
+        this.config.agentCommand,
+        this.config.agentRestartDelaySeconds,
+      );
+      vm.pid1 = launched.pid1;
+      vm.pid1StartTime = launched.pid1StartTime;
+      await this.files.writeVm(vm);
+      log.info('VM created', { ip: vm.ip, pid1: vm.pid1, netns: netnsName(cid) });
+    } catch (err) {
+      log.warn('VM creation failed; removing what was created', { error: messageOf(err) });
+      await this.deleteVm(cid).catch((cleanupErr: unknown) =>
+        log.error('could not remove the half-created VM', { error: messageOf(cleanupErr) }),
+      );
+      throw new VmCreationFailedError(
+        `could not create VM ${cid} for agent ${request.agentId}: ${messageOf(err)}`,
+        {
+          okToRetry: true,
+          cause: err,
+        },
+      );
+    }
+    return { vmCid: cid, networks: { [netName]: { ip: vm.ip, netmask: this.config.subnet.netmask } } };
+  }
+
+  async deleteVm(vmCid: string): Promise<void> {
+    if (!isCid(vmCid)) return; // not a cid this cloud could have made: nothing of it exists
+    const vm = await this.files.readVm(vmCid);
+    const root = this.vmDir(vmCid);
+    if (!vm && !existsSync(root) && !netnsExists(vmCid)) return;
+    await killVm(vmCid, vm?.pid1 ?? null, vm?.pid1StartTime ?? null);
+    await this.lock.run(async () => {
+      for (const disk of await this.files.listDisks()) {
+        if (disk.attachedTo !== vmCid) continue;
+        await detachLoops(this.diskFile(disk.cid));
+        await this.files.writeDisk({ ...disk, attachedTo: null, loopDevice: null });
+      }
+    });
+    await deleteVmNetwork(vmCid);
+    const remaining = await removeVmCgroups(vmCid);
+    if (remaining.length > 0) {
+      this.logger.warn('cgroup directories of a deleted VM could not be removed', { vmCid, remaining });
+    }
+    await fs.rm(root, { recursive: true, force: true });
+    this.logger.info('VM deleted', { vmCid });
+  }
+
+  async hasVm(vmCid: string): Promise<boolean> {
+    return (await this.vmPid(vmCid)) !== null && netnsExists(vmCid);
+  }
+
+  async rebootVm(vmCid: string): Promise<void> {
+    const vm = await this.requireVm(vmCid);
+    await killVm(vmCid, vm.pid1, vm.pid1StartTime);
+    await removeVmCgroups(vmCid, 1000);
+    if (!netnsExists(vmCid)) await createVmNetwork(vmCid, vm.ip, this.config.subnet, this.config.bridgeName);
+    const launched = await launchVm(
+      vmCid,
+      vmPaths(this.vmDir(vmCid)),
+      this.config.agentCommand,
+      this.config.agentRestartDelaySeconds,
+    );
+    vm.pid1 = launched.pid1;
+    vm.pid1StartTime = launched.pid1StartTime;
+    await this.files.writeVm(vm);
+    this.logger.info('VM rebooted', { vmCid, pid1: vm.pid1 });
+  }
+
+  async setVmMetadata(vmCid: string, metadata: VmMetadata): Promise<void> {
+    await this.lock.run(async () => {
+      const vm = await this.requireVm(vmCid);
+      vm.metadata = { ...vm.metadata, ...metadata };
+      await this.files.writeVm(vm);
+    });
+  }
+
+  async createDisk(
+    sizeMiB: number,
+    _cloudProperties: Record<string, unknown>,
+    _vmCid?: string,
+  ): Promise<string> {
+    if (!Number.isInteger(sizeMiB) || sizeMiB <= 0) {
+      throw new CloudError(
+        `cannot create a disk of ${sizeMiB} MiB: the size must be a positive whole number of MiB`,
+      );
+    }
+    // Sparse files take no space yet, but a disk the host cannot fill later is a trap: refuse it now.
+    const space = await fs.statfs(this.files.disksDir);
+    if (space.bavail * space.bsize < sizeMiB * MiB) {
+      throw new NoDiskSpaceError(
+        `cannot create a disk of ${sizeMiB} MiB: only ${Math.floor((space.bavail * space.bsize) / MiB)} MiB are free ` +
+          `under ${this.files.disksDir}; free space there or ask for a smaller disk`,
+      );
+    }
+    const cid = `disk-${randomBytes(6).toString('hex')}`;
+    // Sparse and unformatted: the agent formats a disk without a filesystem on first mount.
+    const handle = await fs.open(this.diskFile(cid), 'wx', 0o600);
+    try {
+      await handle.truncate(sizeMiB * MiB);
+    } finally {
+      await handle.close();
+    }
+    await this.files.writeDisk({
+      cid,
+      sizeMiB,
+      attachedTo: null,
+      loopDevice: null,
+      createdAt: new Date().toISOString(),
+    });
+    this.logger.info('disk created', { diskCid: cid, sizeMiB });
+    return cid;
+  }
+
+  async deleteDisk(diskCid: string): Promise<void> {
+    await this.lock.run(async () => {
+      const disk = await this.requireDisk(diskCid);
+      if (disk.attachedTo !== null) {
+        throw new CloudError(
+          `cannot delete disk ${diskCid}: it is attached to VM ${disk.attachedTo}; detach it or delete the VM first`,
+        );
+      }
+      await detachLoops(this.diskFile(diskCid));
+      await this.files.removeDisk(diskCid);
+    });
+    this.logger.info('disk deleted', { diskCid });
+  }
+
+  async attachDisk(vmCid: string, diskCid: string): Promise<DiskHint> {
+    return this.lock.run(async () => {
+      const vm = await this.requireVm(vmCid);
+      const disk = await this.requireDisk(diskCid);
+      if (disk.attachedTo !== null && disk.attachedTo !== vmCid) {
+        throw new DiskAttachedElsewhereError(diskCid, disk.attachedTo, vmCid);
+      }
+      const file = this.diskFile(diskCid);
+      const existing = await loopDevicesOf(file);
+      let device: string;
+      if (disk.attachedTo === vmCid && disk.loopDevice !== null && existing.includes(disk.loopDevice)) {
+        device = disk.loopDevice; // already attached here: attach is idempotent
+      } else {
+        if (existing.length > 0) await detachLoops(file);
+        device = await attachLoop(file);
+      }
+      await this.files.writeDisk({ ...disk, attachedTo: vmCid, loopDevice: device });
+      await this.updateSettingsDisks(vm, (disks) => ({ ...disks, [diskCid]: { path: device } }));
+      this.logger.info('disk attached', { vmCid, diskCid, device });
+      return { path: device };
+    });
+  }
+
+  async detachDisk(vmCid: string, diskCid: string): Promise<void> {
+    await this.lock.run(async () => {
+      const vm = await this.requireVm(vmCid);
+      const disk = await this.requireDisk(diskCid);
+      if (disk.attachedTo !== vmCid) throw new DiskNotAttachedError(vmCid, diskCid);
+      await detachLoops(this.diskFile(diskCid));
+      await this.files.writeDisk({ ...disk, attachedTo: null, loopDevice: null });
+      await this.updateSettingsDisks(vm, (disks) => {
+        const { [diskCid]: _gone, ...rest } = disks;
+        return rest;
+      });
+      this.logger.info('disk detached', { vmCid, diskCid });
+    });
+  }
+
+  async hasDisk(diskCid: string): Promise<boolean> {
+    return (
+      isCid(diskCid) && (await this.files.readDisk(diskCid)) !== null && existsSync(this.diskFile(diskCid))
+    );
+  }
+
+  async getDisks(vmCid: string): Promise<string[]> {
+    await this.requireVm(vmCid);
+    const result: string[] = [];
+    for (const disk of await this.files.listDisks()) {
+      if (disk.attachedTo !== vmCid) continue;
+      // Cross-check with the kernel: a record whose loop device vanished (host reboot) is not attached.
+      const devices = await loopDevicesOf(this.diskFile(disk.cid));
+      if (disk.loopDevice !== null && devices.includes(disk.loopDevice)) result.push(disk.cid);
+      else this.logger.warn('disk recorded as attached has no loop device', { vmCid, diskCid: disk.cid });
+    }
+    return result.sort();
+  }
+
+  /** The VM a disk is attached to, or null (the optional Cloud.findDiskAttachment). */
+  async findDiskAttachment(diskCid: string): Promise<string | null> {
+    return (await this.requireDisk(diskCid)).attachedTo;
+  }
+
+  async resizeDisk(diskCid: string, newSizeMiB: number): Promise<void> {
+    await this.lock.run(async () => {
+      const disk = await this.requireDisk(diskCid);
+      if (!Number.isInteger(newSizeMiB) || newSizeMiB <= 0) {
+        throw new CloudError(
+          `cannot resize disk ${diskCid} to ${newSizeMiB} MiB: the size must be a positive whole number of MiB`,
+        );
+      }
+      if (newSizeMiB < disk.sizeMiB) {
+        throw new NotSupportedError(
+          `shrinking disk ${diskCid} from ${disk.sizeMiB} MiB to ${newSizeMiB} MiB in place`,
+        );
+      }
+      if (disk.attachedTo !== null) {
+        throw new CloudError(
+          `cannot resize disk ${diskCid}: it is attached to VM ${disk.attachedTo}; detach it first`,
+        );
+      }
+      if (newSizeMiB === disk.sizeMiB) return;
+      await fs.truncate(this.diskFile(diskCid), newSizeMiB * MiB);
+      await this.files.writeDisk({ ...disk, sizeMiB: newSizeMiB });
+      this.logger.info('disk resized', { diskCid, fromMiB: disk.sizeMiB, toMiB: newSizeMiB });
+    });
+  }
+
+  private async requireVm(vmCid: string): Promise<VmRecord> {
+    const vm = isCid(vmCid) ? await this.files.readVm(vmCid) : null;
+    if (!vm) throw new VmNotFoundError(vmCid);
+    return vm;
+  }
+
+  private async requireDisk(diskCid: string): Promise<DiskRecord> {
+    const disk = isCid(diskCid) ? await this.files.readDisk(diskCid) : null;
+    if (!disk) throw new DiskNotFoundError(diskCid);
+    return disk;
+  }
+
+  /** Lowest free address of the subnet (or the requested one); allocations persist in vm.json. */
+  private async allocateIp(requested: string | undefined): Promise<string> {
+    const used = new Set((await this.files.listVms()).map((v) => v.ip));
+    const { firstVm, lastVm, cidr } = this.config.subnet;
+    if (requested) {
+      const n = ipToNumber(requested);
+      if (n < firstVm || n > lastVm) {
+        throw new CloudError(`the requested address ${requested} is not a VM address of the subnet ${cidr}`);
+      }
+      if (used.has(requested))
+        throw new CloudError(`the requested address ${requested} is already used by another VM`);
+      return requested;
+    }
+    for (let n = firstVm; n <= lastVm; n++) {
+      const ip = numberToIp(n);
+      if (!used.has(ip)) return ip;
+    }
+    throw new CloudError(
+      `no free address left in the subnet ${cidr}; delete VMs or configure a larger subnet`,
+    );
+  }
+
+  private async writeSettings(
+    vm: VmRecord,
+    request: CreateVmRequest,
+    disks: Record<string, DiskHint>,
+  ): Promise<void> {
+    const root = this.vmDir(vm.cid);
+    const { env } = request;
+    const settings: AgentSettings = {
+      agentId: request.agentId,
+      vmCid: vm.cid,
+      directorUrl: env.directorUrl,
+      caPem: env.caPem,
+      certPem: env.certPem,
+      keyPem: env.keyPem,
+      heartbeatIntervalMs: env.heartbeatIntervalMs,
+      ...(env.registryHost === undefined ? {} : { registryHost: env.registryHost }),
+      listen: { host: vm.ip, port: AGENT_PORT },
+      network: { ip: vm.ip, netmask: this.config.subnet.netmask },
+      paths: {
+        root,
+        store: path.join(root, 'store'),
+        migration: path.join(root, 'migration'),
+        ephemeral: path.join(root, 'ephemeral'),
+        run: path.join(root, 'run'),
+      },
+      disks,
+      cgroupParent: `/bosun-${vm.cid}`,
+      ...(env.extra === undefined ? {} : { extra: env.extra }),
+    };
+    await writeJson(path.join(root, 'settings.json'), settings);
+  }
+
+  private async updateSettingsDisks(
+    vm: VmRecord,
+    change: (disks: Record<string, DiskHint>) => Record<string, DiskHint>,
+  ): Promise<void> {
+    const file = path.join(this.vmDir(vm.cid), 'settings.json');
+    let settings: AgentSettings;
+    try {
+      settings = JSON.parse(await fs.readFile(file, 'utf8')) as AgentSettings;
+    } catch {
+      return; // createVm writes the settings after attaching the disks it was given
+    }
+    settings.disks = change(settings.disks ?? {});
+    await writeJson(file, settings);
+  }
+}
+
+/** Cids are used in paths and interface names: anything else cannot be one of ours. */
+function isCid(cid: string): boolean {
+  return /^[A-Za-z0-9-]{1,64}$/.test(cid);
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,70 @@
+import { existsSync } from 'node:fs';
+import type { Subnet } from './ip.js';
+import { run, tryRun } from './exec.js';
+
+export const NETNS_PREFIX = 'bosun-';
+
+export function netnsName(vmCid: string): string {
+  return `${NETNS_PREFIX}${vmCid}`;
+}
+
+export function netnsExists(vmCid: string): boolean {
+  return existsSync(`/run/netns/${netnsName(vmCid)}`);
+}
+
+/** Host-side veth name: Linux allows 15 characters, so it keeps the cid's random tail. */
+export function hostVethName(vmCid: string): string {
+  return `bv${vmCid.replace(/[^A-Za-z0-9]/g, '').slice(-13)}`;
+}
+
+function peerVethName(vmCid: string): string {
+  return `bp${vmCid.replace(/[^A-Za-z0-9]/g, '').slice(-13)}`;
+}
+
+/** Creates the bridge with the subnet's first address if it is missing; never touches anything else on the host. */
+export async function ensureBridge(bridge: string, subnet: Subnet): Promise<void> {
+  const exists = await tryRun('ip', ['link', 'show', 'dev', bridge]);
+  if (!('stdout' in exists)) {
+    await run('ip', ['link', 'add', 'name', bridge, 'type', 'bridge']);
+  }
+  const addr = `${subnet.gateway}/${subnet.prefixLength}`;
+  const { stdout } = await run('ip', ['-o', '-4', 'addr', 'show', 'dev', bridge]);
+  if (!stdout.includes(` ${addr} `)) {
+    await run('ip', ['addr', 'add', addr, 'dev', bridge]);
+  }
+  await run('ip', ['link', 'set', 'dev', bridge, 'up']);
+}
+
+/**
+ * The VM's network: its own namespace, a veth pair into the bridge, its address and only the
+ * subnet route (no default route: a VM reaches the director and other VMs, nothing else).
+ */
+export async function createVmNetwork(
+  vmCid: string,
+  ip: string,
+  subnet: Subnet,
+  bridge: string,
+): Promise<void> {
+  const ns = netnsName(vmCid);
+  const hostVeth = hostVethName(vmCid);
+  const peer = peerVethName(vmCid);
+  if (!netnsExists(vmCid)) await run('ip', ['netns', 'add', ns]);
+  await tryRun('ip', ['link', 'del', hostVeth]);
+  await run('ip', ['link', 'add', hostVeth, 'type', 'veth', 'peer', 'name', peer]);
+  await run('ip', ['link', 'set', peer, 'netns', ns]);
+  await run('ip', ['link', 'set', hostVeth, 'master', bridge, 'up']);
+  await run('ip', ['-n', ns, 'link', 'set', peer, 'name', 'eth0']);
+  await run('ip', ['-n', ns, 'addr', 'add', `${ip}/${subnet.prefixLength}`, 'dev', 'eth0']);
+  await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+  await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+}
+
+/** Removes the namespace and the host-side veth; missing pieces are fine (idempotent). */
+export async function deleteVmNetwork(vmCid: string): Promise<void> {
+  if (netnsExists(vmCid)) {
+    const res = await tryRun('ip', ['netns', 'del', netnsName(vmCid)]);
+    if (!('stdout' in res) && netnsExists(vmCid)) throw res;
+  }
+  // Deleting the namespace destroys its end of the pair and with it ours; this catches leftovers.
+  await tryRun('ip', ['link', 'del', hostVethName(vmCid)]);
+}

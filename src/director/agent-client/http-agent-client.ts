@@ -1,0 +1,144 @@
+import { Agent as HttpsAgent, request } from 'node:https';
+import type { AgentApi, AgentState, AgentTaskInfo, MountDiskRequest, RunCommandResult } from '../../agent/protocol.js';
+import { AGENT_API_PREFIX } from '../../agent/protocol.js';
+import type { InstanceSpec } from '../../manifest/instance-spec.js';
+import { TimeoutError, UnavailableError, errorMessage, fromErrorBody } from '../../common/errors.js';
+
+export interface HttpAgentClientOptions {
+  agentId: string;
+  /** https://ip:port of the agent. */
+  baseUrl: string;
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+  /** Timeout of one HTTP call (quick actions, task polls). */
+  requestTimeoutMs?: number;
+  /** How long a long action (apply, stop …) may run before the client gives up waiting. */
+  taskTimeoutMs?: number;
+  pollIntervalMs?: number;
+  /** Shared keep-alive agent (the connector passes one for all agents). */
+  httpsAgent?: HttpsAgent;
+}
+
+const DEFAULTS = { requestTimeoutMs: 30_000, taskTimeoutMs: 30 * 60_000, pollIntervalMs: 200 };
+
+/** The director's side of the agent wire format (src/agent/protocol.ts) over HTTPS with mutual TLS. */
+export class HttpAgentClient implements AgentApi {
+  private readonly httpsAgent: HttpsAgent;
+  private readonly o: Required<Omit<HttpAgentClientOptions, 'httpsAgent'>>;
+
+  constructor(options: HttpAgentClientOptions) {
+    this.o = { ...DEFAULTS, ...options } as Required<Omit<HttpAgentClientOptions, 'httpsAgent'>>;
+    this.httpsAgent =
+      options.httpsAgent ?? new HttpsAgent({ keepAlive: true, maxSockets: 8, ca: options.caPem, cert: options.certPem, key: options.keyPem });
+  }
+
+  ping(): Promise<'pong'> {
+    return this.quick<'pong'>('ping', {});
+  }
+
+  getState(options: { vitals?: boolean } = {}): Promise<AgentState> {
+    return this.quick<AgentState>('get_state', { vitals: options.vitals === true });
+  }
+
+  async apply(spec: InstanceSpec): Promise<void> {
+    await this.long('apply', { spec });
+  }
+
+  async start(): Promise<void> {
+    await this.long('start', {});
+  }
+
+  async stop(): Promise<void> {
+    await this.long('stop', {});
+  }
+
+  async drain(): Promise<void> {
+    await this.long('drain', {});
+  }
+
+  async mountDisk(req: MountDiskRequest): Promise<void> {
+    await this.long('mount_disk', req);
+  }
+
+  async unmountDisk(diskCid: string): Promise<void> {
+    await this.long('unmount_disk', { diskCid });
+  }
+
+  listDisk(): Promise<string[]> {
+    return this.quick<string[]>('list_disk', {});
+  }
+
+  fetchLogs(container: string, lines?: number): Promise<string> {
+    return this.quick<string>('fetch_logs', lines === undefined ? { container } : { container, lines });
+  }
+
+  runCommand(command: string, timeoutMs?: number): Promise<RunCommandResult> {
+    const body = timeoutMs === undefined ? { command } : { command, timeoutMs };
+    // The call itself must outlive the command's own timeout.
+    return this.quick<RunCommandResult>('run_command', body, (timeoutMs ?? 60_000) + this.o.requestTimeoutMs);
+  }
+
+  private async quick<T>(action: string, body: unknown, timeoutMs = this.o.requestTimeoutMs): Promise<T> {
+    const res = (await this.call('POST', `${AGENT_API_PREFIX}/actions/${action}`, body, timeoutMs)) as { value: T };
+    return res.value;
+  }
+
+  private async long(action: string, body: unknown): Promise<unknown> {
+    const started = (await this.call('POST', `${AGENT_API_PREFIX}/actions/${action}`, body, this.o.requestTimeoutMs)) as { task: AgentTaskInfo };
+    let task = started.task;
+    const deadline = Date.now() + this.o.taskTimeoutMs;
+    while (task.state === 'running') {
+      if (Date.now() > deadline) {
+        throw new TimeoutError(`Agent ${this.o.agentId} (${this.o.baseUrl}) did not finish "${action}" within ${Math.round(this.o.taskTimeoutMs / 1000)} s (task ${task.id}); check the VM with \`bosun ssh\`.`);
+      }
+      await sleep(this.o.pollIntervalMs);
+      task = (await this.call('GET', `${AGENT_API_PREFIX}/tasks/${task.id}`, undefined, this.o.requestTimeoutMs)) as AgentTaskInfo;
+    }
+    if (task.state === 'failed') {
+      const code = task.error?.code ?? 'internal';
+      throw fromErrorBody(code === 'internal' ? 500 : 409, { error: { code, message: task.error?.message ?? `Agent ${this.o.agentId}: "${action}" failed.` } });
+    }
+    return task.value;
+  }
+
+  private call(method: 'GET' | 'POST', path: string, body: unknown, timeoutMs: number): Promise<unknown> {
+    const url = new URL(path, this.o.baseUrl);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const where = `agent ${this.o.agentId} at ${this.o.baseUrl}`;
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string | number> = { accept: 'application/json' };
+      if (payload) {
+        headers['content-type'] = 'application/json';
+        headers['content-length'] = payload.length;
+      }
+      const req = request(url, { method, agent: this.httpsAgent, headers, timeout: timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (err) => reject(new UnavailableError(`The connection to ${where} broke: ${errorMessage(err)}`, { cause: err })));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown;
+          try {
+            parsed = text ? JSON.parse(text) : undefined;
+          } catch {
+            parsed = undefined;
+          }
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) resolve(parsed);
+          else reject(fromErrorBody(status, parsed ?? { error: { message: `${where} answered HTTP ${status}: ${text.slice(0, 200)}` } }));
+        });
+      });
+      req.on('timeout', () => req.destroy(new TimeoutError(`No answer from ${where} within ${timeoutMs} ms (${method} ${path}); the agent may be hung or the VM gone.`)));
+      req.on('error', (err) => {
+        if (err instanceof TimeoutError) reject(err);
+        else reject(new UnavailableError(`Cannot reach ${where} (${method} ${path}): ${errorMessage(err)}; check that the VM is running and its agent is up.`, { cause: err }));
+      });
+      req.end(payload);
+    });
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

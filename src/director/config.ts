@@ -1,0 +1,54 @@
+/**
+ * The director's configuration: raw options in, validated, defaulted, typed config out, in this
+ * one place. Units are in the names. Entry points read files/env and call resolveDirectorConfig.
+ */
+import { join } from 'node:path';
+import { z } from 'zod';
+import { InvalidInputError } from '../common/errors.js';
+import type { CertificateAuthority } from '../common/pki.js';
+
+const rawSchema = z.object({
+  name: z.string().min(1).default('bosun'),
+  version: z.string().default('0.1.0'),
+  /** Where the director keeps its database, CA and other state. */
+  dataDir: z.string().min(1),
+  /** SQLite file; ":memory:" for tests. Default: <dataDir>/director.sqlite. */
+  databasePath: z.string().min(1).optional(),
+  /** URL the agents use to reach the director (heartbeats, alerts). */
+  directorUrl: z.string().url(),
+  /** host:port of the image registry that every VM's dockerd uses as its mirror. */
+  registryHost: z.string().optional(),
+  /** Stemcell name handed to createVm. */
+  stemcell: z.string().default('default'),
+  agentWaitTimeoutMs: z.number().int().positive().default(120_000),
+  agentPingIntervalMs: z.number().int().positive().default(1_000),
+  heartbeatIntervalMs: z.number().int().positive().default(2_000),
+  /** Timeout of one quick agent call (ping, get_state, stop …) and the health monitor's agent timeout. */
+  agentTimeoutMs: z.number().int().positive().default(10_000),
+  /** Timeout of an agent `apply` (image pulls and builds included). */
+  applyTimeoutMs: z.number().int().positive().default(15 * 60_000),
+  /** How often the deployer polls get_state while watching an updated instance. */
+  watchPollIntervalMs: z.number().int().positive().default(1_000),
+  lockTtlMs: z.number().int().positive().default(10 * 60_000),
+  /** Resurrection default for deployments that do not set their own. */
+  resurrectionDefault: z.boolean().default(true),
+});
+
+export type DirectorConfigInput = z.input<typeof rawSchema> & {
+  /** The director's CA; when absent it is loaded from (or created in) <dataDir>/ca. */
+  ca?: CertificateAuthority;
+};
+
+export type DirectorConfig = z.output<typeof rawSchema> & { databasePath: string; ca?: CertificateAuthority };
+
+export function resolveDirectorConfig(input: DirectorConfigInput): DirectorConfig {
+  const { ca, ...rest } = input;
+  const parsed = rawSchema.safeParse(rest);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`);
+    throw new InvalidInputError(`The director configuration is invalid; fix: ${problems.join('; ')}`);
+  }
+  const config: DirectorConfig = { ...parsed.data, databasePath: parsed.data.databasePath ?? join(parsed.data.dataDir, 'director.sqlite') };
+  if (ca !== undefined) config.ca = ca;
+  return config;
+}

@@ -1,0 +1,49 @@
+import { rm } from 'node:fs/promises';
+import { resolve, sep } from 'node:path';
+import type { ImageInfo } from '../api/types.js';
+import type { ImageRegistry } from '../image-registry.js';
+import { RegistryClient } from '../../registry/registry-client.js';
+import { uploadImageTarball } from '../../registry/upload-image.js';
+
+export interface RegistryAdapterOptions {
+  /** host:port the VMs use as registry mirror. */
+  hostPort: string;
+  caPem: string;
+  /** Tarballs under this directory were streamed there by the upload route: deleted once pushed. */
+  uploadDir: string;
+  workDir: string;
+}
+
+/** Binds the director's ImageRegistry port to the embedded registry (src/registry/). */
+export function registryAdapter(options: RegistryAdapterOptions): ImageRegistry {
+  const registryUrl = `https://${options.hostPort}`;
+  const client = new RegistryClient({ registryUrl, caPem: options.caPem });
+  const uploads = resolve(options.uploadDir) + sep;
+  return {
+    host: options.hostPort,
+    listImages: () => client.listImages(),
+    async uploadImage(tarPath, name, progress): Promise<ImageInfo[]> {
+      let lastPercent = -1;
+      try {
+        const result = await uploadImageTarball({
+          registryUrl,
+          caPem: options.caPem,
+          tarPath,
+          ...(name === undefined ? {} : { name }),
+          workDir: options.workDir,
+          onProgress: (p) => {
+            // One event per 10 %: enough to see it move without flooding the task log.
+            const percent = p.bytesTotal > 0 ? Math.floor((p.bytesDone / p.bytesTotal) * 10) * 10 : 0;
+            if (p.phase === 'uploading' && percent === lastPercent) return;
+            lastPercent = percent;
+            progress(`${p.phase} ${p.layersDone}/${p.layersTotal} layers, ${percent}%`);
+          },
+        });
+        progress(`pushed ${result.repository}:${result.tag} (${result.layersPushed} layers pushed, ${result.layersSkipped} already there)`);
+        return [{ repository: result.repository, tags: [result.tag] }];
+      } finally {
+        if (resolve(tarPath).startsWith(uploads)) await rm(tarPath, { force: true });
+      }
+    },
+  };
+}

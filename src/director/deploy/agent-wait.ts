@@ -1,0 +1,75 @@
+/**
+ * Waiting for a VM's agent. BOSH's "Timed out pinging … after 600 seconds" says nothing about why;
+ * this error says what the cloud knows: whether the VM still exists, and the tail of its boot log
+ * when the cloud can show it (an optional `getVmConsoleLog` method of the cloud).
+ */
+import { TimeoutError, errorMessage } from '../../common/errors.js';
+import type { Cloud } from '../../cloud/cloud.js';
+import type { AgentApi } from '../../agent/protocol.js';
+import { sleep, withTimeout } from './timeouts.js';
+
+/** Optional capability of a cloud driver: the last lines a VM printed while booting (console / agent log). */
+export interface CloudWithConsoleLog {
+  getVmConsoleLog(vmCid: string, lines: number): Promise<string>;
+}
+
+export type ConsoleLogReader = (vmCid: string, lines: number) => Promise<string>;
+
+/** The driver's boot-log reader, when it has one (looked up on the raw driver, not the guarded wrapper). */
+export function consoleLogReader(driver: Cloud): ConsoleLogReader | undefined {
+  const d = driver as Cloud & Partial<CloudWithConsoleLog>;
+  return typeof d.getVmConsoleLog === 'function' ? (vmCid, lines) => d.getVmConsoleLog!(vmCid, lines) : undefined;
+}
+
+export async function waitForAgent(options: {
+  agent: AgentApi;
+  cloud: Cloud;
+  vmCid: string;
+  agentId: string;
+  instance: string;
+  timeoutMs: number;
+  pingIntervalMs: number;
+  callTimeoutMs: number;
+  checkCancelled?: () => Promise<void>;
+  consoleLog?: ConsoleLogReader | undefined;
+}): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  let lastError = 'no answer yet';
+  for (;;) {
+    try {
+      await withTimeout(options.agent.ping(), Math.min(options.callTimeoutMs, Math.max(1, deadline - Date.now())), 'ping timed out');
+      return;
+    } catch (err) {
+      lastError = errorMessage(err);
+    }
+    if (Date.now() >= deadline) break;
+    await options.checkCancelled?.();
+    await sleep(Math.min(options.pingIntervalMs, Math.max(1, deadline - Date.now())));
+  }
+  throw new TimeoutError(await explainAgentTimeout(options, lastError));
+}
+
+async function explainAgentTimeout(
+  o: { cloud: Cloud; vmCid: string; agentId: string; instance: string; timeoutMs: number; consoleLog?: ConsoleLogReader | undefined },
+  lastError: string,
+): Promise<string> {
+  const parts = [
+    `The agent ${o.agentId} on VM ${o.vmCid} (instance ${o.instance}) did not answer within ${Number((o.timeoutMs / 1000).toFixed(2))} s (last attempt: ${lastError}).`,
+  ];
+  try {
+    const exists = await o.cloud.hasVm(o.vmCid);
+    parts.push(exists ? 'The cloud reports the VM as existing, so the agent did not start or cannot reach the network.' : 'The cloud reports that the VM no longer exists.');
+  } catch (err) {
+    parts.push(`Asking the cloud whether the VM exists failed too: ${errorMessage(err)}.`);
+  }
+  if (o.consoleLog !== undefined) {
+    try {
+      const log = (await o.consoleLog(o.vmCid, 20)).trimEnd();
+      parts.push(log === '' ? 'The VM printed nothing while booting.' : `Last lines of the VM's boot log:\n${log}`);
+    } catch (err) {
+      parts.push(`Its boot log could not be read: ${errorMessage(err)}.`);
+    }
+  }
+  parts.push('Check the VM with "bosun vms" and its logs, then run the command again (it resumes where it stopped).');
+  return parts.join('\n');
+}

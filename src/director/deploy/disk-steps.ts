@@ -1,0 +1,66 @@
+/**
+ * The instance's persistent disk: exists, has the planned size, is attached to the instance's VM
+ * and mounted by its agent. Each check looks at the world (cloud's getDisks, agent's list_disk)
+ * before acting, so repeating it after a crash is safe.
+ */
+import { errorMessage } from '../../common/errors.js';
+import { DiskNotAttachedError, VmNotFoundError } from '../../cloud/cloud.js';
+import type { DiskHint } from '../../cloud/cloud.js';
+import type { DiskRecord } from '../../store/store.js';
+import type { TaskContext } from '../tasks/task-context.js';
+import { ensureDiskSize } from './disk-size.js';
+import type { InstanceDeps, InstanceTarget } from './instance-deps.js';
+import { withTimeout } from './timeouts.js';
+import type { ReadyVm } from './vm-steps.js';
+
+export async function ensurePersistentDisk(deps: InstanceDeps, ctx: TaskContext, target: InstanceTarget, vm: ReadyVm): Promise<void> {
+  const wanted = target.group.persistentDiskMiB;
+  const active = await deps.store.disks.activeForInstance(target.record.id);
+  if (wanted <= 0) {
+    for (const d of active) await detachAndOrphan(deps, ctx, vm, d);
+    return;
+  }
+  let disk = active[0];
+  if (disk === undefined) {
+    const cid = await deps.cloud.createDisk(wanted, target.group.diskCloudProperties ?? {}, vm.vmCid);
+    disk = await deps.store.disks.create({ cid, sizeMiB: wanted, instanceId: target.record.id, deployment: target.record.deployment });
+  }
+  disk = await ensureDiskSize(deps, ctx, target, vm, disk, wanted);
+  await attachAndMount(deps, vm, disk);
+}
+
+async function attachAndMount(deps: InstanceDeps, vm: ReadyVm, disk: DiskRecord): Promise<void> {
+  const t = deps.config.agentTimeoutMs;
+  const attached = await deps.cloud.getDisks(vm.vmCid);
+  let hint: DiskHint | null = disk.hint;
+  if (!attached.includes(disk.cid)) {
+    hint = await deps.cloud.attachDisk(vm.vmCid, disk.cid);
+    await deps.store.disks.setHint(disk.cid, hint);
+  }
+  const mounted = await withTimeout(vm.agent.listDisk(), t, 'list_disk timed out');
+  if (mounted.includes(disk.cid)) return;
+  if (hint === null) {
+    // Attached (e.g. by createVm) but we never saw its hint: re-attach to learn where it is.
+    await deps.cloud.detachDisk(vm.vmCid, disk.cid);
+    hint = await deps.cloud.attachDisk(vm.vmCid, disk.cid);
+    await deps.store.disks.setHint(disk.cid, hint);
+  }
+  await withTimeout(vm.agent.mountDisk({ diskCid: disk.cid, hint }), deps.config.applyTimeoutMs, 'mount_disk timed out');
+}
+
+/** A disk the instance no longer needs: unmount, detach, and keep it as an orphan (never deleted here). */
+export async function detachAndOrphan(deps: InstanceDeps, ctx: TaskContext, vm: ReadyVm | null, disk: DiskRecord): Promise<void> {
+  if (vm !== null) {
+    try {
+      await withTimeout(vm.agent.unmountDisk(disk.cid), deps.config.agentTimeoutMs, 'unmount_disk timed out');
+    } catch (err) {
+      ctx.logger.warn('unmounting a disk before orphaning it failed', { diskCid: disk.cid, error: errorMessage(err) });
+    }
+    try {
+      await deps.cloud.detachDisk(vm.vmCid, disk.cid);
+    } catch (err) {
+      if (!(err instanceof DiskNotAttachedError || err instanceof VmNotFoundError)) throw err;
+    }
+  }
+  await deps.store.disks.orphan(disk.cid);
+}

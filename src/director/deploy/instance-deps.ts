@@ -1,0 +1,42 @@
+/** What the per-instance steps need: the store, the cloud, the agents, credentials and config. */
+import type { Cloud } from '../../cloud/cloud.js';
+import type { Logger } from '../../common/logger.js';
+import type { InstanceSpec } from '../../manifest/instance-spec.js';
+import type { Store } from '../../store/store.js';
+import type { InstanceRecord } from '../../store/store.js';
+import type { AgentConnector } from '../agent-connector.js';
+import type { DirectorConfig } from '../config.js';
+import type { ConsoleLogReader } from './agent-wait.js';
+import type { PlannedGroup } from './plan.js';
+
+export interface AgentCredentials {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+}
+
+export interface InstanceDeps {
+  store: Store;
+  cloud: Cloud;
+  agents: AgentConnector;
+  config: DirectorConfig;
+  logger: Logger;
+  directorUuid: string;
+  /** Issues the certificate of a new VM's agent (CN = agent id), signed by the director's CA. */
+  agentCredentials(agentId: string): AgentCredentials;
+  /** The cloud's boot-log reader, if it has one: shown when an agent does not answer. */
+  consoleLog?: ConsoleLogReader | undefined;
+}
+
+/** One instance being worked on: its record, the planned group and the spec to apply. */
+export interface InstanceTarget {
+  record: InstanceRecord;
+  group: PlannedGroup;
+  spec: InstanceSpec;
+  /** "group/index (id)" for messages and events. */
+  name: string;
+}
+
+export function instanceName(r: { group: string; index: number; id: string }): string {
+  return `${r.group}/${r.index} (${r.id})`;
+}

@@ -1,0 +1,55 @@
+/**
+ * Binds the deployer's ManifestPort to the manifest module (src/manifest/): load + validate,
+ * plan (with the director's stable instance ids), diff. The director never sees the manifest's
+ * own types beyond this file.
+ */
+import type { VmNetworks } from '../../cloud/cloud.js';
+import { formatManifestProblem } from '../../common/errors.js';
+import { diffManifests, loadManifest, planDeployment } from '../../manifest/index.js';
+import type { NativeManifest } from '../../manifest/index.js';
+import type { DiffResponse } from '../api/types.js';
+import type { DeploymentPlan, LoadedDeploymentManifest, ManifestPort, PlannedGroup } from './plan.js';
+
+function native(loaded: LoadedDeploymentManifest): NativeManifest {
+  return loaded.manifest as NativeManifest;
+}
+
+export const manifestModule: ManifestPort = {
+  load(text: string): LoadedDeploymentManifest {
+    const loaded = loadManifest(text);
+    return { name: loaded.manifest.name, manifest: loaded.manifest, warnings: loaded.warnings.map(formatManifestProblem) };
+  },
+
+  plan(loaded, instanceId): DeploymentPlan {
+    const plan = planDeployment(native(loaded), { instanceId });
+    const maxInFlight = plan.update.maxInFlight.kind === 'count' ? plan.update.maxInFlight.count : `${plan.update.maxInFlight.percent}%`;
+    return {
+      name: plan.name,
+      update: { ...plan.update, maxInFlight },
+      groups: plan.groups.map((g): PlannedGroup => {
+        const networks: VmNetworks = {};
+        const staticIps: Record<string, string[]> = {};
+        for (const n of g.networks) {
+          networks[n.name] = { ip: '', netmask: '' };
+          if (n.staticIps.length > 0) staticIps[n.name] = n.staticIps;
+        }
+        if (g.networks.length === 0) networks['default'] = { ip: '', netmask: '' };
+        return {
+          name: g.name,
+          persistentDiskMiB: g.persistentDiskMiB,
+          diskCloudProperties: g.persistentDiskCloudProperties,
+          cloudProperties: g.vmType === null ? g.cloudProperties : { vm_type: g.vmType, ...g.cloudProperties },
+          networks,
+          staticIps,
+          instances: g.instances,
+          // The manifest module resolved max_in_flight for this group's size already.
+          update: { maxInFlight: g.maxInFlight },
+        };
+      }),
+    };
+  },
+
+  diff(before, after, options): DiffResponse {
+    return diffManifests(before === null ? null : native(before), native(after), { showSecrets: options.showSecrets });
+  },
+};

@@ -1,0 +1,57 @@
+/**
+ * What the deployer needs from the manifest module, as a narrow port: load (validate) a manifest
+ * text, plan its instances, diff two manifests. src/director/deploy/manifest-adapter.ts binds it to
+ * src/manifest/; tests bind it to small fixtures.
+ */
+import type { VmNetworks } from '../../cloud/cloud.js';
+import type { InstanceSpec } from '../../manifest/instance-spec.js';
+import type { DiffResponse } from '../api/types.js';
+
+export interface WatchTime {
+  minMs: number;
+  maxMs: number;
+}
+
+export interface UpdatePolicy {
+  canaries: number;
+  /** A count, or "N%" of the group's size (floor, at least 1). */
+  maxInFlight: number | string;
+  canaryWatchTime: WatchTime;
+  updateWatchTime: WatchTime;
+  serial: boolean;
+}
+
+export interface PlannedGroup {
+  name: string;
+  /** 0: no persistent disk. */
+  persistentDiskMiB: number;
+  diskCloudProperties?: Record<string, unknown>;
+  cloudProperties: Record<string, unknown>;
+  networks: VmNetworks;
+  /** Static addresses by network name, one per index (the instance at index i gets the i-th). */
+  staticIps?: Record<string, string[]>;
+  /** Index order. */
+  instances: InstanceSpec[];
+  /** Group-level overrides of the deployment's update policy. */
+  update?: Partial<UpdatePolicy>;
+}
+
+export interface DeploymentPlan {
+  name: string;
+  update: UpdatePolicy;
+  groups: PlannedGroup[];
+}
+
+export interface LoadedDeploymentManifest {
+  name: string;
+  /** Opaque to the director: handed back to plan() and diff(). */
+  manifest: unknown;
+  warnings: string[];
+}
+
+export interface ManifestPort {
+  /** Throws InvalidManifestError naming every problem. */
+  load(text: string): LoadedDeploymentManifest;
+  plan(loaded: LoadedDeploymentManifest, instanceId: (group: string, index: number) => string): DeploymentPlan;
+  diff(before: LoadedDeploymentManifest | null, after: LoadedDeploymentManifest, options: { showSecrets: boolean }): DiffResponse;
+}

@@ -1,0 +1,160 @@
+/**
+ * Creating and deleting an instance's VM. Each function converges from whatever state a crashed
+ * run left: a recorded VM that the cloud lost is forgotten and replaced; deleting a VM that is
+ * already gone succeeds.
+ */
+import { randomUUID } from 'node:crypto';
+import { errorMessage } from '../../common/errors.js';
+import { DiskNotAttachedError, VmNotFoundError } from '../../cloud/cloud.js';
+import type { AgentEnv, VmNetworks } from '../../cloud/cloud.js';
+import type { AgentApi } from '../../agent/protocol.js';
+import type { InstanceRecord } from '../../store/store.js';
+import type { TaskContext } from '../tasks/task-context.js';
+import { waitForAgent } from './agent-wait.js';
+import type { InstanceDeps, InstanceTarget } from './instance-deps.js';
+import { withTimeout } from './timeouts.js';
+
+export interface ReadyVm {
+  vmCid: string;
+  agentId: string;
+  ip: string | null;
+  agent: AgentApi;
+  created: boolean;
+}
+
+export function connectAgent(deps: InstanceDeps, r: { vmCid: string | null; agentId: string | null; ip: string | null }): AgentApi | null {
+  if (r.vmCid === null || r.agentId === null) return null;
+  return deps.agents.connect({ agentId: r.agentId, vmCid: r.vmCid, ip: r.ip });
+}
+
+/** Ensures the instance has a VM in the cloud whose agent answers. */
+export async function ensureVm(deps: InstanceDeps, ctx: TaskContext, target: InstanceTarget): Promise<ReadyVm> {
+  let record = target.record;
+  if (record.vmCid !== null && record.agentId !== null) {
+    if (await deps.cloud.hasVm(record.vmCid)) {
+      const agent = deps.agents.connect({ agentId: record.agentId, vmCid: record.vmCid, ip: record.ip });
+      await waitForAgent({
+        agent,
+        cloud: deps.cloud,
+        vmCid: record.vmCid,
+        agentId: record.agentId,
+        instance: target.name,
+        timeoutMs: deps.config.agentWaitTimeoutMs,
+        pingIntervalMs: deps.config.agentPingIntervalMs,
+        callTimeoutMs: deps.config.agentTimeoutMs,
+        checkCancelled: () => ctx.checkCancelled(),
+        consoleLog: deps.consoleLog,
+      });
+      return { vmCid: record.vmCid, agentId: record.agentId, ip: record.ip, agent, created: false };
+    }
+    ctx.logger.warn('recorded VM is gone from the cloud; creating a new one', { instance: target.name, vmCid: record.vmCid });
+    await deps.store.vms.delete(record.vmCid);
+    await deps.store.instances.setVm(record.id, null);
+    record = { ...record, vmCid: null, agentId: null, ip: null };
+    target.record = record;
+  }
+  return createVm(deps, ctx, target);
+}
+
+async function createVm(deps: InstanceDeps, ctx: TaskContext, target: InstanceTarget): Promise<ReadyVm> {
+  const record = target.record;
+  const agentId = `agent-${randomUUID()}`;
+  const credentials = deps.agentCredentials(agentId);
+  const env: AgentEnv = {
+    directorUrl: deps.config.directorUrl,
+    caPem: credentials.caPem,
+    certPem: credentials.certPem,
+    keyPem: credentials.keyPem,
+    heartbeatIntervalMs: deps.config.heartbeatIntervalMs,
+    extra: { deployment: record.deployment, group: record.group, index: record.index, instanceId: record.id },
+  };
+  if (deps.config.registryHost !== undefined) env.registryHost = deps.config.registryHost;
+  // No disk_cids: disks are attached explicitly afterwards (ensurePersistentDisk), so that the
+  // director always learns each disk's hint and the order stays createVm → attach → mount.
+  const created = await deps.cloud.createVm({
+    agentId,
+    stemcell: deps.config.stemcell,
+    cloudProperties: target.group.cloudProperties,
+    networks: networksOf(target),
+    diskCids: [],
+    env,
+  });
+  const ip = firstIp(created.networks);
+  // Recorded at once, so that a crash after this point finds (and reuses or deletes) the VM.
+  await deps.store.vms.create({ cid: created.vmCid, agentId, instanceId: record.id, ip });
+  await deps.store.instances.setVm(record.id, { vmCid: created.vmCid, agentId, ip });
+  target.record = { ...record, vmCid: created.vmCid, agentId, ip, specHash: null, specJson: null };
+  const agent = deps.agents.connect({ agentId, vmCid: created.vmCid, ip });
+  await waitForAgent({
+    agent,
+    cloud: deps.cloud,
+    vmCid: created.vmCid,
+    agentId,
+    instance: target.name,
+    timeoutMs: deps.config.agentWaitTimeoutMs,
+    pingIntervalMs: deps.config.agentPingIntervalMs,
+    callTimeoutMs: deps.config.agentTimeoutMs,
+    checkCancelled: () => ctx.checkCancelled(),
+    consoleLog: deps.consoleLog,
+  });
+  await deps.cloud.setVmMetadata(created.vmCid, {
+    director: deps.config.name,
+    deployment: record.deployment,
+    instanceGroup: record.group,
+    index: String(record.index),
+    id: record.id,
+    name: `${record.group}/${record.id}`,
+    createdAt: new Date().toISOString(),
+  });
+  return { vmCid: created.vmCid, agentId, ip, agent, created: true };
+}
+
+/** The group's networks with this instance's static address filled in, where the manifest gives one. */
+function networksOf(target: InstanceTarget): VmNetworks {
+  const out: VmNetworks = {};
+  for (const [name, n] of Object.entries(target.group.networks)) {
+    const ip = target.group.staticIps?.[name]?.[target.record.index];
+    out[name] = ip === undefined ? { ...n } : { ...n, ip };
+  }
+  return out;
+}
+
+function firstIp(networks: Record<string, { ip: string }>): string | null {
+  for (const n of Object.values(networks)) if (n.ip !== '') return n.ip;
+  return null;
+}
+
+/**
+ * Deletes the instance's VM: stop containers and unmount disks through the agent (best effort: an
+ * unresponsive agent must not block deleting its VM), detach the disks, delete the VM. The disks
+ * stay recorded as the instance's; only after this returns may a disk be attached elsewhere.
+ */
+export async function deleteInstanceVm(deps: InstanceDeps, ctx: TaskContext, record: InstanceRecord): Promise<void> {
+  if (record.vmCid === null) return;
+  const vmCid = record.vmCid;
+  const disks = await deps.store.disks.activeForInstance(record.id);
+  const agent = connectAgent(deps, record);
+  if (agent !== null) {
+    const t = deps.config.agentTimeoutMs;
+    try {
+      await withTimeout(agent.stop(), t, 'stop timed out');
+      for (const d of disks) await withTimeout(agent.unmountDisk(d.cid), t, 'unmount_disk timed out');
+    } catch (err) {
+      ctx.logger.warn('agent did not stop/unmount cleanly before VM deletion; deleting the VM anyway', {
+        vmCid,
+        error: errorMessage(err),
+      });
+    }
+  }
+  for (const d of disks) {
+    try {
+      await deps.cloud.detachDisk(vmCid, d.cid);
+    } catch (err) {
+      if (!(err instanceof DiskNotAttachedError || err instanceof VmNotFoundError)) throw err;
+    }
+    await deps.store.disks.setHint(d.cid, null);
+  }
+  await deps.cloud.deleteVm(vmCid);
+  await deps.store.vms.delete(vmCid);
+  await deps.store.instances.setVm(record.id, null);
+}

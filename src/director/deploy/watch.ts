@@ -1,0 +1,76 @@
+/**
+ * Watching an updated instance (BOSH's canary/update watch time): wait `minMs`, then poll
+ * get_state until every container runs, up to `maxMs`. The failure names the instance, the
+ * container that is not running and the last lines it printed.
+ */
+import { BosunError, errorMessage } from '../../common/errors.js';
+import type { AgentApi, AgentState, ContainerState } from '../../agent/protocol.js';
+import type { WatchTime } from './plan.js';
+import { sleep, withTimeout } from './timeouts.js';
+
+export class InstanceNotRunningError extends BosunError {
+  constructor(message: string) {
+    super('unavailable', 503, message);
+  }
+}
+
+export function allRunning(state: AgentState): boolean {
+  return state.jobState === 'running' && state.containers.every((c) => c.state === 'running');
+}
+
+export async function watchInstance(options: {
+  agent: AgentApi;
+  instance: string;
+  watch: WatchTime;
+  pollIntervalMs: number;
+  callTimeoutMs: number;
+}): Promise<void> {
+  const start = Date.now();
+  await sleep(options.watch.minMs);
+  let last: AgentState | undefined;
+  let lastError: string | undefined;
+  for (;;) {
+    try {
+      last = await withTimeout(options.agent.getState(), options.callTimeoutMs, 'get_state timed out');
+      lastError = undefined;
+      if (allRunning(last)) return;
+    } catch (err) {
+      lastError = errorMessage(err);
+    }
+    const left = options.watch.maxMs - (Date.now() - start);
+    if (left <= 0) break;
+    await sleep(Math.min(options.pollIntervalMs, left));
+  }
+  throw new InstanceNotRunningError(await explainNotRunning(options, last, lastError));
+}
+
+async function explainNotRunning(
+  o: { agent: AgentApi; instance: string; watch: WatchTime; callTimeoutMs: number },
+  state: AgentState | undefined,
+  lastError: string | undefined,
+): Promise<string> {
+  const after = `${Math.round(o.watch.maxMs / 100) / 10} s`;
+  if (state === undefined) {
+    return `'${o.instance}' is not running after update: its agent did not report its state within ${after} (${lastError ?? 'no answer'}). Check the VM with "bosun vms", then deploy again.`;
+  }
+  const bad: ContainerState[] = state.containers.filter((c) => c.state !== 'running');
+  if (bad.length === 0) {
+    return `'${o.instance}' is not running after update: the agent reports job state "${state.jobState}" (dockerd ${state.dockerd.state}) after ${after}.`;
+  }
+  const lines: string[] = [`'${o.instance}' is not running after update (watched ${after}):`];
+  for (const c of bad) {
+    const why = c.lastError !== undefined ? `: ${c.lastError}` : c.lastExitCode !== undefined ? ` (last exit code ${c.lastExitCode})` : '';
+    lines.push(`container "${c.name}" is ${c.state}${why}${c.flapping ? ' and keeps restarting' : ''}`);
+    let log = c.lastLogLines;
+    if (log === undefined || log.length === 0) {
+      try {
+        log = (await withTimeout(o.agent.fetchLogs(c.name, 20), o.callTimeoutMs, 'fetch_logs timed out')).split('\n').filter((l) => l !== '');
+      } catch {
+        log = [];
+      }
+    }
+    if (log.length > 0) lines.push(`  last lines of "${c.name}":`, ...log.slice(-20).map((l) => `    ${l}`));
+  }
+  lines.push('Fix the manifest (or the image) and deploy again; the other instances were left untouched.');
+  return lines.join('\n');
+}

@@ -1,0 +1,415 @@
+/**
+ * The director's engine: the DirectorService over the store, the cloud (through the guarded
+ * wrapper), the agents, the task runner and the image registry. `Director.create` opens and
+ * migrates the store, recovers tasks a crash left running, and wires everything; the HTTP layer
+ * (src/director/api/) and tests drive it through DirectorService.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AgentAlert, AgentApi, Heartbeat } from '../agent/protocol.js';
+import { DiskNotFoundError } from '../cloud/cloud.js';
+import type { Cloud } from '../cloud/cloud.js';
+import { GuardedCloud } from '../cloud/guarded-cloud.js';
+import { ConflictError, NotFoundError, UnavailableError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { silentLogger } from '../common/logger.js';
+import { issueCertificate } from '../common/pki.js';
+import type { CertificateAuthority } from '../common/pki.js';
+import { Store } from '../store/store.js';
+import type { InstanceRecord } from '../store/store.js';
+import type { AgentConnector } from './agent-connector.js';
+import type {
+  Alert,
+  AuditEvent,
+  CckRequest,
+  DeployRequest,
+  DeploymentSummary,
+  DiffResponse,
+  DirectorInfo,
+  DiskInfo,
+  ImageInfo,
+  InstanceInfo,
+  JobRequest,
+  LockInfo,
+  RunCommandResponse,
+  TaskEvent,
+  TaskInfo,
+  VmInfo,
+} from './api/types.js';
+import { loadOrCreateCertificateAuthority } from './ca-files.js';
+import { resolveDirectorConfig } from './config.js';
+import type { DirectorConfig, DirectorConfigInput } from './config.js';
+import { consoleLogReader } from './deploy/agent-wait.js';
+import { Deployer } from './deploy/deployer.js';
+import type { AgentCredentials, InstanceDeps } from './deploy/instance-deps.js';
+import type { ManifestPort } from './deploy/plan.js';
+import { withTimeout } from './deploy/timeouts.js';
+import type { DirectorService } from './director-service.js';
+import type { ImageRegistry } from './image-registry.js';
+import { deleteDeployment } from './jobs/delete-deployment.js';
+import { InstanceJobs } from './jobs/instance-jobs.js';
+import { describeInstance } from './instance-view.js';
+import { TaskRunner } from './tasks/task-runner.js';
+
+export interface DirectorOptions {
+  config: DirectorConfigInput;
+  /** The cloud driver; wrapped in GuardedCloud unless `guardCloud` is false. */
+  cloud: Cloud;
+  agentConnector: AgentConnector;
+  /** The manifest module behind a port (src/director/deploy/manifest-adapter.ts binds src/manifest). */
+  manifests: ManifestPort;
+  registry?: ImageRegistry;
+  logger?: Logger;
+  guardCloud?: boolean;
+  /** Replaces certificate issuance for agents (tests: skip RSA key generation). */
+  agentCredentials?: (agentId: string) => AgentCredentials;
+}
+
+const CONFIG_DIRECTOR_UUID = 'director_uuid';
+const CONFIG_RESURRECTION = 'resurrection';
+
+export class Director implements DirectorService {
+  readonly deployer: Deployer;
+  private readonly jobs: InstanceJobs;
+  private readonly deps: InstanceDeps;
+
+  private constructor(
+    readonly config: DirectorConfig,
+    readonly ca: CertificateAuthority,
+    readonly store: Store,
+    readonly cloud: Cloud,
+    readonly agents: AgentConnector,
+    readonly tasks: TaskRunner,
+    readonly logger: Logger,
+    readonly uuid: string,
+    private readonly registry: ImageRegistry | undefined,
+    manifests: ManifestPort,
+    agentCredentials: (agentId: string) => AgentCredentials,
+    driver: Cloud,
+  ) {
+    this.deps = {
+      store,
+      cloud,
+      agents,
+      config,
+      logger,
+      directorUuid: uuid,
+      agentCredentials,
+      consoleLog: consoleLogReader(driver),
+    };
+    this.deployer = new Deployer(this.deps, manifests, tasks);
+    this.jobs = new InstanceJobs(this.deps, this.deployer, tasks);
+  }
+
+  static async create(options: DirectorOptions): Promise<Director> {
+    const config = resolveDirectorConfig(options.config);
+    const logger = (options.logger ?? silentLogger).child({ component: 'director' });
+    const ca = config.ca ?? loadOrCreateCertificateAuthority(config.dataDir);
+    const store = await Store.create({ kind: 'sqlite', path: config.databasePath });
+    try {
+      let uuid = await store.config.get(CONFIG_DIRECTOR_UUID);
+      if (uuid === undefined) {
+        uuid = randomUUID();
+        await store.config.set(CONFIG_DIRECTOR_UUID, uuid);
+      }
+      const cloud =
+        options.guardCloud === false ? options.cloud : new GuardedCloud(options.cloud, { logger, knownVmCids: () => store.vms.listCids() });
+      const tasks = new TaskRunner(store, logger.child({ component: 'tasks' }), { lockTtlMs: config.lockTtlMs });
+      await tasks.recoverAfterRestart();
+      const credentials =
+        options.agentCredentials ??
+        ((agentId: string): AgentCredentials => {
+          // CN = agent id, no IP: the VM's address is only known after createVm. The director's
+          // agent client verifies the CA chain and compares the CN with the agent id instead of
+          // the hostname (checkServerIdentity), which is what identifies the agent.
+          const cert = issueCertificate(ca, { commonName: agentId, usage: 'both' });
+          return { caPem: ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem };
+        });
+      return new Director(config, ca, store, cloud, options.agentConnector, tasks, logger, uuid, options.registry, options.manifests, credentials, options.cloud);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+  }
+
+  /** Waits for running tasks, then closes the store. */
+  async close(): Promise<void> {
+    await this.tasks.drain();
+    await this.store.close();
+  }
+
+  async info(): Promise<DirectorInfo> {
+    const cloud = await this.cloud.info();
+    return { name: this.config.name, uuid: this.uuid, version: this.config.version, cloud: cloud.name, registry: this.registry?.host ?? null };
+  }
+
+  diff(request: DeployRequest): Promise<DiffResponse> {
+    return this.deployer.diff(request);
+  }
+
+  deploy(request: DeployRequest, user: string): Promise<TaskInfo> {
+    return this.deployer.deploy(request, user);
+  }
+
+  async listDeployments(): Promise<DeploymentSummary[]> {
+    const global = await this.globalResurrection();
+    const out: DeploymentSummary[] = [];
+    for (const d of await this.store.deployments.list()) {
+      const instances = await this.store.instances.listByDeployment(d.name);
+      out.push({ name: d.name, instances: instances.length, lastDeployedAt: d.lastDeployedAt, resurrection: d.resurrection ?? global });
+    }
+    return out;
+  }
+
+  async getDeployment(name: string): Promise<DeploymentSummary> {
+    const found = (await this.listDeployments()).find((d) => d.name === name);
+    if (found === undefined) throw notFoundDeployment(name);
+    return found;
+  }
+
+  async getManifest(name: string): Promise<string> {
+    const d = await this.store.deployments.get(name);
+    if (d === undefined) throw notFoundDeployment(name);
+    if (d.manifest === null) throw new NotFoundError(`Deployment "${name}" has never been deployed successfully, so it has no manifest yet; deploy it first.`);
+    return d.manifest;
+  }
+
+  async deleteDeployment(name: string, user: string, options: { force?: boolean } = {}): Promise<TaskInfo> {
+    if ((await this.store.deployments.get(name)) === undefined) throw notFoundDeployment(name);
+    const force = options.force === true;
+    return this.tasks.enqueue({ description: `delete deployment${force ? ' (force)' : ''}`, deployment: name, user }, (ctx) =>
+      deleteDeployment(this.deps, ctx, name, force),
+    );
+  }
+
+  async listInstances(deployment: string, options: { ps?: boolean; vitals?: boolean } = {}): Promise<InstanceInfo[]> {
+    await this.requireDeployment(deployment);
+    const records = await this.store.instances.listByDeployment(deployment);
+    return Promise.all(
+      records.map(async (r) => {
+        const disks = await this.store.disks.activeForInstance(r.id);
+        return describeInstance(r, disks, this.agentFor(r), options, this.config.agentTimeoutMs);
+      }),
+    );
+  }
+
+  async listVms(deployment: string): Promise<VmInfo[]> {
+    await this.requireDeployment(deployment);
+    const records = await this.store.instances.listByDeployment(deployment);
+    const byId = new Map(records.map((r) => [r.id, r]));
+    const vms = await this.store.vms.listByInstances(records.map((r) => r.id));
+    return vms.map((vm) => {
+      const r = byId.get(vm.instanceId);
+      return {
+        vmCid: vm.cid,
+        ip: vm.ip,
+        agentId: vm.agentId,
+        instance: r === undefined ? vm.instanceId : `${r.group}/${r.index}`,
+        state: r?.jobState ?? 'unknown',
+        createdAt: vm.createdAt,
+      };
+    });
+  }
+
+  async listDisks(options: { deployment?: string; orphaned?: boolean }): Promise<DiskInfo[]> {
+    const disks = await this.store.disks.list(options);
+    const names = new Map<string, string>();
+    for (const d of disks) {
+      if (d.instanceId === null || names.has(d.instanceId)) continue;
+      const r = await this.store.instances.get(d.instanceId);
+      if (r !== undefined) names.set(d.instanceId, `${r.group}/${r.index}`);
+    }
+    return disks.map((d) => ({
+      diskCid: d.cid,
+      sizeMiB: d.sizeMiB,
+      deployment: d.deployment,
+      instance: d.instanceId === null ? null : (names.get(d.instanceId) ?? d.instanceId),
+      state: d.state,
+      createdAt: d.createdAt,
+      orphanedAt: d.orphanedAt,
+    }));
+  }
+
+  async deleteDisk(diskCid: string, user: string): Promise<TaskInfo> {
+    const disk = await this.store.disks.get(diskCid);
+    if (disk === undefined) throw new NotFoundError(`Disk ${diskCid} is not known to the director; list disks with "bosun disks --orphaned".`);
+    if (disk.state !== 'orphaned') {
+      throw new ConflictError(`Disk ${diskCid} is in use by an instance; only orphaned disks can be deleted (scale down or delete the deployment first).`);
+    }
+    return this.tasks.enqueue({ description: `delete disk ${diskCid}`, deployment: null, user, locks: [`disk:${diskCid}`] }, async (ctx) => {
+      await ctx.step('Deleting orphaned disk', diskCid, 1, 1, async () => {
+        try {
+          await this.cloud.deleteDisk(diskCid);
+        } catch (err) {
+          if (!(err instanceof DiskNotFoundError)) throw err;
+        }
+        await this.store.disks.delete(diskCid);
+      });
+    });
+  }
+
+  runJob(deployment: string, request: JobRequest, user: string): Promise<TaskInfo> {
+    return this.jobs.run(deployment, request, user);
+  }
+
+  async fetchLogs(deployment: string, group: string, index: number, container: string | undefined, lines: number): Promise<string> {
+    const { record, agent } = await this.requireAgent(deployment, group, index);
+    const t = this.config.agentTimeoutMs;
+    if (container !== undefined) return withTimeout(agent.fetchLogs(container, lines), t, `fetching logs from ${group}/${index} timed out`);
+    const state = await withTimeout(agent.getState(), t, `asking ${group}/${index} for its containers timed out`);
+    const parts: string[] = [];
+    for (const c of state.containers) {
+      const log = await withTimeout(agent.fetchLogs(c.name, lines), t, `fetching logs of ${c.name} on ${group}/${index} timed out`);
+      parts.push(`==> ${record.group}/${record.index} ${c.name} <==\n${log}`);
+    }
+    return parts.join('\n');
+  }
+
+  async runCommand(deployment: string, group: string, index: number, command: string, user: string): Promise<RunCommandResponse> {
+    const { record, agent } = await this.requireAgent(deployment, group, index);
+    await this.store.auditEvents.record({
+      user,
+      action: 'ssh',
+      objectType: 'instance',
+      objectName: `${group}/${index}`,
+      deployment,
+      instance: record.id,
+      context: { command },
+    });
+    return agent.runCommand(command);
+  }
+
+  listTasks(options: { recent?: number; deployment?: string }): Promise<TaskInfo[]> {
+    const query: { recent: number; deployment?: string } = { recent: options.recent ?? 30 };
+    if (options.deployment !== undefined) query.deployment = options.deployment;
+    return this.store.tasks.list(query).then((ts) => ts.map(({ cancelRequested: _, ...t }) => t));
+  }
+
+  getTask(id: number): Promise<TaskInfo> {
+    return this.tasks.get(id);
+  }
+
+  async taskEvents(id: number, afterSeq?: number): Promise<TaskEvent[]> {
+    await this.tasks.get(id);
+    return this.store.taskEvents.list(id, afterSeq ?? 0);
+  }
+
+  async cancelTask(id: number, user: string): Promise<TaskInfo> {
+    const t = await this.tasks.cancel(id);
+    await this.store.auditEvents.record({ user, action: 'cancel_task', objectType: 'task', objectName: String(id), deployment: t.deployment, taskId: id });
+    return t;
+  }
+
+  listEvents(options: { deployment?: string; limit?: number }): Promise<AuditEvent[]> {
+    return this.store.auditEvents.list(options);
+  }
+
+  listAlerts(options: { deployment?: string; limit?: number }): Promise<Alert[]> {
+    return this.store.alerts.list(options);
+  }
+
+  listLocks(): Promise<LockInfo[]> {
+    return this.store.locks.list();
+  }
+
+  async setResurrection(enabled: boolean, deployment: string | undefined, user: string): Promise<void> {
+    if (deployment !== undefined) {
+      await this.requireDeployment(deployment);
+      await this.store.deployments.setResurrection(deployment, enabled);
+    } else {
+      await this.store.config.set(CONFIG_RESURRECTION, enabled ? 'true' : 'false');
+    }
+    await this.store.auditEvents.record({
+      user,
+      action: enabled ? 'enable_resurrection' : 'disable_resurrection',
+      objectType: deployment === undefined ? 'director' : 'deployment',
+      objectName: deployment ?? this.config.name,
+      deployment: deployment ?? null,
+    });
+  }
+
+  /** The global resurrection flag (deployments without their own setting follow it). */
+  async globalResurrection(): Promise<boolean> {
+    const v = await this.store.config.get(CONFIG_RESURRECTION);
+    return v === undefined ? this.config.resurrectionDefault : v === 'true';
+  }
+
+  async cloudCheck(deployment: string, _request: CckRequest, user: string): Promise<TaskInfo> {
+    await this.requireDeployment(deployment);
+    return this.tasks.enqueue({ description: 'scan and fix', deployment, user }, () =>
+      Promise.reject(new UnavailableError('cloud-check is not implemented yet in this director; use "bosun recreate GROUP/INDEX" to replace a broken VM.')),
+    );
+  }
+
+  async listImages(): Promise<ImageInfo[]> {
+    return this.registry === undefined ? [] : this.registry.listImages();
+  }
+
+  async uploadImage(tarPath: string, name: string | undefined, user: string): Promise<TaskInfo> {
+    const registry = this.registry;
+    if (registry === undefined) {
+      throw new UnavailableError('This director runs without an image registry, so images cannot be uploaded; start it with the registry enabled.');
+    }
+    return this.tasks.enqueue({ description: `upload image${name === undefined ? '' : ` ${name}`}`, deployment: null, user, locks: ['images'] }, async (ctx) => {
+      const images = await ctx.step('Uploading image', name ?? tarPath, 1, 1, () =>
+        registry.uploadImage(tarPath, name, (message) => void ctx.event({ stage: 'Uploading image', step: message, index: 1, total: 1, state: 'in_progress' })),
+      );
+      return JSON.stringify(images);
+    });
+  }
+
+  async recordHeartbeat(heartbeat: Heartbeat): Promise<void> {
+    const r = await this.store.instances.findByAgentId(heartbeat.agentId);
+    if (r === undefined) {
+      // An agent the director does not know (a VM left over, another director's): note it once.
+      if (!(await this.store.auditEvents.exists('unknown_agent', heartbeat.agentId))) {
+        await this.store.auditEvents.record({
+          user: 'health_monitor',
+          action: 'unknown_agent',
+          objectType: 'vm',
+          objectName: heartbeat.agentId,
+          deployment: heartbeat.deployment,
+          context: { vmCid: heartbeat.vmCid, message: 'heartbeat from an agent that no instance of this director uses' },
+        });
+      }
+      return;
+    }
+    await this.store.instances.recordHeartbeat(r.id, heartbeat.timestamp, heartbeat.jobState, JSON.stringify(heartbeat));
+  }
+
+  async recordAgentAlert(alert: AgentAlert): Promise<void> {
+    const r = await this.store.instances.findByAgentId(alert.agentId);
+    await this.store.alerts.record({
+      id: randomUUID(),
+      severity: alert.severity,
+      category: alert.category,
+      title: alert.title,
+      summary: alert.container === undefined ? alert.summary : `${alert.summary} (container ${alert.container})`,
+      deployment: r?.deployment ?? null,
+      instance: r === undefined ? alert.agentId : `${r.group}/${r.index}`,
+      createdAt: alert.timestamp,
+    });
+  }
+
+  private agentFor(r: InstanceRecord): AgentApi | null {
+    if (r.vmCid === null || r.agentId === null) return null;
+    return this.agents.connect({ agentId: r.agentId, vmCid: r.vmCid, ip: r.ip });
+  }
+
+  private async requireDeployment(name: string): Promise<void> {
+    if ((await this.store.deployments.get(name)) === undefined) throw notFoundDeployment(name);
+  }
+
+  private async requireAgent(deployment: string, group: string, index: number): Promise<{ record: InstanceRecord; agent: AgentApi }> {
+    await this.requireDeployment(deployment);
+    const record = await this.store.instances.findBySlot(deployment, group, index);
+    if (record === undefined) throw new NotFoundError(`Deployment "${deployment}" has no instance ${group}/${index}; list them with "bosun instances".`);
+    const agent = this.agentFor(record);
+    if (agent === null) throw new ConflictError(`Instance ${group}/${index} has no VM right now; deploy or recreate it first.`);
+    return { record, agent };
+  }
+}
+
+function notFoundDeployment(name: string): NotFoundError {
+  return new NotFoundError(`Deployment "${name}" does not exist; list deployments with "bosun deployments".`);
+}
+

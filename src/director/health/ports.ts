@@ -1,0 +1,92 @@
+/**
+ * What the health monitor, the resurrector and cloud-check need from the rest of the director.
+ * They are small on purpose: the director wires them to the store, the task runner and the
+ * deployer (src/director/health/wiring.ts), and tests wire them to in-memory fakes.
+ */
+import type { Alert } from '../api/types.js';
+import type { CreateVmRequest, DiskHint } from '../../cloud/cloud.js';
+import type { InstanceSpec } from '../../manifest/instance-spec.js';
+
+export interface MonitoredDisk {
+  diskCid: string;
+  sizeMiB: number;
+  /** False for a disk that is still bound to the instance but not its active one (BOSH's inactive disk). */
+  active: boolean;
+  /** The cloud's hint from the last attach, when known. */
+  hint: DiskHint | null;
+}
+
+/** One instance as the director wants it (DB view). */
+export interface MonitoredInstance {
+  id: string;
+  deployment: string;
+  group: string;
+  index: number;
+  desired: 'started' | 'stopped';
+  vmCid: string | null;
+  agentId: string | null;
+  ip: string | null;
+  /** Every disk bound to the instance, active or not. */
+  disks: MonitoredDisk[];
+  /** The last applied spec (what a replacement VM gets); null when nothing was applied yet. */
+  spec: InstanceSpec | null;
+}
+
+/** `group/index`, the way an instance is named in alerts, events and the CLI. */
+export function instanceName(i: Pick<MonitoredInstance, 'group' | 'index'>): string {
+  return `${i.group}/${i.index}`;
+}
+
+/** The director's state as the health parts read and repair it. */
+export interface HealthStore {
+  listInstances(deployment?: string): Promise<MonitoredInstance[]>;
+  /** Records which VM an instance runs on now; null when it has none. */
+  setInstanceVm(instanceId: string, vm: { vmCid: string; agentId: string; ip: string | null } | null): Promise<void>;
+  setDiskHint(diskCid: string, hint: DiskHint): Promise<void>;
+  /** Forgets a disk record (the disk itself is not touched). */
+  deleteDiskRecord(diskCid: string): Promise<void>;
+  /** Makes `diskCid` the instance's active disk. */
+  activateDisk(diskCid: string): Promise<void>;
+  /** Global flag and per-deployment overrides (null: follow the global flag). */
+  resurrectionSettings(): Promise<{ global: boolean; deployments: Record<string, boolean | null> }>;
+}
+
+export interface AlertStore {
+  saveAlert(alert: Alert): Promise<void>;
+  listAlerts(options: { deployment?: string; limit?: number }): Promise<Alert[]>;
+}
+
+/** A step of a task's event log, as the CLI streams it. */
+export interface TaskStep {
+  stage: string;
+  step: string;
+  state: 'started' | 'finished' | 'failed';
+  error?: string;
+}
+
+export interface TaskHandle {
+  id: number;
+  /** Settles when the task ended (never rejects; the task's own state says how it ended). */
+  done: Promise<void>;
+}
+
+/** The task runner: every change to the world is a task holding its deployment's lock. */
+export interface TaskRunnerPort {
+  /** Deployments a task currently holds locked (the monitor leaves those alone, as BOSH does). */
+  lockedDeployments(): Promise<Set<string>>;
+  /**
+   * Queues a task that holds the deployment lock while `body` runs. The body's return value is
+   * stored as the task result (JSON); a throw marks the task failed.
+   */
+  submit(
+    options: { deployment: string; description: string; user: string },
+    body: (log: (step: TaskStep) => void) => Promise<unknown>,
+  ): Promise<TaskHandle>;
+}
+
+/** Builds the cloud request for a new VM of an instance (agent env, certificates, networks …). */
+export interface VmRequestBuilder {
+  build(instance: MonitoredInstance): Promise<CreateVmRequest>;
+}
+
+export type Clock = () => number;

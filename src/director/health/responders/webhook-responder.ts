@@ -1,0 +1,35 @@
+import type { Alert } from '../../api/types.js';
+import type { Responder } from './responder.js';
+import { postJsonWithRetry } from './http-post.js';
+
+/** POSTs each alert as JSON (`{ alert, director }`) to a URL, retried with backoff. */
+export class WebhookResponder implements Responder {
+  readonly name: string;
+  constructor(
+    private readonly options: {
+      url: string;
+      headers?: Record<string, string>;
+      timeoutMs: number;
+      attempts: number;
+      backoffMs?: number;
+      minSeverity?: number;
+      director?: string;
+    },
+  ) {
+    this.name = `webhook ${new URL(options.url).host}`;
+    this.minSeverity = options.minSeverity ?? 4;
+  }
+  readonly minSeverity: number;
+
+  deliver(alert: Alert, signal: AbortSignal): Promise<void> {
+    return postJsonWithRetry({
+      url: this.options.url,
+      headers: this.options.headers,
+      body: { kind: 'alert', director: this.options.director ?? 'bosun', alert },
+      timeoutMs: this.options.timeoutMs,
+      attempts: this.options.attempts,
+      backoffMs: this.options.backoffMs,
+      signal,
+    });
+  }
+}

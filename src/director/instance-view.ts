@@ -1,0 +1,49 @@
+/**
+ * InstanceInfo for `bosun instances`: from the store, and with `ps`/`vitals` from the agent's
+ * get_state. An agent that does not answer makes its instance 'unresponsive', not the call fail.
+ */
+import type { AgentApi } from '../agent/protocol.js';
+import type { DiskRecord, InstanceRecord } from '../store/store.js';
+import type { InstanceInfo } from './api/types.js';
+import { withTimeout } from './deploy/timeouts.js';
+
+const JOB_STATES = new Set<InstanceInfo['state']>(['running', 'failing', 'starting', 'stopped', 'unknown']);
+
+function storedState(r: InstanceRecord): InstanceInfo['state'] {
+  if (r.vmCid === null) return 'missing';
+  const s = r.jobState as InstanceInfo['state'] | null;
+  return s !== null && JOB_STATES.has(s) ? s : 'unknown';
+}
+
+export async function describeInstance(
+  r: InstanceRecord,
+  disks: DiskRecord[],
+  agent: AgentApi | null,
+  options: { ps?: boolean; vitals?: boolean },
+  timeoutMs: number,
+): Promise<InstanceInfo> {
+  const info: InstanceInfo = {
+    group: r.group,
+    index: r.index,
+    id: r.id,
+    vmCid: r.vmCid,
+    agentId: r.agentId,
+    ip: r.ip,
+    state: storedState(r),
+    desired: r.desired,
+    diskCids: disks.map((d) => d.cid),
+    lastHeartbeatAt: r.lastHeartbeatAt,
+  };
+  if ((options.ps !== true && options.vitals !== true) || agent === null) return info;
+  try {
+    const state = await withTimeout(agent.getState({ vitals: options.vitals === true }), timeoutMs, 'get_state timed out');
+    info.state = state.jobState;
+    if (options.ps === true) {
+      info.containers = state.containers.map((c) => ({ name: c.name, state: c.state, uptimeSeconds: c.uptimeSeconds, restarts: c.restarts, flapping: c.flapping }));
+    }
+    if (options.vitals === true && state.vitals !== undefined) info.vitals = { ...state.vitals };
+  } catch {
+    info.state = 'unresponsive';
+  }
+  return info;
+}

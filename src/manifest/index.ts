@@ -1,0 +1,17 @@
+/** The manifest module's public API: load (parse + validate), plan, diff, serialise. */
+export { loadManifest, type LoadedManifest, type LoadOptions } from './load-manifest.js';
+export {
+  planDeployment,
+  defaultInstanceId,
+  type DeploymentPlan,
+  type GroupPlan,
+  type UpdatePolicy,
+  type WatchTime,
+  type NetworkPlan,
+  type InstanceIdFn,
+} from './plan.js';
+export { diffManifests, REDACTED, isSecretName, type DiffOptions } from './diff.js';
+export { serializeManifest } from './serialize.js';
+export type { NativeManifest, NativeInstanceGroup, NativeContainer } from './schema.js';
+export type { ManifestFormat } from './release-compat.js';
+export { resolveMaxInFlight, type MaxInFlight } from './units.js';

@@ -1,0 +1,167 @@
+/**
+ * The desired state of a deployment: a pure function from a validated native manifest to one
+ * InstanceSpec per instance, plus the update policy with its numbers parsed.
+ */
+import type { ContainerSpec, DockerDaemonSpec, InstanceSpec } from './instance-spec.js';
+import type { NativeDockerDaemon, NativeInstanceGroup, NativeManifest } from './schema.js';
+import { canonicalJson, sha256Hex } from './canonical-json.js';
+import { containerSpecOf, toStringMap } from './container-spec.js';
+import { parseMaxInFlight, parseWatchTime, resolveMaxInFlight, type MaxInFlight } from './units.js';
+
+export interface WatchTime {
+  minMs: number;
+  maxMs: number;
+}
+
+export interface UpdatePolicy {
+  canaries: number;
+  /** As written; each group's resolved number is GroupPlan.maxInFlight. */
+  maxInFlight: MaxInFlight;
+  canaryWatchTime: WatchTime;
+  updateWatchTime: WatchTime;
+  serial: boolean;
+}
+
+export interface NetworkPlan {
+  name: string;
+  staticIps: string[];
+  default: string[];
+}
+
+export interface GroupPlan {
+  name: string;
+  instanceCount: number;
+  /** update.max_in_flight resolved for this group's size (BOSH: floor(N% × size), at least 1). */
+  maxInFlight: number;
+  persistentDiskMiB: number;
+  persistentDiskCloudProperties: Record<string, unknown>;
+  vmType: string | null;
+  cloudProperties: Record<string, unknown>;
+  networks: NetworkPlan[];
+  instances: InstanceSpec[];
+}
+
+export interface DeploymentPlan {
+  name: string;
+  update: UpdatePolicy;
+  groups: GroupPlan[];
+}
+
+/** Gives each instance its stable id; the director keeps them across deploys. */
+export type InstanceIdFn = (group: string, index: number) => string;
+
+export const defaultInstanceId: InstanceIdFn = (group, index) => `${group}/${index}`;
+
+export const DEFAULT_UPDATE = {
+  canaries: 1,
+  max_in_flight: 1,
+  canary_watch_time: '1000-30000',
+  update_watch_time: '1000-30000',
+  serial: true,
+} as const;
+
+function parsedOrThrow<T>(p: { value?: T; error?: string }): T {
+  if (p.value === undefined)
+    throw new Error(`manifest value passed validation but does not parse: ${p.error ?? ''}`);
+  return p.value;
+}
+
+export function updatePolicyOf(m: NativeManifest): UpdatePolicy {
+  const u = m.update ?? {};
+  return {
+    canaries: u.canaries ?? DEFAULT_UPDATE.canaries,
+    maxInFlight: parsedOrThrow(parseMaxInFlight(u.max_in_flight ?? DEFAULT_UPDATE.max_in_flight)),
+    canaryWatchTime: parsedOrThrow(parseWatchTime(u.canary_watch_time ?? DEFAULT_UPDATE.canary_watch_time)),
+    updateWatchTime: parsedOrThrow(parseWatchTime(u.update_watch_time ?? DEFAULT_UPDATE.update_watch_time)),
+    serial: u.serial ?? DEFAULT_UPDATE.serial,
+  };
+}
+
+export function dockerDaemonSpecOf(d: NativeDockerDaemon | undefined): DockerDaemonSpec {
+  const spec: DockerDaemonSpec = {
+    insecureRegistries: d?.insecure_registries ?? [],
+    registryMirrors: d?.registry_mirrors ?? [],
+    logOptions: toStringMap(d?.log_options) ?? {},
+    dns: d?.dns ?? [],
+    labels: Object.entries(toStringMap(d?.labels) ?? {}).map(([k, v]) => `${k}=${v}`),
+    debug: d?.debug ?? false,
+    liveRestore: d?.live_restore ?? false,
+    extraArgs: [],
+  };
+  if (d?.storage_driver !== undefined) spec.storageDriver = d.storage_driver;
+  if (d?.log_driver !== undefined) spec.logDriver = d.log_driver;
+  if (d?.mtu !== undefined) spec.mtu = d.mtu;
+  return spec;
+}
+
+export function persistentDiskOf(g: NativeInstanceGroup): {
+  sizeMiB: number;
+  cloudProperties: Record<string, unknown>;
+} {
+  const d = g.persistent_disk;
+  if (d === undefined) return { sizeMiB: 0, cloudProperties: {} };
+  if (typeof d === 'number') return { sizeMiB: d, cloudProperties: {} };
+  return { sizeMiB: d.size, cloudProperties: d.cloud_properties ?? {} };
+}
+
+/** Dependencies first; otherwise manifest order (a stable topological sort). */
+export function dependencyOrder(containers: ContainerSpec[]): ContainerSpec[] {
+  const placed = new Set<string>();
+  const out: ContainerSpec[] = [];
+  const pending = [...containers];
+  while (pending.length > 0) {
+    const i = pending.findIndex((c) => c.dependsOn.every((d) => placed.has(d)));
+    // Validation rejects cycles; if one slipped through, keep manifest order rather than loop.
+    const [next] = pending.splice(i < 0 ? 0 : i, 1);
+    if (!next) break;
+    placed.add(next.name);
+    out.push(next);
+  }
+  return out;
+}
+
+export function instanceSpecHash(spec: Omit<InstanceSpec, 'specHash'>): string {
+  return sha256Hex(canonicalJson(spec));
+}
+
+export function planDeployment(
+  manifest: NativeManifest,
+  options: { instanceId?: InstanceIdFn } = {},
+): DeploymentPlan {
+  const instanceId = options.instanceId ?? defaultInstanceId;
+  const update = updatePolicyOf(manifest);
+  const groups = manifest.instance_groups.map((g): GroupPlan => {
+    const disk = persistentDiskOf(g);
+    const names = new Set(g.containers.map((c) => c.name));
+    const containers = dependencyOrder(g.containers.map((c) => containerSpecOf(c, names)));
+    const docker = dockerDaemonSpecOf(g.docker);
+    const instances = Array.from({ length: g.instances }, (_, index): InstanceSpec => {
+      const spec: Omit<InstanceSpec, 'specHash'> = {
+        deployment: manifest.name,
+        group: g.name,
+        index,
+        instanceId: instanceId(g.name, index),
+        persistentDiskMiB: disk.sizeMiB,
+        docker,
+        containers,
+      };
+      return { ...spec, specHash: instanceSpecHash(spec) };
+    });
+    return {
+      name: g.name,
+      instanceCount: g.instances,
+      maxInFlight: resolveMaxInFlight(update.maxInFlight, g.instances),
+      persistentDiskMiB: disk.sizeMiB,
+      persistentDiskCloudProperties: disk.cloudProperties,
+      vmType: g.vm_type ?? null,
+      cloudProperties: g.cloud_properties ?? {},
+      networks: (g.networks ?? []).map((n) => ({
+        name: n.name,
+        staticIps: n.static_ips ?? [],
+        default: n.default ?? [],
+      })),
+      instances,
+    };
+  });
+  return { name: manifest.name, update, groups };
+}

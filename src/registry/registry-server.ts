@@ -1,0 +1,290 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { access, constants, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import https from 'node:https';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import YAML from 'yaml';
+import { errorMessage, InvalidInputError, UnavailableError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+
+/**
+ * The director's image registry: Debian's `docker-registry` (the distribution project, 2.8) run as
+ * a supervised child process, serving TLS with a certificate from the director's CA. Every VM's
+ * dockerd uses it as `--registry-mirror`.
+ *
+ * Layout under `<dataDir>/registry/`: config.yml, tls/{cert,key}.pem, storage/ (the blobs and
+ * repositories, the registry's own filesystem driver layout), registry.pid.
+ */
+export const DEFAULT_REGISTRY_PORT = 25556;
+export const DEFAULT_REGISTRY_BINARY = '/usr/bin/docker-registry';
+
+export interface RegistryServerOptions {
+  dataDir: string;
+  /** The address the VMs reach, e.g. the bridge address 10.244.0.1. */
+  host: string;
+  port?: number;
+  tls: { certPem: string; keyPem: string; caPem?: string };
+  logger: Logger;
+  binary?: string;
+  startTimeoutMs?: number;
+}
+
+export type RegistryServerState = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
+
+const MAX_BACKOFF_MS = 30_000;
+const HEALTHY_RESET_MS = 60_000;
+
+export class RegistryServer {
+  private child: ChildProcess | null = null;
+  private stateValue: RegistryServerState = 'starting';
+  private restartTimer: NodeJS.Timeout | null = null;
+  private backoffMs = 1000;
+  private startedAt = 0;
+  private readonly recentOutput: string[] = [];
+
+  private constructor(
+    private readonly options: Required<Omit<RegistryServerOptions, 'tls'>> & Pick<RegistryServerOptions, 'tls'>,
+    private readonly dir: string,
+    private readonly log: Logger,
+  ) {}
+
+  static async create(options: RegistryServerOptions): Promise<RegistryServer> {
+    const resolved = {
+      ...options,
+      port: options.port ?? DEFAULT_REGISTRY_PORT,
+      binary: options.binary ?? DEFAULT_REGISTRY_BINARY,
+      startTimeoutMs: options.startTimeoutMs ?? 20_000,
+    };
+    if (!Number.isInteger(resolved.port) || resolved.port < 1 || resolved.port > 65535) {
+      throw new InvalidInputError(`The registry port ${resolved.port} is not a TCP port (1-65535); fix the director's registry port setting.`);
+    }
+    try {
+      await access(resolved.binary, constants.X_OK);
+    } catch (err) {
+      throw new UnavailableError(
+        `The image registry program ${resolved.binary} is missing; install Debian's docker-registry package (scripts/setup.sh does it).`,
+        { cause: err },
+      );
+    }
+    const dir = path.join(options.dataDir, 'registry');
+    const server = new RegistryServer(resolved, dir, options.logger.child({ component: 'registry' }));
+    await server.writeConfig();
+    await server.killLeftover();
+    try {
+      await server.spawnAndWait();
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+    return server;
+  }
+
+  get state(): RegistryServerState {
+    return this.stateValue;
+  }
+
+  /** `10.244.0.1:25556`: what dockerd's --registry-mirror and certs.d directory are named after. */
+  get hostPort(): string {
+    return this.options.host.includes(':') ? `[${this.options.host}]:${this.options.port}` : `${this.options.host}:${this.options.port}`;
+  }
+
+  get url(): string {
+    return `https://${this.hostPort}`;
+  }
+
+  /** The running registry process, if any (for diagnostics and tests). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get storageDir(): string {
+    return path.join(this.dir, 'storage');
+  }
+
+  private get configPath(): string {
+    return path.join(this.dir, 'config.yml');
+  }
+
+  private get pidPath(): string {
+    return path.join(this.dir, 'registry.pid');
+  }
+
+  private async writeConfig(): Promise<void> {
+    const tlsDir = path.join(this.dir, 'tls');
+    await mkdir(tlsDir, { recursive: true, mode: 0o700 });
+    await mkdir(this.storageDir, { recursive: true });
+    const certFile = path.join(tlsDir, 'cert.pem');
+    const keyFile = path.join(tlsDir, 'key.pem');
+    await writeFile(certFile, this.options.tls.certPem, { mode: 0o600 });
+    await writeFile(keyFile, this.options.tls.keyPem, { mode: 0o600 });
+    const config = {
+      version: 0.1,
+      log: { level: 'info', formatter: 'text', fields: { service: 'registry' } },
+      storage: {
+        filesystem: { rootdirectory: this.storageDir },
+        delete: { enabled: true },
+        cache: { blobdescriptor: 'inmemory' },
+        // Uploads are single requests from bosun; an abandoned one is cleaned up after a day.
+        maintenance: { uploadpurging: { enabled: true, age: '24h', interval: '1h', dryrun: false } },
+      },
+      http: {
+        addr: `${this.options.host}:${this.options.port}`,
+        // One registry process: the secret only signs upload state, so a fresh one per start is fine.
+        secret: randomBytes(24).toString('hex'),
+        tls: { certificate: certFile, key: keyFile },
+        headers: { 'X-Content-Type-Options': ['nosniff'] },
+      },
+      health: { storagedriver: { enabled: true, interval: '10s', threshold: 3 } },
+    };
+    await writeFile(this.configPath, YAML.stringify(config), { mode: 0o600 });
+  }
+
+  /** A registry left running by a director that was killed holds the port: stop it first. */
+  private async killLeftover(): Promise<void> {
+    let pid: number;
+    try {
+      pid = Number((await readFile(this.pidPath, 'utf8')).trim());
+    } catch {
+      return;
+    }
+    try {
+      const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+      if (cmdline.includes(this.configPath)) {
+        this.log.warn('stopping a registry left running by a previous director', { pid });
+        process.kill(pid, 'SIGKILL');
+        for (let i = 0; i < 50 && (await processExists(pid)); i++) await sleep(100);
+      }
+    } catch {
+      // gone already, or not ours
+    }
+    await rm(this.pidPath, { force: true });
+  }
+
+  private spawnChild(): ChildProcess {
+    // A clean environment: REGISTRY_* variables of the director's environment would override the config.
+    const child = spawn(this.options.binary, ['serve', this.configPath], {
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    this.startedAt = Date.now();
+    const onData = (chunk: Buffer): void => {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line.trim()) continue;
+        this.recentOutput.push(line);
+        if (this.recentOutput.length > 20) this.recentOutput.shift();
+        if (/level=(error|fatal|panic)/.test(line)) this.log.warn(line);
+        else this.log.debug(line);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('error', (err) => this.log.error('the registry process could not be started', { error: errorMessage(err) }));
+    child.on('exit', (code, signal) => this.onExit(child, code, signal));
+    if (child.pid !== undefined) {
+      writeFile(this.pidPath, `${child.pid}\n`).catch((err: unknown) => this.log.warn('could not write the registry pid file', { error: errorMessage(err) }));
+    }
+    return child;
+  }
+
+  private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.child !== child) return;
+    this.child = null;
+    if (this.stateValue === 'stopping' || this.stateValue === 'stopped' || this.stateValue === 'starting') return;
+    if (Date.now() - this.startedAt > HEALTHY_RESET_MS) this.backoffMs = 1000;
+    this.log.warn('the registry exited; restarting it', { code, signal, inMs: this.backoffMs, output: this.recentOutput.slice(-5) });
+    this.stateValue = 'restarting';
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (this.stateValue !== 'restarting') return;
+      this.spawnChild();
+      this.stateValue = 'running';
+    }, this.backoffMs);
+    this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
+  }
+
+  private async spawnAndWait(): Promise<void> {
+    this.stateValue = 'starting';
+    const child = this.spawnChild();
+    const deadline = Date.now() + this.options.startTimeoutMs;
+    let lastError = 'no answer yet';
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null || child.signalCode !== null || this.child !== child) {
+        throw new UnavailableError(
+          `The image registry exited at start-up (code ${String(child.exitCode ?? child.signalCode)}) while serving ${this.url}. ` +
+            `Its last output: ${this.recentOutput.slice(-3).join(' | ') || '(none)'}. Check that the address is free and the certificate and key are valid.`,
+        );
+      }
+      try {
+        const status = await this.probe();
+        if (status === 200) {
+          this.stateValue = 'running';
+          this.log.info('registry is serving', { url: this.url, storage: this.storageDir, pid: child.pid });
+          return;
+        }
+        lastError = `HTTP ${status}`;
+      } catch (err) {
+        lastError = errorMessage(err);
+      }
+      await sleep(100);
+    }
+    throw new UnavailableError(
+      `The image registry did not answer on ${this.url}/v2/ within ${this.options.startTimeoutMs} ms (last: ${lastError}). ` +
+        `Its last output: ${this.recentOutput.slice(-3).join(' | ') || '(none)'}.`,
+    );
+  }
+
+  /** GET /v2/ over HTTPS; with the CA when we have it, else without verification (our own child on a known address). */
+  private probe(): Promise<number> {
+    const host = this.options.host === '0.0.0.0' ? '127.0.0.1' : this.options.host === '::' ? '::1' : this.options.host;
+    const caPem = this.options.tls.caPem;
+    return new Promise((resolve, reject) => {
+      const req = https.get(
+        { host, port: this.options.port, path: '/v2/', timeout: 2000, ...(caPem ? { ca: caPem } : { rejectUnauthorized: false }) },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', reject);
+    });
+  }
+
+  /** Answers GET /v2/ right now? For health checks. */
+  async isHealthy(): Promise<boolean> {
+    try {
+      return (await this.probe()) === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stateValue = 'stopping';
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    this.child = null;
+    await rm(this.pidPath, { force: true });
+    this.stateValue = 'stopped';
+  }
+}
+
+async function processExists(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * Schema migrations, kept in code (not files on disk) so that the bundled director needs nothing
+ * beside itself. Only portable column types; `autoIncrement` is translated per dialect below.
+ */
+import { Migrator, sql } from 'kysely';
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+export type DialectKind = 'sqlite' | 'postgres';
+
+function migrations(kind: DialectKind): Record<string, Migration> {
+  // SQLite's autoincrement needs "integer primary key"; PostgreSQL's is a serial/identity column.
+  const idColumn = kind === 'postgres' ? ('serial' as const) : ('integer' as const);
+  return {
+    '0001_initial': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('deployments')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('manifest', 'text')
+          .addColumn('pending_manifest', 'text')
+          .addColumn('resurrection', 'integer')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addColumn('last_deployed_at', 'text')
+          .execute();
+
+        await db.schema
+          .createTable('instances')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('deployment', 'text', (c) => c.notNull())
+          .addColumn('group_name', 'text', (c) => c.notNull())
+          .addColumn('idx', 'integer', (c) => c.notNull())
+          .addColumn('desired_state', 'text', (c) => c.notNull())
+          .addColumn('vm_cid', 'text')
+          .addColumn('agent_id', 'text')
+          .addColumn('ip', 'text')
+          .addColumn('spec_json', 'text')
+          .addColumn('spec_hash', 'text')
+          .addColumn('last_heartbeat_at', 'text')
+          .addColumn('job_state', 'text')
+          .addColumn('heartbeat_json', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addUniqueConstraint('instances_slot', ['deployment', 'group_name', 'idx'])
+          .execute();
+        await db.schema.createIndex('instances_agent').on('instances').column('agent_id').execute();
+
+        await db.schema
+          .createTable('vms')
+          .addColumn('cid', 'text', (c) => c.primaryKey())
+          .addColumn('agent_id', 'text', (c) => c.notNull())
+          .addColumn('instance_id', 'text', (c) => c.notNull())
+          .addColumn('ip', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('disks')
+          .addColumn('cid', 'text', (c) => c.primaryKey())
+          .addColumn('size_mib', 'integer', (c) => c.notNull())
+          .addColumn('instance_id', 'text')
+          .addColumn('deployment', 'text')
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('hint_json', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('orphaned_at', 'text')
+          .execute();
+
+        await db.schema
+          .createTable('tasks')
+          .addColumn('id', idColumn, (c) => (kind === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('description', 'text', (c) => c.notNull())
+          .addColumn('deployment', 'text')
+          .addColumn('user_name', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('started_at', 'text')
+          .addColumn('ended_at', 'text')
+          .addColumn('result', 'text')
+          .addColumn('error', 'text')
+          .addColumn('cancel_requested', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+
+        await db.schema
+          .createTable('task_events')
+          .addColumn('task_id', 'integer', (c) => c.notNull())
+          .addColumn('seq', 'integer', (c) => c.notNull())
+          .addColumn('event_json', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('task_events_pk', ['task_id', 'seq'])
+          .execute();
+
+        await db.schema
+          .createTable('audit_events')
+          .addColumn('id', idColumn, (c) => (kind === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+          .addColumn('time', 'text', (c) => c.notNull())
+          .addColumn('user_name', 'text', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('object_type', 'text', (c) => c.notNull())
+          .addColumn('object_name', 'text', (c) => c.notNull())
+          .addColumn('deployment', 'text')
+          .addColumn('instance', 'text')
+          .addColumn('task_id', 'integer')
+          .addColumn('error', 'text')
+          .addColumn('context_json', 'text', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('alerts')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('severity', 'integer', (c) => c.notNull())
+          .addColumn('category', 'text', (c) => c.notNull())
+          .addColumn('title', 'text', (c) => c.notNull())
+          .addColumn('summary', 'text', (c) => c.notNull())
+          .addColumn('deployment', 'text')
+          .addColumn('instance', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('locks')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('task_id', 'integer', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('config')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .execute();
+      },
+      async down(db: Kysely<unknown>): Promise<void> {
+        for (const t of ['config', 'locks', 'alerts', 'audit_events', 'task_events', 'tasks', 'disks', 'vms', 'instances', 'deployments']) {
+          await db.schema.dropTable(t).ifExists().execute();
+        }
+      },
+    },
+  };
+}
+
+class InCodeMigrationProvider implements MigrationProvider {
+  constructor(private readonly kind: DialectKind) {}
+  getMigrations(): Promise<Record<string, Migration>> {
+    return Promise.resolve(migrations(this.kind));
+  }
+}
+
+/** Brings the schema to the latest version; throws with every failed migration's error. */
+export async function migrateToLatest(db: Kysely<unknown>, kind: DialectKind): Promise<void> {
+  const migrator = new Migrator({ db, provider: new InCodeMigrationProvider(kind) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.filter((r) => r.status === 'Error').map((r) => r.migrationName) ?? [];
+    throw new Error(`Migrating the director database failed (${failed.join(', ') || 'unknown migration'}): ${String(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+/** Used by tests to prove the database answers. */
+export async function databaseVersion(db: Kysely<unknown>): Promise<string> {
+  const r = await sql<{ v: string }>`select 'ok' as v`.execute(db);
+  return r.rows[0]?.v ?? '';
+}

@@ -1,0 +1,129 @@
+import type { Kysely } from 'kysely';
+import type { DatabaseSchema, InstancesTable } from '../schema.js';
+
+export type DesiredState = 'started' | 'stopped';
+
+export interface InstanceRecord {
+  id: string;
+  deployment: string;
+  group: string;
+  index: number;
+  desired: DesiredState;
+  vmCid: string | null;
+  agentId: string | null;
+  ip: string | null;
+  specJson: string | null;
+  specHash: string | null;
+  lastHeartbeatAt: string | null;
+  jobState: string | null;
+  heartbeatJson: string | null;
+  createdAt: string;
+}
+
+function toRecord(r: InstancesTable): InstanceRecord {
+  return {
+    id: r.id,
+    deployment: r.deployment,
+    group: r.group_name,
+    index: r.idx,
+    desired: r.desired_state === 'stopped' ? 'stopped' : 'started',
+    vmCid: r.vm_cid,
+    agentId: r.agent_id,
+    ip: r.ip,
+    specJson: r.spec_json,
+    specHash: r.spec_hash,
+    lastHeartbeatAt: r.last_heartbeat_at,
+    jobState: r.job_state,
+    heartbeatJson: r.heartbeat_json,
+    createdAt: r.created_at,
+  };
+}
+
+export class InstancesRepository {
+  constructor(private readonly db: Kysely<DatabaseSchema>) {}
+
+  async listByDeployment(deployment: string): Promise<InstanceRecord[]> {
+    const rows = await this.db
+      .selectFrom('instances')
+      .selectAll()
+      .where('deployment', '=', deployment)
+      .orderBy('group_name')
+      .orderBy('idx')
+      .execute();
+    return rows.map(toRecord);
+  }
+
+  async get(id: string): Promise<InstanceRecord | undefined> {
+    const r = await this.db.selectFrom('instances').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toRecord(r);
+  }
+
+  async findBySlot(deployment: string, group: string, index: number): Promise<InstanceRecord | undefined> {
+    const r = await this.db
+      .selectFrom('instances')
+      .selectAll()
+      .where('deployment', '=', deployment)
+      .where('group_name', '=', group)
+      .where('idx', '=', index)
+      .executeTakeFirst();
+    return r && toRecord(r);
+  }
+
+  async findByAgentId(agentId: string): Promise<InstanceRecord | undefined> {
+    const r = await this.db.selectFrom('instances').selectAll().where('agent_id', '=', agentId).executeTakeFirst();
+    return r && toRecord(r);
+  }
+
+  async create(i: { id: string; deployment: string; group: string; index: number; desired?: DesiredState }): Promise<InstanceRecord> {
+    const row: InstancesTable = {
+      id: i.id,
+      deployment: i.deployment,
+      group_name: i.group,
+      idx: i.index,
+      desired_state: i.desired ?? 'started',
+      vm_cid: null,
+      agent_id: null,
+      ip: null,
+      spec_json: null,
+      spec_hash: null,
+      last_heartbeat_at: null,
+      job_state: null,
+      heartbeat_json: null,
+      created_at: new Date().toISOString(),
+    };
+    await this.db.insertInto('instances').values(row).execute();
+    return toRecord(row);
+  }
+
+  async setVm(id: string, vm: { vmCid: string; agentId: string; ip: string | null } | null): Promise<void> {
+    await this.db
+      .updateTable('instances')
+      .set(
+        vm === null
+          ? { vm_cid: null, agent_id: null, ip: null, job_state: null }
+          : { vm_cid: vm.vmCid, agent_id: vm.agentId, ip: vm.ip },
+      )
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async setApplied(id: string, specJson: string, specHash: string): Promise<void> {
+    await this.db.updateTable('instances').set({ spec_json: specJson, spec_hash: specHash }).where('id', '=', id).execute();
+  }
+
+  async setDesired(id: string, desired: DesiredState): Promise<void> {
+    await this.db.updateTable('instances').set({ desired_state: desired }).where('id', '=', id).execute();
+  }
+
+  async recordHeartbeat(id: string, at: string, jobState: string, heartbeatJson: string): Promise<void> {
+    await this.db
+      .updateTable('instances')
+      .set({ last_heartbeat_at: at, job_state: jobState, heartbeat_json: heartbeatJson })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.db.deleteFrom('instances').where('id', '=', id).execute();
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The director's tables as Kysely sees them. Column types are portable on purpose (text, integer):
+ * timestamps are ISO-8601 text and flags are 0/1 integers, so the same repositories run on SQLite
+ * and PostgreSQL without dialect-specific SQL.
+ */
+import type { Generated } from 'kysely';
+
+export interface DeploymentsTable {
+  name: string;
+  /** Manifest text of the last successful deploy; null until one succeeded. */
+  manifest: string | null;
+  /** Manifest text of the deploy in progress (or the last one that failed). */
+  pending_manifest: string | null;
+  /** 1 on, 0 off, null: follow the global setting. */
+  resurrection: number | null;
+  created_at: string;
+  updated_at: string;
+  last_deployed_at: string | null;
+}
+
+export interface InstancesTable {
+  /** Stable uuid, kept across VM replacements. */
+  id: string;
+  deployment: string;
+  group_name: string;
+  idx: number;
+  desired_state: string;
+  vm_cid: string | null;
+  agent_id: string | null;
+  ip: string | null;
+  spec_json: string | null;
+  spec_hash: string | null;
+  last_heartbeat_at: string | null;
+  job_state: string | null;
+  heartbeat_json: string | null;
+  created_at: string;
+}
+
+export interface VmsTable {
+  cid: string;
+  agent_id: string;
+  instance_id: string;
+  ip: string | null;
+  created_at: string;
+}
+
+export interface DisksTable {
+  cid: string;
+  size_mib: number;
+  instance_id: string | null;
+  deployment: string | null;
+  state: string;
+  /** The cloud's disk hint from the last attach (JSON), so that a re-run can mount without re-attaching. */
+  hint_json: string | null;
+  created_at: string;
+  orphaned_at: string | null;
+}
+
+export interface TasksTable {
+  id: Generated<number>;
+  state: string;
+  description: string;
+  deployment: string | null;
+  user_name: string;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+  result: string | null;
+  error: string | null;
+  cancel_requested: number;
+}
+
+export interface TaskEventsTable {
+  task_id: number;
+  seq: number;
+  event_json: string;
+}
+
+export interface AuditEventsTable {
+  id: Generated<number>;
+  time: string;
+  user_name: string;
+  action: string;
+  object_type: string;
+  object_name: string;
+  deployment: string | null;
+  instance: string | null;
+  task_id: number | null;
+  error: string | null;
+  context_json: string;
+}
+
+export interface AlertsTable {
+  id: string;
+  severity: number;
+  category: string;
+  title: string;
+  summary: string;
+  deployment: string | null;
+  instance: string | null;
+  created_at: string;
+}
+
+export interface LocksTable {
+  name: string;
+  task_id: number;
+  expires_at: string;
+}
+
+export interface ConfigTable {
+  key: string;
+  value: string;
+}
+
+export interface DatabaseSchema {
+  deployments: DeploymentsTable;
+  instances: InstancesTable;
+  vms: VmsTable;
+  disks: DisksTable;
+  tasks: TasksTable;
+  task_events: TaskEventsTable;
+  audit_events: AuditEventsTable;
+  alerts: AlertsTable;
+  locks: LocksTable;
+  config: ConfigTable;
+}

@@ -1,0 +1,62 @@
+/**
+ * The director's state store: one object holding every repository over one database.
+ * `Store.create` opens (and migrates) the database; `Store.close` releases it.
+ */
+import { AlertsRepository } from './repositories/alerts.js';
+import { AuditEventsRepository } from './repositories/audit-events.js';
+import { ConfigRepository } from './repositories/config.js';
+import { DeploymentsRepository } from './repositories/deployments.js';
+import { DisksRepository } from './repositories/disks.js';
+import { InstancesRepository } from './repositories/instances.js';
+import { LocksRepository } from './repositories/locks.js';
+import { TaskEventsRepository } from './repositories/task-events.js';
+import { TasksRepository } from './repositories/tasks.js';
+import { VmsRepository } from './repositories/vms.js';
+import { createDatabase } from './database.js';
+import type { DatabaseConfig, OpenDatabase } from './database.js';
+
+export class Store {
+  readonly deployments: DeploymentsRepository;
+  readonly instances: InstancesRepository;
+  readonly vms: VmsRepository;
+  readonly disks: DisksRepository;
+  readonly tasks: TasksRepository;
+  readonly taskEvents: TaskEventsRepository;
+  readonly auditEvents: AuditEventsRepository;
+  readonly alerts: AlertsRepository;
+  readonly locks: LocksRepository;
+  readonly config: ConfigRepository;
+
+  private constructor(private readonly database: OpenDatabase) {
+    const db = database.db;
+    this.deployments = new DeploymentsRepository(db);
+    this.instances = new InstancesRepository(db);
+    this.vms = new VmsRepository(db);
+    this.disks = new DisksRepository(db);
+    this.tasks = new TasksRepository(db);
+    this.taskEvents = new TaskEventsRepository(db);
+    this.auditEvents = new AuditEventsRepository(db);
+    this.alerts = new AlertsRepository(db);
+    this.locks = new LocksRepository(db);
+    this.config = new ConfigRepository(db);
+  }
+
+  static async create(config: DatabaseConfig): Promise<Store> {
+    return new Store(await createDatabase(config));
+  }
+
+  get db(): OpenDatabase['db'] {
+    return this.database.db;
+  }
+
+  async close(): Promise<void> {
+    await this.database.close();
+  }
+}
+
+export type { DatabaseConfig } from './database.js';
+export type { DeploymentRecord } from './repositories/deployments.js';
+export type { InstanceRecord, DesiredState } from './repositories/instances.js';
+export type { VmRecord } from './repositories/vms.js';
+export type { DiskRecord, DiskState } from './repositories/disks.js';
+export type { TaskRecord } from './repositories/tasks.js';

@@ -1,0 +1,189 @@
+import { execFile } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
+import net from 'node:net';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalCloud } from '../../src/cloud/local/local-cloud.js';
+import { createLocalCloudFixture, type LocalCloudFixture } from '../helpers/local-cloud-fixture.js';
+import { describeCloudContract, vmRequest } from './cloud-contract.js';
+
+const execFileAsync = promisify(execFile);
+const sh = async (file: string, args: string[]): Promise<string> =>
+  (await execFileAsync(file, args, { encoding: 'utf8' })).stdout;
+
+let fx: LocalCloudFixture;
+
+beforeAll(async () => {
+  fx = await createLocalCloudFixture({ agentCommand: ['sleep', '100000'] });
+});
+afterAll(async () => {
+  await fx?.cleanup();
+});
+
+describeCloudContract('local', () => fx.cloud);
+
+describe('local cloud specifics', () => {
+  it('runs a VM in its own network namespace with its address, reaching the bridge, without a default route', async () => {
+    const { cloud } = fx;
+    const { vmCid, networks } = await cloud.createVm(vmRequest('agent-net'));
+    const ip = networks.default?.ip ?? '';
+    try {
+      const pid = await cloud.vmPid(vmCid);
+      expect(pid).not.toBeNull();
+      const enter = ['-t', String(pid), '-m', '-n', '-p'];
+      expect(await sh('nsenter', [...enter, 'ip', '-o', '-4', 'addr', 'show', 'dev', 'eth0'])).toContain(
+        `${ip}/24`,
+      );
+      const routes = await sh('nsenter', [...enter, 'ip', 'route']);
+      expect(routes).toContain(fx.subnet);
+      expect(routes).not.toContain('default');
+      // reachability of the bridge address: a TCP connect from inside the VM to a listener of this test
+      const server = net.createServer((sock) => sock.end());
+      await new Promise<void>((resolve) => server.listen(0, fx.hostIp, resolve));
+      try {
+        const port = (server.address() as net.AddressInfo).port;
+        const probe = `require('net').connect(${port}, '${fx.hostIp}').on('connect', () => process.exit(0)).on('error', () => process.exit(1))`;
+        await sh('nsenter', [...enter, process.execPath, '-e', probe]);
+      } finally {
+        server.close();
+      }
+      // PID 1 of the VM is docker-init, and the agent command runs under it.
+      expect((await fs.readFile(`/proc/${pid}/comm`, 'utf8')).trim()).toBe('docker-init');
+      expect(await sh('nsenter', [...enter, 'ps', '-eo', 'pid,args'])).toContain('sleep 100000 --settings');
+      expect((await sh('nsenter', [...enter, 'cat', '/etc/resolv.conf'])).trim()).toBe(
+        'nameserver 127.0.0.1',
+      );
+      // settings for the agent
+      const settings = JSON.parse(await fs.readFile(`${cloud.vmDir(vmCid)}/settings.json`, 'utf8')) as {
+        listen: { host: string; port: number };
+        cgroupParent: string;
+        keyPem: string;
+      };
+      expect(settings.listen).toEqual({ host: ip, port: 6868 });
+      expect(settings.cgroupParent).toBe(`/bosun-${vmCid}`);
+    } finally {
+      await cloud.deleteVm(vmCid);
+    }
+  });
+
+  it('deleteVm leaves no process, netns, loop device, mount, cgroup dir or VM dir', async () => {
+    const { cloud } = fx;
+    const diskCid = await cloud.createDisk(16, {});
+    const { vmCid } = await cloud.createVm(vmRequest('agent-del', [diskCid]));
+    const pid = await cloud.vmPid(vmCid);
+    expect(pid).not.toBeNull();
+    const cgroup = `/sys/fs/cgroup/memory/bosun-${vmCid}/child`;
+    await fs.mkdir(cgroup, { recursive: true });
+    const dir = cloud.vmDir(vmCid);
+    expect(existsSync(`/run/netns/bosun-${vmCid}`)).toBe(true);
+    expect(await sh('losetup', ['-j', cloud.diskFile(diskCid)])).toContain('/dev/loop');
+
+    await cloud.deleteVm(vmCid);
+
+    expect(existsSync(`/proc/${pid}`)).toBe(false);
+    expect(existsSync(`/run/netns/bosun-${vmCid}`)).toBe(false);
+    expect(await sh('losetup', ['-j', cloud.diskFile(diskCid)])).toBe('');
+    expect(existsSync(`/sys/fs/cgroup/memory/bosun-${vmCid}`)).toBe(false);
+    expect(existsSync(dir)).toBe(false);
+    expect(await fs.readFile('/proc/self/mounts', 'utf8')).not.toContain(vmCid);
+    expect(await sh('ip', ['-o', 'link', 'show'])).not.toContain(vmCid.slice(-12));
+    expect(await sh('ps', ['-eo', 'args'])).not.toContain(`${vmCid}/settings.json`);
+    await cloud.deleteDisk(diskCid);
+  });
+
+  it('creates a sparse disk file of the requested size', async () => {
+    const { cloud } = fx;
+    const diskCid = await cloud.createDisk(64, {});
+    try {
+      const stat = await fs.stat(cloud.diskFile(diskCid));
+      expect(stat.size).toBe(64 * 1024 * 1024);
+      expect(stat.blocks * 512).toBeLessThan(1024 * 1024);
+      await cloud.resizeDisk(diskCid, 128);
+      expect((await fs.stat(cloud.diskFile(diskCid))).size).toBe(128 * 1024 * 1024);
+    } finally {
+      await cloud.deleteDisk(diskCid);
+    }
+  });
+
+  it('reboots a VM keeping its address and disks', async () => {
+    const { cloud } = fx;
+    const diskCid = await cloud.createDisk(16, {});
+    const { vmCid, networks } = await cloud.createVm(vmRequest('agent-reboot', [diskCid]));
+    try {
+      const before = await cloud.vmPid(vmCid);
+      await cloud.rebootVm(vmCid);
+      const after = await cloud.vmPid(vmCid);
+      expect(after).not.toBeNull();
+      expect(after).not.toBe(before);
+      expect(await cloud.hasVm(vmCid)).toBe(true);
+      expect(await cloud.getDisks(vmCid)).toEqual([diskCid]);
+      const addr = await sh('nsenter', [
+        '-t',
+        String(after),
+        '-n',
+        'ip',
+        '-o',
+        '-4',
+        'addr',
+        'show',
+        'dev',
+        'eth0',
+      ]);
+      expect(addr).toContain(networks.default?.ip ?? 'none');
+    } finally {
+      await cloud.deleteVm(vmCid);
+      await cloud.deleteDisk(diskCid);
+    }
+  });
+
+  it('restarts an exiting agent inside the VM (the VM stays up)', async () => {
+    const crashing = await LocalCloud.create({
+      dataDir: fx.dataDir,
+      bridgeName: fx.bridgeName,
+      subnet: fx.subnet,
+      agentCommand: ['sh', '-c', 'echo started >> "$(dirname "$2")/ephemeral/starts"; exit 3', 'agent'],
+      agentRestartDelaySeconds: 0.1,
+    });
+    const { vmCid } = await crashing.createVm(vmRequest('agent-crash'));
+    try {
+      const pid = await crashing.vmPid(vmCid);
+      const starts = `${crashing.vmDir(vmCid)}/ephemeral/starts`;
+      const deadline = Date.now() + 10_000;
+      let count = 0;
+      while (Date.now() < deadline && count < 3) {
+        count = (await fs.readFile(starts, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(count).toBeGreaterThanOrEqual(3);
+      expect(await crashing.vmPid(vmCid)).toBe(pid);
+      expect(await crashing.hasVm(vmCid)).toBe(true);
+      expect(await fs.readFile(`${crashing.vmDir(vmCid)}/ephemeral/vm-console.log`, 'utf8')).toContain(
+        'agent exited with status 3',
+      );
+    } finally {
+      await crashing.deleteVm(vmCid);
+    }
+  });
+
+  it('finds its VMs and disks again when re-created from the same dataDir', async () => {
+    const { cloud } = fx;
+    const diskCid = await cloud.createDisk(16, {});
+    const { vmCid } = await cloud.createVm(vmRequest('agent-restart', [diskCid]));
+    try {
+      const again = await LocalCloud.create({
+        dataDir: fx.dataDir,
+        bridgeName: fx.bridgeName,
+        subnet: fx.subnet,
+        agentCommand: ['sleep', '100000'],
+      });
+      expect(await again.hasVm(vmCid)).toBe(true);
+      expect(await again.hasDisk(diskCid)).toBe(true);
+      expect(await again.getDisks(vmCid)).toEqual([diskCid]);
+      await again.deleteVm(vmCid);
+      expect(await cloud.hasVm(vmCid)).toBe(false);
+    } finally {
+      await cloud.deleteVm(vmCid);
+      await cloud.deleteDisk(diskCid);
+    }
+  });
+});
