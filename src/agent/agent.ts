@@ -8,6 +8,7 @@ import { DockerdSupervisor } from './docker-daemon/dockerd-supervisor.js';
 import { ContainerManager } from './containers/container-manager.js';
 import { ImageEnsurer } from './images/image-ensurer.js';
 import { DiskManager } from './disks/disk-manager.js';
+import { createMigrateDiskAction, type MigrateDisk } from './disks/migrate-action.js';
 import { VitalsReader } from './vitals.js';
 import { DirectorClient } from './director-client.js';
 import { HeartbeatLoop } from './heartbeat.js';
@@ -25,6 +26,8 @@ export class Agent implements AgentApi {
   readonly dockerd: DockerdSupervisor;
   private readonly containers: ContainerManager;
   private readonly disks: DiskManager;
+  /** migrate_disk: copies the store disk to the disk at the migration target (disk resize by copy). */
+  readonly migrateDisk: MigrateDisk;
   private readonly vitals: VitalsReader;
   private readonly director: DirectorClient;
   private readonly heartbeats: HeartbeatLoop;
@@ -57,6 +60,7 @@ export class Agent implements AgentApi {
     this.disks = new DiskManager({ store: settings.paths.store, migration: settings.paths.migration }, log.child({ part: 'disks' }), (disks) =>
       this.savePersisted({ disks }),
     );
+    this.migrateDisk = createMigrateDiskAction({ store: settings.paths.store, migration: settings.paths.migration }, log.child({ part: 'migrate' }));
     this.vitals = new VitalsReader(settings.paths, () => this.disks.isStoreMounted());
     this.heartbeats = new HeartbeatLoop(settings.heartbeatIntervalMs, () => this.heartbeat(), (hb) => this.director.heartbeat(hb), log.child({ part: 'heartbeat' }));
   }

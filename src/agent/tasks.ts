@@ -11,12 +11,15 @@ export class TaskRegistry {
 
   constructor(private readonly log: Logger) {}
 
-  start(name: string, work: () => Promise<unknown>): AgentTaskInfo {
+  /** `work` may report progress (e.g. a disk copy's bytes): the latest report is shown while it runs. */
+  start(name: string, work: (progress: (p: unknown) => void) => Promise<unknown>): AgentTaskInfo {
     this.prune();
     const task: AgentTaskInfo & { finishedAt?: number } = { id: randomUUID(), state: 'running' };
     this.tasks.set(task.id, task);
     this.log.info('task started', { task: task.id, action: name });
-    work().then(
+    work((p) => {
+      task.progress = p;
+    }).then(
       (value) => {
         task.state = 'done';
         if (value !== undefined) task.value = value;
@@ -43,6 +46,7 @@ export class TaskRegistry {
     const v: AgentTaskInfo = { id: t.id, state: t.state };
     if (t.value !== undefined) v.value = t.value;
     if (t.error) v.error = t.error;
+    if (t.progress !== undefined) v.progress = t.progress;
     return v;
   }
 

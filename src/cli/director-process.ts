@@ -3,6 +3,7 @@ import { openSync, closeSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:https';
 import { fileURLToPath } from 'node:url';
+import { dataDirPaths } from '../director/daemon/data-dir.js';
 
 /**
  * The background director that `bosun up` starts and `bosun down` stops: a detached
@@ -16,14 +17,10 @@ export interface DirectorState {
   dataDir: string;
 }
 
-/** Written by the director process once it serves (see src/director/daemon/run-director.ts). */
-export function stateFile(dataDir: string): string {
-  return `${dataDir}/director.json`;
-}
 
 export async function readDirectorState(dataDir: string): Promise<DirectorState | null> {
   try {
-    return JSON.parse(await readFile(stateFile(dataDir), 'utf8')) as DirectorState;
+    return JSON.parse(await readFile(dataDirPaths(dataDir).stateFile, 'utf8')) as DirectorState;
   } catch {
     return null;
   }

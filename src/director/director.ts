@@ -41,6 +41,7 @@ import type { DirectorConfig, DirectorConfigInput } from './config.js';
 import { consoleLogReader } from './deploy/agent-wait.js';
 import { Deployer } from './deploy/deployer.js';
 import type { AgentCredentials, InstanceDeps } from './deploy/instance-deps.js';
+import { manifestModule } from './deploy/manifest-adapter.js';
 import type { ManifestPort } from './deploy/plan.js';
 import { withTimeout } from './deploy/timeouts.js';
 import type { DirectorService } from './director-service.js';
@@ -55,8 +56,8 @@ export interface DirectorOptions {
   /** The cloud driver; wrapped in GuardedCloud unless `guardCloud` is false. */
   cloud: Cloud;
   agentConnector: AgentConnector;
-  /** The manifest module behind a port (src/director/deploy/manifest-adapter.ts binds src/manifest). */
-  manifests: ManifestPort;
+  /** The manifest module behind a port; default: src/manifest via deploy/manifest-adapter.ts. */
+  manifests?: ManifestPort;
   registry?: ImageRegistry;
   logger?: Logger;
   guardCloud?: boolean;
@@ -124,7 +125,7 @@ export class Director implements DirectorService {
           const cert = issueCertificate(ca, { commonName: agentId, usage: 'both' });
           return { caPem: ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem };
         });
-      return new Director(config, ca, store, cloud, options.agentConnector, tasks, logger, uuid, options.registry, options.manifests, credentials, options.cloud);
+      return new Director(config, ca, store, cloud, options.agentConnector, tasks, logger, uuid, options.registry, options.manifests ?? manifestModule, credentials, options.cloud);
     } catch (err) {
       await store.close();
       throw err;
@@ -351,7 +352,7 @@ export class Director implements DirectorService {
     }
     return this.tasks.enqueue({ description: `upload image${name === undefined ? '' : ` ${name}`}`, deployment: null, user, locks: ['images'] }, async (ctx) => {
       const images = await ctx.step('Uploading image', name ?? tarPath, 1, 1, () =>
-        registry.uploadImage(tarPath, name, (message) => void ctx.event({ stage: 'Uploading image', step: message, index: 1, total: 1, state: 'in_progress' })),
+        registry.uploadImage(tarPath, name, (message) => void ctx.event({ stage: 'Uploading image', step: message, index: 1, total: 1, state: 'in_progress' }).catch(() => undefined)),
       );
       return JSON.stringify(images);
     });

@@ -36,9 +36,12 @@ export interface ParseImageNameOptions {
  */
 export function parseImageName(name: string, options: ParseImageNameOptions = {}): ImageReference {
   const input = name.trim();
-  if (input === '') throw new InvalidInputError('The image name is empty; give it as NAME:TAG, e.g. redis:7.');
+  if (input === '')
+    throw new InvalidInputError('The image name is empty; give it as NAME:TAG, e.g. redis:7.');
   if (input.includes('@')) {
-    throw new InvalidInputError(`The image name "${input}" contains a digest; give the name as NAME:TAG (e.g. redis:7) instead.`);
+    throw new InvalidInputError(
+      `The image name "${input}" contains a digest; give the name as NAME:TAG (e.g. redis:7) instead.`,
+    );
   }
   const lastSlash = input.lastIndexOf('/');
   const colon = input.lastIndexOf(':');
@@ -78,7 +81,9 @@ export function parseImageName(name: string, options: ParseImageNameOptions = {}
 
 /** The repository as a person writes it: `library/redis` → `redis`, `acme/web` unchanged. */
 export function displayRepository(repository: string): string {
-  return repository.startsWith('library/') && repository.split('/').length === 2 ? repository.slice('library/'.length) : repository;
+  return repository.startsWith('library/') && repository.split('/').length === 2
+    ? repository.slice('library/'.length)
+    : repository;
 }
 
 /** `redis:7`, `acme/web:1`: the name to use in a manifest. */

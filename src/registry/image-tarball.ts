@@ -55,7 +55,10 @@ interface TarEntry extends AsyncIterable<unknown> {
 }
 
 const SMALL_ENTRY_BYTES = 4 * 1024 * 1024;
-const OCI_INDEX_TYPES = new Set(['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']);
+const OCI_INDEX_TYPES = new Set([
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+]);
 
 function sha256(data: Buffer): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -90,7 +93,9 @@ async function forEachEntry(
     if (err instanceof InvalidInputError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') {
-      throw new InvalidInputError(`Cannot read the image tarball ${tarPath}: ${errorMessage(err)}.`, { cause: err });
+      throw new InvalidInputError(`Cannot read the image tarball ${tarPath}: ${errorMessage(err)}.`, {
+        cause: err,
+      });
     }
     throw badTarball(tarPath, `is not a readable tar archive (${errorMessage(err)})`, err);
   }
@@ -122,7 +127,9 @@ export async function readImageTarball(tarPath: string): Promise<ImageTarballInf
     const st = await stat(tarPath);
     if (!st.isFile()) throw new Error('not a regular file');
   } catch (err) {
-    throw new InvalidInputError(`Cannot read the image tarball ${tarPath}: ${errorMessage(err)}.`, { cause: err });
+    throw new InvalidInputError(`Cannot read the image tarball ${tarPath}: ${errorMessage(err)}.`, {
+      cause: err,
+    });
   }
 
   const small = new Map<string, Buffer>();
@@ -149,12 +156,18 @@ export async function readImageTarball(tarPath: string): Promise<ImageTarballInf
   const smallEntry = (name: string, what: string): Buffer => {
     const data = small.get(resolve(name));
     if (data === undefined) {
-      throw badTarball(tarPath, files.has(resolve(name)) ? `has a ${what} (${name}) too large to be one` : `lacks the ${what} ${name}`);
+      throw badTarball(
+        tarPath,
+        files.has(resolve(name))
+          ? `has a ${what} (${name}) too large to be one`
+          : `lacks the ${what} ${name}`,
+      );
     }
     return data;
   };
   const blobName = (digest: string | undefined): string => {
-    if (!digest || !/^sha256:[0-9a-f]{64}$/.test(digest)) throw badTarball(tarPath, `refers to a blob with an invalid digest "${String(digest)}"`);
+    if (!digest || !/^sha256:[0-9a-f]{64}$/.test(digest))
+      throw badTarball(tarPath, `refers to a blob with an invalid digest "${String(digest)}"`);
     return `blobs/sha256/${digest.slice('sha256:'.length)}`;
   };
 
@@ -166,49 +179,75 @@ export async function readImageTarball(tarPath: string): Promise<ImageTarballInf
   if (small.has('manifest.json')) {
     format = 'docker-save';
     const manifest = parseJson(tarPath, 'manifest.json', smallEntry('manifest.json', 'manifest')) as unknown;
-    if (!Array.isArray(manifest) || manifest.length === 0) throw badTarball(tarPath, 'has an empty manifest.json');
+    if (!Array.isArray(manifest) || manifest.length === 0)
+      throw badTarball(tarPath, 'has an empty manifest.json');
     if (manifest.length > 1) {
-      throw badTarball(tarPath, `holds ${manifest.length} images; save one image per tarball ("docker save IMAGE -o FILE")`);
+      throw badTarball(
+        tarPath,
+        `holds ${manifest.length} images; save one image per tarball ("docker save IMAGE -o FILE")`,
+      );
     }
     const entry = manifest[0] as { Config?: unknown; RepoTags?: unknown; Layers?: unknown };
     if (typeof entry.Config !== 'string' || !Array.isArray(entry.Layers)) {
       throw badTarball(tarPath, 'has a manifest.json without Config and Layers');
     }
-    repoTags = Array.isArray(entry.RepoTags) ? entry.RepoTags.filter((t): t is string => typeof t === 'string') : [];
+    repoTags = Array.isArray(entry.RepoTags)
+      ? entry.RepoTags.filter((t): t is string => typeof t === 'string')
+      : [];
     config = smallEntry(entry.Config, 'image config');
     layerNames = entry.Layers.map((l) => String(l));
   } else if (small.has('index.json')) {
     format = 'oci-layout';
-    const index = parseJson(tarPath, 'index.json', smallEntry('index.json', 'index')) as { manifests?: Descriptor[] };
+    const index = parseJson(tarPath, 'index.json', smallEntry('index.json', 'index')) as {
+      manifests?: Descriptor[];
+    };
     let descriptor = index.manifests?.[0];
     if (!descriptor) throw badTarball(tarPath, 'has an index.json that lists no image');
     if ((index.manifests?.length ?? 0) > 1) {
       throw badTarball(tarPath, `holds ${index.manifests?.length ?? 0} images; save one image per tarball`);
     }
-    const name = descriptor.annotations?.['io.containerd.image.name'] ?? descriptor.annotations?.['org.opencontainers.image.ref.name'];
+    const name =
+      descriptor.annotations?.['io.containerd.image.name'] ??
+      descriptor.annotations?.['org.opencontainers.image.ref.name'];
     // A bare ref.name is only a tag ("7"): without a repository it cannot name the image.
     repoTags = name && name.includes(':') ? [name] : [];
     for (let depth = 0; descriptor && OCI_INDEX_TYPES.has(descriptor.mediaType ?? '') && depth < 4; depth++) {
-      const nested = parseJson(tarPath, 'image index', smallEntry(blobName(descriptor.digest), 'image index')) as { manifests?: Descriptor[] };
+      const nested = parseJson(
+        tarPath,
+        'image index',
+        smallEntry(blobName(descriptor.digest), 'image index'),
+      ) as { manifests?: Descriptor[] };
       descriptor =
         nested.manifests?.find((m) => m.platform?.os === 'linux' && m.platform.architecture === 'amd64') ??
         (nested.manifests?.length === 1 ? nested.manifests[0] : undefined);
       if (!descriptor) throw badTarball(tarPath, 'has no linux/amd64 image in its index');
     }
-    const manifest = parseJson(tarPath, 'image manifest', smallEntry(blobName(descriptor?.digest), 'image manifest')) as {
+    const manifest = parseJson(
+      tarPath,
+      'image manifest',
+      smallEntry(blobName(descriptor?.digest), 'image manifest'),
+    ) as {
       config?: Descriptor;
       layers?: Descriptor[];
     };
     config = smallEntry(blobName(manifest.config?.digest), 'image config');
     layerNames = (manifest.layers ?? []).map((l) => blobName(l.digest));
   } else {
-    throw badTarball(tarPath, 'contains neither manifest.json (docker save) nor index.json (OCI image layout)');
+    throw badTarball(
+      tarPath,
+      'contains neither manifest.json (docker save) nor index.json (OCI image layout)',
+    );
   }
 
   const parsedConfig = parseJson(tarPath, 'image config', config) as { rootfs?: { diff_ids?: unknown } };
-  const diffIds = Array.isArray(parsedConfig.rootfs?.diff_ids) ? parsedConfig.rootfs.diff_ids.map((d) => String(d)) : [];
+  const diffIds = Array.isArray(parsedConfig.rootfs?.diff_ids)
+    ? parsedConfig.rootfs.diff_ids.map((d) => String(d))
+    : [];
   if (diffIds.length !== layerNames.length) {
-    throw badTarball(tarPath, `is inconsistent: its config lists ${diffIds.length} layers but its manifest ${layerNames.length}`);
+    throw badTarball(
+      tarPath,
+      `is inconsistent: its config lists ${diffIds.length} layers but its manifest ${layerNames.length}`,
+    );
   }
   const layers = layerNames.map((n) => {
     const entryName = resolve(n);
@@ -273,11 +312,15 @@ export async function prepareLayers(
     const firstChunk = first.done ? undefined : (first.value as Buffer);
     const compression = compressionOf(firstChunk);
     if (compression === 'zstd') {
-      throw badTarball(tarPath, `has a zstd-compressed layer (${name}), which dockerd 20.10 cannot pull; save it uncompressed or gzip-compressed`);
+      throw badTarball(
+        tarPath,
+        `has a zstd-compressed layer (${name}), which dockerd 20.10 cannot pull; save it uncompressed or gzip-compressed`,
+      );
     }
     async function* replay(): AsyncGenerator<Buffer> {
       if (firstChunk) yield firstChunk;
-      for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value as Buffer;
+      for (let next = await iterator.next(); !next.done; next = await iterator.next())
+        yield next.value as Buffer;
     }
     const raw = new HashingCounter(onBytes);
     const blob = new HashingCounter();
@@ -287,10 +330,18 @@ export async function prepareLayers(
       await pipeline(replay(), raw, createGzip({ level: 6 }), blob, createWriteStream(filePath));
       const diffId = `sha256:${raw.hash.digest('hex')}`;
       if (diffId !== info.diffIds[index]) {
-        throw badTarball(tarPath, `has a corrupt layer ${name}: its content has digest ${diffId}, the config expects ${String(info.diffIds[index])}`);
+        throw badTarball(
+          tarPath,
+          `has a corrupt layer ${name}: its content has digest ${diffId}, the config expects ${String(info.diffIds[index])}`,
+        );
       }
     }
-    byEntry.set(name, { digest: `sha256:${blob.hash.digest('hex')}`, size: blob.bytes, mediaType: DOCKER_LAYER_GZIP, filePath });
+    byEntry.set(name, {
+      digest: `sha256:${blob.hash.digest('hex')}`,
+      size: blob.bytes,
+      mediaType: DOCKER_LAYER_GZIP,
+      filePath,
+    });
   });
 
   return info.layers.map((l, i) => {

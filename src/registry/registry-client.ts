@@ -70,7 +70,9 @@ export class RegistryClient {
   constructor(options: RegistryClientOptions) {
     this.base = new URL(options.registryUrl);
     if (this.base.protocol !== 'https:') {
-      throw new InvalidInputError(`The registry URL ${options.registryUrl} must start with https://; the registry only serves TLS.`);
+      throw new InvalidInputError(
+        `The registry URL ${options.registryUrl} must start with https://; the registry only serves TLS.`,
+      );
     }
     this.registryUrl = this.base.origin;
     this.agent = new https.Agent({ ca: options.caPem, keepAlive: true, maxSockets: 4 });
@@ -92,12 +94,18 @@ export class RegistryClient {
   ): Promise<RegistryResponse> {
     const url = new URL(pathOrUrl, this.base);
     return new Promise<RegistryResponse>((resolve, reject) => {
-      const req = https.request(url, { method, agent: this.agent, headers: options.headers, timeout: this.timeoutMs }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      });
+      const req = https.request(
+        url,
+        { method, agent: this.agent, headers: options.headers, timeout: this.timeoutMs },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+          );
+          res.on('error', reject);
+        },
+      );
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
       req.on('error', (err) =>
         reject(
@@ -123,7 +131,8 @@ export class RegistryClient {
     let detail = res.body.toString('utf8').slice(0, 500).trim();
     try {
       const parsed = JSON.parse(detail) as { errors?: Array<{ code?: string; message?: string }> };
-      if (parsed.errors?.length) detail = parsed.errors.map((e) => `${e.code ?? ''}: ${e.message ?? ''}`).join('; ');
+      if (parsed.errors?.length)
+        detail = parsed.errors.map((e) => `${e.code ?? ''}: ${e.message ?? ''}`).join('; ');
     } catch {
       // not JSON: keep the text
     }
@@ -147,8 +156,15 @@ export class RegistryClient {
   }
 
   /** Monolithic upload: POST to open an upload session, PUT the whole blob with its digest. */
-  async uploadBlob(repository: string, digest: string, size: number, body: Buffer | (() => Readable)): Promise<void> {
-    const start = await this.request('POST', `/v2/${repository}/blobs/uploads/`, { headers: { 'Content-Length': 0 } });
+  async uploadBlob(
+    repository: string,
+    digest: string,
+    size: number,
+    body: Buffer | (() => Readable),
+  ): Promise<void> {
+    const start = await this.request('POST', `/v2/${repository}/blobs/uploads/`, {
+      headers: { 'Content-Length': 0 },
+    });
     const location = start.headers.location;
     if (start.status !== 202 || !location) throw this.fail(`start an upload to ${repository}`, start);
     const target = new URL(location, this.base);
@@ -167,18 +183,26 @@ export class RegistryClient {
     });
     if (res.status !== 201) throw this.fail(`store the manifest of ${repository}:${tag}`, res);
     const digest = res.headers['docker-content-digest'];
-    return typeof digest === 'string' ? digest : `sha256:${createHash('sha256').update(manifest).digest('hex')}`;
+    return typeof digest === 'string'
+      ? digest
+      : `sha256:${createHash('sha256').update(manifest).digest('hex')}`;
   }
 
   /** The manifest of `reference` (a tag or digest), or null when there is none. */
-  async getManifest(repository: string, reference: string): Promise<{ mediaType: string; digest: string; body: Buffer } | null> {
-    const res = await this.request('GET', `/v2/${repository}/manifests/${reference}`, { headers: { Accept: MANIFEST_ACCEPT } });
+  async getManifest(
+    repository: string,
+    reference: string,
+  ): Promise<{ mediaType: string; digest: string; body: Buffer } | null> {
+    const res = await this.request('GET', `/v2/${repository}/manifests/${reference}`, {
+      headers: { Accept: MANIFEST_ACCEPT },
+    });
     if (res.status === 404) return null;
     if (res.status !== 200) throw this.fail(`return the manifest of ${repository}:${reference}`, res);
     const digest = res.headers['docker-content-digest'];
     return {
       mediaType: String(res.headers['content-type'] ?? ''),
-      digest: typeof digest === 'string' ? digest : `sha256:${createHash('sha256').update(res.body).digest('hex')}`,
+      digest:
+        typeof digest === 'string' ? digest : `sha256:${createHash('sha256').update(res.body).digest('hex')}`,
       body: res.body,
     };
   }
@@ -206,11 +230,19 @@ export class RegistryClient {
   }
 
   async repositories(): Promise<string[]> {
-    return this.paged('/v2/_catalog?n=1000', 'list its repositories', (j) => (j as { repositories?: string[] }).repositories ?? []);
+    return this.paged(
+      '/v2/_catalog?n=1000',
+      'list its repositories',
+      (j) => (j as { repositories?: string[] }).repositories ?? [],
+    );
   }
 
   async tags(repository: string): Promise<string[]> {
-    return this.paged(`/v2/${repository}/tags/list?n=1000`, `list the tags of ${repository}`, (j) => (j as { tags?: string[] | null }).tags ?? []);
+    return this.paged(
+      `/v2/${repository}/tags/list?n=1000`,
+      `list the tags of ${repository}`,
+      (j) => (j as { tags?: string[] | null }).tags ?? [],
+    );
   }
 
   /** Every repository that has at least one tag, named as a person writes it (`library/redis` → `redis`). */
@@ -226,7 +258,8 @@ export class RegistryClient {
   /** Deletes the manifest a tag points to (every tag sharing it goes too); blobs stay until a garbage collection. */
   async deleteImage(ref: ImageReference): Promise<void> {
     const manifest = await this.getManifest(ref.repository, ref.tag);
-    if (!manifest) throw new NotFoundError(`The registry has no image ${displayRepository(ref.repository)}:${ref.tag}.`);
+    if (!manifest)
+      throw new NotFoundError(`The registry has no image ${displayRepository(ref.repository)}:${ref.tag}.`);
     const res = await this.request('DELETE', `/v2/${ref.repository}/manifests/${manifest.digest}`);
     if (res.status !== 202) throw this.fail(`delete ${displayRepository(ref.repository)}:${ref.tag}`, res);
   }
@@ -248,7 +281,8 @@ export class RegistryClient {
     let layersDone = 0;
     let layersPushed = 0;
     let layersSkipped = 0;
-    const report = (phase: PushProgress['phase']): void => onProgress?.({ phase, bytesDone, bytesTotal, layersDone, layersTotal });
+    const report = (phase: PushProgress['phase']): void =>
+      onProgress?.({ phase, bytesDone, bytesTotal, layersDone, layersTotal });
 
     const seen = new Set<string>();
     for (const layer of layers) {
@@ -280,7 +314,12 @@ export class RegistryClient {
       config: { mediaType: DOCKER_IMAGE_CONFIG, size: image.config.length, digest: image.configDigest },
       layers: layers.map((l) => ({ mediaType: l.mediaType, size: l.size, digest: l.digest })),
     };
-    const digest = await this.putManifest(repository, tag, Buffer.from(JSON.stringify(manifest, null, 3)), DOCKER_MANIFEST_V2);
+    const digest = await this.putManifest(
+      repository,
+      tag,
+      Buffer.from(JSON.stringify(manifest, null, 3)),
+      DOCKER_MANIFEST_V2,
+    );
     report('done');
     return { repository, tag, digest, layersPushed, layersSkipped };
   }

@@ -45,7 +45,8 @@ export class RegistryServer {
   private readonly recentOutput: string[] = [];
 
   private constructor(
-    private readonly options: Required<Omit<RegistryServerOptions, 'tls'>> & Pick<RegistryServerOptions, 'tls'>,
+    private readonly options: Required<Omit<RegistryServerOptions, 'tls'>> &
+      Pick<RegistryServerOptions, 'tls'>,
     private readonly dir: string,
     private readonly log: Logger,
   ) {}
@@ -58,7 +59,9 @@ export class RegistryServer {
       startTimeoutMs: options.startTimeoutMs ?? 20_000,
     };
     if (!Number.isInteger(resolved.port) || resolved.port < 1 || resolved.port > 65535) {
-      throw new InvalidInputError(`The registry port ${resolved.port} is not a TCP port (1-65535); fix the director's registry port setting.`);
+      throw new InvalidInputError(
+        `The registry port ${resolved.port} is not a TCP port (1-65535); fix the director's registry port setting.`,
+      );
     }
     try {
       await access(resolved.binary, constants.X_OK);
@@ -87,7 +90,9 @@ export class RegistryServer {
 
   /** `10.244.0.1:25556`: what dockerd's --registry-mirror and certs.d directory are named after. */
   get hostPort(): string {
-    return this.options.host.includes(':') ? `[${this.options.host}]:${this.options.port}` : `${this.options.host}:${this.options.port}`;
+    return this.options.host.includes(':')
+      ? `[${this.options.host}]:${this.options.port}`
+      : `${this.options.host}:${this.options.port}`;
   }
 
   get url(): string {
@@ -181,10 +186,14 @@ export class RegistryServer {
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
-    child.on('error', (err) => this.log.error('the registry process could not be started', { error: errorMessage(err) }));
+    child.on('error', (err) =>
+      this.log.error('the registry process could not be started', { error: errorMessage(err) }),
+    );
     child.on('exit', (code, signal) => this.onExit(child, code, signal));
     if (child.pid !== undefined) {
-      writeFile(this.pidPath, `${child.pid}\n`).catch((err: unknown) => this.log.warn('could not write the registry pid file', { error: errorMessage(err) }));
+      writeFile(this.pidPath, `${child.pid}\n`).catch((err: unknown) =>
+        this.log.warn('could not write the registry pid file', { error: errorMessage(err) }),
+      );
     }
     return child;
   }
@@ -192,9 +201,15 @@ export class RegistryServer {
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.child !== child) return;
     this.child = null;
-    if (this.stateValue === 'stopping' || this.stateValue === 'stopped' || this.stateValue === 'starting') return;
+    if (this.stateValue === 'stopping' || this.stateValue === 'stopped' || this.stateValue === 'starting')
+      return;
     if (Date.now() - this.startedAt > HEALTHY_RESET_MS) this.backoffMs = 1000;
-    this.log.warn('the registry exited; restarting it', { code, signal, inMs: this.backoffMs, output: this.recentOutput.slice(-5) });
+    this.log.warn('the registry exited; restarting it', {
+      code,
+      signal,
+      inMs: this.backoffMs,
+      output: this.recentOutput.slice(-5),
+    });
     this.stateValue = 'restarting';
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
@@ -238,11 +253,18 @@ export class RegistryServer {
 
   /** GET /v2/ over HTTPS; with the CA when we have it, else without verification (our own child on a known address). */
   private probe(): Promise<number> {
-    const host = this.options.host === '0.0.0.0' ? '127.0.0.1' : this.options.host === '::' ? '::1' : this.options.host;
+    const host =
+      this.options.host === '0.0.0.0' ? '127.0.0.1' : this.options.host === '::' ? '::1' : this.options.host;
     const caPem = this.options.tls.caPem;
     return new Promise((resolve, reject) => {
       const req = https.get(
-        { host, port: this.options.port, path: '/v2/', timeout: 2000, ...(caPem ? { ca: caPem } : { rejectUnauthorized: false }) },
+        {
+          host,
+          port: this.options.port,
+          path: '/v2/',
+          timeout: 2000,
+          ...(caPem ? { ca: caPem } : { rejectUnauthorized: false }),
+        },
         (res) => {
           res.resume();
           resolve(res.statusCode ?? 0);

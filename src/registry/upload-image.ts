@@ -32,22 +32,35 @@ export interface UploadImageResult {
 }
 
 /** The name an uploaded image gets: `--name` if given, else the tarball's first tag. */
-export function targetReference(image: ImageTarballInfo, tarPath: string, name: string | undefined): ImageReference {
+export function targetReference(
+  image: ImageTarballInfo,
+  tarPath: string,
+  name: string | undefined,
+): ImageReference {
   if (name !== undefined) return parseImageName(name);
   const own = image.repoTags[0];
   if (own === undefined) {
-    throw new InvalidInputError(`The image tarball ${tarPath} carries no name; give one with --name NAME:TAG (e.g. --name acme/web:1).`);
+    throw new InvalidInputError(
+      `The image tarball ${tarPath} carries no name; give one with --name NAME:TAG (e.g. --name acme/web:1).`,
+    );
   }
   try {
     return parseImageName(own, { allowDockerHubHost: true });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    throw new InvalidInputError(`The image tarball ${tarPath} is tagged "${own}", which cannot be uploaded as it is: ${message}`, { cause: err });
+    throw new InvalidInputError(
+      `The image tarball ${tarPath} is tagged "${own}", which cannot be uploaded as it is: ${message}`,
+      { cause: err },
+    );
   }
 }
 
 /** True when the registry already holds exactly this image under this tag, with all its blobs. */
-async function alreadyPushed(client: RegistryClient, ref: ImageReference, image: ImageTarballInfo): Promise<{ digest: string; layers: number } | null> {
+async function alreadyPushed(
+  client: RegistryClient,
+  ref: ImageReference,
+  image: ImageTarballInfo,
+): Promise<{ digest: string; layers: number } | null> {
   const existing = await client.getManifest(ref.repository, ref.tag);
   if (!existing) return null;
   let manifest: Partial<ManifestV2>;
@@ -74,13 +87,31 @@ export async function uploadImageTarball(options: UploadImageOptions): Promise<U
     // Same config digest under the same tag means the same image: nothing to read or send.
     const existing = await alreadyPushed(client, ref, image);
     if (existing) {
-      options.onProgress?.({ phase: 'done', bytesDone: 0, bytesTotal: 0, layersDone: existing.layers, layersTotal: existing.layers });
-      return { repository: displayRepository(ref.repository), tag: ref.tag, digest: existing.digest, layersPushed: 0, layersSkipped: existing.layers };
+      options.onProgress?.({
+        phase: 'done',
+        bytesDone: 0,
+        bytesTotal: 0,
+        layersDone: existing.layers,
+        layersTotal: existing.layers,
+      });
+      return {
+        repository: displayRepository(ref.repository),
+        tag: ref.tag,
+        digest: existing.digest,
+        layersPushed: 0,
+        layersSkipped: existing.layers,
+      };
     }
     let read = 0;
     const layers = await prepareLayers(options.tarPath, image, workDir, (n) => {
       read += n;
-      options.onProgress?.({ phase: 'preparing', bytesDone: read, bytesTotal: 0, layersDone: 0, layersTotal: image.layers.length });
+      options.onProgress?.({
+        phase: 'preparing',
+        bytesDone: read,
+        bytesTotal: 0,
+        layersDone: 0,
+        layersTotal: image.layers.length,
+      });
     });
     const result = await client.pushImage(ref, image, layers, options.onProgress);
     return { ...result, repository: displayRepository(result.repository) };
@@ -91,7 +122,10 @@ export async function uploadImageTarball(options: UploadImageOptions): Promise<U
 }
 
 /** The registry's images for `GET /api/v1/images`. */
-export async function listRegistryImages(options: { registryUrl: string; caPem: string }): Promise<ImageInfo[]> {
+export async function listRegistryImages(options: {
+  registryUrl: string;
+  caPem: string;
+}): Promise<ImageInfo[]> {
   const client = new RegistryClient(options);
   try {
     return await client.listImages();

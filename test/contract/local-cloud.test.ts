@@ -91,6 +91,19 @@ describe('local cloud specifics', () => {
     await cloud.deleteDisk(diskCid);
   });
 
+  it('deleteVm also kills the processes of a VM whose PID 1 was never recorded', async () => {
+    const { cloud } = fx;
+    const { vmCid } = await cloud.createVm(vmRequest('agent-half'));
+    const pid = await cloud.vmPid(vmCid);
+    const file = `${cloud.vmDir(vmCid)}/vm.json`;
+    const record = JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, unknown>;
+    await fs.writeFile(file, JSON.stringify({ ...record, pid1: null, pid1StartTime: null }));
+    expect(await cloud.hasVm(vmCid)).toBe(false);
+    await cloud.deleteVm(vmCid);
+    expect(existsSync(`/proc/${pid}`)).toBe(false);
+    expect(existsSync(`/run/netns/bosun-${vmCid}`)).toBe(false);
+  });
+
   it('creates a sparse disk file of the requested size', async () => {
     const { cloud } = fx;
     const diskCid = await cloud.createDisk(64, {});

@@ -131,7 +131,8 @@ describe('agent self-healing (real dockerd in a local-cloud VM)', () => {
   it('restarts a SIGKILLed dockerd and starts every container in dependency order, disk data intact', async () => {
     const diskCid = await env.fx.cloud.createDisk(32, {});
     await vm.agent.mountDisk({ diskCid, hint: await env.fx.cloud.attachDisk(vm.vmCid, diskCid) });
-    await vm.agent.apply(buildSpec(chain, 'test2'));
+    // The disk is mounted before the containers start, as the director does: re-create them.
+    await vm.agent.apply(buildSpec(chain.map((c) => ({ ...c, env: { DISK: diskCid } }))));
     await vm.waitFor('all running', allRunning);
     await vm.agent.runCommand('docker exec ca sh -c "echo precious > /data/keep"');
     const dockerdPid = (await vm.inVm(['cat', join(env.fx.cloud.vmDir(vm.vmCid), 'run/docker.pid')])).trim();
@@ -153,10 +154,12 @@ describe('agent self-healing (real dockerd in a local-cloud VM)', () => {
   it('comes back after the agent is SIGKILLed and does not recreate healthy containers', async () => {
     const ids = Object.fromEntries(await Promise.all(['ca', 'cb', 'cc', 'other'].map(async (n) => [n, (await info(n)).Id] as const)));
     const started = await startedAt('ca');
-    const agentPid = (await vm.inVm(['pgrep', '-f', 'agent/main.js'])).trim().split('\n')[0] ?? '';
+    // The agent is the VM's only node process (its restart loop is a shell).
+    const agentPid = (await vm.inVm(['pgrep', '-x', 'node'])).trim();
+    expect(agentPid).toMatch(/^\d+$/);
     await vm.inVm(['kill', '-9', agentPid]);
     await vm.waitFor('the agent to answer after its restart', async () => {
-      const pid = (await vm.inVm(['pgrep', '-f', 'agent/main.js'])).trim();
+      const pid = (await vm.inVm(['pgrep', '-x', 'node'])).trim();
       return pid !== '' && pid !== agentPid && (await vm.agent.ping()) === 'pong';
     }, 30_000);
     await vm.waitFor('all running', allRunning);

@@ -12,7 +12,11 @@ import { InvalidInputError } from '../../src/common/errors.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { createCertificateAuthority, issueCertificate } from '../../src/common/pki.js';
 import { readImageTarball } from '../../src/registry/image-tarball.js';
-import { DOCKER_IMAGE_CONFIG, DOCKER_MANIFEST_V2, RegistryClient } from '../../src/registry/registry-client.js';
+import {
+  DOCKER_IMAGE_CONFIG,
+  DOCKER_MANIFEST_V2,
+  RegistryClient,
+} from '../../src/registry/registry-client.js';
 import type { ManifestV2 } from '../../src/registry/registry-client.js';
 import { RegistryServer } from '../../src/registry/registry-server.js';
 import { listRegistryImages, uploadImageTarball } from '../../src/registry/upload-image.js';
@@ -41,11 +45,16 @@ describe('embedded registry (real docker-registry)', () => {
   let caPem: string;
 
   beforeAll(async () => {
-    if (!existsSync(busyboxTar)) execFileSync(path.join(repoRoot, 'scripts/build-images.sh'), { stdio: 'inherit' });
+    if (!existsSync(busyboxTar))
+      execFileSync(path.join(repoRoot, 'scripts/build-images.sh'), { stdio: 'inherit' });
     dir = await mkdtemp(path.join(os.tmpdir(), 'bosun-registry-test-'));
     const ca = createCertificateAuthority('bosun test CA');
     caPem = ca.certPem;
-    const cert = issueCertificate(ca, { commonName: 'registry', ipAddresses: ['127.0.0.1'], usage: 'server' });
+    const cert = issueCertificate(ca, {
+      commonName: 'registry',
+      ipAddresses: ['127.0.0.1'],
+      usage: 'server',
+    });
     server = await RegistryServer.create({
       dataDir: dir,
       host: '127.0.0.1',
@@ -72,7 +81,10 @@ describe('embedded registry (real docker-registry)', () => {
     expect(server.state).toBe('running');
     expect(server.url).toBe(`https://${server.hostPort}`);
     await client.ping();
-    const stranger = new RegistryClient({ registryUrl: server.url, caPem: createCertificateAuthority('other CA').certPem });
+    const stranger = new RegistryClient({
+      registryUrl: server.url,
+      caPem: createCertificateAuthority('other CA').certPem,
+    });
     await expect(stranger.ping()).rejects.toThrow(/Could not reach the image registry/);
     stranger.close();
   });
@@ -80,7 +92,12 @@ describe('embedded registry (real docker-registry)', () => {
   it('pushes busybox.tar as library/busybox:latest with gzip layers and a schema2 manifest', async () => {
     const { server, client } = registry();
     const progress: number[] = [];
-    const result = await uploadImageTarball({ registryUrl: server.url, caPem, tarPath: busyboxTar, onProgress: (p) => progress.push(p.layersDone) });
+    const result = await uploadImageTarball({
+      registryUrl: server.url,
+      caPem,
+      tarPath: busyboxTar,
+      onProgress: (p) => progress.push(p.layersDone),
+    });
     expect(result).toMatchObject({ repository: 'busybox', tag: 'latest', layersPushed: 1, layersSkipped: 0 });
     expect(progress.length).toBeGreaterThan(0);
 
@@ -114,20 +131,33 @@ describe('embedded registry (real docker-registry)', () => {
 
   it('takes --name over the tarball tag and reuses blobs already in the repository', async () => {
     const { server, client } = registry();
-    const first = await uploadImageTarball({ registryUrl: server.url, caPem, tarPath: busyboxTar, name: 'busybox:1.35' });
+    const first = await uploadImageTarball({
+      registryUrl: server.url,
+      caPem,
+      tarPath: busyboxTar,
+      name: 'busybox:1.35',
+    });
     expect(first).toMatchObject({ repository: 'busybox', tag: '1.35', layersPushed: 0, layersSkipped: 1 });
-    const other = await uploadImageTarball({ registryUrl: server.url, caPem, tarPath: busyboxTar, name: 'acme/tools' });
+    const other = await uploadImageTarball({
+      registryUrl: server.url,
+      caPem,
+      tarPath: busyboxTar,
+      name: 'acme/tools',
+    });
     expect(other).toMatchObject({ repository: 'acme/tools', tag: 'latest', layersPushed: 1 });
     expect((await client.getManifest('acme/tools', 'latest'))?.digest).toBe(first.digest);
-    await expect(uploadImageTarball({ registryUrl: server.url, caPem, tarPath: busyboxTar, name: 'host:5000/x:1' })).rejects.toThrow(
-      /names the registry "host:5000"/,
-    );
+    await expect(
+      uploadImageTarball({ registryUrl: server.url, caPem, tarPath: busyboxTar, name: 'host:5000/x:1' }),
+    ).rejects.toThrow(/names the registry "host:5000"/);
   });
 
   it('pushes a multi-layer synthetic image and lists every image the way a person names it', async () => {
     const { server } = registry();
     const tarPath = path.join(dir, 'synthetic.tar');
-    const layers = [await makeLayer([{ name: 'a', content: 'one' }]), await makeLayer([{ name: 'b', content: 'two' }])];
+    const layers = [
+      await makeLayer([{ name: 'a', content: 'one' }]),
+      await makeLayer([{ name: 'b', content: 'two' }]),
+    ];
     await writeDockerSaveTarball(tarPath, { repoTags: ['docker.io/demo/web:2'], layers });
     const pushed = await uploadImageTarball({ registryUrl: server.url, caPem, tarPath });
     expect(pushed).toMatchObject({ repository: 'demo/web', tag: '2', layersPushed: 2, layersSkipped: 0 });
@@ -143,9 +173,16 @@ describe('embedded registry (real docker-registry)', () => {
   it('refuses a bad tarball and an untagged one with clear errors', async () => {
     const { server } = registry();
     const notImage = path.join(dir, 'not-image.tar');
-    await writeDockerSaveTarball(notImage, { repoTags: [], layers: [await makeLayer([{ name: 'x', content: 'x' }])] });
-    await expect(uploadImageTarball({ registryUrl: server.url, caPem, tarPath: notImage })).rejects.toThrow(/carries no name; give one with --name/);
-    await expect(uploadImageTarball({ registryUrl: server.url, caPem, tarPath: path.join(dir, 'nope.tar') })).rejects.toThrow(InvalidInputError);
+    await writeDockerSaveTarball(notImage, {
+      repoTags: [],
+      layers: [await makeLayer([{ name: 'x', content: 'x' }])],
+    });
+    await expect(uploadImageTarball({ registryUrl: server.url, caPem, tarPath: notImage })).rejects.toThrow(
+      /carries no name; give one with --name/,
+    );
+    await expect(
+      uploadImageTarball({ registryUrl: server.url, caPem, tarPath: path.join(dir, 'nope.tar') }),
+    ).rejects.toThrow(InvalidInputError);
   });
 
   it('deletes an image by tag', async () => {
@@ -156,16 +193,27 @@ describe('embedded registry (real docker-registry)', () => {
   });
 
   it("fails at start with the registry's own reason when the port is taken", async () => {
-    const blocker = net.createServer();
+    const blocker = net.createServer((socket) => socket.destroy());
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const address = blocker.address();
     const port = typeof address === 'object' && address ? address.port : 0;
     const ca = createCertificateAuthority('busy CA');
-    const cert = issueCertificate(ca, { commonName: 'registry', ipAddresses: ['127.0.0.1'], usage: 'server' });
+    const cert = issueCertificate(ca, {
+      commonName: 'registry',
+      ipAddresses: ['127.0.0.1'],
+      usage: 'server',
+    });
     const busyDir = await mkdtemp(path.join(dir, 'busy-'));
     try {
       await expect(
-        RegistryServer.create({ dataDir: busyDir, host: '127.0.0.1', port, tls: cert, logger: silentLogger, startTimeoutMs: 10_000 }),
+        RegistryServer.create({
+          dataDir: busyDir,
+          host: '127.0.0.1',
+          port,
+          tls: cert,
+          logger: silentLogger,
+          startTimeoutMs: 10_000,
+        }),
       ).rejects.toThrow(/exited at start-up.*address already in use/);
     } finally {
       await new Promise((resolve) => blocker.close(resolve));

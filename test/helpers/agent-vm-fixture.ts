@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:https';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { createCertificateAuthority, issueCertificate, type CertificateAuthority, type IssuedCertificate } from '../../src/common/pki.js';
@@ -69,7 +69,12 @@ export interface AgentVmEnv {
   cleanup(): Promise<void>;
 }
 
-export const IMAGES_DIR = join(import.meta.dirname, '../../build/images');
+/** build/images of the repository, whether this file runs from test/ (vitest) or dist/test/ (bench). */
+const repoRoot = ((): string => {
+  const up = resolve(import.meta.dirname, '../..');
+  return basename(up) === 'dist' ? dirname(up) : up;
+})();
+export const IMAGES_DIR = join(repoRoot, 'build/images');
 
 export async function createAgentVmEnv(): Promise<AgentVmEnv> {
   const fx = await createLocalCloudFixture();

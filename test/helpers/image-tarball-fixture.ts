@@ -8,7 +8,9 @@ export interface FixtureFile {
   content: string | Buffer;
 }
 
-async function packToBuffer(files: Array<{ name: string; content?: Buffer; linkname?: string }>): Promise<Buffer> {
+async function packToBuffer(
+  files: Array<{ name: string; content?: Buffer; linkname?: string }>,
+): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   const done = new Promise<Buffer>((resolve, reject) => {
@@ -17,7 +19,8 @@ async function packToBuffer(files: Array<{ name: string; content?: Buffer; linkn
     pack.on('error', reject);
   });
   for (const f of files) {
-    if (f.linkname !== undefined) pack.entry({ name: f.name, type: 'symlink', linkname: f.linkname, mtime: new Date(0) });
+    if (f.linkname !== undefined)
+      pack.entry({ name: f.name, type: 'symlink', linkname: f.linkname, mtime: new Date(0) });
     else pack.entry({ name: f.name, mtime: new Date(0), mode: 0o644 }, f.content ?? Buffer.alloc(0));
   }
   pack.finalize();
@@ -49,7 +52,10 @@ export async function writeDockerSaveTarball(
   const layers = [...options.layers];
   const diffIds = layers.map((l) => `sha256:${sha256Hex(l)}`);
   const layerNames = layers.map((l) => `${sha256Hex(l)}/layer.tar`);
-  const files: Array<{ name: string; content?: Buffer; linkname?: string }> = layers.map((l, i) => ({ name: layerNames[i] ?? '', content: l }));
+  const files: Array<{ name: string; content?: Buffer; linkname?: string }> = layers.map((l, i) => ({
+    name: layerNames[i] ?? '',
+    content: l,
+  }));
   if (options.duplicateLastLayerViaSymlink && layers.length > 0) {
     const last = layers[layers.length - 1] as Buffer;
     diffIds.push(`sha256:${sha256Hex(last)}`);
@@ -68,29 +74,47 @@ export async function writeDockerSaveTarball(
   files.push({ name: configName, content: config });
   files.push({
     name: 'manifest.json',
-    content: Buffer.from(JSON.stringify([{ Config: configName, RepoTags: options.repoTags ?? [], Layers: layerNames }])),
+    content: Buffer.from(
+      JSON.stringify([{ Config: configName, RepoTags: options.repoTags ?? [], Layers: layerNames }]),
+    ),
   });
   await writeFile(tarPath, await packToBuffer(files));
   return { configDigest: `sha256:${sha256Hex(config)}`, diffIds };
 }
 
 /** An OCI image layout tarball (index.json + blobs/sha256/...), uncompressed layers. */
-export async function writeOciLayoutTarball(tarPath: string, options: { name?: string; layers: Buffer[] }): Promise<{ configDigest: string }> {
+export async function writeOciLayoutTarball(
+  tarPath: string,
+  options: { name?: string; layers: Buffer[] },
+): Promise<{ configDigest: string }> {
   const blobs = new Map<string, Buffer>();
   const add = (b: Buffer): string => {
     blobs.set(sha256Hex(b), b);
     return `sha256:${sha256Hex(b)}`;
   };
-  const layerDescs = options.layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', size: l.length, digest: add(l) }));
+  const layerDescs = options.layers.map((l) => ({
+    mediaType: 'application/vnd.oci.image.layer.v1.tar',
+    size: l.length,
+    digest: add(l),
+  }));
   const config = Buffer.from(
-    JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: layerDescs.map((d) => d.digest) } }),
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: {},
+      rootfs: { type: 'layers', diff_ids: layerDescs.map((d) => d.digest) },
+    }),
   );
   const configDigest = add(config);
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', size: config.length, digest: configDigest },
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        size: config.length,
+        digest: configDigest,
+      },
       layers: layerDescs,
     }),
   );

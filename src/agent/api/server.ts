@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { AgentApi, AgentSettings, MountDiskRequest } from '../protocol.js';
+import type { AgentApi, AgentSettings, MigrateDiskProgress, MigrateDiskRequest, MountDiskRequest } from '../protocol.js';
 import { AGENT_API_PREFIX } from '../protocol.js';
 import type { InstanceSpec } from '../../manifest/instance-spec.js';
 import type { Logger } from '../../common/logger.js';
@@ -18,13 +18,14 @@ const QUICK_ACTIONS: Record<string, (api: AgentApi, body: Body) => Promise<unkno
 };
 
 /** Long actions answer 202 `{task}`; the director polls GET /agent/v1/tasks/:id. */
-const LONG_ACTIONS: Record<string, (api: AgentApi, body: Body) => Promise<unknown>> = {
+const LONG_ACTIONS: Record<string, (api: AgentApi, body: Body, progress: (p: MigrateDiskProgress) => void) => Promise<unknown>> = {
   apply: (api, b) => api.apply(requireObject(b, 'spec') as unknown as InstanceSpec),
   start: (api) => api.start(),
   stop: (api) => api.stop(),
   drain: (api) => api.drain(),
   mount_disk: (api, b) => api.mountDisk(b as unknown as MountDiskRequest),
   unmount_disk: (api, b) => api.unmountDisk(requireString(b, 'diskCid')),
+  migrate_disk: (api, b, progress) => requireMigrate(api)(b as unknown as MigrateDiskRequest, progress),
 };
 
 /**
@@ -61,7 +62,7 @@ export async function createAgentServer(api: AgentApi, settings: AgentSettings, 
     if (quick) return { value: await quick(api, body) };
     const long = LONG_ACTIONS[action];
     if (long) {
-      const task = tasks.start(action, () => long(api, body));
+      const task = tasks.start(action, (progress) => long(api, body, progress));
       return reply.status(202).send({ task });
     }
     throw new NotFoundError(`The agent has no action "${action}"; known actions: ${[...Object.keys(QUICK_ACTIONS), ...Object.keys(LONG_ACTIONS)].join(', ')}.`);
@@ -75,6 +76,11 @@ export async function createAgentServer(api: AgentApi, settings: AgentSettings, 
 
   await app.listen({ host: settings.listen.host, port: settings.listen.port });
   return app;
+}
+
+function requireMigrate(api: AgentApi): NonNullable<AgentApi['migrateDisk']> {
+  if (!api.migrateDisk) throw new NotFoundError('This agent cannot migrate disks (no migrate_disk); upgrade the agent.');
+  return api.migrateDisk.bind(api);
 }
 
 function requireString(body: Body, key: string): string {

@@ -15,7 +15,7 @@ export type DockerdState = 'starting' | 'running' | 'restarting' | 'failed';
 const READY_TIMEOUT_MS = 60_000;
 const ADOPTED_POLL_MS = 250;
 const MAX_BACKOFF_MS = 30_000;
-const STABLE_AFTER_MS = 30_000;
+const STABLE_AFTER_MS = 10_000;
 const FAILED_AFTER_ATTEMPTS = 3;
 
 export interface DockerdEvents {
@@ -39,6 +39,10 @@ export class DockerdSupervisor {
   private stateValue: DockerdState = 'starting';
   private restartCount = 0;
   private attempts = 0;
+  /** Deaths soon after starting (drive the backoff); reset when dockerd had stayed up a while. */
+  private quickExits = 0;
+  /** Starts that never answered, in a row: three of them and dockerd is reported failed. */
+  private failedStarts = 0;
   private upSince = 0;
   private everUp = false;
   private stopping = false;
@@ -215,6 +219,7 @@ export class DockerdSupervisor {
     const restarted = this.everUp;
     if (restarted) this.restartCount += 1;
     this.everUp = true;
+    this.failedStarts = 0;
     this.stateValue = 'running';
     this.upSince = Date.now();
     const waiters = this.readyWaiters;
@@ -227,9 +232,10 @@ export class DockerdSupervisor {
   private onExit(why: string): void {
     if (this.stopping || this.restartingOnPurpose) return;
     const wasUp = this.stateValue === 'running';
-    if (wasUp && Date.now() - this.upSince > STABLE_AFTER_MS) this.attempts = 0;
-    this.stateValue = this.attempts >= FAILED_AFTER_ATTEMPTS ? 'failed' : 'restarting';
-    const delay = this.attempts <= 1 ? 0 : Math.min(MAX_BACKOFF_MS, 500 * 2 ** (this.attempts - 2));
+    if (!wasUp) this.failedStarts += 1;
+    this.quickExits = wasUp && Date.now() - this.upSince >= STABLE_AFTER_MS ? 1 : this.quickExits + 1;
+    this.stateValue = this.failedStarts >= FAILED_AFTER_ATTEMPTS ? 'failed' : 'restarting';
+    const delay = this.quickExits <= 1 ? 0 : Math.min(MAX_BACKOFF_MS, 500 * 2 ** (this.quickExits - 2));
     this.log.warn(`${why}; restarting it`, { delayMs: delay });
     if (wasUp) this.events.onDown();
     if (this.stateValue === 'failed') this.events.onFailing(this.lastLogLines());

@@ -34,7 +34,7 @@ import {
 } from './network.js';
 import { isAlive } from './processes.js';
 import { CloudFiles, writeJson, type DiskRecord, type VmRecord } from './store.js';
-import { killVm, launchVm, vmPaths } from './vm-process.js';
+import { killNetnsProcesses, killVm, launchVm, vmPaths } from './vm-process.js';
 
 const MiB = 1024 * 1024;
 
@@ -185,6 +185,7 @@ export class LocalCloud implements Cloud {
     const root = this.vmDir(vmCid);
     if (!vm && !existsSync(root) && !netnsExists(vmCid)) return;
     await killVm(vmCid, vm?.pid1 ?? null, vm?.pid1StartTime ?? null);
+    if (netnsExists(vmCid)) await killNetnsProcesses(vmCid);
     await this.lock.run(async () => {
       for (const disk of await this.files.listDisks()) {
         if (disk.attachedTo !== vmCid) continue;

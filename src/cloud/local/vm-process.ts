@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { openSync, closeSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { CloudError } from '../cloud.js';
-import { shellQuote } from './exec.js';
+import { shellQuote, tryRun } from './exec.js';
 import { netnsName } from './network.js';
 import {
   childrenOf,
@@ -169,4 +169,25 @@ async function parentOf(pid: number): Promise<number | null> {
   } catch {
     return null;
   }
+}
+
+/**
+ * Kills whatever still runs in the VM's network namespace: the processes of a VM whose PID 1 was
+ * never recorded (the cloud died in the middle of createVm). Killing the VM's PID 1 ends them all.
+ */
+export async function killNetnsProcesses(vmCid: string): Promise<void> {
+  const res = await tryRun('ip', ['netns', 'pids', netnsName(vmCid)]);
+  if (!('stdout' in res)) return;
+  const pids = res.stdout.split(/\s+/).filter(Boolean).map(Number);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  await waitFor(async () => {
+    for (const pid of pids) if (await isAlive(pid)) return false;
+    return true;
+  }, 5000);
 }

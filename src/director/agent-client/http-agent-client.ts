@@ -1,5 +1,14 @@
 import { Agent as HttpsAgent, request } from 'node:https';
-import type { AgentApi, AgentState, AgentTaskInfo, MountDiskRequest, RunCommandResult } from '../../agent/protocol.js';
+import type {
+  AgentApi,
+  AgentState,
+  AgentTaskInfo,
+  MigrateDiskProgress,
+  MigrateDiskRequest,
+  MigrateDiskResult,
+  MountDiskRequest,
+  RunCommandResult,
+} from '../../agent/protocol.js';
 import { AGENT_API_PREFIX } from '../../agent/protocol.js';
 import type { InstanceSpec } from '../../manifest/instance-spec.js';
 import { TimeoutError, UnavailableError, errorMessage, fromErrorBody } from '../../common/errors.js';
@@ -65,6 +74,12 @@ export class HttpAgentClient implements AgentApi {
     await this.long('unmount_disk', { diskCid });
   }
 
+  /** A disk copy can take hours: the caller (disk-resize.ts) applies its own timeout. */
+  async migrateDisk(req: MigrateDiskRequest, onProgress?: (p: MigrateDiskProgress) => void): Promise<MigrateDiskResult> {
+    const progress = onProgress === undefined ? undefined : (p: unknown): void => onProgress(p as MigrateDiskProgress);
+    return (await this.long('migrate_disk', req, progress, 7 * 24 * 3600_000)) as MigrateDiskResult;
+  }
+
   listDisk(): Promise<string[]> {
     return this.quick<string[]>('list_disk', {});
   }
@@ -84,16 +99,17 @@ export class HttpAgentClient implements AgentApi {
     return res.value;
   }
 
-  private async long(action: string, body: unknown): Promise<unknown> {
+  private async long(action: string, body: unknown, onProgress?: (p: unknown) => void, taskTimeoutMs = this.o.taskTimeoutMs): Promise<unknown> {
     const started = (await this.call('POST', `${AGENT_API_PREFIX}/actions/${action}`, body, this.o.requestTimeoutMs)) as { task: AgentTaskInfo };
     let task = started.task;
-    const deadline = Date.now() + this.o.taskTimeoutMs;
+    const deadline = Date.now() + taskTimeoutMs;
     while (task.state === 'running') {
       if (Date.now() > deadline) {
-        throw new TimeoutError(`Agent ${this.o.agentId} (${this.o.baseUrl}) did not finish "${action}" within ${Math.round(this.o.taskTimeoutMs / 1000)} s (task ${task.id}); check the VM with \`bosun ssh\`.`);
+        throw new TimeoutError(`Agent ${this.o.agentId} (${this.o.baseUrl}) did not finish "${action}" within ${Math.round(taskTimeoutMs / 1000)} s (task ${task.id}); check the VM with \`bosun ssh\`.`);
       }
       await sleep(this.o.pollIntervalMs);
       task = (await this.call('GET', `${AGENT_API_PREFIX}/tasks/${task.id}`, undefined, this.o.requestTimeoutMs)) as AgentTaskInfo;
+      if (task.progress !== undefined) onProgress?.(task.progress);
     }
     if (task.state === 'failed') {
       const code = task.error?.code ?? 'internal';

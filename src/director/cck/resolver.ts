@@ -106,7 +106,7 @@ export async function applyResolution(deps: ResolverDeps, p: ScannedProblem, res
     }
     case 'activate_disk':
       if (!inst || !p.disk) throw new InternalError('activate_disk needs an instance and a disk');
-      await deps.store.activateDisk(p.disk.diskCid);
+      await deps.store.activateDisk(p.disk.diskCid, inst.id);
       if (inst.vmCid) await reattach(inst, { ...p.disk, active: true });
       break;
     default:

@@ -8,6 +8,7 @@ import type { Logger } from '../../common/logger.js';
 import { errorMessage } from '../../common/errors.js';
 import type { CckProblem } from '../api/types.js';
 import { instanceName, type HealthStore, type MonitoredDisk, type MonitoredInstance } from '../health/ports.js';
+import { withTimeout } from '../resurrector/poll.js';
 import { RESOLUTIONS, resolutionsOf, type ProblemType } from './problems.js';
 
 /** A problem with what the resolver needs to act on it. */
@@ -19,7 +20,7 @@ export interface ScannedProblem {
 }
 
 export interface ScannerDeps {
-  store: Pick<HealthStore, 'listInstances'>;
+  store: Pick<HealthStore, 'listInstances' | 'orphanedDisks'>;
   cloud: Pick<Cloud, 'hasVm' | 'hasDisk' | 'getDisks' | 'listVms'>;
   agents: AgentConnector;
   logger: Logger;
@@ -43,6 +44,7 @@ export async function scanDeployment(deps: ScannerDeps, deployment: string, opti
   };
 
   const instances = await deps.store.listInstances(deployment);
+  const orphans = new Map((await deps.store.orphanedDisks(deployment)).map((d) => [d.diskCid, d]));
   for (const inst of instances) {
     const name = instanceName(inst);
     const active = inst.disks.filter((d) => d.active);
@@ -62,6 +64,14 @@ export async function scanDeployment(deps: ScannerDeps, deployment: string, opti
       add('missing_vm', `VM ${vmCid} of ${name} is missing from the cloud`, { instance: inst, disk: null, vmCid });
       continue;
     }
+    const attached = new Set(await deps.cloud.getDisks(vmCid));
+    const known = new Set(inst.disks.map((d) => d.diskCid));
+    for (const cid of attached) {
+      const orphan = orphans.get(cid);
+      if (orphan && !known.has(cid)) {
+        add('inactive_disk', `Disk ${cid} is orphaned but still attached to VM ${vmCid} of ${name}`, { instance: inst, disk: { ...orphan, active: false }, vmCid });
+      }
+    }
     if (inst.agentId === null) continue;
     const agent = deps.agents.connect({ agentId: inst.agentId, vmCid, ip: inst.ip });
     let mounted: string[];
@@ -73,7 +83,6 @@ export async function scanDeployment(deps: ScannerDeps, deployment: string, opti
       add('unresponsive_agent', `The agent of ${name} (VM ${vmCid}) is not responding`, { instance: inst, disk: null, vmCid });
       continue;
     }
-    const attached = new Set(await deps.cloud.getDisks(vmCid));
     for (const d of active) {
       if (missingDisks.has(d.diskCid)) continue;
       const isAttached = attached.has(d.diskCid);
@@ -96,14 +105,4 @@ export async function scanDeployment(deps: ScannerDeps, deployment: string, opti
     }
   }
   return out;
-}
-
-export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

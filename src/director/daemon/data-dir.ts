@@ -18,8 +18,8 @@ export function dataDirPaths(dataDir: string) {
     adminToken: join(dataDir, 'admin-token'),
     pidFile: join(dataDir, 'director.pid'),
     logFile: join(dataDir, 'director.log'),
-    /** Where `bosun up` records the URL it started the director with. */
-    listenFile: join(dataDir, 'director.url'),
+    /** Written by the running director: { url, pid, bridgeName, subnet, dataDir } (read by `bosun up/down`). */
+    stateFile: join(dataDir, 'director.json'),
     uploads: join(dataDir, 'uploads'),
     cloud: join(dataDir, 'cloud'),
     configFile: join(dataDir, 'director.yml'),

@@ -48,6 +48,9 @@ export async function ensureVm(deps: InstanceDeps, ctx: TaskContext, target: Ins
       return { vmCid: record.vmCid, agentId: record.agentId, ip: record.ip, agent, created: false };
     }
     ctx.logger.warn('recorded VM is gone from the cloud; creating a new one', { instance: target.name, vmCid: record.vmCid });
+    // deleteVm of a VM the cloud no longer has is a no-op for the VM but frees what it still held
+    // (its disk attachments), so that the disk can move to the new VM.
+    await deps.cloud.deleteVm(record.vmCid);
     await deps.store.vms.delete(record.vmCid);
     await deps.store.instances.setVm(record.id, null);
     record = { ...record, vmCid: null, agentId: null, ip: null };

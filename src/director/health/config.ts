@@ -178,7 +178,11 @@ const rawSchema = z
  * Turns the raw config file sections (`health`, `resurrector`, `responders`) into settings; other
  * keys of the same object are ignored, so the whole director config may be passed in.
  */
-export function parseHealthSettings(raw: unknown): HealthSettings {
+export function parseHealthSettings(
+  raw: unknown,
+  /** Values from the director's own config (top-level agent_timeout, heartbeat_interval, resurrection), used where these sections are silent. */
+  fallback: { heartbeatIntervalMs?: number; agentTimeoutMs?: number; resurrectionEnabled?: boolean } = {},
+): HealthSettings {
   const parsed = rawSchema.safeParse(raw ?? {});
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`);
@@ -186,8 +190,8 @@ export function parseHealthSettings(raw: unknown): HealthSettings {
   }
   const { health: h, resurrector: r, responders } = parsed.data;
   const health: HealthConfig = {
-    heartbeatIntervalMs: h.heartbeat_interval ?? DEFAULT_HEALTH.heartbeatIntervalMs,
-    agentTimeoutMs: h.agent_timeout ?? DEFAULT_HEALTH.agentTimeoutMs,
+    heartbeatIntervalMs: h.heartbeat_interval ?? fallback.heartbeatIntervalMs ?? DEFAULT_HEALTH.heartbeatIntervalMs,
+    agentTimeoutMs: h.agent_timeout ?? fallback.agentTimeoutMs ?? DEFAULT_HEALTH.agentTimeoutMs,
     analyzeIntervalMs: h.analyze_interval ?? DEFAULT_HEALTH.analyzeIntervalMs,
     rogueAlertMs: h.rogue_alert ?? DEFAULT_HEALTH.rogueAlertMs,
     diskFullPercent: h.disk_full_percent ?? DEFAULT_HEALTH.diskFullPercent,
@@ -200,7 +204,7 @@ export function parseHealthSettings(raw: unknown): HealthSettings {
     );
   }
   const resurrector: ResurrectorConfig = {
-    enabled: r.enabled ?? DEFAULT_RESURRECTOR.enabled,
+    enabled: r.enabled ?? fallback.resurrectionEnabled ?? DEFAULT_RESURRECTOR.enabled,
     meltdown: {
       minimumDownJobs: r.minimum_down_jobs ?? DEFAULT_RESURRECTOR.meltdown.minimumDownJobs,
       percentThreshold: r.percent_threshold ?? DEFAULT_RESURRECTOR.meltdown.percentThreshold,

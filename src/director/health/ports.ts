@@ -45,8 +45,10 @@ export interface HealthStore {
   setDiskHint(diskCid: string, hint: DiskHint): Promise<void>;
   /** Forgets a disk record (the disk itself is not touched). */
   deleteDiskRecord(diskCid: string): Promise<void>;
-  /** Makes `diskCid` the instance's active disk. */
-  activateDisk(diskCid: string): Promise<void>;
+  /** Makes `diskCid` an active disk of the instance (it may have been orphaned). */
+  activateDisk(diskCid: string, instanceId: string): Promise<void>;
+  /** Orphaned disks of a deployment (cloud-check reports those still attached to one of its VMs). */
+  orphanedDisks(deployment: string): Promise<MonitoredDisk[]>;
   /** Global flag and per-deployment overrides (null: follow the global flag). */
   resurrectionSettings(): Promise<{ global: boolean; deployments: Record<string, boolean | null> }>;
 }

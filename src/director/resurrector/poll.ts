@@ -21,3 +21,14 @@ export async function pollUntil<T>(
     await new Promise((r) => setTimeout(r, options.intervalMs));
   }
 }
+
+/** Rejects with a TimeoutError saying `what` when `p` does not settle within `ms` (an agent that hangs must not hang us). */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TimeoutError(`${what} within ${Math.round(ms / 100) / 10} s`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -16,7 +16,7 @@ import type { Logger } from '../../common/logger.js';
 import { InternalError, errorMessage } from '../../common/errors.js';
 import type { HealthStore, MonitoredInstance, TaskStep, VmRequestBuilder } from '../health/ports.js';
 import { instanceName } from '../health/ports.js';
-import { pollUntil } from './poll.js';
+import { pollUntil, withTimeout } from './poll.js';
 
 /** Recreates an instance's VM keeping its disks; returns the new VM cid. */
 export interface InstanceRecreator {
@@ -29,9 +29,22 @@ export interface FencedRecreatorDeps {
   vmRequests: VmRequestBuilder;
   agents: AgentConnector;
   logger: Logger;
-  timeouts: { vmDeleteTimeoutMs: number; agentWaitTimeoutMs: number; watchTimeoutMs: number };
+  timeouts: {
+    vmDeleteTimeoutMs: number;
+    agentWaitTimeoutMs: number;
+    watchTimeoutMs: number;
+    /** One quick agent call (ping, mount_disk, start …); default 10 s. */
+    callTimeoutMs?: number;
+    /** The agent's apply (image pulls included); default 15 min. */
+    applyTimeoutMs?: number;
+  };
   /** Polling interval of hasVm / ping / get_state. */
   pollIntervalMs?: number;
+  /**
+   * Waits until the new VM's agent answers; the director plugs in the deployer's wait, whose
+   * timeout error shows the VM's boot log. Default: ping until agentWaitTimeoutMs.
+   */
+  agentReady?: (agent: AgentApi, vm: { vmCid: string; agentId: string; instance: string }) => Promise<void>;
 }
 
 export class FencedVmRecreator implements InstanceRecreator {
@@ -41,6 +54,8 @@ export class FencedVmRecreator implements InstanceRecreator {
     const { cloud, store } = this.deps;
     const name = instanceName(instance);
     const poll = this.deps.pollIntervalMs ?? 200;
+    const callMs = this.deps.timeouts.callTimeoutMs ?? 10_000;
+    const applyMs = this.deps.timeouts.applyTimeoutMs ?? 15 * 60_000;
     const step = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
       log({ stage: `Recreating ${name}`, step: what, state: 'started' });
       try {
@@ -68,7 +83,9 @@ export class FencedVmRecreator implements InstanceRecreator {
 
     const disks = instance.disks.filter((d) => d.active);
     const request = await this.deps.vmRequests.build(instance);
-    const created = await step('Creating VM', () => cloud.createVm({ ...request, diskCids: disks.map((d) => d.diskCid) }));
+    // No disk_cids: the disks are attached explicitly below, as the deployer does, so the order is
+    // createVm → attachDisk → mount_disk and the director learns every disk's hint.
+    const created = await step('Creating VM', () => cloud.createVm({ ...request, diskCids: [] }));
     const vmCid = created.vmCid;
     const ip = Object.values(created.networks).find((n) => n.ip)?.ip ?? null;
     await store.setInstanceVm(instance.id, { vmCid, agentId: request.agentId, ip });
@@ -77,24 +94,28 @@ export class FencedVmRecreator implements InstanceRecreator {
       .catch((err: unknown) => this.deps.logger.warn(`could not set the metadata of VM ${vmCid}: ${errorMessage(err)}`));
 
     const agent = this.deps.agents.connect({ agentId: request.agentId, vmCid, ip });
-    await step(`Waiting for the agent of VM ${vmCid}`, () =>
-      pollUntil(async () => ((await agent.ping()) === 'pong' ? true : undefined), {
+    await step(`Waiting for the agent of VM ${vmCid}`, async () => {
+      if (this.deps.agentReady) {
+        await this.deps.agentReady(agent, { vmCid, agentId: request.agentId, instance: name });
+        return;
+      }
+      await pollUntil(async () => ((await withTimeout(agent.ping(), callMs, 'ping')) === 'pong' ? true : undefined), {
         timeoutMs: this.deps.timeouts.agentWaitTimeoutMs,
         intervalMs: poll,
         what: `The agent ${request.agentId} on the new VM ${vmCid} of ${name} did not answer`,
-      }),
-    );
+      });
+    });
 
     for (const d of disks) {
       await step(`Attaching disk ${d.diskCid}`, async () => {
         const hint = await cloud.attachDisk(vmCid, d.diskCid);
         await store.setDiskHint(d.diskCid, hint);
-        await agent.mountDisk({ diskCid: d.diskCid, hint });
+        await withTimeout(agent.mountDisk({ diskCid: d.diskCid, hint }), applyMs, `mount_disk of ${d.diskCid} on VM ${vmCid}`);
       });
     }
     if (disks.length > 0) {
       await step('Checking mounted disks', async () => {
-        const mounted = new Set(await agent.listDisk());
+        const mounted = new Set(await withTimeout(agent.listDisk(), callMs, `list_disk on VM ${vmCid}`));
         const missing = disks.filter((d) => !mounted.has(d.diskCid)).map((d) => d.diskCid);
         if (missing.length > 0) {
           throw new InternalError(`The agent of VM ${vmCid} does not list disk(s) ${missing.join(', ')} as mounted after attaching them; ${name} is not healthy — run \`bosun cck\`.`);
@@ -105,22 +126,22 @@ export class FencedVmRecreator implements InstanceRecreator {
     if (instance.spec) {
       const spec = instance.spec;
       await step('Applying the last deployed spec', async () => {
-        await agent.apply(spec);
-        if (instance.desired === 'started') await agent.start();
+        await withTimeout(agent.apply(spec), applyMs, `apply on VM ${vmCid}`);
+        if (instance.desired === 'started') await withTimeout(agent.start(), callMs, `start on VM ${vmCid}`);
       });
       if (instance.desired === 'started' && spec.containers.length > 0) {
-        await step('Waiting for the containers to run', () => this.watch(agent, name, poll));
+        await step('Waiting for the containers to run', () => this.watch(agent, name, poll, callMs));
       }
     }
     return { vmCid, agentId: request.agentId };
   }
 
-  private async watch(agent: AgentApi, name: string, intervalMs: number): Promise<void> {
+  private async watch(agent: AgentApi, name: string, intervalMs: number, callMs: number): Promise<void> {
     let last: AgentState | undefined;
     try {
       await pollUntil(
         async () => {
-          last = await agent.getState();
+          last = await withTimeout(agent.getState(), callMs, 'get_state');
           return last.jobState === 'running' ? true : undefined;
         },
         { timeoutMs: this.deps.timeouts.watchTimeoutMs, intervalMs, what: `${name} is not running after recreating its VM` },

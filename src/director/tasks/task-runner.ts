@@ -85,6 +85,12 @@ export class TaskRunner {
     return this.get(task.id);
   }
 
+  /** Deployments whose lock a task holds right now (the health monitor leaves those alone). */
+  async lockedDeployments(): Promise<Set<string>> {
+    const locks = await this.store.locks.list();
+    return new Set(locks.filter((l) => l.name.startsWith('deployment:')).map((l) => l.name.slice('deployment:'.length)));
+  }
+
   async get(id: number): Promise<TaskInfo> {
     const t = await this.store.tasks.get(id);
     if (t === undefined) throw new NotFoundError(`Task ${id} does not exist; list tasks with "bosun tasks".`);

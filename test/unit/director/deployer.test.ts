@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { FakeCloud } from '../../../src/cloud/fake/index.js';
 import type { TestDirector, TestManifest } from '../../helpers/director-fixtures.js';
 import { cloudCallsSince, createTestDirector, deployAndWait } from '../../helpers/director-fixtures.js';
 
@@ -189,7 +190,10 @@ describe('deployer', () => {
   });
 
   it('an agent that never answers fails with the reason (VM exists) within agent_wait_timeout', async () => {
-    t = await createTestDirector({ config: { agentWaitTimeoutMs: 150 } });
+    const cloud = Object.assign(new FakeCloud({ unresponsiveTimeoutMs: 50, heartbeatIntervalMs: 60_000 }), {
+      getVmConsoleLog: async (_vmCid: string, _lines: number) => 'booting\nagent: cannot listen on 10.244.0.2:6868\n',
+    });
+    t = await createTestDirector({ config: { agentWaitTimeoutMs: 150 }, cloudInstance: cloud });
     const original = t.cloud.createVm.bind(t.cloud);
     t.cloud.createVm = async (req) => {
       const r = await original(req);
@@ -200,6 +204,7 @@ describe('deployer', () => {
     expect(task.state).toBe('error');
     expect(task.error).toMatch(/did not answer within 0.15 s/);
     expect(task.error).toContain('The cloud reports the VM as existing');
+    expect(task.error).toContain("Last lines of the VM's boot log:\nbooting\nagent: cannot listen on 10.244.0.2:6868");
   });
 
   it('dry run creates no task; diff shows changes', async () => {
@@ -208,5 +213,40 @@ describe('deployer', () => {
     const diff = await t.director.diff({ manifest: JSON.stringify(demo()) });
     expect(diff.changes.map((c) => c.kind)).toEqual(['create_vm']);
     expect(await t.director.listTasks({})).toEqual([]);
+  });
+
+  it('updates consecutive serial:false groups in parallel, serial groups alone', async () => {
+    t = await createTestDirector();
+    const m: TestManifest = {
+      name: 'demo',
+      groups: [
+        { name: 'a', instances: 1, containers: [web], serial: false },
+        { name: 'b', instances: 1, containers: [web], serial: false },
+        { name: 'c', instances: 1, containers: [web] },
+      ],
+    };
+    t.cloud.pause('createVm');
+    const task = await t.director.deploy({ manifest: JSON.stringify(m) }, 'admin');
+    for (let i = 0; i < 100 && t.cloud.callsOf('createVm').length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    // a and b both wait in createVm at the same time; c has not started.
+    expect(t.cloud.callsOf('createVm')).toHaveLength(2);
+    t.cloud.resume('createVm');
+    expect((await t.director.tasks.wait(task.id)).error).toBeNull();
+    expect(t.cloud.callsOf('createVm')).toHaveLength(3);
+  });
+
+  it('a redeploy replaces a VM the cloud lost and re-attaches its disk with the data', async () => {
+    t = await createTestDirector();
+    await deployAndWait(t.director, demo({}, 1));
+    const [before] = await t.director.listInstances('demo');
+    t.cloud.agentOf(before?.agentId ?? '')?.storeData().set('k', 'kept');
+    t.cloud.loseVm(before?.vmCid ?? '');
+    const task = await deployAndWait(t.director, demo({}, 1));
+    expect(task.error).toBeNull();
+    const [after] = await t.director.listInstances('demo', { ps: true });
+    expect(after?.vmCid).not.toBe(before?.vmCid);
+    expect(after?.diskCids).toEqual(before?.diskCids);
+    expect(after?.state).toBe('running');
+    expect(t.cloud.agentOf(after?.agentId ?? '')?.storeData().get('k')).toBe('kept');
   });
 });

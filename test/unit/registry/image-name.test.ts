@@ -22,8 +22,14 @@ describe('parseImageName', () => {
 
   it('strips docker.io only when asked (tags read from a tarball)', () => {
     expect(() => parseImageName('docker.io/library/redis:7')).toThrow(InvalidInputError);
-    expect(parseImageName('docker.io/library/redis:7', { allowDockerHubHost: true })).toEqual({ repository: 'library/redis', tag: '7' });
-    expect(parseImageName('docker.io/redis', { allowDockerHubHost: true })).toEqual({ repository: 'library/redis', tag: 'latest' });
+    expect(parseImageName('docker.io/library/redis:7', { allowDockerHubHost: true })).toEqual({
+      repository: 'library/redis',
+      tag: '7',
+    });
+    expect(parseImageName('docker.io/redis', { allowDockerHubHost: true })).toEqual({
+      repository: 'library/redis',
+      tag: 'latest',
+    });
   });
 
   it('refuses digests, upper case and bad tags', () => {

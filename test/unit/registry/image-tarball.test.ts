@@ -6,7 +6,11 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../../src/common/errors.js';
 import { DOCKER_LAYER_GZIP, prepareLayers, readImageTarball } from '../../../src/registry/image-tarball.js';
-import { makeLayer, writeDockerSaveTarball, writeOciLayoutTarball } from '../../helpers/image-tarball-fixture.js';
+import {
+  makeLayer,
+  writeDockerSaveTarball,
+  writeOciLayoutTarball,
+} from '../../helpers/image-tarball-fixture.js';
 
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -23,7 +27,10 @@ describe('image tarballs', () => {
     const l1 = await makeLayer([{ name: 'bin/hello', content: 'hello' }]);
     const l2 = await makeLayer([{ name: 'etc/motd', content: 'hi there\n'.repeat(1000) }]);
     const tarPath = path.join(dir, 'save.tar');
-    const { configDigest, diffIds } = await writeDockerSaveTarball(tarPath, { repoTags: ['acme/web:1'], layers: [l1, l2] });
+    const { configDigest, diffIds } = await writeDockerSaveTarball(tarPath, {
+      repoTags: ['acme/web:1'],
+      layers: [l1, l2],
+    });
 
     const info = await readImageTarball(tarPath);
     expect(info.format).toBe('docker-save');
@@ -51,7 +58,11 @@ describe('image tarballs', () => {
   it('follows symlinked duplicate layers', async () => {
     const l1 = await makeLayer([{ name: 'a', content: 'a' }]);
     const tarPath = path.join(dir, 'dup.tar');
-    await writeDockerSaveTarball(tarPath, { repoTags: ['dup:1'], layers: [l1], duplicateLastLayerViaSymlink: true });
+    await writeDockerSaveTarball(tarPath, {
+      repoTags: ['dup:1'],
+      layers: [l1],
+      duplicateLastLayerViaSymlink: true,
+    });
     const info = await readImageTarball(tarPath);
     expect(info.layers).toHaveLength(2);
     const layers = await prepareLayers(tarPath, info, await mkdtemp(path.join(dir, 'work-')));
@@ -61,7 +72,10 @@ describe('image tarballs', () => {
   it('reads an OCI image layout tarball with its name annotation', async () => {
     const l1 = await makeLayer([{ name: 'x', content: 'x' }]);
     const tarPath = path.join(dir, 'oci.tar');
-    const { configDigest } = await writeOciLayoutTarball(tarPath, { name: 'docker.io/library/app:2', layers: [l1] });
+    const { configDigest } = await writeOciLayoutTarball(tarPath, {
+      name: 'docker.io/library/app:2',
+      layers: [l1],
+    });
     const info = await readImageTarball(tarPath);
     expect(info.format).toBe('oci-layout');
     expect(info.repoTags).toEqual(['docker.io/library/app:2']);
@@ -75,7 +89,9 @@ describe('image tarballs', () => {
     await writeFile(garbage, 'this is not a tar file at all'.repeat(40));
     await expect(readImageTarball(garbage)).rejects.toThrow(InvalidInputError);
     await expect(readImageTarball(garbage)).rejects.toThrow(/docker save/);
-    await expect(readImageTarball(path.join(dir, 'missing.tar'))).rejects.toThrow(/Cannot read the image tarball .*missing\.tar/);
+    await expect(readImageTarball(path.join(dir, 'missing.tar'))).rejects.toThrow(
+      /Cannot read the image tarball .*missing\.tar/,
+    );
 
     const plain = path.join(dir, 'plain.tar');
     await writeFile(plain, await makeLayer([{ name: 'readme', content: 'x' }]));
@@ -89,6 +105,8 @@ describe('image tarballs', () => {
     const info = await readImageTarball(tarPath);
     expect(info.configDigest).toBe(configDigest);
     const tampered = { ...info, diffIds: [`sha256:${'0'.repeat(64)}`] };
-    await expect(prepareLayers(tarPath, tampered, await mkdtemp(path.join(dir, 'work-')))).rejects.toThrow(/corrupt layer/);
+    await expect(prepareLayers(tarPath, tampered, await mkdtemp(path.join(dir, 'work-')))).rejects.toThrow(
+      /corrupt layer/,
+    );
   });
 });

@@ -90,7 +90,17 @@ describe('cloud-check', () => {
     rig.cloud.makeAgentUnresponsive(a?.agentId ?? '', true);
     const inactive = await rig.cloud.createDisk(10, {});
     rig.store.byName('db/1').disks.push({ diskCid: inactive, sizeMiB: 10, active: false, hint: null });
+    // An orphaned disk that is still attached to an instance's VM is an inactive disk too.
+    const orphan = await rig.cloud.createDisk(10, {});
+    await rig.cloud.attachDisk(b?.vmCid ?? '', orphan);
+    rig.store.orphans.push({ diskCid: orphan, sizeMiB: 10, active: false, hint: null });
+    const report = await cck(rig, { report: true });
+    expect(report.problems.filter((p) => p.type === 'inactive_disk').map((p) => p.description)).toEqual([
+      expect.stringContaining(inactive),
+      expect.stringMatching(new RegExp(`${orphan} is orphaned but still attached`)),
+    ]);
     await cck(rig, { resolutions: { unresponsive_agent: 'delete_vm', inactive_disk: 'delete_disk' } });
+    expect(await rig.cloud.hasDisk(orphan)).toBe(false);
     expect(await rig.cloud.hasVm(a?.vmCid ?? '')).toBe(false);
     expect(rig.store.byName('db/0').vmCid).toBeNull();
     expect(await rig.cloud.hasDisk(inactive)).toBe(false);

@@ -10,6 +10,7 @@ import type { InstanceSpec } from '../../../../src/manifest/instance-spec.js';
 import type {
   AlertStore,
   HealthStore,
+  MonitoredDisk,
   MonitoredInstance,
   TaskHandle,
   TaskRunnerPort,
@@ -48,9 +49,17 @@ export class MemoryStore implements HealthStore, AlertStore {
   }
   async deleteDiskRecord(diskCid: string): Promise<void> {
     for (const i of this.instances.values()) i.disks = i.disks.filter((d) => d.diskCid !== diskCid);
+    this.orphans.splice(0, this.orphans.length, ...this.orphans.filter((d) => d.diskCid !== diskCid));
   }
-  async activateDisk(diskCid: string): Promise<void> {
+  readonly orphans: MonitoredDisk[] = [];
+  async activateDisk(diskCid: string, instanceId: string): Promise<void> {
     for (const i of this.instances.values()) for (const d of i.disks) if (d.diskCid === diskCid) d.active = true;
+    const k = this.orphans.findIndex((d) => d.diskCid === diskCid);
+    const [orphan] = k >= 0 ? this.orphans.splice(k, 1) : [];
+    if (orphan) this.require(instanceId).disks.push({ ...orphan, active: true });
+  }
+  async orphanedDisks(): Promise<MonitoredDisk[]> {
+    return structuredClone(this.orphans);
   }
   async resurrectionSettings(): Promise<{ global: boolean; deployments: Record<string, boolean | null> }> {
     return { global: this.global, deployments: { ...this.deployments } };

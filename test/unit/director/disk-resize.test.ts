@@ -1,0 +1,289 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FakeAgent } from '../../../src/cloud/fake/fake-agent.js';
+import { FakeCloud } from '../../../src/cloud/fake/index.js';
+import { silentLogger } from '../../../src/common/logger.js';
+import type { TaskEventInput, TaskContext } from '../../../src/director/tasks/task-context.js';
+import { DiskMigrations } from '../../../src/director/disks/disk-migrations.js';
+import { resizePersistentDisk, type DiskResizeTarget } from '../../../src/director/disks/disk-resize.js';
+import { Store } from '../../../src/store/store.js';
+import type { TestDirector, TestManifest } from '../../helpers/director-fixtures.js';
+import { createTestDirector, deployAndWait } from '../../helpers/director-fixtures.js';
+
+const redis = { name: 'redis', image: 'redis:7' };
+const demo = (disk: number, instances = 1): TestManifest => ({ name: 'demo', groups: [{ name: 'db', instances, disk, containers: [redis] }] });
+
+async function only(t: TestDirector): Promise<{ agent: FakeAgent; instanceId: string; diskCid: string }> {
+  const [i] = await t.director.listInstances('demo');
+  const agent = t.cloud.agentOf(i?.agentId ?? '');
+  if (!i || !agent || !i.diskCids[0]) throw new Error('no instance');
+  return { agent, instanceId: i.id, diskCid: i.diskCids[0] };
+}
+
+function actionsSince(agent: FakeAgent, from: number): string[] {
+  return agent.calls.slice(from).map((c) => c.action);
+}
+
+describe('persistent disk resize through deploy (fake cloud)', () => {
+  let t: TestDirector;
+  afterEach(async () => {
+    await t.close();
+  });
+
+  it('grows in place: resizeDisk on the detached disk, no new disk, no copy, data kept, containers running', async () => {
+    t = await createTestDirector();
+    expect((await deployAndWait(t.director, demo(1024))).state).toBe('done');
+    const before = await only(t);
+    before.agent.storeData().set('redis/appendonly.aof', 'SET k v');
+    const from = t.cloud.calls.length;
+    const agentFrom = before.agent.calls.length;
+    const task = await deployAndWait(t.director, demo(2048));
+    expect(task.error).toBeNull();
+    const methods = t.cloud.calls.slice(from).map((c) => c.method);
+    expect(methods).toContain('resizeDisk');
+    expect(methods).not.toContain('createDisk');
+    // Stop → detach → resize → attach → mount → start, in that order.
+    const order = ['detachDisk', 'resizeDisk', 'attachDisk'].map((m) => methods.indexOf(m));
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    const actions = actionsSince(before.agent, agentFrom);
+    expect(actions).not.toContain('migrateDisk');
+    expect(actions.indexOf('stop')).toBeLessThan(actions.indexOf('unmountDisk'));
+    expect(actions.indexOf('mountDisk')).toBeLessThan(actions.lastIndexOf('start'));
+    const after = await only(t);
+    expect(after.diskCid).toBe(before.diskCid);
+    expect(t.cloud.diskSizeMiB(after.diskCid)).toBe(2048);
+    expect(after.agent.storeData().get('redis/appendonly.aof')).toBe('SET k v');
+    expect((await after.agent.getState()).jobState).toBe('running');
+    const events = await t.director.taskEvents(task.id);
+    expect(events.some((e) => e.step === 'resize disk in the cloud' && e.state === 'finished')).toBe(true);
+    // Converged: deploying again does nothing to the disk.
+    const again = t.cloud.calls.length;
+    await deployAndWait(t.director, demo(2048));
+    expect(t.cloud.calls.slice(again).map((c) => c.method)).not.toContain('resizeDisk');
+  });
+
+  it('shrinks by copy: new disk, bulk copy while running, stop, delta, swap, start; old disk detached and orphaned', async () => {
+    t = await createTestDirector();
+    await deployAndWait(t.director, demo(2048));
+    const before = await only(t);
+    for (let i = 0; i < 50; i++) before.agent.storeData().set(`file-${i}`, `content ${i}`);
+    const agentFrom = before.agent.calls.length;
+    const task = await deployAndWait(t.director, demo(512));
+    expect(task.error).toBeNull();
+    const after = await only(t);
+    expect(after.diskCid).not.toBe(before.diskCid);
+    expect(t.cloud.diskSizeMiB(after.diskCid)).toBe(512);
+    expect([...after.agent.storeData().entries()]).toEqual([...t.cloud.diskData(before.diskCid).entries()]);
+    expect(after.agent.storeData().size).toBe(50);
+    const actions = actionsSince(before.agent, agentFrom);
+    const copy = actions.indexOf('migrateDisk');
+    const stop = actions.indexOf('stop');
+    expect(copy).toBeGreaterThanOrEqual(0);
+    expect(copy).toBeLessThan(stop); // the bulk copy runs while the containers still run
+    expect(actions.lastIndexOf('migrateDisk')).toBeGreaterThan(stop); // the delta after the stop
+    expect((await after.agent.getState()).jobState).toBe('running');
+    const orphans = await t.director.listDisks({ orphaned: true });
+    expect(orphans.map((d) => d.diskCid)).toEqual([before.diskCid]);
+    expect(await t.cloud.getDisks(after.agent.vmCid)).toEqual([after.diskCid]);
+    const events = await t.director.taskEvents(task.id);
+    const progress = events.filter((e) => e.state === 'in_progress' && e.data?.bytesCopied !== undefined);
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(progress[0]?.data?.filesCopied).toBe(50);
+    expect(events.some((e) => e.step === 'swap disks' && e.state === 'finished')).toBe(true);
+    expect(await new DiskMigrations(t.director.store.db).list()).toEqual([]);
+  });
+
+  it('grows by copy on a cloud without resizeDisk', async () => {
+    t = await createTestDirector({ cloud: { supportsResizeDisk: false } });
+    await deployAndWait(t.director, demo(512));
+    const before = await only(t);
+    before.agent.storeData().set('k', 'v');
+    const task = await deployAndWait(t.director, demo(1024));
+    expect(task.error).toBeNull();
+    const after = await only(t);
+    expect(after.diskCid).not.toBe(before.diskCid);
+    expect(after.agent.storeData().get('k')).toBe('v');
+    expect(t.cloud.calls.some((c) => c.method === 'resizeDisk')).toBe(false);
+  });
+
+  it('refuses a shrink below the data size before anything stops or is created', async () => {
+    t = await createTestDirector();
+    await deployAndWait(t.director, demo(1024));
+    const before = await only(t);
+    before.agent.storeData().set('big', 'x'.repeat(60 * 1024 * 1024));
+    const from = t.cloud.calls.length;
+    const agentFrom = before.agent.calls.length;
+    const task = await deployAndWait(t.director, demo(100));
+    expect(task.state).toBe('error');
+    expect(task.error).toMatch(/Cannot shrink the persistent disk of db\/0 .* to 100 MiB: its data uses 6[01] MiB and needs at least \d+ MiB/);
+    expect(actionsSince(before.agent, agentFrom)).not.toContain('stop');
+    expect(actionsSince(before.agent, agentFrom)).not.toContain('drain');
+    expect(t.cloud.calls.slice(from).map((c) => c.method)).not.toContain('createDisk');
+    expect((await before.agent.getState()).jobState).toBe('running');
+    expect((await only(t)).diskCid).toBe(before.diskCid);
+  });
+
+  it('a failure during the bulk copy leaves the old disk active and the containers running; the new disk is orphaned', async () => {
+    t = await createTestDirector();
+    await deployAndWait(t.director, demo(2048));
+    const before = await only(t);
+    before.agent.storeData().set('k', 'v');
+    before.agent.failNextMigrate('copy', 'rsync: No space left on device');
+    const task = await deployAndWait(t.director, demo(512));
+    expect(task.state).toBe('error');
+    expect(task.error).toMatch(/failed at step "copy data while the containers run": rsync: No space left on device/);
+    expect(task.error).toMatch(/old disk .* is still the instance's disk/);
+    const now = await only(t);
+    expect(now.diskCid).toBe(before.diskCid);
+    expect(await t.cloud.getDisks(now.agent.vmCid)).toEqual([before.diskCid]);
+    expect(await now.agent.listDisk()).toEqual([before.diskCid]);
+    expect((await now.agent.getState()).jobState).toBe('running');
+    const orphans = await t.director.listDisks({ orphaned: true });
+    expect(orphans).toHaveLength(1);
+    expect(orphans[0]?.diskCid).not.toBe(before.diskCid);
+    // A re-run succeeds.
+    const again = await deployAndWait(t.director, demo(512));
+    expect(again.error).toBeNull();
+    expect((await only(t)).agent.storeData().get('k')).toBe('v');
+  });
+
+  it('a failure in the delta pass (containers stopped) starts them again on the old disk', async () => {
+    t = await createTestDirector();
+    await deployAndWait(t.director, demo(2048));
+    const before = await only(t);
+    before.agent.failNextMigrate('delta', 'verification failed: x differs');
+    const task = await deployAndWait(t.director, demo(512));
+    expect(task.error).toMatch(/failed at step "copy changes and verify"/);
+    const now = await only(t);
+    expect(now.diskCid).toBe(before.diskCid);
+    const state = await now.agent.getState();
+    expect(state.stopped).toBe(false);
+    expect(state.jobState).toBe('running');
+  });
+
+  it('an agent that stops answering mid-copy: the re-run rolls back first, then converges', async () => {
+    t = await createTestDirector();
+    await deployAndWait(t.director, demo(2048));
+    const before = await only(t);
+    before.agent.storeData().set('k', 'v');
+    before.agent.failNextMigrate('copy');
+    // The agent "dies" right when the copy fails: the rollback cannot reach it.
+    const origMigrate = before.agent.migrateDisk.bind(before.agent);
+    before.agent.migrateDisk = async (r, p) => {
+      try {
+        return await origMigrate(r, p);
+      } finally {
+        before.agent.setUnresponsive(true);
+      }
+    };
+    const task = await deployAndWait(t.director, demo(512));
+    expect(task.error).toMatch(/Rolling back did not finish either/);
+    expect(await new DiskMigrations(t.director.store.db).list()).toHaveLength(1);
+    before.agent.setUnresponsive(false);
+    before.agent.migrateDisk = origMigrate;
+    const again = await deployAndWait(t.director, demo(512));
+    expect(again.error).toBeNull();
+    const after = await only(t);
+    expect(after.agent.storeData().get('k')).toBe('v');
+    expect(await t.cloud.getDisks(after.agent.vmCid)).toEqual([after.diskCid]);
+    // Two orphans: the interrupted copy's disk and the old disk; no disk attached twice.
+    expect((await t.director.listDisks({ orphaned: true })).map((d) => d.diskCid)).toContain(before.diskCid);
+    expect(await new DiskMigrations(t.director.store.db).list()).toEqual([]);
+  });
+});
+
+/** A context whose steps record events, and which "crashes" (never returns) when `crashAt` starts. */
+function crashingContext(crashAt: string | null, events: TaskEventInput[]): TaskContext {
+  return {
+    taskId: 1,
+    user: 'test',
+    logger: silentLogger,
+    event: async (e) => {
+      events.push(e);
+    },
+    step: async (stage, step, index, total, fn) => {
+      if (step === crashAt) return new Promise<never>(() => undefined);
+      events.push({ stage, step, index, total, state: 'started' });
+      const r = await fn();
+      events.push({ stage, step, index, total, state: 'finished' });
+      return r;
+    },
+    checkCancelled: async () => undefined,
+  };
+}
+
+describe('resize after a director crash (module level)', () => {
+  let dir: string;
+  let store: Store;
+  let cloud: FakeCloud;
+  afterEach(async () => {
+    await store.close();
+    cloud.shutdown();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function setUp(): Promise<{ target: DiskResizeTarget; agent: FakeAgent; oldCid: string }> {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'bosun-test-resize-'));
+    store = await Store.create({ kind: 'sqlite', path: path.join(dir, 'db.sqlite') });
+    cloud = new FakeCloud({ unresponsiveTimeoutMs: 100 });
+    const { vmCid } = await cloud.createVm({
+      agentId: 'a1',
+      stemcell: 's',
+      cloudProperties: {},
+      networks: {},
+      diskCids: [],
+      env: { directorUrl: '', caPem: '', certPem: '', keyPem: '', heartbeatIntervalMs: 60_000 },
+    });
+    const agent = cloud.agentOfVm(vmCid);
+    if (!agent) throw new Error('no agent');
+    const oldCid = await cloud.createDisk(2048, {}, vmCid);
+    const hint = await cloud.attachDisk(vmCid, oldCid);
+    await agent.mountDisk({ diskCid: oldCid, hint });
+    await store.disks.create({ cid: oldCid, sizeMiB: 2048, instanceId: 'i1', deployment: 'demo' });
+    await store.disks.setHint(oldCid, hint);
+    for (let i = 0; i < 10; i++) agent.storeData().set(`f${i}`, `v${i}`);
+    const target: DiskResizeTarget = {
+      instanceId: 'i1',
+      deployment: 'demo',
+      name: 'db/0 (i1)',
+      desired: 'started',
+      vmCid,
+      agent: cloud.agentConnector.connect({ agentId: 'a1', vmCid, ip: null }),
+      diskCloudProperties: {},
+    };
+    return { target, agent, oldCid };
+  }
+
+  const deps = () => ({ cloud, store, config: { agentTimeoutMs: 500, applyTimeoutMs: 500 } });
+
+  for (const crashAt of ['copy data while the containers run', 'copy changes and verify', 'swap disks', 'detach old disk (kept as an orphan)']) {
+    it(`converges when the director dies at "${crashAt}"`, async () => {
+      const { target, agent, oldCid } = await setUp();
+      const disk = (await store.disks.get(oldCid))!;
+      // The crashed run: its promise never settles (the process is gone).
+      void resizePersistentDisk(deps(), crashingContext(crashAt, []), target, disk, 512);
+      await new Promise((r) => setTimeout(r, 50));
+      const pending = await new DiskMigrations(store.db).get('i1');
+      expect(pending).not.toBeNull();
+      // Until the swap is committed the old disk is the active one.
+      if (crashAt !== 'detach old disk (kept as an orphan)') expect((await store.disks.activeForInstance('i1'))[0]?.cid).toBe(oldCid);
+
+      const active = (await store.disks.activeForInstance('i1'))[0]!;
+      const events: TaskEventInput[] = [];
+      const result = await resizePersistentDisk(deps(), crashingContext(null, events), target, active, 512);
+      expect(result.sizeMiB).toBe(512);
+      expect(result.cid).not.toBe(oldCid);
+      expect((await store.disks.activeForInstance('i1')).map((d) => d.cid)).toEqual([result.cid]);
+      expect(await cloud.getDisks(target.vmCid)).toEqual([result.cid]);
+      expect(await agent.listDisk()).toEqual([result.cid]);
+      expect(agent.storeData().size).toBe(10);
+      expect(agent.storeData().get('f3')).toBe('v3');
+      expect(await new DiskMigrations(store.db).list()).toEqual([]);
+      expect((await store.disks.get(oldCid))?.state).toBe('orphaned');
+      const state = await agent.getState();
+      expect(state.stopped).toBe(false);
+    });
+  }
+});
