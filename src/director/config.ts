@@ -30,6 +30,10 @@ const rawSchema = z.object({
   /** How often the deployer polls get_state while watching an updated instance. */
   watchPollIntervalMs: z.number().int().positive().default(1_000),
   lockTtlMs: z.number().int().positive().default(10 * 60_000),
+  /** Orphaned disks are deleted this long after they were orphaned (BOSH: 5 days). */
+  orphanedDiskRetentionMs: z.number().int().nonnegative().default(5 * 24 * 3600_000),
+  /** How often the director looks for expired orphaned disks. */
+  orphanedDiskSweepIntervalMs: z.number().int().positive().default(3600_000),
   /** Resurrection default for deployments that do not set their own. */
   resurrectionDefault: z.boolean().default(true),
 });

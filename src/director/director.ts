@@ -17,6 +17,8 @@ import type { CertificateAuthority } from '../common/pki.js';
 import { Store } from '../store/store.js';
 import type { InstanceRecord } from '../store/store.js';
 import type { AgentConnector } from './agent-connector.js';
+import { DiskMigrations } from './disks/disk-migrations.js';
+import { startOrphanedDiskSweeper } from './disks/orphan-sweeper.js';
 import type {
   Alert,
   AuditEvent,
@@ -65,13 +67,18 @@ export interface DirectorOptions {
   agentCredentials?: (agentId: string) => AgentCredentials;
 }
 
+export type CloudCheckHandler = (deployment: string, request: CckRequest, user: string) => Promise<TaskInfo>;
+
 const CONFIG_DIRECTOR_UUID = 'director_uuid';
 const CONFIG_RESURRECTION = 'resurrection';
 
 export class Director implements DirectorService {
   readonly deployer: Deployer;
+  private orphanSweeper: { stop(): void } | null = null;
   private readonly jobs: InstanceJobs;
-  private readonly deps: InstanceDeps;
+  private cloudCheckHandler: CloudCheckHandler | undefined;
+  /** What the deploy steps use (store, guarded cloud, agents, config, credentials): for wiring the health parts. */
+  readonly deps: InstanceDeps;
 
   private constructor(
     readonly config: DirectorConfig,
@@ -125,7 +132,12 @@ export class Director implements DirectorService {
           const cert = issueCertificate(ca, { commonName: agentId, usage: 'both' });
           return { caPem: ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem };
         });
-      return new Director(config, ca, store, cloud, options.agentConnector, tasks, logger, uuid, options.registry, options.manifests ?? manifestModule, credentials, options.cloud);
+      const director = new Director(config, ca, store, cloud, options.agentConnector, tasks, logger, uuid, options.registry, options.manifests ?? manifestModule, credentials, options.cloud);
+      director.orphanSweeper = startOrphanedDiskSweeper(
+        { store, logger, deleteDisk: (cid) => director.deleteDisk(cid, 'orphaned-disk-sweeper') },
+        { retentionMs: config.orphanedDiskRetentionMs, intervalMs: config.orphanedDiskSweepIntervalMs },
+      );
+      return director;
     } catch (err) {
       await store.close();
       throw err;
@@ -134,6 +146,7 @@ export class Director implements DirectorService {
 
   /** Waits for running tasks, then closes the store. */
   async close(): Promise<void> {
+    this.orphanSweeper?.stop();
     await this.tasks.drain();
     await this.store.close();
   }
@@ -236,6 +249,9 @@ export class Director implements DirectorService {
     if (disk.state !== 'orphaned') {
       throw new ConflictError(`Disk ${diskCid} is in use by an instance; only orphaned disks can be deleted (scale down or delete the deployment first).`);
     }
+    if ((await new DiskMigrations(this.store.db).inUse()).has(diskCid)) {
+      throw new ConflictError(`Disk ${diskCid} is part of an unfinished disk resize; deploy the deployment again to finish it, then delete the disk.`);
+    }
     return this.tasks.enqueue({ description: `delete disk ${diskCid}`, deployment: null, user, locks: [`disk:${diskCid}`] }, async (ctx) => {
       await ctx.step('Deleting orphaned disk', diskCid, 1, 1, async () => {
         try {
@@ -334,8 +350,17 @@ export class Director implements DirectorService {
     return v === undefined ? this.config.resurrectionDefault : v === 'true';
   }
 
-  async cloudCheck(deployment: string, _request: CckRequest, user: string): Promise<TaskInfo> {
+  /**
+   * Plugs in the real cloud-check (the health part builds it on top of this director, so it is
+   * set after create). Until then cloudCheck is a task that fails with "not implemented yet".
+   */
+  useCloudCheck(handler: CloudCheckHandler): void {
+    this.cloudCheckHandler = handler;
+  }
+
+  async cloudCheck(deployment: string, request: CckRequest, user: string): Promise<TaskInfo> {
     await this.requireDeployment(deployment);
+    if (this.cloudCheckHandler !== undefined) return this.cloudCheckHandler(deployment, request, user);
     return this.tasks.enqueue({ description: 'scan and fix', deployment, user }, () =>
       Promise.reject(new UnavailableError('cloud-check is not implemented yet in this director; use "bosun recreate GROUP/INDEX" to replace a broken VM.')),
     );

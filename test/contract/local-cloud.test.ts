@@ -80,7 +80,8 @@ describe('local cloud specifics', () => {
 
     await cloud.deleteVm(vmCid);
 
-    expect(existsSync(`/proc/${pid}`)).toBe(false);
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    expect(stat === '' || / Z /.test(stat)).toBe(true); // gone, or dead and about to be reaped
     expect(existsSync(`/run/netns/bosun-${vmCid}`)).toBe(false);
     expect(await sh('losetup', ['-j', cloud.diskFile(diskCid)])).toBe('');
     expect(existsSync(`/sys/fs/cgroup/memory/bosun-${vmCid}`)).toBe(false);
@@ -100,7 +101,9 @@ describe('local cloud specifics', () => {
     await fs.writeFile(file, JSON.stringify({ ...record, pid1: null, pid1StartTime: null }));
     expect(await cloud.hasVm(vmCid)).toBe(false);
     await cloud.deleteVm(vmCid);
-    expect(existsSync(`/proc/${pid}`)).toBe(false);
+    // dead at once; its /proc entry goes when its (re)parent reaps it, a moment later
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    expect(stat === '' || / Z /.test(stat)).toBe(true);
     expect(existsSync(`/run/netns/bosun-${vmCid}`)).toBe(false);
   });
 

@@ -23,7 +23,7 @@ export function registryAdapter(options: RegistryAdapterOptions): ImageRegistry 
     host: options.hostPort,
     listImages: () => client.listImages(),
     async uploadImage(tarPath, name, progress): Promise<ImageInfo[]> {
-      let lastPercent = -1;
+      let last = '';
       try {
         const result = await uploadImageTarball({
           registryUrl,
@@ -32,11 +32,12 @@ export function registryAdapter(options: RegistryAdapterOptions): ImageRegistry 
           ...(name === undefined ? {} : { name }),
           workDir: options.workDir,
           onProgress: (p) => {
-            // One event per 10 %: enough to see it move without flooding the task log.
+            // One event per 10 % or layer: enough to see it move without flooding the task log.
             const percent = p.bytesTotal > 0 ? Math.floor((p.bytesDone / p.bytesTotal) * 10) * 10 : 0;
-            if (p.phase === 'uploading' && percent === lastPercent) return;
-            lastPercent = percent;
-            progress(`${p.phase} ${p.layersDone}/${p.layersTotal} layers, ${percent}%`);
+            const message = `${p.phase} ${p.layersDone}/${p.layersTotal} layers, ${percent}%`;
+            if (message === last) return;
+            last = message;
+            progress(message);
           },
         });
         progress(`pushed ${result.repository}:${result.tag} (${result.layersPushed} layers pushed, ${result.layersSkipped} already there)`);

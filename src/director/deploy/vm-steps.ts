@@ -6,12 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import { errorMessage } from '../../common/errors.js';
 import { DiskNotAttachedError, VmNotFoundError } from '../../cloud/cloud.js';
-import type { AgentEnv, VmNetworks } from '../../cloud/cloud.js';
+import type { AgentEnv, CreateVmRequest, VmNetworks } from '../../cloud/cloud.js';
 import type { AgentApi } from '../../agent/protocol.js';
 import type { InstanceRecord } from '../../store/store.js';
 import type { TaskContext } from '../tasks/task-context.js';
 import { waitForAgent } from './agent-wait.js';
 import type { InstanceDeps, InstanceTarget } from './instance-deps.js';
+import type { PlannedGroup } from './plan.js';
 import { withTimeout } from './timeouts.js';
 
 export interface ReadyVm {
@@ -59,9 +60,16 @@ export async function ensureVm(deps: InstanceDeps, ctx: TaskContext, target: Ins
   return createVm(deps, ctx, target);
 }
 
-async function createVm(deps: InstanceDeps, ctx: TaskContext, target: InstanceTarget): Promise<ReadyVm> {
-  const record = target.record;
-  const agentId = `agent-${randomUUID()}`;
+/**
+ * The createVm request for a new VM of an instance: a fresh agent id is passed in; its certificate
+ * is issued here. Exported for the resurrector, which replaces VMs outside a deploy.
+ */
+export function buildCreateVmRequest(
+  deps: InstanceDeps,
+  record: Pick<InstanceRecord, 'id' | 'deployment' | 'group' | 'index'>,
+  group: Pick<PlannedGroup, 'cloudProperties' | 'networks' | 'staticIps'>,
+  agentId: string,
+): CreateVmRequest {
   const credentials = deps.agentCredentials(agentId);
   const env: AgentEnv = {
     directorUrl: deps.config.directorUrl,
@@ -74,14 +82,20 @@ async function createVm(deps: InstanceDeps, ctx: TaskContext, target: InstanceTa
   if (deps.config.registryHost !== undefined) env.registryHost = deps.config.registryHost;
   // No disk_cids: disks are attached explicitly afterwards (ensurePersistentDisk), so that the
   // director always learns each disk's hint and the order stays createVm → attach → mount.
-  const created = await deps.cloud.createVm({
+  return {
     agentId,
     stemcell: deps.config.stemcell,
-    cloudProperties: target.group.cloudProperties,
-    networks: networksOf(target),
+    cloudProperties: group.cloudProperties,
+    networks: networksOf(group, record.index),
     diskCids: [],
     env,
-  });
+  };
+}
+
+async function createVm(deps: InstanceDeps, ctx: TaskContext, target: InstanceTarget): Promise<ReadyVm> {
+  const record = target.record;
+  const agentId = `agent-${randomUUID()}`;
+  const created = await deps.cloud.createVm(buildCreateVmRequest(deps, record, target.group, agentId));
   const ip = firstIp(created.networks);
   // Recorded at once, so that a crash after this point finds (and reuses or deletes) the VM.
   await deps.store.vms.create({ cid: created.vmCid, agentId, instanceId: record.id, ip });
@@ -113,10 +127,10 @@ async function createVm(deps: InstanceDeps, ctx: TaskContext, target: InstanceTa
 }
 
 /** The group's networks with this instance's static address filled in, where the manifest gives one. */
-function networksOf(target: InstanceTarget): VmNetworks {
+function networksOf(group: Pick<PlannedGroup, 'networks' | 'staticIps'>, index: number): VmNetworks {
   const out: VmNetworks = {};
-  for (const [name, n] of Object.entries(target.group.networks)) {
-    const ip = target.group.staticIps?.[name]?.[target.record.index];
+  for (const [name, n] of Object.entries(group.networks)) {
+    const ip = group.staticIps?.[name]?.[index];
     out[name] = ip === undefined ? { ...n } : { ...n, ip };
   }
   return out;

@@ -116,4 +116,49 @@ describe('director service', () => {
       cloud.shutdown();
     }
   });
+
+  it('uploads images through the registry port as a task and lists them', async () => {
+    const cloud = new FakeCloud({ unresponsiveTimeoutMs: 100, heartbeatIntervalMs: 60_000 });
+    const pushed: string[] = [];
+    const director = await Director.create({
+      config: { dataDir: '/nonexistent', databasePath: ':memory:', directorUrl: 'https://127.0.0.1:25555', ca: { certPem: 'c', keyPem: 'k' } },
+      cloud,
+      agentConnector: cloud.agentConnector,
+      manifests: testManifests,
+      registry: {
+        host: '10.244.0.1:5000',
+        listImages: async () => pushed.map((p) => ({ repository: p.split(':')[0] ?? p, tags: [p.split(':')[1] ?? 'latest'] })),
+        uploadImage: async (_tar, name, progress) => {
+          progress('pushing layers');
+          pushed.push(name ?? 'x:latest');
+          return [{ repository: 'acme/web', tags: ['1'] }];
+        },
+      },
+    });
+    try {
+      expect((await director.info()).registry).toBe('10.244.0.1:5000');
+      const task = await director.uploadImage('/tmp/web.tar', 'acme/web:1', 'admin');
+      const done = await director.tasks.wait(task.id);
+      expect(done.error).toBeNull();
+      expect(JSON.parse(done.result ?? '[]')).toEqual([{ repository: 'acme/web', tags: ['1'] }]);
+      expect(await director.listImages()).toEqual([{ repository: 'acme/web', tags: ['1'] }]);
+      expect((await director.taskEvents(task.id)).map((e) => e.state)).toContain('in_progress');
+    } finally {
+      await director.close();
+      cloud.shutdown();
+    }
+  });
+
+  it('removing a group deletes its VMs and orphans its disks', async () => {
+    t = await createTestDirector();
+    const two: TestManifest = { name: 'demo', groups: [...m.groups, { name: 'extra', instances: 1, disk: 64, containers: [{ name: 'x', image: 'x' }] }] };
+    await deployAndWait(t.director, two);
+    const extra = (await t.director.listInstances('demo')).find((i) => i.group === 'extra');
+    const task = await deployAndWait(t.director, m);
+    expect(task.error).toBeNull();
+    expect((await t.director.listInstances('demo')).map((i) => i.group)).toEqual(['db']);
+    expect(await t.cloud.hasVm(extra?.vmCid ?? '')).toBe(false);
+    expect((await t.director.listDisks({ orphaned: true })).map((d) => d.diskCid)).toEqual(extra?.diskCids);
+    expect(await t.director.getManifest('demo')).not.toContain('extra');
+  });
 });

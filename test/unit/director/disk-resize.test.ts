@@ -8,12 +8,19 @@ import { silentLogger } from '../../../src/common/logger.js';
 import type { TaskEventInput, TaskContext } from '../../../src/director/tasks/task-context.js';
 import { DiskMigrations } from '../../../src/director/disks/disk-migrations.js';
 import { resizePersistentDisk, type DiskResizeTarget } from '../../../src/director/disks/disk-resize.js';
+import {
+  DEFAULT_ORPHANED_DISK_RETENTION_MS,
+  sweepOrphanedDisks,
+} from '../../../src/director/disks/orphan-sweeper.js';
 import { Store } from '../../../src/store/store.js';
 import type { TestDirector, TestManifest } from '../../helpers/director-fixtures.js';
 import { createTestDirector, deployAndWait } from '../../helpers/director-fixtures.js';
 
 const redis = { name: 'redis', image: 'redis:7' };
-const demo = (disk: number, instances = 1): TestManifest => ({ name: 'demo', groups: [{ name: 'db', instances, disk, containers: [redis] }] });
+const demo = (disk: number, instances = 1): TestManifest => ({
+  name: 'demo',
+  groups: [{ name: 'db', instances, disk, containers: [redis] }],
+});
 
 async function only(t: TestDirector): Promise<{ agent: FakeAgent; instanceId: string; diskCid: string }> {
   const [i] = await t.director.listInstances('demo');
@@ -117,7 +124,9 @@ describe('persistent disk resize through deploy (fake cloud)', () => {
     const agentFrom = before.agent.calls.length;
     const task = await deployAndWait(t.director, demo(100));
     expect(task.state).toBe('error');
-    expect(task.error).toMatch(/Cannot shrink the persistent disk of db\/0 .* to 100 MiB: its data uses 6[01] MiB and needs at least \d+ MiB/);
+    expect(task.error).toMatch(
+      /Cannot shrink the persistent disk of db\/0 .* to 100 MiB: its data uses 6[01] MiB and needs at least \d+ MiB/,
+    );
     expect(actionsSince(before.agent, agentFrom)).not.toContain('stop');
     expect(actionsSince(before.agent, agentFrom)).not.toContain('drain');
     expect(t.cloud.calls.slice(from).map((c) => c.method)).not.toContain('createDisk');
@@ -133,7 +142,9 @@ describe('persistent disk resize through deploy (fake cloud)', () => {
     before.agent.failNextMigrate('copy', 'rsync: No space left on device');
     const task = await deployAndWait(t.director, demo(512));
     expect(task.state).toBe('error');
-    expect(task.error).toMatch(/failed at step "copy data while the containers run": rsync: No space left on device/);
+    expect(task.error).toMatch(
+      /failed at step "copy data while the containers run": rsync: No space left on device/,
+    );
     expect(task.error).toMatch(/old disk .* is still the instance's disk/);
     const now = await only(t);
     expect(now.diskCid).toBe(before.diskCid);
@@ -258,7 +269,12 @@ describe('resize after a director crash (module level)', () => {
 
   const deps = () => ({ cloud, store, config: { agentTimeoutMs: 500, applyTimeoutMs: 500 } });
 
-  for (const crashAt of ['copy data while the containers run', 'copy changes and verify', 'swap disks', 'detach old disk (kept as an orphan)']) {
+  for (const crashAt of [
+    'copy data while the containers run',
+    'copy changes and verify',
+    'swap disks',
+    'detach old disk (kept as an orphan)',
+  ]) {
     it(`converges when the director dies at "${crashAt}"`, async () => {
       const { target, agent, oldCid } = await setUp();
       const disk = (await store.disks.get(oldCid))!;
@@ -268,7 +284,8 @@ describe('resize after a director crash (module level)', () => {
       const pending = await new DiskMigrations(store.db).get('i1');
       expect(pending).not.toBeNull();
       // Until the swap is committed the old disk is the active one.
-      if (crashAt !== 'detach old disk (kept as an orphan)') expect((await store.disks.activeForInstance('i1'))[0]?.cid).toBe(oldCid);
+      if (crashAt !== 'detach old disk (kept as an orphan)')
+        expect((await store.disks.activeForInstance('i1'))[0]?.cid).toBe(oldCid);
 
       const active = (await store.disks.activeForInstance('i1'))[0]!;
       const events: TaskEventInput[] = [];
@@ -286,4 +303,59 @@ describe('resize after a director crash (module level)', () => {
       expect(state.stopped).toBe(false);
     });
   }
+});
+
+describe('orphaned disks: retention sweep and delete-disk', () => {
+  let t: TestDirector;
+  afterEach(async () => {
+    await t.close();
+  });
+
+  it('the sweep deletes orphans older than the retention period, and only those', async () => {
+    t = await createTestDirector();
+    await deployAndWait(t.director, demo(2048));
+    const before = await only(t);
+    expect((await deployAndWait(t.director, demo(512))).error).toBeNull();
+    const deleted: string[] = [];
+    const deps = {
+      store: t.director.store,
+      logger: silentLogger,
+      deleteDisk: async (cid: string) => {
+        deleted.push(cid);
+        const task = await t.director.deleteDisk(cid, 'sweeper');
+        await t.director.tasks.wait(task.id);
+      },
+    };
+    expect(await sweepOrphanedDisks(deps, DEFAULT_ORPHANED_DISK_RETENTION_MS)).toEqual([]);
+    expect(await t.cloud.hasDisk(before.diskCid)).toBe(true);
+    const sixDaysLater = Date.now() + 6 * 24 * 3600_000;
+    expect(await sweepOrphanedDisks(deps, DEFAULT_ORPHANED_DISK_RETENTION_MS, sixDaysLater)).toEqual([
+      before.diskCid,
+    ]);
+    expect(await t.cloud.hasDisk(before.diskCid)).toBe(false);
+    expect(await t.director.listDisks({ orphaned: true })).toEqual([]);
+    expect((await only(t)).agent.storeData().size).toBeGreaterThanOrEqual(0);
+  });
+
+  it('delete-disk refuses a disk an unfinished resize still uses', async () => {
+    t = await createTestDirector();
+    await deployAndWait(t.director, demo(2048));
+    const before = await only(t);
+    before.agent.failNextMigrate('copy');
+    const origMigrate = before.agent.migrateDisk.bind(before.agent);
+    before.agent.migrateDisk = async (r, p) => {
+      try {
+        return await origMigrate(r, p);
+      } finally {
+        before.agent.setUnresponsive(true);
+      }
+    };
+    await deployAndWait(t.director, demo(512));
+    const [pending] = await new DiskMigrations(t.director.store.db).list();
+    expect(pending?.newDiskCid).toBeTruthy();
+    await expect(t.director.deleteDisk(pending?.newDiskCid ?? '', 'admin')).rejects.toThrow(
+      /unfinished disk resize/,
+    );
+    before.agent.setUnresponsive(false);
+  });
 });
