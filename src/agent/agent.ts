@@ -180,7 +180,8 @@ export class Agent implements AgentApi {
   }
 
   private async heartbeat(): Promise<Heartbeat> {
-    const state = await this.getState({ vitals: true });
+    // No per-container stats here: they cost a second per container; vitals are enough.
+    const state = await this.getState();
     const spec = this.containers.currentSpec;
     return {
       agentId: this.settings.agentId,
@@ -191,7 +192,7 @@ export class Agent implements AgentApi {
       instanceId: spec?.instanceId ?? null,
       jobState: state.jobState,
       containers: state.containers.map((c) => ({ name: c.name, state: c.state, restarts: c.restarts, flapping: c.flapping, uptimeSeconds: c.uptimeSeconds })),
-      vitals: state.vitals ?? (await this.vitals.read()),
+      vitals: await this.vitals.read(),
       timestamp: new Date().toISOString(),
     };
   }

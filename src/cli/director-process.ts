@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:https';
 import { fileURLToPath } from 'node:url';
@@ -46,7 +46,7 @@ export function isAlive(pid: number): boolean {
 
 /** Starts `bosun director …` detached from this process, its output appended to logFile. */
 export async function spawnDirector(args: string[], logFile: string, pidFile: string): Promise<number> {
-  const main = fileURLToPath(new URL('./main.js', import.meta.url));
+  const main = cliEntry();
   const fd = openSync(logFile, 'a', 0o600);
   try {
     const child = spawn(process.execPath, [main, 'director', ...args], { detached: true, stdio: ['ignore', fd, fd] });
@@ -58,6 +58,13 @@ export async function spawnDirector(args: string[], logFile: string, pidFile: st
   } finally {
     closeSync(fd);
   }
+}
+
+/** The built CLI: next to this file when it runs from dist/, else (vitest runs src/) dist/src/cli/main.js. */
+function cliEntry(): string {
+  const sibling = fileURLToPath(new URL('./main.js', import.meta.url));
+  if (existsSync(sibling)) return sibling;
+  return fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 }
 
 /** GET /healthz trusting only the director's CA; true when it answers 200. */

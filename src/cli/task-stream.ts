@@ -26,7 +26,8 @@ export async function followTask(client: DirectorClient, context: CliContext, ta
   };
   const started = Date.now();
   const events: TaskEvent[] = [];
-  const doneByStage = new Map<string, number>();
+  // Steps ended per stage: distinct indexes, so that re-sent or per-step totals never pass 100 %.
+  const doneByStage = new Map<string, Set<number>>();
   let after = 0;
   let current = task;
   out(`Task ${task.id}: ${task.description}`);
@@ -38,8 +39,11 @@ export async function followTask(client: DirectorClient, context: CliContext, ta
       events.push(event);
       out(formatEvent(event));
       if (event.state === 'finished' || event.state === 'failed') {
-        const n = (doneByStage.get(event.stage) ?? 0) + 1;
-        doneByStage.set(event.stage, n);
+        const key = `${event.stage}\u0000${event.total}`;
+        const endedSteps = doneByStage.get(key) ?? new Set<number>();
+        endedSteps.add(event.index);
+        doneByStage.set(key, endedSteps);
+        const n = Math.min(endedSteps.size, event.total);
         if (event.total > 0) {
           out(`           ${progressBar(n, event.total)} ${event.stage}: ${n}/${event.total} done, ${formatDuration(Date.now() - started)} elapsed`);
         }
@@ -60,7 +64,7 @@ export async function followTaskOrFail(client: DirectorClient, context: CliConte
     if (options.quiet) process.stdout.write(`${JSON.stringify(followed, null, 2)}\n`);
     throw new ExitError(
       EXIT_USER_ERROR,
-      `Task ${followed.task.id} ${followed.task.state}${followed.task.error ? `: ${followed.task.error}` : ''}. See \`bosun task ${followed.task.id} --events\` for details.`,
+      `Task ${followed.task.id} ${followed.task.state}${followed.task.error ? `: ${followed.task.error.replace(/\.\s*$/, '')}` : ''}. See \`bosun task ${followed.task.id} --events\` for details.`,
     );
   }
   return followed;

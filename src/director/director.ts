@@ -52,6 +52,9 @@ import { deleteDeployment } from './jobs/delete-deployment.js';
 import { InstanceJobs } from './jobs/instance-jobs.js';
 import { describeInstance } from './instance-view.js';
 import { TaskRunner } from './tasks/task-runner.js';
+// health: monitor, alerts, resurrector, cloud-check (src/director/health/)
+import { parseHealthSettings } from './health/config.js';
+import { HealthSystem } from './health/health-system.js';
 
 export interface DirectorOptions {
   config: DirectorConfigInput;
@@ -65,6 +68,14 @@ export interface DirectorOptions {
   guardCloud?: boolean;
   /** Replaces certificate issuance for agents (tests: skip RSA key generation). */
   agentCredentials?: (agentId: string) => AgentCredentials;
+  /**
+   * health: the raw `health`, `resurrector` and `responders` sections of the director config file
+   * (src/director/health/config.ts). Giving them starts the health monitor loop (and with it the
+   * resurrector); without them it only runs when `startHealthMonitor` is true — director tests
+   * drive the monitor themselves (director.health.monitor.analyze()).
+   */
+  health?: unknown;
+  startHealthMonitor?: boolean;
 }
 
 export type CloudCheckHandler = (deployment: string, request: CckRequest, user: string) => Promise<TaskInfo>;
@@ -79,6 +90,8 @@ export class Director implements DirectorService {
   private cloudCheckHandler: CloudCheckHandler | undefined;
   /** What the deploy steps use (store, guarded cloud, agents, config, credentials): for wiring the health parts. */
   readonly deps: InstanceDeps;
+  /** health: the monitor, alerts, resurrector and cloud-check; set by create(). */
+  health!: HealthSystem;
 
   private constructor(
     readonly config: DirectorConfig,
@@ -102,6 +115,7 @@ export class Director implements DirectorService {
       logger,
       directorUuid: uuid,
       agentCredentials,
+      creatingAgents: new Set(),
       consoleLog: consoleLogReader(driver),
     };
     this.deployer = new Deployer(this.deps, manifests, tasks);
@@ -110,6 +124,15 @@ export class Director implements DirectorService {
 
   static async create(options: DirectorOptions): Promise<Director> {
     const config = resolveDirectorConfig(options.config);
+    // health: its sections may set the heartbeat interval and the resurrection default; the
+    // agents and the deployer then use the same values.
+    const healthSettings = parseHealthSettings(options.health, {
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      agentTimeoutMs: config.agentTimeoutMs,
+      resurrectionEnabled: config.resurrectionDefault,
+    });
+    config.heartbeatIntervalMs = healthSettings.health.heartbeatIntervalMs;
+    config.resurrectionDefault = healthSettings.resurrector.enabled;
     const logger = (options.logger ?? silentLogger).child({ component: 'director' });
     const ca = config.ca ?? loadOrCreateCertificateAuthority(config.dataDir);
     const store = await Store.create({ kind: 'sqlite', path: config.databasePath });
@@ -128,7 +151,7 @@ export class Director implements DirectorService {
         ((agentId: string): AgentCredentials => {
           // CN = agent id, no IP: the VM's address is only known after createVm. The director's
           // agent client verifies the CA chain and compares the CN with the agent id instead of
-          // the hostname (checkServerIdentity), which is what identifies the agent.
+          // the hostname (agentServerIdentityCheck in agent-identity.ts), which identifies the agent.
           const cert = issueCertificate(ca, { commonName: agentId, usage: 'both' });
           return { caPem: ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem };
         });
@@ -137,6 +160,16 @@ export class Director implements DirectorService {
         { store, logger, deleteDisk: (cid) => director.deleteDisk(cid, 'orphaned-disk-sweeper') },
         { retentionMs: config.orphanedDiskRetentionMs, intervalMs: config.orphanedDiskSweepIntervalMs },
       );
+      // health: built on top of the director's deps, deployer and task runner.
+      director.health = new HealthSystem({
+        ...director.deps,
+        tasks,
+        deployer: director.deployer,
+        settings: healthSettings,
+        globalResurrection: () => director.globalResurrection(),
+      });
+      director.useCloudCheck(async (deployment, request, user) => director.tasks.get((await director.health.cloudCheck.submit(deployment, request, user)).id));
+      if (options.startHealthMonitor ?? options.health !== undefined) director.health.start();
       return director;
     } catch (err) {
       await store.close();
@@ -147,6 +180,7 @@ export class Director implements DirectorService {
   /** Waits for running tasks, then closes the store. */
   async close(): Promise<void> {
     this.orphanSweeper?.stop();
+    await this.health.close();
     await this.tasks.drain();
     await this.store.close();
   }
@@ -342,6 +376,8 @@ export class Director implements DirectorService {
       objectName: deployment ?? this.config.name,
       deployment: deployment ?? null,
     });
+    // health: turning resurrection (back) on is the operator's word that a meltdown is over.
+    if (enabled) this.health.resurrector.operatorReset(deployment);
   }
 
   /** The global resurrection flag (deployments without their own setting follow it). */
@@ -384,8 +420,11 @@ export class Director implements DirectorService {
   }
 
   async recordHeartbeat(heartbeat: Heartbeat): Promise<void> {
+    await this.health.monitor.recordHeartbeat(heartbeat);
     const r = await this.store.instances.findByAgentId(heartbeat.agentId);
     if (r === undefined) {
+      // Its VM is being created right now: the store learns the agent id when createVm returns.
+      if (this.deps.creatingAgents.has(heartbeat.agentId)) return;
       // An agent the director does not know (a VM left over, another director's): note it once.
       if (!(await this.store.auditEvents.exists('unknown_agent', heartbeat.agentId))) {
         await this.store.auditEvents.record({
@@ -403,17 +442,8 @@ export class Director implements DirectorService {
   }
 
   async recordAgentAlert(alert: AgentAlert): Promise<void> {
-    const r = await this.store.instances.findByAgentId(alert.agentId);
-    await this.store.alerts.record({
-      id: randomUUID(),
-      severity: alert.severity,
-      category: alert.category,
-      title: alert.title,
-      summary: alert.container === undefined ? alert.summary : `${alert.summary} (container ${alert.container})`,
-      deployment: r?.deployment ?? null,
-      instance: r === undefined ? alert.agentId : `${r.group}/${r.index}`,
-      createdAt: alert.timestamp,
-    });
+    // health: stored and sent to the responders, de-duplicated with what the heartbeats show.
+    await this.health.monitor.recordAgentAlert(alert);
   }
 
   private agentFor(r: InstanceRecord): AgentApi | null {

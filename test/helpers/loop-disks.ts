@@ -30,6 +30,8 @@ export interface LoopDisks {
   mount(disk: LoopDisk): Promise<void>;
   /** Grows a disk the way the local cloud does: unmount, detach, enlarge the file, attach, resize2fs, mount. */
   grow(disk: LoopDisk, sizeMiB: number): Promise<void>;
+  /** Unmounts, detaches and deletes one disk. */
+  remove(disk: LoopDisk): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -66,6 +68,14 @@ export async function createLoopDisks(): Promise<LoopDisks> {
       await sh('e2fsck', ['-f', '-p', disk.device]).catch(() => undefined);
       await sh('resize2fs', [disk.device]);
       await self.mount(disk);
+    },
+    async remove(disk) {
+      await sh('umount', [disk.mountPoint]).catch(() => undefined);
+      if (disk.device) await sh('losetup', ['-d', disk.device]);
+      disk.device = '';
+      await rm(disk.image, { force: true });
+      await rm(disk.mountPoint, { recursive: true, force: true });
+      disks.splice(disks.indexOf(disk), 1);
     },
     async cleanup() {
       for (const d of disks) {

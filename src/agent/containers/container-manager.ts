@@ -85,6 +85,15 @@ export class ContainerManager {
       for (const s of this.sups.values()) if (s.state !== 'stopped' && s.state !== 'failed') this.move(s, 'reset');
     }
     this.events.connect();
+    if (!restarted && this.spec) {
+      // First contact after the agent (re)started: converge to the last applied spec (an apply
+      // may have been cut short), touching only what differs.
+      this.reconcile().catch((err: unknown) => {
+        this.log.error('reconciling with the last applied spec failed; healing instead', { error: errorMessage(err) });
+        this.requestHeal(1000);
+      });
+      return;
+    }
     this.requestHeal();
   }
 
@@ -365,6 +374,9 @@ export class ContainerManager {
 
   private async startContainer(s: Supervised): Promise<void> {
     this.move(s, 'start');
+    // Taken before the call: a container that dies at once dies before the call returns, and
+    // its die event must not look older than this start.
+    s.startedAtMs = Date.now();
     try {
       await this.docker().getContainer(s.spec.name).start();
     } catch (err) {
@@ -375,7 +387,6 @@ export class ContainerManager {
         return;
       }
     }
-    s.startedAtMs = Date.now();
     const info = await this.inspect(s.spec.name);
     if (!info) return;
     if (!info.State.Running) {
@@ -427,7 +438,7 @@ export class ContainerManager {
       // The agent's own stops (stop, replace, cascade) move the state first: not a crash.
       if (s.state !== 'running' && s.state !== 'starting') return;
       if (s.dockerId && e.id !== s.dockerId) return;
-      if (e.timeMs + 1000 < s.startedAtMs) return; // a stale event from before the last start
+      if (e.timeMs < s.startedAtMs - 5) return; // a stale event from before the last start
       this.recordCrash(s, e.exitCode, `exited with code ${e.exitCode ?? 'unknown'}`);
       return;
     }

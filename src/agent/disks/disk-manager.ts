@@ -75,6 +75,7 @@ export class DiskManager {
     } else if (fsType !== 'ext4') {
       throw new ConflictError(`Disk ${diskCid} (${device}) holds a ${fsType} filesystem, not ext4; bosun does not format disks that hold data. Attach the right disk.`);
     }
+    if (fsType !== null) await this.growOffline(device, diskCid);
     await mkdir(dir, { recursive: true });
     await run('mount', ['-t', 'ext4', device, dir], `mount disk ${diskCid} (${device}) at ${dir}`);
     await this.grow(device, diskCid);
@@ -93,18 +94,41 @@ export class DiskManager {
     this.log.info('disk unmounted', { diskCid, dir });
   }
 
+  /**
+   * Offline grow before mounting (disk resize): online resize2fs needs CAP_SYS_RESOURCE, which
+   * containerised hosts often lack ("Permission denied to resize filesystem"); offline it needs only
+   * the device. resize2fs insists on a fresh fsck first; its time depends on the size, not the data.
+   */
+  private async growOffline(device: string, diskCid: string): Promise<void> {
+    if (device.startsWith('/dev/loop')) await exec('losetup', ['-c', device]).catch(() => undefined);
+    if (!(await deviceLargerThanFs(device))) return;
+    this.log.info('growing the filesystem to the disk size before mounting', { diskCid, device });
+    try {
+      await exec('e2fsck', ['-f', '-p', device]);
+    } catch (err) {
+      // 1: errors corrected; anything else means the filesystem needs a person.
+      if ((err as { code?: unknown }).code !== 1) throw new InternalError(`Could not check the filesystem of disk ${diskCid} (${device}) before growing it: ${errorMessage(err)}`, { cause: err });
+    }
+    await run('resize2fs', [device], `grow the filesystem of disk ${diskCid} (${device})`);
+  }
+
   /** Online grow: the cloud enlarged the device; ext4 grows while mounted. */
   private async grow(device: string, diskCid: string): Promise<void> {
     if (device.startsWith('/dev/loop')) await exec('losetup', ['-c', device]).catch(() => undefined);
-    const deviceBytes = Number((await exec('blockdev', ['--getsize64', device])).stdout.trim());
-    const info = (await exec('dumpe2fs', ['-h', device]).catch(() => ({ stdout: '' }))).stdout;
-    const blocks = Number(/Block count:\s+(\d+)/.exec(info)?.[1] ?? 0);
-    const blockSize = Number(/Block size:\s+(\d+)/.exec(info)?.[1] ?? 0);
-    if (blocks > 0 && blockSize > 0 && deviceBytes >= blocks * blockSize + blockSize) {
-      this.log.info('growing the filesystem to the disk size', { diskCid, device, deviceBytes });
+    if (await deviceLargerThanFs(device)) {
+      this.log.info('growing the filesystem to the disk size', { diskCid, device });
       await run('resize2fs', [device], `grow the filesystem of disk ${diskCid} (${device})`);
     }
   }
+}
+
+/** True when the device has room for at least one more filesystem block. */
+async function deviceLargerThanFs(device: string): Promise<boolean> {
+  const deviceBytes = Number((await exec('blockdev', ['--getsize64', device])).stdout.trim());
+  const info = (await exec('dumpe2fs', ['-h', device]).catch(() => ({ stdout: '' }))).stdout;
+  const blocks = Number(/Block count:\s+(\d+)/.exec(info)?.[1] ?? 0);
+  const blockSize = Number(/Block size:\s+(\d+)/.exec(info)?.[1] ?? 0);
+  return blocks > 0 && blockSize > 0 && deviceBytes >= blocks * blockSize + blockSize;
 }
 
 async function run(cmd: string, args: string[], what: string): Promise<void> {

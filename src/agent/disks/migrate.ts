@@ -113,7 +113,9 @@ export async function copyTree(src: string, dst: string, options: CopyOptions = 
   }, options.progressIntervalMs ?? 500);
   try {
     // `src/.` copies the contents and the root directory's own owner, mode and times.
-    await run('cp', ['-a', '--sparse=auto', `${slash(src)}.`, slash(dst)], options.signal);
+    // Files deleted while cp runs (a database's temp files) are not an error: the delta pass and
+    // the verification, with the containers stopped, are what make the copy exact.
+    await run('cp', ['-a', '--sparse=auto', `${slash(src)}.`, slash(dst)], options.signal, undefined, (_code, stderr) => onlyVanished(stderr));
   } finally {
     clearInterval(timer);
   }
@@ -250,7 +252,8 @@ async function runRsync(args: string[], options: CopyOptions): Promise<Omit<Copy
       report({ bytesCopied: bytes, filesCopied: files, bytesTotal: pct > 0 ? Math.round((bytes * 100) / pct) : 0, filesTotal: total });
     }
   };
-  await run('rsync', ['--info=progress2', ...args], options.signal, onOutput);
+  // Exit 24: some source files vanished during the transfer (see copyTree about cp's).
+  await run('rsync', ['--info=progress2', ...args], options.signal, onOutput, (code) => code === 24);
   options.onProgress?.({ bytesCopied: bytes, filesCopied: files, bytesTotal: bytes, filesTotal: total });
   return { bytesCopied: bytes, filesCopied: files };
 }
@@ -259,17 +262,23 @@ async function runRsync(args: string[], options: CopyOptions): Promise<Omit<Copy
  * Runs a copier under `setpriv --pdeathsig KILL`: when the agent dies mid-copy the copier dies with
  * it, so that nothing keeps writing to (and holding busy) the migration mount the re-run cleans up.
  */
-function run(cmd: string, args: string[], signal?: AbortSignal, onStdout?: (text: string) => void): Promise<void> {
+function run(
+  cmd: string,
+  args: string[],
+  signal?: AbortSignal,
+  onStdout?: (text: string) => void,
+  tolerate?: (code: number, stderr: string) => boolean,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], signal });
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (t: string) => onStdout?.(t));
     child.stderr.setEncoding('utf8').on('data', (t: string) => {
-      stderr = (stderr + t).slice(-4000);
+      stderr = (stderr + t).slice(-256 * 1024);
     });
     child.on('error', (err) => reject(new InternalError(`Could not run ${cmd} to copy the persistent disk: ${err.message}`, { cause: err })));
     child.on('close', (code, sig) => {
-      if (code === 0) resolve();
+      if (code === 0 || (code !== null && tolerate?.(code, stderr))) resolve();
       else
         reject(
           new InternalError(
@@ -278,6 +287,12 @@ function run(cmd: string, args: string[], signal?: AbortSignal, onStdout?: (text
         );
     });
   });
+}
+
+/** True when every error line of cp says a source file disappeared. */
+function onlyVanished(stderr: string): boolean {
+  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
+  return lines.length > 0 && lines.every((l) => /No such file or directory$/.test(l));
 }
 
 function throttle(listener: ProgressListener | undefined, intervalMs = 500): ProgressListener {

@@ -29,6 +29,20 @@ export interface HttpAgentClientOptions {
   httpsAgent?: HttpsAgent;
 }
 
+/** The HTTP status each error code maps to (src/common/errors.ts), to rebuild a failed task's error. */
+const STATUS_OF_CODE: Record<string, number> = {
+  invalid_input: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  cancelled: 409,
+  invalid_manifest: 422,
+  internal: 500,
+  unavailable: 503,
+  timeout: 504,
+};
+
 const DEFAULTS = { requestTimeoutMs: 30_000, taskTimeoutMs: 30 * 60_000, pollIntervalMs: 200 };
 
 /** The director's side of the agent wire format (src/agent/protocol.ts) over HTTPS with mutual TLS. */
@@ -113,7 +127,7 @@ export class HttpAgentClient implements AgentApi {
     }
     if (task.state === 'failed') {
       const code = task.error?.code ?? 'internal';
-      throw fromErrorBody(code === 'internal' ? 500 : 409, { error: { code, message: task.error?.message ?? `Agent ${this.o.agentId}: "${action}" failed.` } });
+      throw fromErrorBody(STATUS_OF_CODE[code] ?? 500, { error: { code, message: task.error?.message ?? `Agent ${this.o.agentId}: "${action}" failed.` } });
     }
     return task.value;
   }

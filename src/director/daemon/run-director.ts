@@ -79,6 +79,8 @@ export async function runDirector(flags: DaemonFlags, env: Record<string, string
       manifests: manifestModule,
       registry: registryAdapter({ hostPort: registry.hostPort, caPem: ca.certPem, uploadDir: paths.uploads, workDir: paths.uploads }),
       logger,
+      // health: the config file's health/resurrector/responders sections; giving them starts the monitor.
+      health: config.healthSections,
     });
     stops.push({ what: 'director', stop: () => director.close() });
 

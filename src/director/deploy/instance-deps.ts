@@ -24,6 +24,11 @@ export interface InstanceDeps {
   directorUuid: string;
   /** Issues the certificate of a new VM's agent (CN = agent id), signed by the director's CA. */
   agentCredentials(agentId: string): AgentCredentials;
+  /**
+   * Agent ids whose VM is being created and not yet recorded: their first heartbeats may arrive
+   * before the store knows them, and must not be taken for unknown agents.
+   */
+  creatingAgents: Set<string>;
   /** The cloud's boot-log reader, if it has one: shown when an agent does not answer. */
   consoleLog?: ConsoleLogReader | undefined;
 }

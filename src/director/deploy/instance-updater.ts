@@ -63,10 +63,12 @@ export async function converge(deps: InstanceDeps, record: InstanceRecord, agent
   const t = deps.config.agentTimeoutMs;
   if (record.desired === 'stopped') {
     await withTimeout(agent.stop(), t, `stop on ${name} timed out`);
+    await deps.store.instances.setJobState(record.id, 'stopped');
     return;
   }
   await withTimeout(agent.start(), t, `start on ${name} timed out`);
   await watchInstance({ agent, instance: name, watch, pollIntervalMs: deps.config.watchPollIntervalMs, callTimeoutMs: t });
+  await deps.store.instances.setJobState(record.id, 'running');
 }
 
 /** Deletes an instance that the manifest no longer has: its VM goes, its disks become orphans. */

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { errorMessage } from '../../common/errors.js';
 import { DiskNotAttachedError, VmNotFoundError } from '../../cloud/cloud.js';
-import type { AgentEnv, CreateVmRequest, VmNetworks } from '../../cloud/cloud.js';
+import type { AgentEnv, CreateVmRequest, CreateVmResult, VmNetworks } from '../../cloud/cloud.js';
 import type { AgentApi } from '../../agent/protocol.js';
 import type { InstanceRecord } from '../../store/store.js';
 import type { TaskContext } from '../tasks/task-context.js';
@@ -95,11 +95,18 @@ export function buildCreateVmRequest(
 async function createVm(deps: InstanceDeps, ctx: TaskContext, target: InstanceTarget): Promise<ReadyVm> {
   const record = target.record;
   const agentId = `agent-${randomUUID()}`;
-  const created = await deps.cloud.createVm(buildCreateVmRequest(deps, record, target.group, agentId));
-  const ip = firstIp(created.networks);
-  // Recorded at once, so that a crash after this point finds (and reuses or deletes) the VM.
-  await deps.store.vms.create({ cid: created.vmCid, agentId, instanceId: record.id, ip });
-  await deps.store.instances.setVm(record.id, { vmCid: created.vmCid, agentId, ip });
+  deps.creatingAgents.add(agentId);
+  let created: CreateVmResult;
+  let ip: string | null;
+  try {
+    created = await deps.cloud.createVm(buildCreateVmRequest(deps, record, target.group, agentId));
+    ip = firstIp(created.networks);
+    // Recorded at once, so that a crash after this point finds (and reuses or deletes) the VM.
+    await deps.store.vms.create({ cid: created.vmCid, agentId, instanceId: record.id, ip });
+    await deps.store.instances.setVm(record.id, { vmCid: created.vmCid, agentId, ip });
+  } finally {
+    deps.creatingAgents.delete(agentId);
+  }
   target.record = { ...record, vmCid: created.vmCid, agentId, ip, specHash: null, specJson: null };
   const agent = deps.agents.connect({ agentId, vmCid: created.vmCid, ip });
   await waitForAgent({

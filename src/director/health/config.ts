@@ -191,12 +191,17 @@ export function parseHealthSettings(
   const { health: h, resurrector: r, responders } = parsed.data;
   const health: HealthConfig = {
     heartbeatIntervalMs: h.heartbeat_interval ?? fallback.heartbeatIntervalMs ?? DEFAULT_HEALTH.heartbeatIntervalMs,
-    agentTimeoutMs: h.agent_timeout ?? fallback.agentTimeoutMs ?? DEFAULT_HEALTH.agentTimeoutMs,
+    agentTimeoutMs: h.agent_timeout ?? DEFAULT_HEALTH.agentTimeoutMs,
     analyzeIntervalMs: h.analyze_interval ?? DEFAULT_HEALTH.analyzeIntervalMs,
     rogueAlertMs: h.rogue_alert ?? DEFAULT_HEALTH.rogueAlertMs,
     diskFullPercent: h.disk_full_percent ?? DEFAULT_HEALTH.diskFullPercent,
     agentAlertRepeatMs: h.agent_alert_repeat ?? DEFAULT_HEALTH.agentAlertRepeatMs,
   };
+  if (h.agent_timeout === undefined && fallback.agentTimeoutMs !== undefined) {
+    // The director's own agent_timeout (also its quick-call timeout) may be short; a heartbeat
+    // timeout must still leave room for two missed heartbeats.
+    health.agentTimeoutMs = Math.max(fallback.agentTimeoutMs, 2 * health.heartbeatIntervalMs + 1_000);
+  }
   if (health.agentTimeoutMs <= health.heartbeatIntervalMs) {
     throw new InvalidInputError(
       `health.agent_timeout (${health.agentTimeoutMs} ms) must be longer than health.heartbeat_interval ` +

@@ -46,6 +46,7 @@ export class HealthMonitor {
   private readonly unknownVmSince = new Map<string, number>();
   private readonly rogueSince = new Map<string, number>();
   private agentIndex = new Map<string, MonitoredInstance>();
+  private indexRefreshedAt = -Infinity;
   private readonly clock: Clock;
   private timer: NodeJS.Timeout | null = null;
   private current: Promise<void> | null = null;
@@ -111,6 +112,7 @@ export class HealthMonitor {
   async recordHeartbeat(hb: Heartbeat): Promise<void> {
     this.lastSeen.set(hb.agentId, this.clock());
     this.heartbeats.set(hb.agentId, hb);
+    await this.refreshIndexFor(hb.agentId);
     const where = this.whereIs(hb.agentId, hb);
     const raises: Array<Promise<unknown>> = [];
     const seenKeys = new Set<string>();
@@ -146,6 +148,7 @@ export class HealthMonitor {
 
   /** An alert the agent posted itself; repeated ones within `agentAlertRepeatMs` are dropped. */
   async recordAgentAlert(a: AgentAlert): Promise<void> {
+    await this.refreshIndexFor(a.agentId);
     const where = this.whereIs(a.agentId, this.heartbeats.get(a.agentId));
     // Flapping/failing share their key with the heartbeat-derived condition, so they alert once.
     const key =
@@ -153,9 +156,25 @@ export class HealthMonitor {
       : a.category === 'container_failing' ? `hb:${a.agentId}:failing:${a.container ?? ''}`
       : `hb:${a.agentId}:agent:${a.category}:${a.container ?? ''}:${a.title}`;
     await this.deps.alerts.raise(
-      { severity: a.severity, category: a.category, title: a.title, summary: a.summary, ...where },
+      { severity: a.severity, category: a.category, title: a.title, summary: a.container === undefined ? a.summary : `${a.summary} (container ${a.container})`, ...where },
       { key, ttlMs: this.deps.config.agentAlertRepeatMs },
     );
+  }
+
+  /** An agent the last analysis did not know (a VM created since): re-read the instances, at most once per analysis interval. */
+  private async refreshIndexFor(agentId: string): Promise<void> {
+    const now = this.clock();
+    if (this.agentIndex.has(agentId) || now - this.indexRefreshedAt < this.deps.config.analyzeIntervalMs) return;
+    this.indexRefreshedAt = now;
+    try {
+      this.setIndex(await this.deps.store.listInstances());
+    } catch (err) {
+      this.deps.logger.warn(`could not read the instances: ${errorMessage(err)}`);
+    }
+  }
+
+  private setIndex(instances: readonly MonitoredInstance[]): void {
+    this.agentIndex = new Map(instances.filter((i) => i.agentId).map((i) => [i.agentId as string, i]));
   }
 
   private whereIs(agentId: string, hb?: Heartbeat): { deployment: string | null; instance: string | null } {
@@ -169,7 +188,8 @@ export class HealthMonitor {
   async analyze(): Promise<void> {
     const now = this.clock();
     const [instances, locked] = await Promise.all([this.deps.store.listInstances(), this.deps.tasks.lockedDeployments()]);
-    this.agentIndex = new Map(instances.filter((i) => i.agentId).map((i) => [i.agentId as string, i]));
+    this.setIndex(instances);
+    this.indexRefreshedAt = now;
 
     const byDeployment = new Map<string, MonitoredInstance[]>();
     for (const i of instances) byDeployment.set(i.deployment, [...(byDeployment.get(i.deployment) ?? []), i]);

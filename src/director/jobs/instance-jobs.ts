@@ -82,6 +82,7 @@ export class InstanceJobs {
         await store.instances.setDesired(target.record.id, 'stopped');
         const agent = connectAgent(this.deps, target.record);
         if (agent !== null) await withTimeout(agent.stop(), t, `stop on ${target.name} timed out`);
+        await store.instances.setJobState(target.record.id, 'stopped');
         return;
       }
       case 'start': {

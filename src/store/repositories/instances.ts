@@ -123,6 +123,11 @@ export class InstancesRepository {
       .execute();
   }
 
+  /** The job state the director itself observed (after a deploy's watch), until the next heartbeat. */
+  async setJobState(id: string, jobState: string): Promise<void> {
+    await this.db.updateTable('instances').set({ job_state: jobState }).where('id', '=', id).execute();
+  }
+
   async delete(id: string): Promise<void> {
     await this.db.deleteFrom('instances').where('id', '=', id).execute();
   }

@@ -26,6 +26,8 @@ describe('deployer', () => {
       'createVm', 'setVmMetadata', 'createDisk', 'attachDisk',
       'createVm', 'setVmMetadata', 'createDisk', 'attachDisk',
     ]);
+    // Without asking the agents, the state the deploy observed is shown.
+    expect((await t.director.listInstances('demo')).map((i) => i.state)).toEqual(['running', 'running']);
     const instances = await t.director.listInstances('demo', { ps: true });
     expect(instances).toHaveLength(2);
     for (const i of instances) {

@@ -59,11 +59,13 @@ describe('director service', () => {
     await expect(t.director.uploadImage('/tmp/x.tar', undefined, 'admin')).rejects.toThrow(/without an image registry/);
   });
 
-  it('cloud-check fails clearly as not implemented yet', async () => {
+  it('cloud-check runs as a task whose result is a CckResult (health part, src/director/cck/)', async () => {
     t = await createTestDirector();
     await deployAndWait(t.director, m);
     const task = await t.director.cloudCheck('demo', {}, 'admin');
-    expect((await t.director.tasks.wait(task.id)).error).toMatch(/not implemented yet/);
+    const done = await t.director.tasks.wait(task.id);
+    expect(done.error).toBeNull();
+    expect(JSON.parse(done.result ?? 'null')).toEqual({ problems: [] });
   });
 
   it('after a crash the interrupted task is marked failed, its lock released, and a re-run converges', async () => {
@@ -160,5 +162,18 @@ describe('director service', () => {
     expect(await t.cloud.hasVm(extra?.vmCid ?? '')).toBe(false);
     expect((await t.director.listDisks({ orphaned: true })).map((d) => d.diskCid)).toEqual(extra?.diskCids);
     expect(await t.director.getManifest('demo')).not.toContain('extra');
+  });
+
+  it('a heartbeat that arrives while its VM is being created is not taken for an unknown agent', async () => {
+    t = await createTestDirector();
+    const { director, cloud } = t;
+    const original = cloud.createVm.bind(cloud);
+    cloud.createVm = async (req) => {
+      const r = await original(req);
+      await director.recordHeartbeat(cloud.agentOf(req.agentId)!.heartbeat());
+      return r;
+    };
+    expect((await deployAndWait(director, m)).error).toBeNull();
+    expect((await director.listEvents({})).filter((e) => e.action === 'unknown_agent')).toEqual([]);
   });
 });

@@ -1,0 +1,82 @@
+import { request } from 'node:https';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { createAgentServer } from '../../../src/agent/api/server.js';
+import type { AgentApi, AgentSettings, AgentState } from '../../../src/agent/protocol.js';
+import { ConflictError } from '../../../src/common/errors.js';
+import { silentLogger } from '../../../src/common/logger.js';
+import { createCertificateAuthority, issueCertificate } from '../../../src/common/pki.js';
+import { HttpAgentClient } from '../../../src/director/agent-client/http-agent-client.js';
+import type { InstanceSpec } from '../../../src/manifest/instance-spec.js';
+
+/** The agent's HTTPS API and the director's client, against an in-memory AgentApi. */
+describe('agent API server + HttpAgentClient', () => {
+  const ca = createCertificateAuthority('unit CA');
+  const server = issueCertificate(ca, { commonName: 'agent', ipAddresses: ['127.0.0.1'], usage: 'both' });
+  const director = issueCertificate(ca, { commonName: 'director', usage: 'client' });
+  const applied: InstanceSpec[] = [];
+  const fake: AgentApi = {
+    ping: () => Promise.resolve('pong'),
+    getState: () => Promise.resolve({ agentId: 'a1', jobState: 'running' } as AgentState),
+    apply: async (spec) => {
+      await new Promise((r) => setTimeout(r, 300));
+      applied.push(spec);
+    },
+    start: () => Promise.reject(new ConflictError('Cannot start: the disk is not mounted.')),
+    stop: () => Promise.resolve(),
+    drain: () => Promise.resolve(),
+    mountDisk: () => Promise.resolve(),
+    unmountDisk: () => Promise.resolve(),
+    listDisk: () => Promise.resolve(['disk-1']),
+    fetchLogs: (c, lines) => Promise.resolve(`${c}:${lines ?? 'all'}`),
+    runCommand: (cmd) => Promise.resolve({ exitCode: 0, stdout: cmd, stderr: '' }),
+  };
+  let app: FastifyInstance;
+  let client: HttpAgentClient;
+  let port: number;
+
+  beforeAll(async () => {
+    const settings = { caPem: ca.certPem, certPem: server.certPem, keyPem: server.keyPem, listen: { host: '127.0.0.1', port: 0 } } as AgentSettings;
+    app = await createAgentServer(fake, settings, silentLogger);
+    port = (app.server.address() as { port: number }).port;
+    client = new HttpAgentClient({ agentId: 'a1', baseUrl: `https://127.0.0.1:${port}`, caPem: ca.certPem, certPem: director.certPem, keyPem: director.keyPem, pollIntervalMs: 50 });
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('answers quick actions with their value', async () => {
+    expect(await client.ping()).toBe('pong');
+    expect((await client.getState()).jobState).toBe('running');
+    expect(await client.listDisk()).toEqual(['disk-1']);
+    expect(await client.fetchLogs('web', 5)).toBe('web:5');
+    expect((await client.runCommand('echo hi')).stdout).toBe('echo hi');
+  });
+
+  it('runs long actions as tasks and waits for them', async () => {
+    await client.apply({ specHash: 'h1' } as InstanceSpec);
+    expect(applied.map((s) => s.specHash)).toEqual(['h1']);
+  });
+
+  it('rebuilds a failed task as a typed error', async () => {
+    await expect(client.start()).rejects.toMatchObject({ code: 'conflict', httpStatus: 409, message: 'Cannot start: the disk is not mounted.' });
+  });
+
+  it('answers bad requests with the one error shape', async () => {
+    await expect(client.fetchLogs('')).rejects.toMatchObject({ code: 'invalid_input' });
+  });
+
+  it('refuses a client without a certificate', async () => {
+    const attempt = new Promise((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/agent/v1/actions/ping', method: 'POST', ca: ca.certPem }, resolve);
+      req.on('error', reject);
+      req.end();
+    });
+    await expect(attempt).rejects.toThrow();
+  });
+
+  it('says which agent it could not reach', async () => {
+    const dead = new HttpAgentClient({ agentId: 'gone', baseUrl: 'https://127.0.0.1:1', caPem: ca.certPem, certPem: director.certPem, keyPem: director.keyPem });
+    await expect(dead.ping()).rejects.toMatchObject({ code: 'unavailable', message: expect.stringMatching(/agent gone at https:\/\/127\.0\.0\.1:1/) as unknown });
+  });
+});
