@@ -122,7 +122,7 @@ export interface MountDiskRequest {
 }
 
 export interface MigrateDiskProgress {
-  phase: 'copy' | 'delta' | 'verify' | 'swap' | 'done';
+  phase: 'copy' | 'sync' | 'delta' | 'verify' | 'swap' | 'done';
   bytesCopied: number;
   filesCopied: number;
   /** What there is to copy as far as known (the store's used bytes and inodes for the bulk copy). */
@@ -133,15 +133,19 @@ export interface MigrateDiskProgress {
 /**
  * `migrate_disk` (long action): copies the disk mounted at the store to the disk mounted at the
  * migration target. 'copy' is the bulk copy while the containers still run (refused when the data
- * does not fit); 'delta', after the containers stopped, copies what changed (deletions included) and
- * verifies the two trees, checksumming the files changed since `copyStartedAtMs`.
+ * does not fit); 'sync', still running, copies what changed and compares by content the files
+ * changed since `copyStartedAtMs`; 'delta', after the containers stopped, copies what changed
+ * (deletions included) and verifies the two trees, checksumming the files changed since
+ * `copyStartedAtMs`. Times are the AGENT's clock: pass back the `startedAtMs` of the previous pass.
  */
 export interface MigrateDiskRequest {
-  phase: 'copy' | 'delta';
+  phase: 'copy' | 'sync' | 'delta';
   copyStartedAtMs?: number;
 }
 
 export interface MigrateDiskResult {
+  /** When this pass started (agent clock, with a little slack): the next pass's `copyStartedAtMs`. */
+  startedAtMs?: number;
   bytesCopied: number;
   filesCopied: number;
   durationMs: number;

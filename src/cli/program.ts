@@ -16,6 +16,8 @@ import { registerValidateCommand } from './commands/validate.js';
 
 export { globalOptions } from './global-options.js';
 
+export const CLI_VERSION = '0.1.0';
+
 /**
  * Builds the `bosun` command tree. Each command group lives in its own file under commands/ and
  * exports one `register…Command(program, context)` function; global flags (-d, --json, -n,
@@ -28,6 +30,7 @@ export function buildProgram(context: CliContext = processContext()): Command {
     .option('--json', 'machine-readable JSON output')
     .option('-n, --non-interactive', 'do not ask for confirmation')
     .option('--config <file>', 'CLI target config (default: $BOSUN_CONFIG or ~/.bosun/config)')
+    .version(CLI_VERSION, '--version')
     .showHelpAfterError()
     .exitOverride();
 

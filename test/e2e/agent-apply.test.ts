@@ -120,6 +120,23 @@ describe('agent apply (real dockerd in a local-cloud VM)', () => {
     await expect(vm.agent.fetchLogs('nope')).rejects.toMatchObject({ code: 'not_found' });
   });
 
+  it('after a VM reboot, mounts the disk again and starts the same containers', async () => {
+    const docker = await vm.docker();
+    const ids = { db: (await docker.getContainer('db').inspect()).Id, web: (await docker.getContainer('web').inspect()).Id };
+    await env.fx.cloud.rebootVm(vm.vmCid);
+    await vm.waitFor('the agent after the reboot', () => vm.agent.ping().then((p) => p === 'pong'), 30_000);
+    const state = await vm.waitFor('the instance to run again', async () => {
+      const st = await vm.agent.getState();
+      return st.jobState === 'running' ? st : false;
+    }, 60_000);
+    expect(state.disks).toHaveLength(1);
+    const after = await vm.docker();
+    expect((await after.getContainer('db').inspect()).Id).toBe(ids.db);
+    expect((await after.getContainer('web').inspect()).Id).toBe(ids.web);
+    expect((await vm.agent.runCommand('docker exec db cat /data/file')).stdout.trim()).toBe('hello world');
+    expect(await httpGet(`http://${vm.ip}:18080/`)).toBe('ok\n');
+  }, 90_000);
+
   it('sends heartbeats to the director', () => {
     const hb = env.director.heartbeats.filter((h) => h.vmCid === vm.vmCid);
     expect(hb.length).toBeGreaterThan(0);

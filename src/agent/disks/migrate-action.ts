@@ -16,8 +16,8 @@ export type MigrateDisk = (request: MigrateDiskRequest, onProgress?: (p: Migrate
 export function createMigrateDiskAction(dirs: { store: string; migration: string }, log: Logger): MigrateDisk {
   let running = false;
   return async (request, onProgress) => {
-    if (request.phase !== 'copy' && request.phase !== 'delta') {
-      throw new InvalidInputError(`migrate_disk needs "phase": "copy" or "delta", not ${JSON.stringify(request.phase)}.`);
+    if (request.phase !== 'copy' && request.phase !== 'sync' && request.phase !== 'delta') {
+      throw new InvalidInputError(`migrate_disk needs "phase": "copy", "sync" or "delta", not ${JSON.stringify(request.phase)}.`);
     }
     if (running) throw new ConflictError('A disk migration is already running on this VM; wait for it to finish.');
     running = true;
@@ -33,18 +33,25 @@ export function createMigrateDiskAction(dirs: { store: string; migration: string
       const phase = request.phase;
       const report = (p: { bytesCopied: number; filesCopied: number; bytesTotal: number; filesTotal: number }): void =>
         onProgress?.({ phase, bytesCopied: p.bytesCopied, filesCopied: p.filesCopied, bytesTotal: p.bytesTotal, filesTotal: p.filesTotal });
+      // Slack for the kernel's coarse timestamps: a file changed just before this pass started counts as changed during it.
+      const startedAtMs = Date.now() - 500;
       if (phase === 'copy') {
         await checkFits(dirs.store, dirs.migration);
         log.info('bulk copy of the persistent disk started', { from: storeDev, to: migrationDev });
         const stats = await copyTree(dirs.store, dirs.migration, { onProgress: report });
         log.info('bulk copy of the persistent disk done', { ...stats });
-        return stats;
+        return { ...stats, startedAtMs };
+      }
+      if (phase === 'sync') {
+        const stats = await copyDelta(dirs.store, dirs.migration, { onProgress: report, checksumSinceMs: request.copyStartedAtMs ?? 0 });
+        log.info('sync pass of the persistent disk done', { ...stats });
+        return { ...stats, startedAtMs };
       }
       const stats = await copyDelta(dirs.store, dirs.migration, { onProgress: report });
       onProgress?.({ phase: 'verify', bytesCopied: stats.bytesCopied, filesCopied: stats.filesCopied });
       const verified = await verifyTrees(dirs.store, dirs.migration, request.copyStartedAtMs ?? 0);
       log.info('delta copy and verification of the persistent disk done', { ...stats, ...verified });
-      return { ...stats, verifiedFiles: verified.files, checksummedFiles: verified.checksummed };
+      return { ...stats, startedAtMs, verifiedFiles: verified.files, checksummedFiles: verified.checksummed };
     } finally {
       running = false;
     }

@@ -17,7 +17,8 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, readdir, readlink, statfs } from 'node:fs/promises';
+import { lstat, readdir, readlink, rm, statfs, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConflictError, InternalError } from '../../common/errors.js';
 
@@ -86,7 +87,9 @@ export async function checkFits(src: string, dst: string): Promise<void> {
     );
   }
   if (s.usedInodes > d.totalInodes) {
-    throw new ConflictError(`The new disk has ${d.totalInodes} inodes but ${src} uses ${s.usedInodes}; choose a larger persistent_disk.`);
+    throw new ConflictError(
+      `The new disk has ${d.totalInodes} inodes but ${src} uses ${s.usedInodes}; choose a larger persistent_disk.`,
+    );
   }
 }
 
@@ -94,7 +97,17 @@ export async function checkFits(src: string, dst: string): Promise<void> {
 export async function copyTree(src: string, dst: string, options: CopyOptions = {}): Promise<CopyStats> {
   const started = Date.now();
   if ((options.engine ?? 'cp') === 'rsync') {
-    const stats = await runRsync(['-aHAXS', '--numeric-ids', '--modify-window=-1', '--no-inc-recursive', `${slash(src)}`, `${slash(dst)}`], options);
+    const stats = await runRsync(
+      [
+        '-aHAXS',
+        '--numeric-ids',
+        '--modify-window=-1',
+        '--no-inc-recursive',
+        `${slash(src)}`,
+        `${slash(dst)}`,
+      ],
+      options,
+    );
     return { ...stats, durationMs: Date.now() - started };
   }
   const [srcUse, dstBase] = await Promise.all([usedBytes(src), usedBytes(dst)]);
@@ -115,20 +128,80 @@ export async function copyTree(src: string, dst: string, options: CopyOptions = 
     // `src/.` copies the contents and the root directory's own owner, mode and times.
     // Files deleted while cp runs (a database's temp files) are not an error: the delta pass and
     // the verification, with the containers stopped, are what make the copy exact.
-    await run('cp', ['-a', '--sparse=auto', `${slash(src)}.`, slash(dst)], options.signal, undefined, (_code, stderr) => onlyVanished(stderr));
+    await run(
+      'cp',
+      ['-a', '--sparse=auto', `${slash(src)}.`, slash(dst)],
+      options.signal,
+      undefined,
+      (_code, stderr) => onlyVanished(stderr),
+    );
   } finally {
     clearInterval(timer);
   }
+  await syncFs(dst);
   const last = await poll();
   options.onProgress?.(last);
   return { bytesCopied: last.bytesCopied, filesCopied: last.filesCopied, durationMs: Date.now() - started };
 }
 
 /** Makes `dst` identical to `src` (changed and new files, deletions, attributes). */
-export async function copyDelta(src: string, dst: string, options: CopyOptions = {}): Promise<CopyStats> {
+export async function copyDelta(
+  src: string,
+  dst: string,
+  options: CopyOptions & { checksumSinceMs?: number } = {},
+): Promise<CopyStats> {
   const started = Date.now();
-  const stats = await runRsync(['-aHAXS', '--numeric-ids', '--delete', '--modify-window=-1', '--no-inc-recursive', slash(src), slash(dst)], options);
-  return { ...stats, durationMs: Date.now() - started };
+  let extraBytes = 0;
+  let extraFiles = 0;
+  if (options.checksumSinceMs !== undefined) {
+    // Files changed since the bulk copy started are compared by content (rsync -c), not by size and
+    // mtime: a file rewritten with its mtime restored is caught here, while the containers still run.
+    const changed = [...(await walk(src)).entries()]
+      .filter(
+        ([, e]) =>
+          e.type === 'file' &&
+          (e.ctimeMs >= options.checksumSinceMs! || e.mtimeMs >= options.checksumSinceMs!),
+      )
+      .map(([p]) => p);
+    if (changed.length > 0) {
+      const list = join(tmpdir(), `bosun-migrate-${process.pid}-${Date.now()}.list`);
+      await writeFile(list, changed.join('\0'));
+      try {
+        const s = await runRsync(
+          ['-aAXS', '-c', '--numeric-ids', '--from0', `--files-from=${list}`, slash(src), slash(dst)],
+          {},
+        );
+        extraBytes = s.bytesCopied;
+        extraFiles = s.filesCopied;
+      } finally {
+        await rm(list, { force: true });
+      }
+    }
+  }
+  const stats = await runRsync(
+    [
+      '-aHAXS',
+      '--numeric-ids',
+      '--delete',
+      '--modify-window=-1',
+      '--no-inc-recursive',
+      slash(src),
+      slash(dst),
+    ],
+    options,
+  );
+  // Flush both now (while the containers may still run), not in the unmounts of the swap.
+  await Promise.all([syncFs(dst), syncFs(src)]);
+  return {
+    bytesCopied: stats.bytesCopied + extraBytes,
+    filesCopied: stats.filesCopied + extraFiles,
+    durationMs: Date.now() - started,
+  };
+}
+
+/** syncfs(2) of the filesystem holding `dir` (coreutils `sync -f`). */
+export async function syncFs(dir: string): Promise<void> {
+  await run('sync', ['-f', dir]);
 }
 
 export interface VerifyResult {
@@ -186,12 +259,20 @@ export async function verifyTrees(src: string, dst: string, changedSinceMs: numb
     }
     if (s.ctimeMs >= changedSinceMs || s.mtimeMs >= changedSinceMs) toHash.push(path);
   }
-  for (const path of toHash) {
-    const [h1, h2] = await Promise.all([sha256(join(src, path)), sha256(join(dst, path))]);
-    if (h1 !== h2) note(`${path}: content differs`);
-  }
+  // A few files at a time: reads of large files overlap, without opening thousands at once.
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < toHash.length) {
+      const path = toHash[next++]!;
+      const [h1, h2] = await Promise.all([sha256(join(src, path)), sha256(join(dst, path))]);
+      if (h1 !== h2) note(`${path}: content differs`);
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
   if (problems.length > 0) {
-    throw new InternalError(`The copy on the new disk does not match ${src}: ${problems.join('; ')}.`, { details: { problems } });
+    throw new InternalError(`The copy on the new disk does not match ${src}: ${problems.join('; ')}.`, {
+      details: { problems },
+    });
   }
   return { files: a.size, checksummed: toHash.length, durationMs: Date.now() - started };
 }
@@ -200,26 +281,35 @@ async function walk(root: string): Promise<Map<string, Entry>> {
   const out = new Map<string, Entry>();
   const visit = async (rel: string): Promise<void> => {
     const names = await readdir(join(root, rel));
-    for (const name of names) {
-      const r = rel === '' ? name : `${rel}/${name}`;
-      const full = join(root, r);
-      const st = await lstat(full);
-      const type = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
-      const e: Entry = {
-        type,
-        mode: st.mode,
-        uid: st.uid,
-        gid: st.gid,
-        size: st.size,
-        nlink: st.nlink,
-        ino: st.ino,
-        ctimeMs: st.ctimeMs,
-        mtimeMs: st.mtimeMs,
-      };
-      if (type === 'symlink') e.target = await readlink(full);
-      out.set(r, e);
-      if (type === 'dir') await visit(r);
-    }
+    // One directory's entries in parallel: verification runs while the containers are stopped.
+    await Promise.all(
+      names.map(async (name) => {
+        const r = rel === '' ? name : `${rel}/${name}`;
+        const full = join(root, r);
+        const st = await lstat(full);
+        const type = st.isFile()
+          ? 'file'
+          : st.isDirectory()
+            ? 'dir'
+            : st.isSymbolicLink()
+              ? 'symlink'
+              : 'other';
+        const e: Entry = {
+          type,
+          mode: st.mode,
+          uid: st.uid,
+          gid: st.gid,
+          size: st.size,
+          nlink: st.nlink,
+          ino: st.ino,
+          ctimeMs: st.ctimeMs,
+          mtimeMs: st.mtimeMs,
+        };
+        if (type === 'symlink') e.target = await readlink(full);
+        out.set(r, e);
+        if (type === 'dir') await visit(r);
+      }),
+    );
   };
   await visit('');
   return out;
@@ -249,11 +339,23 @@ async function runRsync(args: string[], options: CopyOptions): Promise<Omit<Copy
       if (m[3] !== undefined) files = Number(m[3]);
       if (m[4] !== undefined) total = Number(m[4]);
       const pct = Number(m[2]);
-      report({ bytesCopied: bytes, filesCopied: files, bytesTotal: pct > 0 ? Math.round((bytes * 100) / pct) : 0, filesTotal: total });
+      report({
+        bytesCopied: bytes,
+        filesCopied: files,
+        bytesTotal: pct > 0 ? Math.round((bytes * 100) / pct) : 0,
+        filesTotal: total,
+      });
     }
   };
   // Exit 24: some source files vanished during the transfer (see copyTree about cp's).
-  await run('rsync', ['--info=progress2', ...args], options.signal, onOutput, (code) => code === 24);
+  // 23 with only "No such file" errors: a file vanished between listing and reading its ACLs/xattrs.
+  await run(
+    'rsync',
+    ['--info=progress2', ...args],
+    options.signal,
+    onOutput,
+    (code, stderr) => code === 24 || (code === 23 && rsyncOnlyVanished(stderr)),
+  );
   options.onProgress?.({ bytesCopied: bytes, filesCopied: files, bytesTotal: bytes, filesTotal: total });
   return { bytesCopied: bytes, filesCopied: files };
 }
@@ -270,13 +372,20 @@ function run(
   tolerate?: (code: number, stderr: string) => boolean,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], signal });
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', cmd, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      signal,
+    });
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (t: string) => onStdout?.(t));
     child.stderr.setEncoding('utf8').on('data', (t: string) => {
       stderr = (stderr + t).slice(-256 * 1024);
     });
-    child.on('error', (err) => reject(new InternalError(`Could not run ${cmd} to copy the persistent disk: ${err.message}`, { cause: err })));
+    child.on('error', (err) =>
+      reject(
+        new InternalError(`Could not run ${cmd} to copy the persistent disk: ${err.message}`, { cause: err }),
+      ),
+    );
     child.on('close', (code, sig) => {
       if (code === 0 || (code !== null && tolerate?.(code, stderr))) resolve();
       else
@@ -293,6 +402,17 @@ function run(
 function onlyVanished(stderr: string): boolean {
   const lines = stderr.split('\n').filter((l) => l.trim() !== '');
   return lines.length > 0 && lines.every((l) => /No such file or directory$/.test(l));
+}
+
+function rsyncOnlyVanished(stderr: string): boolean {
+  const lines = stderr
+    .split('\n')
+    .filter(
+      (l) =>
+        l.trim() !== '' &&
+        !/^(rsync error: some files|rsync warning: some files vanished|file has vanished)/.test(l),
+    );
+  return lines.every((l) => /No such file or directory \(2\)$/.test(l));
 }
 
 function throttle(listener: ProgressListener | undefined, intervalMs = 500): ProgressListener {

@@ -36,8 +36,8 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
       if (problem) throw new InvalidInputError(problem);
       const dataDir = dataDirOf(opts);
       const paths = dataDirPaths(dataDir);
-      const { host, port } = parseListen(opts.listen ?? `127.0.0.1:${DEFAULT_DIRECTOR_PORT}`);
-      const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      const listen = opts.listen === undefined ? undefined : parseListen(opts.listen);
+      let url = listen ? urlOf(listen.host, listen.port) : `https://127.0.0.1:${DEFAULT_DIRECTOR_PORT}`;
       const targetPath = targetConfigPath(globalOptions(cmd), context.env, context.homeDir);
       const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -57,7 +57,7 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
       }
 
       await mkdir(dataDir, { recursive: true, mode: 0o700 });
-      const args = ['--data-dir', dataDir, '--listen', `${host}:${port}`, ...(opts.directorConfig ? ['--config', resolve(opts.directorConfig)] : [])];
+      const args = ['--data-dir', dataDir, ...(opts.listen ? ['--listen', opts.listen] : []), ...(opts.directorConfig ? ['--config', resolve(opts.directorConfig)] : [])];
       const pid = await spawnDirector(args, paths.logFile, paths.pidFile);
       say(`starting bosun director (pid ${pid}, data dir ${dataDir}, log ${paths.logFile}) …`);
       const deadline = Date.now() + Number(opts.timeout) * 1000;
@@ -66,8 +66,11 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
           await rm(paths.pidFile, { force: true });
           throw new InternalError(`The director exited while starting. The end of ${paths.logFile}:\n${await tailFile(paths.logFile, 20)}`);
         }
+        // The director writes its state file (with the URL it serves) once it listens.
+        const state = await readDirectorState(dataDir);
         const caPem = await readFile(paths.caCert, 'utf8').catch(() => '');
-        if (caPem && (await probeHealth(url, caPem))) {
+        if (state?.pid === pid && caPem && (await probeHealth(state.url, caPem))) {
+          url = state.url;
           await writeTarget(targetPath, { url, token: await requireToken(dataDir), caPem });
           break;
         }
@@ -137,6 +140,11 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
         ].join('\n') + '\n',
       );
     });
+}
+
+function urlOf(host: string, port: number): string {
+  const h = host === '0.0.0.0' ? '127.0.0.1' : host;
+  return `https://${h.includes(':') ? `[${h}]` : h}:${port}`;
 }
 
 async function requireToken(dataDir: string): Promise<string> {

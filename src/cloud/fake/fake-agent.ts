@@ -243,7 +243,7 @@ export class FakeAgent implements AgentApi {
         this.migrateFailure = null;
         throw new Error(message);
       }
-      if (request.phase === 'delta') to.clear();
+      if (request.phase !== 'copy') to.clear();
       for (const [k, v] of from) to.set(k, v);
       onProgress?.({
         phase: request.phase,
@@ -257,6 +257,7 @@ export class FakeAgent implements AgentApi {
           if (to.get(k) !== v) throw new Error(`verification failed: ${k} differs on the new disk`);
       }
       return {
+        startedAtMs: Date.now(),
         bytesCopied: bytes,
         filesCopied: from.size,
         durationMs: 0,

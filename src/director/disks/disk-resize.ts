@@ -192,7 +192,7 @@ async function copyToNewDisk(deps: DiskResizeDeps, ctx: TaskContext, t: DiskResi
     throw new ConflictError(`Cannot resize the persistent disk of ${t.name} by copy: its agent does not support migrate_disk. Recreate the instance with a newer stemcell, or keep persistent_disk at ${disk.sizeMiB}.`);
   }
   const migrations = new DiskMigrations(deps.store.db);
-  const steps = new Steps(ctx, `${wantedMiB < disk.sizeMiB ? 'Shrinking' : 'Resizing'} persistent disk of ${t.name} from ${disk.sizeMiB} to ${wantedMiB} MiB by copy`, 11);
+  const steps = new Steps(ctx, `${wantedMiB < disk.sizeMiB ? 'Shrinking' : 'Resizing'} persistent disk of ${t.name} from ${disk.sizeMiB} to ${wantedMiB} MiB by copy`, 12);
 
   // The old disk must be mounted at the store (a fresh VM gets its disk only after this hook).
   await steps.run('check data size', async () => {
@@ -231,11 +231,22 @@ async function copyToNewDisk(deps: DiskResizeDeps, ctx: TaskContext, t: DiskResi
     await steps.run('mount new disk at the migration target', () =>
       withTimeout(agent.mountDisk({ diskCid: newCid, hint, target: 'migration' }), cfg.applyTimeoutMs, `mount_disk on ${t.name} timed out`),
     );
-    // Two seconds of slack: a file written just before the copy started is checksummed too.
-    record.copyStartedAtMs = Date.now() - 2000;
-    await migrations.save(record);
+    const copyStarted = Date.now() - 2000;
     const bulk = await steps.run('copy data while the containers run', () => runMigrate(steps, migrate, { phase: 'copy' }, copyTimeout, t.name));
     ctx.logger.info('bulk copy done', { instance: t.name, ...bulk });
+    // Catch up with what the containers wrote meanwhile, still running: the files changed since the
+    // bulk copy started are compared by content here, so that the stopped window only has to
+    // checksum what changes from now on. Repeated (at most 3 times) while a pass is still slow.
+    let since = bulk.startedAtMs ?? copyStarted;
+    await steps.run('copy changes while the containers run', async () => {
+      for (let pass = 0; pass < 3; pass++) {
+        const sync = await runMigrate(steps, migrate, { phase: 'sync', copyStartedAtMs: since }, copyTimeout, t.name);
+        since = sync.startedAtMs ?? since;
+        if (sync.durationMs < 2000) break;
+      }
+    });
+    record.copyStartedAtMs = since;
+    await migrations.save(record);
     await steps.run('stop containers', async () => {
       record.phase = 'stopped';
       await migrations.save(record);
@@ -243,7 +254,7 @@ async function copyToNewDisk(deps: DiskResizeDeps, ctx: TaskContext, t: DiskResi
       await stopContainers(agent, cfg.applyTimeoutMs, t.name);
     });
     const delta = await steps.run('copy changes and verify', () =>
-      runMigrate(steps, migrate, { phase: 'delta', copyStartedAtMs: record.copyStartedAtMs ?? 0 }, copyTimeout, t.name),
+      runMigrate(steps, migrate, { phase: 'delta', copyStartedAtMs: since }, copyTimeout, t.name),
     );
     ctx.logger.info('delta copy and verification done', { instance: t.name, ...delta });
     await steps.run('swap disks', async () => {

@@ -32,6 +32,8 @@ export interface TaskScript {
   error?: string | null;
   /** How many getTask calls report `processing` before the final state. */
   pollsUntilDone?: number;
+  /** Reveal one more event per getTask call (events arrive while the client polls). */
+  gradual?: boolean;
 }
 
 /**
@@ -189,7 +191,11 @@ export class FakeDirectorService implements DirectorService {
   async taskEvents(id: number, afterSeq?: number): Promise<TaskEvent[]> {
     const task = this.tasks.get(id);
     if (!task) throw new NotFoundError(`Task ${id} does not exist.`);
-    return task.script.events.map((e, i) => ({ ...e, seq: i + 1, time: T0 })).filter((e) => e.seq > (afterSeq ?? 0));
+    const visible = task.script.gradual && task.info.endedAt === null ? task.polls : task.script.events.length;
+    return task.script.events
+      .slice(0, visible)
+      .map((e, i) => ({ ...e, seq: i + 1, time: T0 }))
+      .filter((e) => e.seq > (afterSeq ?? 0));
   }
 
   async cancelTask(id: number, user: string): Promise<TaskInfo> {

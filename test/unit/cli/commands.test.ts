@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ExitError } from '../../../src/cli/output.js';
 import { runCli, startCli, type CliHarness } from './harness.js';
 
 describe('bosun CLI against a director API', () => {
@@ -93,6 +94,20 @@ describe('bosun CLI against a director API', () => {
       expect(h.srv.fake.calls.filter((c) => c.method === 'deploy')).toHaveLength(1);
     });
 
+    it('streams events that arrive while it polls, each once and in order', async () => {
+      h.srv.fake.nextTask = {
+        final: 'done',
+        gradual: true,
+        pollsUntilDone: 4,
+        events: [1, 2, 3].map((index) => ({ stage: 'Updating instance', step: `g/${index - 1}`, index, total: 3, state: 'finished' as const })),
+      };
+      const res = await h.run('-n', 'deploy', manifest);
+      expect(res.code).toBe(0);
+      const lines = res.stdout.split('\n').filter((l) => l.includes('| Updating instance'));
+      expect(lines.map((l) => /g\/\d/.exec(l)?.[0])).toEqual(['g/0', 'g/1', 'g/2']);
+      expect(res.stdout).toContain('[####################] 100% Updating instance: 3/3 done');
+    });
+
     it('refuses without -n when stdin is not a terminal, and deploys nothing', async () => {
       const res = await h.run('deploy', manifest);
       expect(res.code).toBe(1);
@@ -174,6 +189,25 @@ describe('bosun CLI against a director API', () => {
       const bad = await h.run('-d', 'demo', 'ssh', 'docker-vm-1', '-c', 'x');
       expect(bad.code).toBe(1);
       expect(bad.stderr).toContain('GROUP/INDEX');
+    });
+
+    it('logs --follow keeps polling and prints only new lines', async () => {
+      let polls = 0;
+      const fake = h.srv.fake;
+      const original = fake.fetchLogs.bind(fake);
+      fake.fetchLogs = async () => ['a', 'b', 'c', 'd'].slice(0, 2 + polls).join('\n') + '\n';
+      const sleep = h.context.sleep;
+      h.context.sleep = async () => {
+        if (++polls > 2) throw new ExitError(0);
+      };
+      try {
+        const res = await h.run('-d', 'demo', 'logs', 'docker-vm-1/0', '--follow');
+        expect(res.code).toBe(0);
+        expect(res.stdout).toBe('a\nb\nc\nd\n');
+      } finally {
+        fake.fetchLogs = original;
+        h.context.sleep = sleep;
+      }
     });
 
     it('logs passes container and lines', async () => {

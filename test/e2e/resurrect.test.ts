@@ -1,0 +1,108 @@
+/**
+ * Resurrection for real: the director (health monitor on, default timings) deploys redis onto a
+ * local-cloud VM with a persistent disk; the VM is killed from outside (SIGKILL of its PID 1 and
+ * its network namespace deleted); with no operator command the instance comes back on a new VM
+ * with the same disk and the data redis wrote.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { netnsName } from '../../src/cloud/local/network.js';
+import type { Director } from '../../src/director/director.js';
+import { IMAGES_DIR } from '../helpers/agent-vm-fixture.js';
+import { createLocalDirectorStack, type LocalDirectorStack } from '../helpers/local-director-stack.js';
+import { redisCommand } from '../helpers/redis-resp.js';
+
+const exec = promisify(execFile);
+
+export const RESURRECT_MANIFEST = `
+name: resurrect
+update: {canaries: 1, max_in_flight: 1, canary_watch_time: 500-60000, update_watch_time: 500-60000}
+instance_groups:
+  - name: redis
+    instances: 1
+    persistent_disk: 256
+    containers:
+      - name: redis
+        image: redis:7
+        entrypoint: redis-server
+        command: "--dir /var/lib/redis --appendonly yes --appendfsync always --protected-mode no"
+        bind_ports: ["6379:6379"]
+        bind_volumes: ["/var/lib/redis"]
+`;
+
+async function waitUntil<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function ended(director: Director, id: number): Promise<void> {
+  const t = await director.tasks.wait(id);
+  if (t.state !== 'done') throw new Error(`task ${id} (${t.description}) ended ${t.state}: ${t.error}`);
+}
+
+describe('resurrection on the local cloud (real VMs, agent, dockerd, redis)', () => {
+  let stack: LocalDirectorStack | undefined;
+
+  beforeAll(async () => {
+    stack = await createLocalDirectorStack();
+    const d = stack.director;
+    await ended(d, (await d.uploadImage(join(IMAGES_DIR, 'redis.tar'), undefined, 'admin')).id);
+    await ended(d, (await d.deploy({ manifest: RESURRECT_MANIFEST }, 'admin')).id);
+  }, 240_000);
+
+  afterAll(async () => {
+    await stack?.close();
+  }, 120_000);
+
+  it('a VM killed from outside comes back on a new VM with its disk and data, by itself', async () => {
+    const s = stack;
+    if (!s) throw new Error('no stack');
+    const d = s.director;
+    const [before] = await d.listInstances('resurrect');
+    if (!before?.vmCid || !before.ip) throw new Error('redis/0 has no VM');
+    expect(await redisCommand(before.ip, 6379, ['SET', 'bosun:answer', '42'])).toBe('OK');
+
+    const pid = await s.fx.cloud.vmPid(before.vmCid);
+    if (pid === null) throw new Error('no PID 1 for the VM');
+    const killedAt = Date.now();
+    process.kill(pid, 'SIGKILL');
+    await exec('ip', ['netns', 'del', netnsName(before.vmCid)]).catch(() => undefined);
+
+    const alert = await waitUntil(
+      'an alert about redis/0',
+      async () => (await d.listAlerts({ deployment: 'resurrect' })).find((a) => a.instance === 'redis/0' && ['vm_missing', 'agent_unresponsive'].includes(a.category)),
+      30_000,
+    );
+    const after = await waitUntil(
+      'redis/0 on a new VM',
+      async () => {
+        const [i] = await d.listInstances('resurrect');
+        return i?.vmCid && i.vmCid !== before.vmCid && i.ip ? i : undefined;
+      },
+      120_000,
+    );
+    const value = await waitUntil('redis answering with its data', () => redisCommand(after.ip ?? '', 6379, ['GET', 'bosun:answer']).then((v) => v ?? undefined), 120_000);
+    const totalMs = Date.now() - killedAt;
+    expect(value).toBe('42');
+    expect(after.diskCids).toEqual(before.diskCids);
+    expect(await s.fx.cloud.hasVm(before.vmCid)).toBe(false);
+    expect(alert.severity).toBe(2);
+    const task = (await d.listTasks({ deployment: 'resurrect' })).find((t) => t.user === 'health_monitor');
+    expect(task?.state).toBe('done');
+    expect((await d.listAlerts({ deployment: 'resurrect' })).map((a) => a.category)).toContain('resurrection_succeeded');
+    // Default timings: detection within ~1 s (hasVm), then a VM boot, dockerd and redis start.
+    expect(totalMs).toBeLessThan(60_000);
+  }, 300_000);
+});
