@@ -39,9 +39,9 @@ export class Agent implements AgentApi {
     this.stateFile = new StateFile(settings.paths.ephemeral);
     this.director = new DirectorClient(settings);
     this.dockerd = new DockerdSupervisor(settings, log.child({ part: 'dockerd' }), {
-      onUp: (restarted) => {
+      onUp: (restarted, onPurpose) => {
         this.containers.onDockerUp(restarted);
-        if (restarted) this.sendAlert(3, 'dockerd_failing', 'Docker daemon restarted', `The Docker daemon of VM ${settings.vmCid} died and was restarted; the agent is starting every container again in dependency order.`);
+        if (restarted && !onPurpose) this.sendAlert(3, 'dockerd_failing', 'Docker daemon restarted', `The Docker daemon of VM ${settings.vmCid} died and was restarted; the agent is starting every container again in dependency order.`);
       },
       onDown: () => this.log.warn('dockerd is down; containers will be started again when it is back'),
       onFailing: (lines) =>
@@ -118,7 +118,11 @@ export class Agent implements AgentApi {
     // The spec is persisted first: if the agent dies half-way, its restart converges to it.
     await this.savePersisted({ spec });
     await this.dockerd.waitUntilUp();
-    await this.dockerd.ensureOptions(spec.docker);
+    if (this.dockerd.optionsDiffer(spec.docker)) {
+      // Containers die with dockerd: that is the agent's doing, not a crash of theirs.
+      this.containers.expectAllDown();
+      await this.dockerd.ensureOptions(spec.docker);
+    }
     await this.containers.apply(spec);
   }
 

@@ -5,14 +5,25 @@ import type { Readable } from 'node:stream';
 import { BosunError, UnavailableError, fromErrorBody } from '../common/errors.js';
 import type { Target } from './target.js';
 
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN']);
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 
 /**
  * The director's REST API over HTTPS: the target's CA (and nothing else) is trusted, the token is
  * sent as a bearer header, errors come back as the typed errors of src/common/errors.ts.
  */
 export class DirectorClient {
-  constructor(readonly target: Target, private readonly timeoutMs = 10 * 60 * 1000) {}
+  constructor(
+    readonly target: Target,
+    private readonly timeoutMs = 10 * 60 * 1000,
+  ) {}
 
   get<T>(path: string, query: Record<string, string | number | boolean | undefined> = {}): Promise<T> {
     return this.send<T>('GET', withQuery(path, query));
@@ -36,10 +47,18 @@ export class DirectorClient {
     return this.send<T>('POST', path, undefined, { stream: createReadStream(file), size, contentType });
   }
 
-  private send<T>(method: string, path: string, body?: unknown, upload?: { stream: Readable; size: number; contentType: string }): Promise<T> {
+  private send<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    upload?: { stream: Readable; size: number; contentType: string },
+  ): Promise<T> {
     const url = new URL(path, `${this.target.url}/`);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const headers: Record<string, string | number> = { authorization: `Bearer ${this.target.token}`, accept: 'application/json' };
+    const headers: Record<string, string | number> = {
+      authorization: `Bearer ${this.target.token}`,
+      accept: 'application/json',
+    };
     if (payload) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = payload.length;
@@ -72,7 +91,15 @@ export class DirectorClient {
           }
           const status = res.statusCode ?? 0;
           if (status >= 400) {
-            reject(typeof parsed === 'object' && parsed !== null ? fromErrorBody(status, parsed) : new BosunError(status >= 500 ? 'internal' : 'invalid_input', status, `The director answered ${method} ${url.pathname} with HTTP ${status}: ${text.slice(0, 200)}`));
+            reject(
+              typeof parsed === 'object' && parsed !== null
+                ? fromErrorBody(status, parsed)
+                : new BosunError(
+                    status >= 500 ? 'internal' : 'invalid_input',
+                    status,
+                    `The director answered ${method} ${url.pathname} with HTTP ${status}: ${text.slice(0, 200)}`,
+                  ),
+            );
             return;
           }
           resolve(parsed as T);
@@ -91,7 +118,10 @@ export class DirectorClient {
 
   private connectionError(err: NodeJS.ErrnoException): Error {
     if (err.code && UNREACHABLE_CODES.has(err.code)) {
-      return new UnavailableError(`The director at ${this.target.url} is not reachable (${err.code}); start it with \`bosun up\`.`, { cause: err });
+      return new UnavailableError(
+        `The director at ${this.target.url} is not reachable (${err.code}); start it with \`bosun up\`.`,
+        { cause: err },
+      );
     }
     if (err.code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(err.code)) {
       return new UnavailableError(

@@ -44,7 +44,14 @@ export function processContext(): CliContext {
 
 /** Like `command -v`, including the sbin directories that a non-login root shell may lack. */
 export function findOnPath(command: string, pathEnv: string): string | null {
-  const dirs = [...pathEnv.split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/bin', '/bin'].filter(Boolean);
+  const dirs = [
+    ...pathEnv.split(delimiter),
+    '/usr/local/sbin',
+    '/usr/sbin',
+    '/sbin',
+    '/usr/bin',
+    '/bin',
+  ].filter(Boolean);
   for (const dir of new Set(dirs)) {
     const candidate = join(dir, command);
     try {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:https';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,6 @@ export interface DirectorState {
   subnet: string;
   dataDir: string;
 }
-
 
 export async function readDirectorState(dataDir: string): Promise<DirectorState | null> {
   try {
@@ -44,12 +43,25 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** Alive and a `bosun director` (a stale pid file may name a pid reused by something else). */
+export function isDirectorAlive(pid: number): boolean {
+  if (!isAlive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('director');
+  } catch {
+    return true; // no /proc: trust the pid
+  }
+}
+
 /** Starts `bosun director …` detached from this process, its output appended to logFile. */
 export async function spawnDirector(args: string[], logFile: string, pidFile: string): Promise<number> {
   const main = cliEntry();
   const fd = openSync(logFile, 'a', 0o600);
   try {
-    const child = spawn(process.execPath, [main, 'director', ...args], { detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn(process.execPath, [main, 'director', ...args], {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    });
     const pid = child.pid;
     if (pid === undefined) throw new Error(`could not start ${process.execPath} ${main}`);
     child.unref();
@@ -80,7 +92,11 @@ export function probeHealth(url: string, caPem: string, timeoutMs = 2000): Promi
 }
 
 /** SIGTERM, then SIGKILL after graceMs; resolves when the process is gone. */
-export async function stopProcess(pid: number, graceMs: number, sleep: (ms: number) => Promise<void>): Promise<'stopped' | 'killed'> {
+export async function stopProcess(
+  pid: number,
+  graceMs: number,
+  sleep: (ms: number) => Promise<void>,
+): Promise<'stopped' | 'killed'> {
   try {
     process.kill(pid, 'SIGTERM');
   } catch {
@@ -102,7 +118,10 @@ export async function stopProcess(pid: number, graceMs: number, sleep: (ms: numb
 
 export async function tailFile(path: string, lines: number): Promise<string> {
   try {
-    return (await readFile(path, 'utf8')).split('\n').slice(-lines - 1).join('\n');
+    return (await readFile(path, 'utf8'))
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
   } catch {
     return '';
   }

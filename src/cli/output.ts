@@ -20,7 +20,12 @@ export interface Column<T> {
 }
 
 /** Prints rows as a table, or as a JSON array of the raw rows with --json. */
-export function printRows<T>(rows: T[], columns: Column<T>[], options: GlobalOptions, jsonValue?: unknown): void {
+export function printRows<T>(
+  rows: T[],
+  columns: Column<T>[],
+  options: GlobalOptions,
+  jsonValue?: unknown,
+): void {
   if (options.json) {
     printJson(jsonValue ?? rows);
     return;
@@ -46,7 +51,10 @@ export const EXIT_INTERNAL_ERROR = 2;
 
 /** Thrown by commands that already printed their outcome and only need to set the exit code. */
 export class ExitError extends Error {
-  constructor(readonly exitCode: number, message = '') {
+  constructor(
+    readonly exitCode: number,
+    message = '',
+  ) {
     super(message);
   }
 }
@@ -54,7 +62,12 @@ export class ExitError extends Error {
 export function exitCodeFor(err: unknown): number {
   if (err instanceof ExitError) return err.exitCode;
   if (err instanceof BosunError) return err.isUserError ? EXIT_USER_ERROR : EXIT_INTERNAL_ERROR;
-  if (err && typeof err === 'object' && 'code' in err && String((err as { code: unknown }).code).startsWith('commander.')) {
+  if (
+    err &&
+    typeof err === 'object' &&
+    'code' in err &&
+    String((err as { code: unknown }).code).startsWith('commander.')
+  ) {
     return EXIT_USER_ERROR;
   }
   return EXIT_INTERNAL_ERROR;
@@ -68,7 +81,9 @@ export function reportError(err: unknown, options: GlobalOptions): void {
   if (options.json) {
     const code = err instanceof BosunError ? err.code : 'internal';
     const details = err instanceof BosunError ? err.details : undefined;
-    process.stdout.write(`${JSON.stringify({ error: { code, message: errorMessage(err), details } }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ error: { code, message: errorMessage(err), details } }, null, 2)}\n`,
+    );
     return;
   }
   process.stderr.write(`Error: ${errorMessage(err)}\n`);

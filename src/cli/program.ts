@@ -25,7 +25,9 @@ export const CLI_VERSION = '0.1.0';
  */
 export function buildProgram(context: CliContext = processContext()): Command {
   const program = new Command('bosun')
-    .description('Deploy stateful Docker containers onto a fleet of VMs from one manifest, and keep them alive.')
+    .description(
+      'Deploy stateful Docker containers onto a fleet of VMs from one manifest, and keep them alive.',
+    )
     .option('-d, --deployment <name>', 'deployment to act on')
     .option('--json', 'machine-readable JSON output')
     .option('-n, --non-interactive', 'do not ask for confirmation')

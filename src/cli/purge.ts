@@ -13,21 +13,32 @@ const exec = promisify(execFile);
  * processes, loop devices and cgroups go with them), a registry left behind, the bridge, and the
  * data directory. Only what lives under this data directory is touched.
  */
-export async function purgeDataDir(dataDir: string, bridgeName: string, subnet: string, say: (line: string) => void): Promise<void> {
+export async function purgeDataDir(
+  dataDir: string,
+  bridgeName: string,
+  subnet: string,
+  say: (line: string) => void,
+): Promise<void> {
   const paths = dataDirPaths(dataDir);
   await killLeftoverRegistry(dataDir);
-  const cloud = await LocalCloud.create({ dataDir: paths.cloud, bridgeName, subnet }).catch((err: unknown) => {
-    say(`could not open the local cloud in ${paths.cloud} (${errorMessage(err)}); removing files only`);
-    return null;
-  });
+  const cloud = await LocalCloud.create({ dataDir: paths.cloud, bridgeName, subnet }).catch(
+    (err: unknown) => {
+      say(`could not open the local cloud in ${paths.cloud} (${errorMessage(err)}); removing files only`);
+      return null;
+    },
+  );
   if (cloud) {
     for (const vmCid of await cloud.listVmCids()) {
       say(`deleting VM ${vmCid}`);
-      await cloud.deleteVm(vmCid).catch((err: unknown) => say(`  could not delete VM ${vmCid}: ${errorMessage(err)}`));
+      await cloud
+        .deleteVm(vmCid)
+        .catch((err: unknown) => say(`  could not delete VM ${vmCid}: ${errorMessage(err)}`));
     }
     for (const diskCid of await cloud.listDiskCids()) {
       say(`deleting disk ${diskCid}`);
-      await cloud.deleteDisk(diskCid).catch((err: unknown) => say(`  could not delete disk ${diskCid}: ${errorMessage(err)}`));
+      await cloud
+        .deleteDisk(diskCid)
+        .catch((err: unknown) => say(`  could not delete disk ${diskCid}: ${errorMessage(err)}`));
     }
     await exec('ip', ['link', 'del', bridgeName]).then(
       () => say(`deleted bridge ${bridgeName}`),

@@ -23,13 +23,22 @@ export async function openSession(command: Command, context: CliContext): Promis
 }
 
 export function requireDeployment(options: GlobalOptions): string {
-  if (!options.deployment) throw new InvalidInputError('This command acts on one deployment: name it with -d NAME (see `bosun deployments`).');
+  if (!options.deployment)
+    throw new InvalidInputError(
+      'This command acts on one deployment: name it with -d NAME (see `bosun deployments`).',
+    );
   return options.deployment;
 }
 
 /** Streams a task the command just queued; with --json prints `{ task, events }` once at the end. */
-export async function runTask(session: Session, task: TaskInfo, options: { printJson?: boolean } = {}): Promise<FollowedTask> {
-  const followed = await followTaskOrFail(session.client, session.context, task, { quiet: Boolean(session.options.json) });
+export async function runTask(
+  session: Session,
+  task: TaskInfo,
+  options: { printJson?: boolean } = {},
+): Promise<FollowedTask> {
+  const followed = await followTaskOrFail(session.client, session.context, task, {
+    quiet: Boolean(session.options.json),
+  });
   if (session.options.json && options.printJson !== false) printJson(followed);
   return followed;
 }

@@ -11,7 +11,11 @@ export interface Target {
 }
 
 /** --config FILE, else BOSUN_CONFIG, else ~/.bosun/config. */
-export function targetConfigPath(options: { config?: string }, env: Record<string, string | undefined>, homeDir: string): string {
+export function targetConfigPath(
+  options: { config?: string },
+  env: Record<string, string | undefined>,
+  homeDir: string,
+): string {
   return options.config ?? env['BOSUN_CONFIG'] ?? join(homeDir, '.bosun', 'config');
 }
 
@@ -29,7 +33,9 @@ export async function readTarget(path: string): Promise<Target> {
   }
   const raw = parse(text) as Partial<Target> | null;
   if (!raw || typeof raw.url !== 'string' || typeof raw.token !== 'string' || typeof raw.caPem !== 'string') {
-    throw new InvalidInputError(`The CLI target config ${path} must have url, token and caPem; run \`bosun up\` again to rewrite it.`);
+    throw new InvalidInputError(
+      `The CLI target config ${path} must have url, token and caPem; run \`bosun up\` again to rewrite it.`,
+    );
   }
   return { url: raw.url.replace(/\/+$/, ''), token: raw.token, caPem: raw.caPem };
 }

@@ -20,7 +20,12 @@ export interface FollowedTask {
  * one line per event with its stage, step, index/total, state and elapsed time, and a progress line
  * whenever a step ends.
  */
-export async function followTask(client: DirectorClient, context: CliContext, task: TaskInfo, options: FollowOptions = {}): Promise<FollowedTask> {
+export async function followTask(
+  client: DirectorClient,
+  context: CliContext,
+  task: TaskInfo,
+  options: FollowOptions = {},
+): Promise<FollowedTask> {
   const out = (line: string) => {
     if (!options.quiet) process.stdout.write(`${line}\n`);
   };
@@ -45,7 +50,9 @@ export async function followTask(client: DirectorClient, context: CliContext, ta
         doneByStage.set(key, endedSteps);
         const n = Math.min(endedSteps.size, event.total);
         if (event.total > 0) {
-          out(`           ${progressBar(n, event.total)} ${event.stage}: ${n}/${event.total} done, ${formatDuration(Date.now() - started)} elapsed`);
+          out(
+            `           ${progressBar(n, event.total)} ${event.stage}: ${n}/${event.total} done, ${formatDuration(Date.now() - started)} elapsed`,
+          );
         }
       }
     }
@@ -53,12 +60,19 @@ export async function followTask(client: DirectorClient, context: CliContext, ta
     await context.sleep(context.pollIntervalMs);
     current = await client.get<TaskInfo>(`/api/v1/tasks/${task.id}`);
   }
-  out(`Task ${current.id} ${current.state} (${formatDuration(Date.now() - started)})${current.error ? `: ${current.error}` : ''}`);
+  out(
+    `Task ${current.id} ${current.state} (${formatDuration(Date.now() - started)})${current.error ? `: ${current.error}` : ''}`,
+  );
   return { task: current, events };
 }
 
 /** Follows a task and fails the command (exit 1, with the task's error) unless it ends `done`. */
-export async function followTaskOrFail(client: DirectorClient, context: CliContext, task: TaskInfo, options: FollowOptions = {}): Promise<FollowedTask> {
+export async function followTaskOrFail(
+  client: DirectorClient,
+  context: CliContext,
+  task: TaskInfo,
+  options: FollowOptions = {},
+): Promise<FollowedTask> {
   const followed = await followTask(client, context, task, options);
   if (followed.task.state !== 'done') {
     if (options.quiet) process.stdout.write(`${JSON.stringify(followed, null, 2)}\n`);
@@ -73,7 +87,8 @@ export async function followTaskOrFail(client: DirectorClient, context: CliConte
 export function formatEvent(event: TaskEvent): string {
   const time = event.time.length >= 19 ? event.time.slice(11, 19) : event.time;
   const count = event.total > 0 ? ` (${event.index}/${event.total})` : '';
-  const progress = event.state === 'in_progress' && event.progress !== undefined ? ` ${Math.round(event.progress)}%` : '';
+  const progress =
+    event.state === 'in_progress' && event.progress !== undefined ? ` ${Math.round(event.progress)}%` : '';
   const elapsed = event.elapsedMs !== undefined ? ` (${formatDuration(event.elapsedMs)})` : '';
   const error = event.error ? `: ${event.error}` : '';
   return `  ${time} | ${event.stage}: ${event.step}${count} ${event.state}${progress}${elapsed}${error}`;

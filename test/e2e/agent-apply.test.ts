@@ -87,6 +87,20 @@ describe('agent apply (real dockerd in a local-cloud VM)', () => {
     expect(names.sort()).toEqual(['/db', '/web']);
   });
 
+  it('restarts dockerd with the new options when the spec\'s docker block changes, and runs the containers again', async () => {
+    const spec = buildSpec([db, web]);
+    spec.docker = { ...spec.docker, labels: ['bosun.test=options-changed'] };
+    await vm.agent.apply(spec);
+    expect((await vm.agent.runCommand("docker info --format '{{json .Labels}}'")).stdout).toContain('bosun.test=options-changed');
+    const state = await vm.waitFor('the instance to run again', async () => {
+      const st = await vm.agent.getState();
+      return st.jobState === 'running' ? st : false;
+    });
+    expect(state.dockerd.restarts).toBe(0); // a restart on purpose is not counted as a failure
+    expect(await httpGet(`http://${vm.ip}:18080/`)).toBe('ok\n');
+    await vm.agent.apply(buildSpec([db, web]));
+  });
+
   it('reports an unknown image clearly in the task and in get_state', async () => {
     const spec = buildSpec([db, web, { name: 'ghost', image: 'no-such/image:1' }]);
     await expect(vm.agent.apply(spec)).rejects.toThrow(/"ghost".*no-such\/image:1/);
@@ -95,6 +109,7 @@ describe('agent apply (real dockerd in a local-cloud VM)', () => {
     expect(ghost?.state).toBe('failed');
     expect(ghost?.lastError).toMatch(/no-such\/image:1/);
     expect(state.jobState).toBe('failing');
+    await vm.waitFor('a container_failing alert', async () => env.director.alerts.some((a) => a.category === 'container_failing' && a.container === 'ghost'), 5000);
     await vm.agent.apply(buildSpec([db, web]));
     expect((await vm.agent.getState()).jobState).toBe('running');
   });
@@ -137,9 +152,15 @@ describe('agent apply (real dockerd in a local-cloud VM)', () => {
     expect(await httpGet(`http://${vm.ip}:18080/`)).toBe('ok\n');
   }, 90_000);
 
-  it('sends heartbeats to the director', () => {
-    const hb = env.director.heartbeats.filter((h) => h.vmCid === vm.vmCid);
-    expect(hb.length).toBeGreaterThan(0);
-    expect(hb.at(-1)?.jobState).toBe('running');
+  it('sends heartbeats to the director', async () => {
+    const count = env.director.heartbeats.length;
+    const hb = await vm.waitFor('a fresh heartbeat saying running', async () => {
+      const last = env.director.heartbeats.at(-1);
+      return env.director.heartbeats.length > count && last?.jobState === 'running' ? last : false;
+    }, 10_000);
+    expect(hb.vmCid).toBe(vm.vmCid);
+    expect(hb.deployment).toBe('test');
+    expect(hb.containers.map((c) => c.name)).toEqual(['db', 'web']);
+    expect(hb.vitals.mem.kb).toBeGreaterThan(0);
   });
 });

@@ -39,8 +39,14 @@ describe.skipIf(!canRun)('bosun up / status / down (needs root and `npm run buil
     dataDir = join(fx.dataDir, 'director');
     port = await freePort();
     const registryPort = await freePort();
-    await writeFile(join(fx.dataDir, 'director.yml'), `bridge: ${fx.bridgeName}\nsubnet: ${fx.subnet}\nregistry_port: ${registryPort}\n`);
-    context = { ...processContext(), env: { PATH: process.env['PATH'], BOSUN_CONFIG: join(fx.dataDir, 'cli-config') } };
+    await writeFile(
+      join(fx.dataDir, 'director.yml'),
+      `bridge: ${fx.bridgeName}\nsubnet: ${fx.subnet}\nregistry_port: ${registryPort}\n`,
+    );
+    context = {
+      ...processContext(),
+      env: { PATH: process.env['PATH'], BOSUN_CONFIG: join(fx.dataDir, 'cli-config') },
+    };
   });
 
   afterAll(async () => {
@@ -56,7 +62,15 @@ describe.skipIf(!canRun)('bosun up / status / down (needs root and `npm run buil
   });
 
   it('starts the director in the background and targets it; a second up says it is up', async () => {
-    const up = await runCli(context, ['up', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--director-config', join(fx.dataDir, 'director.yml')]);
+    const up = await runCli(context, [
+      'up',
+      '--data-dir',
+      dataDir,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--director-config',
+      join(fx.dataDir, 'director.yml'),
+    ]);
     pid = Number((await readFile(dataDirPaths(dataDir).pidFile, 'utf8').catch(() => '0')).trim()) || null;
     expect(up.stderr).toBe('');
     expect(up.code).toBe(0);
@@ -74,7 +88,12 @@ describe.skipIf(!canRun)('bosun up / status / down (needs root and `npm run buil
   it('reports its status and serves the API', async () => {
     const status = await runCli(context, ['--json', 'status']);
     expect(status.code).toBe(0);
-    const doc = JSON.parse(status.stdout) as { up: boolean; cloud: string; registry: string; deployments: number };
+    const doc = JSON.parse(status.stdout) as {
+      up: boolean;
+      cloud: string;
+      registry: string;
+      deployments: number;
+    };
     expect(doc).toMatchObject({ up: true, cloud: 'local', deployments: 0 });
     // The registry serves on the bridge address, where the VMs reach it.
     expect(doc.registry).toMatch(new RegExp(`^${fx.hostIp.replace(/\./g, '\\.')}:\\d+$`));

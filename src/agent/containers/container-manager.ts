@@ -97,6 +97,11 @@ export class ContainerManager {
     this.requestHeal();
   }
 
+  /** The agent is about to restart dockerd: the coming deaths are not crashes. */
+  expectAllDown(): void {
+    for (const s of this.sups.values()) if (s.state !== 'stopped' && s.state !== 'failed') this.move(s, 'reset');
+  }
+
   close(): void {
     this.events.close();
     if (this.healTimer) clearTimeout(this.healTimer);
@@ -282,11 +287,12 @@ export class ContainerManager {
       this.move(s, 'reset');
       return true;
     } catch (err) {
-      s.lastError = errorMessage(err).includes(`"${s.spec.name}"`)
-        ? errorMessage(err)
-        : `Container "${s.spec.name}" (image "${s.spec.image}") could not be created: ${errorMessage(err)}`;
-      this.move(s, 'fail');
-      this.log.error('cannot create container', { container: s.spec.name, error: s.lastError });
+      this.markFailed(
+        s,
+        errorMessage(err).includes(`"${s.spec.name}"`)
+          ? errorMessage(err)
+          : `Container "${s.spec.name}" (image "${s.spec.image}") could not be created: ${errorMessage(err)}`,
+      );
       return false;
     }
   }
@@ -381,9 +387,7 @@ export class ContainerManager {
       await this.docker().getContainer(s.spec.name).start();
     } catch (err) {
       if (statusOf(err) !== 304) {
-        s.lastError = `Container "${s.spec.name}" (image "${s.spec.image}") could not be started: ${errorMessage(err)}`;
-        this.move(s, 'fail');
-        this.log.error('cannot start container', { container: s.spec.name, error: s.lastError });
+        this.markFailed(s, `Container "${s.spec.name}" (image "${s.spec.image}") could not be started: ${errorMessage(err)}`);
         return;
       }
     }
@@ -397,6 +401,14 @@ export class ContainerManager {
     s.health = health ?? 'none';
     if (s.health === 'none' || s.health === 'healthy') this.move(s, 'started');
     this.log.info('container started', { container: s.spec.name, restarts: s.restarts });
+  }
+
+  private markFailed(s: Supervised, message: string): void {
+    const isNew = s.state !== 'failed' || s.lastError !== message;
+    s.lastError = message;
+    this.move(s, 'fail');
+    this.log.error('container failed', { container: s.spec.name, error: message });
+    if (isNew) this.alerts.alert('container_failing', s.spec.name, `Container "${s.spec.name}" cannot run`, message);
   }
 
   /** Stops a container on purpose (no crash is recorded); `then` is its state afterwards. */

@@ -17,7 +17,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, readdir, readlink, rm, statfs, writeFile } from 'node:fs/promises';
+import { rm, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConflictError, InternalError } from '../../common/errors.js';
@@ -220,6 +220,8 @@ interface Entry {
   ino: number;
   ctimeMs: number;
   mtimeMs: number;
+  /** As find prints it (seconds with nanoseconds): compared exactly. */
+  mtime: string;
   target?: string;
 }
 
@@ -231,6 +233,17 @@ interface Entry {
 export async function verifyTrees(src: string, dst: string, changedSinceMs: number): Promise<VerifyResult> {
   const started = Date.now();
   const [a, b] = await Promise.all([walk(src), walk(dst)]);
+  return compareWalks(src, dst, a, b, changedSinceMs, started);
+}
+
+async function compareWalks(
+  src: string,
+  dst: string,
+  a: Map<string, Entry>,
+  b: Map<string, Entry>,
+  changedSinceMs: number,
+  started: number,
+): Promise<VerifyResult> {
   const problems: string[] = [];
   const note = (p: string): void => {
     if (problems.length < 20) problems.push(p);
@@ -250,7 +263,7 @@ export async function verifyTrees(src: string, dst: string, changedSinceMs: numb
     if (s.type === 'symlink' && s.target !== d.target) note(`${path}: symlink target differs`);
     if (s.type !== 'file') continue;
     if (s.size !== d.size) note(`${path}: size ${s.size} became ${d.size}`);
-    if (Math.trunc(s.mtimeMs) !== Math.trunc(d.mtimeMs)) note(`${path}: modification time differs`);
+    if (s.mtime !== d.mtime) note(`${path}: modification time differs`);
     if (s.nlink !== d.nlink) note(`${path}: ${s.nlink} hard links became ${d.nlink}`);
     if (s.nlink > 1) {
       const first = firstPathOfInode.get(s.ino);
@@ -277,42 +290,119 @@ export async function verifyTrees(src: string, dst: string, changedSinceMs: numb
   return { files: a.size, checksummed: toHash.length, durationMs: Date.now() - started };
 }
 
+export interface FinalDeltaResult extends CopyStats {
+  verified: VerifyResult;
+}
+
+/**
+ * The stopped window's copy + verification in as few tree walks as possible: one walk of each tree
+ * finds what differs (missing, extra, other type, mode, owner, size, mtime, link count or link target,
+ * plus every entry whose ctime is at or after `changedSinceMs`, which covers xattr and ACL changes);
+ * extras are deleted, the rest is copied by rsync from that list only; then the trees are verified
+ * (walked again only when something was copied). Equivalent to copyDelta + verifyTrees, without
+ * rsync's own walk of both trees.
+ */
+export async function copyFinalDelta(
+  src: string,
+  dst: string,
+  changedSinceMs: number,
+  options: CopyOptions = {},
+): Promise<FinalDeltaResult> {
+  const started = Date.now();
+  let [a, b] = await Promise.all([walk(src), walk(dst)]);
+  const list: string[] = [];
+  const extras: string[] = [];
+  for (const [path, d] of b) {
+    const s = a.get(path);
+    if (!s || s.type !== d.type) {
+      // Only the top-most extra: deleting a directory deletes what is under it.
+      const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
+      const parentS = a.get(parent);
+      const parentD = b.get(parent);
+      if (parent === '' || (parentS !== undefined && parentS.type === parentD?.type)) extras.push(path);
+    }
+  }
+  for (const [path, s] of a) {
+    const d = b.get(path);
+    const differs =
+      !d ||
+      s.type !== d.type ||
+      s.mode !== d.mode ||
+      s.uid !== d.uid ||
+      s.gid !== d.gid ||
+      s.mtime !== d.mtime ||
+      (s.type === 'file' && (s.size !== d.size || s.nlink !== d.nlink)) ||
+      (s.type === 'symlink' && s.target !== d.target) ||
+      s.ctimeMs >= changedSinceMs;
+    if (differs) list.push(path);
+  }
+  let copied = { bytesCopied: 0, filesCopied: 0 };
+  if (extras.length > 0 || list.length > 0) {
+    await Promise.all(extras.map((p) => rm(join(dst, p), { recursive: true, force: true })));
+    if (list.length > 0) {
+      const file = join(tmpdir(), `bosun-migrate-${process.pid}-${Date.now()}.list`);
+      await writeFile(file, list.join('\0'));
+      try {
+        copied = await runRsync(
+          [
+            '-aHAXS',
+            '--numeric-ids',
+            '--modify-window=-1',
+            '--from0',
+            `--files-from=${file}`,
+            slash(src),
+            slash(dst),
+          ],
+          options,
+        );
+      } finally {
+        await rm(file, { force: true });
+      }
+    }
+    [a, b] = await Promise.all([walk(src), walk(dst)]);
+  }
+  const verified = await compareWalks(src, dst, a, b, changedSinceMs, Date.now());
+  return { ...copied, durationMs: Date.now() - started, verified };
+}
+
+/**
+ * Every entry under `root` with its metadata, from one `find -printf` (a fraction of the time of
+ * an lstat per entry from Node, which matters: verification runs while the containers are stopped).
+ * NUL-separated: paths and link targets may contain anything but NUL.
+ */
 async function walk(root: string): Promise<Map<string, Entry>> {
-  const out = new Map<string, Entry>();
-  const visit = async (rel: string): Promise<void> => {
-    const names = await readdir(join(root, rel));
-    // One directory's entries in parallel: verification runs while the containers are stopped.
-    await Promise.all(
-      names.map(async (name) => {
-        const r = rel === '' ? name : `${rel}/${name}`;
-        const full = join(root, r);
-        const st = await lstat(full);
-        const type = st.isFile()
-          ? 'file'
-          : st.isDirectory()
-            ? 'dir'
-            : st.isSymbolicLink()
-              ? 'symlink'
-              : 'other';
-        const e: Entry = {
-          type,
-          mode: st.mode,
-          uid: st.uid,
-          gid: st.gid,
-          size: st.size,
-          nlink: st.nlink,
-          ino: st.ino,
-          ctimeMs: st.ctimeMs,
-          mtimeMs: st.mtimeMs,
-        };
-        if (type === 'symlink') e.target = await readlink(full);
-        out.set(r, e);
-        if (type === 'dir') await visit(r);
-      }),
-    );
-  };
-  await visit('');
-  return out;
+  let out = '';
+  // Entries vanishing during the walk (containers still running, for the catch-up pass) are fine.
+  await run(
+    'find',
+    [root, '-mindepth', '1', '-printf', '%y %m %U %G %s %n %i %T@ %C@\\0%P\\0%l\\0'],
+    undefined,
+    (t) => {
+      out += t;
+    },
+    (_code, stderr) => onlyVanished(stderr),
+  );
+  const parts = out.split('\0');
+  const entries = new Map<string, Entry>();
+  for (let i = 0; i + 2 < parts.length; i += 3) {
+    const [y, m, uid, gid, size, nlink, ino, mtime, ctime] = parts[i]!.split(' ');
+    const type = y === 'f' ? 'file' : y === 'd' ? 'dir' : y === 'l' ? 'symlink' : 'other';
+    const e: Entry = {
+      type,
+      mode: parseInt(m ?? '0', 8),
+      uid: Number(uid),
+      gid: Number(gid),
+      size: Number(size),
+      nlink: Number(nlink),
+      ino: Number(ino),
+      mtime: mtime ?? '',
+      mtimeMs: Number(mtime) * 1000,
+      ctimeMs: Number(ctime) * 1000,
+    };
+    if (type === 'symlink') e.target = parts[i + 2];
+    entries.set(parts[i + 1]!, e);
+  }
+  return entries;
 }
 
 function sha256(file: string): Promise<string> {

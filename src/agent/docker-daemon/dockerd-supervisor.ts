@@ -19,8 +19,11 @@ const STABLE_AFTER_MS = 10_000;
 const FAILED_AFTER_ATTEMPTS = 3;
 
 export interface DockerdEvents {
-  /** dockerd answers; `restarted` is false for the first start of this agent (or an adoption). */
-  onUp(restarted: boolean): void;
+  /**
+   * dockerd answers; `restarted` is false for the first start of this agent (or an adoption),
+   * `onPurpose` is true when the agent restarted it itself (changed options).
+   */
+  onUp(restarted: boolean, onPurpose: boolean): void;
   onDown(): void;
   onFailing(lastLines: string[]): void;
 }
@@ -47,6 +50,7 @@ export class DockerdSupervisor {
   private everUp = false;
   private stopping = false;
   private restartingOnPurpose = false;
+  private restartedOnPurpose = false;
   private readyWaiters: Array<() => void> = [];
 
   constructor(
@@ -94,6 +98,10 @@ export class DockerdSupervisor {
     this.spawnDockerd();
   }
 
+  optionsDiffer(spec: DockerDaemonSpec): boolean {
+    return JSON.stringify(dockerdArgs(this.settings, this.paths, spec)) !== JSON.stringify(this.args);
+  }
+
   /** Restarts dockerd when the instance's daemon options differ from the running ones. */
   async ensureOptions(spec: DockerDaemonSpec): Promise<boolean> {
     const wanted = dockerdArgs(this.settings, this.paths, spec);
@@ -101,6 +109,7 @@ export class DockerdSupervisor {
     this.log.info('dockerd options changed; restarting dockerd');
     this.args = wanted;
     this.restartingOnPurpose = true;
+    this.restartedOnPurpose = true;
     try {
       await this.stopCurrent();
     } finally {
@@ -217,7 +226,6 @@ export class DockerdSupervisor {
 
   private markUp(): void {
     const restarted = this.everUp;
-    if (restarted) this.restartCount += 1;
     this.everUp = true;
     this.failedStarts = 0;
     this.stateValue = 'running';
@@ -225,8 +233,11 @@ export class DockerdSupervisor {
     const waiters = this.readyWaiters;
     this.readyWaiters = [];
     for (const w of waiters) w();
+    const onPurpose = this.restartedOnPurpose;
+    this.restartedOnPurpose = false;
+    if (restarted && !onPurpose) this.restartCount += 1;
     this.log.info(restarted ? 'dockerd is back' : 'dockerd is up');
-    this.events.onUp(restarted);
+    this.events.onUp(restarted, onPurpose);
   }
 
   private onExit(why: string): void {

@@ -9,8 +9,11 @@ import type { Session } from '../session.js';
 export async function confirm(session: Session, question: string): Promise<void> {
   if (session.options.nonInteractive) return;
   if (!session.context.stdinIsTty) {
-    throw new InvalidInputError(`${question} Refusing to go on without confirmation: stdin is not a terminal. Pass -n to go on without asking (e.g. in CI).`);
+    throw new InvalidInputError(
+      `${question} Refusing to go on without confirmation: stdin is not a terminal. Pass -n to go on without asking (e.g. in CI).`,
+    );
   }
   const answer = (await session.context.prompt(`${question} Continue? [yN] `)).trim().toLowerCase();
-  if (answer !== 'y' && answer !== 'yes') throw new ExitError(EXIT_USER_ERROR, 'Cancelled: nothing was changed.');
+  if (answer !== 'y' && answer !== 'yes')
+    throw new ExitError(EXIT_USER_ERROR, 'Cancelled: nothing was changed.');
 }

@@ -17,7 +17,9 @@ interface DeployOptions {
 export function registerDeployCommand(program: Command, context: CliContext): void {
   program
     .command('deploy <manifest>')
-    .description('show what a manifest changes, ask, deploy it and stream the task (exit 0 only when every instance runs)')
+    .description(
+      'show what a manifest changes, ask, deploy it and stream the task (exit 0 only when every instance runs)',
+    )
     .option('--dry-run', 'only show the changes')
     .option('--recreate', 'recreate every VM, even unchanged ones')
     .option('--show-secrets', 'show secret-looking values in the diff')
@@ -27,7 +29,9 @@ export function registerDeployCommand(program: Command, context: CliContext): vo
       const request = { manifest, recreate: Boolean(opts.recreate), showSecrets: Boolean(opts.showSecrets) };
       const diff = await s.client.post<DiffResponse>('/api/v1/deployments/diff', request);
       if (s.options.deployment && s.options.deployment !== diff.deployment) {
-        throw new InvalidInputError(`The manifest ${file} describes deployment "${diff.deployment}", not "${s.options.deployment}" (-d); fix its name or the -d flag.`);
+        throw new InvalidInputError(
+          `The manifest ${file} describes deployment "${diff.deployment}", not "${s.options.deployment}" (-d); fix its name or the -d flag.`,
+        );
       }
       if (opts.dryRun) {
         if (s.options.json) printJson(diff);
@@ -38,7 +42,10 @@ export function registerDeployCommand(program: Command, context: CliContext): vo
       await confirm(s, `Deploy ${diff.deployment}?`);
       const { task } = await s.client.post<TaskRef>('/api/v1/deployments', request);
       const followed = await runTask(s, task, { printJson: false });
-      const instances = await s.client.get<InstanceInfo[]>(`/api/v1/deployments/${seg(diff.deployment)}/instances`, { ps: true });
+      const instances = await s.client.get<InstanceInfo[]>(
+        `/api/v1/deployments/${seg(diff.deployment)}/instances`,
+        { ps: true },
+      );
       if (s.options.json) printJson({ diff, ...followed, instances });
       checkInstances(s, instances);
     });
@@ -48,7 +55,9 @@ async function readManifest(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
-    throw new InvalidInputError(`Cannot read the manifest ${file}: ${(err as Error).message}.`, { cause: err });
+    throw new InvalidInputError(`Cannot read the manifest ${file}: ${(err as Error).message}.`, {
+      cause: err,
+    });
   }
 }
 
@@ -67,11 +76,19 @@ function printDiff(diff: DiffResponse): void {
 
 /** A deploy succeeded only when every instance that should run does. */
 function checkInstances(s: Session, instances: InstanceInfo[]): void {
-  const bad = instances.filter((i) => (i.desired === 'started' ? i.state !== 'running' : i.state !== 'stopped'));
+  const bad = instances.filter((i) =>
+    i.desired === 'started' ? i.state !== 'running' : i.state !== 'stopped',
+  );
   if (bad.length === 0) {
-    if (!s.options.json) process.stdout.write(`All ${instances.length} instance(s) are ${instances.length ? 'running as desired' : 'as desired'}.\n`);
+    if (!s.options.json)
+      process.stdout.write(
+        `All ${instances.length} instance(s) are ${instances.length ? 'running as desired' : 'as desired'}.\n`,
+      );
     return;
   }
   const list = bad.map((i) => `${i.group}/${i.index} is ${i.state}`).join(', ');
-  throw new ExitError(EXIT_USER_ERROR, `The deploy task finished, but ${bad.length} instance(s) are not as desired: ${list}. Look at \`bosun -d NAME instances --ps\` and \`bosun -d NAME logs GROUP/INDEX\`.`);
+  throw new ExitError(
+    EXIT_USER_ERROR,
+    `The deploy task finished, but ${bad.length} instance(s) are not as desired: ${list}. Look at \`bosun -d NAME instances --ps\` and \`bosun -d NAME logs GROUP/INDEX\`.`,
+  );
 }

@@ -13,12 +13,16 @@ export function registerDeploymentsCommands(program: Command, context: CliContex
     .action(async (_opts, cmd: Command) => {
       const s = await openSession(cmd, context);
       const rows = await s.client.get<DeploymentSummary[]>('/api/v1/deployments');
-      printRows(rows, [
-        { header: 'Name', value: (d) => d.name },
-        { header: 'Instances', value: (d) => d.instances },
-        { header: 'Last deployed', value: (d) => d.lastDeployedAt },
-        { header: 'Resurrection', value: (d) => (d.resurrection ? 'on' : 'off') },
-      ], s.options);
+      printRows(
+        rows,
+        [
+          { header: 'Name', value: (d) => d.name },
+          { header: 'Instances', value: (d) => d.instances },
+          { header: 'Last deployed', value: (d) => d.lastDeployedAt },
+          { header: 'Resurrection', value: (d) => (d.resurrection ? 'on' : 'off') },
+        ],
+        s.options,
+      );
     });
 
   program
@@ -26,7 +30,9 @@ export function registerDeploymentsCommands(program: Command, context: CliContex
     .description('print the last successfully deployed manifest of a deployment (-d)')
     .action(async (_opts, cmd: Command) => {
       const s = await openSession(cmd, context);
-      const { manifest } = await s.client.get<{ manifest: string }>(`/api/v1/deployments/${seg(requireDeployment(s.options))}/manifest`);
+      const { manifest } = await s.client.get<{ manifest: string }>(
+        `/api/v1/deployments/${seg(requireDeployment(s.options))}/manifest`,
+      );
       if (s.options.json) printJson({ manifest });
       else process.stdout.write(manifest.endsWith('\n') ? manifest : `${manifest}\n`);
     });
@@ -39,7 +45,9 @@ export function registerDeploymentsCommands(program: Command, context: CliContex
       const s = await openSession(cmd, context);
       const name = requireDeployment(s.options);
       await confirm(s, `Delete deployment ${name} and all its VMs?`);
-      const { task } = await s.client.delete<TaskRef>(`/api/v1/deployments/${seg(name)}`, { force: opts.force });
+      const { task } = await s.client.delete<TaskRef>(`/api/v1/deployments/${seg(name)}`, {
+        force: opts.force,
+      });
       await runTask(s, task);
     });
 }

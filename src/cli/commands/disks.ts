@@ -13,20 +13,25 @@ export function registerDiskCommands(program: Command, context: CliContext): voi
     .option('--orphaned', 'only orphaned disks (kept after a deployment or instance went away)')
     .action(async (opts: { orphaned?: boolean }, cmd: Command) => {
       const s = await openSession(cmd, context);
-      const disks = s.options.deployment && !opts.orphaned
-        ? await s.client.get<DiskInfo[]>(`/api/v1/deployments/${seg(s.options.deployment)}/disks`)
-        : (await s.client.get<DiskInfo[]>('/api/v1/disks', { orphaned: opts.orphaned })).filter(
-            (d) => !s.options.deployment || d.deployment === s.options.deployment,
-          );
-      printRows(disks, [
-        { header: 'Disk CID', value: (d) => d.diskCid },
-        { header: 'Size (MiB)', value: (d) => d.sizeMiB },
-        { header: 'Deployment', value: (d) => d.deployment },
-        { header: 'Instance', value: (d) => d.instance },
-        { header: 'State', value: (d) => d.state },
-        { header: 'Created', value: (d) => d.createdAt },
-        { header: 'Orphaned', value: (d) => d.orphanedAt },
-      ], s.options);
+      const disks =
+        s.options.deployment && !opts.orphaned
+          ? await s.client.get<DiskInfo[]>(`/api/v1/deployments/${seg(s.options.deployment)}/disks`)
+          : (await s.client.get<DiskInfo[]>('/api/v1/disks', { orphaned: opts.orphaned })).filter(
+              (d) => !s.options.deployment || d.deployment === s.options.deployment,
+            );
+      printRows(
+        disks,
+        [
+          { header: 'Disk CID', value: (d) => d.diskCid },
+          { header: 'Size (MiB)', value: (d) => d.sizeMiB },
+          { header: 'Deployment', value: (d) => d.deployment },
+          { header: 'Instance', value: (d) => d.instance },
+          { header: 'State', value: (d) => d.state },
+          { header: 'Created', value: (d) => d.createdAt },
+          { header: 'Orphaned', value: (d) => d.orphanedAt },
+        ],
+        s.options,
+      );
     });
 
   program

@@ -13,10 +13,14 @@ export function registerImageCommands(program: Command, context: CliContext): vo
     .action(async (_opts, cmd: Command) => {
       const s = await openSession(cmd, context);
       const images = await s.client.get<ImageInfo[]>('/api/v1/images');
-      printRows(images, [
-        { header: 'Repository', value: (i) => i.repository },
-        { header: 'Tags', value: (i) => i.tags.join(', ') },
-      ], s.options);
+      printRows(
+        images,
+        [
+          { header: 'Repository', value: (i) => i.repository },
+          { header: 'Tags', value: (i) => i.tags.join(', ') },
+        ],
+        s.options,
+      );
     });
 
   program
@@ -25,10 +29,14 @@ export function registerImageCommands(program: Command, context: CliContext): vo
     .option('--name <name:tag>', 'name for the image when the tarball does not carry one (or to rename it)')
     .action(async (file: string, opts: { name?: string }, cmd: Command) => {
       const info = await stat(file).catch(() => null);
-      if (!info?.isFile()) throw new InvalidInputError(`Cannot read the image tarball ${file}: make one with \`docker save NAME:TAG -o ${file}\`.`);
+      if (!info?.isFile())
+        throw new InvalidInputError(
+          `Cannot read the image tarball ${file}: make one with \`docker save NAME:TAG -o ${file}\`.`,
+        );
       const s = await openSession(cmd, context);
       const path = opts.name ? `/api/v1/images?name=${encodeURIComponent(opts.name)}` : '/api/v1/images';
-      if (!s.options.json) process.stdout.write(`Uploading ${file} (${(info.size / 1048576).toFixed(1)} MiB)\n`);
+      if (!s.options.json)
+        process.stdout.write(`Uploading ${file} (${(info.size / 1048576).toFixed(1)} MiB)\n`);
       const { task } = await s.client.upload<TaskRef>(path, file, 'application/x-tar');
       await runTask(s, task);
     });

@@ -22,7 +22,10 @@ export function registerInstanceCommands(program: Command, context: CliContext):
     .action(async (opts: { ps?: boolean; details?: boolean; vitals?: boolean }, cmd: Command) => {
       const s = await openSession(cmd, context);
       const name = requireDeployment(s.options);
-      const instances = await s.client.get<InstanceInfo[]>(`/api/v1/deployments/${seg(name)}/instances`, { ps: opts.ps, vitals: opts.vitals });
+      const instances = await s.client.get<InstanceInfo[]>(`/api/v1/deployments/${seg(name)}/instances`, {
+        ps: opts.ps,
+        vitals: opts.vitals,
+      });
       const rows: Row[] = [];
       for (const instance of instances) {
         rows.push({ instance });
@@ -31,7 +34,13 @@ export function registerInstanceCommands(program: Command, context: CliContext):
       const columns: Column<Row>[] = [
         { header: 'Instance', value: (r) => (r.container ? '' : `${r.instance.group}/${r.instance.index}`) },
         ...(opts.ps ? [{ header: 'Container', value: (r: Row) => r.container?.name ?? '' }] : []),
-        { header: 'State', value: (r) => (r.container ? `${r.container.state}${r.container.flapping ? ' (flapping)' : ''}` : r.instance.state) },
+        {
+          header: 'State',
+          value: (r) =>
+            r.container
+              ? `${r.container.state}${r.container.flapping ? ' (flapping)' : ''}`
+              : r.instance.state,
+        },
         { header: 'IP', value: (r) => (r.container ? '' : r.instance.ip) },
         ...(opts.ps
           ? [
@@ -46,10 +55,15 @@ export function registerInstanceCommands(program: Command, context: CliContext):
               { header: 'Agent', value: (r: Row) => (r.container ? '' : r.instance.agentId) },
               { header: 'Disks', value: (r: Row) => (r.container ? '' : r.instance.diskCids.join(', ')) },
               { header: 'Desired', value: (r: Row) => (r.container ? '' : r.instance.desired) },
-              { header: 'Last heartbeat', value: (r: Row) => (r.container ? '' : r.instance.lastHeartbeatAt) },
+              {
+                header: 'Last heartbeat',
+                value: (r: Row) => (r.container ? '' : r.instance.lastHeartbeatAt),
+              },
             ]
           : []),
-        ...(opts.vitals ? [{ header: 'Vitals', value: (r: Row) => (r.container ? '' : formatVitals(r.instance.vitals)) }] : []),
+        ...(opts.vitals
+          ? [{ header: 'Vitals', value: (r: Row) => (r.container ? '' : formatVitals(r.instance.vitals)) }]
+          : []),
       ];
       printRows(rows, columns, s.options, instances);
     });
@@ -59,15 +73,21 @@ export function registerInstanceCommands(program: Command, context: CliContext):
     .description('list the VMs of a deployment (-d)')
     .action(async (_opts, cmd: Command) => {
       const s = await openSession(cmd, context);
-      const vms = await s.client.get<VmInfo[]>(`/api/v1/deployments/${seg(requireDeployment(s.options))}/vms`);
-      printRows(vms, [
-        { header: 'Instance', value: (v) => v.instance },
-        { header: 'State', value: (v) => v.state },
-        { header: 'IP', value: (v) => v.ip },
-        { header: 'VM CID', value: (v) => v.vmCid },
-        { header: 'Agent', value: (v) => v.agentId },
-        { header: 'Created', value: (v) => v.createdAt },
-      ], s.options);
+      const vms = await s.client.get<VmInfo[]>(
+        `/api/v1/deployments/${seg(requireDeployment(s.options))}/vms`,
+      );
+      printRows(
+        vms,
+        [
+          { header: 'Instance', value: (v) => v.instance },
+          { header: 'State', value: (v) => v.state },
+          { header: 'IP', value: (v) => v.ip },
+          { header: 'VM CID', value: (v) => v.vmCid },
+          { header: 'Agent', value: (v) => v.agentId },
+          { header: 'Created', value: (v) => v.createdAt },
+        ],
+        s.options,
+      );
     });
 
   program
@@ -75,26 +95,33 @@ export function registerInstanceCommands(program: Command, context: CliContext):
     .description("print the last lines of an instance's container logs (GROUP/INDEX)")
     .option('--lines <n>', 'how many lines', '100')
     .option('--follow', 'keep printing new lines (polls the director)')
-    .action(async (instance: string, container: string | undefined, opts: { lines: string; follow?: boolean }, cmd: Command) => {
-      const s = await openSession(cmd, context);
-      const name = requireDeployment(s.options);
-      const { group, index } = parseInstance(instance, true);
-      const lines = parseId(opts.lines, '--lines');
-      const path = `/api/v1/deployments/${seg(name)}/instances/${seg(group)}/${index}/logs`;
-      const fetchLogs = async () => (await s.client.get<{ logs: string }>(path, { container, lines })).logs;
-      let logs = await fetchLogs();
-      if (s.options.json && !opts.follow) {
-        printJson({ logs });
-        return;
-      }
-      process.stdout.write(logs);
-      while (opts.follow) {
-        await context.sleep(Math.max(context.pollIntervalMs, 1000));
-        const next = await fetchLogs();
-        process.stdout.write(newLines(logs, next));
-        logs = next;
-      }
-    });
+    .action(
+      async (
+        instance: string,
+        container: string | undefined,
+        opts: { lines: string; follow?: boolean },
+        cmd: Command,
+      ) => {
+        const s = await openSession(cmd, context);
+        const name = requireDeployment(s.options);
+        const { group, index } = parseInstance(instance, true);
+        const lines = parseId(opts.lines, '--lines');
+        const path = `/api/v1/deployments/${seg(name)}/instances/${seg(group)}/${index}/logs`;
+        const fetchLogs = async () => (await s.client.get<{ logs: string }>(path, { container, lines })).logs;
+        let logs = await fetchLogs();
+        if (s.options.json && !opts.follow) {
+          printJson({ logs });
+          return;
+        }
+        process.stdout.write(logs);
+        while (opts.follow) {
+          await context.sleep(Math.max(context.pollIntervalMs, 1000));
+          const next = await fetchLogs();
+          process.stdout.write(newLines(logs, next));
+          logs = next;
+        }
+      },
+    );
 
   program
     .command('ssh <instance>')
@@ -104,7 +131,10 @@ export function registerInstanceCommands(program: Command, context: CliContext):
       const s = await openSession(cmd, context);
       const name = requireDeployment(s.options);
       const { group, index } = parseInstance(instance, true);
-      const result = await s.client.post<RunCommandResponse>(`/api/v1/deployments/${seg(name)}/instances/${seg(group)}/${index}/ssh`, { command: opts.command });
+      const result = await s.client.post<RunCommandResponse>(
+        `/api/v1/deployments/${seg(name)}/instances/${seg(group)}/${index}/ssh`,
+        { command: opts.command },
+      );
       if (s.options.json) printJson(result);
       else {
         process.stdout.write(result.stdout);

@@ -7,7 +7,16 @@ import { dataDirPaths, DEFAULT_DATA_DIR, readAdminToken } from '../../director/d
 import { DEFAULT_DIRECTOR_PORT, parseListen } from '../../director/daemon/daemon-config.js';
 import { DirectorClient } from '../client.js';
 import type { CliContext } from '../context.js';
-import { isAlive, probeHealth, readDirectorState, readPid, spawnDirector, stopProcess, tailFile } from '../director-process.js';
+import {
+  isAlive,
+  isDirectorAlive,
+  probeHealth,
+  readDirectorState,
+  readPid,
+  spawnDirector,
+  stopProcess,
+  tailFile,
+} from '../director-process.js';
 import { ExitError, EXIT_USER_ERROR, printJson } from '../output.js';
 import { checkPrerequisites } from '../prerequisites.js';
 import { globalOptions } from '../global-options.js';
@@ -22,13 +31,20 @@ interface UpOptions {
 }
 
 export function registerLifecycleCommands(program: Command, context: CliContext): void {
-  const dataDirOf = (opts: { dataDir?: string }) => resolve(opts.dataDir ?? context.env['BOSUN_DATA_DIR'] ?? DEFAULT_DATA_DIR);
+  const dataDirOf = (opts: { dataDir?: string }) =>
+    resolve(opts.dataDir ?? context.env['BOSUN_DATA_DIR'] ?? DEFAULT_DATA_DIR);
 
   program
     .command('up')
     .description('check the host, start the director with the local cloud in the background, and target it')
-    .option('--data-dir <dir>', `where the director keeps its state (default ${DEFAULT_DATA_DIR} or $BOSUN_DATA_DIR)`)
-    .option('--listen <host:port>', `API address besides the bridge (default 127.0.0.1:${DEFAULT_DIRECTOR_PORT})`)
+    .option(
+      '--data-dir <dir>',
+      `where the director keeps its state (default ${DEFAULT_DATA_DIR} or $BOSUN_DATA_DIR)`,
+    )
+    .option(
+      '--listen <host:port>',
+      `API address besides the bridge (default 127.0.0.1:${DEFAULT_DIRECTOR_PORT})`,
+    )
     .option('--director-config <file>', 'director config file (YAML)')
     .option('--timeout <seconds>', 'how long to wait for the director to answer', '120')
     .action(async (opts: UpOptions, cmd: Command) => {
@@ -42,13 +58,15 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
       const say = (line: string) => process.stdout.write(`${line}\n`);
 
       const running = await readPid(paths.pidFile);
-      if (running !== null && isAlive(running)) {
+      if (running !== null && isDirectorAlive(running)) {
         const state = await readDirectorState(dataDir);
         const liveUrl = state?.url ?? url;
         const caPem = await readFile(paths.caCert, 'utf8').catch(() => '');
         if (caPem && (await probeHealth(liveUrl, caPem))) {
           await writeTarget(targetPath, { url: liveUrl, token: await requireToken(dataDir), caPem });
-          say(`bosun director is already up at ${liveUrl} (pid ${running}, data dir ${dataDir}); CLI target: ${targetPath}.`);
+          say(
+            `bosun director is already up at ${liveUrl} (pid ${running}, data dir ${dataDir}); CLI target: ${targetPath}.`,
+          );
           return;
         }
         throw new InvalidInputError(
@@ -57,14 +75,21 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
       }
 
       await mkdir(dataDir, { recursive: true, mode: 0o700 });
-      const args = ['--data-dir', dataDir, ...(opts.listen ? ['--listen', opts.listen] : []), ...(opts.directorConfig ? ['--config', resolve(opts.directorConfig)] : [])];
+      const args = [
+        '--data-dir',
+        dataDir,
+        ...(opts.listen ? ['--listen', opts.listen] : []),
+        ...(opts.directorConfig ? ['--config', resolve(opts.directorConfig)] : []),
+      ];
       const pid = await spawnDirector(args, paths.logFile, paths.pidFile);
       say(`starting bosun director (pid ${pid}, data dir ${dataDir}, log ${paths.logFile}) …`);
       const deadline = Date.now() + Number(opts.timeout) * 1000;
       for (;;) {
         if (!isAlive(pid)) {
           await rm(paths.pidFile, { force: true });
-          throw new InternalError(`The director exited while starting. The end of ${paths.logFile}:\n${await tailFile(paths.logFile, 20)}`);
+          throw new InternalError(
+            `The director exited while starting. The end of ${paths.logFile}:\n${await tailFile(paths.logFile, 20)}`,
+          );
         }
         // The director writes its state file (with the URL it serves) once it listens.
         const state = await readDirectorState(dataDir);
@@ -75,7 +100,9 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
           break;
         }
         if (Date.now() > deadline) {
-          throw new InternalError(`The director (pid ${pid}) did not answer at ${url} within ${opts.timeout}s; look at ${paths.logFile}.`);
+          throw new InternalError(
+            `The director (pid ${pid}) did not answer at ${url} within ${opts.timeout}s; look at ${paths.logFile}.`,
+          );
         }
         await context.sleep(500);
       }
@@ -86,7 +113,10 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
   program
     .command('down')
     .description('stop the director started by `bosun up` (--purge: also delete its VMs, disks and data)')
-    .option('--data-dir <dir>', `the director's data directory (default ${DEFAULT_DATA_DIR} or $BOSUN_DATA_DIR)`)
+    .option(
+      '--data-dir <dir>',
+      `the director's data directory (default ${DEFAULT_DATA_DIR} or $BOSUN_DATA_DIR)`,
+    )
     .option('--purge', 'delete every VM, disk, network namespace and file the director owns')
     .action(async (opts: { dataDir?: string; purge?: boolean }) => {
       const dataDir = dataDirOf(opts);
@@ -94,15 +124,22 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
       const say = (line: string) => process.stdout.write(`${line}\n`);
       const state = await readDirectorState(dataDir);
       const pid = await readPid(paths.pidFile);
-      if (pid !== null && isAlive(pid)) {
+      if (pid !== null && isDirectorAlive(pid)) {
         const how = await stopProcess(pid, 30_000, context.sleep);
-        say(how === 'stopped' ? `bosun director (pid ${pid}) stopped.` : `bosun director (pid ${pid}) did not stop within 30s and was killed.`);
+        say(
+          how === 'stopped'
+            ? `bosun director (pid ${pid}) stopped.`
+            : `bosun director (pid ${pid}) did not stop within 30s and was killed.`,
+        );
       } else {
         say(`bosun director of ${dataDir} is not running.`);
       }
       await rm(paths.pidFile, { force: true });
       if (opts.purge) {
-        if (opts.purge && context.isRoot() === false) throw new InvalidInputError('bosun down --purge needs root to delete VMs and disks: run it as root.');
+        if (opts.purge && context.isRoot() === false)
+          throw new InvalidInputError(
+            'bosun down --purge needs root to delete VMs and disks: run it as root.',
+          );
         await purgeDataDir(dataDir, state?.bridgeName ?? 'bosun0', state?.subnet ?? '10.244.0.0/16', say);
       }
     });
@@ -125,7 +162,15 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
         else process.stdout.write(`director: down (${errorMessage(err)})\nurl:      ${target.url}\n`);
         throw new ExitError(EXIT_USER_ERROR);
       }
-      const status = { up: true, url: target.url, name: info.name, version: info.version, cloud: info.cloud, registry: info.registry, deployments: deployments.length };
+      const status = {
+        up: true,
+        url: target.url,
+        name: info.name,
+        version: info.version,
+        cloud: info.cloud,
+        registry: info.registry,
+        deployments: deployments.length,
+      };
       if (options.json) {
         printJson(status);
         return;
@@ -149,6 +194,9 @@ function urlOf(host: string, port: number): string {
 
 async function requireToken(dataDir: string): Promise<string> {
   const token = await readAdminToken(dataDir);
-  if (!token) throw new InternalError(`The director did not write its admin token to ${dataDirPaths(dataDir).adminToken}; look at its log.`);
+  if (!token)
+    throw new InternalError(
+      `The director did not write its admin token to ${dataDirPaths(dataDir).adminToken}; look at its log.`,
+    );
   return token;
 }

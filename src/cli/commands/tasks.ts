@@ -13,16 +13,23 @@ export function registerTaskCommands(program: Command, context: CliContext): voi
     .option('--recent <n>', 'how many tasks', '30')
     .action(async (opts: { recent: string }, cmd: Command) => {
       const s = await openSession(cmd, context);
-      const rows = await s.client.get<TaskInfo[]>('/api/v1/tasks', { recent: parseId(opts.recent, '--recent'), deployment: s.options.deployment });
-      printRows(rows, [
-        { header: 'ID', value: (t) => t.id },
-        { header: 'State', value: (t) => t.state },
-        { header: 'Created', value: (t) => t.createdAt },
-        { header: 'User', value: (t) => t.user },
-        { header: 'Deployment', value: (t) => t.deployment },
-        { header: 'Description', value: (t) => t.description },
-        { header: 'Result', value: (t) => t.error ?? t.result },
-      ], s.options);
+      const rows = await s.client.get<TaskInfo[]>('/api/v1/tasks', {
+        recent: parseId(opts.recent, '--recent'),
+        deployment: s.options.deployment,
+      });
+      printRows(
+        rows,
+        [
+          { header: 'ID', value: (t) => t.id },
+          { header: 'State', value: (t) => t.state },
+          { header: 'Created', value: (t) => t.createdAt },
+          { header: 'User', value: (t) => t.user },
+          { header: 'Deployment', value: (t) => t.deployment },
+          { header: 'Description', value: (t) => t.description },
+          { header: 'Result', value: (t) => t.error ?? t.result },
+        ],
+        s.options,
+      );
     });
 
   program
@@ -38,7 +45,9 @@ export function registerTaskCommands(program: Command, context: CliContext): voi
         if (s.options.json) printJson(followed);
         return;
       }
-      const events = opts.events ? await s.client.get<TaskEvent[]>(`/api/v1/tasks/${taskId}/events`) : undefined;
+      const events = opts.events
+        ? await s.client.get<TaskEvent[]>(`/api/v1/tasks/${taskId}/events`)
+        : undefined;
       if (s.options.json) {
         printJson(events ? { task, events } : task);
         return;

@@ -113,6 +113,8 @@ export class LocalCloud implements Cloud {
     const cid = `vm-${randomBytes(6).toString('hex')}`;
     const [netName, wanted] = Object.entries(request.networks)[0] ?? ['default', undefined];
     const log = this.logger.child({ vmCid: cid, agentId: request.agentId });
+    // The bridge may have been removed behind our back (an operator, a host network reset).
+    await ensureBridge(this.config.bridgeName, this.config.subnet);
     let vm: VmRecord;
     try {
       vm = await this.lock.run(async () => {

@@ -12,6 +12,8 @@ import type {
 import { AGENT_API_PREFIX } from '../../agent/protocol.js';
 import type { InstanceSpec } from '../../manifest/instance-spec.js';
 import { TimeoutError, UnavailableError, errorMessage, fromErrorBody } from '../../common/errors.js';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { agentServerIdentityCheck } from '../agent-identity.js';
 
 export interface HttpAgentClientOptions {
   agentId: string;
@@ -142,7 +144,11 @@ export class HttpAgentClient implements AgentApi {
         headers['content-type'] = 'application/json';
         headers['content-length'] = payload.length;
       }
-      const req = request(url, { method, agent: this.httpsAgent, headers, timeout: timeoutMs }, (res) => {
+      // Agent certificates issued by the director name the agent (CN), not the VM's address (unknown
+      // when the certificate is issued): accept the usual address check or the agent's name.
+      const byName = agentServerIdentityCheck(this.o.agentId);
+      const tlsCheck = { checkServerIdentity: (host: string, cert: PeerCertificate) => (checkServerIdentity(host, cert) === undefined ? undefined : byName(host, cert)) };
+      const req = request(url, { method, agent: this.httpsAgent, headers, timeout: timeoutMs, ...tlsCheck }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', (err) => reject(new UnavailableError(`The connection to ${where} broke: ${errorMessage(err)}`, { cause: err })));

@@ -25,7 +25,9 @@ export class TokenAuthenticator {
   /** Returns the user behind the token; throws UnauthorizedError with a how-to-log-in message. */
   authenticate(authorization: string | undefined): string {
     if (!authorization) {
-      throw new UnauthorizedError(`This director needs an API token (Authorization: Bearer <token>): ${LOGIN_HINT}.`);
+      throw new UnauthorizedError(
+        `This director needs an API token (Authorization: Bearer <token>): ${LOGIN_HINT}.`,
+      );
     }
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     if (!match?.[1]) {
@@ -35,7 +37,9 @@ export class TokenAuthenticator {
     for (const entry of this.entries) {
       if (timingSafeEqual(entry.hash, given)) return entry.user;
     }
-    throw new UnauthorizedError(`The director did not accept the API token (wrong director or an old token): ${LOGIN_HINT}.`);
+    throw new UnauthorizedError(
+      `The director did not accept the API token (wrong director or an old token): ${LOGIN_HINT}.`,
+    );
   }
 }
 

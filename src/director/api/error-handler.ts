@@ -11,7 +11,12 @@ export function installErrorHandler(app: FastifyInstance, logger: Logger): void 
   app.setErrorHandler((err: FastifyError | BosunError | Error, request, reply) => {
     const { status, body } = errorResponse(err);
     if (status >= 500) {
-      logger.error('request failed', { method: request.method, url: routeOf(request.url), status, err: describe(err) });
+      logger.error('request failed', {
+        method: request.method,
+        url: routeOf(request.url),
+        status,
+        err: describe(err),
+      });
     }
     void reply.status(status).send(body);
   });
@@ -33,11 +38,25 @@ export function errorResponse(err: unknown): { status: number; body: ErrorBody }
     const where = fe.validationContext ?? 'request';
     return {
       status: 400,
-      body: { error: { code: 'invalid_input', message: `Invalid ${where}: ${fe.message ?? 'does not match the schema'}; see /openapi.json.`, details: fe.validation } },
+      body: {
+        error: {
+          code: 'invalid_input',
+          message: `Invalid ${where}: ${fe.message ?? 'does not match the schema'}; see /openapi.json.`,
+          details: fe.validation,
+        },
+      },
     };
   }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return { status: fe.statusCode, body: { error: { code: fe.statusCode === 404 ? 'not_found' : 'invalid_input', message: fe.message ?? 'bad request' } } };
+    return {
+      status: fe.statusCode,
+      body: {
+        error: {
+          code: fe.statusCode === 404 ? 'not_found' : 'invalid_input',
+          message: fe.message ?? 'bad request',
+        },
+      },
+    };
   }
   return toErrorBody(err);
 }

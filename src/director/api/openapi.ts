@@ -18,13 +18,29 @@ export function buildOpenApi(routes: RouteSpec[], version: string): Record<strin
       operationId: `${route.method.toLowerCase()}${path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
       parameters,
       responses: {
-        '200': { description: route.response, content: route.response.startsWith('text') ? { 'text/plain': {} } : { 'application/json': {} } },
-        default: { description: 'ErrorBody: { error: { code, message, details? } }', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } },
+        '200': {
+          description: route.response,
+          content: route.response.startsWith('text') ? { 'text/plain': {} } : { 'application/json': {} },
+        },
+        default: {
+          description: 'ErrorBody: { error: { code, message, details? } }',
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } },
+        },
       },
-      security: route.auth === 'token' ? [{ bearerToken: [] }] : route.auth === 'agent' ? [{ agentCertificate: [] }] : [],
+      security:
+        route.auth === 'token'
+          ? [{ bearerToken: [] }]
+          : route.auth === 'agent'
+            ? [{ agentCertificate: [] }]
+            : [],
     };
-    if (route.body) operation['requestBody'] = { required: true, content: { 'application/json': { schema: route.body } } };
-    if (route.bodyMediaType) operation['requestBody'] = { required: true, content: { [route.bodyMediaType]: { schema: { type: 'string', format: 'binary' } } } };
+    if (route.body)
+      operation['requestBody'] = { required: true, content: { 'application/json': { schema: route.body } } };
+    if (route.bodyMediaType)
+      operation['requestBody'] = {
+        required: true,
+        content: { [route.bodyMediaType]: { schema: { type: 'string', format: 'binary' } } },
+      };
     (paths[path] ??= {})[route.method.toLowerCase()] = operation;
   }
   return {
@@ -33,8 +49,15 @@ export function buildOpenApi(routes: RouteSpec[], version: string): Record<strin
     paths,
     components: {
       securitySchemes: {
-        bearerToken: { type: 'http', scheme: 'bearer', description: 'The API token `bosun up` writes to ~/.bosun/config.' },
-        agentCertificate: { type: 'mutualTLS', description: "The agent's client certificate, signed by the director's CA, with CN = agent id." },
+        bearerToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'The API token `bosun up` writes to ~/.bosun/config.',
+        },
+        agentCertificate: {
+          type: 'mutualTLS',
+          description: "The agent's client certificate, signed by the director's CA, with CN = agent id.",
+        },
       },
       schemas: {
         ErrorBody: {
@@ -57,5 +80,10 @@ function schemaParameters(schema: Record<string, unknown> | undefined, where: 'p
   if (!schema) return [];
   const properties = (schema['properties'] ?? {}) as Record<string, unknown>;
   const required = new Set((schema['required'] ?? []) as string[]);
-  return Object.entries(properties).map(([name, s]) => ({ name, in: where, required: where === 'path' || required.has(name), schema: s }));
+  return Object.entries(properties).map(([name, s]) => ({
+    name,
+    in: where,
+    required: where === 'path' || required.has(name),
+    schema: s,
+  }));
 }

@@ -51,7 +51,12 @@ export class ApiServer {
   readonly routes: RouteSpec[];
   private readonly extraServers: Server[] = [];
 
-  private constructor(app: FastifyInstance, metrics: ApiMetrics, routes: RouteSpec[], private readonly options: ApiServerOptions) {
+  private constructor(
+    app: FastifyInstance,
+    metrics: ApiMetrics,
+    routes: RouteSpec[],
+    private readonly options: ApiServerOptions,
+  ) {
     this.app = app;
     this.metrics = metrics;
     this.routes = routes;
@@ -92,8 +97,16 @@ export class ApiServer {
     app.addContentTypeParser(TARBALL_MEDIA_TYPES, (_req, payload, done) => done(null, payload));
     app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
-      metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
-      logger.debug('request', { method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
+      metrics.httpDuration.observe(
+        { method: request.method, route, status: String(reply.statusCode) },
+        reply.elapsedTime / 1000,
+      );
+      logger.debug('request', {
+        method: request.method,
+        route,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      });
       done();
     });
 
@@ -142,12 +155,20 @@ export class ApiServer {
     const [first, ...rest] = addresses;
     if (!first) throw new Error('ApiServer.listen needs at least one address');
     await this.app.listen({ host: first.host, port: first.port });
-    const bound: ListenAddress[] = [{ host: first.host, port: (this.app.server.address() as AddressInfo).port }];
+    const bound: ListenAddress[] = [
+      { host: first.host, port: (this.app.server.address() as AddressInfo).port },
+    ];
     const handler = this.handlerRef();
     for (const address of rest) {
       if (!handler) break;
       const server = createServer(
-        { cert: this.options.tls.certPem, key: this.options.tls.keyPem, ca: this.options.tls.caPem, requestCert: true, rejectUnauthorized: false },
+        {
+          cert: this.options.tls.certPem,
+          key: this.options.tls.keyPem,
+          ca: this.options.tls.caPem,
+          requestCert: true,
+          rejectUnauthorized: false,
+        },
         handler,
       );
       await new Promise<void>((resolve, reject) => {

@@ -21,7 +21,10 @@ import { InvalidInputError } from '../../common/errors.js';
  */
 export const DEFAULT_DIRECTOR_PORT = 25555;
 
-const duration = z.union([z.number().int().nonnegative(), z.string().regex(/^\d+(ms|s|m|h)$/, 'a duration such as 500ms, 30s, 5m or 1h')]);
+const duration = z.union([
+  z.number().int().nonnegative(),
+  z.string().regex(/^\d+(ms|s|m|h)$/, 'a duration such as 500ms, 30s, 5m or 1h'),
+]);
 
 const fileSchema = z
   .object({
@@ -62,7 +65,11 @@ export interface DaemonConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   resurrectionDefault?: boolean;
   /** The raw `health`, `resurrector` and `responders` sections, for parseHealthSettings. */
-  healthSections: { health?: Record<string, unknown>; resurrector?: Record<string, unknown>; responders?: unknown[] };
+  healthSections: {
+    health?: Record<string, unknown>;
+    resurrector?: Record<string, unknown>;
+    responders?: unknown[];
+  };
 }
 
 export async function loadDaemonConfig(flags: DaemonFlags): Promise<DaemonConfig> {
@@ -72,11 +79,16 @@ export async function loadDaemonConfig(flags: DaemonFlags): Promise<DaemonConfig
     try {
       text = await readFile(flags.configFile, 'utf8');
     } catch (err) {
-      throw new InvalidInputError(`Cannot read the director config ${flags.configFile}: ${(err as Error).message}.`, { cause: err });
+      throw new InvalidInputError(
+        `Cannot read the director config ${flags.configFile}: ${(err as Error).message}.`,
+        { cause: err },
+      );
     }
     const parsed = fileSchema.safeParse(parse(text) ?? {});
     if (!parsed.success) {
-      const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(file)'}: ${i.message}`).join('; ');
+      const problems = parsed.error.issues
+        .map((i) => `${i.path.join('.') || '(file)'}: ${i.message}`)
+        .join('; ');
       throw new InvalidInputError(`The director config ${flags.configFile} is invalid: ${problems}.`);
     }
     file = parsed.data;

@@ -37,9 +37,11 @@ export async function loadOrCreateAdminToken(dataDir: string): Promise<string> {
   const existing = await readAdminToken(dataDir);
   if (existing) return existing;
   const token = randomBytes(32).toString('base64url');
-  await writeFile(path, `${token}\n`, { mode: 0o600, flag: 'wx' }).catch(async (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EEXIST') throw err;
-  });
+  await writeFile(path, `${token}\n`, { mode: 0o600, flag: 'wx' }).catch(
+    async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    },
+  );
   return (await readAdminToken(dataDir)) ?? token;
 }
 

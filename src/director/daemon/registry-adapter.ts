@@ -40,7 +40,9 @@ export function registryAdapter(options: RegistryAdapterOptions): ImageRegistry 
             progress(message);
           },
         });
-        progress(`pushed ${result.repository}:${result.tag} (${result.layersPushed} layers pushed, ${result.layersSkipped} already there)`);
+        progress(
+          `pushed ${result.repository}:${result.tag} (${result.layersPushed} layers pushed, ${result.layersSkipped} already there)`,
+        );
         return [{ repository: result.repository, tags: [result.tag] }];
       } finally {
         if (resolve(tarPath).startsWith(uploads)) await rm(tarPath, { force: true });

@@ -25,7 +25,10 @@ const VERSION = '0.1.0';
  * issues the API and registry certificates for the addresses it serves, starts the registry,
  * the director and the HTTPS API, and stops them all in order on SIGTERM/SIGINT.
  */
-export async function runDirector(flags: DaemonFlags, env: Record<string, string | undefined>): Promise<void> {
+export async function runDirector(
+  flags: DaemonFlags,
+  env: Record<string, string | undefined>,
+): Promise<void> {
   const config = await loadDaemonConfig({ ...flags, dataDir: resolve(flags.dataDir) });
   const logger = createPinoLogger({ level: env['BOSUN_LOG_LEVEL'] ?? config.logLevel, name: 'director' });
   const paths = dataDirPaths(config.dataDir);
@@ -35,7 +38,9 @@ export async function runDirector(flags: DaemonFlags, env: Record<string, string
   const stops: Array<{ what: string; stop: () => Promise<void> }> = [];
   const shutdown = async (): Promise<void> => {
     for (const { what, stop } of stops.reverse()) {
-      await stop().catch((err: unknown) => logger.warn(`could not stop the ${what} cleanly`, { error: errorMessage(err) }));
+      await stop().catch((err: unknown) =>
+        logger.warn(`could not stop the ${what} cleanly`, { error: errorMessage(err) }),
+      );
     }
     await rm(paths.stateFile, { force: true });
     await rm(paths.pidFile, { force: true });
@@ -44,13 +49,33 @@ export async function runDirector(flags: DaemonFlags, env: Record<string, string
   try {
     const ca = loadOrCreateCertificateAuthority(config.dataDir);
     const adminToken = await loadOrCreateAdminToken(config.dataDir);
-    const cloud = await LocalCloud.create({ dataDir: paths.cloud, bridgeName: config.bridgeName, subnet: config.subnet, logger });
+    const cloud = await LocalCloud.create({
+      dataDir: paths.cloud,
+      bridgeName: config.bridgeName,
+      subnet: config.subnet,
+      logger,
+    });
     const bridgeIp = cloud.hostIp;
-    const ips = [...new Set(['127.0.0.1', bridgeIp, ...(isIP(config.listenHost) && config.listenHost !== '0.0.0.0' ? [config.listenHost] : [])])];
+    const ips = [
+      ...new Set([
+        '127.0.0.1',
+        bridgeIp,
+        ...(isIP(config.listenHost) && config.listenHost !== '0.0.0.0' ? [config.listenHost] : []),
+      ]),
+    ];
     // `both`: the same certificate serves the API and is the client certificate towards the agents.
-    const directorCert = issueCertificate(ca, { commonName: 'bosun-director', ipAddresses: ips, dnsNames: ['localhost'], usage: 'both' });
+    const directorCert = issueCertificate(ca, {
+      commonName: 'bosun-director',
+      ipAddresses: ips,
+      dnsNames: ['localhost'],
+      usage: 'both',
+    });
 
-    const registryCert = issueCertificate(ca, { commonName: 'bosun-registry', ipAddresses: [bridgeIp, '127.0.0.1'], usage: 'server' });
+    const registryCert = issueCertificate(ca, {
+      commonName: 'bosun-registry',
+      ipAddresses: [bridgeIp, '127.0.0.1'],
+      usage: 'server',
+    });
     const registry = await RegistryServer.create({
       dataDir: config.dataDir,
       host: bridgeIp,
@@ -70,14 +95,27 @@ export async function runDirector(flags: DaemonFlags, env: Record<string, string
         registryHost: registry.hostPort,
         ca,
         ...(config.agentTimeoutMs === undefined ? {} : { agentTimeoutMs: config.agentTimeoutMs }),
-        ...(config.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: config.heartbeatIntervalMs }),
+        ...(config.heartbeatIntervalMs === undefined
+          ? {}
+          : { heartbeatIntervalMs: config.heartbeatIntervalMs }),
         ...(config.agentWaitTimeoutMs === undefined ? {} : { agentWaitTimeoutMs: config.agentWaitTimeoutMs }),
-        ...(config.resurrectionDefault === undefined ? {} : { resurrectionDefault: config.resurrectionDefault }),
+        ...(config.resurrectionDefault === undefined
+          ? {}
+          : { resurrectionDefault: config.resurrectionDefault }),
       },
       cloud,
-      agentConnector: new HttpAgentConnector({ caPem: ca.certPem, certPem: directorCert.certPem, keyPem: directorCert.keyPem }),
+      agentConnector: new HttpAgentConnector({
+        caPem: ca.certPem,
+        certPem: directorCert.certPem,
+        keyPem: directorCert.keyPem,
+      }),
       manifests: manifestModule,
-      registry: registryAdapter({ hostPort: registry.hostPort, caPem: ca.certPem, uploadDir: paths.uploads, workDir: paths.uploads }),
+      registry: registryAdapter({
+        hostPort: registry.hostPort,
+        caPem: ca.certPem,
+        uploadDir: paths.uploads,
+        workDir: paths.uploads,
+      }),
       logger,
       // health: the config file's health/resurrector/responders sections; giving them starts the monitor.
       health: config.healthSections,
@@ -96,16 +134,31 @@ export async function runDirector(flags: DaemonFlags, env: Record<string, string
     });
     stops.push({ what: 'API server', stop: () => api.close() });
     const addresses: ListenAddress[] = [{ host: config.listenHost, port: config.port }];
-    if (config.listenHost !== bridgeIp && config.listenHost !== '0.0.0.0') addresses.push({ host: bridgeIp, port: config.port });
+    if (config.listenHost !== bridgeIp && config.listenHost !== '0.0.0.0')
+      addresses.push({ host: bridgeIp, port: config.port });
     const bound = await api.listen(addresses);
 
     const host = config.listenHost === '0.0.0.0' ? '127.0.0.1' : config.listenHost;
     const url = `https://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
     await writeFile(
       paths.stateFile,
-      JSON.stringify({ url, pid: process.pid, bridgeName: config.bridgeName, subnet: config.subnet, dataDir: config.dataDir }, null, 2),
+      JSON.stringify(
+        {
+          url,
+          pid: process.pid,
+          bridgeName: config.bridgeName,
+          subnet: config.subnet,
+          dataDir: config.dataDir,
+        },
+        null,
+        2,
+      ),
     );
-    logger.info('bosun director is up', { urls: bound.map((b) => `https://${b.host}:${b.port}`), registry: registry.hostPort, dataDir: config.dataDir });
+    logger.info('bosun director is up', {
+      urls: bound.map((b) => `https://${b.host}:${b.port}`),
+      registry: registry.hostPort,
+      dataDir: config.dataDir,
+    });
   } catch (err) {
     logger.error('the director could not start', { error: errorMessage(err) });
     await shutdown();
@@ -121,7 +174,9 @@ export async function runDirector(flags: DaemonFlags, env: Record<string, string
 async function claimPidFile(pidFile: string): Promise<void> {
   const existing = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
   if (existing > 0 && existing !== process.pid && (await isDirectorProcess(existing))) {
-    throw new ConflictError(`Another director (pid ${existing}) already runs with this data directory; stop it with \`bosun down\` first.`);
+    throw new ConflictError(
+      `Another director (pid ${existing}) already runs with this data directory; stop it with \`bosun down\` first.`,
+    );
   }
   await writeFile(pidFile, `${process.pid}\n`);
 }

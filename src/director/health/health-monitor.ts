@@ -205,6 +205,8 @@ export class HealthMonitor {
         }
       }
     }
+    // Agents that belong to no instance and never heartbeated (their VM was replaced) are forgotten.
+    for (const agentId of [...this.lastSeen.keys()]) if (!this.agentIndex.has(agentId) && !this.heartbeats.has(agentId)) this.lastSeen.delete(agentId);
     await this.findRogueAgents(now);
     if (locked.size === 0) await this.findUnknownVms(instances, now);
   }

@@ -6,7 +6,7 @@
  * at BOSH's meltdown rule with a severity-1 alert and stays stopped until an operator resets it.
  */
 import type { Logger } from '../../common/logger.js';
-import { errorMessage } from '../../common/errors.js';
+import { ConflictError, errorMessage } from '../../common/errors.js';
 import { Severity, type AlertCenter } from '../health/alerts.js';
 import type { ResurrectorConfig } from '../health/config.js';
 import type { DeploymentHealthListener, UnhealthyInstance } from '../health/health-monitor.js';
@@ -99,7 +99,9 @@ export class Resurrector implements DeploymentHealthListener {
       this.pending.add(p);
     } catch (err) {
       this.inFlight.delete(deployment);
-      this.deps.logger.error(`could not queue the resurrection of ${deployment} ${names}: ${errorMessage(err)}`);
+      // A task that took the lock in between (a deploy) is normal: the next analysis tries again.
+      const log = err instanceof ConflictError ? this.deps.logger.info.bind(this.deps.logger) : this.deps.logger.error.bind(this.deps.logger);
+      log(`could not queue the resurrection of ${deployment} ${names}: ${errorMessage(err)}`);
     }
   }
 
@@ -168,7 +170,7 @@ export class Resurrector implements DeploymentHealthListener {
           severity: Severity.critical,
           category: 'resurrection_failed',
           title: 'Resurrection failed',
-          summary: `Recreating the VM of ${deployment} ${name} failed: ${errorMessage(err)} Next attempt in ${Math.round(delayMs / 1000)} s.`,
+          summary: `Recreating the VM of ${deployment} ${name} failed: ${errorMessage(err).replace(/\.?$/, '.')} Next attempt in ${Math.round(delayMs / 1000)} s; \`bosun -d ${deployment} cck\` shows the problem.`,
           deployment,
           instance: name,
         });

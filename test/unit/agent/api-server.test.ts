@@ -7,6 +7,7 @@ import { ConflictError } from '../../../src/common/errors.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import { createCertificateAuthority, issueCertificate } from '../../../src/common/pki.js';
 import { HttpAgentClient } from '../../../src/director/agent-client/http-agent-client.js';
+import { HttpAgentConnector } from '../../../src/director/agent-client/http-agent-connector.js';
 import type { InstanceSpec } from '../../../src/manifest/instance-spec.js';
 
 /** The agent's HTTPS API and the director's client, against an in-memory AgentApi. */
@@ -73,6 +74,13 @@ describe('agent API server + HttpAgentClient', () => {
       req.end();
     });
     await expect(attempt).rejects.toThrow();
+  });
+
+  it('connects through the connector by VM address and port', async () => {
+    const connector = new HttpAgentConnector({ caPem: ca.certPem, certPem: director.certPem, keyPem: director.keyPem, port });
+    expect(await connector.connect({ agentId: 'a1', vmCid: 'vm-1', ip: '127.0.0.1' }).ping()).toBe('pong');
+    expect(() => connector.connect({ agentId: 'a2', vmCid: 'vm-2', ip: null })).toThrow(/no IP address/);
+    connector.close();
   });
 
   it('says which agent it could not reach', async () => {

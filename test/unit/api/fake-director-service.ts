@@ -50,9 +50,23 @@ export class FakeDirectorService implements DirectorService {
     final: 'done',
     events: [
       { stage: 'Updating instance', step: 'docker-vm-1/0 (canary)', index: 1, total: 2, state: 'started' },
-      { stage: 'Updating instance', step: 'docker-vm-1/0 (canary)', index: 1, total: 2, state: 'finished', elapsedMs: 1200 },
+      {
+        stage: 'Updating instance',
+        step: 'docker-vm-1/0 (canary)',
+        index: 1,
+        total: 2,
+        state: 'finished',
+        elapsedMs: 1200,
+      },
       { stage: 'Updating instance', step: 'docker-vm-1/1', index: 2, total: 2, state: 'started' },
-      { stage: 'Updating instance', step: 'docker-vm-1/1', index: 2, total: 2, state: 'finished', elapsedMs: 900 },
+      {
+        stage: 'Updating instance',
+        step: 'docker-vm-1/1',
+        index: 2,
+        total: 2,
+        state: 'finished',
+        elapsedMs: 900,
+      },
     ],
   };
   private readonly tasks = new Map<number, { info: TaskInfo; script: TaskScript; polls: number }>();
@@ -65,14 +79,26 @@ export class FakeDirectorService implements DirectorService {
   private queue(description: string, deployment: string | null, user: string): TaskInfo {
     const id = this.nextId++;
     const info: TaskInfo = {
-      id, state: 'queued', description, deployment, user, createdAt: T0, startedAt: null, endedAt: null, result: null, error: null,
+      id,
+      state: 'queued',
+      description,
+      deployment,
+      user,
+      createdAt: T0,
+      startedAt: null,
+      endedAt: null,
+      result: null,
+      error: null,
     };
     this.tasks.set(id, { info, script: this.nextTask, polls: 0 });
     return { ...info };
   }
 
   private requireDeployment(name: string): void {
-    if (name !== 'demo') throw new NotFoundError(`Deployment "${name}" does not exist; run \`bosun deployments\` to see the deployments.`);
+    if (name !== 'demo')
+      throw new NotFoundError(
+        `Deployment "${name}" does not exist; run \`bosun deployments\` to see the deployments.`,
+      );
   }
 
   async info(): Promise<DirectorInfo> {
@@ -82,7 +108,15 @@ export class FakeDirectorService implements DirectorService {
   async diff(request: DeployRequest): Promise<DiffResponse> {
     this.record('diff', request);
     if (request.manifest.includes('invalid')) {
-      throw new InvalidManifestError([{ severity: 'error', path: 'instance_groups[0].instances', line: 3, column: 5, message: 'must be a number' }]);
+      throw new InvalidManifestError([
+        {
+          severity: 'error',
+          path: 'instance_groups[0].instances',
+          line: 3,
+          column: 5,
+          message: 'must be a number',
+        },
+      ]);
     }
     return {
       deployment: 'demo',
@@ -118,34 +152,75 @@ export class FakeDirectorService implements DirectorService {
     return this.queue('delete deployment demo', name, user);
   }
 
-  async listInstances(deployment: string, options?: { ps?: boolean; vitals?: boolean }): Promise<InstanceInfo[]> {
+  async listInstances(
+    deployment: string,
+    options?: { ps?: boolean; vitals?: boolean },
+  ): Promise<InstanceInfo[]> {
     this.record('listInstances', deployment, options);
     this.requireDeployment(deployment);
     return [0, 1].map((index) => ({
-      group: 'docker-vm-1', index, id: `id-${index}`, vmCid: `vm-${index}`, agentId: `agent-${index}`, ip: `10.244.0.${10 + index}`,
-      state: this.instanceState, desired: 'started', diskCids: [`disk-${index}`], lastHeartbeatAt: T0,
-      ...(options?.ps ? { containers: [{ name: 'redis', state: 'running', uptimeSeconds: 42, restarts: 0 }] } : {}),
+      group: 'docker-vm-1',
+      index,
+      id: `id-${index}`,
+      vmCid: `vm-${index}`,
+      agentId: `agent-${index}`,
+      ip: `10.244.0.${10 + index}`,
+      state: this.instanceState,
+      desired: 'started',
+      diskCids: [`disk-${index}`],
+      lastHeartbeatAt: T0,
+      ...(options?.ps
+        ? { containers: [{ name: 'redis', state: 'running', uptimeSeconds: 42, restarts: 0 }] }
+        : {}),
       ...(options?.vitals ? { vitals: { load: [0.1, 0.2, 0.3], memPercent: 12 } } : {}),
     }));
   }
 
   async listVms(deployment: string): Promise<VmInfo[]> {
     this.requireDeployment(deployment);
-    return [{ vmCid: 'vm-0', ip: '10.244.0.10', agentId: 'agent-0', instance: 'docker-vm-1/0', state: 'running', createdAt: T0 }];
+    return [
+      {
+        vmCid: 'vm-0',
+        ip: '10.244.0.10',
+        agentId: 'agent-0',
+        instance: 'docker-vm-1/0',
+        state: 'running',
+        createdAt: T0,
+      },
+    ];
   }
 
   async listDisks(options: { deployment?: string; orphaned?: boolean }): Promise<DiskInfo[]> {
     this.record('listDisks', options);
     const disks: DiskInfo[] = [
-      { diskCid: 'disk-0', sizeMiB: 1024, deployment: 'demo', instance: 'docker-vm-1/0', state: 'active', createdAt: T0, orphanedAt: null },
-      { diskCid: 'disk-old', sizeMiB: 512, deployment: 'demo', instance: null, state: 'orphaned', createdAt: T0, orphanedAt: T0 },
+      {
+        diskCid: 'disk-0',
+        sizeMiB: 1024,
+        deployment: 'demo',
+        instance: 'docker-vm-1/0',
+        state: 'active',
+        createdAt: T0,
+        orphanedAt: null,
+      },
+      {
+        diskCid: 'disk-old',
+        sizeMiB: 512,
+        deployment: 'demo',
+        instance: null,
+        state: 'orphaned',
+        createdAt: T0,
+        orphanedAt: T0,
+      },
     ];
     return options.orphaned ? disks.filter((d) => d.state === 'orphaned') : disks;
   }
 
   async deleteDisk(diskCid: string, user: string): Promise<TaskInfo> {
     this.record('deleteDisk', diskCid, user);
-    if (diskCid === 'disk-0') throw new ConflictError('Disk disk-0 is attached to docker-vm-1/0; only orphaned disks can be deleted.');
+    if (diskCid === 'disk-0')
+      throw new ConflictError(
+        'Disk disk-0 is attached to docker-vm-1/0; only orphaned disks can be deleted.',
+      );
     return this.queue(`delete disk ${diskCid}`, null, user);
   }
 
@@ -155,13 +230,25 @@ export class FakeDirectorService implements DirectorService {
     return this.queue(`${request.action} instances`, deployment, user);
   }
 
-  async fetchLogs(deployment: string, group: string, index: number, container: string | undefined, lines: number): Promise<string> {
+  async fetchLogs(
+    deployment: string,
+    group: string,
+    index: number,
+    container: string | undefined,
+    lines: number,
+  ): Promise<string> {
     this.record('fetchLogs', deployment, group, index, container, lines);
     this.requireDeployment(deployment);
     return `log line from ${group}/${index} ${container ?? 'all'}\n`;
   }
 
-  async runCommand(deployment: string, group: string, index: number, command: string, user: string): Promise<RunCommandResponse> {
+  async runCommand(
+    deployment: string,
+    group: string,
+    index: number,
+    command: string,
+    user: string,
+  ): Promise<RunCommandResponse> {
     this.record('runCommand', deployment, group, index, command, user);
     this.requireDeployment(deployment);
     return { exitCode: command.includes('fail') ? 3 : 0, stdout: `out: ${command}\n`, stderr: 'err\n' };
@@ -169,7 +256,10 @@ export class FakeDirectorService implements DirectorService {
 
   async listTasks(options: { recent?: number; deployment?: string }): Promise<TaskInfo[]> {
     this.record('listTasks', options);
-    return [...this.tasks.values()].map((t) => ({ ...t.info })).reverse().slice(0, options.recent ?? 30);
+    return [...this.tasks.values()]
+      .map((t) => ({ ...t.info }))
+      .reverse()
+      .slice(0, options.recent ?? 30);
   }
 
   async getTask(id: number): Promise<TaskInfo> {
@@ -191,7 +281,8 @@ export class FakeDirectorService implements DirectorService {
   async taskEvents(id: number, afterSeq?: number): Promise<TaskEvent[]> {
     const task = this.tasks.get(id);
     if (!task) throw new NotFoundError(`Task ${id} does not exist.`);
-    const visible = task.script.gradual && task.info.endedAt === null ? task.polls : task.script.events.length;
+    const visible =
+      task.script.gradual && task.info.endedAt === null ? task.polls : task.script.events.length;
     return task.script.events
       .slice(0, visible)
       .map((e, i) => ({ ...e, seq: i + 1, time: T0 }))
@@ -208,12 +299,37 @@ export class FakeDirectorService implements DirectorService {
 
   async listEvents(options: { deployment?: string; limit?: number }): Promise<AuditEvent[]> {
     this.record('listEvents', options);
-    return [{ id: 1, time: T0, user: 'admin', action: 'create', objectType: 'deployment', objectName: 'demo', deployment: 'demo', instance: null, taskId: 1, error: null, context: {} }];
+    return [
+      {
+        id: 1,
+        time: T0,
+        user: 'admin',
+        action: 'create',
+        objectType: 'deployment',
+        objectName: 'demo',
+        deployment: 'demo',
+        instance: null,
+        taskId: 1,
+        error: null,
+        context: {},
+      },
+    ];
   }
 
   async listAlerts(options: { deployment?: string; limit?: number }): Promise<Alert[]> {
     this.record('listAlerts', options);
-    return [{ id: 'a1', severity: 2, category: 'container_flapping', title: 'redis is flapping', summary: 'restarted 5 times', deployment: 'demo', instance: 'docker-vm-1/0', createdAt: T0 }];
+    return [
+      {
+        id: 'a1',
+        severity: 2,
+        category: 'container_flapping',
+        title: 'redis is flapping',
+        summary: 'restarted 5 times',
+        deployment: 'demo',
+        instance: 'docker-vm-1/0',
+        createdAt: T0,
+      },
+    ];
   }
 
   async listLocks(): Promise<LockInfo[]> {

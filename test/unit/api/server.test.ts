@@ -30,7 +30,9 @@ describe('director API server', () => {
   it('serves routes with a valid token', async () => {
     const res = await call(srv, 'GET', '/api/v1/deployments', { token: srv.token });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual([{ name: 'demo', instances: 2, lastDeployedAt: '2026-01-01T00:00:00.000Z', resurrection: true }]);
+    expect(res.body).toEqual([
+      { name: 'demo', instances: 2, lastDeployedAt: '2026-01-01T00:00:00.000Z', resurrection: true },
+    ]);
     const info = await call(srv, 'GET', '/api/v1/info', { token: srv.token });
     expect(info.body).toMatchObject({ cloud: 'fake' });
   });
@@ -38,10 +40,17 @@ describe('director API server', () => {
   it('maps domain errors to their status and the one error shape', async () => {
     const missing = await call(srv, 'GET', '/api/v1/deployments/nope', { token: srv.token });
     expect(missing.status).toBe(404);
-    expect(missing.body).toEqual({ error: { code: 'not_found', message: expect.stringContaining('"nope" does not exist') } });
-    const invalid = await call(srv, 'POST', '/api/v1/deployments/diff', { token: srv.token, body: { manifest: 'invalid: yes' } });
+    expect(missing.body).toEqual({
+      error: { code: 'not_found', message: expect.stringContaining('"nope" does not exist') },
+    });
+    const invalid = await call(srv, 'POST', '/api/v1/deployments/diff', {
+      token: srv.token,
+      body: { manifest: 'invalid: yes' },
+    });
     expect(invalid.status).toBe(422);
-    expect(invalid.body).toMatchObject({ error: { code: 'invalid_manifest', details: { problems: [{ line: 3 }] } } });
+    expect(invalid.body).toMatchObject({
+      error: { code: 'invalid_manifest', details: { problems: [{ line: 3 }] } },
+    });
     const conflict = await call(srv, 'DELETE', '/api/v1/disks/disk-0', { token: srv.token });
     expect(conflict.status).toBe(409);
     const noRoute = await call(srv, 'GET', '/api/v1/nothing', { token: srv.token });
@@ -50,31 +59,57 @@ describe('director API server', () => {
   });
 
   it('turns schema validation failures into 400 invalid_input', async () => {
-    const res = await call(srv, 'POST', '/api/v1/deployments', { token: srv.token, body: { nomanifest: true } });
+    const res = await call(srv, 'POST', '/api/v1/deployments', {
+      token: srv.token,
+      body: { nomanifest: true },
+    });
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ error: { code: 'invalid_input' } });
-    const badIndex = await call(srv, 'GET', '/api/v1/deployments/demo/instances/g/x/logs', { token: srv.token });
+    const badIndex = await call(srv, 'GET', '/api/v1/deployments/demo/instances/g/x/logs', {
+      token: srv.token,
+    });
     expect(badIndex.status).toBe(400);
   });
 
   it('deploys (task), dry-runs (diff, no task) and passes query flags', async () => {
-    const dry = await call(srv, 'POST', '/api/v1/deployments', { token: srv.token, body: { manifest: 'name: demo', dryRun: true } });
+    const dry = await call(srv, 'POST', '/api/v1/deployments', {
+      token: srv.token,
+      body: { manifest: 'name: demo', dryRun: true },
+    });
     expect(dry.body).toMatchObject({ deployment: 'demo', changes: [{ kind: 'create_vm' }] });
-    const deploy = await call(srv, 'POST', '/api/v1/deployments', { token: srv.token, body: { manifest: 'name: demo' } });
+    const deploy = await call(srv, 'POST', '/api/v1/deployments', {
+      token: srv.token,
+      body: { manifest: 'name: demo' },
+    });
     expect(deploy.status).toBe(200);
     expect(deploy.body).toMatchObject({ task: { state: 'queued', user: 'admin' } });
     const instances = await call(srv, 'GET', '/api/v1/deployments/demo/instances?ps=1', { token: srv.token });
     expect((instances.body as Array<{ containers?: unknown }>)[0]?.containers).toBeDefined();
-    const logs = await call(srv, 'GET', '/api/v1/deployments/demo/instances/docker-vm-1/1/logs?container=redis&lines=5', { token: srv.token });
+    const logs = await call(
+      srv,
+      'GET',
+      '/api/v1/deployments/demo/instances/docker-vm-1/1/logs?container=redis&lines=5',
+      { token: srv.token },
+    );
     expect(logs.body).toEqual({ logs: 'log line from docker-vm-1/1 redis\n' });
-    expect(srv.fake.calls.at(-1)).toEqual({ method: 'fetchLogs', args: ['demo', 'docker-vm-1', 1, 'redis', 5] });
-    const res = await call(srv, 'PUT', '/api/v1/resurrection', { token: srv.token, body: { enabled: false, deployment: 'demo' } });
+    expect(srv.fake.calls.at(-1)).toEqual({
+      method: 'fetchLogs',
+      args: ['demo', 'docker-vm-1', 1, 'redis', 5],
+    });
+    const res = await call(srv, 'PUT', '/api/v1/resurrection', {
+      token: srv.token,
+      body: { enabled: false, deployment: 'demo' },
+    });
     expect(res.body).toEqual({ enabled: false, deployment: 'demo' });
   });
 
   it('streams an image upload to a file and hands it to the director', async () => {
     const tar = Buffer.alloc(300_000, 7);
-    const res = await call(srv, 'POST', '/api/v1/images?name=acme/web:1', { token: srv.token, rawBody: tar, contentType: 'application/x-tar' });
+    const res = await call(srv, 'POST', '/api/v1/images?name=acme/web:1', {
+      token: srv.token,
+      rawBody: tar,
+      contentType: 'application/x-tar',
+    });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ task: { description: 'upload image' } });
     expect(srv.fake.uploadedImages.at(-1)).toEqual({ bytes: 300_000, name: 'acme/web:1' });
@@ -85,7 +120,13 @@ describe('director API server', () => {
     expect(res.status).toBe(200);
     const doc = res.body as { openapi: string; paths: Record<string, Record<string, unknown>> };
     expect(doc.openapi).toMatch(/^3\./);
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/deployments', '/api/v1/tasks/{id}/events', '/internal/v1/agents/{agentId}/heartbeat']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/v1/deployments',
+        '/api/v1/tasks/{id}/events',
+        '/internal/v1/agents/{agentId}/heartbeat',
+      ]),
+    );
     expect(doc.paths['/api/v1/images']?.['post']).toBeDefined();
   });
 
@@ -100,16 +141,36 @@ describe('director API server', () => {
 
   describe('agent routes', () => {
     const heartbeat = (agentId: string) => ({
-      agentId, vmCid: 'vm-1', deployment: 'demo', group: 'g', index: 0, instanceId: 'i', jobState: 'running', containers: [], vitals: {}, timestamp: '2026-01-01T00:00:00Z',
+      agentId,
+      vmCid: 'vm-1',
+      deployment: 'demo',
+      group: 'g',
+      index: 0,
+      instanceId: 'i',
+      jobState: 'running',
+      containers: [],
+      vitals: {},
+      timestamp: '2026-01-01T00:00:00Z',
     });
 
     it('accepts a heartbeat from the agent whose certificate CN matches', async () => {
       const cert = issueCertificate(testCa(), { commonName: 'agent-1', usage: 'both' });
-      const res = await call(srv, 'POST', '/internal/v1/agents/agent-1/heartbeat', { body: heartbeat('agent-1'), cert });
+      const res = await call(srv, 'POST', '/internal/v1/agents/agent-1/heartbeat', {
+        body: heartbeat('agent-1'),
+        cert,
+      });
       expect(res.status).toBe(200);
       expect(srv.fake.heartbeats.at(-1)?.agentId).toBe('agent-1');
       const alert = await call(srv, 'POST', '/internal/v1/agents/agent-1/alerts', {
-        body: { agentId: 'agent-1', severity: 2, category: 'container_flapping', title: 't', summary: 's', timestamp: 'x' }, cert,
+        body: {
+          agentId: 'agent-1',
+          severity: 2,
+          category: 'container_flapping',
+          title: 't',
+          summary: 's',
+          timestamp: 'x',
+        },
+        cert,
       });
       expect(alert.status).toBe(200);
       expect(srv.fake.agentAlerts).toHaveLength(1);
@@ -119,13 +180,25 @@ describe('director API server', () => {
 
     it('refuses no certificate, a stranger CA, and another agent id', async () => {
       const before = srv.fake.heartbeats.length;
-      const none = await call(srv, 'POST', '/internal/v1/agents/agent-1/heartbeat', { body: heartbeat('agent-1'), token: srv.token });
+      const none = await call(srv, 'POST', '/internal/v1/agents/agent-1/heartbeat', {
+        body: heartbeat('agent-1'),
+        token: srv.token,
+      });
       expect(none.status).toBe(401);
-      const stranger = issueCertificate(createCertificateAuthority('stranger'), { commonName: 'agent-1', usage: 'client' });
-      const s = await call(srv, 'POST', '/internal/v1/agents/agent-1/heartbeat', { body: heartbeat('agent-1'), cert: stranger });
+      const stranger = issueCertificate(createCertificateAuthority('stranger'), {
+        commonName: 'agent-1',
+        usage: 'client',
+      });
+      const s = await call(srv, 'POST', '/internal/v1/agents/agent-1/heartbeat', {
+        body: heartbeat('agent-1'),
+        cert: stranger,
+      });
       expect(s.status).toBe(401);
       const other = issueCertificate(testCa(), { commonName: 'agent-2', usage: 'client' });
-      const o = await call(srv, 'POST', '/internal/v1/agents/agent-1/heartbeat', { body: heartbeat('agent-1'), cert: other });
+      const o = await call(srv, 'POST', '/internal/v1/agents/agent-1/heartbeat', {
+        body: heartbeat('agent-1'),
+        cert: other,
+      });
       expect(o.status).toBe(403);
       expect(srv.fake.heartbeats.length).toBe(before);
     });

@@ -3,7 +3,11 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../../src/common/logger.js';
-import { createCertificateAuthority, issueCertificate, type CertificateAuthority } from '../../../src/common/pki.js';
+import {
+  createCertificateAuthority,
+  issueCertificate,
+  type CertificateAuthority,
+} from '../../../src/common/pki.js';
 import { TokenAuthenticator } from '../../../src/director/api/auth.js';
 import { ApiServer } from '../../../src/director/api/server.js';
 import { FakeDirectorService } from './fake-director-service.js';
@@ -64,14 +68,29 @@ export interface CallOptions {
   cert?: { certPem: string; keyPem: string };
 }
 
-export function call(srv: TestServer, method: string, path: string, options: CallOptions = {}): Promise<{ status: number; body: unknown; text: string; headers: Record<string, unknown> }> {
+export function call(
+  srv: TestServer,
+  method: string,
+  path: string,
+  options: CallOptions = {},
+): Promise<{ status: number; body: unknown; text: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const payload = options.rawBody ?? (options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body)));
+    const payload =
+      options.rawBody ?? (options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body)));
     const headers: Record<string, string> = {};
     if (options.token) headers['authorization'] = `Bearer ${options.token}`;
     if (payload) headers['content-type'] = options.contentType ?? 'application/json';
     const req = request(
-      { host: '127.0.0.1', port: srv.port, method, path, ca: srv.ca.certPem, headers, cert: options.cert?.certPem, key: options.cert?.keyPem },
+      {
+        host: '127.0.0.1',
+        port: srv.port,
+        method,
+        path,
+        ca: srv.ca.certPem,
+        headers,
+        cert: options.cert?.certPem,
+        key: options.cert?.keyPem,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -24,7 +24,14 @@ describe('bosun CLI against a director API', () => {
       final: 'done',
       events: [
         { stage: 'Updating instance', step: 'docker-vm-1/0 (canary)', index: 1, total: 1, state: 'started' },
-        { stage: 'Updating instance', step: 'docker-vm-1/0 (canary)', index: 1, total: 1, state: 'finished', elapsedMs: 1200 },
+        {
+          stage: 'Updating instance',
+          step: 'docker-vm-1/0 (canary)',
+          index: 1,
+          total: 1,
+          state: 'finished',
+          elapsedMs: 1200,
+        },
       ],
     };
   });
@@ -47,7 +54,10 @@ describe('bosun CLI against a director API', () => {
       expect(res.stdout).toMatch(/redis\s.*running\s.*42s/);
       expect(res.stdout).toContain('agent-1');
       expect(res.stdout).toContain('memPercent=12');
-      expect(h.srv.fake.calls).toContainEqual({ method: 'listInstances', args: ['demo', { ps: true, vitals: true }] });
+      expect(h.srv.fake.calls).toContainEqual({
+        method: 'listInstances',
+        args: ['demo', { ps: true, vitals: true }],
+      });
       const json = await h.run('-d', 'demo', '--json', 'instances');
       expect(JSON.parse(json.stdout)).toHaveLength(2);
     });
@@ -99,7 +109,13 @@ describe('bosun CLI against a director API', () => {
         final: 'done',
         gradual: true,
         pollsUntilDone: 4,
-        events: [1, 2, 3].map((index) => ({ stage: 'Updating instance', step: `g/${index - 1}`, index, total: 3, state: 'finished' as const })),
+        events: [1, 2, 3].map((index) => ({
+          stage: 'Updating instance',
+          step: `g/${index - 1}`,
+          index,
+          total: 3,
+          state: 'finished' as const,
+        })),
       };
       const res = await h.run('-n', 'deploy', manifest);
       expect(res.code).toBe(0);
@@ -139,7 +155,16 @@ describe('bosun CLI against a director API', () => {
       h.srv.fake.nextTask = {
         final: 'error',
         error: 'docker-vm-1/0: container redis did not start: image redis:7 not found',
-        events: [{ stage: 'Updating instance', step: 'docker-vm-1/0 (canary)', index: 1, total: 1, state: 'failed', error: 'image redis:7 not found' }],
+        events: [
+          {
+            stage: 'Updating instance',
+            step: 'docker-vm-1/0 (canary)',
+            index: 1,
+            total: 1,
+            state: 'failed',
+            error: 'image redis:7 not found',
+          },
+        ],
       };
       const res = await h.run('-n', 'deploy', manifest);
       expect(res.code).toBe(1);
@@ -165,7 +190,12 @@ describe('bosun CLI against a director API', () => {
     it('prints one JSON document with --json', async () => {
       const res = await h.run('--json', '-n', 'deploy', manifest);
       expect(res.code).toBe(0);
-      const doc = JSON.parse(res.stdout) as { task: { state: string }; events: unknown[]; instances: unknown[]; diff: unknown };
+      const doc = JSON.parse(res.stdout) as {
+        task: { state: string };
+        events: unknown[];
+        instances: unknown[];
+        diff: unknown;
+      };
       expect(doc.task.state).toBe('done');
       expect(doc.events).toHaveLength(2);
       expect(doc.instances).toHaveLength(2);
@@ -213,7 +243,10 @@ describe('bosun CLI against a director API', () => {
     it('logs passes container and lines', async () => {
       const res = await h.run('-d', 'demo', 'logs', 'docker-vm-1/1', 'redis', '--lines', '7');
       expect(res.stdout).toBe('log line from docker-vm-1/1 redis\n');
-      expect(h.srv.fake.calls).toContainEqual({ method: 'fetchLogs', args: ['demo', 'docker-vm-1', 1, 'redis', 7] });
+      expect(h.srv.fake.calls).toContainEqual({
+        method: 'fetchLogs',
+        args: ['demo', 'docker-vm-1', 1, 'redis', 7],
+      });
     });
 
     it('start/stop/restart/recreate address all, a group or one instance', async () => {
@@ -221,7 +254,11 @@ describe('bosun CLI against a director API', () => {
       expect((await h.run('-d', 'demo', '-n', 'restart', 'docker-vm-1')).code).toBe(0);
       expect((await h.run('-d', 'demo', '-n', 'recreate', 'docker-vm-1/1')).code).toBe(0);
       const jobs = h.srv.fake.calls.filter((c) => c.method === 'runJob').map((c) => c.args[1]);
-      expect(jobs).toEqual([{ action: 'start' }, { action: 'restart', group: 'docker-vm-1' }, { action: 'recreate', group: 'docker-vm-1', index: 1 }]);
+      expect(jobs).toEqual([
+        { action: 'start' },
+        { action: 'restart', group: 'docker-vm-1' },
+        { action: 'recreate', group: 'docker-vm-1', index: 1 },
+      ]);
       const refused = await h.run('-d', 'demo', 'stop');
       expect(refused.code).toBe(1);
     });
@@ -269,10 +306,19 @@ describe('bosun CLI against a director API', () => {
 
     it('cck --report prints problems with resolutions and exits 1 when there are any', async () => {
       const problems = {
-        problems: [{
-          id: 1, type: 'missing_vm', description: 'VM vm-0 of docker-vm-1/0 is missing', instance: 'docker-vm-1/0',
-          resolutions: [{ name: 'ignore', description: 'skip' }, { name: 'recreate_vm', description: 'recreate' }], defaultResolution: 'recreate_vm',
-        }],
+        problems: [
+          {
+            id: 1,
+            type: 'missing_vm',
+            description: 'VM vm-0 of docker-vm-1/0 is missing',
+            instance: 'docker-vm-1/0',
+            resolutions: [
+              { name: 'ignore', description: 'skip' },
+              { name: 'recreate_vm', description: 'recreate' },
+            ],
+            defaultResolution: 'recreate_vm',
+          },
+        ],
       };
       h.srv.fake.nextTask = { final: 'done', events: [], result: JSON.stringify(problems) };
       const res = await h.run('-d', 'demo', 'cck', '--report');
@@ -284,7 +330,11 @@ describe('bosun CLI against a director API', () => {
       expect(clean.code).toBe(0);
       expect(clean.stdout).toContain('No problems found.');
       await h.run('-d', 'demo', 'cck', '--resolution', 'missing_vm=recreate_vm');
-      expect(h.srv.fake.calls.filter((c) => c.method === 'cloudCheck').at(-1)?.args[1]).toEqual({ report: false, auto: false, resolutions: { missing_vm: 'recreate_vm' } });
+      expect(h.srv.fake.calls.filter((c) => c.method === 'cloudCheck').at(-1)?.args[1]).toEqual({
+        report: false,
+        auto: false,
+        resolutions: { missing_vm: 'recreate_vm' },
+      });
     });
   });
 
@@ -309,7 +359,9 @@ describe('bosun CLI against a director API', () => {
       await writeFile(path, stringify({ url: 'https://127.0.0.1:1', token: 't', caPem: h.srv.ca.certPem }));
       const res = await runCli({ ...h.context, env: { BOSUN_CONFIG: path } }, ['deployments']);
       expect(res.code).toBe(2);
-      expect(res.stderr).toContain('The director at https://127.0.0.1:1 is not reachable (ECONNREFUSED); start it with `bosun up`');
+      expect(res.stderr).toContain(
+        'The director at https://127.0.0.1:1 is not reachable (ECONNREFUSED); start it with `bosun up`',
+      );
       const status = await runCli({ ...h.context, env: { BOSUN_CONFIG: path } }, ['status']);
       expect(status.code).toBe(1);
       expect(status.stdout).toContain('director: down');

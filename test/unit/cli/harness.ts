@@ -32,7 +32,9 @@ export async function startCli(): Promise<CliHarness> {
   const srv = await startTestServer();
   const dir = await mkdtemp(join(tmpdir(), 'bosun-cli-test-'));
   const configPath = join(dir, 'config');
-  await writeFile(configPath, stringify({ url: srv.url, token: srv.token, caPem: srv.ca.certPem }), { mode: 0o600 });
+  await writeFile(configPath, stringify({ url: srv.url, token: srv.token, caPem: srv.ca.certPem }), {
+    mode: 0o600,
+  });
   const answers: string[] = [];
   const context: CliContext = {
     env: { BOSUN_CONFIG: configPath },
@@ -46,7 +48,12 @@ export async function startCli(): Promise<CliHarness> {
   };
   const run = (...args: string[]) => runCli(context, args);
   return {
-    srv, dir, configPath, context, answers, run,
+    srv,
+    dir,
+    configPath,
+    context,
+    answers,
+    run,
     close: async () => {
       await srv.close();
       await rm(dir, { recursive: true, force: true });

@@ -6,12 +6,17 @@ describe('bosun up prerequisites', () => {
   const all = new Set(PREREQUISITES.map((p) => p.command));
 
   it('passes when everything is installed and we are root', () => {
-    expect(checkPrerequisites({ isRoot: () => true, which: (c) => (all.has(c) ? `/usr/bin/${c}` : null) })).toBeNull();
+    expect(
+      checkPrerequisites({ isRoot: () => true, which: (c) => (all.has(c) ? `/usr/bin/${c}` : null) }),
+    ).toBeNull();
   });
 
   it('names the missing commands and the one apt-get command that installs them', () => {
     const missing = new Set(['dockerd', 'docker-init', 'rsync']);
-    const message = checkPrerequisites({ isRoot: () => true, which: (c) => (missing.has(c) ? null : `/usr/bin/${c}`) });
+    const message = checkPrerequisites({
+      isRoot: () => true,
+      which: (c) => (missing.has(c) ? null : `/usr/bin/${c}`),
+    });
     expect(message).toContain('dockerd, docker-init, rsync');
     expect(message).toContain('`apt-get install -y docker.io rsync`');
   });

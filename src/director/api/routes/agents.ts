@@ -16,8 +16,14 @@ const anyObject = { type: 'object', required: ['agentId'], properties: { agentId
 export function agentRoutes(director: DirectorService, metrics: ApiMetrics): RouteSpec[] {
   return [
     {
-      method: 'POST', url: '/internal/v1/agents/:agentId/heartbeat', tag: 'agents', auth: 'agent', params: agentParams, body: anyObject,
-      summary: 'An agent heartbeat', response: '{ ok: true }',
+      method: 'POST',
+      url: '/internal/v1/agents/:agentId/heartbeat',
+      tag: 'agents',
+      auth: 'agent',
+      params: agentParams,
+      body: anyObject,
+      summary: 'An agent heartbeat',
+      response: '{ ok: true }',
       handler: async (req) => {
         const heartbeat = bodyFor<Heartbeat>(req);
         metrics.heartbeats.inc({ job_state: String(heartbeat.jobState) });
@@ -26,8 +32,14 @@ export function agentRoutes(director: DirectorService, metrics: ApiMetrics): Rou
       },
     },
     {
-      method: 'POST', url: '/internal/v1/agents/:agentId/alerts', tag: 'agents', auth: 'agent', params: agentParams, body: anyObject,
-      summary: 'An alert raised by an agent', response: '{ ok: true }',
+      method: 'POST',
+      url: '/internal/v1/agents/:agentId/alerts',
+      tag: 'agents',
+      auth: 'agent',
+      params: agentParams,
+      body: anyObject,
+      summary: 'An alert raised by an agent',
+      response: '{ ok: true }',
       handler: async (req) => {
         const alert = bodyFor<AgentAlert>(req);
         metrics.agentAlerts.inc({ category: String(alert.category) });
@@ -42,7 +54,9 @@ function bodyFor<T extends { agentId: string }>(req: FastifyRequest): T {
   const body = req.body as T;
   const { agentId } = req.params as { agentId: string };
   if (body.agentId !== agentId) {
-    throw new InvalidInputError(`The body's agentId "${body.agentId}" does not match the agent ${agentId} in the path.`);
+    throw new InvalidInputError(
+      `The body's agentId "${body.agentId}" does not match the agent ${agentId} in the path.`,
+    );
   }
   return body;
 }
@@ -56,13 +70,19 @@ export function authenticateAgent(req: FastifyRequest): void {
   }
   const cert = socket.getPeerCertificate();
   if (!cert || Object.keys(cert).length === 0) {
-    throw new UnauthorizedError(`Agent ${agentId}: this route needs the agent's client certificate (issued by the director's CA).`);
+    throw new UnauthorizedError(
+      `Agent ${agentId}: this route needs the agent's client certificate (issued by the director's CA).`,
+    );
   }
   if (!socket.authorized) {
-    throw new UnauthorizedError(`Agent ${agentId}: the client certificate was not issued by this director's CA (${String(socket.authorizationError ?? 'unknown reason')}).`);
+    throw new UnauthorizedError(
+      `Agent ${agentId}: the client certificate was not issued by this director's CA (${String(socket.authorizationError ?? 'unknown reason')}).`,
+    );
   }
   const cn = cert.subject?.CN;
   if (cn !== agentId) {
-    throw new ForbiddenError(`The client certificate belongs to agent "${String(cn)}", not to agent ${agentId}.`);
+    throw new ForbiddenError(
+      `The client certificate belongs to agent "${String(cn)}", not to agent ${agentId}.`,
+    );
   }
 }

@@ -5,7 +5,12 @@ import type { DeployRequest, JobRequest } from '../types.js';
 const nameParams = objectSchema({ name: str }, ['name']);
 const instanceParams = objectSchema({ name: str, group: str, index: int }, ['name', 'group', 'index']);
 const deployBody = objectSchema(
-  { manifest: { type: 'string', minLength: 1 }, dryRun: { type: 'boolean' }, recreate: { type: 'boolean' }, showSecrets: { type: 'boolean' } },
+  {
+    manifest: { type: 'string', minLength: 1 },
+    dryRun: { type: 'boolean' },
+    recreate: { type: 'boolean' },
+    showSecrets: { type: 'boolean' },
+  },
   ['manifest'],
 );
 
@@ -14,17 +19,32 @@ export function deploymentRoutes(director: DirectorService): RouteSpec[] {
   const tag = 'deployments';
   return [
     {
-      method: 'GET', url: '/api/v1/deployments', tag, auth: 'token', summary: 'List deployments', response: 'DeploymentSummary[]',
+      method: 'GET',
+      url: '/api/v1/deployments',
+      tag,
+      auth: 'token',
+      summary: 'List deployments',
+      response: 'DeploymentSummary[]',
       handler: () => director.listDeployments(),
     },
     {
-      method: 'POST', url: '/api/v1/deployments/diff', tag, auth: 'token', body: deployBody,
-      summary: 'Validate a manifest and show what deploying it would change (changes nothing)', response: 'DiffResponse',
+      method: 'POST',
+      url: '/api/v1/deployments/diff',
+      tag,
+      auth: 'token',
+      body: deployBody,
+      summary: 'Validate a manifest and show what deploying it would change (changes nothing)',
+      response: 'DiffResponse',
       handler: (req) => director.diff(req.body as DeployRequest),
     },
     {
-      method: 'POST', url: '/api/v1/deployments', tag, auth: 'token', body: deployBody,
-      summary: 'Deploy a manifest (a task); with dryRun only the diff is returned', response: 'TaskRef | DiffResponse',
+      method: 'POST',
+      url: '/api/v1/deployments',
+      tag,
+      auth: 'token',
+      body: deployBody,
+      summary: 'Deploy a manifest (a task); with dryRun only the diff is returned',
+      response: 'TaskRef | DiffResponse',
       handler: async (req, { user }) => {
         const body = req.body as DeployRequest;
         if (body.dryRun) return director.diff(body);
@@ -32,42 +52,99 @@ export function deploymentRoutes(director: DirectorService): RouteSpec[] {
       },
     },
     {
-      method: 'GET', url: '/api/v1/deployments/:name', tag, auth: 'token', params: nameParams, summary: 'One deployment', response: 'DeploymentSummary',
+      method: 'GET',
+      url: '/api/v1/deployments/:name',
+      tag,
+      auth: 'token',
+      params: nameParams,
+      summary: 'One deployment',
+      response: 'DeploymentSummary',
       handler: (req) => director.getDeployment(p(req).name),
     },
     {
-      method: 'GET', url: '/api/v1/deployments/:name/manifest', tag, auth: 'token', params: nameParams,
-      summary: 'The last successfully deployed manifest', response: '{ manifest: string }',
+      method: 'GET',
+      url: '/api/v1/deployments/:name/manifest',
+      tag,
+      auth: 'token',
+      params: nameParams,
+      summary: 'The last successfully deployed manifest',
+      response: '{ manifest: string }',
       handler: async (req) => ({ manifest: await director.getManifest(p(req).name) }),
     },
     {
-      method: 'DELETE', url: '/api/v1/deployments/:name', tag, auth: 'token', params: nameParams, querystring: objectSchema({ force: flag }),
-      summary: 'Delete a deployment with its VMs (disks are orphaned) as a task', response: 'TaskRef',
-      handler: async (req, { user }) => ({ task: await director.deleteDeployment(p(req).name, user, { force: isSet(q(req)['force']) }) }),
+      method: 'DELETE',
+      url: '/api/v1/deployments/:name',
+      tag,
+      auth: 'token',
+      params: nameParams,
+      querystring: objectSchema({ force: flag }),
+      summary: 'Delete a deployment with its VMs (disks are orphaned) as a task',
+      response: 'TaskRef',
+      handler: async (req, { user }) => ({
+        task: await director.deleteDeployment(p(req).name, user, { force: isSet(q(req)['force']) }),
+      }),
     },
     {
-      method: 'GET', url: '/api/v1/deployments/:name/instances', tag, auth: 'token', params: nameParams, querystring: objectSchema({ ps: flag, vitals: flag }),
-      summary: 'Instances of a deployment (ps=1: with containers, vitals=1: with vitals)', response: 'InstanceInfo[]',
-      handler: (req) => director.listInstances(p(req).name, { ps: isSet(q(req)['ps']), vitals: isSet(q(req)['vitals']) }),
+      method: 'GET',
+      url: '/api/v1/deployments/:name/instances',
+      tag,
+      auth: 'token',
+      params: nameParams,
+      querystring: objectSchema({ ps: flag, vitals: flag }),
+      summary: 'Instances of a deployment (ps=1: with containers, vitals=1: with vitals)',
+      response: 'InstanceInfo[]',
+      handler: (req) =>
+        director.listInstances(p(req).name, { ps: isSet(q(req)['ps']), vitals: isSet(q(req)['vitals']) }),
     },
     {
-      method: 'GET', url: '/api/v1/deployments/:name/vms', tag, auth: 'token', params: nameParams, summary: 'VMs of a deployment', response: 'VmInfo[]',
+      method: 'GET',
+      url: '/api/v1/deployments/:name/vms',
+      tag,
+      auth: 'token',
+      params: nameParams,
+      summary: 'VMs of a deployment',
+      response: 'VmInfo[]',
       handler: (req) => director.listVms(p(req).name),
     },
     {
-      method: 'GET', url: '/api/v1/deployments/:name/disks', tag, auth: 'token', params: nameParams, summary: 'Persistent disks of a deployment', response: 'DiskInfo[]',
+      method: 'GET',
+      url: '/api/v1/deployments/:name/disks',
+      tag,
+      auth: 'token',
+      params: nameParams,
+      summary: 'Persistent disks of a deployment',
+      response: 'DiskInfo[]',
       handler: (req) => director.listDisks({ deployment: p(req).name }),
     },
     {
-      method: 'POST', url: '/api/v1/deployments/:name/jobs', tag, auth: 'token', params: nameParams,
-      body: objectSchema({ action: { type: 'string', enum: ['start', 'stop', 'restart', 'recreate'] }, group: str, index: int }, ['action']),
-      summary: 'Start, stop, restart or recreate instances (a task)', response: 'TaskRef',
-      handler: async (req, { user }) => ({ task: await director.runJob(p(req).name, req.body as JobRequest, user) }),
+      method: 'POST',
+      url: '/api/v1/deployments/:name/jobs',
+      tag,
+      auth: 'token',
+      params: nameParams,
+      body: objectSchema(
+        {
+          action: { type: 'string', enum: ['start', 'stop', 'restart', 'recreate'] },
+          group: str,
+          index: int,
+        },
+        ['action'],
+      ),
+      summary: 'Start, stop, restart or recreate instances (a task)',
+      response: 'TaskRef',
+      handler: async (req, { user }) => ({
+        task: await director.runJob(p(req).name, req.body as JobRequest, user),
+      }),
     },
     {
-      method: 'GET', url: '/api/v1/deployments/:name/instances/:group/:index/logs', tag, auth: 'token', params: instanceParams,
+      method: 'GET',
+      url: '/api/v1/deployments/:name/instances/:group/:index/logs',
+      tag,
+      auth: 'token',
+      params: instanceParams,
       querystring: objectSchema({ container: str, lines: { type: 'integer', minimum: 1, maximum: 100000 } }),
-      summary: "The last lines of an instance's container logs", response: '{ logs: string }',
+      summary: "The last lines of an instance's container logs",
+      response: '{ logs: string }',
       handler: async (req) => {
         const { name, group, index } = p(req);
         const query = q(req);
@@ -77,19 +154,41 @@ export function deploymentRoutes(director: DirectorService): RouteSpec[] {
       },
     },
     {
-      method: 'POST', url: '/api/v1/deployments/:name/instances/:group/:index/ssh', tag, auth: 'token', params: instanceParams,
+      method: 'POST',
+      url: '/api/v1/deployments/:name/instances/:group/:index/ssh',
+      tag,
+      auth: 'token',
+      params: instanceParams,
       body: objectSchema({ command: { type: 'string', minLength: 1 } }, ['command']),
-      summary: 'Run a command on an instance VM', response: 'RunCommandResponse',
+      summary: 'Run a command on an instance VM',
+      response: 'RunCommandResponse',
       handler: (req, { user }) => {
         const { name, group, index } = p(req);
-        return director.runCommand(name, group, Number(index), (req.body as { command: string }).command, user);
+        return director.runCommand(
+          name,
+          group,
+          Number(index),
+          (req.body as { command: string }).command,
+          user,
+        );
       },
     },
     {
-      method: 'POST', url: '/api/v1/deployments/:name/cck', tag, auth: 'token', params: nameParams,
-      body: objectSchema({ report: { type: 'boolean' }, auto: { type: 'boolean' }, resolutions: { type: 'object', additionalProperties: { type: 'string' } } }),
-      summary: 'Scan for (and fix) problems between desired and actual state (a task; result: CckResult)', response: 'TaskRef',
-      handler: async (req, { user }) => ({ task: await director.cloudCheck(p(req).name, (req.body ?? {}) as object, user) }),
+      method: 'POST',
+      url: '/api/v1/deployments/:name/cck',
+      tag,
+      auth: 'token',
+      params: nameParams,
+      body: objectSchema({
+        report: { type: 'boolean' },
+        auto: { type: 'boolean' },
+        resolutions: { type: 'object', additionalProperties: { type: 'string' } },
+      }),
+      summary: 'Scan for (and fix) problems between desired and actual state (a task; result: CckResult)',
+      response: 'TaskRef',
+      handler: async (req, { user }) => ({
+        task: await director.cloudCheck(p(req).name, (req.body ?? {}) as object, user),
+      }),
     },
   ];
 }

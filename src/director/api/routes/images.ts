@@ -18,17 +18,31 @@ export const TARBALL_MEDIA_TYPES = ['application/x-tar', 'application/octet-stre
 export function imageRoutes(director: DirectorService, uploadDir: string): RouteSpec[] {
   return [
     {
-      method: 'GET', url: '/api/v1/images', tag: 'images', auth: 'token', summary: "Images in the director's registry", response: 'ImageInfo[]',
+      method: 'GET',
+      url: '/api/v1/images',
+      tag: 'images',
+      auth: 'token',
+      summary: "Images in the director's registry",
+      response: 'ImageInfo[]',
       handler: () => director.listImages(),
     },
     {
-      method: 'POST', url: '/api/v1/images', tag: 'images', auth: 'token', bodyMediaType: 'application/x-tar',
-      querystring: objectSchema({ name: { type: 'string', pattern: '^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$' } }),
-      summary: 'Upload a `docker save` tarball into the registry (a task)', response: 'TaskRef',
+      method: 'POST',
+      url: '/api/v1/images',
+      tag: 'images',
+      auth: 'token',
+      bodyMediaType: 'application/x-tar',
+      querystring: objectSchema({
+        name: { type: 'string', pattern: '^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$' },
+      }),
+      summary: 'Upload a `docker save` tarball into the registry (a task)',
+      response: 'TaskRef',
       handler: async (req, { user }) => {
         const body = req.body as Readable | undefined;
         if (!body || typeof body.pipe !== 'function') {
-          throw new InvalidInputError('Send the image as a `docker save` tarball with Content-Type: application/x-tar.');
+          throw new InvalidInputError(
+            'Send the image as a `docker save` tarball with Content-Type: application/x-tar.',
+          );
         }
         await mkdir(uploadDir, { recursive: true, mode: 0o700 });
         const file = join(uploadDir, `${randomUUID()}.tar`);
