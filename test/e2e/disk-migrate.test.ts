@@ -3,12 +3,12 @@
  * identically (content, owners, modes, mtimes, hard links, symlinks, sparse files, xattrs), the delta
  * pass catches changes made during the bulk copy, and verification catches a corrupted copy.
  */
-import { appendFile, chmod, chown, mkdir, open, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, chown, link, mkdir, open, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkFits, copyDelta, copyTree, usedBytes, verifyTrees, type CopyProgress } from '../../src/agent/disks/migrate.js';
+import { checkFits, copyDelta, copyFinalDelta, copyTree, usedBytes, verifyTrees, type CopyProgress } from '../../src/agent/disks/migrate.js';
 import { createLoopDisks, sh, type LoopDisk, type LoopDisks } from '../helpers/loop-disks.js';
-import { getXattrs, snapshotTree, writeDataSet } from '../helpers/disk-data-set.js';
+import { getXattrs, setXattr, snapshotTree, writeDataSet } from '../helpers/disk-data-set.js';
 
 let disks: LoopDisks;
 let src: LoopDisk;
@@ -136,6 +136,39 @@ describe('copy engine on loop disks', () => {
     expect(quick.filesCopied).toBe(0); // size + mtime equal: the quick check cannot see it
     await copyDelta(src.mountPoint, dst.mountPoint, { checksumSinceMs: since });
     expect(await snapshotTree(dst.mountPoint)).toEqual(await snapshotTree(src.mountPoint));
+  });
+
+  it('the final delta (one walk, targeted rsync) makes the copy identical: deletions, types, owners, xattrs, links', async () => {
+    const dst = await disks.create('dst-final', 160);
+    await copyTree(src.mountPoint, dst.mountPoint);
+    const since = Date.now() - 500;
+    const s = src.mountPoint;
+    await writeFile(path.join(s, 'small/d6/new-in-final'), 'new');
+    await rm(path.join(s, 'small/d7/f7'));
+    await mkdir(path.join(s, 'gone-dir/sub'), { recursive: true });
+    await writeFile(path.join(s, 'gone-dir/sub/x'), 'x');
+    await chmod(path.join(s, 'small/d8/f8'), 0o600);
+    await chown(path.join(s, 'small/d9/f9'), 777, 888);
+    await setXattr(path.join(s, 'odd/xattr'), 'user.bosun', 'changed-after-copy');
+    await link(path.join(s, 'small/d10/f10'), path.join(s, 'small/d10/f10-link'));
+    await rm(path.join(s, 'odd/rel-link'));
+    await symlink('../small/d1/f1', path.join(s, 'odd/rel-link'));
+    await rm(path.join(s, 'odd/empty'));
+    await mkdir(path.join(s, 'odd/empty'));
+    const file = path.join(s, 'small/d11/f11');
+    const { size } = await stat(file);
+    await writeFile(file, Buffer.alloc(size, 0x62));
+    await sh('touch', ['-r', path.join(dst.mountPoint, 'small/d11/f11'), file]);
+    // An entry only on the target (e.g. left by an interrupted earlier attempt).
+    await writeFile(path.join(dst.mountPoint, 'stale'), 'stale');
+    const r = await copyFinalDelta(src.mountPoint, dst.mountPoint, since);
+    expect(r.verified.checksummed).toBeGreaterThan(0);
+    expect(await snapshotTree(dst.mountPoint)).toEqual(await snapshotTree(src.mountPoint));
+    expect(await getXattrs(path.join(dst.mountPoint, 'odd/xattr'))).toEqual({ 'user.bosun': 'changed-after-copy' });
+    // Nothing changed since: nothing copied, one walk of each tree.
+    const again = await copyFinalDelta(src.mountPoint, dst.mountPoint, Date.now() + 60_000);
+    expect(again.filesCopied).toBe(0);
+    await rm(path.join(s, 'gone-dir'), { recursive: true });
   });
 
   it('refuses a target smaller than the data plus margin', async () => {
