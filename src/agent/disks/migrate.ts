@@ -343,9 +343,12 @@ export async function copyFinalDelta(
       const file = join(tmpdir(), `bosun-migrate-${process.pid}-${Date.now()}.list`);
       await writeFile(file, list.join('\0'));
       try {
+        // -I: the listed entries are copied without rsync's size+mtime quick check (a rewrite that
+        // kept both is listed through its ctime); the list is only what changed, so this costs little.
         copied = await runRsync(
           [
             '-aHAXS',
+            '-I',
             '--numeric-ids',
             '--modify-window=-1',
             '--from0',

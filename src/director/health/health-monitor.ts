@@ -232,7 +232,7 @@ export class HealthMonitor {
       const name = instanceName(i);
       const base = { deployment: i.deployment, instance: name };
       if (i.vmCid === null) {
-        this.clearInstance(i.id, 'no_vm');
+        this.clearInstance(i.id, `no_vm:${i.id}`);
         if (i.desired === 'started') {
           await this.deps.alerts.raise(
             { ...base, severity: Severity.error, category: 'instance_without_vm', title: 'Instance has no VM',
@@ -243,12 +243,14 @@ export class HealthMonitor {
         continue;
       }
       if (hasVm.get(i.id) === false) {
-        this.clearInstance(i.id, 'missing_vm');
+        // Keyed by VM: a replacement VM that goes missing too is a new condition, a new alert.
+        const key = `missing_vm:${i.id}:${i.vmCid}`;
+        this.clearInstance(i.id, key);
         unhealthy.push({ instance: i, problem: 'missing_vm' });
         await this.deps.alerts.raise(
           { ...base, severity: Severity.critical, category: 'vm_missing', title: 'VM missing',
             summary: `VM ${i.vmCid} of ${i.deployment} ${name} no longer exists in the cloud.` },
-          { key: `missing_vm:${i.id}` },
+          { key },
         );
         continue;
       }
@@ -258,12 +260,13 @@ export class HealthMonitor {
       if (!this.lastSeen.has(agentId)) this.lastSeen.set(agentId, now);
       const silentMs = now - (this.lastSeen.get(agentId) ?? now);
       if (silentMs >= this.deps.config.agentTimeoutMs) {
-        this.clearInstance(i.id, 'unresponsive');
+        const key = `unresponsive:${i.id}:${agentId}`;
+        this.clearInstance(i.id, key);
         unhealthy.push({ instance: i, problem: 'unresponsive_agent' });
         await this.deps.alerts.raise(
           { ...base, severity: Severity.critical, category: 'agent_unresponsive', title: 'Agent unresponsive',
             summary: `The agent ${agentId} on VM ${i.vmCid} (${i.deployment} ${name}) has not sent a heartbeat for ${Math.round(silentMs / 1000)} s (timeout ${Math.round(this.deps.config.agentTimeoutMs / 1000)} s).` },
-          { key: `unresponsive:${i.id}` },
+          { key },
         );
         continue;
       }
@@ -272,9 +275,12 @@ export class HealthMonitor {
     return unhealthy;
   }
 
-  /** Clears an instance's VM-health conditions except `keep`. */
-  private clearInstance(instanceId: string, keep: 'no_vm' | 'missing_vm' | 'unresponsive' | null): void {
-    for (const k of ['no_vm', 'missing_vm', 'unresponsive'] as const) if (k !== keep) this.deps.alerts.clear(`${k}:${instanceId}`);
+  /** Clears an instance's VM-health conditions except the one keyed `keep`. */
+  private clearInstance(instanceId: string, keep: string | null): void {
+    for (const k of this.deps.alerts.activeKeys()) {
+      if (k === keep) continue;
+      if (k === `no_vm:${instanceId}` || k.startsWith(`missing_vm:${instanceId}:`) || k.startsWith(`unresponsive:${instanceId}:`)) this.deps.alerts.clear(k);
+    }
   }
 
   private async findRogueAgents(now: number): Promise<void> {
