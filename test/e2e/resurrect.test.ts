@@ -105,4 +105,32 @@ describe('resurrection on the local cloud (real VMs, agent, dockerd, redis)', ()
     // Default timings: detection within ~1 s (hasVm), then a VM boot, dockerd and redis start.
     expect(totalMs).toBeLessThan(60_000);
   }, 300_000);
+
+  it('a hung agent (SIGSTOP, its VM and redis still up) is replaced after the agent timeout', async () => {
+    const s = stack;
+    if (!s) throw new Error('no stack');
+    const d = s.director;
+    const [before] = await d.listInstances('resurrect');
+    if (!before?.vmCid || !before.ip) throw new Error('redis/0 has no VM');
+    expect(await redisCommand(before.ip, 6379, ['SET', 'bosun:hung', 'still here'])).toBe('OK');
+    const stoppedAt = Date.now();
+    await exec('pkill', ['-STOP', '-f', `vms/${before.vmCid}/settings.json`]);
+    const alert = await waitUntil(
+      'agent_unresponsive',
+      async () => (await d.listAlerts({ deployment: 'resurrect' })).find((a) => a.category === 'agent_unresponsive' && a.summary.includes(before.vmCid ?? '?')),
+      30_000,
+    );
+    // Not before the 10 s agent timeout (minus one heartbeat interval of slack).
+    expect(Date.parse(alert.createdAt) - stoppedAt).toBeGreaterThan(7_000);
+    const after = await waitUntil(
+      'redis/0 on a new VM',
+      async () => {
+        const [i] = await d.listInstances('resurrect');
+        return i?.vmCid && i.vmCid !== before.vmCid && i.ip ? i : undefined;
+      },
+      120_000,
+    );
+    expect(await waitUntil('data', () => redisCommand(after.ip ?? '', 6379, ['GET', 'bosun:hung']).then((v) => v ?? undefined), 120_000)).toBe('still here');
+    expect(await s.fx.cloud.hasVm(before.vmCid)).toBe(false);
+  }, 300_000);
 });

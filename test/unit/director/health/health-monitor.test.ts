@@ -55,6 +55,23 @@ describe('health monitor', () => {
     expect(alertsOf(rig.store, 'rogue_agent').map((x) => x.summary)).toEqual([expect.stringContaining('stranger')]);
   });
 
+  it('a replacement VM that goes missing before any healthy analysis is a new alert', async () => {
+    rig = buildRig({ resurrector: { enabled: false } });
+    rig.store.global = false;
+    const [inst] = await deployFake(rig.cloud, rig.store, { count: 1 });
+    rig.cloud.loseVm(inst?.vmCid ?? '');
+    await rig.monitor.analyze();
+    const [other] = await deployFake(rig.cloud, rig.store, { count: 1, deployment: 'scratch' });
+    rig.store.instances.delete(other?.id ?? '');
+    await rig.store.setInstanceVm(inst?.id ?? '', { vmCid: other?.vmCid ?? '', agentId: other?.agentId ?? '', ip: null });
+    rig.cloud.loseVm(other?.vmCid ?? '');
+    await rig.monitor.analyze();
+    expect(alertsOf(rig.store, 'vm_missing').map((a) => a.summary)).toEqual([
+      expect.stringContaining(inst?.vmCid ?? '?'),
+      expect.stringContaining(other?.vmCid ?? '?'),
+    ]);
+  });
+
   it('reports flapping and failing containers and nearly full disks from heartbeats, once per condition', async () => {
     rig = buildRig();
     const [inst] = await deployFake(rig.cloud, rig.store, { count: 1 });
