@@ -1,23 +1,24 @@
 /**
- * `npm run bench -- resize [dataMiB]`: persistent disk resize figures on real ext4 loop disks
- * (needs root), measured at the level of the agent's disk operations — the copy engine
- * (src/agent/disks/migrate.ts) and the local cloud's grow recipe (enlarge the file, attach, mount,
- * online resize2fs) — without VMs or containers, so "downtime" is the window in which containers
- * would be stopped:
+ * `npm run bench -- resize [engine|stack|all] [dataMiB=1024] [diskMiB=2048] [rounds=3]` (root).
  *
- * - grow in place: unmount → detach → enlarge → attach → fsck + resize2fs → mount; with the data set and
- *   with an empty disk (to show it does not depend on the data);
- * - shrink by copy: bulk copy (cp -a engine) while 1 % of the data is rewritten, a catch-up pass
- *   (rsync, content compare of the files changed meanwhile) still running, then the downtime:
- *   delta copy (rsync) + verify + swap of the mounts;
+ * `stack` (bench/resize-stack.ts): through the real director, a local-cloud VM, the agent and redis.
+ *
+ * `engine`: on host ext4 loop disks, the agent's disk operations alone — the copy engine
+ * (src/agent/disks/migrate.ts) and the grow recipe — without VMs or containers, so "downtime" is
+ * the window in which containers would be stopped:
+ * - grow in place: unmount → detach → enlarge → attach → fsck + resize2fs → mount; with the data
+ *   set and with an empty disk (to show it does not depend on the data);
+ * - shrink by copy: bulk copy (cp -a) while 1 % of the data is rewritten, catch-up passes still
+ *   running, then the downtime: final delta + verify (copyFinalDelta) + swap of the mounts;
  * - side by side on the same data, to fresh disks: tar -cf - . | tar -xpf - (BOSH's copy, all of
- *   it downtime), cp -a, and the rsync engine.
+ *   it downtime), cp -a, the bulk engine and the rsync engine.
  */
 import { appendFile, open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { copyDelta, copyFinalDelta, copyTree, usedBytes, verifyTrees } from '../src/agent/disks/migrate.js';
 import { createLoopDisks, sh, type LoopDisk, type LoopDisks } from '../test/helpers/loop-disks.js';
 import { writeDataSet } from '../test/helpers/disk-data-set.js';
+import { runStack } from './resize-stack.js';
 
 const MiB = 1024 * 1024;
 
@@ -72,10 +73,20 @@ async function writeChurn(root: string, bytes: number, spreadMs: number, largeFi
   return written;
 }
 
+/** `resize [engine|stack|all] [dataMiB=1024] [diskMiB=2048] [rounds=3]` (default all). */
 export async function run(args: string[]): Promise<unknown> {
+  const modes = ['engine', 'stack', 'all'];
+  const mode = modes.includes(args[0] ?? '') ? args.shift() : 'all';
   const dataMiB = Number(args[0] ?? 1024);
   const diskMiB = Number(args[1] ?? 2048);
   const rounds = Number(args[2] ?? 3);
+  const out: Record<string, unknown> = {};
+  if (mode !== 'stack') out.engine = await runEngine(dataMiB, diskMiB, rounds);
+  if (mode !== 'engine') out.stack = await runStack(dataMiB, diskMiB);
+  return out;
+}
+
+async function runEngine(dataMiB: number, diskMiB: number, rounds: number): Promise<unknown> {
   const disks = await createLoopDisks();
   try {
     const src = await disks.create('src', diskMiB);

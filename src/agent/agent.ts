@@ -14,7 +14,7 @@ import { DirectorClient } from './director-client.js';
 import { HeartbeatLoop } from './heartbeat.js';
 import { runCommand } from './run-command.js';
 import { DependencyGraph } from './containers/dependency-graph.js';
-import { Mutex } from './mutex.js';
+import { Mutex } from '../common/mutex.js';
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
 

@@ -42,7 +42,8 @@ async function waitUntil<T>(what: string, fn: () => Promise<T | undefined>, time
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -82,7 +83,10 @@ describe('resurrection on the local cloud (real VMs, agent, dockerd, redis)', ()
 
     const alert = await waitUntil(
       'an alert about redis/0',
-      async () => (await d.listAlerts({ deployment: 'resurrect' })).find((a) => a.instance === 'redis/0' && ['vm_missing', 'agent_unresponsive'].includes(a.category)),
+      async () =>
+        (await d.listAlerts({ deployment: 'resurrect' })).find(
+          (a) => a.instance === 'redis/0' && ['vm_missing', 'agent_unresponsive'].includes(a.category),
+        ),
       30_000,
     );
     const after = await waitUntil(
@@ -93,7 +97,11 @@ describe('resurrection on the local cloud (real VMs, agent, dockerd, redis)', ()
       },
       120_000,
     );
-    const value = await waitUntil('redis answering with its data', () => redisCommand(after.ip ?? '', 6379, ['GET', 'bosun:answer']).then((v) => v ?? undefined), 120_000);
+    const value = await waitUntil(
+      'redis answering with its data',
+      () => redisCommand(after.ip ?? '', 6379, ['GET', 'bosun:answer']).then((v) => v ?? undefined),
+      120_000,
+    );
     const totalMs = Date.now() - killedAt;
     expect(value).toBe('42');
     expect(after.diskCids).toEqual(before.diskCids);
@@ -101,7 +109,9 @@ describe('resurrection on the local cloud (real VMs, agent, dockerd, redis)', ()
     expect(alert.severity).toBe(2);
     const task = (await d.listTasks({ deployment: 'resurrect' })).find((t) => t.user === 'health_monitor');
     expect(task?.state).toBe('done');
-    expect((await d.listAlerts({ deployment: 'resurrect' })).map((a) => a.category)).toContain('resurrection_succeeded');
+    expect((await d.listAlerts({ deployment: 'resurrect' })).map((a) => a.category)).toContain(
+      'resurrection_succeeded',
+    );
     // Default timings: detection within ~1 s (hasVm), then a VM boot, dockerd and redis start.
     expect(totalMs).toBeLessThan(60_000);
   }, 300_000);
@@ -117,7 +127,10 @@ describe('resurrection on the local cloud (real VMs, agent, dockerd, redis)', ()
     await exec('pkill', ['-STOP', '-f', `vms/${before.vmCid}/settings.json`]);
     const alert = await waitUntil(
       'agent_unresponsive',
-      async () => (await d.listAlerts({ deployment: 'resurrect' })).find((a) => a.category === 'agent_unresponsive' && a.summary.includes(before.vmCid ?? '?')),
+      async () =>
+        (await d.listAlerts({ deployment: 'resurrect' })).find(
+          (a) => a.category === 'agent_unresponsive' && a.summary.includes(before.vmCid ?? '?'),
+        ),
       30_000,
     );
     // Not before the 10 s agent timeout (minus one heartbeat interval of slack).
@@ -130,7 +143,13 @@ describe('resurrection on the local cloud (real VMs, agent, dockerd, redis)', ()
       },
       120_000,
     );
-    expect(await waitUntil('data', () => redisCommand(after.ip ?? '', 6379, ['GET', 'bosun:hung']).then((v) => v ?? undefined), 120_000)).toBe('still here');
+    expect(
+      await waitUntil(
+        'data',
+        () => redisCommand(after.ip ?? '', 6379, ['GET', 'bosun:hung']).then((v) => v ?? undefined),
+        120_000,
+      ),
+    ).toBe('still here');
     expect(await s.fx.cloud.hasVm(before.vmCid)).toBe(false);
   }, 300_000);
 });

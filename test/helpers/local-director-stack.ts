@@ -37,7 +37,9 @@ async function freePort(host: string): Promise<number> {
   });
 }
 
-export async function createLocalDirectorStack(options: { health?: unknown; logger?: Logger } = {}): Promise<LocalDirectorStack> {
+export async function createLocalDirectorStack(
+  options: { health?: unknown; logger?: Logger } = {},
+): Promise<LocalDirectorStack> {
   const logger = options.logger ?? silentLogger;
   const fx = await createLocalCloudFixture({ logger });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bosun-director-stack-'));
@@ -49,8 +51,16 @@ export async function createLocalDirectorStack(options: { health?: unknown; logg
   };
   try {
     const ca = createCertificateAuthority('bosun e2e CA');
-    const directorCert = issueCertificate(ca, { commonName: 'bosun-director', ipAddresses: [fx.hostIp, '127.0.0.1'], usage: 'both' });
-    const registryCert = issueCertificate(ca, { commonName: 'bosun-registry', ipAddresses: [fx.hostIp, '127.0.0.1'], usage: 'server' });
+    const directorCert = issueCertificate(ca, {
+      commonName: 'bosun-director',
+      ipAddresses: [fx.hostIp, '127.0.0.1'],
+      usage: 'both',
+    });
+    const registryCert = issueCertificate(ca, {
+      commonName: 'bosun-registry',
+      ipAddresses: [fx.hostIp, '127.0.0.1'],
+      usage: 'server',
+    });
     const registry = await RegistryServer.create({
       dataDir: path.join(dir, 'registry'),
       host: fx.hostIp,
@@ -63,11 +73,25 @@ export async function createLocalDirectorStack(options: { health?: unknown; logg
     const uploads = path.join(dir, 'uploads');
     await mkdir(uploads, { recursive: true });
     const director = await Director.create({
-      config: { dataDir: dir, directorUrl: `https://${fx.hostIp}:${port}`, registryHost: registry.hostPort, ca },
+      config: {
+        dataDir: dir,
+        directorUrl: `https://${fx.hostIp}:${port}`,
+        registryHost: registry.hostPort,
+        ca,
+      },
       cloud: fx.cloud,
-      agentConnector: new HttpAgentConnector({ caPem: ca.certPem, certPem: directorCert.certPem, keyPem: directorCert.keyPem }),
+      agentConnector: new HttpAgentConnector({
+        caPem: ca.certPem,
+        certPem: directorCert.certPem,
+        keyPem: directorCert.keyPem,
+      }),
       manifests: manifestModule,
-      registry: registryAdapter({ hostPort: registry.hostPort, caPem: ca.certPem, uploadDir: uploads, workDir: uploads }),
+      registry: registryAdapter({
+        hostPort: registry.hostPort,
+        caPem: ca.certPem,
+        uploadDir: uploads,
+        workDir: uploads,
+      }),
       logger,
       health: options.health ?? {},
     });

@@ -1,7 +1,12 @@
 /** A minimal Redis (RESP2) client: one command per connection, enough for tests and benchmarks. */
 import net from 'node:net';
 
-export function redisCommand(host: string, port: number, args: string[], timeoutMs = 2000): Promise<string | null> {
+export function redisCommand(
+  host: string,
+  port: number,
+  args: string[],
+  timeoutMs = 2000,
+): Promise<string | null> {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host, port });
     let buf = '';
@@ -10,9 +15,13 @@ export function redisCommand(host: string, port: number, args: string[], timeout
       if (err) reject(err);
       else resolve(value ?? null);
     };
-    sock.setTimeout(timeoutMs, () => done(new Error(`redis at ${host}:${port} did not answer within ${timeoutMs} ms`)));
+    sock.setTimeout(timeoutMs, () =>
+      done(new Error(`redis at ${host}:${port} did not answer within ${timeoutMs} ms`)),
+    );
     sock.on('error', (e) => done(e));
-    sock.on('connect', () => sock.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`));
+    sock.on('connect', () =>
+      sock.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`),
+    );
     sock.on('data', (c: Buffer) => {
       buf += c.toString('utf8');
       const nl = buf.indexOf('\r\n');

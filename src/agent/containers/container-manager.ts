@@ -5,7 +5,7 @@ import { CONTAINER_LABELS, type ContainerSpec, type InstanceSpec } from '../../m
 import type { ContainerRunState, ContainerState } from '../protocol.js';
 import type { Logger } from '../../common/logger.js';
 import { ConflictError, InternalError, NotFoundError, errorMessage } from '../../common/errors.js';
-import { Mutex } from '../mutex.js';
+import { Mutex } from '../../common/mutex.js';
 import { DependencyGraph } from './dependency-graph.js';
 import { DEFAULT_BACKOFF, backoffDelayMs, isFlapping, nextFailureCount, type BackoffPolicy } from './backoff.js';
 import { transition, type SupervisorEvent, type SupervisorState } from './supervisor-state.js';
@@ -253,17 +253,26 @@ export class ContainerManager {
         await docker.getContainer(c.Id).remove({ force: true }).catch((err: unknown) => this.log.warn('cannot remove container', { container: name, error: errorMessage(err) }));
       }
     }
+    // Docker binds a link (and volumes_from, network_mode container:X) to the container, not to
+    // its name: a container linked to one that is replaced cannot start ("Cannot link to a non
+    // running container") until it is re-created too.
+    const replaced = new Set<string>();
     for (const name of this.graph.startOrder()) {
       const s = this.sups.get(name);
       if (!s) continue;
       const info = await this.inspect(name);
-      if (info && info.Config.Labels?.[CONTAINER_LABELS.specHash] === s.spec.specHash) {
+      const linkedReplaced = containersReferencedBy(s.spec).filter((n) => replaced.has(n));
+      if (info && info.Config.Labels?.[CONTAINER_LABELS.specHash] === s.spec.specHash && linkedReplaced.length === 0) {
         s.dockerId = info.Id;
         this.observe(s, info);
         continue;
       }
       if (info) {
-        this.log.info('replacing a container whose spec changed', { container: name });
+        replaced.add(name);
+        this.log.info(
+          linkedReplaced.length > 0 ? 're-creating a container whose linked container was replaced' : 'replacing a container whose spec changed',
+          { container: name, ...(linkedReplaced.length > 0 ? { linked: linkedReplaced } : {}) },
+        );
         await this.stopDependents(name);
         this.move(s, 'stop');
         await docker.getContainer(info.Id).remove({ force: true });
@@ -546,4 +555,15 @@ export class ContainerManager {
 function statusOf(err: unknown): number | undefined {
   const s = (err as { statusCode?: unknown } | null)?.statusCode;
   return typeof s === 'number' ? s : undefined;
+}
+
+/** Containers whose identity `spec` is bound to at creation: links, volumes_from, network_mode container:X. */
+function containersReferencedBy(spec: ContainerSpec): string[] {
+  const hc = spec.create.HostConfig as { Links?: string[]; VolumesFrom?: string[]; NetworkMode?: string };
+  const names = [
+    ...(hc.Links ?? []).map((l) => l.split(':')[0] ?? ''),
+    ...(hc.VolumesFrom ?? []).map((v) => v.split(':')[0] ?? ''),
+    ...(hc.NetworkMode?.startsWith('container:') ? [hc.NetworkMode.slice('container:'.length)] : []),
+  ];
+  return names.map((n) => n.replace(/^\//, '')).filter(Boolean);
 }

@@ -23,7 +23,7 @@ import { removeVmCgroups } from './cgroups.js';
 import { compileLocalCloudConfig, type LocalCloudConfig, type LocalCloudOptions } from './config.js';
 import { ipToNumber, numberToIp } from './ip.js';
 import { attachLoop, detachLoops, loopDevicesOf } from './loop-devices.js';
-import { Mutex } from './mutex.js';
+import { Mutex } from '../../common/mutex.js';
 import {
   createVmNetwork,
   deleteVmNetwork,

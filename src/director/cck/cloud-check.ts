@@ -37,7 +37,10 @@ export class CloudCheck {
   async submit(deployment: string, request: CckRequest, user: string): Promise<TaskHandle> {
     validateResolutions(request.resolutions);
     const mode = request.report ? 'report' : request.auto ? 'auto' : 'resolve';
-    return this.deps.tasks.submit({ deployment, description: `scan and fix (cloud-check, ${mode})`, user }, (log) => this.run(deployment, request, log));
+    return this.deps.tasks.submit(
+      { deployment, description: `scan and fix (cloud-check, ${mode})`, user },
+      (log) => this.run(deployment, request, log),
+    );
   }
 
   /** The task body. */
@@ -47,11 +50,21 @@ export class CloudCheck {
     const othersBusy = [...locked].some((d) => d !== deployment);
     log({ stage: 'Scanning', step: `deployment ${deployment}`, state: 'started' });
     const scanned = await scanDeployment(
-      { store: this.deps.store, cloud: this.deps.cloud, agents: this.deps.agents, logger: this.deps.logger, agentTimeoutMs: this.deps.agentTimeoutMs },
+      {
+        store: this.deps.store,
+        cloud: this.deps.cloud,
+        agents: this.deps.agents,
+        logger: this.deps.logger,
+        agentTimeoutMs: this.deps.agentTimeoutMs,
+      },
       deployment,
       { includeUnknownVms: !othersBusy },
     );
-    log({ stage: 'Scanning', step: `deployment ${deployment}: ${scanned.length} problem(s)`, state: 'finished' });
+    log({
+      stage: 'Scanning',
+      step: `deployment ${deployment}: ${scanned.length} problem(s)`,
+      state: 'finished',
+    });
     if (request.report) return { problems: scanned.map((s) => s.problem) };
 
     const failures: string[] = [];
@@ -75,13 +88,22 @@ export class CloudCheck {
         s.problem.appliedResolution = resolution;
         if (resolution !== 'ignore') changed = true;
       } catch (err) {
-        failures.push(`problem ${s.problem.id} (${s.problem.description}) with ${resolution}: ${errorMessage(err)}`);
-        log({ stage: 'Applying problem resolutions', step: `${s.problem.type}: ${resolution}`, state: 'failed', error: errorMessage(err) });
+        failures.push(
+          `problem ${s.problem.id} (${s.problem.description}) with ${resolution}: ${errorMessage(err)}`,
+        );
+        log({
+          stage: 'Applying problem resolutions',
+          step: `${s.problem.type}: ${resolution}`,
+          state: 'failed',
+          error: errorMessage(err),
+        });
       }
     }
     if (changed) this.deps.onResolved?.(deployment);
     if (failures.length > 0) {
-      throw new Error(`Cloud-check could not resolve ${failures.length} problem(s); fix the cause and run cck again:\n${failures.join('\n')}`);
+      throw new Error(
+        `Cloud-check could not resolve ${failures.length} problem(s); fix the cause and run cck again:\n${failures.join('\n')}`,
+      );
     }
     return { problems: scanned.map((s) => s.problem) };
   }

@@ -41,7 +41,11 @@ export const RESOLUTIONS: Record<ProblemType, { default: string; options: Record
   },
   inactive_disk: {
     default: 'ignore',
-    options: { ignore: 'Skip for now', delete_disk: 'Delete the disk (its data is lost)', activate_disk: 'Make it an active disk of the instance' },
+    options: {
+      ignore: 'Skip for now',
+      delete_disk: 'Delete the disk (its data is lost)',
+      activate_disk: 'Make it an active disk of the instance',
+    },
   },
   unknown_vm: {
     default: 'ignore',
@@ -58,15 +62,22 @@ export function validateResolutions(resolutions: Record<string, string> | undefi
   for (const [type, name] of Object.entries(resolutions ?? {})) {
     const entry = (RESOLUTIONS as Record<string, (typeof RESOLUTIONS)[ProblemType] | undefined>)[type];
     if (!entry) {
-      throw new InvalidInputError(`"${type}" is not a cloud-check problem type; use one of ${Object.keys(RESOLUTIONS).join(', ')}.`);
+      throw new InvalidInputError(
+        `"${type}" is not a cloud-check problem type; use one of ${Object.keys(RESOLUTIONS).join(', ')}.`,
+      );
     }
     if (!(name in entry.options)) {
-      throw new InvalidInputError(`"${name}" is not a resolution for ${type}; use one of ${Object.keys(entry.options).join(', ')}.`);
+      throw new InvalidInputError(
+        `"${name}" is not a resolution for ${type}; use one of ${Object.keys(entry.options).join(', ')}.`,
+      );
     }
   }
 }
 
 /** The resolution to apply: explicit by type, else the default with `auto`, else ignore. */
-export function chooseResolution(type: ProblemType, request: { auto?: boolean; resolutions?: Record<string, string> }): string {
+export function chooseResolution(
+  type: ProblemType,
+  request: { auto?: boolean; resolutions?: Record<string, string> },
+): string {
   return request.resolutions?.[type] ?? (request.auto ? RESOLUTIONS[type].default : 'ignore');
 }

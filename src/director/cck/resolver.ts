@@ -11,7 +11,10 @@ import { pollUntil } from '../resurrector/poll.js';
 import type { ScannedProblem } from './scanner.js';
 
 export interface ResolverDeps {
-  store: Pick<HealthStore, 'listInstances' | 'setInstanceVm' | 'setDiskHint' | 'deleteDiskRecord' | 'activateDisk'>;
+  store: Pick<
+    HealthStore,
+    'listInstances' | 'setInstanceVm' | 'setDiskHint' | 'deleteDiskRecord' | 'activateDisk'
+  >;
   cloud: Cloud;
   agents: AgentConnector;
   recreator: InstanceRecreator;
@@ -19,7 +22,12 @@ export interface ResolverDeps {
   pollIntervalMs?: number;
 }
 
-export async function applyResolution(deps: ResolverDeps, p: ScannedProblem, resolution: string, log: (s: TaskStep) => void): Promise<void> {
+export async function applyResolution(
+  deps: ResolverDeps,
+  p: ScannedProblem,
+  resolution: string,
+  log: (s: TaskStep) => void,
+): Promise<void> {
   if (resolution === 'ignore') return;
   const inst = p.instance ? await reload(deps, p.instance) : null;
   const poll = deps.pollIntervalMs ?? 200;
@@ -33,7 +41,8 @@ export async function applyResolution(deps: ResolverDeps, p: ScannedProblem, res
     });
   };
   const agentOf = (i: MonitoredInstance) => {
-    if (!i.vmCid || !i.agentId) throw new InternalError(`${i.group}/${i.index} has no VM any more; scan again.`);
+    if (!i.vmCid || !i.agentId)
+      throw new InternalError(`${i.group}/${i.index} has no VM any more; scan again.`);
     return deps.agents.connect({ agentId: i.agentId, vmCid: i.vmCid, ip: i.ip });
   };
   const waitForAgent = async (i: MonitoredInstance): Promise<void> => {
@@ -46,7 +55,10 @@ export async function applyResolution(deps: ResolverDeps, p: ScannedProblem, res
   };
   const reattach = async (i: MonitoredInstance, d: MonitoredDisk): Promise<void> => {
     const vmCid = i.vmCid;
-    if (!vmCid) throw new InternalError(`${i.group}/${i.index} has no VM to attach disk ${d.diskCid} to; recreate it first.`);
+    if (!vmCid)
+      throw new InternalError(
+        `${i.group}/${i.index} has no VM to attach disk ${d.diskCid} to; recreate it first.`,
+      );
     let hint: DiskHint | null = d.hint;
     if (!(await deps.cloud.getDisks(vmCid)).includes(d.diskCid) || hint === null) {
       hint = await deps.cloud.attachDisk(vmCid, d.diskCid);
@@ -56,7 +68,11 @@ export async function applyResolution(deps: ResolverDeps, p: ScannedProblem, res
     if (!(await agent.listDisk()).includes(d.diskCid)) await agent.mountDisk({ diskCid: d.diskCid, hint });
   };
 
-  log({ stage: 'Applying problem resolutions', step: `${p.problem.type} ${p.problem.instance ?? p.vmCid ?? ''}: ${resolution}`, state: 'started' });
+  log({
+    stage: 'Applying problem resolutions',
+    step: `${p.problem.type} ${p.problem.instance ?? p.vmCid ?? ''}: ${resolution}`,
+    state: 'started',
+  });
   switch (resolution) {
     case 'recreate_vm':
       if (!inst) throw new InternalError('recreate_vm needs an instance');
@@ -97,7 +113,10 @@ export async function applyResolution(deps: ResolverDeps, p: ScannedProblem, res
       if (!p.disk) throw new InternalError('delete_disk needs a disk');
       const vmCid = inst?.vmCid;
       if (vmCid && (await deps.cloud.getDisks(vmCid)).includes(p.disk.diskCid)) {
-        if (inst) await agentOf(inst).unmountDisk(p.disk.diskCid).catch(() => undefined);
+        if (inst)
+          await agentOf(inst)
+            .unmountDisk(p.disk.diskCid)
+            .catch(() => undefined);
         await deps.cloud.detachDisk(vmCid, p.disk.diskCid);
       }
       if (await deps.cloud.hasDisk(p.disk.diskCid)) await deps.cloud.deleteDisk(p.disk.diskCid);
@@ -112,7 +131,11 @@ export async function applyResolution(deps: ResolverDeps, p: ScannedProblem, res
     default:
       throw new InternalError(`unknown resolution ${resolution}`);
   }
-  log({ stage: 'Applying problem resolutions', step: `${p.problem.type} ${p.problem.instance ?? p.vmCid ?? ''}: ${resolution}`, state: 'finished' });
+  log({
+    stage: 'Applying problem resolutions',
+    step: `${p.problem.type} ${p.problem.instance ?? p.vmCid ?? ''}: ${resolution}`,
+    state: 'finished',
+  });
 }
 
 async function reload(deps: ResolverDeps, i: MonitoredInstance): Promise<MonitoredInstance> {

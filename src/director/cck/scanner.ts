@@ -7,7 +7,12 @@ import type { AgentConnector } from '../agent-connector.js';
 import type { Logger } from '../../common/logger.js';
 import { errorMessage } from '../../common/errors.js';
 import type { CckProblem } from '../api/types.js';
-import { instanceName, type HealthStore, type MonitoredDisk, type MonitoredInstance } from '../health/ports.js';
+import {
+  instanceName,
+  type HealthStore,
+  type MonitoredDisk,
+  type MonitoredInstance,
+} from '../health/ports.js';
 import { withTimeout } from '../resurrector/poll.js';
 import { RESOLUTIONS, resolutionsOf, type ProblemType } from './problems.js';
 
@@ -27,7 +32,11 @@ export interface ScannerDeps {
   agentTimeoutMs: number;
 }
 
-export async function scanDeployment(deps: ScannerDeps, deployment: string, options: { includeUnknownVms: boolean }): Promise<ScannedProblem[]> {
+export async function scanDeployment(
+  deps: ScannerDeps,
+  deployment: string,
+  options: { includeUnknownVms: boolean },
+): Promise<ScannedProblem[]> {
   const out: ScannedProblem[] = [];
   const add = (type: ProblemType, description: string, p: Omit<ScannedProblem, 'problem'>): void => {
     out.push({
@@ -52,16 +61,28 @@ export async function scanDeployment(deps: ScannerDeps, deployment: string, opti
     for (const d of active) {
       if (!(await deps.cloud.hasDisk(d.diskCid))) {
         missingDisks.add(d.diskCid);
-        add('missing_disk', `Disk ${d.diskCid} of ${name} is missing from the cloud`, { instance: inst, disk: d, vmCid: inst.vmCid });
+        add('missing_disk', `Disk ${d.diskCid} of ${name} is missing from the cloud`, {
+          instance: inst,
+          disk: d,
+          vmCid: inst.vmCid,
+        });
       }
     }
     for (const d of inst.disks.filter((x) => !x.active)) {
-      add('inactive_disk', `Disk ${d.diskCid} is bound to ${name} but inactive`, { instance: inst, disk: d, vmCid: inst.vmCid });
+      add('inactive_disk', `Disk ${d.diskCid} is bound to ${name} but inactive`, {
+        instance: inst,
+        disk: d,
+        vmCid: inst.vmCid,
+      });
     }
     if (inst.vmCid === null) continue;
     const vmCid = inst.vmCid;
     if (!(await deps.cloud.hasVm(vmCid))) {
-      add('missing_vm', `VM ${vmCid} of ${name} is missing from the cloud`, { instance: inst, disk: null, vmCid });
+      add('missing_vm', `VM ${vmCid} of ${name} is missing from the cloud`, {
+        instance: inst,
+        disk: null,
+        vmCid,
+      });
       continue;
     }
     const attached = new Set(await deps.cloud.getDisks(vmCid));
@@ -69,7 +90,11 @@ export async function scanDeployment(deps: ScannerDeps, deployment: string, opti
     for (const cid of attached) {
       const orphan = orphans.get(cid);
       if (orphan && !known.has(cid)) {
-        add('inactive_disk', `Disk ${cid} is orphaned but still attached to VM ${vmCid} of ${name}`, { instance: inst, disk: { ...orphan, active: false }, vmCid });
+        add('inactive_disk', `Disk ${cid} is orphaned but still attached to VM ${vmCid} of ${name}`, {
+          instance: inst,
+          disk: { ...orphan, active: false },
+          vmCid,
+        });
       }
     }
     if (inst.agentId === null) continue;
@@ -77,10 +102,18 @@ export async function scanDeployment(deps: ScannerDeps, deployment: string, opti
     let mounted: string[];
     try {
       await withTimeout(agent.ping(), deps.agentTimeoutMs, `agent ${inst.agentId} did not answer a ping`);
-      mounted = await withTimeout(agent.listDisk(), deps.agentTimeoutMs, `agent ${inst.agentId} did not list its disks`);
+      mounted = await withTimeout(
+        agent.listDisk(),
+        deps.agentTimeoutMs,
+        `agent ${inst.agentId} did not list its disks`,
+      );
     } catch (err) {
       deps.logger.debug(`cloud-check: ${name}: ${errorMessage(err)}`);
-      add('unresponsive_agent', `The agent of ${name} (VM ${vmCid}) is not responding`, { instance: inst, disk: null, vmCid });
+      add('unresponsive_agent', `The agent of ${name} (VM ${vmCid}) is not responding`, {
+        instance: inst,
+        disk: null,
+        vmCid,
+      });
       continue;
     }
     for (const d of active) {
@@ -99,9 +132,16 @@ export async function scanDeployment(deps: ScannerDeps, deployment: string, opti
 
   const listVms = deps.cloud.listVms?.bind(deps.cloud);
   if (options.includeUnknownVms && listVms) {
-    const owned = new Set((await deps.store.listInstances()).map((i) => i.vmCid).filter((c): c is string => c !== null));
+    const owned = new Set(
+      (await deps.store.listInstances()).map((i) => i.vmCid).filter((c): c is string => c !== null),
+    );
     for (const cid of await listVms()) {
-      if (!owned.has(cid)) add('unknown_vm', `VM ${cid} exists in the cloud but no instance owns it`, { instance: null, disk: null, vmCid: cid });
+      if (!owned.has(cid))
+        add('unknown_vm', `VM ${cid} exists in the cloud but no instance owns it`, {
+          instance: null,
+          disk: null,
+          vmCid: cid,
+        });
     }
   }
   return out;

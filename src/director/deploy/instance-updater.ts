@@ -61,12 +61,13 @@ export async function updateInstance(deps: InstanceDeps, ctx: TaskContext, targe
 /** Starts and watches a started instance; keeps a stopped one stopped. */
 export async function converge(deps: InstanceDeps, record: InstanceRecord, agent: AgentApi, name: string, watch: WatchTime): Promise<void> {
   const t = deps.config.agentTimeoutMs;
+  // stop and start wait for containers (stop timeouts, dependencies, image pulls): an apply's budget.
   if (record.desired === 'stopped') {
-    await withTimeout(agent.stop(), t, `stop on ${name} timed out`);
+    await withTimeout(agent.stop(), deps.config.applyTimeoutMs, `stop on ${name} timed out`);
     await deps.store.instances.setJobState(record.id, 'stopped');
     return;
   }
-  await withTimeout(agent.start(), t, `start on ${name} timed out`);
+  await withTimeout(agent.start(), deps.config.applyTimeoutMs, `start on ${name} timed out`);
   await watchInstance({ agent, instance: name, watch, pollIntervalMs: deps.config.watchPollIntervalMs, callTimeoutMs: t });
   await deps.store.instances.setJobState(record.id, 'running');
 }

@@ -161,7 +161,8 @@ export async function deleteInstanceVm(deps: InstanceDeps, ctx: TaskContext, rec
   if (agent !== null) {
     const t = deps.config.agentTimeoutMs;
     try {
-      await withTimeout(agent.stop(), t, 'stop timed out');
+      // Graceful: each container gets its stop timeout (an unreachable agent fails the call quickly).
+      await withTimeout(agent.stop(), deps.config.applyTimeoutMs, 'stop timed out');
       for (const d of disks) await withTimeout(agent.unmountDisk(d.cid), t, 'unmount_disk timed out');
     } catch (err) {
       ctx.logger.warn('agent did not stop/unmount cleanly before VM deletion; deleting the VM anyway', {

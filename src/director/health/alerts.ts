@@ -75,7 +75,10 @@ export class AlertCenter {
     try {
       await this.store.saveAlert(alert);
     } catch (err) {
-      this.logger.error('could not store an alert; it is still sent to the responders', { alert: alert.title, error: errorMessage(err) });
+      this.logger.error('could not store an alert; it is still sent to the responders', {
+        alert: alert.title,
+        error: errorMessage(err),
+      });
     }
     this.dispatcher.dispatch(alert);
     return alert;

@@ -65,7 +65,14 @@ export type ResponderConfig =
       to: string[];
       timeoutMs: number;
     }
-  | { type: 'pagerduty'; minSeverity: number; url: string; routingKey: string; timeoutMs: number; attempts: number };
+  | {
+      type: 'pagerduty';
+      minSeverity: number;
+      url: string;
+      routingKey: string;
+      timeoutMs: number;
+      attempts: number;
+    };
 
 export interface HealthSettings {
   health: HealthConfig;
@@ -186,11 +193,14 @@ export function parseHealthSettings(
   const parsed = rawSchema.safeParse(raw ?? {});
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`);
-    throw new InvalidInputError(`The director config's health settings are invalid; fix these and restart:\n${lines.join('\n')}`);
+    throw new InvalidInputError(
+      `The director config's health settings are invalid; fix these and restart:\n${lines.join('\n')}`,
+    );
   }
   const { health: h, resurrector: r, responders } = parsed.data;
   const health: HealthConfig = {
-    heartbeatIntervalMs: h.heartbeat_interval ?? fallback.heartbeatIntervalMs ?? DEFAULT_HEALTH.heartbeatIntervalMs,
+    heartbeatIntervalMs:
+      h.heartbeat_interval ?? fallback.heartbeatIntervalMs ?? DEFAULT_HEALTH.heartbeatIntervalMs,
     agentTimeoutMs: h.agent_timeout ?? DEFAULT_HEALTH.agentTimeoutMs,
     analyzeIntervalMs: h.analyze_interval ?? DEFAULT_HEALTH.analyzeIntervalMs,
     rogueAlertMs: h.rogue_alert ?? DEFAULT_HEALTH.rogueAlertMs,
@@ -228,7 +238,14 @@ export function parseHealthSettings(
         case 'log':
           return { type: 'log', minSeverity: x.min_severity };
         case 'webhook':
-          return { type: 'webhook', minSeverity: x.min_severity, url: x.url, headers: x.headers, timeoutMs: x.timeout, attempts: x.attempts };
+          return {
+            type: 'webhook',
+            minSeverity: x.min_severity,
+            url: x.url,
+            headers: x.headers,
+            timeoutMs: x.timeout,
+            attempts: x.attempts,
+          };
         case 'email':
           return {
             type: 'email',

@@ -11,7 +11,13 @@ import type { Logger } from '../../common/logger.js';
 import { errorMessage } from '../../common/errors.js';
 import { Severity, type AlertCenter, type AlertCategory } from './alerts.js';
 import type { HealthConfig } from './config.js';
-import { instanceName, type Clock, type HealthStore, type MonitoredInstance, type TaskRunnerPort } from './ports.js';
+import {
+  instanceName,
+  type Clock,
+  type HealthStore,
+  type MonitoredInstance,
+  type TaskRunnerPort,
+} from './ports.js';
 
 export type UnhealthyProblem = 'unresponsive_agent' | 'missing_vm';
 
@@ -22,7 +28,11 @@ export interface UnhealthyInstance {
 
 /** Told the outcome of each analysis of an unlocked deployment. */
 export interface DeploymentHealthListener {
-  onAnalysis(deployment: string, instances: readonly MonitoredInstance[], unhealthy: readonly UnhealthyInstance[]): Promise<void>;
+  onAnalysis(
+    deployment: string,
+    instances: readonly MonitoredInstance[],
+    unhealthy: readonly UnhealthyInstance[],
+  ): Promise<void>;
 }
 
 export interface HealthMonitorDeps {
@@ -98,7 +108,9 @@ export class HealthMonitor {
   /** Seconds-precise "is this agent answering" as the monitor sees it. */
   isResponsive(agentId: string): boolean {
     const t = this.lastSeen.get(agentId);
-    return t !== undefined && this.clock() - t < this.deps.config.agentTimeoutMs && this.heartbeats.has(agentId);
+    return (
+      t !== undefined && this.clock() - t < this.deps.config.agentTimeoutMs && this.heartbeats.has(agentId)
+    );
   }
 
   /** Forgets an agent (its VM was replaced), so it is not reported as rogue or unresponsive. */
@@ -116,32 +128,56 @@ export class HealthMonitor {
     const where = this.whereIs(hb.agentId, hb);
     const raises: Array<Promise<unknown>> = [];
     const seenKeys = new Set<string>();
-    const cond = (key: string, category: AlertCategory, severity: 1 | 2 | 3 | 4, title: string, summary: string): void => {
+    const cond = (
+      key: string,
+      category: AlertCategory,
+      severity: 1 | 2 | 3 | 4,
+      title: string,
+      summary: string,
+    ): void => {
       const k = `hb:${hb.agentId}:${key}`;
       seenKeys.add(k);
       raises.push(this.deps.alerts.raise({ severity, category, title, summary, ...where }, { key: k }));
     };
     for (const c of hb.containers) {
       if (c.flapping) {
-        cond(`flapping:${c.name}`, 'container_flapping', Severity.error, `Container ${c.name} is flapping`,
-          `Container ${c.name} on ${where.instance ?? hb.vmCid} keeps dying and is being restarted with backoff (${c.restarts} restarts); see \`bosun logs\` for why.`);
+        cond(
+          `flapping:${c.name}`,
+          'container_flapping',
+          Severity.error,
+          `Container ${c.name} is flapping`,
+          `Container ${c.name} on ${where.instance ?? hb.vmCid} keeps dying and is being restarted with backoff (${c.restarts} restarts); see \`bosun logs\` for why.`,
+        );
       }
       if (c.state === 'failed') {
-        cond(`failing:${c.name}`, 'container_failing', Severity.critical, `Container ${c.name} is failing`,
-          `Container ${c.name} on ${where.instance ?? hb.vmCid} could not be created or started; see \`bosun instances --ps\` and \`bosun logs\` for the error.`);
+        cond(
+          `failing:${c.name}`,
+          'container_failing',
+          Severity.critical,
+          `Container ${c.name} is failing`,
+          `Container ${c.name} on ${where.instance ?? hb.vmCid} could not be created or started; see \`bosun instances --ps\` and \`bosun logs\` for the error.`,
+        );
       }
     }
     for (const kind of ['persistent', 'ephemeral'] as const) {
       const usage = hb.vitals.disk[kind];
       if (usage && usage.percent > this.deps.config.diskFullPercent) {
-        cond(`disk:${kind}`, 'disk_full', Severity.error, `${kind[0]?.toUpperCase()}${kind.slice(1)} disk nearly full`,
+        cond(
+          `disk:${kind}`,
+          'disk_full',
+          Severity.error,
+          `${kind[0]?.toUpperCase()}${kind.slice(1)} disk nearly full`,
           `The ${kind} disk of ${where.instance ?? hb.vmCid} is ${usage.percent}% full (threshold ${this.deps.config.diskFullPercent}%); ` +
-            (kind === 'persistent' ? 'raise persistent_disk in the manifest and deploy, or delete data.' : 'remove unused images or data on the VM.'));
+            (kind === 'persistent'
+              ? 'raise persistent_disk in the manifest and deploy, or delete data.'
+              : 'remove unused images or data on the VM.'),
+        );
       }
     }
     // Conditions this heartbeat no longer shows are over.
     for (const k of this.deps.alerts.activeKeys()) {
-      if (k.startsWith(`hb:${hb.agentId}:`) && !k.startsWith(`hb:${hb.agentId}:agent:`) && !seenKeys.has(k)) this.deps.alerts.clear(k);
+      if (k.startsWith(`hb:${hb.agentId}:`) && !k.startsWith(`hb:${hb.agentId}:agent:`) && !seenKeys.has(k))
+        this.deps.alerts.clear(k);
     }
     await Promise.all(raises);
   }
@@ -152,11 +188,19 @@ export class HealthMonitor {
     const where = this.whereIs(a.agentId, this.heartbeats.get(a.agentId));
     // Flapping/failing share their key with the heartbeat-derived condition, so they alert once.
     const key =
-      a.category === 'container_flapping' ? `hb:${a.agentId}:flapping:${a.container ?? ''}`
-      : a.category === 'container_failing' ? `hb:${a.agentId}:failing:${a.container ?? ''}`
-      : `hb:${a.agentId}:agent:${a.category}:${a.container ?? ''}:${a.title}`;
+      a.category === 'container_flapping'
+        ? `hb:${a.agentId}:flapping:${a.container ?? ''}`
+        : a.category === 'container_failing'
+          ? `hb:${a.agentId}:failing:${a.container ?? ''}`
+          : `hb:${a.agentId}:agent:${a.category}:${a.container ?? ''}:${a.title}`;
     await this.deps.alerts.raise(
-      { severity: a.severity, category: a.category, title: a.title, summary: a.container === undefined ? a.summary : `${a.summary} (container ${a.container})`, ...where },
+      {
+        severity: a.severity,
+        category: a.category,
+        title: a.title,
+        summary: a.container === undefined ? a.summary : `${a.summary} (container ${a.container})`,
+        ...where,
+      },
       { key, ttlMs: this.deps.config.agentAlertRepeatMs },
     );
   }
@@ -164,7 +208,8 @@ export class HealthMonitor {
   /** An agent the last analysis did not know (a VM created since): re-read the instances, at most once per analysis interval. */
   private async refreshIndexFor(agentId: string): Promise<void> {
     const now = this.clock();
-    if (this.agentIndex.has(agentId) || now - this.indexRefreshedAt < this.deps.config.analyzeIntervalMs) return;
+    if (this.agentIndex.has(agentId) || now - this.indexRefreshedAt < this.deps.config.analyzeIntervalMs)
+      return;
     this.indexRefreshedAt = now;
     try {
       this.setIndex(await this.deps.store.listInstances());
@@ -180,14 +225,18 @@ export class HealthMonitor {
   private whereIs(agentId: string, hb?: Heartbeat): { deployment: string | null; instance: string | null } {
     const inst = this.agentIndex.get(agentId);
     if (inst) return { deployment: inst.deployment, instance: instanceName(inst) };
-    if (hb?.group != null && hb.index != null) return { deployment: hb.deployment, instance: `${hb.group}/${hb.index}` };
+    if (hb?.group != null && hb.index != null)
+      return { deployment: hb.deployment, instance: `${hb.group}/${hb.index}` };
     return { deployment: hb?.deployment ?? null, instance: null };
   }
 
   /** One analysis pass (the loop calls it; tests call it directly). */
   async analyze(): Promise<void> {
     const now = this.clock();
-    const [instances, locked] = await Promise.all([this.deps.store.listInstances(), this.deps.tasks.lockedDeployments()]);
+    const [instances, locked] = await Promise.all([
+      this.deps.store.listInstances(),
+      this.deps.tasks.lockedDeployments(),
+    ]);
     this.setIndex(instances);
     this.indexRefreshedAt = now;
 
@@ -206,7 +255,8 @@ export class HealthMonitor {
       }
     }
     // Agents that belong to no instance and never heartbeated (their VM was replaced) are forgotten.
-    for (const agentId of [...this.lastSeen.keys()]) if (!this.agentIndex.has(agentId) && !this.heartbeats.has(agentId)) this.lastSeen.delete(agentId);
+    for (const agentId of [...this.lastSeen.keys()])
+      if (!this.agentIndex.has(agentId) && !this.heartbeats.has(agentId)) this.lastSeen.delete(agentId);
     await this.findRogueAgents(now);
     if (locked.size === 0) await this.findUnknownVms(instances, now);
   }
@@ -222,7 +272,9 @@ export class HealthMonitor {
             hasVm.set(i.id, await this.deps.cloud.hasVm(i.vmCid as string));
           } catch (err) {
             // The cloud not answering says nothing about this VM; judge it by its heartbeats alone.
-            this.deps.logger.warn(`could not ask the cloud whether VM ${i.vmCid} exists: ${errorMessage(err)}`);
+            this.deps.logger.warn(
+              `could not ask the cloud whether VM ${i.vmCid} exists: ${errorMessage(err)}`,
+            );
             hasVm.set(i.id, null);
           }
         }),
@@ -235,8 +287,13 @@ export class HealthMonitor {
         this.clearInstance(i.id, `no_vm:${i.id}`);
         if (i.desired === 'started') {
           await this.deps.alerts.raise(
-            { ...base, severity: Severity.error, category: 'instance_without_vm', title: 'Instance has no VM',
-              summary: `${i.deployment} ${name} should be running but has no VM; run \`bosun -d ${i.deployment} recreate ${name}\` or deploy again.` },
+            {
+              ...base,
+              severity: Severity.error,
+              category: 'instance_without_vm',
+              title: 'Instance has no VM',
+              summary: `${i.deployment} ${name} should be running but has no VM; run \`bosun -d ${i.deployment} recreate ${name}\` or deploy again.`,
+            },
             { key: `no_vm:${i.id}` },
           );
         }
@@ -248,8 +305,13 @@ export class HealthMonitor {
         this.clearInstance(i.id, key);
         unhealthy.push({ instance: i, problem: 'missing_vm' });
         await this.deps.alerts.raise(
-          { ...base, severity: Severity.critical, category: 'vm_missing', title: 'VM missing',
-            summary: `VM ${i.vmCid} of ${i.deployment} ${name} no longer exists in the cloud.` },
+          {
+            ...base,
+            severity: Severity.critical,
+            category: 'vm_missing',
+            title: 'VM missing',
+            summary: `VM ${i.vmCid} of ${i.deployment} ${name} no longer exists in the cloud.`,
+          },
           { key },
         );
         continue;
@@ -264,8 +326,13 @@ export class HealthMonitor {
         this.clearInstance(i.id, key);
         unhealthy.push({ instance: i, problem: 'unresponsive_agent' });
         await this.deps.alerts.raise(
-          { ...base, severity: Severity.critical, category: 'agent_unresponsive', title: 'Agent unresponsive',
-            summary: `The agent ${agentId} on VM ${i.vmCid} (${i.deployment} ${name}) has not sent a heartbeat for ${Math.round(silentMs / 1000)} s (timeout ${Math.round(this.deps.config.agentTimeoutMs / 1000)} s).` },
+          {
+            ...base,
+            severity: Severity.critical,
+            category: 'agent_unresponsive',
+            title: 'Agent unresponsive',
+            summary: `The agent ${agentId} on VM ${i.vmCid} (${i.deployment} ${name}) has not sent a heartbeat for ${Math.round(silentMs / 1000)} s (timeout ${Math.round(this.deps.config.agentTimeoutMs / 1000)} s).`,
+          },
           { key },
         );
         continue;
@@ -279,7 +346,12 @@ export class HealthMonitor {
   private clearInstance(instanceId: string, keep: string | null): void {
     for (const k of this.deps.alerts.activeKeys()) {
       if (k === keep) continue;
-      if (k === `no_vm:${instanceId}` || k.startsWith(`missing_vm:${instanceId}:`) || k.startsWith(`unresponsive:${instanceId}:`)) this.deps.alerts.clear(k);
+      if (
+        k === `no_vm:${instanceId}` ||
+        k.startsWith(`missing_vm:${instanceId}:`) ||
+        k.startsWith(`unresponsive:${instanceId}:`)
+      )
+        this.deps.alerts.clear(k);
     }
   }
 
@@ -289,16 +361,21 @@ export class HealthMonitor {
       if (this.agentIndex.has(agentId) || now - t >= this.deps.config.agentTimeoutMs) {
         this.rogueSince.delete(agentId);
         // Forget long-silent agents nobody owns (old VMs that were replaced) so memory stays bounded.
-        if (!this.agentIndex.has(agentId) && now - t >= 2 * this.deps.config.agentTimeoutMs) this.forgetAgent(agentId);
+        if (!this.agentIndex.has(agentId) && now - t >= 2 * this.deps.config.agentTimeoutMs)
+          this.forgetAgent(agentId);
         continue;
       }
       const since = this.rogueSince.get(agentId) ?? now;
       this.rogueSince.set(agentId, since);
       if (now - since >= this.deps.config.rogueAlertMs) {
         await this.deps.alerts.raise(
-          { severity: Severity.warning, category: 'rogue_agent', title: 'Unknown agent',
+          {
+            severity: Severity.warning,
+            category: 'rogue_agent',
+            title: 'Unknown agent',
             summary: `Agent ${agentId} on VM ${hb.vmCid} sends heartbeats but belongs to no instance this director knows; delete that VM (\`bosun cck\` lists it) or find who created it.`,
-            deployment: hb.deployment },
+            deployment: hb.deployment,
+          },
           { key: `rogue:${agentId}` },
         );
       }
@@ -329,8 +406,12 @@ export class HealthMonitor {
       this.unknownVmSince.set(cid, since);
       if (now - since >= this.deps.config.rogueAlertMs) {
         await this.deps.alerts.raise(
-          { severity: Severity.warning, category: 'unknown_vm', title: 'Unknown VM',
-            summary: `The cloud has VM ${cid} that no instance owns; \`bosun -d DEPLOYMENT cck\` can delete it.` },
+          {
+            severity: Severity.warning,
+            category: 'unknown_vm',
+            title: 'Unknown VM',
+            summary: `The cloud has VM ${cid} that no instance owns; \`bosun -d DEPLOYMENT cck\` can delete it.`,
+          },
           { key: `unknown_vm:${cid}` },
         );
       }

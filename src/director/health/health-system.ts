@@ -23,7 +23,16 @@ import { Resurrector } from '../resurrector/resurrector.js';
 import { AlertCenter } from './alerts.js';
 import type { HealthSettings } from './config.js';
 import { HealthMonitor } from './health-monitor.js';
-import type { AlertStore, HealthStore, MonitoredDisk, MonitoredInstance, TaskHandle, TaskRunnerPort, TaskStep, VmRequestBuilder } from './ports.js';
+import type {
+  AlertStore,
+  HealthStore,
+  MonitoredDisk,
+  MonitoredInstance,
+  TaskHandle,
+  TaskRunnerPort,
+  TaskStep,
+  VmRequestBuilder,
+} from './ports.js';
 import { ResponderDispatcher } from './responders/dispatcher.js';
 import { createResponders } from './responders/create-responders.js';
 
@@ -53,7 +62,10 @@ export class HealthSystem {
     const logger = deps.logger.child({ component: 'health' });
     const store = new StoreHealthAdapter(deps.store, deps.globalResurrection);
     const tasks = new TaskRunnerAdapter(deps.tasks, deps.store);
-    this.dispatcher = new ResponderDispatcher(createResponders(deps.settings.responders, logger, deps.config.name), logger);
+    this.dispatcher = new ResponderDispatcher(
+      createResponders(deps.settings.responders, logger, deps.config.name),
+      logger,
+    );
     this.alerts = new AlertCenter(store, this.dispatcher, logger);
     const r = deps.settings.resurrector;
     const recreator = new FencedVmRecreator({
@@ -62,7 +74,11 @@ export class HealthSystem {
       vmRequests: new DeployedVmRequests(deps),
       agents: deps.agents,
       logger,
-      timeouts: { ...r, callTimeoutMs: deps.config.agentTimeoutMs, applyTimeoutMs: deps.config.applyTimeoutMs },
+      timeouts: {
+        ...r,
+        callTimeoutMs: deps.config.agentTimeoutMs,
+        applyTimeoutMs: deps.config.applyTimeoutMs,
+      },
       agentReady: (agent, vm) =>
         waitForAgent({
           agent,
@@ -85,12 +101,22 @@ export class HealthSystem {
       config: r,
       logger,
       stillUnhealthy: async (u) =>
-        u.problem === 'missing_vm' ? !(await deps.cloud.hasVm(u.instance.vmCid ?? '')) : !holder.monitor?.isResponsive(u.instance.agentId ?? ''),
+        u.problem === 'missing_vm'
+          ? !(await deps.cloud.hasVm(u.instance.vmCid ?? ''))
+          : !holder.monitor?.isResponsive(u.instance.agentId ?? ''),
       onRecreated: (before) => {
         if (before.agentId) holder.monitor?.forgetAgent(before.agentId);
       },
     });
-    this.monitor = new HealthMonitor({ store, cloud: deps.cloud, tasks, alerts: this.alerts, config: deps.settings.health, logger, listener: this.resurrector });
+    this.monitor = new HealthMonitor({
+      store,
+      cloud: deps.cloud,
+      tasks,
+      alerts: this.alerts,
+      config: deps.settings.health,
+      logger,
+      listener: this.resurrector,
+    });
     holder.monitor = this.monitor;
     this.cloudCheck = new CloudCheck({
       store,
@@ -124,10 +150,14 @@ class StoreHealthAdapter implements HealthStore, AlertStore {
   ) {}
 
   async listInstances(deployment?: string): Promise<MonitoredInstance[]> {
-    const names = deployment !== undefined ? [deployment] : (await this.store.deployments.list()).map((d) => d.name);
+    const names =
+      deployment !== undefined ? [deployment] : (await this.store.deployments.list()).map((d) => d.name);
     const out: MonitoredInstance[] = [];
     for (const name of names) {
-      const [records, disks] = await Promise.all([this.store.instances.listByDeployment(name), this.store.disks.list({ deployment: name })]);
+      const [records, disks] = await Promise.all([
+        this.store.instances.listByDeployment(name),
+        this.store.disks.list({ deployment: name }),
+      ]);
       for (const r of records) {
         out.push({
           id: r.id,
@@ -140,7 +170,12 @@ class StoreHealthAdapter implements HealthStore, AlertStore {
           ip: r.ip,
           disks: disks
             .filter((d) => d.instanceId === r.id)
-            .map((d): MonitoredDisk => ({ diskCid: d.cid, sizeMiB: d.sizeMiB, active: d.state === 'active', hint: d.hint })),
+            .map((d): MonitoredDisk => ({
+              diskCid: d.cid,
+              sizeMiB: d.sizeMiB,
+              active: d.state === 'active',
+              hint: d.hint,
+            })),
           spec: parseSpec(r.specJson),
         });
       }
@@ -148,7 +183,10 @@ class StoreHealthAdapter implements HealthStore, AlertStore {
     return out;
   }
 
-  async setInstanceVm(instanceId: string, vm: { vmCid: string; agentId: string; ip: string | null } | null): Promise<void> {
+  async setInstanceVm(
+    instanceId: string,
+    vm: { vmCid: string; agentId: string; ip: string | null } | null,
+  ): Promise<void> {
     const r = await this.store.instances.get(instanceId);
     if (r?.vmCid && r.vmCid !== vm?.vmCid) await this.store.vms.delete(r.vmCid);
     if (vm !== null && (await this.store.vms.get(vm.vmCid)) === undefined) {
@@ -175,7 +213,12 @@ class StoreHealthAdapter implements HealthStore, AlertStore {
   }
 
   async orphanedDisks(deployment: string): Promise<MonitoredDisk[]> {
-    return (await this.store.disks.list({ deployment, orphaned: true })).map((d) => ({ diskCid: d.cid, sizeMiB: d.sizeMiB, active: false, hint: d.hint }));
+    return (await this.store.disks.list({ deployment, orphaned: true })).map((d) => ({
+      diskCid: d.cid,
+      sizeMiB: d.sizeMiB,
+      active: false,
+      hint: d.hint,
+    }));
   }
 
   async resurrectionSettings(): Promise<{ global: boolean; deployments: Record<string, boolean | null> }> {
@@ -213,7 +256,11 @@ class TaskRunnerAdapter implements TaskRunnerPort {
   async lockedDeployments(): Promise<Set<string>> {
     const now = new Date().toISOString();
     const locks = await this.store.locks.list();
-    return new Set(locks.filter((l) => l.name.startsWith(DEPLOYMENT_LOCK_PREFIX) && l.expiresAt > now).map((l) => l.name.slice(DEPLOYMENT_LOCK_PREFIX.length)));
+    return new Set(
+      locks
+        .filter((l) => l.name.startsWith(DEPLOYMENT_LOCK_PREFIX) && l.expiresAt > now)
+        .map((l) => l.name.slice(DEPLOYMENT_LOCK_PREFIX.length)),
+    );
   }
 
   async submit(
@@ -222,12 +269,27 @@ class TaskRunnerAdapter implements TaskRunnerPort {
   ): Promise<TaskHandle> {
     const info = await this.tasks.enqueue(options, async (ctx) => {
       const log = (s: TaskStep): void => {
-        ctx.event({ stage: s.stage, step: s.step, index: 1, total: 1, state: s.state, ...(s.error === undefined ? {} : { error: s.error }) }).catch(() => undefined);
+        ctx
+          .event({
+            stage: s.stage,
+            step: s.step,
+            index: 1,
+            total: 1,
+            state: s.state,
+            ...(s.error === undefined ? {} : { error: s.error }),
+          })
+          .catch(() => undefined);
       };
       const result = await body(log);
       return result === undefined ? undefined : JSON.stringify(result);
     });
-    return { id: info.id, done: this.tasks.wait(info.id).then(() => undefined, () => undefined) };
+    return {
+      id: info.id,
+      done: this.tasks.wait(info.id).then(
+        () => undefined,
+        () => undefined,
+      ),
+    };
   }
 }
 
@@ -239,12 +301,16 @@ class DeployedVmRequests implements VmRequestBuilder {
     const { deployer, config } = this.deps;
     const loaded = await deployer.deployedManifest(instance.deployment);
     if (loaded === null) {
-      throw new ConflictError(`Deployment "${instance.deployment}" has no successful deploy to recreate ${instance.group}/${instance.index} from; deploy it first.`);
+      throw new ConflictError(
+        `Deployment "${instance.deployment}" has no successful deploy to recreate ${instance.group}/${instance.index} from; deploy it first.`,
+      );
     }
     const { plan } = await deployer.plan(loaded);
     const group = plan.groups.find((g) => g.name === instance.group);
     if (group === undefined) {
-      throw new ConflictError(`Instance group "${instance.group}" is not in the last deployed manifest of "${instance.deployment}"; deploy again to remove or recreate ${instance.group}/${instance.index}.`);
+      throw new ConflictError(
+        `Instance group "${instance.group}" is not in the last deployed manifest of "${instance.deployment}"; deploy again to remove or recreate ${instance.group}/${instance.index}.`,
+      );
     }
     const networks: VmNetworks = {};
     for (const [name, n] of Object.entries(group.networks)) {
@@ -256,7 +322,9 @@ class DeployedVmRequests implements VmRequestBuilder {
     try {
       credentials = this.deps.agentCredentials(agentId);
     } catch (err) {
-      throw new Error(`Could not issue the certificate of the new agent ${agentId}: ${errorMessage(err)}`, { cause: err });
+      throw new Error(`Could not issue the certificate of the new agent ${agentId}: ${errorMessage(err)}`, {
+        cause: err,
+      });
     }
     const env: AgentEnv = {
       directorUrl: config.directorUrl,
@@ -264,9 +332,21 @@ class DeployedVmRequests implements VmRequestBuilder {
       certPem: credentials.certPem,
       keyPem: credentials.keyPem,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
-      extra: { deployment: instance.deployment, group: instance.group, index: instance.index, instanceId: instance.id },
+      extra: {
+        deployment: instance.deployment,
+        group: instance.group,
+        index: instance.index,
+        instanceId: instance.id,
+      },
     };
     if (config.registryHost !== undefined) env.registryHost = config.registryHost;
-    return { agentId, stemcell: config.stemcell, cloudProperties: group.cloudProperties, networks, diskCids: [], env };
+    return {
+      agentId,
+      stemcell: config.stemcell,
+      cloudProperties: group.cloudProperties,
+      networks,
+      diskCids: [],
+      env,
+    };
   }
 }

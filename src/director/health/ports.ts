@@ -41,7 +41,10 @@ export function instanceName(i: Pick<MonitoredInstance, 'group' | 'index'>): str
 export interface HealthStore {
   listInstances(deployment?: string): Promise<MonitoredInstance[]>;
   /** Records which VM an instance runs on now; null when it has none. */
-  setInstanceVm(instanceId: string, vm: { vmCid: string; agentId: string; ip: string | null } | null): Promise<void>;
+  setInstanceVm(
+    instanceId: string,
+    vm: { vmCid: string; agentId: string; ip: string | null } | null,
+  ): Promise<void>;
   setDiskHint(diskCid: string, hint: DiskHint): Promise<void>;
   /** Forgets a disk record (the disk itself is not touched). */
   deleteDiskRecord(diskCid: string): Promise<void>;

@@ -81,7 +81,8 @@ export class InstanceJobs {
       case 'stop': {
         await store.instances.setDesired(target.record.id, 'stopped');
         const agent = connectAgent(this.deps, target.record);
-        if (agent !== null) await withTimeout(agent.stop(), t, `stop on ${target.name} timed out`);
+        // A stop waits for each container's stop timeout: an apply's budget, not a quick call's.
+        if (agent !== null) await withTimeout(agent.stop(), this.deps.config.applyTimeoutMs, `stop on ${target.name} timed out`);
         await store.instances.setJobState(target.record.id, 'stopped');
         return;
       }
@@ -99,7 +100,7 @@ export class InstanceJobs {
           await updateInstance(this.deps, ctx, target, { recreate: false, watch });
           return;
         }
-        await withTimeout(agent.stop(), t, `stop on ${target.name} timed out`);
+        await withTimeout(agent.stop(), this.deps.config.applyTimeoutMs, `stop on ${target.name} timed out`);
         await ctx.checkCancelled();
         await converge(this.deps, target.record, agent, target.name, watch);
         return;

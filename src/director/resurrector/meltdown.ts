@@ -24,7 +24,8 @@ export class MeltdownGuard {
 
   unhealthyCount(deployment: string, now: number): number {
     let n = 0;
-    for (const t of this.seen.get(deployment)?.values() ?? []) if (now - t <= this.config.timeThresholdMs) n++;
+    for (const t of this.seen.get(deployment)?.values() ?? [])
+      if (now - t <= this.config.timeThresholdMs) n++;
     return n;
   }
 

@@ -16,7 +16,9 @@ export async function pollUntil<T>(
     }
     if (Date.now() >= deadline) {
       const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new TimeoutError(`${options.what} after ${Math.round(options.timeoutMs / 1000)} s${why}`, { cause: lastError });
+      throw new TimeoutError(`${options.what} after ${Math.round(options.timeoutMs / 1000)} s${why}`, {
+        cause: lastError,
+      });
     }
     await new Promise((r) => setTimeout(r, options.intervalMs));
   }

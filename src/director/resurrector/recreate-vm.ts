@@ -20,7 +20,10 @@ import { pollUntil, withTimeout } from './poll.js';
 
 /** Recreates an instance's VM keeping its disks; returns the new VM cid. */
 export interface InstanceRecreator {
-  recreate(instance: MonitoredInstance, log: (step: TaskStep) => void): Promise<{ vmCid: string; agentId: string }>;
+  recreate(
+    instance: MonitoredInstance,
+    log: (step: TaskStep) => void,
+  ): Promise<{ vmCid: string; agentId: string }>;
 }
 
 export interface FencedRecreatorDeps {
@@ -50,7 +53,10 @@ export interface FencedRecreatorDeps {
 export class FencedVmRecreator implements InstanceRecreator {
   constructor(private readonly deps: FencedRecreatorDeps) {}
 
-  async recreate(instance: MonitoredInstance, log: (step: TaskStep) => void): Promise<{ vmCid: string; agentId: string }> {
+  async recreate(
+    instance: MonitoredInstance,
+    log: (step: TaskStep) => void,
+  ): Promise<{ vmCid: string; agentId: string }> {
     const { cloud, store } = this.deps;
     const name = instanceName(instance);
     const poll = this.deps.pollIntervalMs ?? 200;
@@ -90,8 +96,16 @@ export class FencedVmRecreator implements InstanceRecreator {
     const ip = Object.values(created.networks).find((n) => n.ip)?.ip ?? null;
     await store.setInstanceVm(instance.id, { vmCid, agentId: request.agentId, ip });
     cloud
-      .setVmMetadata(vmCid, { deployment: instance.deployment, instanceGroup: instance.group, index: String(instance.index), id: instance.id, name })
-      .catch((err: unknown) => this.deps.logger.warn(`could not set the metadata of VM ${vmCid}: ${errorMessage(err)}`));
+      .setVmMetadata(vmCid, {
+        deployment: instance.deployment,
+        instanceGroup: instance.group,
+        index: String(instance.index),
+        id: instance.id,
+        name,
+      })
+      .catch((err: unknown) =>
+        this.deps.logger.warn(`could not set the metadata of VM ${vmCid}: ${errorMessage(err)}`),
+      );
 
     const agent = this.deps.agents.connect({ agentId: request.agentId, vmCid, ip });
     await step(`Waiting for the agent of VM ${vmCid}`, async () => {
@@ -99,18 +113,25 @@ export class FencedVmRecreator implements InstanceRecreator {
         await this.deps.agentReady(agent, { vmCid, agentId: request.agentId, instance: name });
         return;
       }
-      await pollUntil(async () => ((await withTimeout(agent.ping(), callMs, 'ping')) === 'pong' ? true : undefined), {
-        timeoutMs: this.deps.timeouts.agentWaitTimeoutMs,
-        intervalMs: poll,
-        what: `The agent ${request.agentId} on the new VM ${vmCid} of ${name} did not answer`,
-      });
+      await pollUntil(
+        async () => ((await withTimeout(agent.ping(), callMs, 'ping')) === 'pong' ? true : undefined),
+        {
+          timeoutMs: this.deps.timeouts.agentWaitTimeoutMs,
+          intervalMs: poll,
+          what: `The agent ${request.agentId} on the new VM ${vmCid} of ${name} did not answer`,
+        },
+      );
     });
 
     for (const d of disks) {
       await step(`Attaching disk ${d.diskCid}`, async () => {
         const hint = await cloud.attachDisk(vmCid, d.diskCid);
         await store.setDiskHint(d.diskCid, hint);
-        await withTimeout(agent.mountDisk({ diskCid: d.diskCid, hint }), applyMs, `mount_disk of ${d.diskCid} on VM ${vmCid}`);
+        await withTimeout(
+          agent.mountDisk({ diskCid: d.diskCid, hint }),
+          applyMs,
+          `mount_disk of ${d.diskCid} on VM ${vmCid}`,
+        );
       });
     }
     if (disks.length > 0) {
@@ -118,7 +139,9 @@ export class FencedVmRecreator implements InstanceRecreator {
         const mounted = new Set(await withTimeout(agent.listDisk(), callMs, `list_disk on VM ${vmCid}`));
         const missing = disks.filter((d) => !mounted.has(d.diskCid)).map((d) => d.diskCid);
         if (missing.length > 0) {
-          throw new InternalError(`The agent of VM ${vmCid} does not list disk(s) ${missing.join(', ')} as mounted after attaching them; ${name} is not healthy — run \`bosun cck\`.`);
+          throw new InternalError(
+            `The agent of VM ${vmCid} does not list disk(s) ${missing.join(', ')} as mounted after attaching them; ${name} is not healthy — run \`bosun cck\`.`,
+          );
         }
       });
     }
@@ -144,14 +167,20 @@ export class FencedVmRecreator implements InstanceRecreator {
           last = await withTimeout(agent.getState(), callMs, 'get_state');
           return last.jobState === 'running' ? true : undefined;
         },
-        { timeoutMs: this.deps.timeouts.watchTimeoutMs, intervalMs, what: `${name} is not running after recreating its VM` },
+        {
+          timeoutMs: this.deps.timeouts.watchTimeoutMs,
+          intervalMs,
+          what: `${name} is not running after recreating its VM`,
+        },
       );
     } catch (err) {
       const detail = last?.containers
         .filter((c) => c.state !== 'running')
         .map((c) => `${c.name}: ${c.state}${c.lastError ? ` (${c.lastError})` : ''}`)
         .join('; ');
-      throw new InternalError(`${errorMessage(err)}${detail ? `; containers: ${detail}` : ''}`, { cause: err });
+      throw new InternalError(`${errorMessage(err)}${detail ? `; containers: ${detail}` : ''}`, {
+        cause: err,
+      });
     }
   }
 }

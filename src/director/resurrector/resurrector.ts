@@ -10,7 +10,14 @@ import { ConflictError, errorMessage } from '../../common/errors.js';
 import { Severity, type AlertCenter } from '../health/alerts.js';
 import type { ResurrectorConfig } from '../health/config.js';
 import type { DeploymentHealthListener, UnhealthyInstance } from '../health/health-monitor.js';
-import { instanceName, type Clock, type HealthStore, type MonitoredInstance, type TaskRunnerPort, type TaskStep } from '../health/ports.js';
+import {
+  instanceName,
+  type Clock,
+  type HealthStore,
+  type MonitoredInstance,
+  type TaskRunnerPort,
+  type TaskStep,
+} from '../health/ports.js';
 import { MeltdownGuard } from './meltdown.js';
 import type { InstanceRecreator } from './recreate-vm.js';
 
@@ -59,7 +66,8 @@ export class Resurrector implements DeploymentHealthListener {
   /** The operator turned resurrection (back) on or ran cloud-check: the meltdown latch and retry backoffs are reset. */
   operatorReset(deployment?: string): void {
     // Only a deployment that was in meltdown needs the approval; it is used up by its next analysis.
-    for (const d of this.meltdown.latchedDeployments()) if (deployment === undefined || d === deployment) this.approved.add(d);
+    for (const d of this.meltdown.latchedDeployments())
+      if (deployment === undefined || d === deployment) this.approved.add(d);
     this.meltdown.reset(deployment);
     if (deployment === undefined) this.retry.clear();
     else for (const [id] of this.retry) if (id.startsWith(`${deployment}\u0000`)) this.retry.delete(id);
@@ -70,12 +78,21 @@ export class Resurrector implements DeploymentHealthListener {
     while (this.pending.size > 0) await Promise.all([...this.pending]);
   }
 
-  async onAnalysis(deployment: string, instances: readonly MonitoredInstance[], unhealthy: readonly UnhealthyInstance[]): Promise<void> {
+  async onAnalysis(
+    deployment: string,
+    instances: readonly MonitoredInstance[],
+    unhealthy: readonly UnhealthyInstance[],
+  ): Promise<void> {
     const approved = this.approved.delete(deployment);
     if (unhealthy.length === 0) return;
     if (!(await this.enabledFor(deployment))) return;
     const now = this.clock();
-    if (!approved) this.meltdown.record(deployment, unhealthy.map((u) => u.instance.id), now);
+    if (!approved)
+      this.meltdown.record(
+        deployment,
+        unhealthy.map((u) => u.instance.id),
+        now,
+      );
     if (this.meltdown.isLatched(deployment)) return;
     if (!approved && this.meltdown.check(deployment, instances.length, now)) {
       await this.raiseMeltdown(deployment, instances.length, now);
@@ -100,7 +117,10 @@ export class Resurrector implements DeploymentHealthListener {
     } catch (err) {
       this.inFlight.delete(deployment);
       // A task that took the lock in between (a deploy) is normal: the next analysis tries again.
-      const log = err instanceof ConflictError ? this.deps.logger.info.bind(this.deps.logger) : this.deps.logger.error.bind(this.deps.logger);
+      const log =
+        err instanceof ConflictError
+          ? this.deps.logger.info.bind(this.deps.logger)
+          : this.deps.logger.error.bind(this.deps.logger);
       log(`could not queue the resurrection of ${deployment} ${names}: ${errorMessage(err)}`);
     }
   }
@@ -124,7 +144,11 @@ export class Resurrector implements DeploymentHealthListener {
   }
 
   /** The task body: recreates each instance in turn; throws when any failed, so the task ends in error. */
-  private async resurrect(deployment: string, due: readonly UnhealthyInstance[], log: (s: TaskStep) => void): Promise<ResurrectionResult> {
+  private async resurrect(
+    deployment: string,
+    due: readonly UnhealthyInstance[],
+    log: (s: TaskStep) => void,
+  ): Promise<ResurrectionResult> {
     const result: ResurrectionResult = { resurrected: [], failed: [], skipped: [] };
     const fresh = new Map((await this.deps.store.listInstances(deployment)).map((i) => [i.id, i]));
     for (const u of due) {
@@ -135,11 +159,15 @@ export class Resurrector implements DeploymentHealthListener {
         result.skipped.push(name);
         continue;
       }
-      if (this.deps.stillUnhealthy && !(await this.deps.stillUnhealthy({ instance: inst, problem: u.problem }))) {
+      if (
+        this.deps.stillUnhealthy &&
+        !(await this.deps.stillUnhealthy({ instance: inst, problem: u.problem }))
+      ) {
         result.skipped.push(name);
         continue;
       }
-      const why = u.problem === 'missing_vm' ? `its VM ${inst.vmCid} is missing` : `its agent stopped answering`;
+      const why =
+        u.problem === 'missing_vm' ? `its VM ${inst.vmCid} is missing` : `its agent stopped answering`;
       await this.deps.alerts.raise({
         severity: Severity.warning,
         category: 'resurrection_started',
@@ -177,7 +205,9 @@ export class Resurrector implements DeploymentHealthListener {
       }
     }
     if (result.failed.length > 0) {
-      throw new Error(`Resurrection failed for ${result.failed.map((f) => `${f.instance}: ${f.error}`).join('; ')}`);
+      throw new Error(
+        `Resurrection failed for ${result.failed.map((f) => `${f.instance}: ${f.error}`).join('; ')}`,
+      );
     }
     return result;
   }

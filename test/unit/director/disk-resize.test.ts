@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FakeAgent } from '../../../src/cloud/fake/fake-agent.js';
 import { FakeCloud } from '../../../src/cloud/fake/index.js';
+import { NotSupportedError } from '../../../src/cloud/cloud.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import type { TaskEventInput, TaskContext } from '../../../src/director/tasks/task-context.js';
 import { DiskMigrations } from '../../../src/director/disks/disk-migrations.js';
@@ -113,6 +114,22 @@ describe('persistent disk resize through deploy (fake cloud)', () => {
     expect(after.diskCid).not.toBe(before.diskCid);
     expect(after.agent.storeData().get('k')).toBe('v');
     expect(t.cloud.calls.some((c) => c.method === 'resizeDisk')).toBe(false);
+  });
+
+  it('falls back to the copy when resizeDisk answers NotSupported, with the disk back in place first', async () => {
+    t = await createTestDirector();
+    await deployAndWait(t.director, demo(512));
+    const before = await only(t);
+    before.agent.storeData().set('k', 'v');
+    t.cloud.fail('resizeDisk', { error: new NotSupportedError('resizing this disk in place') });
+    const task = await deployAndWait(t.director, demo(1024));
+    expect(task.error).toBeNull();
+    const after = await only(t);
+    expect(after.diskCid).not.toBe(before.diskCid);
+    expect(t.cloud.diskSizeMiB(after.diskCid)).toBe(1024);
+    expect(after.agent.storeData().get('k')).toBe('v');
+    expect(await t.cloud.getDisks(after.agent.vmCid)).toEqual([after.diskCid]);
+    expect((await after.agent.getState()).jobState).toBe('running');
   });
 
   it('refuses a shrink below the data size before anything stops or is created', async () => {

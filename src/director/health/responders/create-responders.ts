@@ -7,7 +7,11 @@ import { EmailResponder } from './email-responder.js';
 import { PagerDutyResponder } from './pagerduty-responder.js';
 
 /** The configured responders; the log responder is always there (once). */
-export function createResponders(configs: readonly ResponderConfig[], logger: Logger, director = 'bosun'): Responder[] {
+export function createResponders(
+  configs: readonly ResponderConfig[],
+  logger: Logger,
+  director = 'bosun',
+): Responder[] {
   const out: Responder[] = [];
   for (const c of configs) {
     switch (c.type) {

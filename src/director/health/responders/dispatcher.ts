@@ -30,7 +30,9 @@ export class ResponderDispatcher {
       const pending = this.inFlight.get(r.name) ?? new Set<Promise<void>>();
       this.inFlight.set(r.name, pending);
       if (pending.size >= this.options.maxInFlight) {
-        this.logger.warn(`responder ${r.name} has ${pending.size} alerts in flight; dropping alert "${alert.title}"`);
+        this.logger.warn(
+          `responder ${r.name} has ${pending.size} alerts in flight; dropping alert "${alert.title}"`,
+        );
         continue;
       }
       const p = this.deliver(r, alert).finally(() => pending.delete(p));
@@ -46,14 +48,23 @@ export class ResponderDispatcher {
 
   private async deliver(r: Responder, alert: Alert): Promise<void> {
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new Error(`timed out after ${this.options.deliveryTimeoutMs} ms`)), this.options.deliveryTimeoutMs);
+    const timer = setTimeout(
+      () => controller.abort(new Error(`timed out after ${this.options.deliveryTimeoutMs} ms`)),
+      this.options.deliveryTimeoutMs,
+    );
     try {
       await Promise.race([
         r.deliver(alert, controller.signal),
-        new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error), { once: true })),
+        new Promise<never>((_, reject) =>
+          controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error), {
+            once: true,
+          }),
+        ),
       ]);
     } catch (err) {
-      this.logger.warn(`responder ${r.name} could not deliver alert "${alert.title}": ${errorMessage(err)}`, { alertId: alert.id });
+      this.logger.warn(`responder ${r.name} could not deliver alert "${alert.title}": ${errorMessage(err)}`, {
+        alertId: alert.id,
+      });
     } finally {
       clearTimeout(timer);
       controller.abort();

@@ -38,7 +38,9 @@ export async function postJsonWithRetry(o: PostOptions): Promise<void> {
     }
     if (attempt < o.attempts) await sleep(backoff * 2 ** (attempt - 1), o.signal);
   }
-  throw new Error(`gave up after ${o.attempts} attempts: ${lastError instanceof Error ? lastError.message : String(lastError)}`);
+  throw new Error(
+    `gave up after ${o.attempts} attempts: ${lastError instanceof Error ? lastError.message : String(lastError)}`,
+  );
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

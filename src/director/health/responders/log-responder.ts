@@ -11,7 +11,13 @@ export class LogResponder implements Responder {
   ) {}
 
   deliver(alert: Alert): Promise<void> {
-    const meta = { alertId: alert.id, severity: alert.severity, category: alert.category, deployment: alert.deployment, instance: alert.instance };
+    const meta = {
+      alertId: alert.id,
+      severity: alert.severity,
+      category: alert.category,
+      deployment: alert.deployment,
+      instance: alert.instance,
+    };
     const msg = `alert: ${alert.title} — ${alert.summary}`;
     if (alert.severity <= 2) this.logger.error(msg, meta);
     else this.logger.warn(msg, meta);

@@ -2,7 +2,12 @@ import type { Alert } from '../../api/types.js';
 import type { Responder } from './responder.js';
 import { postJsonWithRetry } from './http-post.js';
 
-const PD_SEVERITY: Record<number, 'critical' | 'error' | 'warning' | 'info'> = { 1: 'critical', 2: 'critical', 3: 'error', 4: 'warning' };
+const PD_SEVERITY: Record<number, 'critical' | 'error' | 'warning' | 'info'> = {
+  1: 'critical',
+  2: 'critical',
+  3: 'error',
+  4: 'warning',
+};
 
 /**
  * Sends an Events-API-v2-shaped "trigger" event per alert to a configurable URL (PagerDuty's

@@ -19,14 +19,23 @@ async function cck(r: HealthRig, request: Parameters<HealthRig['cck']['submit']>
 
 /** Breaks the world in every way cloud-check knows, one instance per problem. */
 async function breakEverything(r: HealthRig) {
-  const [unresp, missing, mismatch, detached, withGoneDisk, withInactive] = await deployFake(r.cloud, r.store, { count: 6 });
-  if (!unresp || !missing || !mismatch || !detached || !withGoneDisk || !withInactive) throw new Error('deploy failed');
+  const [unresp, missing, mismatch, detached, withGoneDisk, withInactive] = await deployFake(
+    r.cloud,
+    r.store,
+    { count: 6 },
+  );
+  if (!unresp || !missing || !mismatch || !detached || !withGoneDisk || !withInactive)
+    throw new Error('deploy failed');
   r.cloud.diskData(unresp.disks[0]?.diskCid ?? '').set('k', 'unresp');
   r.cloud.makeAgentUnresponsive(unresp.agentId ?? '', true);
   r.cloud.loseVm(missing.vmCid ?? '');
-  await r.cloud.agentConnector.connect({ agentId: mismatch.agentId ?? '', vmCid: mismatch.vmCid ?? '', ip: null }).unmountDisk(mismatch.disks[0]?.diskCid ?? '');
+  await r.cloud.agentConnector
+    .connect({ agentId: mismatch.agentId ?? '', vmCid: mismatch.vmCid ?? '', ip: null })
+    .unmountDisk(mismatch.disks[0]?.diskCid ?? '');
   const detachedDisk = detached.disks[0]?.diskCid ?? '';
-  await r.cloud.agentConnector.connect({ agentId: detached.agentId ?? '', vmCid: detached.vmCid ?? '', ip: null }).unmountDisk(detachedDisk);
+  await r.cloud.agentConnector
+    .connect({ agentId: detached.agentId ?? '', vmCid: detached.vmCid ?? '', ip: null })
+    .unmountDisk(detachedDisk);
   await r.cloud.detachDisk(detached.vmCid ?? '', detachedDisk);
   r.store.byName('db/4').disks.push({ diskCid: 'disk-that-is-gone', sizeMiB: 10, active: true, hint: null });
   const inactive = await r.cloud.createDisk(10, {});
@@ -41,9 +50,23 @@ describe('cloud-check', () => {
     const w = await breakEverything(rig);
     const report = await cck(rig, { report: true });
     const types = report.problems.map((p) => p.type).sort();
-    expect(types).toEqual(['inactive_disk', 'missing_disk', 'missing_vm', 'mount_info_mismatch', 'mount_info_mismatch', 'unknown_vm', 'unresponsive_agent']);
+    expect(types).toEqual([
+      'inactive_disk',
+      'missing_disk',
+      'missing_vm',
+      'mount_info_mismatch',
+      'mount_info_mismatch',
+      'unknown_vm',
+      'unresponsive_agent',
+    ]);
     const byType = Object.fromEntries(report.problems.map((p) => [p.type, p]));
-    expect(byType.unresponsive_agent?.resolutions.map((r) => r.name)).toEqual(['ignore', 'reboot_vm', 'recreate_vm', 'delete_vm', 'delete_vm_reference']);
+    expect(byType.unresponsive_agent?.resolutions.map((r) => r.name)).toEqual([
+      'ignore',
+      'reboot_vm',
+      'recreate_vm',
+      'delete_vm',
+      'delete_vm_reference',
+    ]);
     expect(byType.missing_vm?.defaultResolution).toBe('recreate_vm');
     expect(byType.unknown_vm?.description).toContain(w.stray);
     expect(report.problems.every((p) => p.appliedResolution === undefined)).toBe(true);
@@ -61,7 +84,13 @@ describe('cloud-check', () => {
       },
     });
     expect(fixed.problems.map((p) => p.appliedResolution).sort()).toEqual([
-      'activate_disk', 'delete_disk_reference', 'delete_vm', 'reattach_disk', 'reattach_disk', 'recreate_vm', 'recreate_vm',
+      'activate_disk',
+      'delete_disk_reference',
+      'delete_vm',
+      'reattach_disk',
+      'reattach_disk',
+      'recreate_vm',
+      'recreate_vm',
     ]);
     const again = await cck(rig, { report: true });
     expect(again.problems).toEqual([]);
@@ -69,7 +98,12 @@ describe('cloud-check', () => {
     // The unresponsive instance got a new VM with its disk and data; the stray VM is gone.
     const now = rig.store.byName('db/0');
     expect(now.vmCid).not.toBe(w.unresp.vmCid);
-    expect(rig.cloud.agentOfVm(now.vmCid ?? '')?.storeData().get('k')).toBe('unresp');
+    expect(
+      rig.cloud
+        .agentOfVm(now.vmCid ?? '')
+        ?.storeData()
+        .get('k'),
+    ).toBe('unresp');
     expect(await rig.cloud.hasVm(w.stray)).toBe(false);
     expect(await rig.cloud.getDisks(rig.store.byName('db/5').vmCid ?? '')).toContain(w.inactive);
   });
@@ -79,7 +113,14 @@ describe('cloud-check', () => {
     await breakEverything(rig);
     const res = await cck(rig, { auto: true });
     const applied = Object.fromEntries(res.problems.map((p) => [p.type, p.appliedResolution]));
-    expect(applied).toMatchObject({ unresponsive_agent: 'recreate_vm', missing_vm: 'recreate_vm', mount_info_mismatch: 'reattach_disk', missing_disk: 'ignore', inactive_disk: 'ignore', unknown_vm: 'ignore' });
+    expect(applied).toMatchObject({
+      unresponsive_agent: 'recreate_vm',
+      missing_vm: 'recreate_vm',
+      mount_info_mismatch: 'reattach_disk',
+      missing_disk: 'ignore',
+      inactive_disk: 'ignore',
+      unknown_vm: 'ignore',
+    });
     const after = await cck(rig, { report: true });
     expect(after.problems.map((p) => p.type).sort()).toEqual(['inactive_disk', 'missing_disk', 'unknown_vm']);
   });
@@ -110,9 +151,15 @@ describe('cloud-check', () => {
 
   it('refuses unknown resolutions before any task exists', async () => {
     rig = buildRig();
-    await expect(rig.cck.submit('demo', { resolutions: { missing_vm: 'reboot_vm' } }, 'admin')).rejects.toThrow(InvalidInputError);
-    await expect(rig.cck.submit('demo', { resolutions: { missing_vm: 'reboot_vm' } }, 'admin')).rejects.toThrow(/use one of ignore, recreate_vm, delete_vm_reference/);
-    await expect(rig.cck.submit('demo', { resolutions: { nope: 'ignore' } }, 'admin')).rejects.toThrow(/not a cloud-check problem type/);
+    await expect(
+      rig.cck.submit('demo', { resolutions: { missing_vm: 'reboot_vm' } }, 'admin'),
+    ).rejects.toThrow(InvalidInputError);
+    await expect(
+      rig.cck.submit('demo', { resolutions: { missing_vm: 'reboot_vm' } }, 'admin'),
+    ).rejects.toThrow(/use one of ignore, recreate_vm, delete_vm_reference/);
+    await expect(rig.cck.submit('demo', { resolutions: { nope: 'ignore' } }, 'admin')).rejects.toThrow(
+      /not a cloud-check problem type/,
+    );
     expect(rig.tasks.tasks).toHaveLength(0);
   });
 });

@@ -46,7 +46,11 @@ async function createRig(options: { start?: boolean; responders?: unknown[] } = 
     cloud,
     agentConnector: cloud.agentConnector,
     manifests: testManifests,
-    agentCredentials: (agentId) => ({ caPem: 'test-ca', certPem: `cert-${agentId}`, keyPem: `key-${agentId}` }),
+    agentCredentials: (agentId) => ({
+      caPem: 'test-ca',
+      certPem: `cert-${agentId}`,
+      keyPem: `key-${agentId}`,
+    }),
     health: {
       health: { heartbeat_interval: '50ms', agent_timeout: '300ms', analyze_interval: '25ms' },
       resurrector: { watch_timeout: '2s', agent_wait_timeout: '2s', vm_delete_timeout: '2s' },
@@ -60,7 +64,9 @@ async function createRig(options: { start?: boolean; responders?: unknown[] } = 
 
 const manifest = (instances: number, disk = 1024): TestManifest => ({
   name: 'demo',
-  groups: [{ name: 'db', instances, disk, maxInFlight: 10, containers: [{ name: 'redis', image: 'redis:7' }] }],
+  groups: [
+    { name: 'db', instances, disk, maxInFlight: 10, containers: [{ name: 'redis', image: 'redis:7' }] },
+  ],
 });
 
 async function deploy(r: Rig, m: TestManifest): Promise<void> {
@@ -110,12 +116,16 @@ describe('health in the director', () => {
     const task = tasks.find((t) => t.user === 'health_monitor');
     expect(task?.state).toBe('done');
     expect(task?.description).toMatch(/scan and fix: recreate db\/0/);
-    expect(JSON.parse(task?.result ?? '{}')).toMatchObject({ resurrected: [{ instance: 'db/0', oldVmCid: before.vmCid, newVmCid: after?.vmCid }] });
+    expect(JSON.parse(task?.result ?? '{}')).toMatchObject({
+      resurrected: [{ instance: 'db/0', oldVmCid: before.vmCid, newVmCid: after?.vmCid }],
+    });
     const events = await r.director.taskEvents(task?.id ?? 0);
     expect(events.map((e) => e.step)).toContain(`Attaching disk ${disk}`);
     // The new agent heartbeats and is healthy; no second resurrection.
     await waitFor(() => r.director.health.monitor.isResponsive(after?.agentId ?? ''), 2000, 'new heartbeats');
-    expect((await r.director.listTasks({ deployment: 'demo' })).filter((t) => t.user === 'health_monitor')).toHaveLength(1);
+    expect(
+      (await r.director.listTasks({ deployment: 'demo' })).filter((t) => t.user === 'health_monitor'),
+    ).toHaveLength(1);
   });
 
   it('meltdown: 5 of 10 lost at once → nothing recreated, a severity-1 alert; update-resurrection on resumes', async () => {
@@ -133,8 +143,13 @@ describe('health in the director', () => {
     expect(m?.deployment).toBe('demo');
 
     await r.director.setResurrection(true, undefined, 'admin');
-    await waitFor(async () => (await alerts(r, 'resurrection_succeeded')).length === 5, 5000, 'resurrections');
-    for (const i of await r.director.listInstances('demo')) expect(await r.cloud.hasVm(i.vmCid ?? '')).toBe(true);
+    await waitFor(
+      async () => (await alerts(r, 'resurrection_succeeded')).length === 5,
+      5000,
+      'resurrections',
+    );
+    for (const i of await r.director.listInstances('demo'))
+      expect(await r.cloud.hasVm(i.vmCid ?? '')).toBe(true);
   });
 
   it('leaves a deployment alone while a task holds its lock, then resurrects', async () => {
@@ -179,12 +194,17 @@ describe('health in the director', () => {
       return JSON.parse(t.result ?? '') as CckResult;
     };
     const report = await run({ report: true });
-    expect(report.problems.map((p) => `${p.type} ${p.instance}`).sort()).toEqual(['missing_vm db/0', 'mount_info_mismatch db/1']);
+    expect(report.problems.map((p) => `${p.type} ${p.instance}`).sort()).toEqual([
+      'missing_vm db/0',
+      'mount_info_mismatch db/1',
+    ]);
     const fixed = await run({ auto: true });
     expect(fixed.problems.map((p) => p.appliedResolution).sort()).toEqual(['reattach_disk', 'recreate_vm']);
     expect((await run({ report: true })).problems).toEqual([]);
     const vms = await r.director.listVms('demo');
-    expect(vms.map((v) => v.vmCid).sort()).toEqual((await r.director.listInstances('demo')).map((i) => i.vmCid).sort());
+    expect(vms.map((v) => v.vmCid).sort()).toEqual(
+      (await r.director.listInstances('demo')).map((i) => i.vmCid).sort(),
+    );
   });
 
   it('sends alerts to a webhook from the config file (local receiver)', async () => {
@@ -200,7 +220,11 @@ describe('health in the director', () => {
     servers.push(srv);
     srv.listen(0, '127.0.0.1');
     await once(srv, 'listening');
-    rig = await createRig({ responders: [{ type: 'webhook', url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/`, attempts: 2 }] });
+    rig = await createRig({
+      responders: [
+        { type: 'webhook', url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/`, attempts: 2 },
+      ],
+    });
     const r = rig;
     await deploy(r, manifest(1));
     await r.director.recordAgentAlert({
@@ -212,6 +236,11 @@ describe('health in the director', () => {
       timestamp: new Date().toISOString(),
     });
     await waitFor(() => bodies.length > 0, 2000, 'webhook');
-    expect(bodies[0]?.alert).toMatchObject({ category: 'dockerd_failing', instance: 'db/0', deployment: 'demo', severity: 3 });
+    expect(bodies[0]?.alert).toMatchObject({
+      category: 'dockerd_failing',
+      instance: 'db/0',
+      deployment: 'demo',
+      severity: 3,
+    });
   });
 });

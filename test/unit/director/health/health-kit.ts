@@ -19,7 +19,12 @@ import type {
 } from '../../../../src/director/health/ports.js';
 import { silentLogger } from '../../../../src/common/logger.js';
 import { AlertCenter } from '../../../../src/director/health/alerts.js';
-import { DEFAULT_HEALTH, DEFAULT_RESURRECTOR, type HealthConfig, type ResurrectorConfig } from '../../../../src/director/health/config.js';
+import {
+  DEFAULT_HEALTH,
+  DEFAULT_RESURRECTOR,
+  type HealthConfig,
+  type ResurrectorConfig,
+} from '../../../../src/director/health/config.js';
 import { HealthMonitor } from '../../../../src/director/health/health-monitor.js';
 import { ResponderDispatcher } from '../../../../src/director/health/responders/dispatcher.js';
 import type { Responder } from '../../../../src/director/health/responders/responder.js';
@@ -38,14 +43,18 @@ export class MemoryStore implements HealthStore, AlertStore {
       .filter((i) => deployment === undefined || i.deployment === deployment)
       .map((i) => structuredClone(i));
   }
-  async setInstanceVm(id: string, vm: { vmCid: string; agentId: string; ip: string | null } | null): Promise<void> {
+  async setInstanceVm(
+    id: string,
+    vm: { vmCid: string; agentId: string; ip: string | null } | null,
+  ): Promise<void> {
     const i = this.require(id);
     i.vmCid = vm?.vmCid ?? null;
     i.agentId = vm?.agentId ?? null;
     i.ip = vm?.ip ?? null;
   }
   async setDiskHint(diskCid: string, hint: DiskHint): Promise<void> {
-    for (const i of this.instances.values()) for (const d of i.disks) if (d.diskCid === diskCid) d.hint = hint;
+    for (const i of this.instances.values())
+      for (const d of i.disks) if (d.diskCid === diskCid) d.hint = hint;
   }
   async deleteDiskRecord(diskCid: string): Promise<void> {
     for (const i of this.instances.values()) i.disks = i.disks.filter((d) => d.diskCid !== diskCid);
@@ -53,7 +62,8 @@ export class MemoryStore implements HealthStore, AlertStore {
   }
   readonly orphans: MonitoredDisk[] = [];
   async activateDisk(diskCid: string, instanceId: string): Promise<void> {
-    for (const i of this.instances.values()) for (const d of i.disks) if (d.diskCid === diskCid) d.active = true;
+    for (const i of this.instances.values())
+      for (const d of i.disks) if (d.diskCid === diskCid) d.active = true;
     const k = this.orphans.findIndex((d) => d.diskCid === diskCid);
     const [orphan] = k >= 0 ? this.orphans.splice(k, 1) : [];
     if (orphan) this.require(instanceId).disks.push({ ...orphan, active: true });
@@ -68,7 +78,10 @@ export class MemoryStore implements HealthStore, AlertStore {
     this.alerts.push(alert);
   }
   async listAlerts(o: { deployment?: string; limit?: number }): Promise<Alert[]> {
-    return this.alerts.filter((a) => !o.deployment || a.deployment === o.deployment).reverse().slice(0, o.limit ?? 100);
+    return this.alerts
+      .filter((a) => !o.deployment || a.deployment === o.deployment)
+      .reverse()
+      .slice(0, o.limit ?? 100);
   }
   byName(name: string): MonitoredInstance {
     const i = [...this.instances.values()].find((x) => `${x.group}/${x.index}` === name);
@@ -107,7 +120,14 @@ export class MemoryTaskRunner implements TaskRunnerPort {
     options: { deployment: string; description: string; user: string },
     body: (log: (step: TaskStep) => void) => Promise<unknown>,
   ): Promise<TaskHandle> {
-    const task: RecordedTask = { id: this.tasks.length + 1, ...options, state: 'queued', result: null, error: null, steps: [] };
+    const task: RecordedTask = {
+      id: this.tasks.length + 1,
+      ...options,
+      state: 'queued',
+      result: null,
+      error: null,
+      steps: [],
+    };
     this.tasks.push(task);
     const prev = this.chains.get(options.deployment) ?? Promise.resolve();
     const done = prev.then(async () => {
@@ -136,7 +156,14 @@ export const vmRequests: VmRequestBuilder = {
       cloudProperties: {},
       networks: { default: { ip: '', netmask: '' } },
       diskCids: [],
-      env: { directorUrl: 'https://127.0.0.1:1', caPem: '', certPem: '', keyPem: '', heartbeatIntervalMs: 50, extra: { instance: instance.id } },
+      env: {
+        directorUrl: 'https://127.0.0.1:1',
+        caPem: '',
+        certPem: '',
+        keyPem: '',
+        heartbeatIntervalMs: 50,
+        extra: { instance: instance.id },
+      },
     };
   },
 };
@@ -148,8 +175,26 @@ export function specFor(deployment: string, group: string, index: number, instan
     index,
     instanceId,
     persistentDiskMiB: 1024,
-    docker: { insecureRegistries: [], registryMirrors: [], logOptions: {}, dns: [], labels: [], debug: false, liveRestore: false, extraArgs: [] },
-    containers: [{ name: 'redis', image: 'redis:7', dependsOn: [], mounts: [], create: { HostConfig: {} }, specHash: 'a'.repeat(64) }],
+    docker: {
+      insecureRegistries: [],
+      registryMirrors: [],
+      logOptions: {},
+      dns: [],
+      labels: [],
+      debug: false,
+      liveRestore: false,
+      extraArgs: [],
+    },
+    containers: [
+      {
+        name: 'redis',
+        image: 'redis:7',
+        dependsOn: [],
+        mounts: [],
+        create: { HostConfig: {} },
+        specHash: 'a'.repeat(64),
+      },
+    ],
     specHash: 'b'.repeat(64),
   };
 }
@@ -166,8 +211,16 @@ export async function deployFake(
   for (let index = 0; index < options.count; index++) {
     const id = randomUUID();
     const inst: MonitoredInstance = {
-      id, deployment, group, index, desired: 'started', vmCid: null, agentId: null, ip: null,
-      disks: [], spec: specFor(deployment, group, index, id),
+      id,
+      deployment,
+      group,
+      index,
+      desired: 'started',
+      vmCid: null,
+      agentId: null,
+      ip: null,
+      disks: [],
+      spec: specFor(deployment, group, index, id),
     };
     for (let k = 0; k < (options.disks ?? 1); k++) {
       inst.disks.push({ diskCid: await cloud.createDisk(1024, {}), sizeMiB: 1024, active: true, hint: null });
@@ -190,7 +243,11 @@ export async function deployFake(
   return out;
 }
 
-export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+export async function waitFor(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -199,7 +256,6 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs 
 }
 
 // ---- the assembled health parts on a FakeCloud ---------------------------------------------------
-
 
 export interface HealthRig {
   cloud: FakeCloud;
@@ -213,8 +269,21 @@ export interface HealthRig {
   close(): Promise<void>;
 }
 
-export function buildRig(options: { health?: Partial<HealthConfig>; resurrector?: Partial<ResurrectorConfig>; responders?: Responder[] } = {}): HealthRig {
-  const health: HealthConfig = { ...DEFAULT_HEALTH, heartbeatIntervalMs: 20, agentTimeoutMs: 200, analyzeIntervalMs: 20, rogueAlertMs: 100, ...options.health };
+export function buildRig(
+  options: {
+    health?: Partial<HealthConfig>;
+    resurrector?: Partial<ResurrectorConfig>;
+    responders?: Responder[];
+  } = {},
+): HealthRig {
+  const health: HealthConfig = {
+    ...DEFAULT_HEALTH,
+    heartbeatIntervalMs: 20,
+    agentTimeoutMs: 200,
+    analyzeIntervalMs: 20,
+    rogueAlertMs: 100,
+    ...options.health,
+  };
   const resurrectorConfig: ResurrectorConfig = {
     ...DEFAULT_RESURRECTOR,
     vmDeleteTimeoutMs: 2000,
@@ -231,7 +300,10 @@ export function buildRig(options: { health?: Partial<HealthConfig>; resurrector?
   });
   const store = new MemoryStore();
   const tasks = new MemoryTaskRunner();
-  const dispatcher = new ResponderDispatcher(options.responders ?? [], silentLogger, { deliveryTimeoutMs: 2000, maxInFlight: 10 });
+  const dispatcher = new ResponderDispatcher(options.responders ?? [], silentLogger, {
+    deliveryTimeoutMs: 2000,
+    maxInFlight: 10,
+  });
   const alerts = new AlertCenter(store, dispatcher, silentLogger);
   const recreator = new FencedVmRecreator({
     cloud,
@@ -249,10 +321,21 @@ export function buildRig(options: { health?: Partial<HealthConfig>; resurrector?
     alerts,
     config: resurrectorConfig,
     logger: silentLogger,
-    stillUnhealthy: async (u) => (u.problem === 'missing_vm' ? !(await cloud.hasVm(u.instance.vmCid ?? '')) : !ref.monitor?.isResponsive(u.instance.agentId ?? '')),
+    stillUnhealthy: async (u) =>
+      u.problem === 'missing_vm'
+        ? !(await cloud.hasVm(u.instance.vmCid ?? ''))
+        : !ref.monitor?.isResponsive(u.instance.agentId ?? ''),
     onRecreated: (before) => before.agentId && ref.monitor?.forgetAgent(before.agentId),
   });
-  const monitor = new HealthMonitor({ store, cloud, tasks, alerts, config: health, logger: silentLogger, listener: resurrector });
+  const monitor = new HealthMonitor({
+    store,
+    cloud,
+    tasks,
+    alerts,
+    config: health,
+    logger: silentLogger,
+    listener: resurrector,
+  });
   const cck = new CloudCheck({
     store,
     cloud,
@@ -268,7 +351,14 @@ export function buildRig(options: { health?: Partial<HealthConfig>; resurrector?
   ref.monitor = monitor;
   const m = monitor;
   return {
-    cloud, store, tasks, alerts, dispatcher, monitor: m, resurrector, cck,
+    cloud,
+    store,
+    tasks,
+    alerts,
+    dispatcher,
+    monitor: m,
+    resurrector,
+    cck,
     async close() {
       await m.stop();
       await resurrector.idle();

@@ -10,8 +10,21 @@ afterEach(async () => {
 
 function heartbeat(agentId: string, vmCid: string, patch: Partial<Heartbeat> = {}): Heartbeat {
   return {
-    agentId, vmCid, deployment: 'demo', group: 'db', index: 0, instanceId: null, jobState: 'running', containers: [],
-    vitals: { load: [0, 0, 0], cpu: { user: 0, sys: 0, wait: 0 }, mem: { percent: 1, kb: 1 }, swap: { percent: 0, kb: 0 }, disk: {} },
+    agentId,
+    vmCid,
+    deployment: 'demo',
+    group: 'db',
+    index: 0,
+    instanceId: null,
+    jobState: 'running',
+    containers: [],
+    vitals: {
+      load: [0, 0, 0],
+      cpu: { user: 0, sys: 0, wait: 0 },
+      mem: { percent: 1, kb: 1 },
+      swap: { percent: 0, kb: 0 },
+      disk: {},
+    },
     timestamp: new Date().toISOString(),
     ...patch,
   };
@@ -51,8 +64,12 @@ describe('health monitor', () => {
     expect(alertsOf(rig.store, 'vm_missing')).toHaveLength(1);
     expect(alertsOf(rig.store, 'vm_missing')[0]?.instance).toBe('db/0');
     expect(alertsOf(rig.store, 'instance_without_vm')).toHaveLength(1);
-    expect(alertsOf(rig.store, 'unknown_vm').map((x) => x.summary)).toEqual([expect.stringContaining(b?.vmCid ?? '?')]);
-    expect(alertsOf(rig.store, 'rogue_agent').map((x) => x.summary)).toEqual([expect.stringContaining('stranger')]);
+    expect(alertsOf(rig.store, 'unknown_vm').map((x) => x.summary)).toEqual([
+      expect.stringContaining(b?.vmCid ?? '?'),
+    ]);
+    expect(alertsOf(rig.store, 'rogue_agent').map((x) => x.summary)).toEqual([
+      expect.stringContaining('stranger'),
+    ]);
   });
 
   it('a replacement VM that goes missing before any healthy analysis is a new alert', async () => {
@@ -63,7 +80,11 @@ describe('health monitor', () => {
     await rig.monitor.analyze();
     const [other] = await deployFake(rig.cloud, rig.store, { count: 1, deployment: 'scratch' });
     rig.store.instances.delete(other?.id ?? '');
-    await rig.store.setInstanceVm(inst?.id ?? '', { vmCid: other?.vmCid ?? '', agentId: other?.agentId ?? '', ip: null });
+    await rig.store.setInstanceVm(inst?.id ?? '', {
+      vmCid: other?.vmCid ?? '',
+      agentId: other?.agentId ?? '',
+      ip: null,
+    });
     rig.cloud.loseVm(other?.vmCid ?? '');
     await rig.monitor.analyze();
     expect(alertsOf(rig.store, 'vm_missing').map((a) => a.summary)).toEqual([
@@ -83,21 +104,55 @@ describe('health monitor', () => {
         { name: 'redis', state: 'restarting', restarts: 7, flapping: true, uptimeSeconds: 0 },
         { name: 'web', state: 'failed', restarts: 0, flapping: false, uptimeSeconds: 0 },
       ],
-      vitals: { load: [0, 0, 0], cpu: { user: 0, sys: 0, wait: 0 }, mem: { percent: 1, kb: 1 }, swap: { percent: 0, kb: 0 },
-        disk: { persistent: { percent: 95, usedBytes: 95, totalBytes: 100 }, ephemeral: { percent: 50, usedBytes: 5, totalBytes: 10 } } },
+      vitals: {
+        load: [0, 0, 0],
+        cpu: { user: 0, sys: 0, wait: 0 },
+        mem: { percent: 1, kb: 1 },
+        swap: { percent: 0, kb: 0 },
+        disk: {
+          persistent: { percent: 95, usedBytes: 95, totalBytes: 100 },
+          ephemeral: { percent: 50, usedBytes: 5, totalBytes: 10 },
+        },
+      },
     });
     await rig.monitor.recordHeartbeat(bad);
     await rig.monitor.recordHeartbeat(bad);
     expect(alertsOf(rig.store, 'container_flapping')).toHaveLength(1);
-    expect(alertsOf(rig.store, 'container_flapping')[0]).toMatchObject({ severity: 3, instance: 'db/0', deployment: 'demo' });
+    expect(alertsOf(rig.store, 'container_flapping')[0]).toMatchObject({
+      severity: 3,
+      instance: 'db/0',
+      deployment: 'demo',
+    });
     expect(alertsOf(rig.store, 'container_failing')).toHaveLength(1);
     expect(alertsOf(rig.store, 'disk_full')).toHaveLength(1);
     expect(alertsOf(rig.store, 'disk_full')[0]?.summary).toMatch(/persistent disk .* 95%/);
     // An agent's own alert about the same flapping container is not a second alert.
-    await rig.monitor.recordAgentAlert({ agentId: id, severity: 3, category: 'container_flapping', title: 'flapping', summary: 's', container: 'redis', timestamp: '' });
+    await rig.monitor.recordAgentAlert({
+      agentId: id,
+      severity: 3,
+      category: 'container_flapping',
+      title: 'flapping',
+      summary: 's',
+      container: 'redis',
+      timestamp: '',
+    });
     expect(alertsOf(rig.store, 'container_flapping')).toHaveLength(1);
-    await rig.monitor.recordAgentAlert({ agentId: id, severity: 2, category: 'dockerd_failing', title: 'dockerd keeps dying', summary: 's', timestamp: '' });
-    await rig.monitor.recordAgentAlert({ agentId: id, severity: 2, category: 'dockerd_failing', title: 'dockerd keeps dying', summary: 's', timestamp: '' });
+    await rig.monitor.recordAgentAlert({
+      agentId: id,
+      severity: 2,
+      category: 'dockerd_failing',
+      title: 'dockerd keeps dying',
+      summary: 's',
+      timestamp: '',
+    });
+    await rig.monitor.recordAgentAlert({
+      agentId: id,
+      severity: 2,
+      category: 'dockerd_failing',
+      title: 'dockerd keeps dying',
+      summary: 's',
+      timestamp: '',
+    });
     expect(alertsOf(rig.store, 'dockerd_failing')).toHaveLength(1);
     // Healthy again, then flapping again → a new alert.
     await rig.monitor.recordHeartbeat(heartbeat(id, vm));
@@ -105,7 +160,7 @@ describe('health monitor', () => {
     expect(alertsOf(rig.store, 'container_flapping')).toHaveLength(2);
   });
 
-  it('the fake agents\' own flapping container shows up through real heartbeats', async () => {
+  it("the fake agents' own flapping container shows up through real heartbeats", async () => {
     rig = buildRig();
     rig.cloud.setFailingContainer('redis', true);
     await deployFake(rig.cloud, rig.store, { count: 1 });

@@ -14,8 +14,14 @@ import type { Responder } from '../../../../src/director/health/responders/respo
 import { parseHealthSettings } from '../../../../src/director/health/config.js';
 
 const alert: Alert = {
-  id: 'a-1', severity: 2, category: 'agent_unresponsive', title: 'Agent unresponsive', summary: 'agent x is silent',
-  deployment: 'demo', instance: 'db/0', createdAt: new Date().toISOString(),
+  id: 'a-1',
+  severity: 2,
+  category: 'agent_unresponsive',
+  title: 'Agent unresponsive',
+  summary: 'agent x is silent',
+  deployment: 'demo',
+  instance: 'db/0',
+  createdAt: new Date().toISOString(),
 };
 
 const servers: Array<Server | NetServer> = [];
@@ -23,7 +29,9 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
 });
 
-async function receiver(handler: (body: unknown, req: IncomingMessage, n: number) => number): Promise<{ url: string; bodies: unknown[] }> {
+async function receiver(
+  handler: (body: unknown, req: IncomingMessage, n: number) => number,
+): Promise<{ url: string; bodies: unknown[] }> {
   const bodies: unknown[] = [];
   const srv = createServer((req, res) => {
     let text = '';
@@ -44,7 +52,13 @@ async function receiver(handler: (body: unknown, req: IncomingMessage, n: number
 describe('responders', () => {
   it('webhook: POSTs the alert as JSON to a local receiver, retrying 5xx with backoff', async () => {
     const r = await receiver((_b, _req, n) => (n < 3 ? 503 : 200));
-    const hook = new WebhookResponder({ url: r.url, headers: { authorization: 'Bearer t' }, timeoutMs: 1000, attempts: 4, backoffMs: 10 });
+    const hook = new WebhookResponder({
+      url: r.url,
+      headers: { authorization: 'Bearer t' },
+      timeoutMs: 1000,
+      attempts: 4,
+      backoffMs: 10,
+    });
     await hook.deliver(alert, new AbortController().signal);
     expect(r.bodies).toHaveLength(3);
     expect(r.bodies[2]).toMatchObject({ kind: 'alert', alert: { id: 'a-1', severity: 2, instance: 'db/0' } });
@@ -53,7 +67,9 @@ describe('responders', () => {
   it('webhook: gives up after its attempts, and does not retry a 4xx', async () => {
     const down = await receiver(() => 500);
     const hook = new WebhookResponder({ url: down.url, timeoutMs: 1000, attempts: 3, backoffMs: 5 });
-    await expect(hook.deliver(alert, new AbortController().signal)).rejects.toThrow(/gave up after 3 attempts.*HTTP 500/);
+    await expect(hook.deliver(alert, new AbortController().signal)).rejects.toThrow(
+      /gave up after 3 attempts.*HTTP 500/,
+    );
     expect(down.bodies).toHaveLength(3);
     const bad = await receiver(() => 400);
     const hook2 = new WebhookResponder({ url: bad.url, timeoutMs: 1000, attempts: 3, backoffMs: 5 });
@@ -63,13 +79,25 @@ describe('responders', () => {
 
   it('pagerduty: sends an Events-API-v2 trigger event', async () => {
     const r = await receiver(() => 202);
-    const pd = new PagerDutyResponder({ url: r.url, routingKey: 'R0UT1NG', timeoutMs: 1000, attempts: 2, director: 'd1' });
+    const pd = new PagerDutyResponder({
+      url: r.url,
+      routingKey: 'R0UT1NG',
+      timeoutMs: 1000,
+      attempts: 2,
+      director: 'd1',
+    });
     await pd.deliver(alert, new AbortController().signal);
     expect(r.bodies[0]).toMatchObject({
       routing_key: 'R0UT1NG',
       event_action: 'trigger',
       dedup_key: 'agent_unresponsive:demo:db/0',
-      payload: { severity: 'critical', source: 'd1', component: 'db/0', group: 'demo', class: 'agent_unresponsive' },
+      payload: {
+        severity: 'critical',
+        source: 'd1',
+        component: 'db/0',
+        group: 'demo',
+        class: 'agent_unresponsive',
+      },
     });
   });
 
@@ -103,7 +131,12 @@ describe('responders', () => {
     smtp.listen(0, '127.0.0.1');
     await once(smtp, 'listening');
     const mail = new EmailResponder({
-      host: '127.0.0.1', port: (smtp.address() as AddressInfo).port, secure: false, from: 'bosun@example.test', to: ['ops@example.test'], timeoutMs: 2000,
+      host: '127.0.0.1',
+      port: (smtp.address() as AddressInfo).port,
+      secure: false,
+      from: 'bosun@example.test',
+      to: ['ops@example.test'],
+      timeoutMs: 2000,
     });
     await mail.deliver(alert);
     const text = received.join('\n');
@@ -116,10 +149,17 @@ describe('responders', () => {
     const warnings: string[] = [];
     const logger: Logger = { ...silentLogger, warn: (m) => void warnings.push(m), child: () => logger };
     const hang: Responder = { name: 'hang', minSeverity: 4, deliver: () => new Promise(() => undefined) };
-    const boom: Responder = { name: 'boom', minSeverity: 4, deliver: () => Promise.reject(new Error('smtp down')) };
+    const boom: Responder = {
+      name: 'boom',
+      minSeverity: 4,
+      deliver: () => Promise.reject(new Error('smtp down')),
+    };
     const ok: Responder = { name: 'ok', minSeverity: 4, deliver: async (a) => void got.push(a.id) };
     const picky: Responder = { name: 'picky', minSeverity: 1, deliver: async () => void got.push('picky') };
-    const d = new ResponderDispatcher([hang, boom, ok, picky], logger, { deliveryTimeoutMs: 100, maxInFlight: 1 });
+    const d = new ResponderDispatcher([hang, boom, ok, picky], logger, {
+      deliveryTimeoutMs: 100,
+      maxInFlight: 1,
+    });
     const t0 = Date.now();
     d.dispatch(alert);
     d.dispatch(alert); // every responder already has 1 in flight (the limit): dropped, not queued
@@ -144,11 +184,17 @@ describe('responders', () => {
     });
     expect(s.health.agentTimeoutMs).toBe(15_000);
     expect(s.health.heartbeatIntervalMs).toBe(2_000);
-    expect(s.resurrector.meltdown).toEqual({ minimumDownJobs: 3, percentThreshold: 20, timeThresholdMs: 600_000 });
+    expect(s.resurrector.meltdown).toEqual({
+      minimumDownJobs: 3,
+      percentThreshold: 20,
+      timeThresholdMs: 600_000,
+    });
     const rs = createResponders(s.responders, silentLogger);
     expect(rs.map((r) => r.name)).toEqual(['log', 'webhook 127.0.0.1:9', 'pagerduty', 'email']);
     expect(rs[2]?.minSeverity).toBe(2);
-    expect(() => parseHealthSettings({ health: { agent_timeout: '1s' } })).toThrow(/agent_timeout .* must be longer than health.heartbeat_interval/);
+    expect(() => parseHealthSettings({ health: { agent_timeout: '1s' } })).toThrow(
+      /agent_timeout .* must be longer than health.heartbeat_interval/,
+    );
     expect(() => parseHealthSettings({ responders: [{ type: 'webhook' }] })).toThrow(/responders.0.url/);
   });
 });

@@ -37,8 +37,12 @@ describe('resurrector', () => {
     // Fencing: deleteVm(old) and a hasVm(old) answering false come before the disk is attached anywhere new.
     const del = callIndex(rig, 'deleteVm', oldVm);
     const create = rig.cloud.calls.findIndex((c, i) => i > del && c.method === 'createVm');
-    const attach = rig.cloud.calls.findIndex((c, i) => i > create && c.method === 'attachDisk' && c.args[1] === disk);
-    const fenced = rig.cloud.calls.findIndex((c, i) => i > del && i < create && c.method === 'hasVm' && c.args[0] === oldVm);
+    const attach = rig.cloud.calls.findIndex(
+      (c, i) => i > create && c.method === 'attachDisk' && c.args[1] === disk,
+    );
+    const fenced = rig.cloud.calls.findIndex(
+      (c, i) => i > del && i < create && c.method === 'hasVm' && c.args[0] === oldVm,
+    );
     expect(del).toBeGreaterThanOrEqual(0);
     expect(fenced).toBeGreaterThan(del);
     expect(create).toBeGreaterThan(fenced);
@@ -118,7 +122,11 @@ describe('resurrector', () => {
 
     // The operator fixed the cause and turns resurrection back on.
     rig.resurrector.operatorReset('demo');
-    await waitFor(() => alertsOf(rig!.store, 'resurrection_succeeded').length === 5, 5000, 'resurrection after reset');
+    await waitFor(
+      () => alertsOf(rig!.store, 'resurrection_succeeded').length === 5,
+      5000,
+      'resurrection after reset',
+    );
     for (const i of lost) expect(rig.store.byName(`db/${i.index}`).vmCid).not.toBe(i.vmCid);
   });
 

@@ -1,4 +1,7 @@
-/** Serializes async critical sections within this process (IP allocation, disk attachment). */
+/**
+ * Serialises async critical sections within this process: the agent's container changes (apply,
+ * stop, heal) and the local cloud's IP allocation and disk attachment never interleave.
+ */
 export class Mutex {
   private tail: Promise<void> = Promise.resolve();
 
