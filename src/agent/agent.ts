@@ -60,7 +60,7 @@ export class Agent implements AgentApi {
     this.disks = new DiskManager({ store: settings.paths.store, migration: settings.paths.migration }, log.child({ part: 'disks' }), (disks) =>
       this.savePersisted({ disks }),
     );
-    this.migrateDisk = createMigrateDiskAction({ store: settings.paths.store, migration: settings.paths.migration }, log.child({ part: 'migrate' }));
+    this.migrateDisk = createMigrateDiskAction({ store: settings.paths.store, migration: settings.paths.migration }, log.child({ part: 'migrate' }), this.disks);
     this.vitals = new VitalsReader(settings.paths, () => this.disks.isStoreMounted());
     this.heartbeats = new HeartbeatLoop(settings.heartbeatIntervalMs, () => this.heartbeat(), (hb) => this.director.heartbeat(hb), log.child({ part: 'heartbeat' }));
   }

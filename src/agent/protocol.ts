@@ -139,8 +139,11 @@ export interface MigrateDiskProgress {
  * `copyStartedAtMs`. Times are the AGENT's clock: pass back the `startedAtMs` of the previous pass.
  */
 export interface MigrateDiskRequest {
-  phase: 'copy' | 'sync' | 'delta';
+  /** 'swap' (containers stopped): unmounts `oldDiskCid` from the store and moves `newDiskCid` from the migration target to the store, in one call. */
+  phase: 'copy' | 'sync' | 'delta' | 'swap';
   copyStartedAtMs?: number;
+  oldDiskCid?: string;
+  newDiskCid?: string;
 }
 
 export interface MigrateDiskResult {

@@ -36,6 +36,12 @@ const rawSchema = z.object({
   orphanedDiskSweepIntervalMs: z.number().int().positive().default(3600_000),
   /** Resurrection default for deployments that do not set their own. */
   resurrectionDefault: z.boolean().default(true),
+  /**
+   * After a crash interrupted tasks, delete the VMs the cloud lists that no instance or VM record
+   * knows: a crash during createVm leaves a VM the director never learned the cid of. Only for a
+   * cloud that this director owns alone (the embedded local cloud); off by default.
+   */
+  deleteUnknownVmsAfterCrash: z.boolean().default(false),
 });
 
 export type DirectorConfigInput = z.input<typeof rawSchema> & {

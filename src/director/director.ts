@@ -145,7 +145,8 @@ export class Director implements DirectorService {
       const cloud =
         options.guardCloud === false ? options.cloud : new GuardedCloud(options.cloud, { logger, knownVmCids: () => store.vms.listCids() });
       const tasks = new TaskRunner(store, logger.child({ component: 'tasks' }), { lockTtlMs: config.lockTtlMs });
-      await tasks.recoverAfterRestart();
+      const interrupted = await tasks.recoverAfterRestart();
+      if (interrupted.length > 0 && config.deleteUnknownVmsAfterCrash) await deleteVmsACrashLeft(cloud, store, logger);
       const credentials =
         options.agentCredentials ??
         ((agentId: string): AgentCredentials => {
@@ -469,3 +470,21 @@ function notFoundDeployment(name: string): NotFoundError {
   return new NotFoundError(`Deployment "${name}" does not exist; list deployments with "bosun deployments".`);
 }
 
+/**
+ * A crash during createVm leaves a VM whose cid the director never recorded: nothing would ever
+ * use or delete it. Called at start-up (no task runs yet) when the director owns its cloud alone.
+ */
+async function deleteVmsACrashLeft(cloud: Cloud, store: Store, logger: Logger): Promise<void> {
+  if (!cloud.listVms) return;
+  const known = new Set([
+    ...(await store.vms.listCids()),
+    ...(await store.listInstances()).map((i) => i.vmCid).filter((c): c is string => c !== null),
+  ]);
+  for (const cid of await cloud.listVms()) {
+    if (known.has(cid)) continue;
+    logger.warn('deleting a VM that an interrupted task created but never recorded', { vmCid: cid });
+    await cloud.deleteVm(cid).catch((err: unknown) =>
+      logger.error('could not delete the unrecorded VM; delete it with `bosun cck`', { vmCid: cid, error: errorMessage(err) }),
+    );
+  }
+}

@@ -1,67 +1,67 @@
 /**
  * The agent's `migrate_disk` action: copies the store disk to the disk mounted at the migration
- * target (src/agent/disks/migrate.ts does the copying). The director drives the sequence (bulk copy
- * while the containers run → stop → delta + verify → swap the mounts); this action only copies and
- * refuses anything unsafe: both directories must be mount points of different filesystems, so that
- * a copy never fills the VM's root filesystem, and one migration runs at a time.
+ * target (src/agent/disks/migrate.ts does the copying), and swaps the two. The director drives the
+ * sequence (bulk copy while the containers run → catch-up → stop → delta + verify → swap); this
+ * action refuses anything unsafe: both directories must be mount points of different filesystems,
+ * so that a copy never fills the VM's root filesystem, and one migration runs at a time.
  */
 import { readFile } from 'node:fs/promises';
+import type { DiskHint } from '../../cloud/cloud.js';
 import { ConflictError, InvalidInputError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { MigrateDiskProgress, MigrateDiskRequest, MigrateDiskResult } from '../protocol.js';
-import { checkFits, copyDelta, copyFinalDelta, copyTree } from './migrate.js';
+import { checkFits, copyDelta, copyFinalDelta, copyTree, type CopyProgress } from './migrate.js';
 
 export type MigrateDisk = (
   request: MigrateDiskRequest,
   onProgress?: (p: MigrateDiskProgress) => void,
 ) => Promise<MigrateDiskResult>;
 
+/** What the swap needs of the agent's disk manager (DiskManager has it). */
+export interface SwappableDisks {
+  list(): Array<{ diskCid: string; hint: DiskHint; target: 'store' | 'migration' }>;
+  unmount(diskCid: string): Promise<void>;
+  mount(diskCid: string, hint: DiskHint, target: 'store' | 'migration'): Promise<void>;
+}
+
+const PHASES = ['copy', 'sync', 'delta', 'swap'];
+
 export function createMigrateDiskAction(
   dirs: { store: string; migration: string },
   log: Logger,
+  disks?: SwappableDisks,
 ): MigrateDisk {
   let running = false;
   return async (request, onProgress) => {
-    if (request.phase !== 'copy' && request.phase !== 'sync' && request.phase !== 'delta') {
+    if (!PHASES.includes(request.phase)) {
       throw new InvalidInputError(
-        `migrate_disk needs "phase": "copy", "sync" or "delta", not ${JSON.stringify(request.phase)}.`,
+        `migrate_disk needs "phase": one of ${PHASES.join(', ')}, not ${JSON.stringify(request.phase)}.`,
       );
     }
-    if (running)
-      throw new ConflictError('A disk migration is already running on this VM; wait for it to finish.');
+    if (running) throw new ConflictError('A disk migration is already running on this VM; wait for it to finish.');
     running = true;
     try {
+      if (request.phase === 'swap') {
+        await swap(request, disks, log);
+        return { bytesCopied: 0, filesCopied: 0, durationMs: 0 };
+      }
       const mounts = await mountSources();
       const storeDev = mounts.get(dirs.store);
       const migrationDev = mounts.get(dirs.migration);
-      if (storeDev === undefined)
-        throw new ConflictError(
-          `Cannot migrate the persistent disk: nothing is mounted at the store ${dirs.store}.`,
-        );
+      if (storeDev === undefined) {
+        throw new ConflictError(`Cannot migrate the persistent disk: nothing is mounted at the store ${dirs.store}.`);
+      }
       if (migrationDev === undefined) {
         throw new ConflictError(
           `Cannot migrate the persistent disk: the new disk is not mounted at ${dirs.migration}; mount it with target "migration" first.`,
         );
       }
-      if (storeDev === migrationDev)
-        throw new ConflictError(
-          `Cannot migrate the persistent disk onto itself (${storeDev} is mounted at both targets).`,
-        );
+      if (storeDev === migrationDev) {
+        throw new ConflictError(`Cannot migrate the persistent disk onto itself (${storeDev} is mounted at both targets).`);
+      }
       const phase = request.phase;
-      const report = (p: {
-        bytesCopied: number;
-        filesCopied: number;
-        bytesTotal: number;
-        filesTotal: number;
-      }): void =>
-        onProgress?.({
-          phase,
-          bytesCopied: p.bytesCopied,
-          filesCopied: p.filesCopied,
-          bytesTotal: p.bytesTotal,
-          filesTotal: p.filesTotal,
-        });
-      // Slack for the kernel's coarse timestamps: a file changed just before this pass started counts as changed during it.
+      const report = (p: CopyProgress): void => onProgress?.({ phase, ...p });
+      // Slack for the kernel's coarse timestamps: a file changed just before this pass counts as changed during it.
       const startedAtMs = Date.now() - 500;
       if (phase === 'copy') {
         await checkFits(dirs.store, dirs.migration);
@@ -71,25 +71,38 @@ export function createMigrateDiskAction(
         return { ...stats, startedAtMs };
       }
       if (phase === 'sync') {
-        const stats = await copyDelta(dirs.store, dirs.migration, {
-          onProgress: report,
-          checksumSinceMs: request.copyStartedAtMs ?? 0,
-        });
-        log.info('sync pass of the persistent disk done', { ...stats });
+        const since = request.copyStartedAtMs ?? 0;
+        const stats = await copyDelta(dirs.store, dirs.migration, { onProgress: report, checksumSinceMs: since });
+        log.info('catch-up pass of the persistent disk done', { ...stats });
         return { ...stats, startedAtMs };
       }
-      const { verified, ...stats } = await copyFinalDelta(
-        dirs.store,
-        dirs.migration,
-        request.copyStartedAtMs ?? 0,
-        { onProgress: report },
-      );
+      const since = request.copyStartedAtMs ?? 0;
+      const { verified, ...stats } = await copyFinalDelta(dirs.store, dirs.migration, since, { onProgress: report });
       log.info('delta copy and verification of the persistent disk done', { ...stats, ...verified });
       return { ...stats, startedAtMs, verifiedFiles: verified.files, checksummedFiles: verified.checksummed };
     } finally {
       running = false;
     }
   };
+}
+
+/**
+ * The swap of a resize by copy, with the containers stopped: the old disk leaves the store, the new
+ * one moves from the migration target to the store. Idempotent: a repeated swap finds it done.
+ */
+async function swap(request: MigrateDiskRequest, disks: SwappableDisks | undefined, log: Logger): Promise<void> {
+  const { oldDiskCid, newDiskCid } = request;
+  if (!disks) throw new InvalidInputError('This agent cannot swap disks in migrate_disk; use unmount_disk and mount_disk.');
+  if (!oldDiskCid || !newDiskCid) throw new InvalidInputError('migrate_disk "swap" needs "oldDiskCid" and "newDiskCid".');
+  const fresh = disks.list().find((d) => d.diskCid === newDiskCid);
+  if (!fresh) {
+    throw new ConflictError(`Cannot swap to disk ${newDiskCid}: it is not mounted on this VM; mount it at the migration target first.`);
+  }
+  if (fresh.target === 'store') return;
+  await disks.unmount(oldDiskCid);
+  await disks.unmount(newDiskCid);
+  await disks.mount(newDiskCid, fresh.hint, 'store');
+  log.info('persistent disks swapped', { oldDiskCid, newDiskCid });
 }
 
 /** Mount point → source device, from this mount namespace (the VM's). */
