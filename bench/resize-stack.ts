@@ -53,7 +53,9 @@ export async function runStack(dataMiB: number, diskMiB: number): Promise<unknow
   const stack = await createLocalDirectorStack();
   try {
     const d = stack.director;
-    const up = await d.tasks.wait((await d.uploadImage(path.join(IMAGES_DIR, 'redis.tar'), undefined, 'admin')).id);
+    const up = await d.tasks.wait(
+      (await d.uploadImage(path.join(IMAGES_DIR, 'redis.tar'), undefined, 'admin')).id,
+    );
     if (up.state !== 'done') throw new Error(`image upload failed: ${up.error}`);
     await deploy(d, diskMiB);
     const [i] = await d.listInstances('resize-bench');
@@ -98,14 +100,22 @@ export async function runStack(dataMiB: number, diskMiB: number): Promise<unknow
     const shrink = await deploy(d, shrinkTo, async (id) => {
       churned = await churn(id);
     });
-    const copyEvents = shrink.events.filter((e) => e.state === 'in_progress' && typeof e.data?.bytesCopied === 'number');
-    const step = (name: string): number | undefined => shrink.events.find((e) => e.step === name && e.state === 'finished')?.elapsedMs;
+    const copyEvents = shrink.events.filter(
+      (e) => e.state === 'in_progress' && typeof e.data?.bytesCopied === 'number',
+    );
+    const step = (name: string): number | undefined =>
+      shrink.events.find((e) => e.step === name && e.state === 'finished')?.elapsedMs;
     const [after] = await d.listInstances('resize-bench');
     const kept = await redisCommand(after?.ip ?? '', 6379, ['GET', 'bench']);
     return {
       mode: 'full stack: director + local-cloud VM + agent + dockerd + redis; downtime includes redis stop and start',
       dataMiB,
-      growInPlace: { fromMiB: diskMiB, toMiB: diskMiB + 1024, downtimeMs: grow.downtimeMs, totalMs: grow.totalMs },
+      growInPlace: {
+        fromMiB: diskMiB,
+        toMiB: diskMiB + 1024,
+        downtimeMs: grow.downtimeMs,
+        totalMs: grow.totalMs,
+      },
       shrinkByCopy: {
         toMiB: shrinkTo,
         writtenDuringCopyMiB: Math.round(churned / MiB),

@@ -51,7 +51,12 @@ async function growInPlace(disks: LoopDisks, disk: LoopDisk, toMiB: number): Pro
 }
 
 /** Rewrites about `bytes` of the data set in place, in small and large files, plus a few new files. */
-async function writeChurn(root: string, bytes: number, spreadMs: number, largeFiles: number): Promise<number> {
+async function writeChurn(
+  root: string,
+  bytes: number,
+  spreadMs: number,
+  largeFiles: number,
+): Promise<number> {
   const chunk = Buffer.alloc(256 * 1024, 7);
   const rounds = Math.ceil(bytes / chunk.length);
   let written = 0;
@@ -94,15 +99,29 @@ async function runEngine(dataMiB: number, diskMiB: number, rounds: number): Prom
     const largeFiles = Math.max(1, Math.floor((dataMiB * 0.75) / largeMiB));
     const smallBytes = (dataMiB - largeFiles * largeMiB) * MiB;
     const smallFiles = Math.floor(smallBytes / (34 * 1024));
-    await writeDataSet(src.mountPoint, { smallFiles, smallMin: 4096, smallMax: 64 * 1024, largeFiles, largeMiB });
+    await writeDataSet(src.mountPoint, {
+      smallFiles,
+      smallMin: 4096,
+      smallMax: 64 * 1024,
+      largeFiles,
+      largeMiB,
+    });
     await sh('sync', []);
     const srcUse = await usedBytes(src.mountPoint);
 
     // --- side by side full copies to fresh disks, rounds alternated (the host is shared: median) ---
     const fresh = async (name: string): Promise<LoopDisk> => disks.create(name, diskMiB);
-    const samples = { tar: [] as number[], cp: [] as number[], engine: [] as number[], rsync: [] as number[] };
+    const samples = {
+      tar: [] as number[],
+      cp: [] as number[],
+      engine: [] as number[],
+      rsync: [] as number[],
+    };
     for (let round = 0; round < rounds; round++) {
-      const measure = async (name: keyof typeof samples, copy: (dst: string) => Promise<unknown>): Promise<void> => {
+      const measure = async (
+        name: keyof typeof samples,
+        copy: (dst: string) => Promise<unknown>,
+      ): Promise<void> => {
         const d = await fresh(`${name}-${round}`);
         await sh('sync', []);
         const { ms } = await timed(async () => {
@@ -112,7 +131,9 @@ async function runEngine(dataMiB: number, diskMiB: number, rounds: number): Prom
         samples[name].push(ms);
         await disks.remove(d);
       };
-      await measure('tar', (dst) => sh('sh', ['-c', `cd '${src.mountPoint}' && tar -cf - . | (cd '${dst}' && tar -xpf -)`]));
+      await measure('tar', (dst) =>
+        sh('sh', ['-c', `cd '${src.mountPoint}' && tar -cf - . | (cd '${dst}' && tar -xpf -)`]),
+      );
       await measure('cp', (dst) => sh('cp', ['-a', `${src.mountPoint}/.`, `${dst}/`]));
       await measure('engine', (dst) => copyTree(src.mountPoint, dst));
       await measure('rsync', (dst) => copyTree(src.mountPoint, dst, { engine: 'rsync' }));
@@ -176,8 +197,20 @@ async function runEngine(dataMiB: number, diskMiB: number, rounds: number): Prom
     const mibps = (ms: number): number => Math.round((srcUse.usedBytes / MiB / (ms / 1000)) * 10) / 10;
     return {
       mode: 'copy engine and grow recipe on host loop disks (no VMs or containers): downtime = the containers-stopped window',
-      data: { usedMiB: Math.round(srcUse.usedBytes / MiB), files: srcUse.usedInodes, diskMiB, largeFiles, largeMiB, smallFiles },
-      growInPlace: { downtimeMs: growFull, totalMs: growFull, downtimeEmptyDiskMs: growEmpty, toMiB: diskMiB + 1024 },
+      data: {
+        usedMiB: Math.round(srcUse.usedBytes / MiB),
+        files: srcUse.usedInodes,
+        diskMiB,
+        largeFiles,
+        largeMiB,
+        smallFiles,
+      },
+      growInPlace: {
+        downtimeMs: growFull,
+        totalMs: growFull,
+        downtimeEmptyDiskMs: growEmpty,
+        toMiB: diskMiB + 1024,
+      },
       shrinkByCopy: {
         toMiB: shrinkMiB,
         bulkCopyMs: bulk.ms,

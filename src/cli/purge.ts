@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -8,45 +9,86 @@ import { dataDirPaths } from '../director/daemon/data-dir.js';
 
 const exec = promisify(execFile);
 
+/** The local cloud's network as the director recorded it; null when no director ever recorded one. */
+export interface DirectorNetwork {
+  bridgeName: string;
+  subnet: string;
+}
+
+/** `<data-dir>/network.json`, written by every director start and kept after it stops. */
+export async function readDirectorNetwork(dataDir: string): Promise<DirectorNetwork | null> {
+  try {
+    const n = JSON.parse(await readFile(dataDirPaths(dataDir).networkFile, 'utf8')) as Partial<DirectorNetwork>;
+    return typeof n.bridgeName === 'string' && typeof n.subnet === 'string'
+      ? { bridgeName: n.bridgeName, subnet: n.subnet }
+      : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * `bosun down --purge`: deletes every VM and disk of the director's local cloud (its namespaces,
  * processes, loop devices and cgroups go with them), a registry left behind, the bridge, and the
- * data directory. Only what lives under this data directory is touched.
+ * data directory. Only what lives under this data directory is touched, and only the bridge this
+ * director recorded as its own is deleted: never a default `bosun0` it did not use.
  */
 export async function purgeDataDir(
   dataDir: string,
-  bridgeName: string,
-  subnet: string,
+  network: DirectorNetwork | null,
   say: (line: string) => void,
 ): Promise<void> {
   const paths = dataDirPaths(dataDir);
   await killLeftoverRegistry(dataDir);
-  const cloud = await LocalCloud.create({ dataDir: paths.cloud, bridgeName, subnet }).catch(
-    (err: unknown) => {
+  if (network === null && !hasCloudObjects(paths.cloud)) {
+    say(`no local cloud recorded in ${dataDir}; removing files only (no bridge is deleted)`);
+  } else {
+    // Without a recorded network the cloud is opened on the default bridge only to delete its VMs
+    // and disks; that bridge is deleted only when this purge had to create it.
+    const bridgeName = network?.bridgeName ?? 'bosun0';
+    const bridgeExisted = existsSync(`/sys/class/net/${bridgeName}`);
+    const cloud = await LocalCloud.create({
+      dataDir: paths.cloud,
+      bridgeName,
+      subnet: network?.subnet ?? '10.244.0.0/16',
+    }).catch((err: unknown) => {
       say(`could not open the local cloud in ${paths.cloud} (${errorMessage(err)}); removing files only`);
       return null;
-    },
-  );
-  if (cloud) {
-    for (const vmCid of await cloud.listVmCids()) {
-      say(`deleting VM ${vmCid}`);
-      await cloud
-        .deleteVm(vmCid)
-        .catch((err: unknown) => say(`  could not delete VM ${vmCid}: ${errorMessage(err)}`));
+    });
+    if (cloud) {
+      for (const vmCid of await cloud.listVmCids()) {
+        say(`deleting VM ${vmCid}`);
+        await cloud
+          .deleteVm(vmCid)
+          .catch((err: unknown) => say(`  could not delete VM ${vmCid}: ${errorMessage(err)}`));
+      }
+      for (const diskCid of await cloud.listDiskCids()) {
+        say(`deleting disk ${diskCid}`);
+        await cloud
+          .deleteDisk(diskCid)
+          .catch((err: unknown) => say(`  could not delete disk ${diskCid}: ${errorMessage(err)}`));
+      }
+      if (network !== null || !bridgeExisted) {
+        await exec('ip', ['link', 'del', bridgeName]).then(
+          () => say(`deleted bridge ${bridgeName}`),
+          () => undefined,
+        );
+      }
     }
-    for (const diskCid of await cloud.listDiskCids()) {
-      say(`deleting disk ${diskCid}`);
-      await cloud
-        .deleteDisk(diskCid)
-        .catch((err: unknown) => say(`  could not delete disk ${diskCid}: ${errorMessage(err)}`));
-    }
-    await exec('ip', ['link', 'del', bridgeName]).then(
-      () => say(`deleted bridge ${bridgeName}`),
-      () => undefined,
-    );
   }
   await rm(dataDir, { recursive: true, force: true });
   say(`deleted ${dataDir}`);
+}
+
+function hasCloudObjects(cloudDir: string): boolean {
+  const entries = (sub: string): string[] => {
+    try {
+      return readdirSync(join(cloudDir, sub));
+    } catch {
+      return [];
+    }
+  };
+  return entries('vms').length > 0 || entries('disks').length > 0;
 }
 
 async function killLeftoverRegistry(dataDir: string): Promise<void> {

@@ -9,7 +9,7 @@ import type { AgentAlert, AgentApi, Heartbeat } from '../agent/protocol.js';
 import { DiskNotFoundError } from '../cloud/cloud.js';
 import type { Cloud } from '../cloud/cloud.js';
 import { GuardedCloud } from '../cloud/guarded-cloud.js';
-import { ConflictError, NotFoundError, UnavailableError } from '../common/errors.js';
+import { ConflictError, NotFoundError, UnavailableError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { silentLogger } from '../common/logger.js';
 import { issueCertificate } from '../common/pki.js';
@@ -476,10 +476,7 @@ function notFoundDeployment(name: string): NotFoundError {
  */
 async function deleteVmsACrashLeft(cloud: Cloud, store: Store, logger: Logger): Promise<void> {
   if (!cloud.listVms) return;
-  const known = new Set([
-    ...(await store.vms.listCids()),
-    ...(await store.listInstances()).map((i) => i.vmCid).filter((c): c is string => c !== null),
-  ]);
+  const known = new Set(await store.vms.listCids());
   for (const cid of await cloud.listVms()) {
     if (known.has(cid)) continue;
     logger.warn('deleting a VM that an interrupted task created but never recorded', { vmCid: cid });

@@ -180,7 +180,7 @@ export class RegistryServer {
         if (!line.trim()) continue;
         this.recentOutput.push(line);
         if (this.recentOutput.length > 20) this.recentOutput.shift();
-        if (/level=(error|fatal|panic)/.test(line)) this.log.warn(line);
+        if (registryLineLevel(line) === 'warn') this.log.warn(line);
         else this.log.debug(line);
       }
     };
@@ -300,6 +300,20 @@ export class RegistryServer {
     await rm(this.pidPath, { force: true });
     this.stateValue = 'stopped';
   }
+}
+
+/**
+ * How loud one line of the registry's output is in the director's log. The registry logs every
+ * 4xx answer at level=error, and a client's HEAD probe of a blob or manifest it does not have yet
+ * ("blob unknown", "manifest unknown": every push starts with them) is normal traffic: only real
+ * errors (other error codes, 5xx, fatal, panic) are warnings.
+ */
+export function registryLineLevel(line: string): 'warn' | 'debug' {
+  if (!/level=(error|fatal|panic)/.test(line)) return 'debug';
+  if (/level=(fatal|panic)/.test(line)) return 'warn';
+  if (/err\.code="?(blob unknown|manifest unknown|blob upload unknown|name unknown|unsupported)"?/.test(line)) return 'debug';
+  if (/http\.response\.status=4\d\d/.test(line)) return 'debug';
+  return 'warn';
 }
 
 async function processExists(pid: number): Promise<boolean> {

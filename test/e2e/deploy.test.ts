@@ -68,21 +68,22 @@ describe.skipIf(!canRunDirectorE2e)('bosun deploy on the local cloud (needs root
       'ssh',
       `${GROUP}/${index}`,
       '-c',
-      "docker ps --no-trunc --format '{{.Names}} {{.ID}}'",
+      "docker ps --no-trunc --format '{{.ID}} {{.Names}}'",
     );
     expect(r.exitCode, r.stderr).toBe(0);
-    return Object.fromEntries(
-      r.stdout
-        .trim()
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => l.split(' ') as [string, string]),
-    );
+    const ids: Record<string, string> = {};
+    for (const line of r.stdout.trim().split('\n').filter(Boolean)) {
+      const [id = '', names = ''] = line.split(' ');
+      // Names lists link aliases too ("redis,web/db"): the container's own name has no slash.
+      const own = names.split(',').find((n) => !n.includes('/'));
+      if (own) ids[own] = id;
+    }
+    return ids;
   };
   const idOf = (ids: Record<string, string>, container: string): string => {
-    const entry = Object.entries(ids).find(([name]) => name === container || name.endsWith(`-${container}`) || name.endsWith(`_${container}`));
-    if (!entry) throw new Error(`no docker container for "${container}" in ${JSON.stringify(ids)}`);
-    return entry[1];
+    const id = ids[container];
+    if (!id) throw new Error(`no docker container "${container}" in ${JSON.stringify(ids)}`);
+    return id;
   };
   const redis = async (args: string[]) => redisCommand((await instance0()).ip as string, 6379, args, 5000);
 
@@ -120,19 +121,41 @@ describe.skipIf(!canRunDirectorE2e)('bosun deploy on the local cloud (needs root
   });
 
   it('replaces only the container whose env changed, and keeps its data', async () => {
+    const bootsUrl = `http://${(await instance0()).ip}:8081/boots.txt`;
+    const bootsBefore = (await (await fetch(bootsUrl)).text()).trim().split('\n').length;
     const before = await containerIds();
-    const r = await deploy(
-      await writeManifest((m) => {
-        const redisSpec = group(m).containers.find((c) => c.name === 'redis');
-        if (redisSpec) redisSpec.env = { EXAMPLE_VAR: '2' };
-        base = m;
-      }),
+    expectOk(
+      await deploy(
+        await writeManifest((m) => {
+          const notes = group(m).containers.find((c) => c.name === 'notes');
+          if (notes) notes.env = { NOTE: 'changed' };
+          base = m;
+        }),
+      ),
     );
-    expectOk(r);
+    const after = await containerIds();
+    expect(idOf(after, 'notes')).not.toBe(idOf(before, 'notes'));
+    expect(idOf(after, 'redis')).toBe(idOf(before, 'redis'));
+    expect(idOf(after, 'web')).toBe(idOf(before, 'web'));
+    // notes appends a line per start to its bind volume on the persistent disk.
+    expect((await (await fetch(bootsUrl)).text()).trim().split('\n').length).toBe(bootsBefore + 1);
+  });
+
+  it('re-creates the containers linked to a replaced one (Docker links bind to the container)', async () => {
+    const before = await containerIds();
+    expectOk(
+      await deploy(
+        await writeManifest((m) => {
+          const redisSpec = group(m).containers.find((c) => c.name === 'redis');
+          if (redisSpec) redisSpec.env = { EXAMPLE_VAR: '2' };
+          base = m;
+        }),
+      ),
+    );
     const after = await containerIds();
     expect(idOf(after, 'redis')).not.toBe(idOf(before, 'redis'));
+    expect(idOf(after, 'web')).not.toBe(idOf(before, 'web'));
     expect(idOf(after, 'notes')).toBe(idOf(before, 'notes'));
-    expect(idOf(after, 'web')).toBe(idOf(before, 'web'));
     expect(await redis(['GET', 'e2e-key'])).toBe('kept');
   });
 

@@ -6,7 +6,15 @@
 import { appendFile, chmod, chown, link, mkdir, open, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkFits, copyDelta, copyFinalDelta, copyTree, usedBytes, verifyTrees, type CopyProgress } from '../../src/agent/disks/migrate.js';
+import {
+  checkFits,
+  copyDelta,
+  copyFinalDelta,
+  copyTree,
+  usedBytes,
+  verifyTrees,
+  type CopyProgress,
+} from '../../src/agent/disks/migrate.js';
 import { createLoopDisks, sh, type LoopDisk, type LoopDisks } from '../helpers/loop-disks.js';
 import { getXattrs, setXattr, snapshotTree, writeDataSet } from '../helpers/disk-data-set.js';
 
@@ -28,12 +36,17 @@ describe('copy engine on loop disks', () => {
     const dst = await disks.create('dst-cp', 160);
     const progress: CopyProgress[] = [];
     const started = Date.now() - 1000;
-    const stats = await copyTree(src.mountPoint, dst.mountPoint, { onProgress: (p) => progress.push(p), progressIntervalMs: 10 });
+    const stats = await copyTree(src.mountPoint, dst.mountPoint, {
+      onProgress: (p) => progress.push(p),
+      progressIntervalMs: 10,
+    });
     expect(stats.filesCopied).toBeGreaterThan(400);
     expect(stats.bytesCopied).toBeGreaterThan(16 * 1024 * 1024);
     expect(progress.at(-1)?.bytesTotal).toBeGreaterThan(16 * 1024 * 1024);
     // The sparse file stayed sparse: 64 MiB apparent, almost nothing allocated.
-    expect((await usedBytes(dst.mountPoint)).usedBytes).toBeLessThan((await usedBytes(src.mountPoint)).usedBytes + 8 * 1024 * 1024);
+    expect((await usedBytes(dst.mountPoint)).usedBytes).toBeLessThan(
+      (await usedBytes(src.mountPoint)).usedBytes + 8 * 1024 * 1024,
+    );
 
     // Writes while the containers still run: change, add, delete, chmod, chown, append.
     const s = src.mountPoint;
@@ -68,7 +81,11 @@ describe('copy engine on loop disks', () => {
   it('copies identically with the rsync engine and reports bytes and files from --info=progress2', async () => {
     const dst = await disks.create('dst-rsync', 160);
     const progress: CopyProgress[] = [];
-    const stats = await copyTree(src.mountPoint, dst.mountPoint, { engine: 'rsync', onProgress: (p) => progress.push(p), progressIntervalMs: 0 });
+    const stats = await copyTree(src.mountPoint, dst.mountPoint, {
+      engine: 'rsync',
+      onProgress: (p) => progress.push(p),
+      progressIntervalMs: 0,
+    });
     expect(stats.filesCopied).toBeGreaterThan(400);
     expect(stats.bytesCopied).toBeGreaterThan(16 * 1024 * 1024);
     expect(progress.length).toBeGreaterThan(0);
@@ -96,7 +113,9 @@ describe('copy engine on loop disks', () => {
     await expect(verifyTrees(src.mountPoint, dst.mountPoint, started)).rejects.toThrow(/big\/large1.bin/);
     await rm(path.join(dst.mountPoint, 'new-file'), { force: true });
     await rm(path.join(dst.mountPoint, 'small/d0/f0'));
-    await expect(verifyTrees(src.mountPoint, dst.mountPoint, started)).rejects.toThrow(/small\/d0\/f0: missing on the new disk/);
+    await expect(verifyTrees(src.mountPoint, dst.mountPoint, started)).rejects.toThrow(
+      /small\/d0\/f0: missing on the new disk/,
+    );
   });
 
   it('tolerates files that vanish during the bulk copy (cp and rsync engines); the delta makes it exact', async () => {
@@ -164,7 +183,9 @@ describe('copy engine on loop disks', () => {
     const r = await copyFinalDelta(src.mountPoint, dst.mountPoint, since);
     expect(r.verified.checksummed).toBeGreaterThan(0);
     expect(await snapshotTree(dst.mountPoint)).toEqual(await snapshotTree(src.mountPoint));
-    expect(await getXattrs(path.join(dst.mountPoint, 'odd/xattr'))).toEqual({ 'user.bosun': 'changed-after-copy' });
+    expect(await getXattrs(path.join(dst.mountPoint, 'odd/xattr'))).toEqual({
+      'user.bosun': 'changed-after-copy',
+    });
     // Nothing changed since: nothing copied, one walk of each tree.
     const again = await copyFinalDelta(src.mountPoint, dst.mountPoint, Date.now() + 60_000);
     expect(again.filesCopied).toBe(0);
@@ -173,7 +194,9 @@ describe('copy engine on loop disks', () => {
 
   it('refuses a target smaller than the data plus margin', async () => {
     const tiny = await disks.create('tiny', 48);
-    await expect(checkFits(src.mountPoint, tiny.mountPoint)).rejects.toThrow(/new disk is too small.*at least \d+ MiB/);
+    await expect(checkFits(src.mountPoint, tiny.mountPoint)).rejects.toThrow(
+      /new disk is too small.*at least \d+ MiB/,
+    );
     const ok = await disks.create('ok', 160);
     await expect(checkFits(src.mountPoint, ok.mountPoint)).resolves.toBeUndefined();
   });

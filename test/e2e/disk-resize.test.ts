@@ -53,9 +53,18 @@ describe('persistent disk resize on the local cloud (real VM, agent, dockerd, re
     const i = await instance();
     return `/proc/${i.pid}/root${path.join(stack?.fx.cloud.vmDir(i.vmCid) ?? '', 'store')}`;
   };
-  const inVm = async (args: string[]): Promise<string> => (await exec('nsenter', ['-t', String((await instance()).pid), '-m', '-n', '-p', '--', ...args])).stdout;
-  const redisStartedAt = async (): Promise<string> => (await inVm(['sh', '-c', `docker -H unix://${stack?.fx.cloud.vmDir((await instance()).vmCid)}/run/docker.sock inspect -f '{{.State.StartedAt}}' redis`])).trim();
-  const deploy = async (diskMiB: number) => d.tasks.wait((await d.deploy({ manifest: manifest(diskMiB) }, 'admin')).id);
+  const inVm = async (args: string[]): Promise<string> =>
+    (await exec('nsenter', ['-t', String((await instance()).pid), '-m', '-n', '-p', '--', ...args])).stdout;
+  const redisStartedAt = async (): Promise<string> =>
+    (
+      await inVm([
+        'sh',
+        '-c',
+        `docker -H unix://${stack?.fx.cloud.vmDir((await instance()).vmCid)}/run/docker.sock inspect -f '{{.State.StartedAt}}' redis`,
+      ])
+    ).trim();
+  const deploy = async (diskMiB: number) =>
+    d.tasks.wait((await d.deploy({ manifest: manifest(diskMiB) }, 'admin')).id);
 
   /** Every invariant after a resize: data identical, redis has its keys, one disk attached, nothing mounted at the migration target. */
   const expectIntact = async (): Promise<void> => {
@@ -63,7 +72,11 @@ describe('persistent disk resize on the local cloud (real VM, agent, dockerd, re
     const store = await storeOf();
     expect(await snapshotTree(path.join(store, 'dataset'))).toEqual(expected);
     expect(await getXattrs(path.join(store, 'dataset/odd/xattr'))).toEqual({ 'user.bosun': 'resize-test' });
-    const value = await waitFor('redis to answer', () => redisCommand(i.ip, 6379, ['GET', 'bosun:answer']).then((v) => v ?? undefined), 60_000);
+    const value = await waitFor(
+      'redis to answer',
+      () => redisCommand(i.ip, 6379, ['GET', 'bosun:answer']).then((v) => v ?? undefined),
+      60_000,
+    );
     expect(value).toBe('42');
     expect(await redisCommand(i.ip, 6379, ['GET', 'bosun:key:77'])).toBe('value-77');
     expect(await stack?.fx.cloud.getDisks(i.vmCid)).toEqual([i.diskCid]);
@@ -76,7 +89,9 @@ describe('persistent disk resize on the local cloud (real VM, agent, dockerd, re
   beforeAll(async () => {
     stack = await createLocalDirectorStack();
     d = stack.director;
-    const up = await d.tasks.wait((await d.uploadImage(path.join(IMAGES_DIR, 'redis.tar'), undefined, 'admin')).id);
+    const up = await d.tasks.wait(
+      (await d.uploadImage(path.join(IMAGES_DIR, 'redis.tar'), undefined, 'admin')).id,
+    );
     if (up.state !== 'done') throw new Error(`upload failed: ${up.error}`);
     const t = await deploy(256);
     if (t.state !== 'done') throw new Error(`deploy failed: ${t.error}`);
@@ -99,7 +114,18 @@ describe('persistent disk resize on the local cloud (real VM, agent, dockerd, re
     expect(task.error).toBeNull();
     const after = await instance();
     expect(after.diskCid).toBe(before.diskCid);
-    expect(Number((await inVm(['df', '-B1', '--output=size', path.join(stack?.fx.cloud.vmDir(after.vmCid) ?? '', 'store')])).split('\n')[1])).toBeGreaterThan(700 * 1024 * 1024);
+    expect(
+      Number(
+        (
+          await inVm([
+            'df',
+            '-B1',
+            '--output=size',
+            path.join(stack?.fx.cloud.vmDir(after.vmCid) ?? '', 'store'),
+          ])
+        ).split('\n')[1],
+      ),
+    ).toBeGreaterThan(700 * 1024 * 1024);
     await expectIntact();
     const events = await d.taskEvents(task.id);
     expect(events.some((e) => e.step === 'resize disk in the cloud' && e.state === 'finished')).toBe(true);
@@ -114,7 +140,9 @@ describe('persistent disk resize on the local cloud (real VM, agent, dockerd, re
     const startedAt = await redisStartedAt();
     const task = await deploy(70);
     expect(task.state).toBe('error');
-    expect(task.error).toMatch(/Cannot shrink the persistent disk of redis\/0 .* to 70 MiB: its data uses \d+ MiB and needs at least \d+ MiB/);
+    expect(task.error).toMatch(
+      /Cannot shrink the persistent disk of redis\/0 .* to 70 MiB: its data uses \d+ MiB and needs at least \d+ MiB/,
+    );
     expect(await redisStartedAt()).toBe(startedAt);
     expect((await instance()).diskCid).toBe(before.diskCid);
     await expectIntact();
@@ -123,11 +151,20 @@ describe('persistent disk resize on the local cloud (real VM, agent, dockerd, re
   it('an agent killed during the copy: the deploy fails, the re-run converges with nothing lost or leaked', async () => {
     const before = await instance();
     // Enough data for the copy to take a moment (incompressible, so it is really written).
-    await exec('dd', ['if=/dev/urandom', `of=${path.join(await storeOf(), 'dataset-bulk.bin')}`, 'bs=1M', 'count=200', 'status=none']);
+    await exec('dd', [
+      'if=/dev/urandom',
+      `of=${path.join(await storeOf(), 'dataset-bulk.bin')}`,
+      'bs=1M',
+      'count=200',
+      'status=none',
+    ]);
     const task = await d.deploy({ manifest: manifest(512) }, 'admin');
     await waitFor(
       'the bulk copy to start',
-      async () => (await d.taskEvents(task.id)).some((e) => e.step === 'copy data while the containers run' && e.state === 'started') || undefined,
+      async () =>
+        (await d.taskEvents(task.id)).some(
+          (e) => e.step === 'copy data while the containers run' && e.state === 'started',
+        ) || undefined,
       60_000,
     );
     const agentPid = (await inVm(['pgrep', '-x', 'node'])).trim();
@@ -159,9 +196,17 @@ describe('persistent disk resize on the local cloud (real VM, agent, dockerd, re
     expect((await d.listDisks({ orphaned: true })).map((x) => x.diskCid)).toContain(before.diskCid);
     const events = await d.taskEvents(task.id);
     process.stdout.write(`shrink by copy: downtime (stop → started) ${downtimeMs(events)} ms\n`);
-    const progress = events.filter((e) => e.state === 'in_progress' && typeof e.data?.bytesCopied === 'number');
+    const progress = events.filter(
+      (e) => e.state === 'in_progress' && typeof e.data?.bytesCopied === 'number',
+    );
     expect(progress.length).toBeGreaterThan(0);
-    for (const step of ['copy data while the containers run', 'stop containers', 'copy changes and verify', 'swap disks', 'start containers']) {
+    for (const step of [
+      'copy data while the containers run',
+      'stop containers',
+      'copy changes and verify',
+      'swap disks',
+      'start containers',
+    ]) {
       expect(events.some((e) => e.step === step && e.state === 'finished')).toBe(true);
     }
   }, 180_000);
@@ -185,7 +230,8 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

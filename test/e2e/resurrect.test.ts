@@ -9,49 +9,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netnsName } from '../../src/cloud/local/network.js';
-import type { Director } from '../../src/director/director.js';
 import { IMAGES_DIR } from '../helpers/agent-vm-fixture.js';
 import { createLocalDirectorStack, type LocalDirectorStack } from '../helpers/local-director-stack.js';
 import { redisCommand } from '../helpers/redis-resp.js';
+import { RESURRECT_MANIFEST, ended, waitUntil } from '../helpers/resurrect-kit.js';
 
 const exec = promisify(execFile);
-
-export const RESURRECT_MANIFEST = `
-name: resurrect
-update: {canaries: 1, max_in_flight: 1, canary_watch_time: 500-60000, update_watch_time: 500-60000}
-instance_groups:
-  - name: redis
-    instances: 1
-    persistent_disk: 256
-    containers:
-      - name: redis
-        image: redis:7
-        entrypoint: redis-server
-        command: "--dir /var/lib/redis --appendonly yes --appendfsync always --protected-mode no"
-        bind_ports: ["6379:6379"]
-        bind_volumes: ["/var/lib/redis"]
-`;
-
-async function waitUntil<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function ended(director: Director, id: number): Promise<void> {
-  const t = await director.tasks.wait(id);
-  if (t.state !== 'done') throw new Error(`task ${id} (${t.description}) ended ${t.state}: ${t.error}`);
-}
 
 describe('resurrection on the local cloud (real VMs, agent, dockerd, redis)', () => {
   let stack: LocalDirectorStack | undefined;

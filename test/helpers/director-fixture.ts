@@ -23,7 +23,9 @@ import { runCli, type CliResult } from '../unit/cli/harness.js';
 import { createLocalCloudFixture, type LocalCloudFixture } from './local-cloud-fixture.js';
 
 const execFileAsync = promisify(execFile);
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const twoUp = fileURLToPath(new URL('../../', import.meta.url));
+// From dist/test/helpers/ (a compiled benchmark) the repository is one level further up.
+const repoRoot = existsSync(join(twoUp, 'package.json')) ? twoUp : join(twoUp, '..');
 export const builtCli = join(repoRoot, 'dist/src/cli/main.js');
 export const imagesDir = join(repoRoot, 'build/images');
 

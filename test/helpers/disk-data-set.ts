@@ -4,7 +4,20 @@
  * xattrs and old mtimes.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, chown, lstat, mkdir, readFile, readdir, readlink, link, symlink, utimes, writeFile, open } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  lstat,
+  mkdir,
+  readFile,
+  readdir,
+  readlink,
+  link,
+  symlink,
+  utimes,
+  writeFile,
+  open,
+} from 'node:fs/promises';
 import path from 'node:path';
 import { sh } from './loop-disks.js';
 
@@ -78,7 +91,13 @@ export async function writeDataSet(root: string, o: DataSetOptions = {}): Promis
 }
 
 export async function setXattr(file: string, name: string, value: string): Promise<void> {
-  await sh('python3', ['-c', 'import os,sys; os.setxattr(sys.argv[1], sys.argv[2], sys.argv[3].encode())', file, name, value]);
+  await sh('python3', [
+    '-c',
+    'import os,sys; os.setxattr(sys.argv[1], sys.argv[2], sys.argv[3].encode())',
+    file,
+    name,
+    value,
+  ]);
 }
 
 export async function getXattrs(file: string): Promise<Record<string, string>> {
@@ -117,7 +136,12 @@ export async function snapshotTree(root: string): Promise<Record<string, Snapsho
       const r = rel === '' ? name : `${rel}/${name}`;
       const full = path.join(root, r);
       const st = await lstat(full);
-      const e: SnapshotEntry = { type: st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other', mode: st.mode, uid: st.uid, gid: st.gid };
+      const e: SnapshotEntry = {
+        type: st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other',
+        mode: st.mode,
+        uid: st.uid,
+        gid: st.gid,
+      };
       if (st.isSymbolicLink()) e.target = await readlink(full);
       if (st.isFile()) {
         e.size = st.size;

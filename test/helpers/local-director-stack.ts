@@ -2,6 +2,7 @@
  * The whole director stack in this process, on a LocalCloud fixture (its own bridge, subnet and
  * temp dir): CA, the real registry on the bridge address, the Director with the HTTP agent
  * connector and its health monitor running, and the HTTPS API the agents send heartbeats to.
+ * The director's cloud calls are recorded (`cloudCalls`) for order assertions.
  * `close()` stops it all and deletes every VM and disk (call it from afterAll).
  * The agent runs from dist/ (npm run build first).
  */
@@ -18,11 +19,14 @@ import { registryAdapter } from '../../src/director/daemon/registry-adapter.js';
 import { manifestModule } from '../../src/director/deploy/manifest-adapter.js';
 import { Director } from '../../src/director/director.js';
 import { RegistryServer } from '../../src/registry/registry-server.js';
+import { recordCloudCalls, type CloudCall } from './cloud-call-log.js';
 import { createLocalCloudFixture, type LocalCloudFixture } from './local-cloud-fixture.js';
 
 export interface LocalDirectorStack {
   fx: LocalCloudFixture;
   director: Director;
+  /** Every call the director made on the cloud, in order (the test's own fx.cloud calls are not in it). */
+  cloudCalls: CloudCall[];
   close(): Promise<void>;
 }
 
@@ -72,6 +76,7 @@ export async function createLocalDirectorStack(
     const port = await freePort(fx.hostIp);
     const uploads = path.join(dir, 'uploads');
     await mkdir(uploads, { recursive: true });
+    const recorded = recordCloudCalls(fx.cloud);
     const director = await Director.create({
       config: {
         dataDir: dir,
@@ -79,7 +84,7 @@ export async function createLocalDirectorStack(
         registryHost: registry.hostPort,
         ca,
       },
-      cloud: fx.cloud,
+      cloud: recorded.cloud,
       agentConnector: new HttpAgentConnector({
         caPem: ca.certPem,
         certPem: directorCert.certPem,
@@ -106,7 +111,7 @@ export async function createLocalDirectorStack(
     });
     stops.push(() => api.close());
     await api.listen([{ host: fx.hostIp, port }]);
-    return { fx, director, close };
+    return { fx, director, cloudCalls: recorded.calls, close };
   } catch (err) {
     await close();
     throw err;

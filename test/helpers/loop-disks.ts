@@ -44,7 +44,11 @@ export async function createLoopDisks(): Promise<LoopDisks> {
   const self: LoopDisks = {
     dir,
     async create(name, sizeMiB) {
-      const disk: LoopDisk = { image: path.join(dir, `${name}.img`), device: '', mountPoint: path.join(dir, name) };
+      const disk: LoopDisk = {
+        image: path.join(dir, `${name}.img`),
+        device: '',
+        mountPoint: path.join(dir, name),
+      };
       disks.push(disk);
       await sh('truncate', ['-s', `${sizeMiB}M`, disk.image]);
       await sh('mkfs.ext4', ['-q', '-F', disk.image]);

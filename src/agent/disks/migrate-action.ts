@@ -38,7 +38,8 @@ export function createMigrateDiskAction(
         `migrate_disk needs "phase": one of ${PHASES.join(', ')}, not ${JSON.stringify(request.phase)}.`,
       );
     }
-    if (running) throw new ConflictError('A disk migration is already running on this VM; wait for it to finish.');
+    if (running)
+      throw new ConflictError('A disk migration is already running on this VM; wait for it to finish.');
     running = true;
     try {
       if (request.phase === 'swap') {
@@ -49,7 +50,9 @@ export function createMigrateDiskAction(
       const storeDev = mounts.get(dirs.store);
       const migrationDev = mounts.get(dirs.migration);
       if (storeDev === undefined) {
-        throw new ConflictError(`Cannot migrate the persistent disk: nothing is mounted at the store ${dirs.store}.`);
+        throw new ConflictError(
+          `Cannot migrate the persistent disk: nothing is mounted at the store ${dirs.store}.`,
+        );
       }
       if (migrationDev === undefined) {
         throw new ConflictError(
@@ -57,7 +60,9 @@ export function createMigrateDiskAction(
         );
       }
       if (storeDev === migrationDev) {
-        throw new ConflictError(`Cannot migrate the persistent disk onto itself (${storeDev} is mounted at both targets).`);
+        throw new ConflictError(
+          `Cannot migrate the persistent disk onto itself (${storeDev} is mounted at both targets).`,
+        );
       }
       const phase = request.phase;
       const report = (p: CopyProgress): void => onProgress?.({ phase, ...p });
@@ -72,12 +77,17 @@ export function createMigrateDiskAction(
       }
       if (phase === 'sync') {
         const since = request.copyStartedAtMs ?? 0;
-        const stats = await copyDelta(dirs.store, dirs.migration, { onProgress: report, checksumSinceMs: since });
+        const stats = await copyDelta(dirs.store, dirs.migration, {
+          onProgress: report,
+          checksumSinceMs: since,
+        });
         log.info('catch-up pass of the persistent disk done', { ...stats });
         return { ...stats, startedAtMs };
       }
       const since = request.copyStartedAtMs ?? 0;
-      const { verified, ...stats } = await copyFinalDelta(dirs.store, dirs.migration, since, { onProgress: report });
+      const { verified, ...stats } = await copyFinalDelta(dirs.store, dirs.migration, since, {
+        onProgress: report,
+      });
       log.info('delta copy and verification of the persistent disk done', { ...stats, ...verified });
       return { ...stats, startedAtMs, verifiedFiles: verified.files, checksummedFiles: verified.checksummed };
     } finally {
@@ -90,13 +100,23 @@ export function createMigrateDiskAction(
  * The swap of a resize by copy, with the containers stopped: the old disk leaves the store, the new
  * one moves from the migration target to the store. Idempotent: a repeated swap finds it done.
  */
-async function swap(request: MigrateDiskRequest, disks: SwappableDisks | undefined, log: Logger): Promise<void> {
+async function swap(
+  request: MigrateDiskRequest,
+  disks: SwappableDisks | undefined,
+  log: Logger,
+): Promise<void> {
   const { oldDiskCid, newDiskCid } = request;
-  if (!disks) throw new InvalidInputError('This agent cannot swap disks in migrate_disk; use unmount_disk and mount_disk.');
-  if (!oldDiskCid || !newDiskCid) throw new InvalidInputError('migrate_disk "swap" needs "oldDiskCid" and "newDiskCid".');
+  if (!disks)
+    throw new InvalidInputError(
+      'This agent cannot swap disks in migrate_disk; use unmount_disk and mount_disk.',
+    );
+  if (!oldDiskCid || !newDiskCid)
+    throw new InvalidInputError('migrate_disk "swap" needs "oldDiskCid" and "newDiskCid".');
   const fresh = disks.list().find((d) => d.diskCid === newDiskCid);
   if (!fresh) {
-    throw new ConflictError(`Cannot swap to disk ${newDiskCid}: it is not mounted on this VM; mount it at the migration target first.`);
+    throw new ConflictError(
+      `Cannot swap to disk ${newDiskCid}: it is not mounted on this VM; mount it at the migration target first.`,
+    );
   }
   if (fresh.target === 'store') return;
   await disks.unmount(oldDiskCid);

@@ -20,7 +20,7 @@ import {
 import { ExitError, EXIT_USER_ERROR, printJson } from '../output.js';
 import { checkPrerequisites } from '../prerequisites.js';
 import { globalOptions } from '../global-options.js';
-import { purgeDataDir } from '../purge.js';
+import { purgeDataDir, readDirectorNetwork } from '../purge.js';
 import { readTarget, targetConfigPath, writeTarget } from '../target.js';
 
 interface UpOptions {
@@ -140,7 +140,11 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
           throw new InvalidInputError(
             'bosun down --purge needs root to delete VMs and disks: run it as root.',
           );
-        await purgeDataDir(dataDir, state?.bridgeName ?? 'bosun0', state?.subnet ?? '10.244.0.0/16', say);
+        // The running director's state file, else the network its last start recorded: the
+        // bridge of this director's config and never a default one it did not use.
+        const network =
+          state !== null ? { bridgeName: state.bridgeName, subnet: state.subnet } : await readDirectorNetwork(dataDir);
+        await purgeDataDir(dataDir, network, say);
       }
     });
 

@@ -49,7 +49,7 @@ export class FakeAgent implements AgentApi {
   private containers = new Map<string, ContainerState>();
   private readonly mounted = new Map<string, 'store' | 'migration'>();
   private timer: NodeJS.Timeout | null = null;
-  private migrateFailure: { phase: 'copy' | 'delta'; message: string } | null = null;
+  private migrateFailure: { phase: MigrateDiskRequest['phase']; message: string } | null = null;
   private condition: FakeAgentCondition = 'running';
   private readonly pending = new Map<NodeJS.Timeout, () => void>();
   /** Every action called on this agent, in order (for assertions). */
@@ -211,7 +211,7 @@ export class FakeAgent implements AgentApi {
   }
 
   /** Makes the next migrate_disk of `phase` fail with `message` (failure injection for resize tests). */
-  failNextMigrate(phase: 'copy' | 'delta', message = `injected migrate_disk failure (${phase})`): void {
+  failNextMigrate(phase: MigrateDiskRequest['phase'], message = `injected migrate_disk failure (${phase})`): void {
     this.migrateFailure = { phase, message };
   }
 
@@ -224,6 +224,18 @@ export class FakeAgent implements AgentApi {
     onProgress?: (p: MigrateDiskProgress) => void,
   ): Promise<MigrateDiskResult> {
     return this.act('migrateDisk', [request], () => {
+      if (request.phase === 'swap') {
+        if (this.migrateFailure?.phase === 'swap') {
+          const { message } = this.migrateFailure;
+          this.migrateFailure = null;
+          throw new Error(message);
+        }
+        const { oldDiskCid, newDiskCid } = request;
+        if (!oldDiskCid || !newDiskCid || !this.mounted.has(newDiskCid)) throw new Error('swap: the new disk is not mounted');
+        this.mounted.delete(oldDiskCid);
+        this.mounted.set(newDiskCid, 'store');
+        return { bytesCopied: 0, filesCopied: 0, durationMs: 0 };
+      }
       const at = (target: 'store' | 'migration'): [string, Map<string, string>] => {
         for (const [cid, t] of this.mounted) {
           const data = t === target ? this.host.diskData(cid) : undefined;

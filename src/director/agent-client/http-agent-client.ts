@@ -119,11 +119,15 @@ export class HttpAgentClient implements AgentApi {
     const started = (await this.call('POST', `${AGENT_API_PREFIX}/actions/${action}`, body, this.o.requestTimeoutMs)) as { task: AgentTaskInfo };
     let task = started.task;
     const deadline = Date.now() + taskTimeoutMs;
+    // Most long actions (stop, mount, start) end within tens of ms: poll soon, then back off to the
+    // interval, so that a sequence of them (a disk resize's stopped window) does not wait 200 ms each.
+    let wait = Math.min(20, this.o.pollIntervalMs);
     while (task.state === 'running') {
       if (Date.now() > deadline) {
         throw new TimeoutError(`Agent ${this.o.agentId} (${this.o.baseUrl}) did not finish "${action}" within ${Math.round(taskTimeoutMs / 1000)} s (task ${task.id}); check the VM with \`bosun ssh\`.`);
       }
-      await sleep(this.o.pollIntervalMs);
+      await sleep(wait);
+      wait = Math.min(wait * 2, this.o.pollIntervalMs);
       task = (await this.call('GET', `${AGENT_API_PREFIX}/tasks/${task.id}`, undefined, this.o.requestTimeoutMs)) as AgentTaskInfo;
       if (task.progress !== undefined) onProgress?.(task.progress);
     }

@@ -20,6 +20,8 @@ export function dataDirPaths(dataDir: string) {
     logFile: join(dataDir, 'director.log'),
     /** Written by the running director: { url, pid, bridgeName, subnet, dataDir } (read by `bosun up/down`). */
     stateFile: join(dataDir, 'director.json'),
+    /** { bridgeName, subnet } of the local cloud; kept after the director stops (read by `bosun down --purge`). */
+    networkFile: join(dataDir, 'network.json'),
     uploads: join(dataDir, 'uploads'),
     cloud: join(dataDir, 'cloud'),
     configFile: join(dataDir, 'director.yml'),

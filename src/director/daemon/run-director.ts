@@ -49,6 +49,11 @@ export async function runDirector(
   try {
     const ca = loadOrCreateCertificateAuthority(config.dataDir);
     const adminToken = await loadOrCreateAdminToken(config.dataDir);
+    // Which bridge is this director's: `bosun down --purge` deletes that one and no other.
+    await writeFile(
+      paths.networkFile,
+      JSON.stringify({ bridgeName: config.bridgeName, subnet: config.subnet }, null, 2),
+    );
     const cloud = await LocalCloud.create({
       dataDir: paths.cloud,
       bridgeName: config.bridgeName,
@@ -102,6 +107,8 @@ export async function runDirector(
         ...(config.resurrectionDefault === undefined
           ? {}
           : { resurrectionDefault: config.resurrectionDefault }),
+        // The embedded local cloud (its own data dir) belongs to this director alone.
+        deleteUnknownVmsAfterCrash: true,
       },
       cloud,
       agentConnector: new HttpAgentConnector({

@@ -35,12 +35,20 @@ export class DiskMigrations {
   constructor(private readonly db: Kysely<DatabaseSchema>) {}
 
   async get(instanceId: string): Promise<DiskMigrationRecord | null> {
-    const r = await this.db.selectFrom('config').select('value').where('key', '=', key(instanceId)).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('config')
+      .select('value')
+      .where('key', '=', key(instanceId))
+      .executeTakeFirst();
     return r ? (JSON.parse(r.value) as DiskMigrationRecord) : null;
   }
 
   async list(): Promise<DiskMigrationRecord[]> {
-    const rows = await this.db.selectFrom('config').select('value').where('key', 'like', 'disk_migration:%').execute();
+    const rows = await this.db
+      .selectFrom('config')
+      .select('value')
+      .where('key', 'like', 'disk_migration:%')
+      .execute();
     return rows.map((r) => JSON.parse(r.value) as DiskMigrationRecord);
   }
 
@@ -72,7 +80,10 @@ export class DiskMigrations {
   }
 
   /** The swap: the new disk becomes the instance's active disk, the old one an orphan (still to detach). */
-  async commitSwap(record: DiskMigrationRecord & { newDiskCid: string }, newHintJson: string | null): Promise<void> {
+  async commitSwap(
+    record: DiskMigrationRecord & { newDiskCid: string },
+    newHintJson: string | null,
+  ): Promise<void> {
     const now = new Date().toISOString();
     await this.db.transaction().execute(async (trx) => {
       await trx
@@ -112,6 +123,14 @@ export class DiskMigrations {
 
 async function saveIn(trx: Kysely<DatabaseSchema>, record: DiskMigrationRecord): Promise<void> {
   const value = JSON.stringify(record);
-  const updated = await trx.updateTable('config').set({ value }).where('key', '=', key(record.instanceId)).executeTakeFirst();
-  if (Number(updated.numUpdatedRows) === 0) await trx.insertInto('config').values({ key: key(record.instanceId), value }).execute();
+  const updated = await trx
+    .updateTable('config')
+    .set({ value })
+    .where('key', '=', key(record.instanceId))
+    .executeTakeFirst();
+  if (Number(updated.numUpdatedRows) === 0)
+    await trx
+      .insertInto('config')
+      .values({ key: key(record.instanceId), value })
+      .execute();
 }

@@ -19,7 +19,11 @@ export interface OrphanSweepDeps {
 }
 
 /** Deletes the orphans older than `retentionMs`; returns the cids it asked to delete. */
-export async function sweepOrphanedDisks(deps: OrphanSweepDeps, retentionMs: number, now = Date.now()): Promise<string[]> {
+export async function sweepOrphanedDisks(
+  deps: OrphanSweepDeps,
+  retentionMs: number,
+  now = Date.now(),
+): Promise<string[]> {
   const inUse = await new DiskMigrations(deps.store.db).inUse();
   const expired = (await deps.store.disks.list({ orphaned: true })).filter(
     (d) => d.orphanedAt !== null && now - Date.parse(d.orphanedAt) >= retentionMs && !inUse.has(d.cid),
@@ -30,15 +34,22 @@ export async function sweepOrphanedDisks(deps: OrphanSweepDeps, retentionMs: num
       await deps.deleteDisk(d.cid);
       deleted.push(d.cid);
     } catch (err) {
-      deps.logger.warn('could not delete an expired orphaned disk; the next sweep retries', { diskCid: d.cid, error: errorMessage(err) });
+      deps.logger.warn('could not delete an expired orphaned disk; the next sweep retries', {
+        diskCid: d.cid,
+        error: errorMessage(err),
+      });
     }
   }
-  if (deleted.length > 0) deps.logger.info('deleting expired orphaned disks', { diskCids: deleted, retentionMs });
+  if (deleted.length > 0)
+    deps.logger.info('deleting expired orphaned disks', { diskCids: deleted, retentionMs });
   return deleted;
 }
 
 /** Runs the sweep every `intervalMs` (unref'd: it never keeps the process alive). */
-export function startOrphanedDiskSweeper(deps: OrphanSweepDeps, options: { retentionMs: number; intervalMs: number }): { stop(): void } {
+export function startOrphanedDiskSweeper(
+  deps: OrphanSweepDeps,
+  options: { retentionMs: number; intervalMs: number },
+): { stop(): void } {
   let running = false;
   const timer = setInterval(() => {
     if (running) return;

@@ -191,6 +191,22 @@ describe('persistent disk resize through deploy (fake cloud)', () => {
     expect(state.jobState).toBe('running');
   });
 
+  it('a failure in the swap rolls back to the old disk and restarts the containers', async () => {
+    t = await createTestDirector();
+    await deployAndWait(t.director, demo(2048));
+    const before = await only(t);
+    before.agent.storeData().set('k', 'v');
+    before.agent.failNextMigrate('swap', 'mount: wrong fs type');
+    const task = await deployAndWait(t.director, demo(512));
+    expect(task.error).toMatch(/failed at step "swap disks": mount: wrong fs type/);
+    const now = await only(t);
+    expect(now.diskCid).toBe(before.diskCid);
+    expect(await now.agent.listDisk()).toEqual([before.diskCid]);
+    expect(await t.cloud.getDisks(now.agent.vmCid)).toEqual([before.diskCid]);
+    expect((await now.agent.getState()).jobState).toBe('running');
+    expect(now.agent.storeData().get('k')).toBe('v');
+  });
+
   it('an agent that stops answering mid-copy: the re-run rolls back first, then converges', async () => {
     t = await createTestDirector();
     await deployAndWait(t.director, demo(2048));

@@ -1,0 +1,243 @@
+/**
+ * `npm run bench -- deploy`: a deploy of 5 VMs × 3 busybox containers from nothing (one group,
+ * 5 instances, canaries 1, max_in_flight 5) on the local cloud with the real agents and dockerds,
+ * with the director in process so that its cloud and agent calls can be timed. Prints:
+ *   - wallMs: the deploy task, enqueue to done;
+ *   - waitingMs: time with at least one cloud or agent call in flight (the union of the intervals:
+ *     the 5 instances overlap), split into cloudMs / agentMs (each a union too) and per method;
+ *   - directorShareMs = wallMs − waitingMs: the director's own work and its deliberate waits
+ *     (watch time, get_state polling interval, agent ping interval), with those settings listed;
+ *   - raw: the same 15 containers (same image, command, memory) created and started again directly
+ *     on the same 5 dockerds with dockerode (VMs in parallel, containers in order on each VM, as the
+ *     agent does), images already present; ratio = wallMs / raw.wallMs.
+ * Everything it creates is deleted at the end (deployment, VMs, disks, bridge, temp dirs).
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import Docker from 'dockerode';
+import type { AgentApi } from '../src/agent/protocol.js';
+import type { Cloud } from '../src/cloud/cloud.js';
+import { silentLogger } from '../src/common/logger.js';
+import { createCertificateAuthority, issueCertificate } from '../src/common/pki.js';
+import type { AgentConnector } from '../src/director/agent-connector.js';
+import { HttpAgentConnector } from '../src/director/agent-client/http-agent-connector.js';
+import { TokenAuthenticator } from '../src/director/api/auth.js';
+import { ApiServer } from '../src/director/api/server.js';
+import { registryAdapter } from '../src/director/daemon/registry-adapter.js';
+import { manifestModule } from '../src/director/deploy/manifest-adapter.js';
+import { Director } from '../src/director/director.js';
+import { RegistryServer } from '../src/registry/registry-server.js';
+import { ensureImages, imagesDir } from '../test/helpers/director-fixture.js';
+import { createLocalCloudFixture } from '../test/helpers/local-cloud-fixture.js';
+
+const INSTANCES = 5;
+const CONTAINERS = ['c1', 'c2', 'c3'];
+const WATCH = '500-60000';
+
+const MANIFEST = `
+name: bench-deploy
+update: {canaries: 1, max_in_flight: ${INSTANCES}, canary_watch_time: ${WATCH}, update_watch_time: ${WATCH}, serial: true}
+instance_groups:
+  - name: web
+    instances: ${INSTANCES}
+    containers:
+${CONTAINERS.map(
+  (c) => `      - name: ${c}
+        image: busybox:latest
+        command: ["sleep", "86400"]
+        memory: 32m
+        stop_timeout: 1`,
+).join('\n')}
+`;
+
+type Interval = [number, number];
+
+/** Records the [start, end] of every call of an object's methods, by `kind.method`. */
+class CallClock {
+  readonly intervals = new Map<string, Interval[]>();
+
+  wrap<T extends object>(kind: string, target: T): T {
+    return new Proxy(target, {
+      get: (obj, prop, receiver) => {
+        const value = Reflect.get(obj, prop, receiver) as unknown;
+        if (typeof value !== 'function' || typeof prop !== 'string') return value;
+        return (...args: unknown[]) => {
+          const start = performance.now();
+          const done = () => this.add(`${kind}.${prop}`, [start, performance.now()]);
+          try {
+            const result = (value as (...a: unknown[]) => unknown).apply(obj, args);
+            if (result instanceof Promise) return result.finally(done);
+            done();
+            return result;
+          } catch (err) {
+            done();
+            throw err;
+          }
+        };
+      },
+    });
+  }
+
+  private add(key: string, interval: Interval): void {
+    const list = this.intervals.get(key) ?? [];
+    list.push(interval);
+    this.intervals.set(key, list);
+  }
+
+  /** Total length of the union of the intervals whose key matches, clipped to [from, to]. */
+  unionMs(match: (key: string) => boolean, from: number, to: number): number {
+    const all = [...this.intervals.entries()]
+      .filter(([k]) => match(k))
+      .flatMap(([, v]) => v)
+      .map(([a, b]): Interval => [Math.max(a, from), Math.min(b, to)])
+      .filter(([a, b]) => b > a)
+      .sort((x, y) => x[0] - y[0]);
+    let total = 0;
+    let cur: Interval | null = null;
+    for (const iv of all) {
+      if (cur && iv[0] <= cur[1]) cur[1] = Math.max(cur[1], iv[1]);
+      else {
+        if (cur) total += cur[1] - cur[0];
+        cur = [...iv];
+      }
+    }
+    if (cur) total += cur[1] - cur[0];
+    return Math.round(total);
+  }
+
+  byMethod(from: number, to: number): Record<string, { calls: number; unionMs: number }> {
+    const out: Record<string, { calls: number; unionMs: number }> = {};
+    for (const [k, v] of [...this.intervals.entries()].sort()) {
+      const n = v.filter(([a, b]) => b > from && a < to).length;
+      if (n > 0) out[k] = { calls: n, unionMs: this.unionMs((x) => x === k, from, to) };
+    }
+    return out;
+  }
+}
+
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+async function ended(director: Director, id: number): Promise<void> {
+  const t = await director.tasks.wait(id);
+  if (t.state !== 'done') throw new Error(`task ${id} (${t.description}) ended ${t.state}: ${t.error}`);
+}
+
+export async function run(): Promise<unknown> {
+  await ensureImages(['busybox']);
+  const clock = new CallClock();
+  const fx = await createLocalCloudFixture({ logger: silentLogger });
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bosun-bench-deploy-'));
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    const ca = createCertificateAuthority('bosun bench CA');
+    const cert = issueCertificate(ca, { commonName: 'bosun-director', ipAddresses: [fx.hostIp, '127.0.0.1'], usage: 'both' });
+    const registry = await RegistryServer.create({
+      dataDir: path.join(dir, 'registry'),
+      host: fx.hostIp,
+      port: await freePort(fx.hostIp),
+      tls: { certPem: cert.certPem, keyPem: cert.keyPem, caPem: ca.certPem },
+      logger: silentLogger,
+    });
+    stops.push(() => registry.stop());
+    const uploads = path.join(dir, 'uploads');
+    await mkdir(uploads, { recursive: true });
+    const port = await freePort(fx.hostIp);
+    const http = new HttpAgentConnector({ caPem: ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem });
+    const agents: AgentConnector = {
+      connect: (target): AgentApi => clock.wrap('agent', http.connect(target)),
+    };
+    const director = await Director.create({
+      config: { dataDir: dir, directorUrl: `https://${fx.hostIp}:${port}`, registryHost: registry.hostPort, ca },
+      cloud: clock.wrap<Cloud>('cloud', fx.cloud),
+      agentConnector: agents,
+      manifests: manifestModule,
+      registry: registryAdapter({ hostPort: registry.hostPort, caPem: ca.certPem, uploadDir: uploads, workDir: uploads }),
+      logger: silentLogger,
+    });
+    stops.push(() => director.close());
+    const api = await ApiServer.create({
+      director,
+      tls: { certPem: cert.certPem, keyPem: cert.keyPem, caPem: ca.certPem },
+      authenticator: new TokenAuthenticator([{ user: 'admin', token: 'bench-token' }]),
+      logger: silentLogger,
+      uploadDir: uploads,
+      version: 'bench',
+    });
+    stops.push(() => api.close());
+    await api.listen([{ host: fx.hostIp, port }]);
+    await ended(director, (await director.uploadImage(path.join(imagesDir, 'busybox.tar'), undefined, 'admin')).id);
+
+    // The deploy, from nothing.
+    const t0 = performance.now();
+    const task = await director.deploy({ manifest: MANIFEST }, 'admin');
+    await ended(director, task.id);
+    const t1 = performance.now();
+    const wallMs = Math.round(t1 - t0);
+    const waitingMs = clock.unionMs((k) => k.startsWith('cloud.') || k.startsWith('agent.'), t0, t1);
+    const cloudMs = clock.unionMs((k) => k.startsWith('cloud.'), t0, t1);
+    const agentMs = clock.unionMs((k) => k.startsWith('agent.'), t0, t1);
+
+    // The same 15 containers directly against the same dockerds.
+    const vms = await fx.cloud.listVmCids();
+    if (vms.length !== INSTANCES) throw new Error(`expected ${INSTANCES} VMs after the deploy, found ${vms.length}`);
+    const dockers: Docker[] = [];
+    for (const cid of vms) {
+      const pid1 = await fx.cloud.vmPid(cid);
+      if (pid1 === null) throw new Error(`VM ${cid} has no PID 1`);
+      // The socket lives on a tmpfs private to the VM's mount namespace: reach it through the
+      // VM's root as its PID 1 sees it.
+      dockers.push(new Docker({ socketPath: `/proc/${pid1}/root${fx.cloud.vmDir(cid)}/run/docker.sock` }));
+    }
+    const r0 = performance.now();
+    await Promise.all(
+      dockers.map(async (docker) => {
+        for (const c of CONTAINERS) {
+          const created = await docker.createContainer({
+            name: `raw-${c}`,
+            Image: 'busybox:latest',
+            Cmd: ['sleep', '86400'],
+            StopTimeout: 1,
+            HostConfig: { Memory: 32 * 1024 * 1024 },
+          });
+          await created.start();
+        }
+      }),
+    );
+    const rawWallMs = Math.round(performance.now() - r0);
+    await Promise.all(
+      dockers.map(async (docker) => {
+        for (const c of CONTAINERS) await docker.getContainer(`raw-${c}`).remove({ force: true }).catch(() => undefined);
+      }),
+    );
+
+    await ended(director, (await director.deleteDeployment('bench-deploy', 'admin', { force: true })).id);
+    return {
+      shape: { vms: INSTANCES, containersPerVm: CONTAINERS.length, canaries: 1, maxInFlight: INSTANCES, image: 'busybox:latest' },
+      wallMs,
+      waitingMs,
+      cloudMs,
+      agentMs,
+      directorShareMs: wallMs - waitingMs,
+      directorSharePercent: Math.round(((wallMs - waitingMs) / wallMs) * 1000) / 10,
+      directorSettings: { watchTimeMs: WATCH, watchPollIntervalMs: 1000, agentPingIntervalMs: 1000 },
+      calls: clock.byMethod(t0, t1),
+      raw: { containers: INSTANCES * CONTAINERS.length, wallMs: rawWallMs, imagesAlreadyPresent: true },
+      ratio: Math.round((wallMs / Math.max(1, rawWallMs)) * 10) / 10,
+    };
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await fx.cleanup();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
