@@ -378,7 +378,7 @@ export class Director implements DirectorService {
       deployment: deployment ?? null,
     });
     // health: turning resurrection (back) on is the operator's word that a meltdown is over.
-    if (enabled) this.health.resurrector.operatorReset(deployment);
+    if (enabled) await this.health.resurrector.operatorReset(deployment);
   }
 
   /** The global resurrection flag (deployments without their own setting follow it). */

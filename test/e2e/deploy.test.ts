@@ -254,6 +254,13 @@ describe.skipIf(!canRunDirectorE2e)('bosun deploy on the local cloud (needs root
     expect(await redis(['GET', 'e2e-key'])).toBe('kept');
   });
 
+  it("logs the registry's normal 404 probes at debug, not as warnings", async () => {
+    const probes = (await d.log()).split('\n').filter((l) => l.includes('blob unknown'));
+    // Uploads and pulls always probe for blobs first: the lines exist, at debug (pino level 20).
+    expect(probes.length).toBeGreaterThan(0);
+    expect(probes.filter((l) => !l.includes('"level":20'))).toEqual([]);
+  });
+
   it('deletes the deployment: no namespace, loop device, mount or process left; disks orphaned', async () => {
     const list = await instances();
     const disks = list.flatMap((i) => i.diskCids);

@@ -27,7 +27,7 @@ export interface CloudCheckDeps {
   timeouts: { vmDeleteTimeoutMs: number; agentWaitTimeoutMs: number };
   pollIntervalMs?: number;
   /** Called after resolutions were applied (the resurrector resets its meltdown latch). */
-  onResolved?: (deployment: string) => void;
+  onResolved?: (deployment: string) => void | Promise<void>;
 }
 
 export class CloudCheck {
@@ -99,7 +99,7 @@ export class CloudCheck {
         });
       }
     }
-    if (changed) this.deps.onResolved?.(deployment);
+    if (changed) await this.deps.onResolved?.(deployment);
     if (failures.length > 0) {
       throw new Error(
         `Cloud-check could not resolve ${failures.length} problem(s); fix the cause and run cck again:\n${failures.join('\n')}`,

@@ -462,13 +462,18 @@ export async function recoverDiskMigration(
   const record = await migrations.get(t.instanceId);
   if (record === null) return;
   if (record.phase === 'committed') {
-    // The swap was committed: only the old disk's detach is left (it is unmounted already).
-    if (record.vmCid === t.vmCid)
+    // The swap was committed: the containers may not have been started again yet (start is
+    // idempotent), and the old disk (unmounted already) still has to be detached.
+    if (record.vmCid === t.vmCid) {
       await withTimeout(
         t.agent.unmountDisk(record.oldDiskCid),
         deps.config.agentTimeoutMs,
         `unmount_disk on ${t.name} timed out`,
       );
+      if (t.desired === 'started') {
+        await withTimeout(t.agent.start(), deps.config.applyTimeoutMs, `start on ${t.name} timed out`);
+      }
+    }
     await detachIgnoringAbsent(deps.cloud, record.vmCid, record.oldDiskCid);
     await migrations.forget(t.instanceId);
     return;

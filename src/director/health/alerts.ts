@@ -28,6 +28,7 @@ export type AlertCategory =
   | 'resurrection_started'
   | 'resurrection_succeeded'
   | 'resurrection_failed'
+  | 'resurrection_skipped'
   | 'meltdown';
 
 export interface AlertInput {

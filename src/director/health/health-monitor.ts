@@ -19,7 +19,8 @@ import {
   type TaskRunnerPort,
 } from './ports.js';
 
-export type UnhealthyProblem = 'unresponsive_agent' | 'missing_vm';
+/** no_vm: the instance has no VM at all (a recreate or resurrection interrupted by a crash, cck delete_vm_reference). */
+export type UnhealthyProblem = 'unresponsive_agent' | 'missing_vm' | 'no_vm';
 
 export interface UnhealthyInstance {
   instance: MonitoredInstance;
@@ -284,19 +285,20 @@ export class HealthMonitor {
       const name = instanceName(i);
       const base = { deployment: i.deployment, instance: name };
       if (i.vmCid === null) {
+        // Outside a task's lock no instance is meant to be without a VM (a stopped one keeps its
+        // VM too): it is resurrected like a missing VM, its containers started only if desired.
         this.clearInstance(i.id, `no_vm:${i.id}`);
-        if (i.desired === 'started') {
-          await this.deps.alerts.raise(
-            {
-              ...base,
-              severity: Severity.error,
-              category: 'instance_without_vm',
-              title: 'Instance has no VM',
-              summary: `${i.deployment} ${name} should be running but has no VM; run \`bosun -d ${i.deployment} recreate ${name}\` or deploy again.`,
-            },
-            { key: `no_vm:${i.id}` },
-          );
-        }
+        unhealthy.push({ instance: i, problem: 'no_vm' });
+        await this.deps.alerts.raise(
+          {
+            ...base,
+            severity: Severity.error,
+            category: 'instance_without_vm',
+            title: 'Instance has no VM',
+            summary: `${i.deployment} ${name} has no VM (an interrupted recreate or resurrection, or a deleted VM reference); with resurrection on it gets a new VM with its disks, otherwise run \`bosun -d ${i.deployment} recreate ${name}\` or deploy again.`,
+          },
+          { key: `no_vm:${i.id}` },
+        );
         continue;
       }
       if (hasVm.get(i.id) === false) {

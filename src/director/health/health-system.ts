@@ -27,6 +27,7 @@ import type {
   AlertStore,
   HealthStore,
   MonitoredDisk,
+  MeltdownStore,
   MonitoredInstance,
   TaskHandle,
   TaskRunnerPort,
@@ -100,10 +101,13 @@ export class HealthSystem {
       alerts: this.alerts,
       config: r,
       logger,
+      meltdowns: store,
       stillUnhealthy: async (u) =>
-        u.problem === 'missing_vm'
-          ? !(await deps.cloud.hasVm(u.instance.vmCid ?? ''))
-          : !holder.monitor?.isResponsive(u.instance.agentId ?? ''),
+        u.problem === 'no_vm'
+          ? u.instance.vmCid === null
+          : u.problem === 'missing_vm'
+            ? !(await deps.cloud.hasVm(u.instance.vmCid ?? ''))
+            : !holder.monitor?.isResponsive(u.instance.agentId ?? ''),
       onRecreated: (before) => {
         if (before.agentId) holder.monitor?.forgetAgent(before.agentId);
       },
@@ -142,18 +146,25 @@ export class HealthSystem {
   }
 }
 
+/** Config-table key of the meltdown stops (deployment → ISO time tripped), kept across restarts. */
+const CONFIG_MELTDOWNS = 'resurrector_meltdowns';
+
 /** The health parts' view of the store. */
-class StoreHealthAdapter implements HealthStore, AlertStore {
+class StoreHealthAdapter implements HealthStore, AlertStore, MeltdownStore {
   constructor(
     private readonly store: Store,
     private readonly globalResurrection: () => Promise<boolean>,
   ) {}
 
   async listInstances(deployment?: string): Promise<MonitoredInstance[]> {
-    const names =
-      deployment !== undefined ? [deployment] : (await this.store.deployments.list()).map((d) => d.name);
+    const deployments =
+      deployment !== undefined
+        ? [await this.store.deployments.get(deployment)].filter((d) => d !== undefined)
+        : await this.store.deployments.list();
     const out: MonitoredInstance[] = [];
-    for (const name of names) {
+    for (const { name, manifest, lastDeployedAt } of deployments) {
+      // No successful deploy yet: nothing to recreate its instances from.
+      const deployedAt = manifest === null ? null : (lastDeployedAt ?? '');
       const [records, disks] = await Promise.all([
         this.store.instances.listByDeployment(name),
         this.store.disks.list({ deployment: name }),
@@ -177,6 +188,7 @@ class StoreHealthAdapter implements HealthStore, AlertStore {
               hint: d.hint,
             })),
           spec: parseSpec(r.specJson),
+          deployedAt,
         });
       }
     }
@@ -225,6 +237,21 @@ class StoreHealthAdapter implements HealthStore, AlertStore {
     const deployments: Record<string, boolean | null> = {};
     for (const d of await this.store.deployments.list()) deployments[d.name] = d.resurrection;
     return { global: await this.globalResurrection(), deployments };
+  }
+
+  async loadMeltdowns(): Promise<Record<string, string>> {
+    const v = await this.store.config.get(CONFIG_MELTDOWNS);
+    if (v === undefined) return {};
+    try {
+      const parsed: unknown = JSON.parse(v);
+      return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, string>) : {};
+    } catch {
+      return {};
+    }
+  }
+
+  saveMeltdowns(meltdowns: Record<string, string>): Promise<void> {
+    return this.store.config.set(CONFIG_MELTDOWNS, JSON.stringify(meltdowns));
   }
 
   saveAlert(alert: Alert): Promise<void> {

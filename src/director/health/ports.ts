@@ -30,6 +30,12 @@ export interface MonitoredInstance {
   disks: MonitoredDisk[];
   /** The last applied spec (what a replacement VM gets); null when nothing was applied yet. */
   spec: InstanceSpec | null;
+  /**
+   * When its deployment was last deployed successfully (ISO time); null: never, so there is no
+   * manifest to recreate it from and the resurrector leaves it alone. Undefined: unknown (treated
+   * as deployed). A new value also means the operator deployed: resurrection backoffs are reset.
+   */
+  deployedAt?: string | null;
 }
 
 /** `group/index`, the way an instance is named in alerts, events and the CLI. */
@@ -54,6 +60,15 @@ export interface HealthStore {
   orphanedDisks(deployment: string): Promise<MonitoredDisk[]>;
   /** Global flag and per-deployment overrides (null: follow the global flag). */
   resurrectionSettings(): Promise<{ global: boolean; deployments: Record<string, boolean | null> }>;
+}
+
+/**
+ * Where the meltdown stop is kept, so that a restarted director does not resume mass resurrection
+ * on its own: deployment → when its meltdown tripped (ISO time).
+ */
+export interface MeltdownStore {
+  loadMeltdowns(): Promise<Record<string, string>>;
+  saveMeltdowns(meltdowns: Record<string, string>): Promise<void>;
 }
 
 export interface AlertStore {

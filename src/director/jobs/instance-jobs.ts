@@ -76,7 +76,6 @@ export class InstanceJobs {
 
   private async runOne(ctx: TaskContext, action: JobRequest['action'], target: InstanceTarget, watch: { minMs: number; maxMs: number }): Promise<void> {
     const store = this.deps.store;
-    const t = this.deps.config.agentTimeoutMs;
     switch (action) {
       case 'stop': {
         await store.instances.setDesired(target.record.id, 'stopped');

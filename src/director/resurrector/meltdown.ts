@@ -10,7 +10,8 @@ import type { MeltdownConfig } from '../health/config.js';
 export class MeltdownGuard {
   /** deployment → instance id → last time it was seen unhealthy. */
   private readonly seen = new Map<string, Map<string, number>>();
-  private readonly latched = new Set<string>();
+  /** deployment → when it tripped. */
+  private readonly latched = new Map<string, number>();
 
   constructor(private readonly config: MeltdownConfig) {}
 
@@ -35,14 +36,24 @@ export class MeltdownGuard {
     const down = this.unhealthyCount(deployment, now);
     const percent = totalInstances === 0 ? 0 : (down * 100) / totalInstances;
     if (down >= this.config.minimumDownJobs && percent >= this.config.percentThreshold) {
-      this.latched.add(deployment);
+      this.latched.set(deployment, now);
       return true;
     }
     return false;
   }
 
   latchedDeployments(): string[] {
-    return [...this.latched];
+    return [...this.latched.keys()];
+  }
+
+  /** deployment → when it tripped (what is persisted). */
+  latchedSince(): Map<string, number> {
+    return new Map(this.latched);
+  }
+
+  /** Re-latches deployments that were in meltdown before a director restart. */
+  restore(latched: ReadonlyMap<string, number>): void {
+    for (const [d, t] of latched) if (!this.latched.has(d)) this.latched.set(d, t);
   }
 
   isLatched(deployment: string): boolean {

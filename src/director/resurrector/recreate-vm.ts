@@ -5,7 +5,7 @@
  *      while the old VM may still write to it);
  *   2. create the new VM;
  *   3. attach and mount EVERY active persistent disk, and check the agent lists them all;
- *   4. apply the last deployed spec and start the containers;
+ *   4. apply the last deployed spec and start the containers (a stopped instance's stay stopped);
  *   5. watch until they run.
  * Any failure throws: a VM whose disk did not attach is never reported healthy (bosh#1660).
  */
@@ -149,6 +149,9 @@ export class FencedVmRecreator implements InstanceRecreator {
     if (instance.spec) {
       const spec = instance.spec;
       await step('Applying the last deployed spec', async () => {
+        // A stopped instance gets its VM back but its containers stay stopped: the agent is told
+        // first, so apply creates them without ever starting them.
+        if (instance.desired === 'stopped') await withTimeout(agent.stop(), applyMs, `stop on VM ${vmCid}`);
         await withTimeout(agent.apply(spec), applyMs, `apply on VM ${vmCid}`);
         if (instance.desired === 'started') await withTimeout(agent.start(), callMs, `start on VM ${vmCid}`);
       });

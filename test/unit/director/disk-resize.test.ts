@@ -303,8 +303,12 @@ describe('resize after a director crash (module level)', () => {
   const deps = () => ({ cloud, store, config: { agentTimeoutMs: 500, applyTimeoutMs: 500 } });
 
   for (const crashAt of [
+    'create new disk',
     'copy data while the containers run',
+    'copy changes while the containers run',
+    'stop containers',
     'copy changes and verify',
+    'start containers',
     'swap disks',
     'detach old disk (kept as an orphan)',
   ]) {
@@ -317,7 +321,7 @@ describe('resize after a director crash (module level)', () => {
       const pending = await new DiskMigrations(store.db).get('i1');
       expect(pending).not.toBeNull();
       // Until the swap is committed the old disk is the active one.
-      if (crashAt !== 'detach old disk (kept as an orphan)')
+      if (crashAt !== 'detach old disk (kept as an orphan)' && crashAt !== 'start containers')
         expect((await store.disks.activeForInstance('i1'))[0]?.cid).toBe(oldCid);
 
       const active = (await store.disks.activeForInstance('i1'))[0]!;

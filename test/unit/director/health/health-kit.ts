@@ -10,6 +10,7 @@ import type { InstanceSpec } from '../../../../src/manifest/instance-spec.js';
 import type {
   AlertStore,
   HealthStore,
+  MeltdownStore,
   MonitoredDisk,
   MonitoredInstance,
   TaskHandle,
@@ -32,7 +33,16 @@ import { FencedVmRecreator } from '../../../../src/director/resurrector/recreate
 import { Resurrector } from '../../../../src/director/resurrector/resurrector.js';
 import { CloudCheck } from '../../../../src/director/cck/cloud-check.js';
 
-export class MemoryStore implements HealthStore, AlertStore {
+export class MemoryStore implements HealthStore, AlertStore, MeltdownStore {
+  /** The persisted meltdown stops (what a restarted director would read). */
+  meltdowns: Record<string, string> = {};
+  async loadMeltdowns(): Promise<Record<string, string>> {
+    return { ...this.meltdowns };
+  }
+  async saveMeltdowns(m: Record<string, string>): Promise<void> {
+    this.meltdowns = { ...m };
+  }
+
   readonly instances = new Map<string, MonitoredInstance>();
   readonly alerts: Alert[] = [];
   global = true;
@@ -274,6 +284,8 @@ export function buildRig(
     health?: Partial<HealthConfig>;
     resurrector?: Partial<ResurrectorConfig>;
     responders?: Responder[];
+    /** The resurrector's clock (backoff tests); the monitor keeps real time. */
+    resurrectorClock?: () => number;
   } = {},
 ): HealthRig {
   const health: HealthConfig = {
@@ -321,6 +333,8 @@ export function buildRig(
     alerts,
     config: resurrectorConfig,
     logger: silentLogger,
+    ...(options.resurrectorClock ? { clock: options.resurrectorClock } : {}),
+    meltdowns: store,
     stillUnhealthy: async (u) =>
       u.problem === 'missing_vm'
         ? !(await cloud.hasVm(u.instance.vmCid ?? ''))

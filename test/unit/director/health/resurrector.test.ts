@@ -121,7 +121,7 @@ describe('resurrector', () => {
     expect(m[0]?.summary).toMatch(/update-resurrection on/);
 
     // The operator fixed the cause and turns resurrection back on.
-    rig.resurrector.operatorReset('demo');
+    await rig.resurrector.operatorReset('demo');
     await waitFor(
       () => alertsOf(rig!.store, 'resurrection_succeeded').length === 5,
       5000,
