@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import type { DiskInfo, InstanceInfo, RunCommandResponse, TaskInfo } from '../../src/director/api/types.js';
-import { builtCli, canRunDirectorE2e, startDirectorFixture, type DirectorFixture } from '../helpers/director-fixture.js';
+import { builtCli, startDirectorFixture, type DirectorFixture } from '../helpers/director-fixture.js';
 import { redisCommand } from '../helpers/redis-resp.js';
 
 const execFileAsync = promisify(execFile);
@@ -27,7 +27,7 @@ interface Manifest {
  * `bosun deploy` end to end on the real local cloud (namespaces, dockerd, loop disks), one
  * deployment of examples/demo.yml shared by the cases, which run in order.
  */
-describe.skipIf(!canRunDirectorE2e)('bosun deploy on the local cloud (needs root and `npm run build`)', () => {
+describe('bosun deploy on the local cloud (needs root and `npm run build`)', () => {
   let d: DirectorFixture;
   let base: Manifest;
   let manifestCount = 0;

@@ -29,8 +29,14 @@ const repoRoot = existsSync(join(twoUp, 'package.json')) ? twoUp : join(twoUp, '
 export const builtCli = join(repoRoot, 'dist/src/cli/main.js');
 export const imagesDir = join(repoRoot, 'build/images');
 
-/** True when the e2e prerequisites hold: root and a built CLI. */
-export const canRunDirectorE2e = process.getuid?.() === 0 && existsSync(builtCli);
+/**
+ * The e2e prerequisites: root and a built CLI. A missing one fails the test with a message that
+ * says what to do; an e2e test never skips itself, so a green run always ran it.
+ */
+export function assertDirectorE2ePrerequisites(): void {
+  if (process.getuid?.() !== 0) throw new Error('e2e tests need root (namespaces, loop devices, mounts): run them as root.');
+  if (!existsSync(builtCli)) throw new Error(`e2e tests run the built CLI and ${builtCli} is missing: run \`npm run build\` first.`);
+}
 
 export interface DirectorFixture {
   fx: LocalCloudFixture;
@@ -92,6 +98,7 @@ function isAlive(pid: number): boolean {
 }
 
 export async function startDirectorFixture(options: DirectorFixtureOptions = {}): Promise<DirectorFixture> {
+  assertDirectorE2ePrerequisites();
   await ensureImages(options.images ?? []);
   const fx = await createLocalCloudFixture();
   const dataDir = join(fx.dataDir, 'director');
