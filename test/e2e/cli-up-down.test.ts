@@ -2,12 +2,12 @@ import { existsSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processContext, type CliContext } from '../../src/cli/context.js';
 import { dataDirPaths } from '../../src/director/daemon/data-dir.js';
 import { createLocalCloudFixture, type LocalCloudFixture } from '../helpers/local-cloud-fixture.js';
 import { runCli } from '../unit/cli/harness.js';
+import { assertDirectorE2ePrerequisites } from '../helpers/director-fixture.js';
 
 
 async function freePort(): Promise<number> {
@@ -33,6 +33,7 @@ describe('bosun up / status / down (needs root and `npm run build`)', () => {
   let port: number;
 
   beforeAll(async () => {
+    assertDirectorE2ePrerequisites();
     fx = await createLocalCloudFixture();
     dataDir = join(fx.dataDir, 'director');
     port = await freePort();
