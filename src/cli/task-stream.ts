@@ -89,9 +89,23 @@ export function formatEvent(event: TaskEvent): string {
   const count = event.total > 0 ? ` (${event.index}/${event.total})` : '';
   const progress =
     event.state === 'in_progress' && event.progress !== undefined ? ` ${Math.round(event.progress)}%` : '';
+  const copied = event.state === 'in_progress' ? formatCopyProgress(event.data) : '';
   const elapsed = event.elapsedMs !== undefined ? ` (${formatDuration(event.elapsedMs)})` : '';
   const error = event.error ? `: ${event.error}` : '';
-  return `  ${time} | ${event.stage}: ${event.step}${count} ${event.state}${progress}${elapsed}${error}`;
+  return `  ${time} | ${event.stage}: ${event.step}${count} ${event.state}${progress}${copied}${elapsed}${error}`;
+}
+
+/** Bytes and files of a long copy (disk migration), when the event carries them. */
+function formatCopyProgress(data: Record<string, unknown> | undefined): string {
+  const bytes = data?.['bytesCopied'];
+  const files = data?.['filesCopied'];
+  if (typeof bytes !== 'number' || typeof files !== 'number') return '';
+  const phase = typeof data?.['phase'] === 'string' ? `${data['phase']} ` : '';
+  return ` (${phase}${formatMiB(bytes)} MiB, ${files} files)`;
+}
+
+function formatMiB(bytes: number): string {
+  return (bytes / (1024 * 1024)).toFixed(1);
 }
 
 function progressBar(done: number, total: number): string {
