@@ -26,6 +26,7 @@ import { HttpAgentConnector } from '../src/director/agent-client/http-agent-conn
 import { TokenAuthenticator } from '../src/director/api/auth.js';
 import { ApiServer } from '../src/director/api/server.js';
 import { registryAdapter } from '../src/director/daemon/registry-adapter.js';
+import { FIRST_PING_DELAY_MS } from '../src/director/deploy/agent-wait.js';
 import { manifestModule } from '../src/director/deploy/manifest-adapter.js';
 import { Director } from '../src/director/director.js';
 import { RegistryServer } from '../src/registry/registry-server.js';
@@ -230,7 +231,11 @@ export async function run(): Promise<unknown> {
       agentMs,
       directorShareMs: wallMs - waitingMs,
       directorSharePercent: Math.round(((wallMs - waitingMs) / wallMs) * 1000) / 10,
-      directorSettings: { watchTimeMs: WATCH, watchPollIntervalMs: 1000, agentPingIntervalMs: 1000 },
+      directorSettings: {
+        watchTimeMs: WATCH,
+        watchPollIntervalMs: director.config.watchPollIntervalMs,
+        agentPingIntervalMs: `${FIRST_PING_DELAY_MS} growing to ${director.config.agentPingIntervalMs}`,
+      },
       calls: clock.byMethod(t0, t1),
       raw: { containers: INSTANCES * CONTAINERS.length, wallMs: rawWallMs, imagesAlreadyPresent: true },
       ratio: Math.round((wallMs / Math.max(1, rawWallMs)) * 10) / 10,

@@ -21,14 +21,15 @@ const rawSchema = z.object({
   /** Stemcell name handed to createVm. */
   stemcell: z.string().default('default'),
   agentWaitTimeoutMs: z.number().int().positive().default(120_000),
+  /** Longest wait between pings of a VM's agent that does not answer yet (the first wait is 100 ms, growing ×1.5). */
   agentPingIntervalMs: z.number().int().positive().default(1_000),
   heartbeatIntervalMs: z.number().int().positive().default(2_000),
   /** Timeout of one quick agent call (ping, get_state, stop …) and the health monitor's agent timeout. */
   agentTimeoutMs: z.number().int().positive().default(10_000),
   /** Timeout of an agent `apply` (image pulls and builds included). */
   applyTimeoutMs: z.number().int().positive().default(15 * 60_000),
-  /** How often the deployer polls get_state while watching an updated instance. */
-  watchPollIntervalMs: z.number().int().positive().default(1_000),
+  /** How often the deployer polls get_state while watching an updated instance (after the min watch time). */
+  watchPollIntervalMs: z.number().int().positive().default(200),
   lockTtlMs: z.number().int().positive().default(10 * 60_000),
   /** Orphaned disks are deleted this long after they were orphaned (BOSH: 5 days). */
   orphanedDiskRetentionMs: z.number().int().nonnegative().default(5 * 24 * 3600_000),

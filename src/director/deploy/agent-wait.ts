@@ -13,6 +13,10 @@ export interface CloudWithConsoleLog {
   getVmConsoleLog(vmCid: string, lines: number): Promise<string>;
 }
 
+/** The first wait between failed pings; it grows by PING_BACKOFF_FACTOR up to `pingIntervalMs`. */
+export const FIRST_PING_DELAY_MS = 100;
+const PING_BACKOFF_FACTOR = 1.5;
+
 export type ConsoleLogReader = (vmCid: string, lines: number) => Promise<string>;
 
 /** The driver's boot-log reader, when it has one (looked up on the raw driver, not the guarded wrapper). */
@@ -35,6 +39,9 @@ export async function waitForAgent(options: {
 }): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   let lastError = 'no answer yet';
+  // A new VM's agent usually answers within a few hundred ms of createVm: start pinging fast and
+  // back off to pingIntervalMs, so that a slow boot is not pinged needlessly often.
+  let delayMs = Math.min(FIRST_PING_DELAY_MS, options.pingIntervalMs);
   for (;;) {
     try {
       await withTimeout(options.agent.ping(), Math.min(options.callTimeoutMs, Math.max(1, deadline - Date.now())), 'ping timed out');
@@ -44,7 +51,8 @@ export async function waitForAgent(options: {
     }
     if (Date.now() >= deadline) break;
     await options.checkCancelled?.();
-    await sleep(Math.min(options.pingIntervalMs, Math.max(1, deadline - Date.now())));
+    await sleep(Math.min(delayMs, Math.max(1, deadline - Date.now())));
+    delayMs = Math.min(options.pingIntervalMs, Math.ceil(delayMs * PING_BACKOFF_FACTOR));
   }
   throw new TimeoutError(await explainAgentTimeout(options, lastError));
 }
