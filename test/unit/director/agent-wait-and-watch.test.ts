@@ -34,17 +34,26 @@ function state(running: boolean): AgentState {
 const base = { cloud, vmCid: 'vm-1', agentId: 'agent-1', instance: 'web/0', callTimeoutMs: 1000 };
 
 describe('waiting for an agent', () => {
-  it('pings again after 100 ms, backing off up to the ping interval', async () => {
-    const { agent, at } = bootingAgent(5);
-    await waitForAgent({ ...base, agent, timeoutMs: 5000, pingIntervalMs: 200 });
-    expect(at).toHaveLength(6);
+  it('pings again after 100 ms, then backs off', async () => {
+    const { agent, at } = bootingAgent(3);
+    await waitForAgent({ ...base, agent, timeoutMs: 5000, pingIntervalMs: 1000 });
+    expect(at).toHaveLength(4);
     const gaps = at.slice(1).map((t, i) => t - (at[i] ?? 0));
-    // 100, 150, 200 (capped), 200, 200; timers may fire a little late, never early.
+    // 100, 150, 225 ms; timers may fire late (busy machine), never early.
     expect(gaps[0]).toBeGreaterThanOrEqual(FIRST_PING_DELAY_MS - 5);
-    expect(gaps[0]).toBeLessThan(180);
+    expect(gaps[0]).toBeLessThan(500);
     expect(gaps[1]).toBeGreaterThanOrEqual(145);
-    for (const g of gaps.slice(2)) expect(g).toBeGreaterThanOrEqual(195);
-    expect(Math.max(...gaps)).toBeLessThan(400);
+    expect(gaps[2]).toBeGreaterThanOrEqual(220);
+  });
+
+  it('never waits longer than the ping interval between pings', async () => {
+    const { agent, at } = bootingAgent(5);
+    await waitForAgent({ ...base, agent, timeoutMs: 5000, pingIntervalMs: 120 });
+    const gaps = at.slice(1).map((t, i) => t - (at[i] ?? 0));
+    expect(gaps).toHaveLength(5);
+    // 100, then capped at 120 instead of 150, 225, 337, 506.
+    for (const g of gaps.slice(1)) expect(g).toBeGreaterThanOrEqual(115);
+    expect(gaps.slice(1).reduce((a, b) => a + b, 0)).toBeLessThan(1000);
   });
 
   it('fails with an explanation when the agent never answers', async () => {
@@ -60,7 +69,7 @@ describe('watching an instance', () => {
     await watchInstance({ agent, instance: 'web/0', watch: { minMs: 300, maxMs: 5000 }, pollIntervalMs: 50, callTimeoutMs: 1000 });
     const took = performance.now() - t0;
     expect(took).toBeGreaterThanOrEqual(295);
-    expect(took).toBeLessThan(600);
+    expect(took).toBeLessThan(1500);
   });
 
   it('polls finely after the min watch time and succeeds as soon as everything runs', async () => {
@@ -69,7 +78,7 @@ describe('watching an instance', () => {
     await watchInstance({ agent, instance: 'web/0', watch: { minMs: 100, maxMs: 5000 }, pollIntervalMs: 50, callTimeoutMs: 1000 });
     const took = performance.now() - t0;
     expect(took).toBeGreaterThanOrEqual(395);
-    expect(took).toBeLessThan(700);
+    expect(took).toBeLessThan(1500);
   });
 
   it('fails after the max watch time, naming the container that does not run', async () => {
