@@ -10,6 +10,7 @@
  *   - raw: the same 15 containers (same image, command, memory) created and started again directly
  *     on the same 5 dockerds with dockerode (VMs in parallel, containers in order on each VM, as the
  *     agent does), images already present; ratio = wallMs / raw.wallMs.
+ * With BENCH_TIMELINE=1 it also lists every call (start, end in ms from the enqueue; VM) on stderr.
  * Everything it creates is deleted at the end (deployment, VMs, disks, bridge, temp dirs).
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -58,27 +59,52 @@ type Interval = [number, number];
 /** Records the [start, end] of every call of an object's methods, by `kind.method`. */
 class CallClock {
   readonly intervals = new Map<string, Interval[]>();
+  /** Every call with the object's tag (e.g. the VM), for the BENCH_TIMELINE=1 listing. */
+  readonly calls: Array<{ key: string; tag: string; interval: Interval; ok: boolean }> = [];
 
-  wrap<T extends object>(kind: string, target: T): T {
+  wrap<T extends object>(kind: string, target: T, tag = ''): T {
     return new Proxy(target, {
       get: (obj, prop, receiver) => {
         const value = Reflect.get(obj, prop, receiver) as unknown;
         if (typeof value !== 'function' || typeof prop !== 'string') return value;
         return (...args: unknown[]) => {
           const start = performance.now();
-          const done = () => this.add(`${kind}.${prop}`, [start, performance.now()]);
+          const done = (ok = true) => {
+            const interval: Interval = [start, performance.now()];
+            this.add(`${kind}.${prop}`, interval);
+            this.calls.push({ key: `${kind}.${prop}`, tag, interval, ok });
+          };
           try {
             const result = (value as (...a: unknown[]) => unknown).apply(obj, args);
-            if (result instanceof Promise) return result.finally(done);
+            if (result instanceof Promise) {
+              return result.then(
+                (v: unknown) => {
+                  done();
+                  return v;
+                },
+                (err: unknown) => {
+                  done(false);
+                  throw err;
+                },
+              );
+            }
             done();
             return result;
           } catch (err) {
-            done();
+            done(false);
             throw err;
           }
         };
       },
     });
+  }
+
+  /** One line per call, in start order, times in ms from `from`. */
+  timeline(from: number): string {
+    return [...this.calls]
+      .sort((a, b) => a.interval[0] - b.interval[0])
+      .map((c) => `${Math.round(c.interval[0] - from)}\t${Math.round(c.interval[1] - from)}\t${c.key}\t${c.tag}${c.ok ? '' : '\tfailed'}`)
+      .join('\n');
   }
 
   private add(key: string, interval: Interval): void {
@@ -156,7 +182,7 @@ export async function run(): Promise<unknown> {
     const port = await freePort(fx.hostIp);
     const http = new HttpAgentConnector({ caPem: ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem });
     const agents: AgentConnector = {
-      connect: (target): AgentApi => clock.wrap('agent', http.connect(target)),
+      connect: (target): AgentApi => clock.wrap('agent', http.connect(target), target.vmCid),
     };
     const director = await Director.create({
       config: { dataDir: dir, directorUrl: `https://${fx.hostIp}:${port}`, registryHost: registry.hostPort, ca },
@@ -188,6 +214,7 @@ export async function run(): Promise<unknown> {
     const waitingMs = clock.unionMs((k) => k.startsWith('cloud.') || k.startsWith('agent.'), t0, t1);
     const cloudMs = clock.unionMs((k) => k.startsWith('cloud.'), t0, t1);
     const agentMs = clock.unionMs((k) => k.startsWith('agent.'), t0, t1);
+    if (process.env.BENCH_TIMELINE === '1') process.stderr.write(`start\tend\tcall\tvm\n${clock.timeline(t0)}\n`);
 
     // The same 15 containers directly against the same dockerds.
     const vms = await fx.cloud.listVmCids();

@@ -9,28 +9,14 @@ import { mkdir, open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { TaskEvent } from '../src/director/api/types.js';
 import type { Director } from '../src/director/director.js';
-import { IMAGES_DIR } from '../test/helpers/agent-vm-fixture.js';
 import { writeDataSet } from '../test/helpers/disk-data-set.js';
-import { createLocalDirectorStack } from '../test/helpers/local-director-stack.js';
+import { createRedisStack, redisInstance, redisManifest } from '../test/helpers/redis-deployment.js';
 import { redisCommand } from '../test/helpers/redis-resp.js';
 
 const MiB = 1024 * 1024;
 
-const manifest = (diskMiB: number): string => `
-name: resize-bench
-update: {canaries: 1, max_in_flight: 1, canary_watch_time: 500-60000, update_watch_time: 500-60000}
-instance_groups:
-  - name: redis
-    instances: 1
-    persistent_disk: ${diskMiB}
-    containers:
-      - name: redis
-        image: redis:7
-        entrypoint: redis-server
-        command: "--dir /var/lib/redis --appendonly yes --protected-mode no"
-        bind_ports: ["6379:6379"]
-        bind_volumes: ["/var/lib/redis"]
-`;
+const manifest = (diskMiB: number): string =>
+  redisManifest({ name: 'resize-bench', diskMiB, fsyncEveryWrite: false });
 
 function downtimeMs(events: TaskEvent[]): number {
   const stop = events.find((e) => e.step === 'stop containers' && e.state === 'started');
@@ -50,16 +36,10 @@ async function deploy(d: Director, diskMiB: number, during?: (taskId: number) =>
 }
 
 export async function runStack(dataMiB: number, diskMiB: number): Promise<unknown> {
-  const stack = await createLocalDirectorStack();
+  const stack = await createRedisStack(manifest(diskMiB));
   try {
     const d = stack.director;
-    const up = await d.tasks.wait(
-      (await d.uploadImage(path.join(IMAGES_DIR, 'redis.tar'), undefined, 'admin')).id,
-    );
-    if (up.state !== 'done') throw new Error(`image upload failed: ${up.error}`);
-    await deploy(d, diskMiB);
-    const [i] = await d.listInstances('resize-bench');
-    if (!i?.vmCid || !i.ip) throw new Error('redis/0 not deployed');
+    const i = await redisInstance(d, 'resize-bench');
     const pid = await stack.fx.cloud.vmPid(i.vmCid);
     const store = `/proc/${pid}/root${path.join(stack.fx.cloud.vmDir(i.vmCid), 'store')}`;
     const dataset = path.join(store, 'dataset');

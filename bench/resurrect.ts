@@ -12,46 +12,18 @@
  *   - dataMs: redis on the new VM answers GET with the value written before the kill.
  * Target: dataMs < 20 s.
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { netnsName } from '../src/cloud/local/network.js';
-import type { Director } from '../src/director/director.js';
-import { IMAGES_DIR } from '../test/helpers/agent-vm-fixture.js';
-import { createLocalDirectorStack } from '../test/helpers/local-director-stack.js';
 import { redisCommand } from '../test/helpers/redis-resp.js';
+import { createRedisStack, redisInstance, redisManifest } from '../test/helpers/redis-deployment.js';
+import type { LocalDirectorStack } from '../test/helpers/local-director-stack.js';
+import { freezeAgent, killVm } from '../test/helpers/vm-faults.js';
 import { sleep, summary, until } from './bench-util.js';
 
-const exec = promisify(execFile);
-
-const MANIFEST = `
-name: bench-resurrect
-update: {canaries: 1, max_in_flight: 1, canary_watch_time: 500-60000, update_watch_time: 500-60000}
-instance_groups:
-  - name: redis
-    instances: 1
-    persistent_disk: 256
-    containers:
-      - name: redis
-        image: redis:7
-        entrypoint: redis-server
-        command: "--dir /var/lib/redis --appendonly yes --appendfsync always --protected-mode no"
-        bind_ports: ["6379:6379"]
-        bind_volumes: ["/var/lib/redis"]
-`;
-
-async function ended(director: Director, id: number): Promise<void> {
-  const t = await director.tasks.wait(id);
-  if (t.state !== 'done') throw new Error(`task ${id} (${t.description}) ended ${t.state}: ${t.error}`);
-}
+const DEPLOYMENT = 'bench-resurrect';
 
 export async function run(args: string[]): Promise<unknown> {
   const trials = Math.max(1, Number(args[0] ?? 5));
-  const stack = await createLocalDirectorStack();
+  const stack = await createRedisStack(redisManifest({ name: DEPLOYMENT, diskMiB: 256 }));
   try {
-    const d = stack.director;
-    await ended(d, (await d.uploadImage(join(IMAGES_DIR, 'redis.tar'), undefined, 'admin')).id);
-    await ended(d, (await d.deploy({ manifest: MANIFEST }, 'admin')).id);
     const killed = await scenario(stack, trials, 'killed');
     const hung = await scenario(stack, trials, 'hung');
     return {
@@ -66,10 +38,8 @@ export async function run(args: string[]): Promise<unknown> {
   }
 }
 
-type Stack = Awaited<ReturnType<typeof createLocalDirectorStack>>;
-
 async function scenario(
-  stack: Stack,
+  stack: LocalDirectorStack,
   trials: number,
   kind: 'killed' | 'hung',
 ): Promise<Record<'alert' | 'vmRunning' | 'data', ReturnType<typeof summary>>> {
@@ -78,36 +48,28 @@ async function scenario(
   const vmRunningMs: number[] = [];
   const dataMs: number[] = [];
   for (let trial = 0; trial < trials; trial++) {
-    const [before] = await d.listInstances('bench-resurrect');
-    if (!before?.vmCid || !before.ip || !before.agentId) throw new Error('redis/0 has no VM');
+    const before = await redisInstance(d, DEPLOYMENT);
+    const agentId = before.agentId;
+    if (!agentId) throw new Error('redis/0 has no agent');
     // A healthy start: the agent heartbeats and redis answers.
-    await until(async () => d.health.monitor.isResponsive(before.agentId ?? ''), Date.now(), 60_000, 100);
+    await until(async () => d.health.monitor.isResponsive(agentId), Date.now(), 60_000, 100);
     const value = `value-${trial}-${Date.now()}`;
     await until(
       async () =>
-        (await redisCommand(before.ip ?? '', 6379, ['SET', 'bench:key', value]).catch(() => null)) === 'OK',
+        (await redisCommand(before.ip, 6379, ['SET', 'bench:key', value]).catch(() => null)) === 'OK',
       Date.now(),
       60_000,
       100,
     );
     const alertsBefore = new Set(
-      (await d.listAlerts({ deployment: 'bench-resurrect', limit: 1000 })).map((a) => a.id),
+      (await d.listAlerts({ deployment: DEPLOYMENT, limit: 1000 })).map((a) => a.id),
     );
 
-    const pid = await stack.fx.cloud.vmPid(before.vmCid);
-    if (pid === null) throw new Error(`VM ${before.vmCid} has no PID 1`);
-    const t0 = Date.now();
-    if (kind === 'killed') {
-      process.kill(pid, 'SIGKILL');
-      await exec('ip', ['netns', 'del', netnsName(before.vmCid)]).catch(() => undefined);
-    } else {
-      // The agent process (and its restart loop) of this VM, found by its settings path.
-      await exec('pkill', ['-STOP', '-f', `vms/${before.vmCid}/settings.json`]);
-    }
+    const t0 = kind === 'killed' ? await killVm(stack.fx.cloud, before.vmCid) : await freezeAgent(before.vmCid);
 
     const alertP = until(
       async () =>
-        (await d.listAlerts({ deployment: 'bench-resurrect', limit: 1000 })).some(
+        (await d.listAlerts({ deployment: DEPLOYMENT, limit: 1000 })).some(
           (a) =>
             !alertsBefore.has(a.id) && (a.category === 'vm_missing' || a.category === 'agent_unresponsive'),
         ),
@@ -117,7 +79,7 @@ async function scenario(
     let newIp = '';
     const runningP = until(
       async () => {
-        const [i] = await d.listInstances('bench-resurrect', { ps: true });
+        const [i] = await d.listInstances(DEPLOYMENT, { ps: true });
         if (!i?.vmCid || i.vmCid === before.vmCid || !i.ip) return false;
         newIp = i.ip;
         return i.containers?.every((c) => c.state === 'running') === true && (i.containers?.length ?? 0) > 0;

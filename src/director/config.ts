@@ -22,7 +22,7 @@ const rawSchema = z.object({
   stemcell: z.string().default('default'),
   agentWaitTimeoutMs: z.number().int().positive().default(120_000),
   /** Longest wait between pings of a VM's agent that does not answer yet (the first wait is 100 ms, growing ×1.5). */
-  agentPingIntervalMs: z.number().int().positive().default(1_000),
+  agentPingIntervalMs: z.number().int().positive().default(500),
   heartbeatIntervalMs: z.number().int().positive().default(2_000),
   /** Timeout of one quick agent call (ping, get_state, stop …) and the health monitor's agent timeout. */
   agentTimeoutMs: z.number().int().positive().default(10_000),

@@ -17,6 +17,7 @@ import type { CertificateAuthority } from '../common/pki.js';
 import { Store } from '../store/store.js';
 import type { InstanceRecord } from '../store/store.js';
 import type { AgentConnector } from './agent-connector.js';
+import { AgentKeyPool } from './agent-key-pool.js';
 import { DiskMigrations } from './disks/disk-migrations.js';
 import { startOrphanedDiskSweeper } from './disks/orphan-sweeper.js';
 import type {
@@ -83,9 +84,13 @@ export type CloudCheckHandler = (deployment: string, request: CckRequest, user: 
 const CONFIG_DIRECTOR_UUID = 'director_uuid';
 const CONFIG_RESURRECTION = 'resurrection';
 
+/** Agent keys kept ready (see agent-key-pool.ts): one deploy batch of most manifests. */
+const AGENT_KEY_POOL_SIZE = 8;
+
 export class Director implements DirectorService {
   readonly deployer: Deployer;
   private orphanSweeper: { stop(): void } | null = null;
+  private keyPool: AgentKeyPool | null = null;
   private readonly jobs: InstanceJobs;
   private cloudCheckHandler: CloudCheckHandler | undefined;
   /** What the deploy steps use (store, guarded cloud, agents, config, credentials): for wiring the health parts. */
@@ -147,16 +152,19 @@ export class Director implements DirectorService {
       const tasks = new TaskRunner(store, logger.child({ component: 'tasks' }), { lockTtlMs: config.lockTtlMs });
       const interrupted = await tasks.recoverAfterRestart();
       if (interrupted.length > 0 && config.deleteUnknownVmsAfterCrash) await deleteVmsACrashLeft(cloud, store, logger);
+      const keyPool = options.agentCredentials === undefined ? new AgentKeyPool(AGENT_KEY_POOL_SIZE, logger) : null;
       const credentials =
         options.agentCredentials ??
         ((agentId: string): AgentCredentials => {
           // CN = agent id, no IP: the VM's address is only known after createVm. The director's
           // agent client verifies the CA chain and compares the CN with the agent id instead of
           // the hostname (agentServerIdentityCheck in agent-identity.ts), which identifies the agent.
-          const cert = issueCertificate(ca, { commonName: agentId, usage: 'both' });
+          const keyPem = keyPool?.take();
+          const cert = issueCertificate(ca, { commonName: agentId, usage: 'both', ...(keyPem === undefined ? {} : { keyPem }) });
           return { caPem: ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem };
         });
       const director = new Director(config, ca, store, cloud, options.agentConnector, tasks, logger, uuid, options.registry, options.manifests ?? manifestModule, credentials, options.cloud);
+      director.keyPool = keyPool;
       director.orphanSweeper = startOrphanedDiskSweeper(
         { store, logger, deleteDisk: (cid) => director.deleteDisk(cid, 'orphaned-disk-sweeper') },
         { retentionMs: config.orphanedDiskRetentionMs, intervalMs: config.orphanedDiskSweepIntervalMs },
@@ -181,6 +189,7 @@ export class Director implements DirectorService {
   /** Waits for running tasks, then closes the store. */
   async close(): Promise<void> {
     this.orphanSweeper?.stop();
+    this.keyPool?.close();
     await this.health.close();
     await this.tasks.drain();
     await this.store.close();

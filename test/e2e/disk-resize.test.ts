@@ -12,28 +12,15 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Director } from '../../src/director/director.js';
-import { IMAGES_DIR } from '../helpers/agent-vm-fixture.js';
 import { getXattrs, snapshotTree, writeDataSet, type SnapshotEntry } from '../helpers/disk-data-set.js';
-import { createLocalDirectorStack, type LocalDirectorStack } from '../helpers/local-director-stack.js';
+import type { LocalDirectorStack } from '../helpers/local-director-stack.js';
+import { createRedisStack, redisInstance, redisManifest, redisValue } from '../helpers/redis-deployment.js';
 import { redisCommand } from '../helpers/redis-resp.js';
+import { waitUntil } from '../helpers/waits.js';
 
 const exec = promisify(execFile);
 
-const manifest = (diskMiB: number): string => `
-name: resize
-update: {canaries: 1, max_in_flight: 1, canary_watch_time: 500-60000, update_watch_time: 500-60000}
-instance_groups:
-  - name: redis
-    instances: 1
-    persistent_disk: ${diskMiB}
-    containers:
-      - name: redis
-        image: redis:7
-        entrypoint: redis-server
-        command: "--dir /var/lib/redis --appendonly yes --appendfsync always --protected-mode no"
-        bind_ports: ["6379:6379"]
-        bind_volumes: ["/var/lib/redis"]
-`;
+const manifest = (diskMiB: number): string => redisManifest({ name: 'resize', diskMiB });
 
 describe('persistent disk resize on the local cloud (real VM, agent, dockerd, redis)', () => {
   let stack: LocalDirectorStack | undefined;
@@ -41,12 +28,11 @@ describe('persistent disk resize on the local cloud (real VM, agent, dockerd, re
   let expected: Record<string, SnapshotEntry>;
 
   const instance = async (): Promise<{ vmCid: string; ip: string; diskCid: string; pid: number }> => {
-    const [i] = await d.listInstances('resize');
-    const s = stack;
-    if (!s || !i?.vmCid || !i.ip || !i.diskCids[0]) throw new Error('redis/0 is not deployed');
-    const pid = await s.fx.cloud.vmPid(i.vmCid);
+    if (!stack) throw new Error('no stack');
+    const { vmCid, ip, diskCid } = await redisInstance(d, 'resize');
+    const pid = await stack.fx.cloud.vmPid(vmCid);
     if (pid === null) throw new Error('no VM PID 1');
-    return { vmCid: i.vmCid, ip: i.ip, diskCid: i.diskCids[0], pid };
+    return { vmCid, ip, diskCid, pid };
   };
   /** The VM's store as the host sees it through the VM's mount namespace. */
   const storeOf = async (): Promise<string> => {
@@ -72,12 +58,7 @@ describe('persistent disk resize on the local cloud (real VM, agent, dockerd, re
     const store = await storeOf();
     expect(await snapshotTree(path.join(store, 'dataset'))).toEqual(expected);
     expect(await getXattrs(path.join(store, 'dataset/odd/xattr'))).toEqual({ 'user.bosun': 'resize-test' });
-    const value = await waitFor(
-      'redis to answer',
-      () => redisCommand(i.ip, 6379, ['GET', 'bosun:answer']).then((v) => v ?? undefined),
-      60_000,
-    );
-    expect(value).toBe('42');
+    expect(await redisValue(i.ip, 'bosun:answer', 60_000)).toBe('42');
     expect(await redisCommand(i.ip, 6379, ['GET', 'bosun:key:77'])).toBe('value-77');
     expect(await stack?.fx.cloud.getDisks(i.vmCid)).toEqual([i.diskCid]);
     const mounts = await readFile(`/proc/${i.pid}/mountinfo`, 'utf8');
@@ -87,14 +68,8 @@ describe('persistent disk resize on the local cloud (real VM, agent, dockerd, re
   };
 
   beforeAll(async () => {
-    stack = await createLocalDirectorStack();
+    stack = await createRedisStack(manifest(256));
     d = stack.director;
-    const up = await d.tasks.wait(
-      (await d.uploadImage(path.join(IMAGES_DIR, 'redis.tar'), undefined, 'admin')).id,
-    );
-    if (up.state !== 'done') throw new Error(`upload failed: ${up.error}`);
-    const t = await deploy(256);
-    if (t.state !== 'done') throw new Error(`deploy failed: ${t.error}`);
     const i = await instance();
     expect(await redisCommand(i.ip, 6379, ['SET', 'bosun:answer', '42'])).toBe('OK');
     for (let k = 0; k < 200; k++) await redisCommand(i.ip, 6379, ['SET', `bosun:key:${k}`, `value-${k}`]);
@@ -159,7 +134,7 @@ describe('persistent disk resize on the local cloud (real VM, agent, dockerd, re
       'status=none',
     ]);
     const task = await d.deploy({ manifest: manifest(512) }, 'admin');
-    await waitFor(
+    await waitUntil(
       'the bulk copy to start',
       async () =>
         (await d.taskEvents(task.id)).some(
@@ -218,20 +193,4 @@ function downtimeMs(events: Array<{ step: string; state: string; time: string }>
   const start = events.find((e) => e.step === 'start containers' && e.state === 'finished');
   if (!stop || !start) throw new Error('no stop/start events');
   return Date.parse(start.time) - Date.parse(stop.time);
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }

@@ -8,16 +8,15 @@
  * In the first two, the disk's holders are sampled every ~50 ms: never two VMs at once, and the
  * old VM is deleted before the disk is attached to the new one (the director's cloud call log).
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CckResult } from '../../src/director/api/types.js';
 import { isAlive, pidNamespaceOf, processesInPidNamespace } from '../../src/cloud/local/processes.js';
 import { promises as fs } from 'node:fs';
-import { IMAGES_DIR } from '../helpers/agent-vm-fixture.js';
 import type { CloudCall } from '../helpers/cloud-call-log.js';
-import { createLocalDirectorStack, type LocalDirectorStack } from '../helpers/local-director-stack.js';
+import type { LocalDirectorStack } from '../helpers/local-director-stack.js';
+import { createRedisStack, redisInstance, redisValue, type PlacedInstance } from '../helpers/redis-deployment.js';
 import { redisCommand } from '../helpers/redis-resp.js';
-import { RESURRECT_MANIFEST, ended, newVmOf, redisValue, waitUntil } from '../helpers/resurrect-kit.js';
+import { RESURRECT_DEPLOYMENT, RESURRECT_MANIFEST, newVmOf } from '../helpers/resurrect-kit.js';
 import {
   agentProcesses,
   killAgentForGood,
@@ -25,8 +24,9 @@ import {
   watchDiskHolders,
   type DiskSample,
 } from '../helpers/vm-faults.js';
+import { ended, waitUntil } from '../helpers/waits.js';
 
-const DEPLOYMENT = 'resurrect';
+const DEPLOYMENT = RESURRECT_DEPLOYMENT;
 
 /** Asserts the disk was never on two VMs, that the samples saw it move old → new, and were dense. */
 function expectSingleHolder(samples: DiskSample[], oldVm: string, newVm: string): void {
@@ -78,23 +78,17 @@ describe('resurrection and cck on the local cloud: agent faults with the VM aliv
     return stack;
   }
 
-  async function current(): Promise<{ vmCid: string; ip: string; diskCid: string }> {
-    const [i] = await s().director.listInstances(DEPLOYMENT);
-    const diskCid = i?.diskCids[0];
-    if (!i?.vmCid || !i.ip || !diskCid) throw new Error('redis/0 has no VM, IP or disk');
-    return { vmCid: i.vmCid, ip: i.ip, diskCid };
+  function current(): Promise<PlacedInstance> {
+    return redisInstance(s().director, DEPLOYMENT);
   }
 
   beforeAll(async () => {
-    stack = await createLocalDirectorStack({
+    stack = await createRedisStack(RESURRECT_MANIFEST, {
       health: {
         health: { heartbeat_interval: '500ms', agent_timeout: '3s', analyze_interval: '500ms' },
         resurrector: { retry_interval: '2s' },
       },
     });
-    const d = stack.director;
-    await ended(d, (await d.uploadImage(join(IMAGES_DIR, 'redis.tar'), undefined, 'admin')).id);
-    await ended(d, (await d.deploy({ manifest: RESURRECT_MANIFEST }, 'admin')).id);
   }, 240_000);
 
   afterAll(async () => {

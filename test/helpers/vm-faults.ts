@@ -1,6 +1,8 @@
 /**
- * Faults injected into one local-cloud VM from the host, for resurrection tests, and a sampler
- * that watches which VMs hold a persistent disk:
+ * Faults injected into one local-cloud VM from the host, for resurrection tests and benchmarks, and
+ * a sampler that watches which VMs hold a persistent disk:
+ *  - killVm: the VM dies as with a host failure (PID 1 killed, network namespace gone);
+ *  - freezeAgent: the agent hangs (SIGSTOP) while its VM, dockerd and containers run on;
  *  - killAgentForGood: the agent dies and its restart loop cannot bring it back (dockerd, redis stay);
  *  - partitionVm: the VM drops its traffic to/from the director, with rules inside the VM's own
  *    network namespace only (the host's rules are never touched; they go with the namespace);
@@ -18,6 +20,29 @@ const exec = promisify(execFile);
 
 async function cmdline(pid: number): Promise<string> {
   return (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replace(/\0/g, ' ');
+}
+
+/**
+ * Kills the VM from outside: SIGKILL of its PID 1, then its network namespace deleted.
+ * Returns the time (Date.now()) just before the kill, to measure recovery from.
+ */
+export async function killVm(cloud: LocalCloud, vmCid: string): Promise<number> {
+  const pid1 = await cloud.vmPid(vmCid);
+  if (pid1 === null) throw new Error(`VM ${vmCid} has no PID 1`);
+  const killedAt = Date.now();
+  process.kill(pid1, 'SIGKILL');
+  await exec('ip', ['netns', 'del', netnsName(vmCid)]).catch(() => undefined);
+  return killedAt;
+}
+
+/**
+ * Freezes the VM's agent and its restart loop (SIGSTOP; found by the agent's settings path), so
+ * that only its missing heartbeats tell. Returns the time (Date.now()) just before the signal.
+ */
+export async function freezeAgent(vmCid: string): Promise<number> {
+  const stoppedAt = Date.now();
+  await exec('pkill', ['-STOP', '-f', `vms/${vmCid}/settings.json`]);
+  return stoppedAt;
 }
 
 /** The VM's agent restart loop (sh under docker-init) and the agent it runs now. */

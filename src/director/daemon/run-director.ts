@@ -4,18 +4,12 @@ import { resolve } from 'node:path';
 import { LocalCloud } from '../../cloud/local/index.js';
 import { ConflictError, errorMessage } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
-import { issueCertificate } from '../../common/pki.js';
 import { createPinoLogger } from '../../common/pino-logger.js';
-import { RegistryServer } from '../../registry/registry-server.js';
-import { HttpAgentConnector } from '../agent-client/http-agent-connector.js';
-import { TokenAuthenticator } from '../api/auth.js';
-import { ApiServer, type ListenAddress } from '../api/server.js';
+import type { ListenAddress } from '../api/server.js';
 import { loadOrCreateCertificateAuthority } from '../ca-files.js';
-import { manifestModule } from '../deploy/manifest-adapter.js';
-import { Director } from '../director.js';
 import { loadDaemonConfig, type DaemonFlags } from './daemon-config.js';
 import { dataDirPaths, ensureDataDir, loadOrCreateAdminToken } from './data-dir.js';
-import { registryAdapter } from './registry-adapter.js';
+import { startDirectorServices, type DirectorServices } from './director-services.js';
 
 const VERSION = '0.1.0';
 
@@ -35,13 +29,9 @@ export async function runDirector(
   await ensureDataDir(config.dataDir);
   await claimPidFile(paths.pidFile);
 
-  const stops: Array<{ what: string; stop: () => Promise<void> }> = [];
+  let services: DirectorServices | undefined;
   const shutdown = async (): Promise<void> => {
-    for (const { what, stop } of stops.reverse()) {
-      await stop().catch((err: unknown) =>
-        logger.warn(`could not stop the ${what} cleanly`, { error: errorMessage(err) }),
-      );
-    }
+    await services?.stop();
     await rm(paths.stateFile, { force: true });
     await rm(paths.pidFile, { force: true });
   };
@@ -61,44 +51,25 @@ export async function runDirector(
       logger,
     });
     const bridgeIp = cloud.hostIp;
-    const ips = [
-      ...new Set([
-        '127.0.0.1',
-        bridgeIp,
-        ...(isIP(config.listenHost) && config.listenHost !== '0.0.0.0' ? [config.listenHost] : []),
-      ]),
-    ];
-    // `both`: the same certificate serves the API and is the client certificate towards the agents.
-    const directorCert = issueCertificate(ca, {
-      commonName: 'bosun-director',
-      ipAddresses: ips,
-      dnsNames: ['localhost'],
-      usage: 'both',
-    });
-
-    const registryCert = issueCertificate(ca, {
-      commonName: 'bosun-registry',
-      ipAddresses: [bridgeIp, '127.0.0.1'],
-      usage: 'server',
-    });
-    const registry = await RegistryServer.create({
-      dataDir: config.dataDir,
-      host: bridgeIp,
-      port: config.registryPort,
-      tls: { certPem: registryCert.certPem, keyPem: registryCert.keyPem, caPem: ca.certPem },
-      logger,
-    });
-    stops.push({ what: 'registry', stop: () => registry.stop() });
-
-    const directorUrl = `https://${bridgeIp}:${config.port}`;
-    const director = await Director.create({
-      config: {
+    const addresses: ListenAddress[] = [{ host: config.listenHost, port: config.port }];
+    if (config.listenHost !== bridgeIp && config.listenHost !== '0.0.0.0')
+      addresses.push({ host: bridgeIp, port: config.port });
+    services = await startDirectorServices({
+      ca,
+      cloud,
+      bridgeIp,
+      extraCertificateIps:
+        isIP(config.listenHost) && config.listenHost !== '0.0.0.0' ? [config.listenHost] : [],
+      registry: { dataDir: config.dataDir, port: config.registryPort },
+      apiPort: config.port,
+      listen: addresses,
+      uploadDir: paths.uploads,
+      adminToken,
+      version: VERSION,
+      director: {
         name: config.name,
         version: VERSION,
         dataDir: config.dataDir,
-        directorUrl,
-        registryHost: registry.hostPort,
-        ca,
         ...(config.agentTimeoutMs === undefined ? {} : { agentTimeoutMs: config.agentTimeoutMs }),
         ...(config.heartbeatIntervalMs === undefined
           ? {}
@@ -110,40 +81,12 @@ export async function runDirector(
         // The embedded local cloud (its own data dir) belongs to this director alone.
         deleteUnknownVmsAfterCrash: true,
       },
-      cloud,
-      agentConnector: new HttpAgentConnector({
-        caPem: ca.certPem,
-        certPem: directorCert.certPem,
-        keyPem: directorCert.keyPem,
-      }),
-      manifests: manifestModule,
-      registry: registryAdapter({
-        hostPort: registry.hostPort,
-        caPem: ca.certPem,
-        uploadDir: paths.uploads,
-        workDir: paths.uploads,
-      }),
-      logger,
       // health: the config file's health/resurrector/responders sections; giving them starts the monitor.
       health: config.healthSections,
+      logger,
+      onStopError: (what, err) => logger.warn(`could not stop the ${what} cleanly`, { error: errorMessage(err) }),
     });
-    stops.push({ what: 'director', stop: () => director.close() });
-
-    // Uploads left by a previous run belong to tasks that were failed on restart.
-    await rm(paths.uploads, { recursive: true, force: true });
-    const api = await ApiServer.create({
-      director,
-      tls: { certPem: directorCert.certPem, keyPem: directorCert.keyPem, caPem: ca.certPem },
-      authenticator: new TokenAuthenticator([{ user: 'admin', token: adminToken }]),
-      logger: logger.child({ component: 'api' }),
-      uploadDir: paths.uploads,
-      version: VERSION,
-    });
-    stops.push({ what: 'API server', stop: () => api.close() });
-    const addresses: ListenAddress[] = [{ host: config.listenHost, port: config.port }];
-    if (config.listenHost !== bridgeIp && config.listenHost !== '0.0.0.0')
-      addresses.push({ host: bridgeIp, port: config.port });
-    const bound = await api.listen(addresses);
+    const { registry, bound } = services;
 
     const host = config.listenHost === '0.0.0.0' ? '127.0.0.1' : config.listenHost;
     const url = `https://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
