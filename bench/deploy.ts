@@ -13,26 +13,13 @@
  * With BENCH_TIMELINE=1 it also lists every call (start, end in ms from the enqueue; VM) on stderr.
  * Everything it creates is deleted at the end (deployment, VMs, disks, bridge, temp dirs).
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
 import type { AgentApi } from '../src/agent/protocol.js';
-import type { Cloud } from '../src/cloud/cloud.js';
-import { silentLogger } from '../src/common/logger.js';
-import { createCertificateAuthority, issueCertificate } from '../src/common/pki.js';
-import type { AgentConnector } from '../src/director/agent-connector.js';
-import { HttpAgentConnector } from '../src/director/agent-client/http-agent-connector.js';
-import { TokenAuthenticator } from '../src/director/api/auth.js';
-import { ApiServer } from '../src/director/api/server.js';
-import { registryAdapter } from '../src/director/daemon/registry-adapter.js';
 import { FIRST_PING_DELAY_MS } from '../src/director/deploy/agent-wait.js';
-import { manifestModule } from '../src/director/deploy/manifest-adapter.js';
-import { Director } from '../src/director/director.js';
-import { RegistryServer } from '../src/registry/registry-server.js';
 import { ensureImages, imagesDir } from '../test/helpers/director-fixture.js';
-import { createLocalCloudFixture } from '../test/helpers/local-cloud-fixture.js';
+import { createLocalDirectorStack } from '../test/helpers/local-director-stack.js';
+import { ended } from '../test/helpers/waits.js';
 
 const INSTANCES = 5;
 const CONTAINERS = ['c1', 'c2', 'c3'];
@@ -144,65 +131,19 @@ class CallClock {
   }
 }
 
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
-async function ended(director: Director, id: number): Promise<void> {
-  const t = await director.tasks.wait(id);
-  if (t.state !== 'done') throw new Error(`task ${id} (${t.description}) ended ${t.state}: ${t.error}`);
-}
-
 export async function run(): Promise<unknown> {
   await ensureImages(['busybox']);
   const clock = new CallClock();
-  const fx = await createLocalCloudFixture({ logger: silentLogger });
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'bosun-bench-deploy-'));
-  const stops: Array<() => Promise<void>> = [];
-  try {
-    const ca = createCertificateAuthority('bosun bench CA');
-    const cert = issueCertificate(ca, { commonName: 'bosun-director', ipAddresses: [fx.hostIp, '127.0.0.1'], usage: 'both' });
-    const registry = await RegistryServer.create({
-      dataDir: path.join(dir, 'registry'),
-      host: fx.hostIp,
-      port: await freePort(fx.hostIp),
-      tls: { certPem: cert.certPem, keyPem: cert.keyPem, caPem: ca.certPem },
-      logger: silentLogger,
-    });
-    stops.push(() => registry.stop());
-    const uploads = path.join(dir, 'uploads');
-    await mkdir(uploads, { recursive: true });
-    const port = await freePort(fx.hostIp);
-    const http = new HttpAgentConnector({ caPem: ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem });
-    const agents: AgentConnector = {
+  // The director as the e2e tests run it, without the health monitor: only the deploy is timed.
+  const stack = await createLocalDirectorStack({
+    healthMonitor: false,
+    wrapCloud: (cloud) => clock.wrap('cloud', cloud),
+    wrapAgentConnector: (http) => ({
       connect: (target): AgentApi => clock.wrap('agent', http.connect(target), target.vmCid),
-    };
-    const director = await Director.create({
-      config: { dataDir: dir, directorUrl: `https://${fx.hostIp}:${port}`, registryHost: registry.hostPort, ca },
-      cloud: clock.wrap<Cloud>('cloud', fx.cloud),
-      agentConnector: agents,
-      manifests: manifestModule,
-      registry: registryAdapter({ hostPort: registry.hostPort, caPem: ca.certPem, uploadDir: uploads, workDir: uploads }),
-      logger: silentLogger,
-    });
-    stops.push(() => director.close());
-    const api = await ApiServer.create({
-      director,
-      tls: { certPem: cert.certPem, keyPem: cert.keyPem, caPem: ca.certPem },
-      authenticator: new TokenAuthenticator([{ user: 'admin', token: 'bench-token' }]),
-      logger: silentLogger,
-      uploadDir: uploads,
-      version: 'bench',
-    });
-    stops.push(() => api.close());
-    await api.listen([{ host: fx.hostIp, port }]);
+    }),
+  });
+  const { fx, director } = stack;
+  try {
     await ended(director, (await director.uploadImage(path.join(imagesDir, 'busybox.tar'), undefined, 'admin')).id);
 
     // The deploy, from nothing.
@@ -268,8 +209,6 @@ export async function run(): Promise<unknown> {
       ratio: Math.round((wallMs / Math.max(1, rawWallMs)) * 10) / 10,
     };
   } finally {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
-    await fx.cleanup();
-    await rm(dir, { recursive: true, force: true });
+    await stack.close();
   }
 }

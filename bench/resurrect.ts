@@ -65,7 +65,8 @@ async function scenario(
       (await d.listAlerts({ deployment: DEPLOYMENT, limit: 1000 })).map((a) => a.id),
     );
 
-    const t0 = kind === 'killed' ? await killVm(stack.fx.cloud, before.vmCid) : await freezeAgent(before.vmCid);
+    const t0 =
+      kind === 'killed' ? await killVm(stack.fx.cloud, before.vmCid) : await freezeAgent(before.vmCid);
 
     const alertP = until(
       async () =>

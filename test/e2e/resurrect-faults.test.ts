@@ -14,7 +14,12 @@ import { isAlive, pidNamespaceOf, processesInPidNamespace } from '../../src/clou
 import { promises as fs } from 'node:fs';
 import type { CloudCall } from '../helpers/cloud-call-log.js';
 import type { LocalDirectorStack } from '../helpers/local-director-stack.js';
-import { createRedisStack, redisInstance, redisValue, type PlacedInstance } from '../helpers/redis-deployment.js';
+import {
+  createRedisStack,
+  redisInstance,
+  redisValue,
+  type PlacedInstance,
+} from '../helpers/redis-deployment.js';
 import { redisCommand } from '../helpers/redis-resp.js';
 import { RESURRECT_DEPLOYMENT, RESURRECT_MANIFEST, newVmOf } from '../helpers/resurrect-kit.js';
 import {

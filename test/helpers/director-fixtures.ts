@@ -124,7 +124,15 @@ export interface TestDirector {
 }
 
 export async function createTestDirector(
-  options: { cloud?: FakeCloudOptions; config?: Partial<DirectorConfigInput>; databasePath?: string; cloudInstance?: FakeCloud } = {},
+  options: {
+    cloud?: FakeCloudOptions;
+    config?: Partial<DirectorConfigInput>;
+    databasePath?: string;
+    cloudInstance?: FakeCloud;
+    /** The director's health sections (see DirectorOptions.health) and whether the monitor loop runs. */
+    health?: unknown;
+    startHealthMonitor?: boolean;
+  } = {},
 ): Promise<TestDirector> {
   const cloud = options.cloudInstance ?? new FakeCloud({ unresponsiveTimeoutMs: 100, heartbeatIntervalMs: 60_000, ...(options.cloud ?? {}) });
   const director = await Director.create({
@@ -143,6 +151,8 @@ export async function createTestDirector(
     agentConnector: cloud.agentConnector,
     manifests: testManifests,
     agentCredentials: (agentId) => ({ caPem: 'test-ca', certPem: `cert-${agentId}`, keyPem: `key-${agentId}` }),
+    ...(options.health === undefined ? {} : { health: options.health }),
+    ...(options.startHealthMonitor === undefined ? {} : { startHealthMonitor: options.startHealthMonitor }),
   });
   return {
     director,

@@ -84,7 +84,8 @@ export async function runDirector(
       // health: the config file's health/resurrector/responders sections; giving them starts the monitor.
       health: config.healthSections,
       logger,
-      onStopError: (what, err) => logger.warn(`could not stop the ${what} cleanly`, { error: errorMessage(err) }),
+      onStopError: (what, err) =>
+        logger.warn(`could not stop the ${what} cleanly`, { error: errorMessage(err) }),
     });
     const { registry, bound } = services;
 

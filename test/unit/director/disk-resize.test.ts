@@ -30,6 +30,32 @@ async function only(t: TestDirector): Promise<{ agent: FakeAgent; instanceId: st
   return { agent, instanceId: i.id, diskCid: i.diskCids[0] };
 }
 
+/** Deploys demo with a `diskMiB` persistent disk (throws unless it succeeds); its only instance. */
+async function deployDemo(t: TestDirector, diskMiB: number): ReturnType<typeof only> {
+  const task = await deployAndWait(t.director, demo(diskMiB));
+  if (task.state !== 'done') throw new Error(`deploying demo with a ${diskMiB} MiB disk failed: ${task.error}`);
+  return only(t);
+}
+
+/**
+ * The agent "dies" right when its next migrateDisk call ends (it stops answering), so a rollback
+ * cannot reach it. Returns the revival: answering again, migrateDisk as before.
+ */
+function unresponsiveAfterNextMigrate(agent: FakeAgent): () => void {
+  const origMigrate = agent.migrateDisk.bind(agent);
+  agent.migrateDisk = async (r, p) => {
+    try {
+      return await origMigrate(r, p);
+    } finally {
+      agent.setUnresponsive(true);
+    }
+  };
+  return () => {
+    agent.setUnresponsive(false);
+    agent.migrateDisk = origMigrate;
+  };
+}
+
 function actionsSince(agent: FakeAgent, from: number): string[] {
   return agent.calls.slice(from).map((c) => c.action);
 }
@@ -74,8 +100,7 @@ describe('persistent disk resize through deploy (fake cloud)', () => {
 
   it('shrinks by copy: new disk, bulk copy while running, stop, delta, swap, start; old disk detached and orphaned', async () => {
     t = await createTestDirector();
-    await deployAndWait(t.director, demo(2048));
-    const before = await only(t);
+    const before = await deployDemo(t, 2048);
     for (let i = 0; i < 50; i++) before.agent.storeData().set(`file-${i}`, `content ${i}`);
     const agentFrom = before.agent.calls.length;
     const task = await deployAndWait(t.director, demo(512));
@@ -105,8 +130,7 @@ describe('persistent disk resize through deploy (fake cloud)', () => {
 
   it('grows by copy on a cloud without resizeDisk', async () => {
     t = await createTestDirector({ cloud: { supportsResizeDisk: false } });
-    await deployAndWait(t.director, demo(512));
-    const before = await only(t);
+    const before = await deployDemo(t, 512);
     before.agent.storeData().set('k', 'v');
     const task = await deployAndWait(t.director, demo(1024));
     expect(task.error).toBeNull();
@@ -118,8 +142,7 @@ describe('persistent disk resize through deploy (fake cloud)', () => {
 
   it('falls back to the copy when resizeDisk answers NotSupported, with the disk back in place first', async () => {
     t = await createTestDirector();
-    await deployAndWait(t.director, demo(512));
-    const before = await only(t);
+    const before = await deployDemo(t, 512);
     before.agent.storeData().set('k', 'v');
     t.cloud.fail('resizeDisk', { error: new NotSupportedError('resizing this disk in place') });
     const task = await deployAndWait(t.director, demo(1024));
@@ -134,8 +157,7 @@ describe('persistent disk resize through deploy (fake cloud)', () => {
 
   it('refuses a shrink below the data size before anything stops or is created', async () => {
     t = await createTestDirector();
-    await deployAndWait(t.director, demo(1024));
-    const before = await only(t);
+    const before = await deployDemo(t, 1024);
     before.agent.storeData().set('big', 'x'.repeat(60 * 1024 * 1024));
     const from = t.cloud.calls.length;
     const agentFrom = before.agent.calls.length;
@@ -153,8 +175,7 @@ describe('persistent disk resize through deploy (fake cloud)', () => {
 
   it('a failure during the bulk copy leaves the old disk active and the containers running; the new disk is orphaned', async () => {
     t = await createTestDirector();
-    await deployAndWait(t.director, demo(2048));
-    const before = await only(t);
+    const before = await deployDemo(t, 2048);
     before.agent.storeData().set('k', 'v');
     before.agent.failNextMigrate('copy', 'rsync: No space left on device');
     const task = await deployAndWait(t.director, demo(512));
@@ -179,8 +200,7 @@ describe('persistent disk resize through deploy (fake cloud)', () => {
 
   it('a failure in the delta pass (containers stopped) starts them again on the old disk', async () => {
     t = await createTestDirector();
-    await deployAndWait(t.director, demo(2048));
-    const before = await only(t);
+    const before = await deployDemo(t, 2048);
     before.agent.failNextMigrate('delta', 'verification failed: x differs');
     const task = await deployAndWait(t.director, demo(512));
     expect(task.error).toMatch(/failed at step "copy changes and verify"/);
@@ -193,8 +213,7 @@ describe('persistent disk resize through deploy (fake cloud)', () => {
 
   it('a failure in the swap rolls back to the old disk and restarts the containers', async () => {
     t = await createTestDirector();
-    await deployAndWait(t.director, demo(2048));
-    const before = await only(t);
+    const before = await deployDemo(t, 2048);
     before.agent.storeData().set('k', 'v');
     before.agent.failNextMigrate('swap', 'mount: wrong fs type');
     const task = await deployAndWait(t.director, demo(512));
@@ -209,24 +228,15 @@ describe('persistent disk resize through deploy (fake cloud)', () => {
 
   it('an agent that stops answering mid-copy: the re-run rolls back first, then converges', async () => {
     t = await createTestDirector();
-    await deployAndWait(t.director, demo(2048));
-    const before = await only(t);
+    const before = await deployDemo(t, 2048);
     before.agent.storeData().set('k', 'v');
     before.agent.failNextMigrate('copy');
     // The agent "dies" right when the copy fails: the rollback cannot reach it.
-    const origMigrate = before.agent.migrateDisk.bind(before.agent);
-    before.agent.migrateDisk = async (r, p) => {
-      try {
-        return await origMigrate(r, p);
-      } finally {
-        before.agent.setUnresponsive(true);
-      }
-    };
+    const revive = unresponsiveAfterNextMigrate(before.agent);
     const task = await deployAndWait(t.director, demo(512));
     expect(task.error).toMatch(/Rolling back did not finish either/);
     expect(await new DiskMigrations(t.director.store.db).list()).toHaveLength(1);
-    before.agent.setUnresponsive(false);
-    before.agent.migrateDisk = origMigrate;
+    revive();
     const again = await deployAndWait(t.director, demo(512));
     expect(again.error).toBeNull();
     const after = await only(t);
@@ -350,8 +360,7 @@ describe('orphaned disks: retention sweep and delete-disk', () => {
 
   it('the sweep deletes orphans older than the retention period, and only those', async () => {
     t = await createTestDirector();
-    await deployAndWait(t.director, demo(2048));
-    const before = await only(t);
+    const before = await deployDemo(t, 2048);
     expect((await deployAndWait(t.director, demo(512))).error).toBeNull();
     const deleted: string[] = [];
     const deps = {
@@ -376,23 +385,15 @@ describe('orphaned disks: retention sweep and delete-disk', () => {
 
   it('delete-disk refuses a disk an unfinished resize still uses', async () => {
     t = await createTestDirector();
-    await deployAndWait(t.director, demo(2048));
-    const before = await only(t);
+    const before = await deployDemo(t, 2048);
     before.agent.failNextMigrate('copy');
-    const origMigrate = before.agent.migrateDisk.bind(before.agent);
-    before.agent.migrateDisk = async (r, p) => {
-      try {
-        return await origMigrate(r, p);
-      } finally {
-        before.agent.setUnresponsive(true);
-      }
-    };
+    const revive = unresponsiveAfterNextMigrate(before.agent);
     await deployAndWait(t.director, demo(512));
     const [pending] = await new DiskMigrations(t.director.store.db).list();
     expect(pending?.newDiskCid).toBeTruthy();
     await expect(t.director.deleteDisk(pending?.newDiskCid ?? '', 'admin')).rejects.toThrow(
       /unfinished disk resize/,
     );
-    before.agent.setUnresponsive(false);
+    revive();
   });
 });

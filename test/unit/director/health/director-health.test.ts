@@ -6,10 +6,11 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeCloud } from '../../../../src/cloud/fake/index.js';
-import { Director } from '../../../../src/director/director.js';
+import type { FakeCloud } from '../../../../src/cloud/fake/index.js';
+import type { Director } from '../../../../src/director/director.js';
 import type { Alert, CckResult } from '../../../../src/director/api/types.js';
-import { manifestText, testManifests, type TestManifest } from '../../../helpers/director-fixtures.js';
+import { manifestText, type TestManifest } from '../../../helpers/director-fixtures.js';
+import { createHealthDirector, heartbeatingCloud, type HeartbeatTarget } from './health-director.js';
 import { waitFor } from './health-kit.js';
 
 interface Rig {
@@ -27,38 +28,12 @@ afterEach(async () => {
 });
 
 async function createRig(options: { start?: boolean; responders?: unknown[] } = {}): Promise<Rig> {
-  const holder: { director?: Director } = {};
-  const cloud = new FakeCloud({
-    unresponsiveTimeoutMs: 100,
-    onHeartbeat: (hb) => void holder.director?.recordHeartbeat(hb).catch(() => undefined),
-  });
-  const director = await Director.create({
-    config: {
-      dataDir: '/nonexistent-bosun-test',
-      databasePath: ':memory:',
-      directorUrl: 'https://127.0.0.1:25555',
-      ca: { certPem: 'test-ca', keyPem: 'test-ca-key' },
-      agentWaitTimeoutMs: 1000,
-      agentPingIntervalMs: 10,
-      agentTimeoutMs: 200,
-      watchPollIntervalMs: 10,
-    },
-    cloud,
-    agentConnector: cloud.agentConnector,
-    manifests: testManifests,
-    agentCredentials: (agentId) => ({
-      caPem: 'test-ca',
-      certPem: `cert-${agentId}`,
-      keyPem: `key-${agentId}`,
-    }),
-    health: {
-      health: { heartbeat_interval: '50ms', agent_timeout: '300ms', analyze_interval: '25ms' },
-      resurrector: { watch_timeout: '2s', agent_wait_timeout: '2s', vm_delete_timeout: '2s' },
-      responders: options.responders ?? [],
-    },
+  const target: HeartbeatTarget = {};
+  const cloud = heartbeatingCloud(target);
+  const director = await createHealthDirector(cloud, target, {
     startHealthMonitor: options.start ?? true,
+    ...(options.responders === undefined ? {} : { responders: options.responders }),
   });
-  holder.director = director;
   return { director, cloud };
 }
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Heartbeat } from '../../../../src/agent/protocol.js';
+import type { AgentAlert, Heartbeat } from '../../../../src/agent/protocol.js';
 import { alertsOf, buildRig, deployFake, waitFor, type HealthRig } from './health-kit.js';
 
 let rig: HealthRig | undefined;
@@ -137,22 +137,16 @@ describe('health monitor', () => {
       timestamp: '',
     });
     expect(alertsOf(rig.store, 'container_flapping')).toHaveLength(1);
-    await rig.monitor.recordAgentAlert({
+    const dockerdFailing: AgentAlert = {
       agentId: id,
       severity: 2,
       category: 'dockerd_failing',
       title: 'dockerd keeps dying',
       summary: 's',
       timestamp: '',
-    });
-    await rig.monitor.recordAgentAlert({
-      agentId: id,
-      severity: 2,
-      category: 'dockerd_failing',
-      title: 'dockerd keeps dying',
-      summary: 's',
-      timestamp: '',
-    });
+    };
+    await rig.monitor.recordAgentAlert(dockerdFailing);
+    await rig.monitor.recordAgentAlert(dockerdFailing);
     expect(alertsOf(rig.store, 'dockerd_failing')).toHaveLength(1);
     // Healthy again, then flapping again → a new alert.
     await rig.monitor.recordHeartbeat(heartbeat(id, vm));

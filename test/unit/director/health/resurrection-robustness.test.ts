@@ -6,9 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeCloud } from '../../../../src/cloud/fake/index.js';
-import { Director } from '../../../../src/director/director.js';
-import { manifestText, testManifests, type TestManifest } from '../../../helpers/director-fixtures.js';
+import type { FakeCloud } from '../../../../src/cloud/fake/index.js';
+import type { Director } from '../../../../src/director/director.js';
+import { manifestText, type TestManifest } from '../../../helpers/director-fixtures.js';
+import { createHealthDirector, heartbeatingCloud, type HeartbeatTarget } from './health-director.js';
 import { alertsOf, buildRig, deployFake, waitFor, type HealthRig } from './health-kit.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -27,38 +28,13 @@ const manifest = (instances: number): TestManifest => ({
   groups: [{ name: 'db', instances, disk: 1024, maxInFlight: 10, containers: [{ name: 'redis', image: 'redis:7' }] }],
 });
 
-async function createDirector(cloud: FakeCloud, databasePath: string): Promise<Director> {
-  const director = await Director.create({
-    config: {
-      dataDir: '/nonexistent-bosun-test',
-      databasePath,
-      directorUrl: 'https://127.0.0.1:25555',
-      ca: { certPem: 'test-ca', keyPem: 'test-ca-key' },
-      agentWaitTimeoutMs: 1000,
-      agentPingIntervalMs: 10,
-      agentTimeoutMs: 200,
-      watchPollIntervalMs: 10,
-    },
-    cloud,
-    agentConnector: cloud.agentConnector,
-    manifests: testManifests,
-    agentCredentials: (agentId) => ({ caPem: 'test-ca', certPem: `cert-${agentId}`, keyPem: `key-${agentId}` }),
-    health: {
-      health: { heartbeat_interval: '50ms', agent_timeout: '300ms', analyze_interval: '25ms' },
-      resurrector: { watch_timeout: '2s', agent_wait_timeout: '2s', vm_delete_timeout: '2s' },
-      responders: [],
-    },
-    // The tests drive the analyses themselves.
-    startHealthMonitor: false,
-  });
-  return director;
+/** The director the tests drive the analyses of themselves (no monitor loop). */
+function createDirector(cloud: FakeCloud, target: HeartbeatTarget, databasePath: string): Promise<Director> {
+  return createHealthDirector(cloud, target, { databasePath, startHealthMonitor: false });
 }
 
-function fakeCloud(holder: { director?: Director }): FakeCloud {
-  const cloud = new FakeCloud({
-    unresponsiveTimeoutMs: 100,
-    onHeartbeat: (hb) => void holder.director?.recordHeartbeat(hb).catch(() => undefined),
-  });
+function fakeCloud(target: HeartbeatTarget): FakeCloud {
+  const cloud = heartbeatingCloud(target);
   cleanups.push(() => cloud.shutdown());
   return cloud;
 }
@@ -67,10 +43,9 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 describe('resurrection robustness', () => {
   it('never resurrects a deployment whose first deploy failed: one alert, no task', async () => {
-    const holder: { director?: Director } = {};
-    const cloud = fakeCloud(holder);
-    const director = await createDirector(cloud, ':memory:');
-    holder.director = director;
+    const target: HeartbeatTarget = {};
+    const cloud = fakeCloud(target);
+    const director = await createDirector(cloud, target, ':memory:');
     cleanups.push(() => director.close());
     cloud.setFailingContainer('redis', true);
     const task = await director.deploy({ manifest: manifestText(manifest(2)) }, 'admin');
@@ -174,10 +149,9 @@ describe('resurrection robustness', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bosun-meltdown-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const databasePath = join(dir, 'director.sqlite');
-    const holder: { director?: Director } = {};
-    const cloud = fakeCloud(holder);
-    const first = await createDirector(cloud, databasePath);
-    holder.director = first;
+    const target: HeartbeatTarget = {};
+    const cloud = fakeCloud(target);
+    const first = await createDirector(cloud, target, databasePath);
     let firstOpen = true;
     cleanups.push(async () => {
       if (firstOpen) await first.close();
@@ -200,8 +174,7 @@ describe('resurrection robustness', () => {
     firstOpen = false;
 
     const creates = cloud.callsOf('createVm').length;
-    const second = await createDirector(cloud, databasePath);
-    holder.director = second;
+    const second = await createDirector(cloud, target, databasePath);
     cleanups.push(() => second.close());
     await second.health.monitor.analyze(); // every agent gets one timeout of grace
     await sleep(450);
