@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processContext, type CliContext } from '../../src/cli/context.js';
@@ -8,18 +7,8 @@ import { dataDirPaths } from '../../src/director/daemon/data-dir.js';
 import { createLocalCloudFixture, type LocalCloudFixture } from '../helpers/local-cloud-fixture.js';
 import { runCli } from '../unit/cli/harness.js';
 import { assertDirectorE2ePrerequisites } from '../helpers/director-fixture.js';
+import { freePort } from '../helpers/free-port.js';
 
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * `bosun up`, `status`, `down --purge` for real: a detached director (the built CLI) with the local

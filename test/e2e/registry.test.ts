@@ -20,23 +20,13 @@ import {
 import type { ManifestV2 } from '../../src/registry/registry-client.js';
 import { RegistryServer } from '../../src/registry/registry-server.js';
 import { listRegistryImages, uploadImageTarball } from '../../src/registry/upload-image.js';
+import { freePort } from '../helpers/free-port.js';
 import { makeLayer, writeDockerSaveTarball } from '../helpers/image-tarball-fixture.js';
 
 // A real Debian docker-registry child on 127.0.0.1, TLS from a fresh bosun CA.
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const busyboxTar = path.join(repoRoot, 'build/images/busybox.tar');
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 describe('embedded registry (real docker-registry)', () => {
   let dir: string;

@@ -13,7 +13,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -21,6 +20,7 @@ import { processContext, type CliContext } from '../../src/cli/context.js';
 import { dataDirPaths } from '../../src/director/daemon/data-dir.js';
 import { runCli, type CliResult } from '../unit/cli/harness.js';
 import { createLocalCloudFixture, type LocalCloudFixture } from './local-cloud-fixture.js';
+import { freePort } from './free-port.js';
 
 const execFileAsync = promisify(execFile);
 const twoUp = fileURLToPath(new URL('../../', import.meta.url));
@@ -68,16 +68,7 @@ export interface DirectorFixtureOptions {
   extraConfig?: string;
 }
 
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** Builds build/images/*.tar with scripts/build-images.sh when one is missing (a no-op otherwise). */
 export async function ensureImages(names: string[]): Promise<void> {
