@@ -254,8 +254,18 @@ class StoreHealthAdapter implements HealthStore, AlertStore, MeltdownStore {
     return this.store.config.set(CONFIG_MELTDOWNS, JSON.stringify(meltdowns));
   }
 
-  saveAlert(alert: Alert): Promise<void> {
-    return this.store.alerts.record(alert);
+  /** An alert is kept in the alerts table (`bosun alerts`) and as an event (`bosun events`). */
+  async saveAlert(alert: Alert): Promise<void> {
+    await this.store.alerts.record(alert);
+    await this.store.auditEvents.record({
+      user: 'health-monitor',
+      action: 'alert',
+      objectType: 'alert',
+      objectName: alert.category,
+      deployment: alert.deployment,
+      instance: alert.instance,
+      context: { alertId: alert.id, severity: alert.severity, title: alert.title, summary: alert.summary },
+    });
   }
 
   listAlerts(options: { deployment?: string; limit?: number }): Promise<Alert[]> {

@@ -116,6 +116,12 @@ describe('health in the director', () => {
     const [m] = await alerts(r, 'meltdown');
     expect(m?.severity).toBe(1);
     expect(m?.deployment).toBe('demo');
+    // Alerts are events too (`bosun events`), not only `bosun alerts`.
+    const events = await r.director.listEvents({ deployment: 'demo', limit: 1000 });
+    expect(events.find((e) => e.action === 'alert' && e.objectName === 'meltdown')?.context).toMatchObject({
+      alertId: m?.id,
+      severity: 1,
+    });
 
     await r.director.setResurrection(true, undefined, 'admin');
     await waitFor(
