@@ -5,6 +5,7 @@ import { FakeCloud } from '../../src/cloud/fake/fake-cloud.js';
 import { UnavailableError } from '../../src/common/errors.js';
 import type { InstanceSpec } from '../../src/manifest/instance-spec.js';
 import { describeCloudContract, vmRequest } from './cloud-contract.js';
+import { DEFAULT_DOCKER_SPEC } from '../../src/agent/docker-daemon/dockerd-args.js';
 
 const contractCloud = new FakeCloud();
 afterAll(() => contractCloud.shutdown());
@@ -17,16 +18,7 @@ function spec(containers: string[]): InstanceSpec {
     index: 0,
     instanceId: 'inst-1',
     persistentDiskMiB: 16,
-    docker: {
-      insecureRegistries: [],
-      registryMirrors: [],
-      logOptions: {},
-      dns: [],
-      labels: [],
-      debug: false,
-      liveRestore: false,
-      extraArgs: [],
-    },
+    docker: { ...DEFAULT_DOCKER_SPEC },
     containers: containers.map((name) => ({
       name,
       image: `${name}:1`,

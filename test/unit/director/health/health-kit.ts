@@ -32,6 +32,7 @@ import type { Responder } from '../../../../src/director/health/responders/respo
 import { FencedVmRecreator } from '../../../../src/director/resurrector/recreate-vm.js';
 import { Resurrector } from '../../../../src/director/resurrector/resurrector.js';
 import { CloudCheck } from '../../../../src/director/cck/cloud-check.js';
+import { DEFAULT_DOCKER_SPEC } from '../../../../src/agent/docker-daemon/dockerd-args.js';
 
 export class MemoryStore implements HealthStore, AlertStore, MeltdownStore {
   /** The persisted meltdown stops (what a restarted director would read). */
@@ -185,16 +186,7 @@ export function specFor(deployment: string, group: string, index: number, instan
     index,
     instanceId,
     persistentDiskMiB: 1024,
-    docker: {
-      insecureRegistries: [],
-      registryMirrors: [],
-      logOptions: {},
-      dns: [],
-      labels: [],
-      debug: false,
-      liveRestore: false,
-      extraArgs: [],
-    },
+    docker: { ...DEFAULT_DOCKER_SPEC },
     containers: [
       {
         name: 'redis',
