@@ -74,6 +74,15 @@ export type ResponderConfig =
       attempts: number;
     };
 
+/**
+ * What a responder's constructor takes: its config entry without the discriminator, with
+ * `minSeverity` defaulted (warning) and any extras the responder allows on top.
+ */
+export type ResponderOptions<T extends ResponderConfig['type'], Extra = object> = Omit<
+  Extract<ResponderConfig, { type: T }>,
+  'type' | 'minSeverity'
+> & { minSeverity?: number } & Extra;
+
 export interface HealthSettings {
   health: HealthConfig;
   resurrector: ResurrectorConfig;

@@ -1,6 +1,7 @@
 import { createTransport, type Transporter } from 'nodemailer';
 import type { Alert } from '../../api/types.js';
 import type { Responder } from './responder.js';
+import type { ResponderOptions } from '../config.js';
 
 const SEVERITY_NAME: Record<number, string> = { 1: 'ALERT', 2: 'CRITICAL', 3: 'ERROR', 4: 'WARNING' };
 
@@ -11,19 +12,11 @@ export class EmailResponder implements Responder {
   private readonly transport: Transporter;
 
   constructor(
-    private readonly options: {
-      host: string;
-      port: number;
-      secure: boolean;
-      user?: string;
-      password?: string;
-      from: string;
-      to: string[];
-      timeoutMs: number;
-      minSeverity?: number;
+    private readonly options: ResponderOptions<
+      'email',
       /** Accept the SMTP server's self-signed certificate (tests, private relays). */
-      allowUntrustedTls?: boolean;
-    },
+      { allowUntrustedTls?: boolean }
+    >,
   ) {
     this.minSeverity = options.minSeverity ?? 4;
     this.transport = createTransport({

@@ -1,5 +1,6 @@
 import type { Alert } from '../../api/types.js';
 import type { Responder } from './responder.js';
+import type { ResponderOptions } from '../config.js';
 import { postJsonWithRetry } from './http-post.js';
 
 const PD_SEVERITY: Record<number, 'critical' | 'error' | 'warning' | 'info'> = {
@@ -18,15 +19,7 @@ export class PagerDutyResponder implements Responder {
   readonly name = 'pagerduty';
   readonly minSeverity: number;
   constructor(
-    private readonly options: {
-      url: string;
-      routingKey: string;
-      timeoutMs: number;
-      attempts: number;
-      backoffMs?: number;
-      minSeverity?: number;
-      director?: string;
-    },
+    private readonly options: ResponderOptions<'pagerduty', { backoffMs?: number; director?: string }>,
   ) {
     this.minSeverity = options.minSeverity ?? 4;
   }

@@ -1,19 +1,17 @@
 import type { Alert } from '../../api/types.js';
 import type { Responder } from './responder.js';
+import type { ResponderOptions } from '../config.js';
 import { postJsonWithRetry } from './http-post.js';
 
 /** POSTs each alert as JSON (`{ alert, director }`) to a URL, retried with backoff. */
 export class WebhookResponder implements Responder {
   readonly name: string;
   constructor(
-    private readonly options: {
-      url: string;
+    private readonly options: Omit<
+      ResponderOptions<'webhook', { backoffMs?: number; director?: string }>,
+      'headers'
+    > & {
       headers?: Record<string, string>;
-      timeoutMs: number;
-      attempts: number;
-      backoffMs?: number;
-      minSeverity?: number;
-      director?: string;
     },
   ) {
     this.name = `webhook ${new URL(options.url).host}`;
