@@ -15,7 +15,7 @@
  */
 import path from 'node:path';
 import Docker from 'dockerode';
-import type { AgentApi } from '../src/agent/protocol.js';
+import type { AgentApi } from '../src/common/contracts/agent-protocol.js';
 import { FIRST_PING_DELAY_MS } from '../src/director/deploy/agent-wait.js';
 import { ensureImages, imagesDir } from '../test/helpers/director-fixture.js';
 import { createLocalDirectorStack } from '../test/helpers/local-director-stack.js';

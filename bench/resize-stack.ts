@@ -7,7 +7,7 @@
  */
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { TaskEvent } from '../src/director/api/types.js';
+import type { TaskEvent } from '../src/common/contracts/api.js';
 import type { Director } from '../src/director/director.js';
 import { writeDataSet } from '../test/helpers/disk-data-set.js';
 import { createRedisStack, redisInstance, redisManifest } from '../test/helpers/redis-deployment.js';

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { createAgentVmEnv, IMAGES_DIR } from '../test/helpers/agent-vm-fixture.js';
 import { buildSpec, httpServerCmd } from '../test/helpers/instance-spec-builder.js';
-import { AGENT_PORT } from '../src/agent/protocol.js';
+import { AGENT_PORT } from '../src/common/contracts/agent-protocol.js';
 import { HttpAgentClient } from '../src/director/agent-client/http-agent-client.js';
 import { issueCertificate } from '../src/common/pki.js';
 import { summary, sleep } from './bench-util.js';

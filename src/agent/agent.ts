@@ -1,6 +1,7 @@
 import { join } from 'node:path';
-import type { InstanceSpec } from '../manifest/instance-spec.js';
-import type { AgentAlert, AgentApi, AgentSettings, AgentState, Heartbeat, JobState, MountDiskRequest, RunCommandResult } from './protocol.js';
+import type { InstanceSpec } from '../common/contracts/instance-spec.js';
+import type { AgentAlert, AgentApi, AgentState, Heartbeat, JobState, MountDiskRequest, RunCommandResult } from '../common/contracts/agent-protocol.js';
+import type { AgentSettings } from '../common/contracts/agent-settings.js';
 import type { Logger } from '../common/logger.js';
 import { ConflictError, InvalidInputError, errorMessage } from '../common/errors.js';
 import { StateFile, type PersistedState } from './state-file.js';

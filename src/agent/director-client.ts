@@ -1,5 +1,6 @@
 import { request } from 'node:https';
-import type { AgentAlert, AgentSettings, Heartbeat } from './protocol.js';
+import type { AgentAlert, Heartbeat } from '../common/contracts/agent-protocol.js';
+import type { AgentSettings } from '../common/contracts/agent-settings.js';
 import { errorMessage } from '../common/errors.js';
 
 const TIMEOUT_MS = 5000;

@@ -1,6 +1,6 @@
 import type { Logger } from '../common/logger.js';
 import { errorMessage } from '../common/errors.js';
-import type { Heartbeat } from './protocol.js';
+import type { Heartbeat } from '../common/contracts/agent-protocol.js';
 
 /**
  * Sends a heartbeat every interval. A failure is logged and the next tick simply tries again:

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { RunCommandResult } from './protocol.js';
+import type { RunCommandResult } from '../common/contracts/agent-protocol.js';
 
 const MAX_OUTPUT_BYTES = 1024 * 1024;
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import type { AgentSettings } from './protocol.js';
+import type { AgentSettings } from '../common/contracts/agent-settings.js';
 import { InvalidInputError } from '../common/errors.js';
 
 const diskHint = z.looseObject({ path: z.string() });

@@ -1,7 +1,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { InstanceSpec } from '../manifest/instance-spec.js';
-import type { DiskHint } from '../cloud/cloud.js';
+import type { InstanceSpec } from '../common/contracts/instance-spec.js';
+import type { DiskHint } from '../common/contracts/disk-hint.js';
 
 /** What the agent must remember across its own restarts and VM reboots. */
 export interface PersistedState {

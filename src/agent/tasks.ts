@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { AgentTaskInfo } from './protocol.js';
+import type { AgentTaskInfo } from '../common/contracts/agent-protocol.js';
 import { toErrorBody } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 

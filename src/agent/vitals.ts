@@ -1,5 +1,5 @@
 import { readFile, statfs } from 'node:fs/promises';
-import type { DiskUsage, Vitals } from './protocol.js';
+import type { DiskUsage, Vitals } from '../common/contracts/agent-protocol.js';
 
 interface CpuSample {
   user: number;

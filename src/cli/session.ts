@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidInputError } from '../common/errors.js';
-import type { TaskInfo } from '../director/api/types.js';
+import type { TaskInfo } from '../common/contracts/api.js';
 import { DirectorClient } from './client.js';
 import type { CliContext } from './context.js';
 import type { GlobalOptions } from './output.js';

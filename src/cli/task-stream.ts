@@ -1,4 +1,4 @@
-import type { TaskEvent, TaskInfo } from '../director/api/types.js';
+import type { TaskEvent, TaskInfo } from '../common/contracts/api.js';
 import type { DirectorClient } from './client.js';
 import type { CliContext } from './context.js';
 import { ExitError, EXIT_USER_ERROR } from './output.js';

@@ -1,9 +1,10 @@
 /**
  * The cloud interface (BOSH CPI v2 semantics). A Cloud owns VMs and persistent disks and nothing
  * else: the director calls it, agents never do. Implementations live in one folder each
- * (local/, fake/, external/); invariants shared by all of them (fencing, call logging) live once
+ * (local/, fake/); invariants shared by all of them (fencing, call logging) live once
  * in guarded-cloud.ts.
  */
+import type { DiskHint } from '../common/contracts/disk-hint.js';
 
 /** Network settings of a VM as the director asks for them and as the cloud reports them back. */
 export interface VmNetwork {
@@ -48,11 +49,6 @@ export interface CreateVmResult {
   networks: VmNetworks;
 }
 
-/** How the agent finds an attached disk on its VM (BOSH's disk hint); for the local cloud a loop device path. */
-export interface DiskHint {
-  path: string;
-  [key: string]: unknown;
-}
 
 export interface VmMetadata {
   director?: string;

@@ -7,9 +7,9 @@ import {
   type CloudInfo,
   type CreateVmRequest,
   type CreateVmResult,
-  type DiskHint,
   type VmMetadata,
 } from './cloud.js';
+import type { DiskHint } from '../common/contracts/disk-hint.js';
 
 /** True when repeating the failed cloud call may succeed (BOSH's ok_to_retry). */
 export function okToRetry(err: unknown): boolean {

@@ -20,8 +20,8 @@ import type {
   TaskEvent,
   TaskInfo,
   VmInfo,
-} from './api/types.js';
-import type { Heartbeat, AgentAlert } from '../agent/protocol.js';
+} from '../common/contracts/api.js';
+import type { Heartbeat, AgentAlert } from '../common/contracts/agent-protocol.js';
 
 export interface DirectorService {
   info(): Promise<DirectorInfo>;

@@ -5,7 +5,7 @@
  * (src/director/api/) and tests drive it through DirectorService.
  */
 import { randomUUID } from 'node:crypto';
-import type { AgentAlert, AgentApi, Heartbeat } from '../agent/protocol.js';
+import type { AgentAlert, AgentApi, Heartbeat } from '../common/contracts/agent-protocol.js';
 import { DiskNotFoundError } from '../cloud/cloud.js';
 import type { Cloud } from '../cloud/cloud.js';
 import { GuardedCloud } from '../cloud/guarded-cloud.js';
@@ -16,7 +16,7 @@ import { issueCertificate } from '../common/pki.js';
 import type { CertificateAuthority } from '../common/pki.js';
 import { Store } from '../store/store.js';
 import type { InstanceRecord } from '../store/store.js';
-import type { AgentConnector } from './agent-connector.js';
+import type { AgentConnector } from '../common/contracts/agent-connector.js';
 import { AgentKeyPool } from './agent-key-pool.js';
 import { DiskMigrations } from './disks/disk-migrations.js';
 import { startOrphanedDiskSweeper } from './disks/orphan-sweeper.js';
@@ -37,7 +37,7 @@ import type {
   TaskEvent,
   TaskInfo,
   VmInfo,
-} from './api/types.js';
+} from '../common/contracts/api.js';
 import { loadOrCreateCertificateAuthority } from './ca-files.js';
 import { resolveDirectorConfig } from './config.js';
 import type { DirectorConfig, DirectorConfigInput } from './config.js';

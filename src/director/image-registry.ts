@@ -2,7 +2,7 @@
  * The port through which the director uses its image registry (src/registry/ implements it).
  * Tests pass a fake; a director without a registry lists no images and refuses uploads clearly.
  */
-import type { ImageInfo } from './api/types.js';
+import type { ImageInfo } from '../common/contracts/api.js';
 
 export interface ImageRegistry {
   /** host:port the VMs' dockerd use as registry mirror. */

@@ -2,9 +2,9 @@
  * InstanceInfo for `bosun instances`: from the store, and with `ps`/`vitals` from the agent's
  * get_state. An agent that does not answer makes its instance 'unresponsive', not the call fail.
  */
-import type { AgentApi } from '../agent/protocol.js';
+import type { AgentApi } from '../common/contracts/agent-protocol.js';
 import type { DiskRecord, InstanceRecord } from '../store/store.js';
-import type { InstanceInfo } from './api/types.js';
+import type { InstanceInfo } from '../common/contracts/api.js';
 import { withTimeout } from './deploy/timeouts.js';
 
 const JOB_STATES = new Set<InstanceInfo['state']>(['running', 'failing', 'starting', 'stopped', 'unknown']);

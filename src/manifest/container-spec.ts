@@ -8,7 +8,7 @@ import type {
   DockerHostConfig,
   HealthcheckSpec,
   MountSpec,
-} from './instance-spec.js';
+} from '../common/contracts/instance-spec.js';
 import type { NativeContainer } from './schema.js';
 import { canonicalJson, sha256Hex } from './canonical-json.js';
 import { dependenciesOf } from './semantic-checks.js';

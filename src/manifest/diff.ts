@@ -3,7 +3,7 @@
  * or changed (and which keys), disk sizes, the update policy. Secret-looking environment values
  * are shown as "<redacted>" unless asked otherwise.
  */
-import type { DiffChange, DiffResponse } from '../director/api/types.js';
+import type { DiffChange, DiffResponse } from '../common/contracts/api.js';
 import { canonicalJson } from './canonical-json.js';
 import { environmentOf } from './container-spec.js';
 import { dockerDaemonSpecOf, persistentDiskOf, updatePolicyOf } from './plan.js';

@@ -2,7 +2,7 @@
  * The desired state of a deployment: a pure function from a validated native manifest to one
  * InstanceSpec per instance, plus the update policy with its numbers parsed.
  */
-import type { ContainerSpec, DockerDaemonSpec, InstanceSpec } from './instance-spec.js';
+import type { ContainerSpec, DockerDaemonSpec, InstanceSpec } from '../common/contracts/instance-spec.js';
 import type { NativeDockerDaemon, NativeInstanceGroup, NativeManifest } from './schema.js';
 import { canonicalJson, sha256Hex } from './canonical-json.js';
 import { containerSpecOf, toStringMap } from './container-spec.js';

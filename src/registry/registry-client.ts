@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { ImageInfo } from '../director/api/types.js';
+import type { ImageInfo } from '../common/contracts/api.js';
 import type { BosunError } from '../common/errors.js';
 import { errorMessage, InvalidInputError, NotFoundError, UnavailableError } from '../common/errors.js';
 import { displayRepository } from './image-name.js';

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { ImageInfo } from '../director/api/types.js';
+import type { ImageInfo } from '../common/contracts/api.js';
 import { InvalidInputError } from '../common/errors.js';
 import { displayRepository, parseImageName } from './image-name.js';
 import type { ImageReference } from './image-name.js';

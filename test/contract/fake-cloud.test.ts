@@ -1,9 +1,9 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { Heartbeat } from '../../src/agent/protocol.js';
+import type { Heartbeat } from '../../src/common/contracts/agent-protocol.js';
 import { CloudError, VmCreationFailedError } from '../../src/cloud/cloud.js';
 import { FakeCloud } from '../../src/cloud/fake/fake-cloud.js';
 import { UnavailableError } from '../../src/common/errors.js';
-import type { InstanceSpec } from '../../src/manifest/instance-spec.js';
+import type { InstanceSpec } from '../../src/common/contracts/instance-spec.js';
 import { describeCloudContract, vmRequest } from './cloud-contract.js';
 import { DEFAULT_DOCKER_SPEC } from '../../src/agent/docker-daemon/dockerd-args.js';
 

@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, issueCertificate } from '../../src/common/pki.js';
-import { AGENT_PORT } from '../../src/agent/protocol.js';
+import { AGENT_PORT } from '../../src/common/contracts/agent-protocol.js';
 import { createAgentVmEnv, IMAGES_DIR, type AgentVm, type AgentVmEnv } from '../helpers/agent-vm-fixture.js';
 import { buildSpec, httpServerCmd, type TestContainer } from '../helpers/instance-spec-builder.js';
 

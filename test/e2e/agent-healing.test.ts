@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentState } from '../../src/agent/protocol.js';
+import type { AgentState } from '../../src/common/contracts/agent-protocol.js';
 import { createAgentVmEnv, IMAGES_DIR, type AgentVm, type AgentVmEnv } from '../helpers/agent-vm-fixture.js';
 import { buildSpec, httpServerCmd, type TestContainer } from '../helpers/instance-spec-builder.js';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import type { DiskInfo, InstanceInfo, RunCommandResponse, TaskInfo } from '../../src/director/api/types.js';
+import type { DiskInfo, InstanceInfo, RunCommandResponse, TaskInfo } from '../../src/common/contracts/api.js';
 import { builtCli, startDirectorFixture, type DirectorFixture } from '../helpers/director-fixture.js';
 import { redisCommand } from '../helpers/redis-resp.js';
 

@@ -9,7 +9,7 @@
  * old VM is deleted before the disk is attached to the new one (the director's cloud call log).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CckResult } from '../../src/director/api/types.js';
+import type { CckResult } from '../../src/common/contracts/api.js';
 import { isAlive, pidNamespaceOf, processesInPidNamespace } from '../../src/cloud/local/processes.js';
 import { promises as fs } from 'node:fs';
 import type { CloudCall } from '../helpers/cloud-call-log.js';

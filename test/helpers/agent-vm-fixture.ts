@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { createCertificateAuthority, issueCertificate, type CertificateAuthority, type IssuedCertificate } from '../../src/common/pki.js';
 import { HttpAgentClient } from '../../src/director/agent-client/http-agent-client.js';
-import { AGENT_PORT, type AgentAlert, type Heartbeat } from '../../src/agent/protocol.js';
+import { AGENT_PORT, type AgentAlert, type Heartbeat } from '../../src/common/contracts/agent-protocol.js';
 import { createLocalCloudFixture, type LocalCloudFixture } from './local-cloud-fixture.js';
 
 const exec = promisify(execFile);

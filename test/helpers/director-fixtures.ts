@@ -6,11 +6,11 @@ import { createHash } from 'node:crypto';
 import { FakeCloud } from '../../src/cloud/fake/index.js';
 import type { FakeCloudOptions } from '../../src/cloud/fake/index.js';
 import { InvalidManifestError } from '../../src/common/errors.js';
-import type { DiffChange, DiffResponse } from '../../src/director/api/types.js';
+import type { DiffChange, DiffResponse } from '../../src/common/contracts/api.js';
 import type { DirectorConfigInput } from '../../src/director/config.js';
 import type { DeploymentPlan, LoadedDeploymentManifest, ManifestPort, UpdatePolicy } from '../../src/director/deploy/plan.js';
 import { Director } from '../../src/director/director.js';
-import type { ContainerSpec, InstanceSpec } from '../../src/manifest/instance-spec.js';
+import type { ContainerSpec, InstanceSpec } from '../../src/common/contracts/instance-spec.js';
 
 export interface TestContainer {
   name: string;

@@ -3,7 +3,7 @@
  * (hashes, create bodies, mounts) to exercise apply, replacement and healing.
  */
 import { createHash } from 'node:crypto';
-import type { ContainerSpec, DockerCreateBody, InstanceSpec } from '../../src/manifest/instance-spec.js';
+import type { ContainerSpec, DockerCreateBody, InstanceSpec } from '../../src/common/contracts/instance-spec.js';
 
 export interface TestContainer {
   name: string;

@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Cloud } from '../../src/cloud/cloud.js';
 import { silentLogger, type Logger } from '../../src/common/logger.js';
 import { createCertificateAuthority } from '../../src/common/pki.js';
-import type { AgentConnector } from '../../src/director/agent-connector.js';
+import type { AgentConnector } from '../../src/common/contracts/agent-connector.js';
 import { startDirectorServices } from '../../src/director/daemon/director-services.js';
 import type { Director } from '../../src/director/director.js';
 import { recordCloudCalls, type CloudCall } from './cloud-call-log.js';

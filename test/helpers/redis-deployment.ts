@@ -3,7 +3,7 @@
  * redis/0 with a persistent disk at /var/lib/redis and port 6379 bound on the VM's IP.
  */
 import { join } from 'node:path';
-import type { InstanceInfo } from '../../src/director/api/types.js';
+import type { InstanceInfo } from '../../src/common/contracts/api.js';
 import type { Director } from '../../src/director/director.js';
 import { IMAGES_DIR } from './agent-vm-fixture.js';
 import {

@@ -1,7 +1,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { AgentApi, AgentSettings, MigrateDiskProgress, MigrateDiskRequest, MountDiskRequest } from '../protocol.js';
-import { AGENT_API_PREFIX } from '../protocol.js';
-import type { InstanceSpec } from '../../manifest/instance-spec.js';
+import type { AgentApi, MigrateDiskProgress, MigrateDiskRequest, MountDiskRequest } from '../../common/contracts/agent-protocol.js';
+import type { AgentSettings } from '../../common/contracts/agent-settings.js';
+import { AGENT_API_PREFIX } from '../../common/contracts/agent-protocol.js';
+import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
 import type { Logger } from '../../common/logger.js';
 import { BosunError, InvalidInputError, NotFoundError, errorMessage, toErrorBody } from '../../common/errors.js';
 import { TaskRegistry } from '../tasks.js';

@@ -1,8 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import type Docker from 'dockerode';
 import type { ContainerInspectInfo } from 'dockerode';
-import { CONTAINER_LABELS, type ContainerSpec, type InstanceSpec } from '../../manifest/instance-spec.js';
-import type { ContainerRunState, ContainerState } from '../protocol.js';
+import { CONTAINER_LABELS, type ContainerSpec, type InstanceSpec } from '../../common/contracts/instance-spec.js';
+import type { ContainerRunState, ContainerState } from '../../common/contracts/agent-protocol.js';
 import type { Logger } from '../../common/logger.js';
 import { ConflictError, InternalError, NotFoundError, errorMessage } from '../../common/errors.js';
 import { Mutex } from '../../common/mutex.js';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { ContainerCreateOptions } from 'dockerode';
-import { CONTAINER_LABELS, type ContainerSpec, type InstanceSpec } from '../../manifest/instance-spec.js';
+import { CONTAINER_LABELS, type ContainerSpec, type InstanceSpec } from '../../common/contracts/instance-spec.js';
 
 /** The host directory of a mount: `store` paths live on the persistent disk. */
 export function mountSourcePath(storeDir: string, source: ContainerSpec['mounts'][number]['source']): string {

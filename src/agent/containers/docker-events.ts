@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { CONTAINER_LABELS } from '../../manifest/instance-spec.js';
+import { CONTAINER_LABELS } from '../../common/contracts/instance-spec.js';
 import type { Logger } from '../../common/logger.js';
 import { errorMessage } from '../../common/errors.js';
 

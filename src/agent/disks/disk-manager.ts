@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import { realpath } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import type { DiskHint } from '../../cloud/cloud.js';
+import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import type { Logger } from '../../common/logger.js';
 import { ConflictError, InternalError, NotFoundError, errorMessage } from '../../common/errors.js';
 

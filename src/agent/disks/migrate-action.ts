@@ -6,10 +6,10 @@
  * so that a copy never fills the VM's root filesystem, and one migration runs at a time.
  */
 import { readFile } from 'node:fs/promises';
-import type { DiskHint } from '../../cloud/cloud.js';
+import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import { ConflictError, InvalidInputError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
-import type { MigrateDiskProgress, MigrateDiskRequest, MigrateDiskResult } from '../protocol.js';
+import type { MigrateDiskProgress, MigrateDiskRequest, MigrateDiskResult } from '../../common/contracts/agent-protocol.js';
 import { checkFits, copyDelta, copyFinalDelta, copyTree, type CopyProgress } from './migrate.js';
 
 export type MigrateDisk = (

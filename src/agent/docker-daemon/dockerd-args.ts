@@ -1,5 +1,5 @@
-import type { DockerDaemonSpec } from '../../manifest/instance-spec.js';
-import type { AgentSettings } from '../protocol.js';
+import type { DockerDaemonSpec } from '../../common/contracts/instance-spec.js';
+import type { AgentSettings } from '../../common/contracts/agent-settings.js';
 import { join } from 'node:path';
 
 /** Where this VM's dockerd keeps its things (all derived from the settings' paths). */

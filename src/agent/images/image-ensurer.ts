@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import tar from 'tar-stream';
-import type { ContainerSpec } from '../../manifest/instance-spec.js';
+import type { ContainerSpec } from '../../common/contracts/instance-spec.js';
 import type { Logger } from '../../common/logger.js';
 import { NotFoundError, errorMessage } from '../../common/errors.js';
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../common/errors.js';
-import type { CckResult, TaskRef } from '../../director/api/types.js';
+import type { CckResult, TaskRef } from '../../common/contracts/api.js';
 import type { CliContext } from '../context.js';
 import { seg } from '../client.js';
 import { ExitError, EXIT_USER_ERROR, printJson, printRows } from '../output.js';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../common/errors.js';
-import type { DiffResponse, InstanceInfo, TaskRef } from '../../director/api/types.js';
+import type { DiffResponse, InstanceInfo, TaskRef } from '../../common/contracts/api.js';
 import type { CliContext } from '../context.js';
 import { seg } from '../client.js';
 import { ExitError, EXIT_USER_ERROR, printJson } from '../output.js';

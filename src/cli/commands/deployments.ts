@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { DeploymentSummary, TaskRef } from '../../director/api/types.js';
+import type { DeploymentSummary, TaskRef } from '../../common/contracts/api.js';
 import type { CliContext } from '../context.js';
 import { seg } from '../client.js';
 import { printJson, printRows } from '../output.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { DiskInfo, TaskRef } from '../../director/api/types.js';
+import type { DiskInfo, TaskRef } from '../../common/contracts/api.js';
 import type { CliContext } from '../context.js';
 import { seg } from '../client.js';
 import { printRows } from '../output.js';

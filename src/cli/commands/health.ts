@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../common/errors.js';
-import type { Alert, AuditEvent, LockInfo } from '../../director/api/types.js';
+import type { Alert, AuditEvent, LockInfo } from '../../common/contracts/api.js';
 import type { CliContext } from '../context.js';
 import { printJson, printRows } from '../output.js';
 import { openSession } from '../session.js';

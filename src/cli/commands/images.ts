@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../common/errors.js';
-import type { ImageInfo, TaskRef } from '../../director/api/types.js';
+import type { ImageInfo, TaskRef } from '../../common/contracts/api.js';
 import type { CliContext } from '../context.js';
 import { printRows } from '../output.js';
 import { openSession, runTask } from '../session.js';

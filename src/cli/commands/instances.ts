@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { InstanceInfo, RunCommandResponse, VmInfo } from '../../director/api/types.js';
+import type { InstanceInfo, RunCommandResponse, VmInfo } from '../../common/contracts/api.js';
 import type { CliContext } from '../context.js';
 import { seg } from '../client.js';
 import { ExitError, printJson, printRows, type Column } from '../output.js';

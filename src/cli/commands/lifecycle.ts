@@ -2,7 +2,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InternalError, InvalidInputError, errorMessage } from '../../common/errors.js';
-import type { DeploymentSummary, DirectorInfo } from '../../director/api/types.js';
+import type { DeploymentSummary, DirectorInfo } from '../../common/contracts/api.js';
 import { dataDirPaths, DEFAULT_DATA_DIR, readAdminToken } from '../../director/daemon/data-dir.js';
 import { DEFAULT_DIRECTOR_PORT, parseListen } from '../../director/daemon/daemon-config.js';
 import { DirectorClient } from '../client.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { TaskEvent, TaskInfo } from '../../director/api/types.js';
+import type { TaskEvent, TaskInfo } from '../../common/contracts/api.js';
 import type { CliContext } from '../context.js';
 import { parseId } from './args.js';
 import { printJson, printRows } from '../output.js';

@@ -11,8 +11,8 @@ import type {
   MountDiskRequest,
   RunCommandResult,
   Vitals,
-} from '../../agent/protocol.js';
-import type { InstanceSpec } from '../../manifest/instance-spec.js';
+} from '../../common/contracts/agent-protocol.js';
+import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
 import { DiskNotFoundError } from '../cloud.js';
 
 /** What a fake agent needs from its cloud: the shared per-disk data and the failure switches. */

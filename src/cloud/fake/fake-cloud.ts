@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { UnavailableError } from '../../common/errors.js';
-import type { AgentApi, Heartbeat } from '../../agent/protocol.js';
-import type { AgentConnector, AgentTarget } from '../../director/agent-connector.js';
+import type { AgentApi, Heartbeat } from '../../common/contracts/agent-protocol.js';
+import type { AgentConnector, AgentTarget } from '../../common/contracts/agent-connector.js';
 import {
   CloudError,
   DiskAttachedElsewhereError,
@@ -13,9 +13,9 @@ import {
   type CloudInfo,
   type CreateVmRequest,
   type CreateVmResult,
-  type DiskHint,
   type VmMetadata,
 } from '../cloud.js';
+import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import { FakeAgent, type FakeAgentHost } from './fake-agent.js';
 
 export type CloudMethod = keyof Cloud;

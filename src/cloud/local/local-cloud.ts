@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { AGENT_PORT, type AgentSettings } from '../../agent/protocol.js';
+import { AGENT_PORT } from '../../common/contracts/agent-protocol.js';
+import type { AgentSettings } from '../../common/contracts/agent-settings.js';
 import type { Logger } from '../../common/logger.js';
 import {
   CloudError,
@@ -16,9 +17,9 @@ import {
   type CloudInfo,
   type CreateVmRequest,
   type CreateVmResult,
-  type DiskHint,
   type VmMetadata,
 } from '../cloud.js';
+import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import { removeVmCgroups } from './cgroups.js';
 import { compileLocalCloudConfig, type LocalCloudConfig, type LocalCloudOptions } from './config.js';
 import { ipToNumber, numberToIp } from './ip.js';

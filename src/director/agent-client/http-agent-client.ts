@@ -8,9 +8,9 @@ import type {
   MigrateDiskResult,
   MountDiskRequest,
   RunCommandResult,
-} from '../../agent/protocol.js';
-import { AGENT_API_PREFIX } from '../../agent/protocol.js';
-import type { InstanceSpec } from '../../manifest/instance-spec.js';
+} from '../../common/contracts/agent-protocol.js';
+import { AGENT_API_PREFIX } from '../../common/contracts/agent-protocol.js';
+import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
 import { TimeoutError, UnavailableError, errorMessage, fromErrorBody } from '../../common/errors.js';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { agentServerIdentityCheck } from '../agent-identity.js';

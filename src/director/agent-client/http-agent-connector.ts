@@ -1,7 +1,7 @@
 import { Agent as HttpsAgent } from 'node:https';
-import type { AgentApi } from '../../agent/protocol.js';
-import { AGENT_PORT } from '../../agent/protocol.js';
-import type { AgentConnector, AgentTarget } from '../agent-connector.js';
+import type { AgentApi } from '../../common/contracts/agent-protocol.js';
+import { AGENT_PORT } from '../../common/contracts/agent-protocol.js';
+import type { AgentConnector, AgentTarget } from '../../common/contracts/agent-connector.js';
 import { InvalidInputError } from '../../common/errors.js';
 import { HttpAgentClient } from './http-agent-client.js';
 

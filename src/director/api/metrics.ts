@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DirectorService } from '../director-service.js';
-import type { TaskState } from './types.js';
+import type { TaskState } from '../../common/contracts/api.js';
 
 const TASK_STATES: TaskState[] = ['queued', 'processing', 'done', 'error', 'cancelling', 'cancelled'];
 /** How many recent tasks the task gauge looks at: enough for a picture, cheap enough per scrape. */

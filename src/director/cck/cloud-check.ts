@@ -5,10 +5,10 @@
  * resurrector's meltdown latch for the deployment: the operator has looked at it.
  */
 import type { Cloud } from '../../cloud/cloud.js';
-import type { AgentConnector } from '../agent-connector.js';
+import type { AgentConnector } from '../../common/contracts/agent-connector.js';
 import type { Logger } from '../../common/logger.js';
 import { errorMessage } from '../../common/errors.js';
-import type { CckRequest, CckResult } from '../api/types.js';
+import type { CckRequest, CckResult } from '../../common/contracts/api.js';
 import type { HealthStore, TaskHandle, TaskRunnerPort, TaskStep } from '../health/ports.js';
 import type { InstanceRecreator } from '../resurrector/recreate-vm.js';
 import { chooseResolution, validateResolutions } from './problems.js';

@@ -3,7 +3,7 @@
  * `--auto`. bosun differs from BOSH in one default: mount_info_mismatch → reattach_disk (BOSH:
  * ignore), because re-attaching the instance's own disk is safe and is what the operator wants.
  */
-import type { CckProblem } from '../api/types.js';
+import type { CckProblem } from '../../common/contracts/api.js';
 import { InvalidInputError } from '../../common/errors.js';
 
 export type ProblemType = CckProblem['type'];

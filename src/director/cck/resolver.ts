@@ -2,8 +2,9 @@
  * Applies one cloud-check resolution. Every action is idempotent enough to be run again after a
  * failure (a VM already deleted, a disk already attached), so re-running cck converges.
  */
-import type { Cloud, DiskHint } from '../../cloud/cloud.js';
-import type { AgentConnector } from '../agent-connector.js';
+import type { Cloud } from '../../cloud/cloud.js';
+import type { DiskHint } from '../../common/contracts/disk-hint.js';
+import type { AgentConnector } from '../../common/contracts/agent-connector.js';
 import { InternalError } from '../../common/errors.js';
 import type { HealthStore, MonitoredDisk, MonitoredInstance, TaskStep } from '../health/ports.js';
 import type { InstanceRecreator } from '../resurrector/recreate-vm.js';

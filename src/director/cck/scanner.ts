@@ -3,10 +3,10 @@
  * every difference as a problem (BOSH's types). It changes nothing.
  */
 import type { Cloud } from '../../cloud/cloud.js';
-import type { AgentConnector } from '../agent-connector.js';
+import type { AgentConnector } from '../../common/contracts/agent-connector.js';
 import type { Logger } from '../../common/logger.js';
 import { errorMessage } from '../../common/errors.js';
-import type { CckProblem } from '../api/types.js';
+import type { CckProblem } from '../../common/contracts/api.js';
 import {
   instanceName,
   type HealthStore,

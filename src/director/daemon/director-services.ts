@@ -9,7 +9,7 @@ import type { Cloud } from '../../cloud/cloud.js';
 import type { Logger } from '../../common/logger.js';
 import { issueCertificate, type CertificateAuthority } from '../../common/pki.js';
 import { RegistryServer } from '../../registry/registry-server.js';
-import type { AgentConnector } from '../agent-connector.js';
+import type { AgentConnector } from '../../common/contracts/agent-connector.js';
 import { HttpAgentConnector } from '../agent-client/http-agent-connector.js';
 import { TokenAuthenticator } from '../api/auth.js';
 import { ApiServer, type ListenAddress } from '../api/server.js';

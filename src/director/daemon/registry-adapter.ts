@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
-import type { ImageInfo } from '../api/types.js';
+import type { ImageInfo } from '../../common/contracts/api.js';
 import type { ImageRegistry } from '../image-registry.js';
 import { RegistryClient } from '../../registry/registry-client.js';
 import { uploadImageTarball } from '../../registry/upload-image.js';

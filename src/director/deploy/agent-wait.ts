@@ -5,7 +5,7 @@
  */
 import { TimeoutError, errorMessage } from '../../common/errors.js';
 import type { Cloud } from '../../cloud/cloud.js';
-import type { AgentApi } from '../../agent/protocol.js';
+import type { AgentApi } from '../../common/contracts/agent-protocol.js';
 import { sleep, withTimeout } from './timeouts.js';
 
 /** Optional capability of a cloud driver: the last lines a VM printed while booting (console / agent log). */

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidInputError } from '../../common/errors.js';
 import type { InstanceRecord } from '../../store/store.js';
-import type { DeployRequest, DiffResponse, TaskInfo } from '../api/types.js';
+import type { DeployRequest, DiffResponse, TaskInfo } from '../../common/contracts/api.js';
 import type { TaskContext } from '../tasks/task-context.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
 import { groupWaves, policyFor, resolveMaxInFlight, updateBatches } from './batches.js';

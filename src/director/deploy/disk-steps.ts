@@ -5,7 +5,7 @@
  */
 import { errorMessage } from '../../common/errors.js';
 import { DiskNotAttachedError, VmNotFoundError } from '../../cloud/cloud.js';
-import type { DiskHint } from '../../cloud/cloud.js';
+import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import type { DiskRecord } from '../../store/store.js';
 import type { TaskContext } from '../tasks/task-context.js';
 import { ensureDiskSize } from './disk-size.js';

@@ -1,10 +1,10 @@
 /** What the per-instance steps need: the store, the cloud, the agents, credentials and config. */
 import type { Cloud } from '../../cloud/cloud.js';
 import type { Logger } from '../../common/logger.js';
-import type { InstanceSpec } from '../../manifest/instance-spec.js';
+import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
 import type { Store } from '../../store/store.js';
 import type { InstanceRecord } from '../../store/store.js';
-import type { AgentConnector } from '../agent-connector.js';
+import type { AgentConnector } from '../../common/contracts/agent-connector.js';
 import type { DirectorConfig } from '../config.js';
 import type { ConsoleLogReader } from './agent-wait.js';
 import type { PlannedGroup } from './plan.js';

@@ -4,7 +4,7 @@
  * Plus the check that lets unchanged instances be skipped, and the removal of unneeded instances.
  */
 import { errorMessage } from '../../common/errors.js';
-import type { AgentApi } from '../../agent/protocol.js';
+import type { AgentApi } from '../../common/contracts/agent-protocol.js';
 import type { InstanceRecord } from '../../store/store.js';
 import type { TaskContext } from '../tasks/task-context.js';
 import { detachAndOrphan, ensurePersistentDisk } from './disk-steps.js';

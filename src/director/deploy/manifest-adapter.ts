@@ -7,7 +7,7 @@ import type { VmNetworks } from '../../cloud/cloud.js';
 import { formatManifestProblem } from '../../common/errors.js';
 import { diffManifests, loadManifest, planDeployment } from '../../manifest/index.js';
 import type { NativeManifest } from '../../manifest/index.js';
-import type { DiffResponse } from '../api/types.js';
+import type { DiffResponse } from '../../common/contracts/api.js';
 import type { DeploymentPlan, LoadedDeploymentManifest, ManifestPort, PlannedGroup } from './plan.js';
 
 function native(loaded: LoadedDeploymentManifest): NativeManifest {

@@ -4,8 +4,8 @@
  * src/manifest/; tests bind it to small fixtures.
  */
 import type { VmNetworks } from '../../cloud/cloud.js';
-import type { InstanceSpec } from '../../manifest/instance-spec.js';
-import type { DiffResponse } from '../api/types.js';
+import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
+import type { DiffResponse } from '../../common/contracts/api.js';
 
 export interface WatchTime {
   minMs: number;

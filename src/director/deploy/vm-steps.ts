@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { errorMessage } from '../../common/errors.js';
 import { DiskNotAttachedError, VmNotFoundError } from '../../cloud/cloud.js';
 import type { AgentEnv, CreateVmRequest, CreateVmResult, VmNetworks } from '../../cloud/cloud.js';
-import type { AgentApi } from '../../agent/protocol.js';
+import type { AgentApi } from '../../common/contracts/agent-protocol.js';
 import type { InstanceRecord } from '../../store/store.js';
 import type { TaskContext } from '../tasks/task-context.js';
 import { waitForAgent } from './agent-wait.js';

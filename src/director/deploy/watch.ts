@@ -4,7 +4,7 @@
  * container that is not running and the last lines it printed.
  */
 import { BosunError, errorMessage } from '../../common/errors.js';
-import type { AgentApi, AgentState, ContainerState } from '../../agent/protocol.js';
+import type { AgentApi, AgentState, ContainerState } from '../../common/contracts/agent-protocol.js';
 import type { WatchTime } from './plan.js';
 import { sleep, withTimeout } from './timeouts.js';
 

@@ -18,8 +18,9 @@ import type {
   MigrateDiskProgress,
   MigrateDiskRequest,
   MigrateDiskResult,
-} from '../../agent/protocol.js';
-import type { Cloud, DiskHint } from '../../cloud/cloud.js';
+} from '../../common/contracts/agent-protocol.js';
+import type { Cloud } from '../../cloud/cloud.js';
+import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import { DiskNotAttachedError, NotSupportedError, VmNotFoundError } from '../../cloud/cloud.js';
 import { BosunError, ConflictError, InternalError, errorMessage } from '../../common/errors.js';
 import type { DiskRecord, Store } from '../../store/store.js';

@@ -4,7 +4,7 @@
  * are raised once while the condition lasts; clearing the key lets the next occurrence alert again.
  */
 import { randomUUID } from 'node:crypto';
-import type { Alert } from '../api/types.js';
+import type { Alert } from '../../common/contracts/api.js';
 import type { Logger } from '../../common/logger.js';
 import { errorMessage } from '../../common/errors.js';
 import type { AlertStore, Clock } from './ports.js';

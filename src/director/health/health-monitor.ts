@@ -6,7 +6,7 @@
  * locked are skipped, as BOSH does: a deploy in progress legitimately has VMs coming and going.
  */
 import type { Cloud } from '../../cloud/cloud.js';
-import type { AgentAlert, Heartbeat } from '../../agent/protocol.js';
+import type { AgentAlert, Heartbeat } from '../../common/contracts/agent-protocol.js';
 import type { Logger } from '../../common/logger.js';
 import { errorMessage } from '../../common/errors.js';
 import { Severity, type AlertCenter, type AlertCategory } from './alerts.js';

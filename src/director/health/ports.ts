@@ -3,9 +3,10 @@
  * They are small on purpose: the director wires them to the store, the task runner and the
  * deployer (src/director/health/wiring.ts), and tests wire them to in-memory fakes.
  */
-import type { Alert } from '../api/types.js';
-import type { CreateVmRequest, DiskHint } from '../../cloud/cloud.js';
-import type { InstanceSpec } from '../../manifest/instance-spec.js';
+import type { Alert } from '../../common/contracts/api.js';
+import type { CreateVmRequest } from '../../cloud/cloud.js';
+import type { DiskHint } from '../../common/contracts/disk-hint.js';
+import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
 
 export interface MonitoredDisk {
   diskCid: string;

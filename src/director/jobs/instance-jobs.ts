@@ -5,7 +5,7 @@
  */
 import { InvalidInputError, NotFoundError } from '../../common/errors.js';
 import type { InstanceRecord } from '../../store/store.js';
-import type { JobRequest, TaskInfo } from '../api/types.js';
+import type { JobRequest, TaskInfo } from '../../common/contracts/api.js';
 import { policyFor, resolveMaxInFlight, updateBatches } from '../deploy/batches.js';
 import type { Deployer } from '../deploy/deployer.js';
 import { instanceName } from '../deploy/instance-deps.js';

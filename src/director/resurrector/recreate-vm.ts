@@ -10,8 +10,8 @@
  * Any failure throws: a VM whose disk did not attach is never reported healthy (bosh#1660).
  */
 import type { Cloud } from '../../cloud/cloud.js';
-import type { AgentApi, AgentState } from '../../agent/protocol.js';
-import type { AgentConnector } from '../agent-connector.js';
+import type { AgentApi, AgentState } from '../../common/contracts/agent-protocol.js';
+import type { AgentConnector } from '../../common/contracts/agent-connector.js';
 import type { Logger } from '../../common/logger.js';
 import { InternalError, errorMessage } from '../../common/errors.js';
 import type { HealthStore, MonitoredInstance, TaskStep, VmRequestBuilder } from '../health/ports.js';

@@ -4,7 +4,7 @@
  * secret-looking keys before it is stored.
  */
 import type { Logger } from '../../common/logger.js';
-import type { TaskEvent } from '../api/types.js';
+import type { TaskEvent } from '../../common/contracts/api.js';
 
 export type TaskEventInput = Omit<TaskEvent, 'seq' | 'time'>;
 

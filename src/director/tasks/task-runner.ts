@@ -7,7 +7,7 @@
 import { CancelledError, ConflictError, NotFoundError, errorMessage } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { Store } from '../../store/store.js';
-import type { TaskInfo, TaskState } from '../api/types.js';
+import type { TaskInfo, TaskState } from '../../common/contracts/api.js';
 import type { TaskContext, TaskEventInput } from './task-context.js';
 import { scrubSecrets } from './task-context.js';
 import { assertTransition, isFinished } from './task-state.js';

@@ -3,7 +3,7 @@
  * requested: it stops at its next step (checkCancelled) and ends `cancelled`, or ends done/error
  * if it finishes first.
  */
-import type { TaskState } from '../api/types.js';
+import type { TaskState } from '../../common/contracts/api.js';
 
 const TRANSITIONS: Record<TaskState, readonly TaskState[]> = {
   queued: ['processing', 'cancelled', 'error'],

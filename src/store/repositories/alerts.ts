@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { Alert } from '../../director/api/types.js';
+import type { Alert } from '../../common/contracts/api.js';
 import type { DatabaseSchema } from '../schema.js';
 
 export class AlertsRepository {

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { AuditEvent } from '../../director/api/types.js';
+import type { AuditEvent } from '../../common/contracts/api.js';
 import type { DatabaseSchema } from '../schema.js';
 
 export type NewAuditEvent = Omit<AuditEvent, 'id' | 'time' | 'deployment' | 'instance' | 'taskId' | 'error' | 'context'> &

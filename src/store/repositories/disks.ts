@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { DiskHint } from '../../cloud/cloud.js';
+import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import type { DatabaseSchema, DisksTable } from '../schema.js';
 
 export type DiskState = 'active' | 'orphaned';

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { TaskEvent } from '../../director/api/types.js';
+import type { TaskEvent } from '../../common/contracts/api.js';
 import type { DatabaseSchema } from '../schema.js';
 
 export class TaskEventsRepository {

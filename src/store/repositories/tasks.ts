@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { TaskInfo, TaskState } from '../../director/api/types.js';
+import type { TaskInfo, TaskState } from '../../common/contracts/api.js';
 import type { DatabaseSchema, TasksTable } from '../schema.js';
 
 type TaskRow = Omit<TasksTable, 'id'> & { id: number };

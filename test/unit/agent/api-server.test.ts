@@ -2,13 +2,14 @@ import { request } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { createAgentServer } from '../../../src/agent/api/server.js';
-import type { AgentApi, AgentSettings, AgentState } from '../../../src/agent/protocol.js';
+import type { AgentApi, AgentState } from '../../../src/common/contracts/agent-protocol.js';
+import type { AgentSettings } from '../../../src/common/contracts/agent-settings.js';
 import { ConflictError } from '../../../src/common/errors.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import { createCertificateAuthority, issueCertificate } from '../../../src/common/pki.js';
 import { HttpAgentClient } from '../../../src/director/agent-client/http-agent-client.js';
 import { HttpAgentConnector } from '../../../src/director/agent-client/http-agent-connector.js';
-import type { InstanceSpec } from '../../../src/manifest/instance-spec.js';
+import type { InstanceSpec } from '../../../src/common/contracts/instance-spec.js';
 
 /** The agent's HTTPS API and the director's client, against an in-memory AgentApi. */
 describe('agent API server + HttpAgentClient', () => {

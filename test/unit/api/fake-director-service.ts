@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { ConflictError, InvalidManifestError, NotFoundError } from '../../../src/common/errors.js';
-import type { AgentAlert, Heartbeat } from '../../../src/agent/protocol.js';
+import type { AgentAlert, Heartbeat } from '../../../src/common/contracts/agent-protocol.js';
 import type { DirectorService } from '../../../src/director/director-service.js';
 import type {
   Alert,
@@ -20,7 +20,7 @@ import type {
   TaskInfo,
   TaskState,
   VmInfo,
-} from '../../../src/director/api/types.js';
+} from '../../../src/common/contracts/api.js';
 
 const T0 = '2026-01-01T00:00:00.000Z';
 

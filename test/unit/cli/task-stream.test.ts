@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatEvent } from '../../../src/cli/task-stream.js';
-import type { TaskEvent } from '../../../src/director/api/types.js';
+import type { TaskEvent } from '../../../src/common/contracts/api.js';
 
 const base: TaskEvent = {
   seq: 1,

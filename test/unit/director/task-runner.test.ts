@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/common/logger.js';
-import type { TaskState } from '../../../src/director/api/types.js';
+import type { TaskState } from '../../../src/common/contracts/api.js';
 import { scrubSecrets } from '../../../src/director/tasks/task-context.js';
 import { TaskRunner } from '../../../src/director/tasks/task-runner.js';
 import { canTransition, isFinished } from '../../../src/director/tasks/task-state.js';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadManifest, planDeployment, type NativeManifest } from '../../../src/manifest/index.js';
-import type { ContainerSpec } from '../../../src/manifest/instance-spec.js';
+import type { ContainerSpec } from '../../../src/common/contracts/instance-spec.js';
 
 const VALID = join(import.meta.dirname, '../../fixtures/manifests/valid');
 

@@ -1,7 +1,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
 import { ForbiddenError, InvalidInputError, UnauthorizedError } from '../../../common/errors.js';
-import type { AgentAlert, Heartbeat } from '../../../agent/protocol.js';
+import type { AgentAlert, Heartbeat } from '../../../common/contracts/agent-protocol.js';
 import type { DirectorService } from '../../director-service.js';
 import type { ApiMetrics } from '../metrics.js';
 import { objectSchema, str, type RouteSpec } from '../route-spec.js';

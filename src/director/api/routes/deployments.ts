@@ -1,6 +1,6 @@
 import type { DirectorService } from '../../director-service.js';
 import { flag, int, isSet, objectSchema, str, type RouteSpec } from '../route-spec.js';
-import type { DeployRequest, JobRequest } from '../types.js';
+import type { DeployRequest, JobRequest } from '../../../common/contracts/api.js';
 
 const nameParams = objectSchema({ name: str }, ['name']);
 const instanceParams = objectSchema({ name: str, group: str, index: int }, ['name', 'group', 'index']);

@@ -3,7 +3,7 @@
  * the monitor or the other responders. Each delivery has a deadline; errors are logged. The number
  * of deliveries in flight per responder is bounded, so a dead endpoint cannot pile up memory.
  */
-import type { Alert } from '../../api/types.js';
+import type { Alert } from '../../../common/contracts/api.js';
 import type { Logger } from '../../../common/logger.js';
 import { errorMessage } from '../../../common/errors.js';
 import type { Responder } from './responder.js';

@@ -1,5 +1,5 @@
 import { createTransport, type Transporter } from 'nodemailer';
-import type { Alert } from '../../api/types.js';
+import type { Alert } from '../../../common/contracts/api.js';
 import type { Responder } from './responder.js';
 import type { ResponderOptions } from '../config.js';
 

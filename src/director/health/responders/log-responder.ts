@@ -1,4 +1,4 @@
-import type { Alert } from '../../api/types.js';
+import type { Alert } from '../../../common/contracts/api.js';
 import type { Logger } from '../../../common/logger.js';
 import type { Responder } from './responder.js';
 

@@ -1,4 +1,4 @@
-import type { Alert } from '../../api/types.js';
+import type { Alert } from '../../../common/contracts/api.js';
 
 /** Somewhere alerts go (log, webhook, email, PagerDuty …). `deliver` may be slow or fail; the dispatcher copes. */
 export interface Responder {

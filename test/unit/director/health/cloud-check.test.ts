@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CckResult } from '../../../../src/director/api/types.js';
+import type { CckResult } from '../../../../src/common/contracts/api.js';
 import { InvalidInputError } from '../../../../src/common/errors.js';
 import { buildRig, deployFake, vmRequests, type HealthRig } from './health-kit.js';
 

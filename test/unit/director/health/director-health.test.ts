@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FakeCloud } from '../../../../src/cloud/fake/index.js';
 import type { Director } from '../../../../src/director/director.js';
-import type { Alert, CckResult } from '../../../../src/director/api/types.js';
+import type { Alert, CckResult } from '../../../../src/common/contracts/api.js';
 import { manifestText, type TestManifest } from '../../../helpers/director-fixtures.js';
 import { createHealthDirector, heartbeatingCloud, type HeartbeatTarget } from './health-director.js';
 import { waitFor } from './health-kit.js';

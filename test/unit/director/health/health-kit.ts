@@ -3,10 +3,11 @@
  * "deploy" onto the FakeCloud that puts instances with VMs and disks in place.
  */
 import { randomUUID } from 'node:crypto';
-import type { Alert } from '../../../../src/director/api/types.js';
-import type { CreateVmRequest, DiskHint } from '../../../../src/cloud/cloud.js';
+import type { Alert } from '../../../../src/common/contracts/api.js';
+import type { CreateVmRequest } from '../../../../src/cloud/cloud.js';
+import type { DiskHint } from '../../../../src/common/contracts/disk-hint.js';
 import { FakeCloud } from '../../../../src/cloud/fake/index.js';
-import type { InstanceSpec } from '../../../../src/manifest/instance-spec.js';
+import type { InstanceSpec } from '../../../../src/common/contracts/instance-spec.js';
 import type {
   AlertStore,
   HealthStore,

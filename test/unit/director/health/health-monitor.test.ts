@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AgentAlert, Heartbeat } from '../../../../src/agent/protocol.js';
+import type { AgentAlert, Heartbeat } from '../../../../src/common/contracts/agent-protocol.js';
 import { alertsOf, buildRig, deployFake, waitFor, type HealthRig } from './health-kit.js';
 
 let rig: HealthRig | undefined;

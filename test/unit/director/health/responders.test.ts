@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Alert } from '../../../../src/director/api/types.js';
+import type { Alert } from '../../../../src/common/contracts/api.js';
 import { silentLogger, type Logger } from '../../../../src/common/logger.js';
 import { ResponderDispatcher } from '../../../../src/director/health/responders/dispatcher.js';
 import { WebhookResponder } from '../../../../src/director/health/responders/webhook-responder.js';

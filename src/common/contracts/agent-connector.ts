@@ -1,4 +1,4 @@
-import type { AgentApi } from '../agent/protocol.js';
+import type { AgentApi } from './agent-protocol.js';
 
 /** Where an agent can be reached; the connector turns it into an AgentApi. */
 export interface AgentTarget {

@@ -10,8 +10,8 @@
  *   POST {directorUrl}/internal/v1/agents/{agentId}/heartbeat   body: Heartbeat (agent → director)
  *   POST {directorUrl}/internal/v1/agents/{agentId}/alerts      body: AgentAlert
  */
-import type { InstanceSpec } from '../manifest/instance-spec.js';
-import type { DiskHint } from '../cloud/cloud.js';
+import type { InstanceSpec } from './instance-spec.js';
+import type { DiskHint } from './disk-hint.js';
 
 export const AGENT_PORT = 6868;
 export const AGENT_API_PREFIX = '/agent/v1';
@@ -181,36 +181,4 @@ export interface AgentApi {
    * `onProgress` (over HTTP: the polled task's `progress`). Agents without it cannot resize by copy.
    */
   migrateDisk?(request: MigrateDiskRequest, onProgress?: (p: MigrateDiskProgress) => void): Promise<MigrateDiskResult>;
-}
-
-/** The settings file the cloud writes for the agent of a VM (`<vm>/settings.json`). */
-export interface AgentSettings {
-  agentId: string;
-  vmCid: string;
-  directorUrl: string;
-  caPem: string;
-  certPem: string;
-  keyPem: string;
-  heartbeatIntervalMs: number;
-  registryHost?: string;
-  /** Address and port the agent's HTTPS API listens on. */
-  listen: { host: string; port: number };
-  network: { ip: string; netmask: string; gateway?: string };
-  paths: {
-    /** The VM's root directory on the host. */
-    root: string;
-    /** Mount point of the persistent disk. */
-    store: string;
-    /** Mount point used while copying to a new disk during a resize. */
-    migration: string;
-    /** Ephemeral data: dockerd's data-root, the agent's state file, logs. */
-    ephemeral: string;
-    /** tmpfs: dockerd's exec-root, socket, pid files. */
-    run: string;
-  };
-  /** Disk hints known at VM creation, by disk cid. */
-  disks: Record<string, DiskHint>;
-  /** cgroup parent for this VM's containers. */
-  cgroupParent: string;
-  extra?: Record<string, unknown>;
 }
