@@ -26,7 +26,7 @@ const LONG_ACTIONS: Record<string, (api: AgentApi, body: Body, progress: (p: Mig
   drain: (api) => api.drain(),
   mount_disk: (api, b) => api.mountDisk(b as unknown as MountDiskRequest),
   unmount_disk: (api, b) => api.unmountDisk(requireString(b, 'diskCid')),
-  migrate_disk: (api, b, progress) => requireMigrate(api)(b as unknown as MigrateDiskRequest, progress),
+  migrate_disk: (api, b, progress) => requireMigrate(api)(b as unknown as MigrateDiskRequest, { onProgress: progress }),
 };
 
 /**

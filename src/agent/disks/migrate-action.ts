@@ -9,12 +9,17 @@ import { readFile } from 'node:fs/promises';
 import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import { ConflictError, InvalidInputError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
-import type { MigrateDiskProgress, MigrateDiskRequest, MigrateDiskResult } from '../../common/contracts/agent-protocol.js';
+import type {
+  LongActionOptions,
+  MigrateDiskProgress,
+  MigrateDiskRequest,
+  MigrateDiskResult,
+} from '../../common/contracts/agent-protocol.js';
 import { checkFits, copyDelta, copyFinalDelta, copyTree, type CopyProgress } from './migrate.js';
 
 export type MigrateDisk = (
   request: MigrateDiskRequest,
-  onProgress?: (p: MigrateDiskProgress) => void,
+  options?: LongActionOptions<MigrateDiskProgress>,
 ) => Promise<MigrateDiskResult>;
 
 /** What the swap needs of the agent's disk manager (DiskManager has it). */
@@ -32,7 +37,8 @@ export function createMigrateDiskAction(
   disks?: SwappableDisks,
 ): MigrateDisk {
   let running = false;
-  return async (request, onProgress) => {
+  return async (request, options = {}) => {
+    const { onProgress } = options;
     if (!PHASES.includes(request.phase)) {
       throw new InvalidInputError(
         `migrate_disk needs "phase": one of ${PHASES.join(', ')}, not ${JSON.stringify(request.phase)}.`,

@@ -5,6 +5,7 @@ import type {
   ContainerState,
   Heartbeat,
   JobState,
+  LongActionOptions,
   MigrateDiskProgress,
   MigrateDiskRequest,
   MigrateDiskResult,
@@ -221,8 +222,9 @@ export class FakeAgent implements AgentApi {
    */
   async migrateDisk(
     request: MigrateDiskRequest,
-    onProgress?: (p: MigrateDiskProgress) => void,
+    options: LongActionOptions<MigrateDiskProgress> = {},
   ): Promise<MigrateDiskResult> {
+    const { onProgress } = options;
     return this.act('migrateDisk', [request], () => {
       if (request.phase === 'swap') {
         if (this.migrateFailure?.phase === 'swap') {

@@ -372,7 +372,7 @@ export class FakeCloud implements Cloud {
       listDisk: async () => resolve().listDisk(),
       fetchLogs: async (c, l) => resolve().fetchLogs(c, l),
       runCommand: async (c, t) => resolve().runCommand(c, t),
-      migrateDisk: async (r, p) => resolve().migrateDisk(r, p),
+      migrateDisk: async (r, o) => resolve().migrateDisk(r, o),
     };
   }
 

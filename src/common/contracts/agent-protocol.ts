@@ -101,9 +101,9 @@ export interface AgentAlert {
 
 export interface AgentTaskInfo {
   id: string;
-  state: 'running' | 'done' | 'failed';
+  state: 'running' | 'done' | 'failed' | 'cancelled';
   value?: unknown;
-  error?: { code: string; message: string };
+  error?: { code: string; message: string; details?: unknown };
   /** The latest progress report of a running task (e.g. MigrateDiskProgress for migrate_disk). */
   progress?: unknown;
 }
@@ -158,6 +158,16 @@ export interface MigrateDiskResult {
 }
 
 /**
+ * How a long action is called. Aborting `signal` cancels the agent's task (`cancel_task`): the call
+ * rejects only once the task has stopped, so a caller that rolls back never races work still running.
+ */
+export interface LongActionOptions<P = unknown> {
+  signal?: AbortSignal;
+  /** Progress reports of the running task (over HTTP: the polled task's `progress`). */
+  onProgress?: (progress: P) => void;
+}
+
+/**
  * What the director can ask an agent. The HTTP client (src/director/agent-client/) and the fake
  * cloud's in-process agents both implement it, so director code never knows which it talks to.
  * Long actions resolve when the agent's task finished.
@@ -166,19 +176,19 @@ export interface AgentApi {
   ping(): Promise<'pong'>;
   getState(options?: { vitals?: boolean }): Promise<AgentState>;
   /** Ensures images and containers match the spec; starts them unless the instance is stopped. */
-  apply(spec: InstanceSpec): Promise<void>;
-  start(): Promise<void>;
+  apply(spec: InstanceSpec, options?: LongActionOptions): Promise<void>;
+  start(options?: LongActionOptions): Promise<void>;
   /** Stops every container (dependents first) and keeps them stopped until `start`. */
-  stop(): Promise<void>;
-  drain(): Promise<void>;
-  mountDisk(request: MountDiskRequest): Promise<void>;
-  unmountDisk(diskCid: string): Promise<void>;
+  stop(options?: LongActionOptions): Promise<void>;
+  drain(options?: LongActionOptions): Promise<void>;
+  mountDisk(request: MountDiskRequest, options?: LongActionOptions): Promise<void>;
+  unmountDisk(diskCid: string, options?: LongActionOptions): Promise<void>;
   listDisk(): Promise<string[]>;
   fetchLogs(container: string, lines?: number): Promise<string>;
   runCommand(command: string, timeoutMs?: number): Promise<RunCommandResult>;
   /**
-   * Optional (disk resize by copy; src/agent/disks/migrate-action.ts): progress reports arrive through
-   * `onProgress` (over HTTP: the polled task's `progress`). Agents without it cannot resize by copy.
+   * Optional (disk resize by copy; src/agent/disks/migrate-action.ts). Agents without it cannot
+   * resize by copy.
    */
-  migrateDisk?(request: MigrateDiskRequest, onProgress?: (p: MigrateDiskProgress) => void): Promise<MigrateDiskResult>;
+  migrateDisk?(request: MigrateDiskRequest, options?: LongActionOptions<MigrateDiskProgress>): Promise<MigrateDiskResult>;
 }

@@ -3,6 +3,7 @@ import type {
   AgentApi,
   AgentState,
   AgentTaskInfo,
+  LongActionOptions,
   MigrateDiskProgress,
   MigrateDiskRequest,
   MigrateDiskResult,
@@ -91,7 +92,8 @@ export class HttpAgentClient implements AgentApi {
   }
 
   /** A disk copy can take hours: the caller (disk-resize.ts) applies its own timeout. */
-  async migrateDisk(req: MigrateDiskRequest, onProgress?: (p: MigrateDiskProgress) => void): Promise<MigrateDiskResult> {
+  async migrateDisk(req: MigrateDiskRequest, options: LongActionOptions<MigrateDiskProgress> = {}): Promise<MigrateDiskResult> {
+    const { onProgress } = options;
     const progress = onProgress === undefined ? undefined : (p: unknown): void => onProgress(p as MigrateDiskProgress);
     return (await this.long('migrate_disk', req, progress, 7 * 24 * 3600_000)) as MigrateDiskResult;
   }

@@ -406,7 +406,7 @@ async function runMigrate(
   const sink = steps.progressSink();
   try {
     return await withTimeout(
-      migrate(request, sink.report),
+      migrate(request, { onProgress: sink.report }),
       timeoutMs,
       `migrate_disk (${request.phase}) on ${name} timed out after ${Math.round(timeoutMs / 1000)} s`,
     );
