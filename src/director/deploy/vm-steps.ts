@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { errorMessage } from '../../common/errors.js';
-import { DiskNotAttachedError, VmNotFoundError } from '../../cloud/cloud.js';
+import { detachIgnoringAbsent } from '../disks/detach.js';
 import type { AgentEnv, CreateVmRequest, CreateVmResult, VmNetworks } from '../../cloud/cloud.js';
 import type { AgentApi } from '../../common/contracts/agent-protocol.js';
 import type { InstanceRecord } from '../../store/store.js';
@@ -158,12 +158,16 @@ export async function deleteInstanceVm(deps: InstanceDeps, ctx: TaskContext, rec
   const vmCid = record.vmCid;
   const disks = await deps.store.disks.activeForInstance(record.id);
   const agent = connectAgent(deps, record);
+  const unmounted = new Set<string>();
   if (agent !== null) {
     const t = deps.config.agentTimeoutMs;
     try {
       // Graceful: each container gets its stop timeout (an unreachable agent fails the call quickly).
       await withTimeout(agent.stop(), deps.config.applyTimeoutMs, 'stop timed out');
-      for (const d of disks) await withTimeout(agent.unmountDisk(d.cid), t, 'unmount_disk timed out');
+      for (const d of disks) {
+        await withTimeout(agent.unmountDisk(d.cid), t, 'unmount_disk timed out');
+        unmounted.add(d.cid);
+      }
     } catch (err) {
       ctx.logger.warn('agent did not stop/unmount cleanly before VM deletion; deleting the VM anyway', {
         vmCid,
@@ -171,15 +175,14 @@ export async function deleteInstanceVm(deps: InstanceDeps, ctx: TaskContext, rec
       });
     }
   }
+  // A disk still mounted (or not known to be unmounted) is never detached from a live VM: deleting
+  // the VM releases it, and it is detached after that.
+  for (const d of disks) if (unmounted.has(d.cid)) await detachIgnoringAbsent(deps.cloud, vmCid, d.cid);
+  await deps.cloud.deleteVm(vmCid);
   for (const d of disks) {
-    try {
-      await deps.cloud.detachDisk(vmCid, d.cid);
-    } catch (err) {
-      if (!(err instanceof DiskNotAttachedError || err instanceof VmNotFoundError)) throw err;
-    }
+    if (!unmounted.has(d.cid)) await detachIgnoringAbsent(deps.cloud, vmCid, d.cid);
     await deps.store.disks.setHint(d.cid, null);
   }
-  await deps.cloud.deleteVm(vmCid);
   await deps.store.vms.delete(vmCid);
   await deps.store.instances.setVm(record.id, null);
 }
