@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCertificateAuthority, issueCertificate } from '../../../src/common/pki.js';
+import { createCertificateAuthority, issueAgentCertificates, issueCertificate } from '../../../src/common/pki.js';
 import { call, startTestServer, testCa, type TestServer } from './test-server.js';
 
 describe('director API server', () => {
@@ -154,7 +154,8 @@ describe('director API server', () => {
     });
 
     it('accepts a heartbeat from the agent whose certificate CN matches', async () => {
-      const cert = issueCertificate(testCa(), { commonName: 'agent-1', usage: 'both' });
+      const certs = issueAgentCertificates(testCa(), 'agent-1');
+      const cert = { certPem: certs.clientCertPem, keyPem: certs.keyPem };
       const res = await call(srv, 'POST', '/internal/v1/agents/agent-1/heartbeat', {
         body: heartbeat('agent-1'),
         cert,
@@ -200,6 +201,13 @@ describe('director API server', () => {
         cert: other,
       });
       expect(o.status).toBe(403);
+      // An agent's server certificate (serverAuth only) does not authenticate it as a client.
+      const server = issueAgentCertificates(testCa(), 'agent-1');
+      const sv = await call(srv, 'POST', '/internal/v1/agents/agent-1/heartbeat', {
+        body: heartbeat('agent-1'),
+        cert: { certPem: server.certPem, keyPem: server.keyPem },
+      });
+      expect(sv.status).toBe(401);
       expect(srv.fake.heartbeats.length).toBe(before);
     });
   });
