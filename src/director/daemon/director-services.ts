@@ -104,6 +104,7 @@ export async function startDirectorServices(options: DirectorServicesOptions): P
       registry: registryAdapter({
         hostPort: registry.hostPort,
         caPem: ca.certPem,
+        authorization: registry.writeAuthorization,
         uploadDir: options.uploadDir,
         workDir: options.uploadDir,
       }),
