@@ -12,12 +12,12 @@ import { GuardedCloud } from '../cloud/guarded-cloud.js';
 import { ConflictError, NotFoundError, UnavailableError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { silentLogger } from '../common/logger.js';
-import { issueCertificate } from '../common/pki.js';
 import type { CertificateAuthority } from '../common/pki.js';
 import { Store } from '../store/store.js';
 import type { InstanceRecord } from '../store/store.js';
 import type { AgentConnector } from '../common/contracts/agent-connector.js';
 import { AgentKeyPool } from './agent-key-pool.js';
+import { agentCredentialIssuer } from './agent-identity.js';
 import { DiskMigrations } from './disks/disk-migrations.js';
 import { startOrphanedDiskSweeper } from './disks/orphan-sweeper.js';
 import type {
@@ -153,16 +153,7 @@ export class Director implements DirectorService {
       const interrupted = await tasks.recoverAfterRestart();
       if (interrupted.length > 0 && config.deleteUnknownVmsAfterCrash) await deleteVmsACrashLeft(cloud, store, logger);
       const keyPool = options.agentCredentials === undefined ? new AgentKeyPool(AGENT_KEY_POOL_SIZE, logger) : null;
-      const credentials =
-        options.agentCredentials ??
-        ((agentId: string): AgentCredentials => {
-          // CN = agent id, no IP: the VM's address is only known after createVm. The director's
-          // agent client verifies the CA chain and compares the CN with the agent id instead of
-          // the hostname (agentServerIdentityCheck in agent-identity.ts), which identifies the agent.
-          const keyPem = keyPool?.take();
-          const cert = issueCertificate(ca, { commonName: agentId, usage: 'both', ...(keyPem === undefined ? {} : { keyPem }) });
-          return { caPem: ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem };
-        });
+      const credentials = options.agentCredentials ?? agentCredentialIssuer(ca, keyPool);
       const director = new Director(config, ca, store, cloud, options.agentConnector, tasks, logger, uuid, options.registry, options.manifests ?? manifestModule, credentials, options.cloud);
       director.keyPool = keyPool;
       director.orphanSweeper = startOrphanedDiskSweeper(

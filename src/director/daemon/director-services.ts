@@ -7,7 +7,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import type { Cloud } from '../../cloud/cloud.js';
 import type { Logger } from '../../common/logger.js';
-import { issueCertificate, type CertificateAuthority } from '../../common/pki.js';
+import { issueCertificate, issueDirectorClientCertificate, type CertificateAuthority } from '../../common/pki.js';
 import { RegistryServer } from '../../registry/registry-server.js';
 import type { AgentConnector } from '../../common/contracts/agent-connector.js';
 import { HttpAgentConnector } from '../agent-client/http-agent-connector.js';
@@ -64,13 +64,14 @@ export async function startDirectorServices(options: DirectorServicesOptions): P
     }
   };
   try {
-    // `both`: the same certificate serves the API and is the client certificate towards the agents.
+    // The API's server certificate, and a separate client certificate, the only one agents accept.
     const directorCert = issueCertificate(ca, {
-      commonName: 'bosun-director',
+      commonName: 'bosun-director-api',
       ipAddresses: [...new Set(['127.0.0.1', bridgeIp, ...(options.extraCertificateIps ?? [])])],
       dnsNames: ['localhost'],
-      usage: 'both',
+      usage: 'server',
     });
+    const directorClientCert = issueDirectorClientCertificate(ca);
     const registryCert = issueCertificate(ca, {
       commonName: 'bosun-registry',
       ipAddresses: [bridgeIp, '127.0.0.1'],
@@ -87,8 +88,8 @@ export async function startDirectorServices(options: DirectorServicesOptions): P
 
     const http = new HttpAgentConnector({
       caPem: ca.certPem,
-      certPem: directorCert.certPem,
-      keyPem: directorCert.keyPem,
+      certPem: directorClientCert.certPem,
+      keyPem: directorClientCert.keyPem,
     });
     const director = await Director.create({
       config: {
@@ -103,6 +104,7 @@ export async function startDirectorServices(options: DirectorServicesOptions): P
       registry: registryAdapter({
         hostPort: registry.hostPort,
         caPem: ca.certPem,
+        authorization: registry.writeAuthorization,
         uploadDir: options.uploadDir,
         workDir: options.uploadDir,
       }),

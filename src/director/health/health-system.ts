@@ -360,6 +360,8 @@ class DeployedVmRequests implements VmRequestBuilder {
       caPem: credentials.caPem,
       certPem: credentials.certPem,
       keyPem: credentials.keyPem,
+      ...(credentials.clientCertPem === undefined ? {} : { clientCertPem: credentials.clientCertPem }),
+      ...(credentials.directorClientName === undefined ? {} : { directorClientName: credentials.directorClientName }),
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       extra: {
         deployment: instance.deployment,
