@@ -21,6 +21,8 @@ export interface ApiLimits {
   requestTimeoutMs: number;
   /** An upload has no overall time limit; it is cut when no byte arrives for this long. 0: never. */
   uploadIdleTimeoutMs: number;
+  /** Largest `GET …/logs` answer: longer logs are cut (each container keeps its last lines) and say so. */
+  logsMaxBytes: number;
 }
 
 export const MiB = 1024 * 1024;
@@ -32,6 +34,7 @@ export const DEFAULT_API_LIMITS: ApiLimits = {
   uploadMaxBytes: 16 * GiB,
   requestTimeoutMs: 5 * 60_000,
   uploadIdleTimeoutMs: 5 * 60_000,
+  logsMaxBytes: 4 * MiB,
 };
 
 export function resolveApiLimits(partial: Partial<ApiLimits> = {}): ApiLimits {

@@ -82,7 +82,7 @@ export class ApiServer {
     const metrics = new ApiMetrics(director);
     const routes = [
       ...directorWideRoutes(director),
-      ...deploymentRoutes(director),
+      ...deploymentRoutes(director, limits),
       ...taskRoutes(director),
       ...imageRoutes(director, {
         uploadDir: options.uploadDir,

@@ -25,6 +25,7 @@ import { parseSize, SIZE_PATTERN, type ApiLimits } from '../api/limits.js';
  *     upload_max_size: 16g        # an image tarball
  *     request_timeout: 5m         # a request other than an upload must arrive within this
  *     upload_idle_timeout: 5m     # an upload is cut when no byte arrives for this long
+ *     logs_max_size: 4m           # `bosun logs` answers longer than this are cut (and say so)
  */
 export const DEFAULT_DIRECTOR_PORT = 25555;
 
@@ -45,6 +46,7 @@ const apiSection = z
     upload_max_size: size.optional(),
     request_timeout: duration.optional(),
     upload_idle_timeout: duration.optional(),
+    logs_max_size: size.optional(),
   })
   .strict();
 
@@ -139,6 +141,7 @@ export async function loadDaemonConfig(flags: DaemonFlags): Promise<DaemonConfig
       uploadMaxBytes: sizeOf(file.api?.upload_max_size),
       requestTimeoutMs: ms(file.api?.request_timeout),
       uploadIdleTimeoutMs: ms(file.api?.upload_idle_timeout),
+      logsMaxBytes: sizeOf(file.api?.logs_max_size),
     },
   };
 }

@@ -1,6 +1,7 @@
 import { request } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkUploadSpace, parseSize } from '../../../src/director/api/limits.js';
+import { capLogs } from '../../../src/director/api/log-cap.js';
 import { call, startTestServer, type TestServer } from './test-server.js';
 
 const MiB = 1024 * 1024;
@@ -48,7 +49,13 @@ describe('API limits', () => {
   let srv: TestServer;
   beforeAll(async () => {
     srv = await startTestServer({
-      limits: { jsonBodyBytes: 64 * 1024, manifestBodyBytes: 512 * 1024, uploadMaxBytes: 2 * MiB, requestTimeoutMs: 400 },
+      limits: {
+        jsonBodyBytes: 64 * 1024,
+        manifestBodyBytes: 512 * 1024,
+        uploadMaxBytes: 2 * MiB,
+        requestTimeoutMs: 400,
+        logsMaxBytes: 256 * 1024,
+      },
     });
   });
   afterAll(async () => {
@@ -168,5 +175,33 @@ describe('API limits', () => {
     expect(parseSize('512KiB')).toBe(512 * 1024);
     expect(parseSize(100)).toBe(100);
     expect(() => parseSize('lots')).toThrow(/not a size/);
+  });
+
+  it('cuts a huge log to the limit, keeping its last lines, and says so', async () => {
+    const lines = Array.from({ length: 40_000 }, (_, i) => `line ${i} ${'y'.repeat(40)}`);
+    srv.fake.logsText = `${lines.join('\n')}\n`;
+    try {
+      const res = await call(srv, 'GET', '/api/v1/deployments/demo/instances/web/0/logs?lines=100000', { token: srv.token });
+      expect(res.status).toBe(200);
+      const logs = (res.body as { logs: string }).logs;
+      expect(Buffer.byteLength(logs)).toBeLessThanOrEqual(256 * 1024 + 400);
+      expect(logs).toMatch(/^\[bosun: log cut: showing the last [\d.]+ KiB of [\d.]+ MiB/);
+      expect(logs.trimEnd().endsWith('line 39999 ' + 'y'.repeat(40))).toBe(true);
+      // Whole lines only after the note.
+      expect(logs.split('\n')[1]).toMatch(/^line \d+ y+$/);
+    } finally {
+      srv.fake.logsText = undefined;
+    }
+  });
+
+  it('gives each container of a multi-container log its share', () => {
+    const big = (name: string) => `==> web/0 ${name} <==\n${Array.from({ length: 1000 }, (_, i) => `${name} ${i}`).join('\n')}\n`;
+    const capped = capLogs(`${big('redis')}${big('app')}`.replace(/\n$/, ''), 4000);
+    expect(capped).toContain('==> web/0 redis <==');
+    expect(capped).toContain('==> web/0 app <==');
+    expect(capped).toContain('redis 999');
+    expect(capped).toContain('app 999');
+    expect(Buffer.byteLength(capped)).toBeLessThan(4000 + 600);
+    expect(capLogs('short\n', 4000)).toBe('short\n');
   });
 });
