@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import Docker from 'dockerode';
+import type { DockerEngine } from '../docker-engine/docker-engine.js';
+import { DockerodeEngine } from '../docker-engine/dockerode-engine.js';
 import type { DockerDaemonSpec } from '../../common/contracts/instance-spec.js';
 import type { AgentSettings } from '../../common/contracts/agent-settings.js';
 import type { Logger } from '../../common/logger.js';
@@ -34,7 +35,7 @@ export interface DockerdEvents {
  */
 export class DockerdSupervisor {
   readonly paths: DockerdPaths;
-  readonly docker: Docker;
+  readonly engine: DockerEngine;
   private child: ChildProcess | null = null;
   private adoptedPid: number | null = null;
   private adoptTimer: NodeJS.Timeout | null = null;
@@ -60,7 +61,7 @@ export class DockerdSupervisor {
     private readonly binary = 'dockerd',
   ) {
     this.paths = dockerdPaths(settings);
-    this.docker = new Docker({ socketPath: this.paths.socket });
+    this.engine = new DockerodeEngine(this.paths.socket);
     this.args = dockerdArgs(settings, this.paths, DEFAULT_DOCKER_SPEC);
   }
 
@@ -164,7 +165,7 @@ export class DockerdSupervisor {
 
   private async answers(): Promise<boolean> {
     try {
-      await this.docker.ping();
+      await this.engine.ping();
       return true;
     } catch {
       return false;
