@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -42,7 +42,10 @@ describe('dockerd supervisor (fake dockerd, fake engine)', () => {
     const ups: Array<[boolean, boolean]> = [];
     const downs: number[] = [];
     const pidOf = (): number => {
-      const pid = Number(readFileSync(join(dir, 'fake-dockerd.pid'), 'utf8').trim());
+      // The fake engine answers at once, so the supervisor may call dockerd up before the script wrote its pid.
+      const file = join(dir, 'fake-dockerd.pid');
+      for (let waited = 0; !existsSync(file) && waited < 5000; waited += 10) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+      const pid = Number(readFileSync(file, 'utf8').trim());
       pids.push(pid);
       return pid;
     };
