@@ -46,16 +46,15 @@ import { Deployer } from './deploy/deployer.js';
 import type { AgentCredentials, InstanceDeps } from './deploy/instance-deps.js';
 import { manifestModule } from './deploy/manifest-adapter.js';
 import type { ManifestPort } from './deploy/plan.js';
-import { withTimeout } from './deploy/timeouts.js';
+import { withDeadline } from '../common/waiting.js';
 import type { DirectorService } from './director-service.js';
 import type { ImageRegistry } from './image-registry.js';
 import { deleteDeployment } from './jobs/delete-deployment.js';
 import { InstanceJobs } from './jobs/instance-jobs.js';
 import { describeInstance } from './instance-view.js';
 import { TaskRunner } from './tasks/task-runner.js';
-// health: monitor, alerts, resurrector, cloud-check (src/director/health/)
 import { parseHealthSettings } from './health/config.js';
-import { HealthSystem } from './health/health-system.js';
+import { SelfHealing } from './self-healing.js';
 
 export interface DirectorOptions {
   config: DirectorConfigInput;
@@ -96,7 +95,7 @@ export class Director implements DirectorService {
   /** What the deploy steps use (store, guarded cloud, agents, config, credentials): for wiring the health parts. */
   readonly deps: InstanceDeps;
   /** health: the monitor, alerts, resurrector and cloud-check; set by create(). */
-  health!: HealthSystem;
+  health!: SelfHealing;
 
   private constructor(
     readonly config: DirectorConfig,
@@ -161,7 +160,7 @@ export class Director implements DirectorService {
         { retentionMs: config.orphanedDiskRetentionMs, intervalMs: config.orphanedDiskSweepIntervalMs },
       );
       // health: built on top of the director's deps, deployer and task runner.
-      director.health = new HealthSystem({
+      director.health = new SelfHealing({
         ...director.deps,
         tasks,
         deployer: director.deployer,
@@ -306,11 +305,11 @@ export class Director implements DirectorService {
   async fetchLogs(deployment: string, group: string, index: number, container: string | undefined, lines: number): Promise<string> {
     const { record, agent } = await this.requireAgent(deployment, group, index);
     const t = this.config.agentTimeoutMs;
-    if (container !== undefined) return withTimeout(agent.fetchLogs(container, lines), t, `fetching logs from ${group}/${index} timed out`);
-    const state = await withTimeout(agent.getState(), t, `asking ${group}/${index} for its containers timed out`);
+    if (container !== undefined) return withDeadline(t, `fetching logs from ${group}/${index}`, () => agent.fetchLogs(container, lines));
+    const state = await withDeadline(t, `asking ${group}/${index} for its containers`, () => agent.getState());
     const parts: string[] = [];
     for (const c of state.containers) {
-      const log = await withTimeout(agent.fetchLogs(c.name, lines), t, `fetching logs of ${c.name} on ${group}/${index} timed out`);
+      const log = await withDeadline(t, `fetching logs of ${c.name} on ${group}/${index}`, () => agent.fetchLogs(c.name, lines));
       parts.push(`==> ${record.group}/${record.index} ${c.name} <==\n${log}`);
     }
     return parts.join('\n');
