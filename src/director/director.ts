@@ -18,7 +18,6 @@ import type { InstanceRecord } from '../store/store.js';
 import type { AgentConnector } from '../common/contracts/agent-connector.js';
 import { AgentKeyPool } from './agent-key-pool.js';
 import { agentCredentialIssuer } from './agent-identity.js';
-import { DiskMigrations } from './disks/disk-migrations.js';
 import { startOrphanedDiskSweeper } from './disks/orphan-sweeper.js';
 import type {
   Alert,
@@ -283,7 +282,7 @@ export class Director implements DirectorService {
     if (disk.state !== 'orphaned') {
       throw new ConflictError(`Disk ${diskCid} is in use by an instance; only orphaned disks can be deleted (scale down or delete the deployment first).`);
     }
-    if ((await new DiskMigrations(this.store.db).inUse()).has(diskCid)) {
+    if ((await this.store.diskMigrations.inUse()).has(diskCid)) {
       throw new ConflictError(`Disk ${diskCid} is part of an unfinished disk resize; deploy the deployment again to finish it, then delete the disk.`);
     }
     return this.tasks.enqueue({ description: `delete disk ${diskCid}`, deployment: null, user, locks: [`disk:${diskCid}`] }, async (ctx) => {
