@@ -44,11 +44,14 @@ export class Agent implements AgentApi {
         this.containers.onDockerUp(restarted);
         if (restarted && !onPurpose) this.sendAlert(3, 'dockerd_failing', 'Docker daemon restarted', `The Docker daemon of VM ${settings.vmCid} died and was restarted; the agent is starting every container again in dependency order.`);
       },
-      onDown: () => this.log.warn('dockerd is down; containers will be started again when it is back'),
+      onDown: () => {
+        this.log.warn('dockerd is down; containers will be started again when it is back');
+        this.containers.onDockerDown();
+      },
       onFailing: (lines) =>
         this.sendAlert(2, 'dockerd_failing', 'Docker daemon keeps failing', `The Docker daemon of VM ${settings.vmCid} does not stay up; its last log lines: ${lines.slice(-5).join(' | ')}`),
     });
-    const docker = (): typeof this.dockerd.docker => this.dockerd.docker;
+    const docker = (): typeof this.dockerd.engine => this.dockerd.engine;
     const images = new ImageEnsurer(docker, log.child({ part: 'images' }));
     this.containers = new ContainerManager(
       docker,

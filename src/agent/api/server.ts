@@ -1,3 +1,4 @@
+import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AgentApi, MigrateDiskProgress, MigrateDiskRequest, MountDiskRequest } from '../../common/contracts/agent-protocol.js';
 import type { AgentSettings } from '../../common/contracts/agent-settings.js';
@@ -6,6 +7,7 @@ import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
 import type { Logger } from '../../common/logger.js';
 import { BosunError, InvalidInputError, NotFoundError, errorMessage, toErrorBody } from '../../common/errors.js';
 import { TaskRegistry, type TaskWork } from '../tasks.js';
+import { allowedClientName, requireDirectorClient } from './client-identity.js';
 
 type Body = Record<string, unknown>;
 
@@ -32,7 +34,8 @@ const LONG_ACTIONS: Record<string, (api: AgentApi, body: Body, task: TaskWork) =
 
 /**
  * The agent's HTTPS API with mutual TLS: only clients with a certificate signed by the director's
- * CA get past the TLS handshake (requestCert + rejectUnauthorized).
+ * CA (with clientAuth usage) get past the TLS handshake (requestCert + rejectUnauthorized), and only
+ * the director's own certificate gets an answer (client-identity.ts).
  */
 export async function createAgentServer(api: AgentApi, settings: AgentSettings, log: Logger): Promise<FastifyInstance> {
   const tasks = new TaskRegistry(log.child({ part: 'tasks' }));
@@ -40,6 +43,11 @@ export async function createAgentServer(api: AgentApi, settings: AgentSettings, 
     logger: false,
     bodyLimit: 16 * 1024 * 1024,
     https: { ca: settings.caPem, cert: settings.certPem, key: settings.keyPem, requestCert: true, rejectUnauthorized: true },
+  });
+  const directorName = allowedClientName(settings);
+  app.addHook('onRequest', (req, _reply, done) => {
+    requireDirectorClient(req.raw.socket as Partial<TLSSocket>, directorName);
+    done();
   });
 
   app.setErrorHandler((err: unknown, _req, reply) => {

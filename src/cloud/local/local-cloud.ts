@@ -435,6 +435,8 @@ export class LocalCloud implements Cloud {
       caPem: env.caPem,
       certPem: env.certPem,
       keyPem: env.keyPem,
+      ...(env.clientCertPem === undefined ? {} : { clientCertPem: env.clientCertPem }),
+      ...(env.directorClientName === undefined ? {} : { directorClientName: env.directorClientName }),
       heartbeatIntervalMs: env.heartbeatIntervalMs,
       ...(env.registryHost === undefined ? {} : { registryHost: env.registryHost }),
       listen: { host: vm.ip, port: AGENT_PORT },
