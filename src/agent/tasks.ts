@@ -29,7 +29,7 @@ export class TaskRegistry {
       (err: unknown) => {
         const { body } = toErrorBody(err);
         task.state = 'failed';
-        task.error = { code: body.error.code, message: body.error.message };
+        task.error = body.error;
         task.finishedAt = Date.now();
         this.log.warn('task failed', { task: task.id, action: name, error: body.error.message });
       },
