@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { PassThrough, pipeline, type Readable } from 'node:stream';
 import type { ImageInfo } from '../common/contracts/api.js';
 import type { BosunError } from '../common/errors.js';
 import { InvalidInputError, NotFoundError, UnavailableError } from '../common/errors.js';
@@ -104,7 +104,11 @@ export class RegistryClient {
     if (Buffer.isBuffer(body)) call.body = body;
     else if (body) {
       const length = Object.entries(options.headers ?? {}).find(([k]) => k.toLowerCase() === 'content-length')?.[1];
-      call.body = { stream: body(), size: Number(length) };
+      // The caller's stream may already flow (a progress 'data' listener): a pipe holds its bytes
+      // until the connection reads them, with backpressure, and passes its errors on.
+      const stream = new PassThrough();
+      pipeline(body(), stream, () => undefined);
+      call.body = { stream, size: Number(length) };
       call.timeoutMs = 0;
       call.idleTimeoutMs = this.timeoutMs;
     }
