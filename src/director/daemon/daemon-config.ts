@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { durationMsSchema } from '../../common/duration.js';
 import { InvalidInputError } from '../../common/errors.js';
 
 /**
@@ -21,10 +22,8 @@ import { InvalidInputError } from '../../common/errors.js';
  */
 export const DEFAULT_DIRECTOR_PORT = 25555;
 
-const duration = z.union([
-  z.number().int().nonnegative(),
-  z.string().regex(/^\d+(ms|s|m|h)$/, 'a duration such as 500ms, 30s, 5m or 1h'),
-]);
+/** The one duration syntax (src/common/duration.ts), as under health: and in the manifest. */
+const duration = durationMsSchema;
 
 const fileSchema = z
   .object({
@@ -99,9 +98,9 @@ export async function loadDaemonConfig(flags: DaemonFlags): Promise<DaemonConfig
     dataDir: flags.dataDir,
     listenHost: host,
     port,
-    agentTimeoutMs: ms(file.agent_timeout),
-    heartbeatIntervalMs: ms(file.heartbeat_interval),
-    agentWaitTimeoutMs: ms(file.agent_wait_timeout),
+    agentTimeoutMs: file.agent_timeout,
+    heartbeatIntervalMs: file.heartbeat_interval,
+    agentWaitTimeoutMs: file.agent_wait_timeout,
     registryPort: file.registry_port ?? 25556,
     bridgeName: file.bridge ?? 'bosun0',
     subnet: file.subnet ?? '10.244.0.0/16',
@@ -120,11 +119,3 @@ export function parseListen(value: string): { host: string; port: number } {
   return { host: m[1] || m[2] || '127.0.0.1', port };
 }
 
-function ms(value: number | string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value === 'number') return value;
-  const m = /^(\d+)(ms|s|m|h)$/.exec(value);
-  const n = Number(m?.[1]);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m?.[2] as 'ms' | 's' | 'm' | 'h'];
-  return n * unit;
-}
