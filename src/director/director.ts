@@ -39,6 +39,7 @@ import type {
 } from '../common/contracts/api.js';
 import { loadOrCreateCertificateAuthority } from './ca-files.js';
 import { resolveDirectorConfig } from './config.js';
+import type { RetryPolicy } from '../common/retry.js';
 import type { DirectorConfig, DirectorConfigInput } from './config.js';
 import { consoleLogReader } from './deploy/agent-wait.js';
 import { Deployer } from './deploy/deployer.js';
@@ -146,7 +147,7 @@ export class Director implements DirectorService {
         await store.config.set(CONFIG_DIRECTOR_UUID, uuid);
       }
       const cloud =
-        options.guardCloud === false ? options.cloud : new GuardedCloud(options.cloud, { logger, knownVmCids: () => store.vms.listCids() });
+        options.guardCloud === false ? options.cloud : new GuardedCloud(options.cloud, { logger, knownVmCids: () => store.vms.listCids(), retry: cloudRetryPolicy(config) });
       const tasks = new TaskRunner(store, logger.child({ component: 'tasks' }), { lockTtlMs: config.lockTtlMs });
       const interrupted = await tasks.recoverAfterRestart();
       if (interrupted.length > 0 && config.deleteUnknownVmsAfterCrash) await deleteVmsACrashLeft(cloud, store, logger);
@@ -482,4 +483,13 @@ async function deleteVmsACrashLeft(cloud: Cloud, store: Store, logger: Logger): 
       logger.error('could not delete the unrecorded VM; delete it with `bosun cck`', { vmCid: cid, error: errorMessage(err) }),
     );
   }
+}
+
+/** The one retry policy of cloud calls, from the director's config. */
+function cloudRetryPolicy(config: DirectorConfig): RetryPolicy {
+  return {
+    attempts: config.cloudRetryAttempts,
+    backoff: { initialMs: config.cloudRetryInitialBackoffMs, maxMs: config.cloudRetryMaxBackoffMs },
+    deadlineMs: config.cloudRetryDeadlineMs,
+  };
 }
