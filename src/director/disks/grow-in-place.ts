@@ -12,6 +12,7 @@ import { detachIgnoringAbsent } from './detach.js';
 import {
   Steps,
   agentCall,
+  ignoringCancel,
   startContainers,
   stopContainers,
   wrap,
@@ -64,7 +65,7 @@ export async function growInPlace(
     if (stopped && t.desired === 'started') await steps.run('start containers', () => startContainers(deps, ctx, t));
   } catch (err) {
     // Put the disk back where it was (same size or grown: either way the data is on it), then re-raise.
-    const after = await restoreAfterFailedGrow(deps, ctx, t, disk, { detached, stopped });
+    const after = await restoreAfterFailedGrow(deps, ignoringCancel(ctx), t, disk, { detached, stopped });
     if (err instanceof NotSupportedError && after.mounted && after.started !== false) throw err;
     throw wrap(
       err,

@@ -22,6 +22,7 @@ import {
   Steps,
   agentCall,
   ensureMountedAtStore,
+  ignoringCancel,
   startContainers,
   stopContainers,
   wrap,
@@ -147,7 +148,7 @@ export async function copyToNewDisk(
         `Nothing was rolled back yet, so that nothing races the agent's copy. The old disk ${disk.cid} stays authoritative; deploy again once the agent answers: the next run rolls back first.`,
       );
     }
-    const rolledBack = await rollBack(deps, ctx, t, record, stopped);
+    const rolledBack = await rollBack(deps, ignoringCancel(ctx), t, record, stopped);
     throw wrap(
       err,
       `Resizing the persistent disk of ${t.name} from ${disk.sizeMiB} to ${wantedMiB} MiB failed at step "${steps.current}"`,

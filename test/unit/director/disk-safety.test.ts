@@ -219,10 +219,23 @@ describe('a copy the director gives up on stops on the agent before the rollback
     setTimeout(() => (cancelled = true), 100);
     const disk = (await store.disks.get(oldCid))!;
     await expect(resizePersistentDisk(deps(), context(() => cancelled), target, disk, 512)).rejects.toThrow(
-      /task 1 was cancelled/,
+      /task 1 was cancelled.*old disk .* is still the instance's disk/,
     );
     expectStoppedBeforeRollback(agent);
     expect(await agent.listDisk()).toEqual([oldCid]);
+  });
+
+  it("on the task's own signal (cancel or lost lock): the same", async () => {
+    const { target, agent, oldCid } = await setUp();
+    agent.holdNextMigrate('copy', 200);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new CancelledError('the task lost its deployment lock')), 100);
+    const ctx: TaskContext = { ...context(() => false), signal: controller.signal };
+    const disk = (await store.disks.get(oldCid))!;
+    await expect(resizePersistentDisk(deps(), ctx, target, disk, 512)).rejects.toThrow(
+      /lost its deployment lock.*old disk .* is still the instance's disk/,
+    );
+    expectStoppedBeforeRollback(agent);
   });
 
   it('an agent task that does not confirm it stopped is not rolled back under it', async () => {
