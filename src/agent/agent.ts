@@ -48,7 +48,7 @@ export class Agent implements AgentApi {
       onFailing: (lines) =>
         this.sendAlert(2, 'dockerd_failing', 'Docker daemon keeps failing', `The Docker daemon of VM ${settings.vmCid} does not stay up; its last log lines: ${lines.slice(-5).join(' | ')}`),
     });
-    const docker = (): typeof this.dockerd.docker => this.dockerd.docker;
+    const docker = (): typeof this.dockerd.engine => this.dockerd.engine;
     const images = new ImageEnsurer(docker, log.child({ part: 'images' }));
     this.containers = new ContainerManager(
       docker,

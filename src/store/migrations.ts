@@ -11,10 +11,13 @@ function migrations(kind: DialectKind): Record<string, Migration> {
   // SQLite's autoincrement needs "integer primary key"; PostgreSQL's is a serial/identity column.
   const idColumn = kind === 'postgres' ? ('serial' as const) : ('integer' as const);
   return {
+    // Every statement of 0001 is "if not exists": SQLite runs DDL outside a transaction, so a
+    // crash part-way through leaves some tables behind and the next start must be able to finish it.
     '0001_initial': {
       async up(db: Kysely<unknown>): Promise<void> {
         await db.schema
           .createTable('deployments')
+          .ifNotExists()
           .addColumn('name', 'text', (c) => c.primaryKey())
           .addColumn('manifest', 'text')
           .addColumn('pending_manifest', 'text')
@@ -26,6 +29,7 @@ function migrations(kind: DialectKind): Record<string, Migration> {
 
         await db.schema
           .createTable('instances')
+          .ifNotExists()
           .addColumn('id', 'text', (c) => c.primaryKey())
           .addColumn('deployment', 'text', (c) => c.notNull())
           .addColumn('group_name', 'text', (c) => c.notNull())
@@ -42,10 +46,11 @@ function migrations(kind: DialectKind): Record<string, Migration> {
           .addColumn('created_at', 'text', (c) => c.notNull())
           .addUniqueConstraint('instances_slot', ['deployment', 'group_name', 'idx'])
           .execute();
-        await db.schema.createIndex('instances_agent').on('instances').column('agent_id').execute();
+        await db.schema.createIndex('instances_agent').ifNotExists().on('instances').column('agent_id').execute();
 
         await db.schema
           .createTable('vms')
+          .ifNotExists()
           .addColumn('cid', 'text', (c) => c.primaryKey())
           .addColumn('agent_id', 'text', (c) => c.notNull())
           .addColumn('instance_id', 'text', (c) => c.notNull())
@@ -55,6 +60,7 @@ function migrations(kind: DialectKind): Record<string, Migration> {
 
         await db.schema
           .createTable('disks')
+          .ifNotExists()
           .addColumn('cid', 'text', (c) => c.primaryKey())
           .addColumn('size_mib', 'integer', (c) => c.notNull())
           .addColumn('instance_id', 'text')
@@ -67,6 +73,7 @@ function migrations(kind: DialectKind): Record<string, Migration> {
 
         await db.schema
           .createTable('tasks')
+          .ifNotExists()
           .addColumn('id', idColumn, (c) => (kind === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
           .addColumn('state', 'text', (c) => c.notNull())
           .addColumn('description', 'text', (c) => c.notNull())
@@ -82,6 +89,7 @@ function migrations(kind: DialectKind): Record<string, Migration> {
 
         await db.schema
           .createTable('task_events')
+          .ifNotExists()
           .addColumn('task_id', 'integer', (c) => c.notNull())
           .addColumn('seq', 'integer', (c) => c.notNull())
           .addColumn('event_json', 'text', (c) => c.notNull())
@@ -90,6 +98,7 @@ function migrations(kind: DialectKind): Record<string, Migration> {
 
         await db.schema
           .createTable('audit_events')
+          .ifNotExists()
           .addColumn('id', idColumn, (c) => (kind === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
           .addColumn('time', 'text', (c) => c.notNull())
           .addColumn('user_name', 'text', (c) => c.notNull())
@@ -105,6 +114,7 @@ function migrations(kind: DialectKind): Record<string, Migration> {
 
         await db.schema
           .createTable('alerts')
+          .ifNotExists()
           .addColumn('id', 'text', (c) => c.primaryKey())
           .addColumn('severity', 'integer', (c) => c.notNull())
           .addColumn('category', 'text', (c) => c.notNull())
@@ -117,6 +127,7 @@ function migrations(kind: DialectKind): Record<string, Migration> {
 
         await db.schema
           .createTable('locks')
+          .ifNotExists()
           .addColumn('name', 'text', (c) => c.primaryKey())
           .addColumn('task_id', 'integer', (c) => c.notNull())
           .addColumn('expires_at', 'text', (c) => c.notNull())
@@ -124,6 +135,7 @@ function migrations(kind: DialectKind): Record<string, Migration> {
 
         await db.schema
           .createTable('config')
+          .ifNotExists()
           .addColumn('key', 'text', (c) => c.primaryKey())
           .addColumn('value', 'text', (c) => c.notNull())
           .execute();

@@ -12,6 +12,7 @@ import { RegistryServer } from '../../registry/registry-server.js';
 import type { AgentConnector } from '../../common/contracts/agent-connector.js';
 import { HttpAgentConnector } from '../agent-client/http-agent-connector.js';
 import { TokenAuthenticator } from '../api/auth.js';
+import type { ApiLimits } from '../api/limits.js';
 import { ApiServer, type ListenAddress } from '../api/server.js';
 import type { DirectorConfigInput } from '../config.js';
 import { manifestModule } from '../deploy/manifest-adapter.js';
@@ -34,6 +35,8 @@ export interface DirectorServicesOptions {
   uploadDir: string;
   adminToken: string;
   version: string;
+  /** Body, upload and request-time limits of the API (the config file's `api:` section). */
+  apiLimits?: Partial<ApiLimits>;
   /** The director's settings; directorUrl, registryHost and ca are filled in here. */
   director: Omit<DirectorConfigInput, 'directorUrl' | 'registryHost' | 'ca'>;
   /** The config file's health/resurrector/responders sections; giving them starts the monitor. */
@@ -122,7 +125,9 @@ export async function startDirectorServices(options: DirectorServicesOptions): P
       authenticator: new TokenAuthenticator([{ user: 'admin', token: options.adminToken }]),
       logger: logger.child({ component: 'api' }),
       uploadDir: options.uploadDir,
+      registryStorageDir: registry.storageDir,
       version: options.version,
+      ...(options.apiLimits === undefined ? {} : { limits: options.apiLimits }),
     });
     stops.push({ what: 'API server', stop: () => api.close() });
     const bound = await api.listen(options.listen);

@@ -5,7 +5,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { errorMessage } from '../../common/errors.js';
-import { DiskNotAttachedError, VmNotFoundError } from '../../cloud/cloud.js';
 import type { AgentEnv, CreateVmRequest, CreateVmResult, VmNetworks } from '../../cloud/cloud.js';
 import type { AgentApi } from '../../common/contracts/agent-protocol.js';
 import type { InstanceRecord } from '../../store/store.js';
@@ -152,8 +151,10 @@ function firstIp(networks: Record<string, { ip: string }>): string | null {
 
 /**
  * Deletes the instance's VM: stop containers and unmount disks through the agent (best effort: an
- * unresponsive agent must not block deleting its VM), detach the disks, delete the VM. The disks
- * stay recorded as the instance's; only after this returns may a disk be attached elsewhere.
+ * unresponsive agent must not block deleting its VM), then delete the VM, which releases its
+ * disks. Nothing is detached before: a VM that could not be deleted keeps its disks attached
+ * (fencing), and a disk the agent did not unmount is never detached from a live VM. The disks stay recorded as the instance's; only after this returns may
+ * a disk be attached elsewhere.
  */
 export async function deleteInstanceVm(deps: InstanceDeps, ctx: TaskContext, record: InstanceRecord): Promise<void> {
   if (record.vmCid === null) return;
@@ -173,15 +174,10 @@ export async function deleteInstanceVm(deps: InstanceDeps, ctx: TaskContext, rec
       });
     }
   }
-  for (const d of disks) {
-    try {
-      await deps.cloud.detachDisk(vmCid, d.cid);
-    } catch (err) {
-      if (!(err instanceof DiskNotAttachedError || err instanceof VmNotFoundError)) throw err;
-    }
-    await deps.store.disks.setHint(d.cid, null);
-  }
+  // deleteVm releases the VM's disk attachments (a CPI's delete_vm does, as BOSH relies on when
+  // it resurrects): no detach before it, so a VM that is not deleted keeps its disks.
   await deps.cloud.deleteVm(vmCid);
+  for (const d of disks) await deps.store.disks.setHint(d.cid, null);
   await deps.store.vms.delete(vmCid);
   await deps.store.instances.setVm(record.id, null);
 }

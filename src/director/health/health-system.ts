@@ -282,22 +282,14 @@ function parseSpec(json: string | null): InstanceSpec | null {
   }
 }
 
-const DEPLOYMENT_LOCK_PREFIX = 'deployment:';
-
 class TaskRunnerAdapter implements TaskRunnerPort {
   constructor(
     private readonly tasks: TaskRunner,
     private readonly store: Store,
   ) {}
 
-  async lockedDeployments(): Promise<Set<string>> {
-    const now = new Date().toISOString();
-    const locks = await this.store.locks.list();
-    return new Set(
-      locks
-        .filter((l) => l.name.startsWith(DEPLOYMENT_LOCK_PREFIX) && l.expiresAt > now)
-        .map((l) => l.name.slice(DEPLOYMENT_LOCK_PREFIX.length)),
-    );
+  lockedDeployments(): Promise<Set<string>> {
+    return this.tasks.lockedDeployments();
   }
 
   async submit(
