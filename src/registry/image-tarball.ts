@@ -335,6 +335,7 @@ export async function prepareLayers(
   info: ImageTarballInfo,
   workDir: string,
   onBytes?: (n: number) => void,
+  onLayer?: (blobBytes: number) => void,
 ): Promise<PreparedLayer[]> {
   const wanted = new Map<string, number>();
   info.layers.forEach((l, i) => {
@@ -385,6 +386,7 @@ export async function prepareLayers(
       mediaType: DOCKER_LAYER_GZIP,
       filePath,
     });
+    onLayer?.(blob.bytes);
   });
 
   return info.layers.map((l, i) => {
