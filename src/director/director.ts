@@ -423,7 +423,11 @@ export class Director implements DirectorService {
     }
     return this.tasks.enqueue({ description: `upload image${name === undefined ? '' : ` ${name}`}`, deployment: null, user, locks: ['images'] }, async (ctx) => {
       const images = await ctx.step('Uploading image', name ?? tarPath, 1, 1, () =>
-        registry.uploadImage(tarPath, name, (message) => void ctx.event({ stage: 'Uploading image', step: message, index: 1, total: 1, state: 'in_progress' }).catch(() => undefined)),
+        registry.uploadImage(tarPath, name, (message, detail) =>
+          void ctx
+            .event({ stage: 'Uploading image', step: message, index: 1, total: 1, state: 'in_progress', ...(detail?.percent === undefined ? {} : { progress: detail.percent }), ...(detail?.transient ? { data: { transient: true } } : {}) })
+            .catch(() => undefined),
+        ),
       );
       return JSON.stringify(images);
     });
