@@ -18,6 +18,7 @@ import { InvalidInputError } from '../../common/errors.js';
  *   health: {...}                 # health:, resurrector: and responders: are handed to the
  *   resurrector: {...}            # director as they are (src/director/health/config.ts)
  *   responders: [...]
+ *   allowed_host_paths: [/etc/ssl]   # VM directories manifests may mount read-only (docs/manifest.md)
  */
 export const DEFAULT_DIRECTOR_PORT = 25555;
 
@@ -41,6 +42,8 @@ const fileSchema = z
     health: z.record(z.string(), z.unknown()).optional(),
     resurrector: z.record(z.string(), z.unknown()).optional(),
     responders: z.array(z.unknown()).optional(),
+    /** VM directories that manifests may mount into containers, read-only (default: none). */
+    allowed_host_paths: z.array(z.string().startsWith('/', 'an absolute directory such as /etc/ssl')).optional(),
   })
   .strict();
 
@@ -64,6 +67,8 @@ export interface DaemonConfig {
   subnet: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   resurrectionDefault?: boolean;
+  /** The manifests' host-path policy: VM directories that `volumes` may mount, read-only. */
+  allowedHostPaths: string[];
   /** The raw `health`, `resurrector` and `responders` sections, for parseHealthSettings. */
   healthSections: {
     health?: Record<string, unknown>;
@@ -107,6 +112,7 @@ export async function loadDaemonConfig(flags: DaemonFlags): Promise<DaemonConfig
     subnet: file.subnet ?? '10.244.0.0/16',
     logLevel: file.log_level ?? 'info',
     resurrectionDefault: file.resurrection,
+    allowedHostPaths: file.allowed_host_paths ?? [],
     healthSections: { health: file.health, resurrector: file.resurrector, responders: file.responders },
   };
 }
