@@ -26,7 +26,7 @@ export class DirectorClient {
         {
           method: 'POST',
           ca: this.settings.caPem,
-          cert: this.settings.certPem,
+          cert: this.settings.clientCertPem ?? this.settings.certPem,
           key: this.settings.keyPem,
           headers: { 'content-type': 'application/json', 'content-length': payload.length },
           timeout: TIMEOUT_MS,

@@ -12,13 +12,12 @@ import { GuardedCloud } from '../cloud/guarded-cloud.js';
 import { ConflictError, NotFoundError, UnavailableError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { silentLogger } from '../common/logger.js';
-import { issueCertificate } from '../common/pki.js';
 import type { CertificateAuthority } from '../common/pki.js';
 import { Store } from '../store/store.js';
 import type { InstanceRecord } from '../store/store.js';
 import type { AgentConnector } from '../common/contracts/agent-connector.js';
 import { AgentKeyPool } from './agent-key-pool.js';
-import { DiskMigrations } from './disks/disk-migrations.js';
+import { agentCredentialIssuer } from './agent-identity.js';
 import { startOrphanedDiskSweeper } from './disks/orphan-sweeper.js';
 import type {
   Alert,
@@ -46,16 +45,15 @@ import { Deployer } from './deploy/deployer.js';
 import type { AgentCredentials, InstanceDeps } from './deploy/instance-deps.js';
 import { manifestModule } from './deploy/manifest-adapter.js';
 import type { ManifestPort } from './deploy/plan.js';
-import { withTimeout } from './deploy/timeouts.js';
+import { withDeadline } from '../common/waiting.js';
 import type { DirectorService } from './director-service.js';
 import type { ImageRegistry } from './image-registry.js';
 import { deleteDeployment } from './jobs/delete-deployment.js';
 import { InstanceJobs } from './jobs/instance-jobs.js';
 import { describeInstance } from './instance-view.js';
 import { TaskRunner } from './tasks/task-runner.js';
-// health: monitor, alerts, resurrector, cloud-check (src/director/health/)
 import { parseHealthSettings } from './health/config.js';
-import { HealthSystem } from './health/health-system.js';
+import { SelfHealing } from './self-healing.js';
 
 export interface DirectorOptions {
   config: DirectorConfigInput;
@@ -96,7 +94,7 @@ export class Director implements DirectorService {
   /** What the deploy steps use (store, guarded cloud, agents, config, credentials): for wiring the health parts. */
   readonly deps: InstanceDeps;
   /** health: the monitor, alerts, resurrector and cloud-check; set by create(). */
-  health!: HealthSystem;
+  health!: SelfHealing;
 
   private constructor(
     readonly config: DirectorConfig,
@@ -153,16 +151,7 @@ export class Director implements DirectorService {
       const interrupted = await tasks.recoverAfterRestart();
       if (interrupted.length > 0 && config.deleteUnknownVmsAfterCrash) await deleteVmsACrashLeft(cloud, store, logger);
       const keyPool = options.agentCredentials === undefined ? new AgentKeyPool(AGENT_KEY_POOL_SIZE, logger) : null;
-      const credentials =
-        options.agentCredentials ??
-        ((agentId: string): AgentCredentials => {
-          // CN = agent id, no IP: the VM's address is only known after createVm. The director's
-          // agent client verifies the CA chain and compares the CN with the agent id instead of
-          // the hostname (agentServerIdentityCheck in agent-identity.ts), which identifies the agent.
-          const keyPem = keyPool?.take();
-          const cert = issueCertificate(ca, { commonName: agentId, usage: 'both', ...(keyPem === undefined ? {} : { keyPem }) });
-          return { caPem: ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem };
-        });
+      const credentials = options.agentCredentials ?? agentCredentialIssuer(ca, keyPool);
       const director = new Director(config, ca, store, cloud, options.agentConnector, tasks, logger, uuid, options.registry, options.manifests ?? manifestModule, credentials, options.cloud);
       director.keyPool = keyPool;
       director.orphanSweeper = startOrphanedDiskSweeper(
@@ -170,7 +159,7 @@ export class Director implements DirectorService {
         { retentionMs: config.orphanedDiskRetentionMs, intervalMs: config.orphanedDiskSweepIntervalMs },
       );
       // health: built on top of the director's deps, deployer and task runner.
-      director.health = new HealthSystem({
+      director.health = new SelfHealing({
         ...director.deps,
         tasks,
         deployer: director.deployer,
@@ -293,7 +282,7 @@ export class Director implements DirectorService {
     if (disk.state !== 'orphaned') {
       throw new ConflictError(`Disk ${diskCid} is in use by an instance; only orphaned disks can be deleted (scale down or delete the deployment first).`);
     }
-    if ((await new DiskMigrations(this.store.db).inUse()).has(diskCid)) {
+    if ((await this.store.diskMigrations.inUse()).has(diskCid)) {
       throw new ConflictError(`Disk ${diskCid} is part of an unfinished disk resize; deploy the deployment again to finish it, then delete the disk.`);
     }
     return this.tasks.enqueue({ description: `delete disk ${diskCid}`, deployment: null, user, locks: [`disk:${diskCid}`] }, async (ctx) => {
@@ -315,11 +304,11 @@ export class Director implements DirectorService {
   async fetchLogs(deployment: string, group: string, index: number, container: string | undefined, lines: number): Promise<string> {
     const { record, agent } = await this.requireAgent(deployment, group, index);
     const t = this.config.agentTimeoutMs;
-    if (container !== undefined) return withTimeout(agent.fetchLogs(container, lines), t, `fetching logs from ${group}/${index} timed out`);
-    const state = await withTimeout(agent.getState(), t, `asking ${group}/${index} for its containers timed out`);
+    if (container !== undefined) return withDeadline(t, `fetching logs from ${group}/${index}`, () => agent.fetchLogs(container, lines));
+    const state = await withDeadline(t, `asking ${group}/${index} for its containers`, () => agent.getState());
     const parts: string[] = [];
     for (const c of state.containers) {
-      const log = await withTimeout(agent.fetchLogs(c.name, lines), t, `fetching logs of ${c.name} on ${group}/${index} timed out`);
+      const log = await withDeadline(t, `fetching logs of ${c.name} on ${group}/${index}`, () => agent.fetchLogs(c.name, lines));
       parts.push(`==> ${record.group}/${record.index} ${c.name} <==\n${log}`);
     }
     return parts.join('\n');

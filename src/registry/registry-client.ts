@@ -28,6 +28,8 @@ export interface RegistryClientOptions {
   registryUrl: string;
   /** The CA that issued the registry's certificate (the director's CA). */
   caPem: string;
+  /** Sent with every request: the director's write credentials (pushes and deletes need them). */
+  authorization?: string;
   requestTimeoutMs?: number;
 }
 
@@ -66,6 +68,7 @@ export class RegistryClient {
   private readonly base: URL;
   private readonly agent: https.Agent;
   private readonly timeoutMs: number;
+  private readonly authorization: string | undefined;
 
   constructor(options: RegistryClientOptions) {
     this.base = new URL(options.registryUrl);
@@ -77,6 +80,7 @@ export class RegistryClient {
     this.registryUrl = this.base.origin;
     this.agent = new https.Agent({ ca: options.caPem, keepAlive: true, maxSockets: 4 });
     this.timeoutMs = options.requestTimeoutMs ?? 60_000;
+    this.authorization = options.authorization;
   }
 
   close(): void {
@@ -96,7 +100,12 @@ export class RegistryClient {
     return new Promise<RegistryResponse>((resolve, reject) => {
       const req = https.request(
         url,
-        { method, agent: this.agent, headers: options.headers, timeout: this.timeoutMs },
+        {
+          method,
+          agent: this.agent,
+          headers: this.authorization === undefined ? options.headers : { ...options.headers, authorization: this.authorization },
+          timeout: this.timeoutMs,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { InvalidInputError } from '../../common/errors.js';
+import { parseSize, SIZE_PATTERN, type ApiLimits } from '../api/limits.js';
 
 /**
  * Options of the `bosun director` process: command-line flags and an optional YAML file
@@ -19,6 +20,13 @@ import { InvalidInputError } from '../../common/errors.js';
  *   resurrector: {...}            # director as they are (src/director/health/config.ts)
  *   responders: [...]
  *   allowed_host_paths: [/etc/ssl]   # VM directories manifests may mount read-only (docs/manifest.md)
+ *   api:                          # limits of the API (src/director/api/limits.ts)
+ *     body_limit: 1m              # JSON bodies of routes without a manifest
+ *     manifest_body_limit: 16m    # deploy, diff
+ *     upload_max_size: 16g        # an image tarball
+ *     request_timeout: 5m         # a request other than an upload must arrive within this
+ *     upload_idle_timeout: 5m     # an upload is cut when no byte arrives for this long
+ *     logs_max_size: 4m           # `bosun logs` answers longer than this are cut (and say so)
  */
 export const DEFAULT_DIRECTOR_PORT = 25555;
 
@@ -26,6 +34,22 @@ const duration = z.union([
   z.number().int().nonnegative(),
   z.string().regex(/^\d+(ms|s|m|h)$/, 'a duration such as 500ms, 30s, 5m or 1h'),
 ]);
+
+const size = z.union([
+  z.number().int().positive(),
+  z.string().regex(SIZE_PATTERN, 'a size such as 512k, 16m or 20g'),
+]);
+
+const apiSection = z
+  .object({
+    body_limit: size.optional(),
+    manifest_body_limit: size.optional(),
+    upload_max_size: size.optional(),
+    request_timeout: duration.optional(),
+    upload_idle_timeout: duration.optional(),
+    logs_max_size: size.optional(),
+  })
+  .strict();
 
 const fileSchema = z
   .object({
@@ -44,6 +68,7 @@ const fileSchema = z
     responders: z.array(z.unknown()).optional(),
     /** VM directories that manifests may mount into containers, read-only (default: none). */
     allowed_host_paths: z.array(z.string().startsWith('/', 'an absolute directory such as /etc/ssl')).optional(),
+    api: apiSection.optional(),
   })
   .strict();
 
@@ -75,6 +100,8 @@ export interface DaemonConfig {
     resurrector?: Record<string, unknown>;
     responders?: unknown[];
   };
+  /** The `api:` section: body, upload and request-time limits (unset ones keep their defaults). */
+  apiLimits: Partial<ApiLimits>;
 }
 
 export async function loadDaemonConfig(flags: DaemonFlags): Promise<DaemonConfig> {
@@ -114,6 +141,14 @@ export async function loadDaemonConfig(flags: DaemonFlags): Promise<DaemonConfig
     resurrectionDefault: file.resurrection,
     allowedHostPaths: file.allowed_host_paths ?? [],
     healthSections: { health: file.health, resurrector: file.resurrector, responders: file.responders },
+    apiLimits: {
+      jsonBodyBytes: sizeOf(file.api?.body_limit),
+      manifestBodyBytes: sizeOf(file.api?.manifest_body_limit),
+      uploadMaxBytes: sizeOf(file.api?.upload_max_size),
+      requestTimeoutMs: ms(file.api?.request_timeout),
+      uploadIdleTimeoutMs: ms(file.api?.upload_idle_timeout),
+      logsMaxBytes: sizeOf(file.api?.logs_max_size),
+    },
   };
 }
 
@@ -124,6 +159,10 @@ export function parseListen(value: string): { host: string; port: number } {
     throw new InvalidInputError(`--listen takes HOST:PORT (e.g. 127.0.0.1:25555), got "${value}".`);
   }
   return { host: m[1] || m[2] || '127.0.0.1', port };
+}
+
+function sizeOf(value: number | string | undefined): number | undefined {
+  return value === undefined ? undefined : parseSize(value);
 }
 
 function ms(value: number | string | undefined): number | undefined {

@@ -7,11 +7,12 @@
 import { mkdir, rm } from 'node:fs/promises';
 import type { Cloud } from '../../cloud/cloud.js';
 import type { Logger } from '../../common/logger.js';
-import { issueCertificate, type CertificateAuthority } from '../../common/pki.js';
+import { issueCertificate, issueDirectorClientCertificate, type CertificateAuthority } from '../../common/pki.js';
 import { RegistryServer } from '../../registry/registry-server.js';
 import type { AgentConnector } from '../../common/contracts/agent-connector.js';
 import { HttpAgentConnector } from '../agent-client/http-agent-connector.js';
 import { TokenAuthenticator } from '../api/auth.js';
+import type { ApiLimits } from '../api/limits.js';
 import { ApiServer, type ListenAddress } from '../api/server.js';
 import type { DirectorConfigInput } from '../config.js';
 import { manifestModuleWith } from '../deploy/manifest-adapter.js';
@@ -35,6 +36,8 @@ export interface DirectorServicesOptions {
   uploadDir: string;
   adminToken: string;
   version: string;
+  /** Body, upload and request-time limits of the API (the config file's `api:` section). */
+  apiLimits?: Partial<ApiLimits>;
   /** The director's settings; directorUrl, registryHost and ca are filled in here. */
   director: Omit<DirectorConfigInput, 'directorUrl' | 'registryHost' | 'ca'>;
   /** The config file's health/resurrector/responders sections; giving them starts the monitor. */
@@ -67,13 +70,14 @@ export async function startDirectorServices(options: DirectorServicesOptions): P
     }
   };
   try {
-    // `both`: the same certificate serves the API and is the client certificate towards the agents.
+    // The API's server certificate, and a separate client certificate, the only one agents accept.
     const directorCert = issueCertificate(ca, {
-      commonName: 'bosun-director',
+      commonName: 'bosun-director-api',
       ipAddresses: [...new Set(['127.0.0.1', bridgeIp, ...(options.extraCertificateIps ?? [])])],
       dnsNames: ['localhost'],
-      usage: 'both',
+      usage: 'server',
     });
+    const directorClientCert = issueDirectorClientCertificate(ca);
     const registryCert = issueCertificate(ca, {
       commonName: 'bosun-registry',
       ipAddresses: [bridgeIp, '127.0.0.1'],
@@ -90,8 +94,8 @@ export async function startDirectorServices(options: DirectorServicesOptions): P
 
     const http = new HttpAgentConnector({
       caPem: ca.certPem,
-      certPem: directorCert.certPem,
-      keyPem: directorCert.keyPem,
+      certPem: directorClientCert.certPem,
+      keyPem: directorClientCert.keyPem,
     });
     const director = await Director.create({
       config: {
@@ -106,6 +110,7 @@ export async function startDirectorServices(options: DirectorServicesOptions): P
       registry: registryAdapter({
         hostPort: registry.hostPort,
         caPem: ca.certPem,
+        authorization: registry.writeAuthorization,
         uploadDir: options.uploadDir,
         workDir: options.uploadDir,
       }),
@@ -123,7 +128,9 @@ export async function startDirectorServices(options: DirectorServicesOptions): P
       authenticator: new TokenAuthenticator([{ user: 'admin', token: options.adminToken }]),
       logger: logger.child({ component: 'api' }),
       uploadDir: options.uploadDir,
+      registryStorageDir: registry.storageDir,
       version: options.version,
+      ...(options.apiLimits === undefined ? {} : { limits: options.apiLimits }),
     });
     stops.push({ what: 'API server', stop: () => api.close() });
     const bound = await api.listen(options.listen);

@@ -66,6 +66,7 @@ export async function runDirector(
       uploadDir: paths.uploads,
       adminToken,
       version: VERSION,
+      apiLimits: config.apiLimits,
       director: {
         name: config.name,
         version: VERSION,

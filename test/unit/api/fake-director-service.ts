@@ -45,6 +45,8 @@ export class FakeDirectorService implements DirectorService {
   readonly heartbeats: Heartbeat[] = [];
   readonly agentAlerts: AgentAlert[] = [];
   readonly uploadedImages: Array<{ bytes: number; name: string | undefined }> = [];
+  /** What fetchLogs returns when set (tests of the logs limit). */
+  logsText: string | undefined;
   instanceState: InstanceInfo['state'] = 'running';
   nextTask: TaskScript = {
     final: 'done',
@@ -239,7 +241,7 @@ export class FakeDirectorService implements DirectorService {
   ): Promise<string> {
     this.record('fetchLogs', deployment, group, index, container, lines);
     this.requireDeployment(deployment);
-    return `log line from ${group}/${index} ${container ?? 'all'}\n`;
+    return this.logsText ?? `log line from ${group}/${index} ${container ?? 'all'}\n`;
   }
 
   async runCommand(

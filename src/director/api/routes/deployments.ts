@@ -1,4 +1,5 @@
 import type { DirectorService } from '../../director-service.js';
+import { capLogs } from '../log-cap.js';
 import { flag, int, isSet, objectSchema, str, type RouteSpec } from '../route-spec.js';
 import type { DeployRequest, JobRequest } from '../../../common/contracts/api.js';
 
@@ -15,7 +16,7 @@ const deployBody = objectSchema(
 );
 
 /** Deployments and what lives in them: instances, VMs, disks, jobs, logs, commands, cloud-check. */
-export function deploymentRoutes(director: DirectorService): RouteSpec[] {
+export function deploymentRoutes(director: DirectorService, limits: { logsMaxBytes: number }): RouteSpec[] {
   const tag = 'deployments';
   return [
     {
@@ -150,7 +151,7 @@ export function deploymentRoutes(director: DirectorService): RouteSpec[] {
         const query = q(req);
         const lines = typeof query['lines'] === 'number' ? query['lines'] : 100;
         const container = typeof query['container'] === 'string' ? query['container'] : undefined;
-        return { logs: await director.fetchLogs(name, group, Number(index), container, lines) };
+        return { logs: capLogs(await director.fetchLogs(name, group, Number(index), container, lines), limits.logsMaxBytes) };
       },
     },
     {
