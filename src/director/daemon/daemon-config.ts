@@ -20,6 +20,11 @@ import { parseSize, SIZE_PATTERN, type ApiLimits } from '../api/limits.js';
  *   health: {...}                 # health:, resurrector: and responders: are handed to the
  *   resurrector: {...}            # director as they are (src/director/health/config.ts)
  *   responders: [...]
+ *   manifest_policy:              # what manifests may use; each defaults to true
+ *     allow_privileged: false
+ *     allow_devices: false
+ *     allow_cap_adds: false
+ *   allowed_host_paths: [/etc/ssl]   # VM directories manifests may mount read-only (docs/manifest.md)
  *   api:                          # limits of the API (src/director/api/limits.ts)
  *     body_limit: 1m              # JSON bodies of routes without a manifest
  *     manifest_body_limit: 16m    # deploy, diff
@@ -64,6 +69,12 @@ const fileSchema = z
     health: z.record(z.string(), z.unknown()).optional(),
     resurrector: z.record(z.string(), z.unknown()).optional(),
     responders: z.array(z.unknown()).optional(),
+    manifest_policy: z
+      .object({ allow_privileged: z.boolean().optional(), allow_devices: z.boolean().optional(), allow_cap_adds: z.boolean().optional() })
+      .strict()
+      .optional(),
+    /** VM directories that manifests may mount into containers, read-only (default: none). */
+    allowed_host_paths: z.array(z.string().startsWith('/', 'an absolute directory such as /etc/ssl')).optional(),
     api: apiSection.optional(),
   })
   .strict();
@@ -88,6 +99,10 @@ export interface DaemonConfig {
   subnet: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   resurrectionDefault?: boolean;
+  /** manifest_policy: false forbids privileged / devices / cap_adds in manifests. */
+  manifestPolicy: { allowPrivileged: boolean; allowDevices: boolean; allowCapAdds: boolean };
+  /** The manifests' host-path policy: VM directories that `volumes` may mount, read-only. */
+  allowedHostPaths: string[];
   /** The raw `health`, `resurrector` and `responders` sections, for parseHealthSettings. */
   healthSections: {
     health?: Record<string, unknown>;
@@ -133,6 +148,12 @@ export async function loadDaemonConfig(flags: DaemonFlags): Promise<DaemonConfig
     subnet: file.subnet ?? '10.244.0.0/16',
     logLevel: file.log_level ?? 'info',
     resurrectionDefault: file.resurrection,
+    manifestPolicy: {
+      allowPrivileged: file.manifest_policy?.allow_privileged ?? true,
+      allowDevices: file.manifest_policy?.allow_devices ?? true,
+      allowCapAdds: file.manifest_policy?.allow_cap_adds ?? true,
+    },
+    allowedHostPaths: file.allowed_host_paths ?? [],
     healthSections: { health: file.health, resurrector: file.resurrector, responders: file.responders },
     apiLimits: {
       jsonBodyBytes: sizeOf(file.api?.body_limit),
