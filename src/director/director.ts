@@ -132,7 +132,7 @@ export class Director implements DirectorService {
     // agents and the deployer then use the same values.
     const healthSettings = parseHealthSettings(options.health, {
       heartbeatIntervalMs: config.heartbeatIntervalMs,
-      agentTimeoutMs: config.agentTimeoutMs,
+      agentCallTimeoutMs: config.agentCallTimeoutMs,
       resurrectionEnabled: config.resurrectionDefault,
     });
     config.heartbeatIntervalMs = healthSettings.health.heartbeatIntervalMs;
@@ -244,7 +244,7 @@ export class Director implements DirectorService {
     return Promise.all(
       records.map(async (r) => {
         const disks = await this.store.disks.activeForInstance(r.id);
-        return describeInstance(r, disks, this.agentFor(r), options, this.config.agentTimeoutMs);
+        return describeInstance(r, disks, this.agentFor(r), options, this.config.agentCallTimeoutMs);
       }),
     );
   }
@@ -313,7 +313,7 @@ export class Director implements DirectorService {
 
   async fetchLogs(deployment: string, group: string, index: number, container: string | undefined, lines: number): Promise<string> {
     const { record, agent } = await this.requireAgent(deployment, group, index);
-    const t = this.config.agentTimeoutMs;
+    const t = this.config.agentCallTimeoutMs;
     if (container !== undefined) return withDeadline(t, `fetching logs from ${group}/${index}`, () => agent.fetchLogs(container, lines));
     const state = await withDeadline(t, `asking ${group}/${index} for its containers`, () => agent.getState());
     const parts: string[] = [];

@@ -61,7 +61,7 @@ export class SelfHealing {
     const r = deps.settings.resurrector;
     const recreator = new VmReplacer({
       ports: vmPorts({ ...deps, logger }, (owner) => deployedGroup(deps.deployer, owner), {
-        agentCallTimeoutMs: deps.config.agentTimeoutMs,
+        agentCallTimeoutMs: deps.config.agentCallTimeoutMs,
         applyTimeoutMs: deps.config.applyTimeoutMs,
         agentWaitTimeoutMs: r.agentWaitTimeoutMs,
         agentPingIntervalMs: Math.min(deps.config.agentPingIntervalMs, 250),
@@ -70,7 +70,7 @@ export class SelfHealing {
       }),
       converge: {
         applyTimeoutMs: deps.config.applyTimeoutMs,
-        agentCallTimeoutMs: deps.config.agentTimeoutMs,
+        agentCallTimeoutMs: deps.config.agentCallTimeoutMs,
         watchPollIntervalMs: Math.min(deps.config.watchPollIntervalMs, 200),
       },
       watchTimeoutMs: r.watchTimeoutMs,
@@ -111,7 +111,7 @@ export class SelfHealing {
       tasks,
       recreator,
       logger,
-      agentTimeoutMs: deps.config.agentTimeoutMs,
+      agentCallTimeoutMs: deps.config.agentCallTimeoutMs,
       timeouts: r,
       onResolved: (d) => this.resurrector.operatorReset(d),
     });

@@ -30,7 +30,7 @@ export async function ensurePersistentDisk(deps: InstanceDeps, ctx: TaskContext,
 }
 
 async function attachAndMount(deps: InstanceDeps, vm: ReadyVm, disk: DiskRecord): Promise<void> {
-  const t = deps.config.agentTimeoutMs;
+  const t = deps.config.agentCallTimeoutMs;
   const attached = await deps.cloud.getDisks(vm.vmCid);
   let hint: DiskHint | null = disk.hint;
   if (!attached.includes(disk.cid)) {
@@ -52,7 +52,7 @@ async function attachAndMount(deps: InstanceDeps, vm: ReadyVm, disk: DiskRecord)
 export async function detachAndOrphan(deps: InstanceDeps, ctx: TaskContext, vm: ReadyVm | null, disk: DiskRecord): Promise<void> {
   if (vm !== null) {
     try {
-      await withTimeout(vm.agent.unmountDisk(disk.cid), deps.config.agentTimeoutMs, 'unmount_disk timed out');
+      await withTimeout(vm.agent.unmountDisk(disk.cid), deps.config.agentCallTimeoutMs, 'unmount_disk timed out');
     } catch (err) {
       ctx.logger.warn('unmounting a disk before orphaning it failed', { diskCid: disk.cid, error: errorMessage(err) });
     }

@@ -35,7 +35,7 @@ export interface DiskResizeDeps {
   store: Store;
   config: {
     /** Quick agent calls (list_disk, get_state, unmount). */
-    agentTimeoutMs: number;
+    agentCallTimeoutMs: number;
     /** Slow agent calls: drain + stop, mount (may format or resize2fs), start. */
     applyTimeoutMs: number;
     /** One copy pass; default 6 h. */
@@ -258,7 +258,7 @@ async function copyToNewDisk(
     await ensureMountedAtStore(deps, t, disk);
     const state = await withTimeout(
       agent.getState({ vitals: true }),
-      cfg.agentTimeoutMs,
+      cfg.agentCallTimeoutMs,
       `get_state on ${t.name} timed out`,
     );
     const used = state.vitals?.disk.persistent?.usedBytes;
@@ -468,7 +468,7 @@ export async function recoverDiskMigration(
     if (record.vmCid === t.vmCid) {
       await withTimeout(
         t.agent.unmountDisk(record.oldDiskCid),
-        deps.config.agentTimeoutMs,
+        deps.config.agentCallTimeoutMs,
         `unmount_disk on ${t.name} timed out`,
       );
       if (t.desired === 'started') {
@@ -509,7 +509,7 @@ async function ensureMountedAtStore(
 ): Promise<void> {
   const mounted = await withTimeout(
     t.agent.listDisk(),
-    deps.config.agentTimeoutMs,
+    deps.config.agentCallTimeoutMs,
     `list_disk on ${t.name} timed out`,
   );
   if (mounted.includes(disk.cid)) return;

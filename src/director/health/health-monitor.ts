@@ -118,7 +118,7 @@ export class HealthMonitor {
   isResponsive(agentId: string): boolean {
     const t = this.lastSeen.get(agentId);
     return (
-      t !== undefined && this.clock() - t < this.deps.config.agentTimeoutMs && this.heartbeats.has(agentId)
+      t !== undefined && this.clock() - t < this.deps.config.heartbeatTimeoutMs && this.heartbeats.has(agentId)
     );
   }
 
@@ -337,7 +337,7 @@ export class HealthMonitor {
       // An agent the monitor has not heard of yet (director just started, VM just created) gets a full timeout of grace.
       if (!this.lastSeen.has(agentId)) this.lastSeen.set(agentId, now);
       const silentMs = now - (this.lastSeen.get(agentId) ?? now);
-      if (silentMs >= this.deps.config.agentTimeoutMs) {
+      if (silentMs >= this.deps.config.heartbeatTimeoutMs) {
         const key = `unresponsive:${i.id}:${agentId}`;
         this.clearInstance(i.id, key);
         unhealthy.push({ instance: i, problem: 'unresponsive_agent' });
@@ -347,7 +347,7 @@ export class HealthMonitor {
             severity: Severity.critical,
             category: 'agent_unresponsive',
             title: 'Agent unresponsive',
-            summary: `The agent ${agentId} on VM ${i.vmCid} (${i.deployment} ${name}) has not sent a heartbeat for ${Math.round(silentMs / 1000)} s (timeout ${Math.round(this.deps.config.agentTimeoutMs / 1000)} s).`,
+            summary: `The agent ${agentId} on VM ${i.vmCid} (${i.deployment} ${name}) has not sent a heartbeat for ${Math.round(silentMs / 1000)} s (timeout ${Math.round(this.deps.config.heartbeatTimeoutMs / 1000)} s).`,
           },
           { key },
         );
@@ -374,10 +374,10 @@ export class HealthMonitor {
   private async findRogueAgents(now: number): Promise<void> {
     for (const [agentId, hb] of this.heartbeats) {
       const t = this.lastSeen.get(agentId) ?? 0;
-      if (this.agentIndex.has(agentId) || now - t >= this.deps.config.agentTimeoutMs) {
+      if (this.agentIndex.has(agentId) || now - t >= this.deps.config.heartbeatTimeoutMs) {
         this.rogueSince.delete(agentId);
         // Forget long-silent agents nobody owns (old VMs that were replaced) so memory stays bounded.
-        if (!this.agentIndex.has(agentId) && now - t >= 2 * this.deps.config.agentTimeoutMs)
+        if (!this.agentIndex.has(agentId) && now - t >= 2 * this.deps.config.heartbeatTimeoutMs)
           this.forgetAgent(agentId);
         continue;
       }
