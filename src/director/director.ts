@@ -447,7 +447,7 @@ export class Director implements DirectorService {
       }
       return;
     }
-    await this.store.instances.recordHeartbeat(r.id, heartbeat.timestamp, heartbeat.jobState, JSON.stringify(heartbeat));
+    await this.store.instances.recordHeartbeat(r.id, heartbeat.timestamp, heartbeat.jobState);
   }
 
   async recordAgentAlert(alert: AgentAlert): Promise<void> {

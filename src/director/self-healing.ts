@@ -128,9 +128,6 @@ export class SelfHealing {
   }
 }
 
-/** Config-table key of the meltdown stops (deployment → ISO time tripped), kept across restarts. */
-const CONFIG_MELTDOWNS = 'resurrector_meltdowns';
-
 /** The health parts' view of the store. */
 class StoreHealthAdapter implements HealthStore, AlertStore, MeltdownStore {
   constructor(
@@ -213,19 +210,12 @@ class StoreHealthAdapter implements HealthStore, AlertStore, MeltdownStore {
     return { global: await this.globalResurrection(), deployments };
   }
 
-  async loadMeltdowns(): Promise<Record<string, string>> {
-    const v = await this.store.config.get(CONFIG_MELTDOWNS);
-    if (v === undefined) return {};
-    try {
-      const parsed: unknown = JSON.parse(v);
-      return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, string>) : {};
-    } catch {
-      return {};
-    }
+  loadMeltdowns(): Promise<Record<string, string>> {
+    return this.store.resurrectionStops.list();
   }
 
   saveMeltdowns(meltdowns: Record<string, string>): Promise<void> {
-    return this.store.config.set(CONFIG_MELTDOWNS, JSON.stringify(meltdowns));
+    return this.store.resurrectionStops.replaceAll(meltdowns);
   }
 
   /** An alert is kept in the alerts table (`bosun alerts`) and as an event (`bosun events`). */
