@@ -1,28 +1,13 @@
 /**
- * Start-up pieces of the director that Director.create assembles: agent certificate issuance and
- * the clean-up of VMs a crash left unrecorded.
+ * Start-up pieces of the director that Director.create assembles: the retry policy of cloud calls
+ * and the clean-up of VMs a crash left unrecorded.
  */
 import type { Cloud } from '../cloud/cloud.js';
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import { issueCertificate } from '../common/pki.js';
-import type { CertificateAuthority } from '../common/pki.js';
+import type { RetryPolicy } from '../common/retry.js';
 import type { Store } from '../store/store.js';
-import type { AgentKeyPool } from './agent-key-pool.js';
-import type { AgentCredentials } from './deploy/instance-deps.js';
-
-/**
- * Issues a new VM's agent certificate: CN = agent id, no IP (the VM's address is only known after
- * createVm). The director's agent client verifies the CA chain and compares the CN with the agent
- * id instead of the hostname (agentServerIdentityCheck in agent-identity.ts).
- */
-export function agentCredentialsIssuer(ca: CertificateAuthority, keyPool: AgentKeyPool | null): (agentId: string) => AgentCredentials {
-  return (agentId) => {
-    const keyPem = keyPool?.take();
-    const cert = issueCertificate(ca, { commonName: agentId, usage: 'both', ...(keyPem === undefined ? {} : { keyPem }) });
-    return { caPem: ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem };
-  };
-}
+import type { DirectorConfig } from './config.js';
 
 /**
  * A crash during createVm leaves a VM whose cid the director never recorded: nothing would ever
@@ -38,4 +23,13 @@ export async function deleteVmsACrashLeft(cloud: Cloud, store: Store, logger: Lo
       logger.error('could not delete the unrecorded VM; delete it with `bosun cck`', { vmCid: cid, error: errorMessage(err) }),
     );
   }
+}
+
+/** The one retry policy of cloud calls, from the director's config. */
+export function cloudRetryPolicy(config: DirectorConfig): RetryPolicy {
+  return {
+    attempts: config.cloudRetryAttempts,
+    backoff: { initialMs: config.cloudRetryInitialBackoffMs, maxMs: config.cloudRetryMaxBackoffMs },
+    deadlineMs: config.cloudRetryDeadlineMs,
+  };
 }

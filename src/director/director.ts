@@ -18,7 +18,8 @@ import { Store } from '../store/store.js';
 import type { InstanceRecord } from '../store/store.js';
 import type { AgentConnector } from '../common/contracts/agent-connector.js';
 import { AgentKeyPool } from './agent-key-pool.js';
-import { DiskMigrations } from './disks/disk-migrations.js';
+import { agentCredentialIssuer } from './agent-identity.js';
+import { enforceManifestPolicy, type PolicyManifest } from './manifest-policy.js';
 import { startOrphanedDiskSweeper } from './disks/orphan-sweeper.js';
 import type {
   Alert,
@@ -51,7 +52,7 @@ import type { DirectorService } from './director-service.js';
 import type { ImageRegistry } from './image-registry.js';
 import { deleteDeployment } from './jobs/delete-deployment.js';
 import { InstanceJobs } from './jobs/instance-jobs.js';
-import { agentCredentialsIssuer, deleteVmsACrashLeft } from './director-wiring.js';
+import { cloudRetryPolicy, deleteVmsACrashLeft } from './director-wiring.js';
 import { HeartbeatIntake } from './heartbeat-intake.js';
 import { DirectorReadModels, notFoundDeployment } from './read-models.js';
 import { TaskRunner } from './tasks/task-runner.js';
@@ -111,7 +112,7 @@ export class Director implements DirectorService {
     readonly logger: Logger,
     readonly uuid: string,
     private readonly registry: ImageRegistry | undefined,
-    manifests: ManifestPort,
+    private readonly manifests: ManifestPort,
     agentCredentials: (agentId: string) => AgentCredentials,
     driver: Cloud,
   ) {
@@ -153,12 +154,12 @@ export class Director implements DirectorService {
         await store.config.set(CONFIG_DIRECTOR_UUID, uuid);
       }
       const cloud =
-        options.guardCloud === false ? options.cloud : new GuardedCloud(options.cloud, { logger, knownVmCids: () => store.vms.listCids() });
+        options.guardCloud === false ? options.cloud : new GuardedCloud(options.cloud, { logger, knownVmCids: () => store.vms.listCids(), retry: cloudRetryPolicy(config) });
       const tasks = new TaskRunner(store, logger.child({ component: 'tasks' }), { lockTtlMs: config.lockTtlMs });
       const interrupted = await tasks.recoverAfterRestart();
       if (interrupted.length > 0 && config.deleteUnknownVmsAfterCrash) await deleteVmsACrashLeft(cloud, store, logger);
       const keyPool = options.agentCredentials === undefined ? new AgentKeyPool(AGENT_KEY_POOL_SIZE, logger) : null;
-      const credentials = options.agentCredentials ?? agentCredentialsIssuer(ca, keyPool);
+      const credentials = options.agentCredentials ?? agentCredentialIssuer(ca, keyPool);
       const director = new Director(config, ca, store, cloud, options.agentConnector, tasks, logger, uuid, options.registry, options.manifests ?? manifestModule, credentials, options.cloud);
       director.keyPool = keyPool;
       director.orphanSweeper = startOrphanedDiskSweeper(
@@ -196,12 +197,21 @@ export class Director implements DirectorService {
     return { name: this.config.name, uuid: this.uuid, version: this.config.version, cloud: cloud.name, registry: this.registry?.host ?? null };
   }
 
-  diff(request: DeployRequest): Promise<DiffResponse> {
+  async diff(request: DeployRequest): Promise<DiffResponse> {
+    this.enforceManifestPolicy(request.manifest);
     return this.deployer.diff(request);
   }
 
-  deploy(request: DeployRequest, user: string): Promise<TaskInfo> {
+  async deploy(request: DeployRequest, user: string): Promise<TaskInfo> {
+    this.enforceManifestPolicy(request.manifest);
     return this.deployer.deploy(request, user);
+  }
+
+  /** The director's manifest_policy, checked before any task exists (manifest-policy.ts). */
+  private enforceManifestPolicy(text: string): void {
+    const policy = this.config.manifestPolicy;
+    if (policy.allowPrivileged && policy.allowDevices && policy.allowCapAdds) return;
+    enforceManifestPolicy(this.manifests.load(text).manifest as PolicyManifest, text, policy);
   }
 
   listDeployments(): Promise<DeploymentSummary[]> {
@@ -242,7 +252,7 @@ export class Director implements DirectorService {
     if (disk.state !== 'orphaned') {
       throw new ConflictError(`Disk ${diskCid} is in use by an instance; only orphaned disks can be deleted (scale down or delete the deployment first).`);
     }
-    if ((await new DiskMigrations(this.store.db).inUse()).has(diskCid)) {
+    if ((await this.store.diskMigrations.inUse()).has(diskCid)) {
       throw new ConflictError(`Disk ${diskCid} is part of an unfinished disk resize; deploy the deployment again to finish it, then delete the disk.`);
     }
     return this.tasks.enqueue({ description: `delete disk ${diskCid}`, deployment: null, user, locks: [`disk:${diskCid}`] }, async (ctx) => {
@@ -370,7 +380,11 @@ export class Director implements DirectorService {
     }
     return this.tasks.enqueue({ description: `upload image${name === undefined ? '' : ` ${name}`}`, deployment: null, user, locks: ['images'] }, async (ctx) => {
       const images = await ctx.step('Uploading image', name ?? tarPath, 1, 1, () =>
-        registry.uploadImage(tarPath, name, (message) => void ctx.event({ stage: 'Uploading image', step: message, index: 1, total: 1, state: 'in_progress' }).catch(() => undefined)),
+        registry.uploadImage(tarPath, name, (message, detail) =>
+          void ctx
+            .event({ stage: 'Uploading image', step: message, index: 1, total: 1, state: 'in_progress', ...(detail?.percent === undefined ? {} : { progress: detail.percent }), ...(detail?.transient ? { data: { transient: true } } : {}) })
+            .catch(() => undefined),
+        ),
       );
       return JSON.stringify(images);
     });

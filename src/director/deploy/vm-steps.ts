@@ -42,6 +42,8 @@ export function buildCreateVmRequest(
     caPem: credentials.caPem,
     certPem: credentials.certPem,
     keyPem: credentials.keyPem,
+    ...(credentials.clientCertPem === undefined ? {} : { clientCertPem: credentials.clientCertPem }),
+    ...(credentials.directorClientName === undefined ? {} : { directorClientName: credentials.directorClientName }),
     heartbeatIntervalMs: deps.config.heartbeatIntervalMs,
     extra: { deployment: record.deployment, group: record.group, index: record.index, instanceId: record.id },
   };

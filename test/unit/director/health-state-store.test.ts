@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Kysely } from 'kysely';
-import { directorHealthState } from '../../../src/store/migrations/0002-director-health-state.js';
+import { directorHealthState } from '../../../src/store/migrations/0003-director-health-state.js';
 import { Store } from '../../../src/store/store.js';
 import { createTestDirector } from '../../helpers/director-fixtures.js';
 
