@@ -29,7 +29,7 @@ export async function ensurePersistentDisk(deps: InstanceDeps, ctx: TaskContext,
 }
 
 async function attachAndMount(deps: InstanceDeps, ctx: TaskContext, vm: ReadyVm, disk: DiskRecord): Promise<void> {
-  const t = deps.config.agentTimeoutMs;
+  const t = deps.config.agentCallTimeoutMs;
   const attached = await deps.cloud.getDisks(vm.vmCid);
   let hint: DiskHint | null = disk.hint;
   if (!attached.includes(disk.cid)) {
@@ -57,13 +57,13 @@ async function attachAndMount(deps: InstanceDeps, ctx: TaskContext, vm: ReadyVm,
  */
 export async function detachAndOrphan(deps: InstanceDeps, ctx: TaskContext, vm: ReadyVm | null, disk: DiskRecord): Promise<void> {
   if (vm !== null && (await deps.cloud.getDisks(vm.vmCid)).includes(disk.cid)) {
-    const mounted = await withDeadline(deps.config.agentTimeoutMs, 'list_disk', () => vm.agent.listDisk(), ctx.signal);
+    const mounted = await withDeadline(deps.config.agentCallTimeoutMs, 'list_disk', () => vm.agent.listDisk(), ctx.signal);
     if (mounted.includes(disk.cid)) {
       ctx.logger.info('stopping the containers before the persistent disk is removed', { diskCid: disk.cid });
       await withDeadline(deps.config.applyTimeoutMs, 'drain', (signal) => vm.agent.drain({ signal }), ctx.signal);
       await withDeadline(deps.config.applyTimeoutMs, 'stop', (signal) => vm.agent.stop({ signal }), ctx.signal);
     }
-    await unmountAndDetach(deps.cloud, vm.agent, { vmCid: vm.vmCid, name: `VM ${vm.vmCid}` }, disk.cid, deps.config.agentTimeoutMs);
+    await unmountAndDetach(deps.cloud, vm.agent, { vmCid: vm.vmCid, name: `VM ${vm.vmCid}` }, disk.cid, deps.config.agentCallTimeoutMs);
   }
   await deps.store.disks.orphan(disk.cid);
 }

@@ -102,12 +102,12 @@ async function restoreAfterFailedGrow(
       await deps.store.disks.setHint(disk.cid, hint);
     }
     out.attached = true;
-    const mounted = await agentCall(deps, ctx, `list_disk on ${t.name}`, deps.config.agentTimeoutMs, () => t.agent.listDisk());
+    const mounted = await agentCall(deps, ctx, `list_disk on ${t.name}`, deps.config.agentCallTimeoutMs, () => t.agent.listDisk());
     if (!mounted.includes(disk.cid) && hint !== null) {
       const request = { diskCid: disk.cid, hint, target: 'store' as const };
       await agentCall(deps, ctx, `mount_disk on ${t.name}`, deps.config.applyTimeoutMs, (signal) => t.agent.mountDisk(request, { signal }));
     }
-    out.mounted = (await agentCall(deps, ctx, `list_disk on ${t.name}`, deps.config.agentTimeoutMs, () => t.agent.listDisk())).includes(disk.cid);
+    out.mounted = (await agentCall(deps, ctx, `list_disk on ${t.name}`, deps.config.agentCallTimeoutMs, () => t.agent.listDisk())).includes(disk.cid);
     if (out.mounted && out.started === false) {
       await startContainers(deps, ctx, t);
       out.started = true;

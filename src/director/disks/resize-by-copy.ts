@@ -60,7 +60,7 @@ export async function copyToNewDisk(
   // The old disk must be mounted at the store (a fresh VM gets its disk only after this hook).
   await steps.run('check data size', async () => {
     await ensureMountedAtStore(deps, ctx, t, disk);
-    const state = await call('get_state', cfg.agentTimeoutMs, () => agent.getState({ vitals: true }));
+    const state = await call('get_state', cfg.agentCallTimeoutMs, () => agent.getState({ vitals: true }));
     const used = state.vitals?.disk.persistent?.usedBytes;
     if (used !== undefined && requiredMiBForData(used) > wantedMiB) {
       throw new ConflictError(
@@ -167,7 +167,7 @@ export async function copyToNewDisk(
   else await steps.run('start containers (instance is stopped: skipped)', async () => undefined);
   await steps.run('detach old disk (kept as an orphan)', async () => {
     // Unmounted by the swap; unmounting again is a no-op, and it must be before a detach.
-    await unmountAndDetach(deps.cloud, agent, t, disk.cid, cfg.agentTimeoutMs);
+    await unmountAndDetach(deps.cloud, agent, t, disk.cid, cfg.agentCallTimeoutMs);
     await migrations.forget(t.instanceId);
   });
   const after = await deps.store.disks.get(newCid);

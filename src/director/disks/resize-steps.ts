@@ -16,7 +16,7 @@ export interface DiskResizeDeps {
   store: Store;
   config: {
     /** Quick agent calls (list_disk, get_state, unmount). */
-    agentTimeoutMs: number;
+    agentCallTimeoutMs: number;
     /** Slow agent calls: drain + stop, mount (may format or resize2fs), start. */
     applyTimeoutMs: number;
     /** One copy pass; default 6 h. */
@@ -195,7 +195,7 @@ export async function ensureMountedAtStore(
   t: DiskResizeTarget,
   disk: DiskRecord,
 ): Promise<void> {
-  const mounted = await agentCall(deps, ctx, `list_disk on ${t.name}`, deps.config.agentTimeoutMs, () => t.agent.listDisk());
+  const mounted = await agentCall(deps, ctx, `list_disk on ${t.name}`, deps.config.agentCallTimeoutMs, () => t.agent.listDisk());
   if (mounted.includes(disk.cid)) return;
   let hint = disk.hint;
   if (!(await deps.cloud.getDisks(t.vmCid)).includes(disk.cid) || hint === null) {

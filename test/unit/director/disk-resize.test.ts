@@ -280,7 +280,7 @@ describe('resize after a director crash (module level)', () => {
     return fx;
   }
 
-  const deps = () => ({ cloud, store, config: { agentTimeoutMs: 500, applyTimeoutMs: 500 } });
+  const deps = () => ({ cloud, store, config: { agentCallTimeoutMs: 500, applyTimeoutMs: 500 } });
 
   for (const crashAt of [
     'create new disk',

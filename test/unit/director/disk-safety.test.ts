@@ -159,7 +159,7 @@ describe('a copy the director gives up on stops on the agent before the rollback
   const deps = (extra: Record<string, number> = {}) => ({
     cloud,
     store,
-    config: { agentTimeoutMs: 500, applyTimeoutMs: 500, ...extra },
+    config: { agentCallTimeoutMs: 500, applyTimeoutMs: 500, ...extra },
   });
 
   function expectStoppedBeforeRollback(agent: FakeAgent): void {
