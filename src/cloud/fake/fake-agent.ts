@@ -1,4 +1,5 @@
-import { UnavailableError } from '../../common/errors.js';
+import { ConflictError, InternalError, InvalidInputError, NotFoundError, UnavailableError } from '../../common/errors.js';
+import { throwIfAborted } from '../../common/waiting.js';
 import type {
   AgentApi,
   AgentState,
@@ -14,7 +15,6 @@ import type {
   Vitals,
 } from '../../common/contracts/agent-protocol.js';
 import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
-import { DiskNotFoundError } from '../cloud.js';
 
 /** What a fake agent needs from its cloud: the shared per-disk data and the failure switches. */
 export interface FakeAgentHost {
@@ -42,7 +42,8 @@ const idleVitals = (): Vitals => ({
  * An in-process agent for the fake cloud: it keeps the applied spec, pretends its containers run,
  * mounts disks (whose data lives in the cloud, so it follows a disk to a new VM) and sends
  * heartbeats. Calls to an unresponsive agent hang, then reject with UnavailableError; calls to an
- * agent whose VM is gone reject at once.
+ * agent whose VM is gone reject at once. It fails the way the real agent does, with the same
+ * typed errors (test/contract/agent-api-contract.ts runs against both).
  */
 export class FakeAgent implements AgentApi {
   private spec: InstanceSpec | null = null;
@@ -165,22 +166,26 @@ export class FakeAgent implements AgentApi {
     }));
   }
 
-  async apply(spec: InstanceSpec): Promise<void> {
+  async apply(spec: InstanceSpec, options?: LongActionOptions): Promise<void> {
     return this.act('apply', [spec], () => {
+      throwIfAborted(options?.signal);
+      if (!spec || !Array.isArray(spec.containers)) throw new InvalidInputError('apply needs an instance spec with a `containers` list.');
       this.spec = spec;
       this.applyContainers(spec);
     });
   }
 
-  async start(): Promise<void> {
+  async start(options?: LongActionOptions): Promise<void> {
     return this.act('start', [], () => {
+      throwIfAborted(options?.signal);
       this.stoppedOnPurpose = false;
       if (this.spec) this.applyContainers(this.spec);
     });
   }
 
-  async stop(): Promise<void> {
+  async stop(options?: LongActionOptions): Promise<void> {
     return this.act('stop', [], () => {
+      throwIfAborted(options?.signal);
       this.stoppedOnPurpose = true;
       for (const c of this.containers.values()) {
         c.state = 'stopped';
@@ -189,24 +194,26 @@ export class FakeAgent implements AgentApi {
     });
   }
 
-  async drain(): Promise<void> {
-    return this.act('drain', [], () => undefined);
+  async drain(options?: LongActionOptions): Promise<void> {
+    return this.act('drain', [], () => throwIfAborted(options?.signal));
   }
 
-  async mountDisk(request: MountDiskRequest): Promise<void> {
+  async mountDisk(request: MountDiskRequest, options?: LongActionOptions): Promise<void> {
     return this.act('mountDisk', [request], () => {
-      if (!this.host.diskData(request.diskCid)) throw new DiskNotFoundError(request.diskCid);
-      if (!this.host.isDiskAttachedTo(request.diskCid, this.vmCid)) {
-        throw new Error(
-          `disk ${request.diskCid} is not attached to VM ${this.vmCid}; attach it before mounting`,
+      throwIfAborted(options?.signal);
+      if (!request?.diskCid || !request.hint?.path) throw new InvalidInputError('mount_disk needs {diskCid, hint: {path}}.');
+      if (!this.host.diskData(request.diskCid) || !this.host.isDiskAttachedTo(request.diskCid, this.vmCid)) {
+        throw new NotFoundError(
+          `Cannot mount disk ${request.diskCid}: its device ${request.hint.path} does not exist on VM ${this.vmCid}; check that the cloud attached it.`,
         );
       }
       this.mounted.set(request.diskCid, request.target ?? 'store');
     });
   }
 
-  async unmountDisk(diskCid: string): Promise<void> {
+  async unmountDisk(diskCid: string, options?: LongActionOptions): Promise<void> {
     return this.act('unmountDisk', [diskCid], () => {
+      throwIfAborted(options?.signal);
       this.mounted.delete(diskCid);
     });
   }
@@ -226,14 +233,19 @@ export class FakeAgent implements AgentApi {
   ): Promise<MigrateDiskResult> {
     const { onProgress } = options;
     return this.act('migrateDisk', [request], () => {
+      throwIfAborted(options.signal);
+      if (!MIGRATE_PHASES.includes(request.phase)) {
+        throw new InvalidInputError(`migrate_disk needs "phase": one of ${MIGRATE_PHASES.join(', ')}, not ${JSON.stringify(request.phase)}.`);
+      }
       if (request.phase === 'swap') {
         if (this.migrateFailure?.phase === 'swap') {
           const { message } = this.migrateFailure;
           this.migrateFailure = null;
-          throw new Error(message);
+          throw new InternalError(message);
         }
         const { oldDiskCid, newDiskCid } = request;
-        if (!oldDiskCid || !newDiskCid || !this.mounted.has(newDiskCid)) throw new Error('swap: the new disk is not mounted');
+        if (!oldDiskCid || !newDiskCid) throw new InvalidInputError('migrate_disk "swap" needs "oldDiskCid" and "newDiskCid".');
+        if (!this.mounted.has(newDiskCid)) throw new ConflictError(`Cannot swap disks: the new disk ${newDiskCid} is not mounted at the migration target.`);
         this.mounted.delete(oldDiskCid);
         this.mounted.set(newDiskCid, 'store');
         return { bytesCopied: 0, filesCopied: 0, durationMs: 0 };
@@ -243,19 +255,19 @@ export class FakeAgent implements AgentApi {
           const data = t === target ? this.host.diskData(cid) : undefined;
           if (data) return [cid, data];
         }
-        throw new Error(`agent ${this.agentId} has no disk mounted at its ${target} target; cannot migrate`);
+        throw new ConflictError(`Cannot migrate the persistent disk: agent ${this.agentId} has no disk mounted at its ${target} target.`);
       };
       const [, from] = at('store');
       const [toCid, to] = at('migration');
       const bytes = usedBytesOf(from);
       const sizeMiB = this.host.diskSizeMiB?.(toCid);
       if (request.phase === 'copy' && sizeMiB !== undefined && bytes > sizeMiB * 1024 * 1024) {
-        throw new Error(`the new disk ${toCid} (${sizeMiB} MiB) is too small for ${bytes} bytes of data`);
+        throw new ConflictError(`The new disk ${toCid} (${sizeMiB} MiB) is too small for ${bytes} bytes of data.`);
       }
       if (this.migrateFailure?.phase === request.phase) {
         const { message } = this.migrateFailure;
         this.migrateFailure = null;
-        throw new Error(message);
+        throw new InternalError(message);
       }
       if (request.phase !== 'copy') to.clear();
       for (const [k, v] of from) to.set(k, v);
@@ -268,7 +280,7 @@ export class FakeAgent implements AgentApi {
       });
       if (request.phase === 'delta') {
         for (const [k, v] of from)
-          if (to.get(k) !== v) throw new Error(`verification failed: ${k} differs on the new disk`);
+          if (to.get(k) !== v) throw new InternalError(`The copy on the new disk does not match: ${k} differs.`);
       }
       return {
         startedAtMs: Date.now(),
@@ -287,17 +299,16 @@ export class FakeAgent implements AgentApi {
   async fetchLogs(container: string, lines?: number): Promise<string> {
     return this.act('fetchLogs', [container, lines], () => {
       const c = this.containers.get(container);
-      if (!c) throw new Error(`no container named ${container} on agent ${this.agentId}`);
+      if (!c) throw new NotFoundError(`There is no container "${container}" on this VM; \`bosun instances\` lists the containers.`);
       return `fake log of ${container} (${c.state})\n`;
     });
   }
 
   async runCommand(command: string, timeoutMs?: number): Promise<RunCommandResult> {
-    return this.act('runCommand', [command, timeoutMs], () => ({
-      exitCode: 0,
-      stdout: `${command}\n`,
-      stderr: '',
-    }));
+    return this.act('runCommand', [command, timeoutMs], () => {
+      if (typeof command !== 'string' || command === '') throw new InvalidInputError('run_command needs a non-empty `command`.');
+      return { exitCode: 0, stdout: `${command}\n`, stderr: '' };
+    });
   }
 
   /** Idle vitals plus the store disk's usage (its data's bytes), which the disk resize checks. */
@@ -318,6 +329,7 @@ export class FakeAgent implements AgentApi {
   }
 
   private jobState(): JobState {
+    if (!this.spec) return 'unknown';
     if (this.stoppedOnPurpose) return 'stopped';
     for (const c of this.containers.values()) {
       if (c.state !== 'running') return 'failing';
@@ -370,6 +382,8 @@ export class FakeAgent implements AgentApi {
     return fn();
   }
 }
+
+const MIGRATE_PHASES: Array<MigrateDiskRequest['phase']> = ['copy', 'sync', 'delta', 'swap'];
 
 function usedBytesOf(data: Map<string, string>): number {
   let n = 0;
