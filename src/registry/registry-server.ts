@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { access, constants, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from '../common/waiting.js';
 import YAML from 'yaml';
 import { errorMessage, InvalidInputError, UnavailableError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';

@@ -1,5 +1,5 @@
 import { ConflictError, InternalError, InvalidInputError, NotFoundError, UnavailableError } from '../../common/errors.js';
-import { throwIfAborted } from '../../common/waiting.js';
+import { sleep, throwIfAborted } from '../../common/waiting.js';
 import type {
   AgentApi,
   AgentState,
@@ -53,7 +53,8 @@ export class FakeAgent implements AgentApi {
   private timer: NodeJS.Timeout | null = null;
   private migrateFailure: { phase: MigrateDiskRequest['phase']; message: string } | null = null;
   private condition: FakeAgentCondition = 'running';
-  private readonly pending = new Map<NodeJS.Timeout, () => void>();
+  /** Released when the VM goes: hanging calls end then (rejected as unanswered) rather than never. */
+  private hanging = new AbortController();
   /** Every action called on this agent, in order (for assertions). */
   readonly calls: Array<{ action: string; args: unknown[] }> = [];
 
@@ -91,12 +92,8 @@ export class FakeAgent implements AgentApi {
   kill(): void {
     this.condition = 'gone';
     this.stopHeartbeats();
-    // Hanging calls end now (rejected as unanswered) rather than never.
-    for (const [t, resolve] of this.pending) {
-      clearTimeout(t);
-      resolve();
-    }
-    this.pending.clear();
+    this.hanging.abort();
+    this.hanging = new AbortController();
   }
 
   /** A reboot: containers come back up from the last applied spec. */
@@ -366,13 +363,7 @@ export class FakeAgent implements AgentApi {
       throw new UnavailableError(`agent ${this.agentId} on VM ${this.vmCid} does not answer: its VM is gone`);
     }
     if (this.condition === 'unresponsive') {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          this.pending.delete(t);
-          resolve();
-        }, this.host.unresponsiveTimeoutMs);
-        this.pending.set(t, resolve);
-      });
+      await sleep(this.host.unresponsiveTimeoutMs, this.hanging.signal).catch(() => undefined);
       throw new UnavailableError(
         `agent ${this.agentId} on VM ${this.vmCid} did not answer ${action} within ${this.host.unresponsiveTimeoutMs} ms`,
       );

@@ -12,7 +12,7 @@ import { instanceName } from '../deploy/instance-deps.js';
 import type { InstanceDeps, InstanceTarget } from '../deploy/instance-deps.js';
 import { converge, updateInstance } from '../deploy/instance-updater.js';
 import type { DeploymentPlan } from '../deploy/plan.js';
-import { withTimeout } from '../deploy/timeouts.js';
+import { withDeadline } from '../../common/waiting.js';
 import { connectAgent } from '../deploy/vm-steps.js';
 import type { TaskContext } from '../tasks/task-context.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
@@ -81,7 +81,7 @@ export class InstanceJobs {
         await store.instances.setDesired(target.record.id, 'stopped');
         const agent = connectAgent(this.deps, target.record);
         // A stop waits for each container's stop timeout: an apply's budget, not a quick call's.
-        if (agent !== null) await withTimeout(agent.stop(), this.deps.config.applyTimeoutMs, `stop on ${target.name} timed out`);
+        if (agent !== null) await withDeadline(this.deps.config.applyTimeoutMs, `stop on ${target.name}`, (signal) => agent.stop({ signal }));
         await store.instances.setJobState(target.record.id, 'stopped');
         return;
       }
@@ -99,7 +99,7 @@ export class InstanceJobs {
           await updateInstance(this.deps, ctx, target, { recreate: false, watch });
           return;
         }
-        await withTimeout(agent.stop(), this.deps.config.applyTimeoutMs, `stop on ${target.name} timed out`);
+        await withDeadline(this.deps.config.applyTimeoutMs, `stop on ${target.name}`, (signal) => agent.stop({ signal }));
         await ctx.checkCancelled();
         await converge(this.deps, target.record, agent, target.name, watch);
         return;
