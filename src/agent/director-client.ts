@@ -7,7 +7,7 @@ const TIMEOUT_MS = 5000;
 /** The director answers these posts with nothing (204) or a short JSON. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
-/** Posts heartbeats and alerts to the director, with the agent's certificate as client cert. */
+/** Posts heartbeats and alerts to the director, with the agent's client certificate (its server certificate only where an older director issued no client one). */
 export class DirectorClient {
   private readonly http: HttpsClient;
 
@@ -15,7 +15,7 @@ export class DirectorClient {
     this.http = new HttpsClient({
       baseUrl: settings.directorUrl,
       peerName: `the director at ${new URL(settings.directorUrl).origin}`,
-      tls: { caPem: settings.caPem, certPem: settings.certPem, keyPem: settings.keyPem },
+      tls: { caPem: settings.caPem, certPem: settings.clientCertPem ?? settings.certPem, keyPem: settings.keyPem },
       timeoutMs: TIMEOUT_MS,
       maxResponseBytes: MAX_RESPONSE_BYTES,
       unreachableHint: 'the agent keeps running and sends again at the next heartbeat.',

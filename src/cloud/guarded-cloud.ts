@@ -1,3 +1,4 @@
+import { redactValue } from '../common/redact.js';
 import type { Logger } from '../common/logger.js';
 import { DEFAULT_RETRY_POLICY, retry, type RetryPolicy } from '../common/retry.js';
 import {
@@ -28,20 +29,9 @@ export interface GuardedCloudOptions {
   retry?: RetryPolicy;
 }
 
-const SECRET_KEY = /pem|key|secret|password|token|credential/i;
-
-/** A copy of a call's arguments fit for a log: certificates, keys and secrets replaced. */
-export function redactArgs(value: unknown, depth = 0): unknown {
-  if (depth > 6) return '[…]';
-  if (Array.isArray(value)) return value.map((v) => redactArgs(v, depth + 1));
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      out[k] = SECRET_KEY.test(k) && v !== undefined ? '[redacted]' : redactArgs(v, depth + 1);
-    }
-    return out;
-  }
-  return value;
+/** A copy of a call's arguments fit for a log: certificates, keys and secrets replaced (src/common/redact.ts). */
+export function redactArgs(value: unknown): unknown {
+  return redactValue(value);
 }
 
 /**

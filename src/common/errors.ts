@@ -167,11 +167,14 @@ export interface ManifestProblem {
   line: number | null;
   column: number | null;
   message: string;
+  /** The file the line/column are in, when it is not the manifest itself (an ops file, a vars file). */
+  file?: string;
 }
 
 /** `path (line L, col C): message`, the one way a manifest problem is printed. */
 export function formatManifestProblem(p: ManifestProblem): string {
-  const where = p.line === null ? '' : ` (line ${p.line}, col ${p.column ?? 1})`;
+  const where =
+    p.line === null ? '' : ` (${p.file === undefined ? '' : `${p.file} `}line ${p.line}, col ${p.column ?? 1})`;
   return `${p.path || '(manifest)'}${where}: ${p.message}`;
 }
 

@@ -50,6 +50,10 @@ const rawSchema = z.object({
    * cloud that this director owns alone (the embedded local cloud); off by default.
    */
   deleteUnknownVmsAfterCrash: z.boolean().default(false),
+  /** What manifests may use (src/director/manifest-policy.ts); everything is allowed by default. */
+  manifestPolicy: z
+    .object({ allowPrivileged: z.boolean().default(true), allowDevices: z.boolean().default(true), allowCapAdds: z.boolean().default(true) })
+    .default({ allowPrivileged: true, allowDevices: true, allowCapAdds: true }),
 });
 
 export type DirectorConfigInput = z.input<typeof rawSchema> & {

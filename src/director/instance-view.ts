@@ -10,7 +10,8 @@ import { withDeadline } from '../common/waiting.js';
 const JOB_STATES = new Set<InstanceInfo['state']>(['running', 'failing', 'starting', 'stopped', 'unknown']);
 
 function storedState(r: InstanceRecord): InstanceInfo['state'] {
-  if (r.vmCid === null) return 'missing';
+  // Bound by a deploy that stopped before creating it (a failed canary): not yet created, not lost.
+  if (r.vmCid === null) return r.specJson === null ? 'not_created' : 'missing';
   const s = r.jobState as InstanceInfo['state'] | null;
   return s !== null && JOB_STATES.has(s) ? s : 'unknown';
 }

@@ -27,6 +27,8 @@ export interface RegistryClientOptions {
   registryUrl: string;
   /** The CA that issued the registry's certificate (the director's CA). */
   caPem: string;
+  /** Sent with every request: the director's write credentials (pushes and deletes need them). */
+  authorization?: string;
   requestTimeoutMs?: number;
 }
 
@@ -64,6 +66,7 @@ export class RegistryClient {
   private readonly base: URL;
   private readonly http: HttpsClient;
   private readonly timeoutMs: number;
+  private readonly authorization: string | undefined;
 
   constructor(options: RegistryClientOptions) {
     this.base = new URL(options.registryUrl);
@@ -74,6 +77,7 @@ export class RegistryClient {
     }
     this.registryUrl = this.base.origin;
     this.timeoutMs = options.requestTimeoutMs ?? 60_000;
+    this.authorization = options.authorization;
     this.http = new HttpsClient({
       baseUrl: this.registryUrl,
       peerName: `the image registry at ${this.registryUrl}`,
@@ -99,7 +103,8 @@ export class RegistryClient {
     pathOrUrl: string,
     options: { headers?: Record<string, string | number>; body?: Buffer | (() => Readable) } = {},
   ): Promise<RegistryResponse> {
-    const call: CallOptions = options.headers ? { headers: options.headers } : {};
+    const headers = this.authorization === undefined ? options.headers : { ...options.headers, authorization: this.authorization };
+    const call: CallOptions = headers ? { headers } : {};
     const body = options.body;
     if (Buffer.isBuffer(body)) call.body = body;
     else if (body) {

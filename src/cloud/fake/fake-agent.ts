@@ -1,4 +1,4 @@
-import { ConflictError, InternalError, InvalidInputError, NotFoundError, UnavailableError } from '../../common/errors.js';
+import { CancelledError, ConflictError, InternalError, InvalidInputError, NotFoundError, UnavailableError } from '../../common/errors.js';
 import { sleep, throwIfAborted } from '../../common/waiting.js';
 import type {
   AgentApi,
@@ -52,6 +52,13 @@ export class FakeAgent implements AgentApi {
   private readonly mounted = new Map<string, 'store' | 'migration'>();
   private timer: NodeJS.Timeout | null = null;
   private migrateFailure: { phase: MigrateDiskRequest['phase']; message: string } | null = null;
+  private migrateHold: { phase: MigrateDiskRequest['phase']; stopDelayMs: number; release: Promise<void>; resolve: () => void } | null = null;
+  /** Containers that keep the store busy: unmounting the store disk is refused while set (refused-unmount tests). */
+  storeHolders: string[] = [];
+  /** Mounts the cloud must know about (its detach refuses a disk still mounted). */
+  isMounted(diskCid: string): boolean {
+    return this.mounted.has(diskCid);
+  }
   private condition: FakeAgentCondition = 'running';
   /** Released when the VM goes: hanging calls end then (rejected as unanswered) rather than never. */
   private hanging = new AbortController();
@@ -92,6 +99,7 @@ export class FakeAgent implements AgentApi {
   kill(): void {
     this.condition = 'gone';
     this.stopHeartbeats();
+    // Hanging calls end now (rejected as unanswered) rather than never.
     this.hanging.abort();
     this.hanging = new AbortController();
   }
@@ -163,41 +171,37 @@ export class FakeAgent implements AgentApi {
     }));
   }
 
-  async apply(spec: InstanceSpec, options?: LongActionOptions): Promise<void> {
+  async apply(spec: InstanceSpec, options: LongActionOptions = {}): Promise<void> {
     return this.act('apply', [spec], () => {
-      throwIfAborted(options?.signal);
       if (!spec || !Array.isArray(spec.containers)) throw new InvalidInputError('apply needs an instance spec with a `containers` list.');
       this.spec = spec;
       this.applyContainers(spec);
-    });
+    }, options.signal);
   }
 
-  async start(options?: LongActionOptions): Promise<void> {
+  async start(options: LongActionOptions = {}): Promise<void> {
     return this.act('start', [], () => {
-      throwIfAborted(options?.signal);
       this.stoppedOnPurpose = false;
       if (this.spec) this.applyContainers(this.spec);
-    });
+    }, options.signal);
   }
 
-  async stop(options?: LongActionOptions): Promise<void> {
+  async stop(options: LongActionOptions = {}): Promise<void> {
     return this.act('stop', [], () => {
-      throwIfAborted(options?.signal);
       this.stoppedOnPurpose = true;
       for (const c of this.containers.values()) {
         c.state = 'stopped';
         c.uptimeSeconds = 0;
       }
-    });
+    }, options.signal);
   }
 
-  async drain(options?: LongActionOptions): Promise<void> {
-    return this.act('drain', [], () => throwIfAborted(options?.signal));
+  async drain(options: LongActionOptions = {}): Promise<void> {
+    return this.act('drain', [], () => undefined, options.signal);
   }
 
-  async mountDisk(request: MountDiskRequest, options?: LongActionOptions): Promise<void> {
+  async mountDisk(request: MountDiskRequest, options: LongActionOptions = {}): Promise<void> {
     return this.act('mountDisk', [request], () => {
-      throwIfAborted(options?.signal);
       if (!request?.diskCid || !request.hint?.path) throw new InvalidInputError('mount_disk needs {diskCid, hint: {path}}.');
       if (!this.host.diskData(request.diskCid) || !this.host.isDiskAttachedTo(request.diskCid, this.vmCid)) {
         throw new NotFoundError(
@@ -205,14 +209,32 @@ export class FakeAgent implements AgentApi {
         );
       }
       this.mounted.set(request.diskCid, request.target ?? 'store');
-    });
+    }, options.signal);
   }
 
-  async unmountDisk(diskCid: string, options?: LongActionOptions): Promise<void> {
+  async unmountDisk(diskCid: string, options: LongActionOptions = {}): Promise<void> {
     return this.act('unmountDisk', [diskCid], () => {
-      throwIfAborted(options?.signal);
+      if (this.mounted.get(diskCid) === 'store' && this.storeHolders.length > 0) {
+        // As the real agent answers (src/agent/agent.ts).
+        throw new ConflictError(
+          `Cannot unmount disk ${diskCid}: containers ${this.storeHolders.map((n) => `"${n}"`).join(', ')} are running off it; the disk stays mounted and attached. Stop the instance first.`,
+          { details: { containers: [...this.storeHolders] } },
+        );
+      }
       this.mounted.delete(diskCid);
-    });
+    }, options.signal);
+  }
+
+  /**
+   * Makes the next migrate_disk of `phase` run until `release()` is called, as a long copy does.
+   * Aborting its signal stops it after `stopDelayMs` (a copier that takes a while to exit): the
+   * call rejects with a CancelledError only then, and `calls` records 'migrateDisk:stopped'.
+   */
+  holdNextMigrate(phase: MigrateDiskRequest['phase'], stopDelayMs = 0): { release: () => void } {
+    let resolve!: () => void;
+    const release = new Promise<void>((r) => (resolve = r));
+    this.migrateHold = { phase, stopDelayMs, release, resolve };
+    return { release: resolve };
   }
 
   /** Makes the next migrate_disk of `phase` fail with `message` (failure injection for resize tests). */
@@ -228,12 +250,30 @@ export class FakeAgent implements AgentApi {
     request: MigrateDiskRequest,
     options: LongActionOptions<MigrateDiskProgress> = {},
   ): Promise<MigrateDiskResult> {
-    const { onProgress } = options;
-    return this.act('migrateDisk', [request], () => {
-      throwIfAborted(options.signal);
-      if (!MIGRATE_PHASES.includes(request.phase)) {
-        throw new InvalidInputError(`migrate_disk needs "phase": one of ${MIGRATE_PHASES.join(', ')}, not ${JSON.stringify(request.phase)}.`);
-      }
+    const { onProgress, signal } = options;
+    if (!MIGRATE_PHASES.includes(request.phase)) {
+      throw new InvalidInputError(`migrate_disk needs "phase": one of ${MIGRATE_PHASES.join(', ')}, not ${JSON.stringify(request.phase)}.`);
+    }
+    const hold = this.migrateHold?.phase === request.phase ? this.migrateHold : null;
+    if (hold) {
+      this.migrateHold = null;
+      await this.act('migrateDisk', [request], () => undefined, signal);
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          setTimeout(() => {
+            this.calls.push({ action: 'migrateDisk:stopped', args: [request] });
+            reject(new CancelledError(`migrate_disk (${request.phase}) on agent ${this.agentId} was cancelled`));
+          }, hold.stopDelayMs);
+        };
+        if (signal?.aborted) onAbort();
+        else signal?.addEventListener('abort', onAbort, { once: true });
+        void hold.release.then(() => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        });
+      });
+    }
+    return this.act(hold ? 'migrateDisk:resumed' : 'migrateDisk', [request], () => {
       if (request.phase === 'swap') {
         if (this.migrateFailure?.phase === 'swap') {
           const { message } = this.migrateFailure;
@@ -357,8 +397,10 @@ export class FakeAgent implements AgentApi {
   }
 
   /** Runs an action as the agent's HTTP API would answer it, honouring the injected condition. */
-  private async act<T>(action: string, args: unknown[], fn: () => T): Promise<T> {
+  private async act<T>(action: string, args: unknown[], fn: () => T, signal?: AbortSignal): Promise<T> {
     this.calls.push({ action, args });
+    // As over HTTP (src/director/agent-client/): an aborted call rejects with the abort's reason.
+    throwIfAborted(signal);
     if (this.condition === 'gone') {
       throw new UnavailableError(`agent ${this.agentId} on VM ${this.vmCid} does not answer: its VM is gone`);
     }

@@ -10,7 +10,7 @@ import { policyFor, resolveMaxInFlight, updateBatches } from '../deploy/batches.
 import type { Deployer } from '../deploy/deployer.js';
 import { instanceName } from '../deploy/instance-deps.js';
 import type { InstanceDeps, InstanceTarget } from '../deploy/instance-deps.js';
-import { converge, updateInstance } from '../deploy/instance-updater.js';
+import { convergeInstance, updateInstance } from '../deploy/instance-updater.js';
 import type { DeploymentPlan } from '../deploy/plan.js';
 import { withDeadline } from '../../common/waiting.js';
 import { connectAgent } from '../deploy/vm-steps.js';
@@ -81,7 +81,7 @@ export class InstanceJobs {
         await store.instances.setDesired(target.record.id, 'stopped');
         const agent = connectAgent(this.deps, target.record);
         // A stop waits for each container's stop timeout: an apply's budget, not a quick call's.
-        if (agent !== null) await withDeadline(this.deps.config.applyTimeoutMs, `stop on ${target.name}`, (signal) => agent.stop({ signal }));
+        if (agent !== null) await withDeadline(this.deps.config.applyTimeoutMs, `stop on ${target.name}`, (signal) => agent.stop({ signal }), ctx.signal);
         await store.instances.setJobState(target.record.id, 'stopped');
         return;
       }
@@ -99,9 +99,9 @@ export class InstanceJobs {
           await updateInstance(this.deps, ctx, target, { recreate: false, watch });
           return;
         }
-        await withDeadline(this.deps.config.applyTimeoutMs, `stop on ${target.name}`, (signal) => agent.stop({ signal }));
+        await withDeadline(this.deps.config.applyTimeoutMs, `stop on ${target.name}`, (signal) => agent.stop({ signal }), ctx.signal);
         await ctx.checkCancelled();
-        await converge(this.deps, target.record, agent, target.name, watch);
+        await convergeInstance(this.deps, ctx, target.record, agent, target.name, watch);
         return;
       }
       case 'recreate':

@@ -63,12 +63,12 @@ describe('GuardedCloud', () => {
     const text = JSON.stringify(logger.lines);
     expect(text).not.toContain('SECRET-KEY');
     expect(text).not.toContain('"cert"');
-    expect(text).toContain('[redacted]');
+    expect(text).toContain('<redacted>');
   });
 
   it('redacts nested secrets', () => {
     expect(redactArgs([{ env: { keyPem: 'k', certPem: 'c', directorUrl: 'u' } }])).toEqual([
-      { env: { keyPem: '[redacted]', certPem: '[redacted]', directorUrl: 'u' } },
+      { env: { keyPem: '<redacted>', certPem: '<redacted>', directorUrl: 'u' } },
     ]);
   });
 
