@@ -31,6 +31,13 @@ const rawSchema = z.object({
   /** How often the deployer polls get_state while watching an updated instance (after the min watch time). */
   watchPollIntervalMs: z.number().int().positive().default(200),
   lockTtlMs: z.number().int().positive().default(10 * 60_000),
+  /** Cloud calls that fail with okToRetry are repeated (src/cloud/guarded-cloud.ts): attempts in all, the first included. */
+  cloudRetryAttempts: z.number().int().positive().default(3),
+  /** Wait before the first repeat, doubling up to cloudRetryMaxBackoffMs. */
+  cloudRetryInitialBackoffMs: z.number().int().nonnegative().default(500),
+  cloudRetryMaxBackoffMs: z.number().int().nonnegative().default(5_000),
+  /** No repeat starts this long after the first attempt. */
+  cloudRetryDeadlineMs: z.number().int().positive().default(60_000),
   /** Orphaned disks are deleted this long after they were orphaned (BOSH: 5 days). */
   orphanedDiskRetentionMs: z.number().int().nonnegative().default(5 * 24 * 3600_000),
   /** How often the director looks for expired orphaned disks. */

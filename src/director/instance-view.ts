@@ -5,7 +5,7 @@
 import type { AgentApi } from '../common/contracts/agent-protocol.js';
 import type { DiskRecord, InstanceRecord } from '../store/store.js';
 import type { InstanceInfo } from '../common/contracts/api.js';
-import { withTimeout } from './deploy/timeouts.js';
+import { withDeadline } from '../common/waiting.js';
 
 const JOB_STATES = new Set<InstanceInfo['state']>(['running', 'failing', 'starting', 'stopped', 'unknown']);
 
@@ -37,7 +37,7 @@ export async function describeInstance(
   };
   if ((options.ps !== true && options.vitals !== true) || agent === null) return info;
   try {
-    const state = await withTimeout(agent.getState({ vitals: options.vitals === true }), timeoutMs, 'get_state timed out');
+    const state = await withDeadline(timeoutMs, 'get_state', () => agent.getState({ vitals: options.vitals === true }));
     info.state = state.jobState;
     if (options.ps === true) {
       info.containers = state.containers.map((c) => ({ name: c.name, state: c.state, uptimeSeconds: c.uptimeSeconds, restarts: c.restarts, flapping: c.flapping }));

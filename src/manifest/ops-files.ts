@@ -298,8 +298,9 @@ function readOps(file: YamlFile, problems: ManifestProblem[]): Array<{ op: Op; n
 
 /** Applies every ops file in order; problems are located in the ops files. */
 export function applyOpsFiles(doc: Document, opsFiles: YamlFile[], origins: Origins): ManifestProblem[] {
-  const problems: ManifestProblem[] = [];
+  const all: ManifestProblem[] = [];
   for (const file of opsFiles) {
+    const problems: ManifestProblem[] = [];
     for (const { op, node } of readOps(file, problems)) {
       try {
         applyOp(doc, op, () => transplant(op.value, file, doc, origins, MAX_ALIAS_COUNT));
@@ -309,6 +310,7 @@ export function applyOpsFiles(doc: Document, opsFiles: YamlFile[], origins: Orig
         problems.push(opProblem(file, findPair(node, 'path')?.value as Node, `${op.type} "${op.path}": ${message}`));
       }
     }
+    all.push(...problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
   }
-  return problems;
+  return all;
 }

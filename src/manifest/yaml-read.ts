@@ -8,7 +8,7 @@
  * Anything that stops the file from being read (ERB tags left in it, several documents, a syntax
  * error) is an InvalidManifestError with the line and column of each place.
  */
-import { LineCounter, parseAllDocuments, type Document, type DocumentOptions, type ParseOptions, type SchemaOptions } from 'yaml';
+import { LineCounter, parseAllDocuments, Scalar, visit, type Document, type DocumentOptions, type ParseOptions, type SchemaOptions } from 'yaml';
 import { InvalidManifestError, type ManifestProblem } from '../common/errors.js';
 
 export interface YamlFile {
@@ -92,13 +92,24 @@ function erbProblems(text: string, fileName: string, isManifest: boolean): Manif
  * problems name the file (ops and vars files are named, the manifest is the default).
  */
 export function readYaml(text: string, fileName: string, isManifest = true): YamlFile {
-  const erb = erbProblems(text, fileName, isManifest);
-  if (erb.length > 0) throw new InvalidManifestError(erb, { fileName });
-
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, { ...BOSH_YAML_OPTIONS, lineCounter: lines });
   const all = Array.isArray(docs) ? docs : [];
   const errors = all.flatMap((d) => d.errors);
+  const withContent = all.filter((d) => d.contents !== null);
+  // An unrendered ERB template: tags that break the YAML or stand as plain values (ERB inside a
+  // quoted or block value, e.g. a Dockerfile, is text and stays).
+  let erbInPlain = false;
+  for (const d of withContent)
+    visit(d, {
+      Scalar(_k, n) {
+        if (n.type === Scalar.PLAIN && typeof n.value === 'string' && /<%[\s\S]*?%>/.test(n.value)) erbInPlain = true;
+      },
+    });
+  if (erbInPlain || errors.length > 0 || withContent.length > 1) {
+    const erb = erbProblems(text, fileName, isManifest);
+    if (erb.length > 0) throw new InvalidManifestError(erb, { fileName });
+  }
   if (errors.length > 0) {
     throw new InvalidManifestError(
       errors.map((e) => {
@@ -109,7 +120,6 @@ export function readYaml(text: string, fileName: string, isManifest = true): Yam
       { fileName },
     );
   }
-  const withContent = all.filter((d) => d.contents !== null);
   if (withContent.length > 1) {
     const second = withContent[1];
     const pos = positionAt(lines, second?.contents?.range?.[0] ?? second?.range[0] ?? 0);

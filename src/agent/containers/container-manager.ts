@@ -12,8 +12,15 @@ import { convergeToSpec } from './converge.js';
 import { Healer } from './healer.js';
 import { ContainerQueries } from './container-queries.js';
 import { DockerEventStream } from './docker-events.js';
+import { killOrphanedContainerProcess } from './orphan-processes.js';
 
 export type { ContainerAlertSink } from './container-runtime.js';
+
+export interface ContainerManagerOptions {
+  backoff?: BackoffPolicy;
+  /** Kills a container's main process by pid (default: SIGKILL after checking its cgroup). */
+  killOrphan?: (pid: number, dockerId: string) => boolean;
+}
 
 /**
  * Keeps the containers of the applied spec running on the VM's dockerd: the operator's actions
@@ -27,6 +34,7 @@ export class ContainerManager {
   private readonly healer: Healer;
   private readonly queries: ContainerQueries;
   private readonly events: DockerEventStream;
+  private readonly killOrphan: (pid: number, dockerId: string) => boolean;
 
   constructor(
     engine: () => DockerEngine,
@@ -35,10 +43,11 @@ export class ContainerManager {
     private readonly log: Logger,
     alerts: ContainerAlertSink,
     isDockerUp: () => boolean,
-    backoff: BackoffPolicy = DEFAULT_BACKOFF,
+    options: ContainerManagerOptions = {},
   ) {
+    this.killOrphan = options.killOrphan ?? killOrphanedContainerProcess;
     this.rt = new ContainerRuntime(engine, images, storeDir, log, alerts, isDockerUp);
-    this.healer = new Healer(this.rt, this.mutex, alerts, backoff);
+    this.healer = new Healer(this.rt, this.mutex, alerts, options.backoff ?? DEFAULT_BACKOFF);
     this.queries = new ContainerQueries(this.rt);
     this.events = new DockerEventStream(engine, log, (e) => this.healer.onEvent(e), () => this.healer.requestHeal(), isDockerUp);
   }
@@ -75,6 +84,21 @@ export class ContainerManager {
       return;
     }
     this.healer.requestHeal();
+  }
+
+  /**
+   * dockerd died. Without live-restore its containers are restarted anyway; the ones that outlived
+   * it are killed now so that the next dockerd does not first stop each of them with its stop
+   * timeout (orphan-processes.ts says why).
+   */
+  onDockerDown(): void {
+    if (!this.rt.spec || this.rt.spec.docker.liveRestore) return;
+    const killed: string[] = [];
+    for (const s of this.rt.sups.values()) {
+      if (s.pid > 0 && s.dockerId && this.killOrphan(s.pid, s.dockerId)) killed.push(s.spec.name);
+      s.pid = 0;
+    }
+    if (killed.length > 0) this.log.info('killed the containers that outlived dockerd, so that it restarts at once', { containers: killed });
   }
 
   /** The agent is about to restart dockerd (or it died): the coming deaths are not crashes. */

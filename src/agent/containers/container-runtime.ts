@@ -90,6 +90,7 @@ export class ContainerRuntime {
   /** Records what dockerd says about a container that the agent did not just change. */
   observe(s: Supervised, info: EngineContainer): void {
     s.health = info.health ?? 'none';
+    s.pid = info.pid;
     if (info.running) {
       s.startedAtMs = info.startedAtMs || Date.now();
       if (s.state !== 'running' && s.state !== 'starting') {
@@ -117,6 +118,7 @@ export class ContainerRuntime {
       // Exited at once: its die event will count it and back off.
       return;
     }
+    s.pid = info.pid;
     s.health = info.health ?? 'none';
     if (s.health === 'none' || s.health === 'healthy') this.move(s, 'started');
     this.log.info('container started', { container: s.spec.name, restarts: s.restarts });
@@ -133,14 +135,37 @@ export class ContainerRuntime {
   /** Stops a container on purpose (no crash is recorded); `then` is its state afterwards. */
   async stop(s: Supervised, then: 'stopped' | 'pending'): Promise<void> {
     if (s.state !== 'stopping') this.move(s, 'stop');
+    await this.stopCall(s);
+    this.move(s, 'stopped');
+    if (then === 'pending') this.move(s, 'wait');
+  }
+
+  /**
+   * Stops a container without anyone waiting for it: its own stop signal and timeout run while
+   * the rest of the supervision goes on (a dependent that ignores SIGTERM must not hold up the
+   * restart of its dependency). It is `stopping` meanwhile, so no heal starts it and its `die` is
+   * not a crash; afterwards it waits (`pending`) and `done` asks for a heal.
+   */
+  stopInBackground(s: Supervised, why: string, done: () => void): void {
+    if (s.state === 'stopping') return;
+    this.move(s, 'stop');
+    this.log.info(why, { container: s.spec.name });
+    void this.stopCall(s).then(() => {
+      // An operator stop or a replacement that took over meanwhile has set the state itself.
+      if (s.state !== 'stopping') return;
+      this.move(s, 'stopped');
+      if (!this.stoppedOnPurpose) this.move(s, 'wait');
+      done();
+    });
+  }
+
+  private async stopCall(s: Supervised): Promise<void> {
     const t = s.spec.create.StopTimeout ?? DEFAULT_STOP_TIMEOUT_S;
     try {
       await this.engine().stopContainer(s.spec.name, t);
     } catch (err) {
       this.log.warn('cannot stop container', { container: s.spec.name, error: errorMessage(err) });
     }
-    this.move(s, 'stopped');
-    if (then === 'pending') this.move(s, 'wait');
   }
 
   /** Stops everything that depends on `name`, transitively, dependents first. */

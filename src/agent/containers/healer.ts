@@ -62,6 +62,8 @@ export class Healer {
     let nextWakeMs = Infinity;
     for (const s of rt.inStartOrder()) {
       const name = s.spec.name;
+      // Being stopped in the background: once stopped, it asks for another pass.
+      if (s.state === 'stopping') continue;
       let info = await rt.inspect(name);
       if (!info) {
         if (!(await rt.create(s))) continue;
@@ -78,9 +80,10 @@ export class Healer {
         rt.move(s, 'died');
       }
       if (info.running) {
-        // Unhealthy and due for a restart: stop it first (not a crash of its own).
-        await rt.stop(s, 'pending');
-        rt.move(s, 'died');
+        // Unhealthy and due for a restart: stop it first (not a crash of its own), without
+        // holding up the rest of this pass.
+        rt.stopInBackground(s, 'stopping an unhealthy container to restart it', () => this.requestHeal());
+        continue;
       }
       const blocking = rt.graph.dependenciesOf(name).filter((d) => rt.sups.get(d)?.state !== 'running');
       if (blocking.length > 0) {
@@ -150,17 +153,22 @@ export class Healer {
       );
     }
     if (!isFlapping(s.consecutiveFailures)) s.alerted = false;
-    const name = s.spec.name;
-    void this.mutex
-      .run(async () => {
-        if (rt.stoppedOnPurpose) return;
-        await rt.stopDependents(name);
-        await this.healOnce();
-      })
-      .catch((err: unknown) => {
-        rt.log.error('healing after a crash failed; retrying in 1 s', { container: name, error: errorMessage(err) });
-        this.requestHeal(1000);
-      });
+    this.stopDependents(s.spec.name);
+    this.requestHeal();
+  }
+
+  /**
+   * The dependents of a dead container (transitively) go down while it comes back: each is
+   * stopped concurrently, with its own stop signal and timeout, and nobody waits for them. The
+   * dead container is started at once by the next heal pass; each dependent is started by a
+   * later pass once it has stopped and everything it depends on runs (healthy, with a health check).
+   */
+  private stopDependents(name: string): void {
+    for (const d of this.rt.graph.dependentsOf(name)) {
+      const s = this.rt.sups.get(d);
+      if (!s || (s.state !== 'running' && s.state !== 'starting')) continue;
+      this.rt.stopInBackground(s, `stopping a dependent until "${name}" runs again`, () => this.requestHeal());
+    }
   }
 
   private async captureLogs(s: Supervised): Promise<void> {

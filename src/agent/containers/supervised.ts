@@ -7,6 +7,8 @@ export interface Supervised {
   spec: ContainerSpec;
   state: SupervisorState;
   dockerId?: string;
+  /** Pid of its main process on the VM when last seen running; 0 otherwise. */
+  pid: number;
   startedAtMs: number;
   restarts: number;
   consecutiveFailures: number;
@@ -19,7 +21,7 @@ export interface Supervised {
 }
 
 export function newSupervised(spec: ContainerSpec): Supervised {
-  return { spec, state: 'pending', startedAtMs: 0, restarts: 0, consecutiveFailures: 0, notBeforeMs: 0, health: 'none', alerted: false };
+  return { spec, state: 'pending', pid: 0, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, notBeforeMs: 0, health: 'none', alerted: false };
 }
 
 /** The state get_state and heartbeats report for a container. */

@@ -15,7 +15,8 @@ import { TokenAuthenticator } from '../api/auth.js';
 import type { ApiLimits } from '../api/limits.js';
 import { ApiServer, type ListenAddress } from '../api/server.js';
 import type { DirectorConfigInput } from '../config.js';
-import { manifestModule } from '../deploy/manifest-adapter.js';
+import { manifestModuleWith } from '../deploy/manifest-adapter.js';
+import type { ManifestPolicy } from '../../manifest/index.js';
 import { Director } from '../director.js';
 import { registryAdapter } from './registry-adapter.js';
 
@@ -41,6 +42,8 @@ export interface DirectorServicesOptions {
   director: Omit<DirectorConfigInput, 'directorUrl' | 'registryHost' | 'ca'>;
   /** The config file's health/resurrector/responders sections; giving them starts the monitor. */
   health?: unknown;
+  /** What manifests may ask for beyond the defaults (the host-path policy). */
+  manifestPolicy?: ManifestPolicy;
   logger: Logger;
   /** Wraps the HTTP agent connector (benchmarks time its calls). */
   wrapAgentConnector?: (connector: AgentConnector) => AgentConnector;
@@ -103,7 +106,7 @@ export async function startDirectorServices(options: DirectorServicesOptions): P
       },
       cloud: options.cloud,
       agentConnector: options.wrapAgentConnector ? options.wrapAgentConnector(http) : http,
-      manifests: manifestModule,
+      manifests: manifestModuleWith(options.manifestPolicy ?? {}),
       registry: registryAdapter({
         hostPort: registry.hostPort,
         caPem: ca.certPem,

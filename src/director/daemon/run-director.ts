@@ -85,6 +85,7 @@ export async function runDirector(
       },
       // health: the config file's health/resurrector/responders sections; giving them starts the monitor.
       health: config.healthSections,
+      manifestPolicy: { allowedHostPaths: config.allowedHostPaths },
       logger,
       onStopError: (what, err) =>
         logger.warn(`could not stop the ${what} cleanly`, { error: errorMessage(err) }),

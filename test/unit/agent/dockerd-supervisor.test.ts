@@ -20,6 +20,8 @@ describe('dockerd supervisor (fake dockerd, fake engine)', () => {
   const pids: number[] = [];
   afterEach(() => {
     sup?.detach();
+    const last = join(dir, 'fake-dockerd.pid');
+    if (existsSync(last)) pids.push(Number(readFileSync(last, 'utf8').trim()));
     for (const p of pids) {
       try {
         process.kill(p, 'SIGKILL');
@@ -31,21 +33,21 @@ describe('dockerd supervisor (fake dockerd, fake engine)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function setup(): { settings: AgentSettings; ups: Array<[boolean, boolean]>; downs: number[]; binary: string; pidOf: () => number } {
+  function setup(): { settings: AgentSettings; ups: Array<[boolean, boolean]>; downs: number[]; binary: string; pidOf: () => Promise<number> } {
     dir = mkdtempSync(join(tmpdir(), 'bosun-dockerd-sup-'));
     const paths = { root: dir, store: join(dir, 'store'), migration: join(dir, 'migration'), ephemeral: join(dir, 'ephemeral'), run: join(dir, 'run') };
     for (const p of Object.values(paths)) mkdirSync(p, { recursive: true });
     const settings = { agentId: 'a1', vmCid: 'vm-1', paths, cgroupParent: '/bosun-vm-1' } as unknown as AgentSettings;
     const binary = join(dir, 'fake-dockerd');
-    writeFileSync(binary, `#!/bin/sh\necho $$ > ${join(dir, 'fake-dockerd.pid')}\nexec sleep 600\n`);
+    writeFileSync(binary, `#!/bin/sh\necho $$ > ${join(dir, 'fake-dockerd.pid')}\nexec sleep 60\n`);
     chmodSync(binary, 0o755);
     const ups: Array<[boolean, boolean]> = [];
     const downs: number[] = [];
-    const pidOf = (): number => {
-      // The fake engine answers at once, so the supervisor may call dockerd up before the script wrote its pid.
+    // The pid the last fake dockerd wrote (it may not have written it yet when it "answers").
+    const pidOf = async (): Promise<number> => {
       const file = join(dir, 'fake-dockerd.pid');
-      for (let waited = 0; !existsSync(file) && waited < 5000; waited += 10) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
-      const pid = Number(readFileSync(file, 'utf8').trim());
+      const pid = await pollUntil(async () => Promise.resolve(existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) || undefined : undefined), { timeoutMs: 5000, intervalMs: 10, what: 'the fake dockerd pid' });
+      rmSync(file);
       pids.push(pid);
       return pid;
     };
@@ -65,7 +67,7 @@ describe('dockerd supervisor (fake dockerd, fake engine)', () => {
     expect(sup.machineState).toBe('running');
     expect(ups).toEqual([[false, false]]);
 
-    process.kill(pidOf(), 'SIGKILL');
+    process.kill(await pidOf(), 'SIGKILL');
     await until('dockerd to be back', () => ups.length === 2);
     expect(ups[1]).toEqual([true, false]);
     expect(downs).toHaveLength(1);
@@ -86,7 +88,7 @@ describe('dockerd supervisor (fake dockerd, fake engine)', () => {
     await sup.start(null);
     await sup.waitUntilUp(5000);
     engine.down();
-    process.kill(pidOf(), 'SIGKILL');
+    process.kill(await pidOf(), 'SIGKILL');
     await until('the supervisor to see the death', () => sup?.machineState === 'restarting');
     expect(sup.state).toBe('restarting');
     expect(sup.isUp).toBe(false);
@@ -98,7 +100,7 @@ describe('dockerd supervisor (fake dockerd, fake engine)', () => {
   it('adopts a dockerd a previous agent started, and restarts it when that one dies', async () => {
     const { settings, ups, binary } = setup();
     const paths = dockerdPaths(settings);
-    const previous = spawn('sleep', ['600'], { stdio: 'ignore', detached: true });
+    const previous = spawn('sleep', ['60'], { stdio: 'ignore', detached: true });
     pids.push(previous.pid ?? 0);
     writeFileSync(paths.pidFile, String(previous.pid));
     writeFileSync(paths.argsFile, JSON.stringify(dockerdArgs(settings, paths, DEFAULT_DOCKER_SPEC)));

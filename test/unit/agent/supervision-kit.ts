@@ -21,6 +21,10 @@ export interface Kit {
   manager: ContainerManager;
   alerts: Array<{ category: string; container: string; summary: string }>;
   dockerUp: { value: boolean };
+  /** Pids the manager killed as orphans of a dead dockerd. */
+  killed: number[];
+  /** Each start of a container while a dependency of it was not running, as "container ← dependency". */
+  dependencyViolations: string[];
   state(name: string): Promise<ContainerState>;
   /** Waits (up to 5 s) until `check` holds for the named container's reported state. */
   waitFor(name: string, check: (s: ContainerState) => boolean, what: string): Promise<ContainerState>;
@@ -32,6 +36,7 @@ export function supervise(options: { backoff?: BackoffPolicy; engine?: FakeDocke
   engine.images.add('busybox:latest');
   const alerts: Kit['alerts'] = [];
   const dockerUp = { value: true };
+  const killed: number[] = [];
   const storeDir = mkdtempSync(join(tmpdir(), 'bosun-supervision-'));
   const manager = new ContainerManager(
     () => engine,
@@ -40,7 +45,7 @@ export function supervise(options: { backoff?: BackoffPolicy; engine?: FakeDocke
     silentLogger,
     { alert: (category, container, _title, summary) => alerts.push({ category, container, summary }) },
     () => dockerUp.value,
-    options.backoff ?? FAST_BACKOFF,
+    { backoff: options.backoff ?? FAST_BACKOFF, killOrphan: (pid) => (killed.push(pid), true) },
   );
   const state = async (name: string): Promise<ContainerState> => {
     const s = (await manager.states(false)).find((c) => c.name === name);
@@ -52,6 +57,8 @@ export function supervise(options: { backoff?: BackoffPolicy; engine?: FakeDocke
     manager,
     alerts,
     dockerUp,
+    killed,
+    dependencyViolations: watchDependencies(engine, () => manager.currentSpec),
     state,
     waitFor: async (name, check, what) =>
       pollUntil(
@@ -81,4 +88,18 @@ export async function settle(ms = 20): Promise<void> {
 export function lastStartAt(engine: FakeDockerEngine, name: string): number {
   const starts = engine.calls.filter((c) => c.op === 'startContainer' && c.target === name);
   return starts.at(-1)?.atMs ?? 0;
+}
+
+/** Records every start of a container while one of its dependencies is not running on the engine. */
+function watchDependencies(engine: FakeDockerEngine, spec: () => InstanceSpec | null): string[] {
+  const violations: string[] = [];
+  const start = engine.startContainer.bind(engine);
+  engine.startContainer = async (name: string): Promise<void> => {
+    for (const d of spec()?.containers.find((c) => c.name === name)?.dependsOn ?? []) {
+      const dep = engine.container(d);
+      if (!dep?.running || (dep.health !== undefined && dep.health !== 'healthy')) violations.push(`${name} ← ${d}`);
+    }
+    return start(name);
+  };
+  return violations;
 }

@@ -45,6 +45,8 @@ export class FakeDirectorService implements DirectorService {
   readonly heartbeats: Heartbeat[] = [];
   readonly agentAlerts: AgentAlert[] = [];
   readonly uploadedImages: Array<{ bytes: number; name: string | undefined }> = [];
+  /** Listed after the built-in alert (tests of table widths). */
+  readonly extraAlerts: Alert[] = [];
   /** What fetchLogs returns when set (tests of the logs limit). */
   logsText: string | undefined;
   instanceState: InstanceInfo['state'] = 'running';
@@ -331,6 +333,7 @@ export class FakeDirectorService implements DirectorService {
         instance: 'docker-vm-1/0',
         createdAt: T0,
       },
+      ...this.extraAlerts,
     ];
   }
 

@@ -117,3 +117,12 @@ describe('limits on bad input', () => {
     expect(err.details.problems[0]?.message).toContain('alias bomb');
   });
 });
+
+describe('ERB-looking text inside values', () => {
+  it('is kept in a block or quoted value (e.g. a template file inside a Dockerfile)', () => {
+    const m = loadManifest(
+      native('        dockerfile: |\n          FROM busybox\n          RUN echo "<%= name %>" > /t.erb\n        env: {T: "<%= x %>"}\n'),
+    ).manifest;
+    expect(m.instance_groups[0]?.containers[0]?.dockerfile).toContain('<%= name %>');
+  });
+});
