@@ -14,6 +14,8 @@ import type { ManifestV2, PushProgress } from './registry-client.js';
 export interface UploadImageOptions {
   registryUrl: string;
   caPem: string;
+  /** The director's write credentials (RegistryServer.writeAuthorization). */
+  authorization?: string;
   tarPath: string;
   /** `NAME[:TAG]` that replaces the tarball's own tag (the CLI's `--name`). */
   name?: string;
@@ -83,7 +85,11 @@ async function alreadyPushed(
 export async function uploadImageTarball(options: UploadImageOptions): Promise<UploadImageResult> {
   const image = await readImageTarball(options.tarPath);
   const ref = targetReference(image, options.tarPath, options.name);
-  const client = new RegistryClient({ registryUrl: options.registryUrl, caPem: options.caPem });
+  const client = new RegistryClient({
+    registryUrl: options.registryUrl,
+    caPem: options.caPem,
+    ...(options.authorization === undefined ? {} : { authorization: options.authorization }),
+  });
   const workDir = await mkdtemp(path.join(options.workDir ?? os.tmpdir(), 'bosun-upload-'));
   try {
     // Same config digest under the same tag means the same image: nothing to read or send.

@@ -146,6 +146,85 @@ function migrations(kind: DialectKind): Record<string, Migration> {
         }
       },
     },
+    '0002_disk_mounted_before_and_migrations': diskMountedBeforeAndMigrations,
+  };
+}
+
+/**
+ * disks.mounted_before: whether the director ever saw the disk mounted (the agent formats only a
+ * disk that was not); disks that exist already may hold data, so they start at 1.
+ * disk_migrations: the state of a resize by copy, moved out of JSON documents in `config`.
+ */
+const diskMountedBeforeAndMigrations: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .alterTable('disks')
+      .addColumn('mounted_before', 'integer', (c) => c.notNull().defaultTo(1))
+      .execute();
+    await db.schema
+      .createTable('disk_migrations')
+      .addColumn('instance_id', 'text', (c) => c.primaryKey())
+      .addColumn('deployment', 'text', (c) => c.notNull())
+      .addColumn('vm_cid', 'text', (c) => c.notNull())
+      .addColumn('old_disk_cid', 'text', (c) => c.notNull())
+      .addColumn('new_disk_cid', 'text')
+      .addColumn('new_size_mib', 'integer', (c) => c.notNull())
+      .addColumn('phase', 'text', (c) => c.notNull())
+      .addColumn('copy_started_at_ms', 'double precision')
+      .addColumn('started_at', 'text', (c) => c.notNull())
+      .execute();
+    // Migrations recorded by earlier versions as config documents "disk_migration:<instance>".
+    const legacy = db as unknown as Kysely<LegacyConfig>;
+    const rows = await legacy.selectFrom('config').select(['key', 'value']).where('key', 'like', 'disk_migration:%').execute();
+    for (const row of rows) {
+      const m = JSON.parse(row.value) as LegacyDiskMigration;
+      await legacy
+        .insertInto('disk_migrations')
+        .values({
+          instance_id: m.instanceId,
+          deployment: m.deployment,
+          vm_cid: m.vmCid,
+          old_disk_cid: m.oldDiskCid,
+          new_disk_cid: m.newDiskCid,
+          new_size_mib: m.newSizeMiB,
+          phase: m.phase,
+          copy_started_at_ms: m.copyStartedAtMs,
+          started_at: m.startedAt,
+        })
+        .execute();
+      await legacy.deleteFrom('config').where('key', '=', row.key).execute();
+    }
+  },
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.dropTable('disk_migrations').ifExists().execute();
+    await db.schema.alterTable('disks').dropColumn('mounted_before').execute();
+  },
+};
+
+interface LegacyDiskMigration {
+  instanceId: string;
+  deployment: string;
+  vmCid: string;
+  oldDiskCid: string;
+  newDiskCid: string | null;
+  newSizeMiB: number;
+  phase: string;
+  copyStartedAtMs: number | null;
+  startedAt: string;
+}
+
+interface LegacyConfig {
+  config: { key: string; value: string };
+  disk_migrations: {
+    instance_id: string;
+    deployment: string;
+    vm_cid: string;
+    old_disk_cid: string;
+    new_disk_cid: string | null;
+    new_size_mib: number;
+    phase: string;
+    copy_started_at_ms: number | null;
+    started_at: string;
   };
 }
 
@@ -166,6 +245,12 @@ export async function migrateToLatest(db: Kysely<unknown>, kind: DialectKind): P
       cause: error,
     });
   }
+}
+
+/** Brings the schema to the named migration (tests of a later migration over an older schema). */
+export async function migrateTo(db: Kysely<unknown>, kind: DialectKind, name: string): Promise<void> {
+  const { error } = await new Migrator({ db, provider: new InCodeMigrationProvider(kind) }).migrateTo(name);
+  if (error !== undefined) throw new Error(`Migrating the director database to ${name} failed: ${String(error)}`, { cause: error });
 }
 
 /** Used by tests to prove the database answers. */

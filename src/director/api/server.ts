@@ -124,10 +124,7 @@ export class ApiServer {
     }
     app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
-      metrics.httpDuration.observe(
-        { method: request.method, route, status: String(reply.statusCode) },
-        reply.elapsedTime / 1000,
-      );
+      metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
       logger.debug('request', {
         method: request.method,
         route,

@@ -7,7 +7,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import type { Cloud } from '../../cloud/cloud.js';
 import type { Logger } from '../../common/logger.js';
-import { issueCertificate, type CertificateAuthority } from '../../common/pki.js';
+import { issueCertificate, issueDirectorClientCertificate, type CertificateAuthority } from '../../common/pki.js';
 import { RegistryServer } from '../../registry/registry-server.js';
 import type { AgentConnector } from '../../common/contracts/agent-connector.js';
 import { HttpAgentConnector } from '../agent-client/http-agent-connector.js';
@@ -15,7 +15,8 @@ import { TokenAuthenticator } from '../api/auth.js';
 import type { ApiLimits } from '../api/limits.js';
 import { ApiServer, type ListenAddress } from '../api/server.js';
 import type { DirectorConfigInput } from '../config.js';
-import { manifestModule } from '../deploy/manifest-adapter.js';
+import { manifestModuleWith } from '../deploy/manifest-adapter.js';
+import type { ManifestPolicy } from '../../manifest/index.js';
 import { Director } from '../director.js';
 import { registryAdapter } from './registry-adapter.js';
 
@@ -41,6 +42,8 @@ export interface DirectorServicesOptions {
   director: Omit<DirectorConfigInput, 'directorUrl' | 'registryHost' | 'ca'>;
   /** The config file's health/resurrector/responders sections; giving them starts the monitor. */
   health?: unknown;
+  /** What manifests may ask for beyond the defaults (the host-path policy). */
+  manifestPolicy?: ManifestPolicy;
   logger: Logger;
   /** Wraps the HTTP agent connector (benchmarks time its calls). */
   wrapAgentConnector?: (connector: AgentConnector) => AgentConnector;
@@ -67,13 +70,14 @@ export async function startDirectorServices(options: DirectorServicesOptions): P
     }
   };
   try {
-    // `both`: the same certificate serves the API and is the client certificate towards the agents.
+    // The API's server certificate, and a separate client certificate, the only one agents accept.
     const directorCert = issueCertificate(ca, {
-      commonName: 'bosun-director',
+      commonName: 'bosun-director-api',
       ipAddresses: [...new Set(['127.0.0.1', bridgeIp, ...(options.extraCertificateIps ?? [])])],
       dnsNames: ['localhost'],
-      usage: 'both',
+      usage: 'server',
     });
+    const directorClientCert = issueDirectorClientCertificate(ca);
     const registryCert = issueCertificate(ca, {
       commonName: 'bosun-registry',
       ipAddresses: [bridgeIp, '127.0.0.1'],
@@ -90,8 +94,8 @@ export async function startDirectorServices(options: DirectorServicesOptions): P
 
     const http = new HttpAgentConnector({
       caPem: ca.certPem,
-      certPem: directorCert.certPem,
-      keyPem: directorCert.keyPem,
+      certPem: directorClientCert.certPem,
+      keyPem: directorClientCert.keyPem,
     });
     const director = await Director.create({
       config: {
@@ -102,10 +106,11 @@ export async function startDirectorServices(options: DirectorServicesOptions): P
       },
       cloud: options.cloud,
       agentConnector: options.wrapAgentConnector ? options.wrapAgentConnector(http) : http,
-      manifests: manifestModule,
+      manifests: manifestModuleWith(options.manifestPolicy ?? {}),
       registry: registryAdapter({
         hostPort: registry.hostPort,
         caPem: ca.certPem,
+        authorization: registry.writeAuthorization,
         uploadDir: options.uploadDir,
         workDir: options.uploadDir,
       }),

@@ -9,6 +9,8 @@ export interface RegistryAdapterOptions {
   /** host:port the VMs use as registry mirror. */
   hostPort: string;
   caPem: string;
+  /** The registry's write credentials (an Authorization header value): pushes need them. */
+  authorization: string;
   /** Tarballs under this directory were streamed there by the upload route: deleted once pushed. */
   uploadDir: string;
   workDir: string;
@@ -17,7 +19,7 @@ export interface RegistryAdapterOptions {
 /** Binds the director's ImageRegistry port to the embedded registry (src/registry/). */
 export function registryAdapter(options: RegistryAdapterOptions): ImageRegistry {
   const registryUrl = `https://${options.hostPort}`;
-  const client = new RegistryClient({ registryUrl, caPem: options.caPem });
+  const client = new RegistryClient({ registryUrl, caPem: options.caPem, authorization: options.authorization });
   const uploads = resolve(options.uploadDir) + sep;
   return {
     host: options.hostPort,
@@ -32,6 +34,7 @@ export function registryAdapter(options: RegistryAdapterOptions): ImageRegistry 
         const result = await uploadImageTarball({
           registryUrl,
           caPem: options.caPem,
+          authorization: options.authorization,
           tarPath,
           ...(name === undefined ? {} : { name }),
           workDir: options.workDir,

@@ -80,11 +80,13 @@ export async function runDirector(
           ? {}
           : { resurrectionDefault: config.resurrectionDefault }),
         ...config.retention,
+        manifestPolicy: config.manifestPolicy,
         // The embedded local cloud (its own data dir) belongs to this director alone.
         deleteUnknownVmsAfterCrash: true,
       },
       // health: the config file's health/resurrector/responders sections; giving them starts the monitor.
       health: config.healthSections,
+      manifestPolicy: { allowedHostPaths: config.allowedHostPaths },
       logger,
       onStopError: (what, err) =>
         logger.warn(`could not stop the ${what} cleanly`, { error: errorMessage(err) }),

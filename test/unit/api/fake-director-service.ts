@@ -147,7 +147,7 @@ export class FakeDirectorService implements DirectorService {
 
   async getManifest(name: string): Promise<string> {
     this.requireDeployment(name);
-    return 'name: demo\ninstance_groups: []\n';
+    return 'name: demo\ninstance_groups: []\nproperties:\n  DB_PASSWORD: hunter2 # kept\n';
   }
 
   async deleteDeployment(name: string, user: string, options?: { force?: boolean }): Promise<TaskInfo> {
