@@ -153,6 +153,16 @@ describe('API limits', () => {
     expect(slow.status === 408 || slow.status === 'reset').toBe(true);
   });
 
+  it('does not cut a request that arrived in time but takes long to answer', async () => {
+    srv.fake.logsDelayMs = 1000;
+    try {
+      const res = await call(srv, 'GET', '/api/v1/deployments/demo/instances/web/0/logs', { token: srv.token });
+      expect(res.status).toBe(200);
+    } finally {
+      srv.fake.logsDelayMs = 0;
+    }
+  });
+
   it('adds up the needs of directories on one filesystem', async () => {
     const space = (dir: string) => Promise.resolve({ device: dir.startsWith('/a') ? 1 : 2, freeBytes: 1000 * MiB });
     await expect(
