@@ -96,6 +96,14 @@ describe('API limits', () => {
     expect(res.status).toBe(413);
     expect((res.body as { error: { message: string } }).error.message).toMatch(/larger than this director accepts \(2\.0 MiB\).*upload_max_size/);
     expect(srv.fake.uploadedImages.length).toBe(before);
+    // Under the upload maximum, an upload far over the JSON body limit is accepted.
+    const ok = await call(srv, 'POST', '/api/v1/images', {
+      token: srv.token,
+      rawBody: Buffer.alloc(Math.floor(1.5 * MiB)),
+      contentType: 'application/x-tar',
+    });
+    expect(ok.status).toBe(200);
+    expect(srv.fake.uploadedImages.at(-1)?.bytes).toBe(Math.floor(1.5 * MiB));
   });
 
   it('refuses an upload sent without a length once it passes the maximum', async () => {
