@@ -45,6 +45,13 @@ const rawSchema = z.object({
   orphanedDiskRetentionMs: z.number().int().nonnegative().default(5 * 24 * 3600_000),
   /** How often the director looks for expired orphaned disks. */
   orphanedDiskSweepIntervalMs: z.number().int().positive().default(3600_000),
+  /** History kept (src/store/retention.ts): finished tasks with their events, alerts, audit events. */
+  retentionMaxAgeMs: z.number().int().positive().default(30 * 24 * 3600_000),
+  retentionMaxTasks: z.number().int().positive().default(2000),
+  retentionMaxAlerts: z.number().int().positive().default(10_000),
+  retentionMaxAuditEvents: z.number().int().positive().default(10_000),
+  /** How often old history is pruned (also once at start-up). */
+  retentionPruneIntervalMs: z.number().int().positive().default(3600_000),
   /** Resurrection default for deployments that do not set their own. */
   resurrectionDefault: z.boolean().default(true),
   /**

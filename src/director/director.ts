@@ -14,6 +14,7 @@ import { ConflictError, NotFoundError, UnavailableError } from '../common/errors
 import type { Logger } from '../common/logger.js';
 import { silentLogger } from '../common/logger.js';
 import type { CertificateAuthority } from '../common/pki.js';
+import { startHistoryPruner } from '../store/retention.js';
 import { Store } from '../store/store.js';
 import type { InstanceRecord } from '../store/store.js';
 import type { AgentConnector } from '../common/contracts/agent-connector.js';
@@ -92,6 +93,7 @@ const AGENT_KEY_POOL_SIZE = 8;
 export class Director implements DirectorService {
   readonly deployer: Deployer;
   private orphanSweeper: { stop(): void } | null = null;
+  private historyPruner: { stop(): Promise<void> } | null = null;
   private keyPool: AgentKeyPool | null = null;
   private readonly jobs: InstanceJobs;
   private readonly views: DirectorReadModels;
@@ -166,6 +168,12 @@ export class Director implements DirectorService {
         { store, logger, deleteDisk: (cid) => director.deleteDisk(cid, 'orphaned-disk-sweeper') },
         { retentionMs: config.orphanedDiskRetentionMs, intervalMs: config.orphanedDiskSweepIntervalMs },
       );
+      // Old tasks, events, alerts and audit events: pruned now and then every interval.
+      director.historyPruner = startHistoryPruner(
+        store.db,
+        { maxAgeMs: config.retentionMaxAgeMs, maxTasks: config.retentionMaxTasks, maxAlerts: config.retentionMaxAlerts, maxAuditEvents: config.retentionMaxAuditEvents },
+        { intervalMs: config.retentionPruneIntervalMs, logger },
+      );
       // health: built on top of the director's deps, deployer and task runner.
       director.health = new SelfHealing({
         ...director.deps,
@@ -186,6 +194,7 @@ export class Director implements DirectorService {
   /** Waits for running tasks, then closes the store. */
   async close(): Promise<void> {
     this.orphanSweeper?.stop();
+    await this.historyPruner?.stop();
     this.keyPool?.close();
     await this.health.close();
     await this.tasks.drain();

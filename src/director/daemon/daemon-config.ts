@@ -32,6 +32,12 @@ import { parseSize, SIZE_PATTERN, type ApiLimits } from '../api/limits.js';
  *     request_timeout: 5m         # a request other than an upload must arrive within this
  *     upload_idle_timeout: 5m     # an upload is cut when no byte arrives for this long
  *     logs_max_size: 4m           # `bosun logs` answers longer than this are cut (and say so)
+ *   retention:                    # history kept (src/store/retention.ts); pruned at start and hourly
+ *     max_age: 720h               # finished tasks (with events), alerts, audit events older than this go
+ *     max_tasks: 2000             # the newest finished tasks kept
+ *     max_alerts: 10000
+ *     max_audit_events: 10000
+ *     prune_interval: 1h
  */
 export const DEFAULT_DIRECTOR_PORT = 25555;
 
@@ -51,6 +57,16 @@ const apiSection = z
     request_timeout: duration.optional(),
     upload_idle_timeout: duration.optional(),
     logs_max_size: size.optional(),
+  })
+  .strict();
+
+const retentionSection = z
+  .object({
+    max_age: duration.optional(),
+    max_tasks: z.number().int().positive().optional(),
+    max_alerts: z.number().int().positive().optional(),
+    max_audit_events: z.number().int().positive().optional(),
+    prune_interval: duration.optional(),
   })
   .strict();
 
@@ -76,6 +92,7 @@ const fileSchema = z
     /** VM directories that manifests may mount into containers, read-only (default: none). */
     allowed_host_paths: z.array(z.string().startsWith('/', 'an absolute directory such as /etc/ssl')).optional(),
     api: apiSection.optional(),
+    retention: retentionSection.optional(),
   })
   .strict();
 
@@ -111,6 +128,14 @@ export interface DaemonConfig {
   };
   /** The `api:` section: body, upload and request-time limits (unset ones keep their defaults). */
   apiLimits: Partial<ApiLimits>;
+  /** The `retention:` section, as director config fields (unset ones keep their defaults). */
+  retention: {
+    retentionMaxAgeMs?: number;
+    retentionMaxTasks?: number;
+    retentionMaxAlerts?: number;
+    retentionMaxAuditEvents?: number;
+    retentionPruneIntervalMs?: number;
+  };
 }
 
 export async function loadDaemonConfig(flags: DaemonFlags): Promise<DaemonConfig> {
@@ -163,6 +188,13 @@ export async function loadDaemonConfig(flags: DaemonFlags): Promise<DaemonConfig
       uploadIdleTimeoutMs: file.api?.upload_idle_timeout,
       logsMaxBytes: sizeOf(file.api?.logs_max_size),
     },
+    retention: definedOnly({
+      retentionMaxAgeMs: file.retention?.max_age,
+      retentionMaxTasks: file.retention?.max_tasks,
+      retentionMaxAlerts: file.retention?.max_alerts,
+      retentionMaxAuditEvents: file.retention?.max_audit_events,
+      retentionPruneIntervalMs: file.retention?.prune_interval,
+    }),
   };
 }
 
@@ -173,6 +205,10 @@ export function parseListen(value: string): { host: string; port: number } {
     throw new InvalidInputError(`--listen takes HOST:PORT (e.g. 127.0.0.1:25555), got "${value}".`);
   }
   return { host: m[1] || m[2] || '127.0.0.1', port };
+}
+
+function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function sizeOf(value: number | string | undefined): number | undefined {
