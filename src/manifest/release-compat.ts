@@ -326,6 +326,12 @@ function convertDaemon(
   if (prefixed && isObj(prefixed.value)) entries.push(...flatten(prefixed.value, prefixed.at));
   const env = find('env');
   if (env && isObj(env.value)) entries.push(...flatten({ env: env.value }, env.at.slice(0, -1)));
+  if (job.properties?.['containers'] !== undefined)
+    ctx.problems.warning(
+      [...job.at, 'properties', 'containers'],
+      'containers under the docker job are not run: the release (and bosun) read them from the "containers" job\'s properties (or the group\'s or deployment\'s); move them there',
+      true,
+    );
   if (job.properties) {
     const own = Object.fromEntries(
       Object.entries(job.properties).filter(([k]) => k !== 'docker' && k !== 'env' && k !== 'containers'),

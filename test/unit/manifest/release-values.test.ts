@@ -210,3 +210,13 @@ describe('errands and groups without the docker jobs', () => {
     ]);
   });
 });
+
+describe('containers in the wrong job', () => {
+  it('are named in a warning, not dropped silently', () => {
+    const loaded = loadManifest(
+      'name: r\ninstance_groups:\n  - name: d\n    instances: 1\n    jobs:\n      - name: docker\n        properties:\n          containers: [{name: app, image: busybox}]\n',
+    );
+    expect(loaded.manifest.instance_groups[0]?.containers).toEqual([]);
+    expect(loaded.warnings.map((w) => w.path)).toEqual(['instance_groups[0].jobs[0].properties.containers']);
+  });
+});
