@@ -221,6 +221,12 @@ function convertGroup(ctx: Ctx, g: Obj, at: PathSegment[], nativeIndex: number):
         : found.value;
     }
   }
+  if (!containersJob && isObj(g['properties']) && g['properties']['containers'] !== undefined)
+    problems.warning(
+      [...at, 'properties', 'containers'],
+      `instance group "${name}" lists no "containers" job, so these containers are not run (a group runs only the jobs it lists); add the containers job to run them`,
+      true,
+    );
   if (dockerJob) {
     const daemon = convertDaemon(ctx, finder(ctx, g, at, dockerJob), dockerJob, [...gAt, 'docker']);
     if (Object.keys(daemon).length > 0) out['docker'] = daemon;

@@ -220,3 +220,13 @@ describe('containers in the wrong job', () => {
     expect(loaded.warnings.map((w) => w.path)).toEqual(['instance_groups[0].jobs[0].properties.containers']);
   });
 });
+
+describe('containers of a group without the containers job', () => {
+  it('are named in a warning (a group runs only the jobs it lists)', () => {
+    const loaded = loadManifest(
+      'name: r\njobs:\n  - name: d\n    templates: [{name: docker}]\n    instances: 1\n    properties:\n      containers: [{name: app, image: busybox}]\n',
+    );
+    expect(loaded.manifest.instance_groups[0]?.containers).toEqual([]);
+    expect(loaded.warnings.map((w) => w.message)).toEqual([expect.stringContaining('lists no "containers" job')]);
+  });
+});
