@@ -18,6 +18,7 @@ import type { InstanceRecord } from '../store/store.js';
 import type { AgentConnector } from '../common/contracts/agent-connector.js';
 import { AgentKeyPool } from './agent-key-pool.js';
 import { agentCredentialIssuer } from './agent-identity.js';
+import { enforceManifestPolicy, type PolicyManifest } from './manifest-policy.js';
 import { startOrphanedDiskSweeper } from './disks/orphan-sweeper.js';
 import type {
   Alert,
@@ -39,6 +40,7 @@ import type {
 } from '../common/contracts/api.js';
 import { loadOrCreateCertificateAuthority } from './ca-files.js';
 import { resolveDirectorConfig } from './config.js';
+import type { RetryPolicy } from '../common/retry.js';
 import type { DirectorConfig, DirectorConfigInput } from './config.js';
 import { consoleLogReader } from './deploy/agent-wait.js';
 import { Deployer } from './deploy/deployer.js';
@@ -106,7 +108,7 @@ export class Director implements DirectorService {
     readonly logger: Logger,
     readonly uuid: string,
     private readonly registry: ImageRegistry | undefined,
-    manifests: ManifestPort,
+    private readonly manifests: ManifestPort,
     agentCredentials: (agentId: string) => AgentCredentials,
     driver: Cloud,
   ) {
@@ -146,7 +148,7 @@ export class Director implements DirectorService {
         await store.config.set(CONFIG_DIRECTOR_UUID, uuid);
       }
       const cloud =
-        options.guardCloud === false ? options.cloud : new GuardedCloud(options.cloud, { logger, knownVmCids: () => store.vms.listCids() });
+        options.guardCloud === false ? options.cloud : new GuardedCloud(options.cloud, { logger, knownVmCids: () => store.vms.listCids(), retry: cloudRetryPolicy(config) });
       const tasks = new TaskRunner(store, logger.child({ component: 'tasks' }), { lockTtlMs: config.lockTtlMs });
       const interrupted = await tasks.recoverAfterRestart();
       if (interrupted.length > 0 && config.deleteUnknownVmsAfterCrash) await deleteVmsACrashLeft(cloud, store, logger);
@@ -189,12 +191,21 @@ export class Director implements DirectorService {
     return { name: this.config.name, uuid: this.uuid, version: this.config.version, cloud: cloud.name, registry: this.registry?.host ?? null };
   }
 
-  diff(request: DeployRequest): Promise<DiffResponse> {
+  async diff(request: DeployRequest): Promise<DiffResponse> {
+    this.enforceManifestPolicy(request.manifest);
     return this.deployer.diff(request);
   }
 
-  deploy(request: DeployRequest, user: string): Promise<TaskInfo> {
+  async deploy(request: DeployRequest, user: string): Promise<TaskInfo> {
+    this.enforceManifestPolicy(request.manifest);
     return this.deployer.deploy(request, user);
+  }
+
+  /** The director's manifest_policy, checked before any task exists (manifest-policy.ts). */
+  private enforceManifestPolicy(text: string): void {
+    const policy = this.config.manifestPolicy;
+    if (policy.allowPrivileged && policy.allowDevices && policy.allowCapAdds) return;
+    enforceManifestPolicy(this.manifests.load(text).manifest as PolicyManifest, text, policy);
   }
 
   async listDeployments(): Promise<DeploymentSummary[]> {
@@ -412,7 +423,11 @@ export class Director implements DirectorService {
     }
     return this.tasks.enqueue({ description: `upload image${name === undefined ? '' : ` ${name}`}`, deployment: null, user, locks: ['images'] }, async (ctx) => {
       const images = await ctx.step('Uploading image', name ?? tarPath, 1, 1, () =>
-        registry.uploadImage(tarPath, name, (message) => void ctx.event({ stage: 'Uploading image', step: message, index: 1, total: 1, state: 'in_progress' }).catch(() => undefined)),
+        registry.uploadImage(tarPath, name, (message, detail) =>
+          void ctx
+            .event({ stage: 'Uploading image', step: message, index: 1, total: 1, state: 'in_progress', ...(detail?.percent === undefined ? {} : { progress: detail.percent }), ...(detail?.transient ? { data: { transient: true } } : {}) })
+            .catch(() => undefined),
+        ),
       );
       return JSON.stringify(images);
     });
@@ -482,4 +497,13 @@ async function deleteVmsACrashLeft(cloud: Cloud, store: Store, logger: Logger): 
       logger.error('could not delete the unrecorded VM; delete it with `bosun cck`', { vmCid: cid, error: errorMessage(err) }),
     );
   }
+}
+
+/** The one retry policy of cloud calls, from the director's config. */
+function cloudRetryPolicy(config: DirectorConfig): RetryPolicy {
+  return {
+    attempts: config.cloudRetryAttempts,
+    backoff: { initialMs: config.cloudRetryInitialBackoffMs, maxMs: config.cloudRetryMaxBackoffMs },
+    deadlineMs: config.cloudRetryDeadlineMs,
+  };
 }

@@ -27,25 +27,8 @@ export function parseBytes(v: unknown, { allowMinusOne = false } = {}): Parsed<n
   return ok(Math.round(Number(m[1]) * unit));
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Durations like "10s", "500ms", "1m30s", "1.5s", "2h". A bare number is refused: its unit would be a guess. */
-export function parseDurationMs(v: unknown): Parsed<number> {
-  if (typeof v === 'number') return fail(`${v} has no unit; write a duration like "${v}s" or "${v}ms"`);
-  if (typeof v !== 'string') return fail(`expected a duration like "10s" or "500ms", got ${describe(v)}`);
-  const s = v.trim();
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-  let total = 0;
-  let pos = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(s)) !== null) {
-    total += Number(m[1]) * (DURATION_UNITS[m[2] ?? 'ms'] ?? 1);
-    pos = re.lastIndex;
-  }
-  if (s === '' || pos !== s.length)
-    return fail(`"${v}" is not a duration; use e.g. "10s", "500ms" or "1m30s"`);
-  return ok(Math.round(total));
-}
+/** Durations ("10s", "1m30s"; a bare number is refused): the one parser, src/common/duration.ts. */
+export { parseDurationMs } from '../common/duration.js';
 
 /** BOSH's watch time: "1000-30000" (min-max ms) or a single number of ms. */
 export function parseWatchTime(v: unknown): Parsed<{ minMs: number; maxMs: number }> {

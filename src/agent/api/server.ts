@@ -5,7 +5,8 @@ import type { AgentSettings } from '../../common/contracts/agent-settings.js';
 import { AGENT_API_PREFIX } from '../../common/contracts/agent-protocol.js';
 import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
 import type { Logger } from '../../common/logger.js';
-import { BosunError, InvalidInputError, NotFoundError, errorMessage, toErrorBody } from '../../common/errors.js';
+import { InvalidInputError, NotFoundError } from '../../common/errors.js';
+import { installErrorHandler } from '../../common/http/server-errors.js';
 import { TaskRegistry, type TaskWork } from '../tasks.js';
 import { allowedClientName, requireDirectorClient } from './client-identity.js';
 
@@ -50,19 +51,9 @@ export async function createAgentServer(api: AgentApi, settings: AgentSettings, 
     done();
   });
 
-  app.setErrorHandler((err: unknown, _req, reply) => {
-    // Fastify's own 4xx (bad JSON, body too large) become invalid_input; domain errors keep theirs.
-    const fastifyStatus = (err as { statusCode?: number } | null)?.statusCode;
-    const mapped =
-      !(err instanceof BosunError) && fastifyStatus !== undefined && fastifyStatus >= 400 && fastifyStatus < 500
-        ? toErrorBody(new InvalidInputError(errorMessage(err)))
-        : toErrorBody(err);
-    if (mapped.status >= 500) log.error('action failed', { error: mapped.body.error.message });
-    void reply.status(mapped.status).send(mapped.body);
-  });
-  app.setNotFoundHandler((req, reply) => {
-    const { status, body } = toErrorBody(new NotFoundError(`There is no agent endpoint ${req.method} ${req.url}; see src/agent/protocol.ts for the wire format.`));
-    void reply.status(status).send(body);
+  installErrorHandler(app, {
+    logger: log,
+    noRoute: (method, path) => `There is no agent endpoint ${method} ${path}; see src/common/contracts/agent-protocol.ts for the wire format.`,
   });
 
   app.post<{ Params: { action: string }; Body: Body | undefined }>(`${AGENT_API_PREFIX}/actions/:action`, async (req, reply) => {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { durationMsSchema } from '../../common/duration.js';
 import { InvalidInputError } from '../../common/errors.js';
 import { parseSize, SIZE_PATTERN, type ApiLimits } from '../api/limits.js';
 
@@ -19,6 +20,10 @@ import { parseSize, SIZE_PATTERN, type ApiLimits } from '../api/limits.js';
  *   health: {...}                 # health:, resurrector: and responders: are handed to the
  *   resurrector: {...}            # director as they are (src/director/health/config.ts)
  *   responders: [...]
+ *   manifest_policy:              # what manifests may use; each defaults to true
+ *     allow_privileged: false
+ *     allow_devices: false
+ *     allow_cap_adds: false
  *   allowed_host_paths: [/etc/ssl]   # VM directories manifests may mount read-only (docs/manifest.md)
  *   api:                          # limits of the API (src/director/api/limits.ts)
  *     body_limit: 1m              # JSON bodies of routes without a manifest
@@ -30,10 +35,8 @@ import { parseSize, SIZE_PATTERN, type ApiLimits } from '../api/limits.js';
  */
 export const DEFAULT_DIRECTOR_PORT = 25555;
 
-const duration = z.union([
-  z.number().int().nonnegative(),
-  z.string().regex(/^\d+(ms|s|m|h)$/, 'a duration such as 500ms, 30s, 5m or 1h'),
-]);
+/** The one duration syntax (src/common/duration.ts), as under health: and in the manifest. */
+const duration = durationMsSchema;
 
 const size = z.union([
   z.number().int().positive(),
@@ -66,6 +69,10 @@ const fileSchema = z
     health: z.record(z.string(), z.unknown()).optional(),
     resurrector: z.record(z.string(), z.unknown()).optional(),
     responders: z.array(z.unknown()).optional(),
+    manifest_policy: z
+      .object({ allow_privileged: z.boolean().optional(), allow_devices: z.boolean().optional(), allow_cap_adds: z.boolean().optional() })
+      .strict()
+      .optional(),
     /** VM directories that manifests may mount into containers, read-only (default: none). */
     allowed_host_paths: z.array(z.string().startsWith('/', 'an absolute directory such as /etc/ssl')).optional(),
     api: apiSection.optional(),
@@ -92,6 +99,8 @@ export interface DaemonConfig {
   subnet: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   resurrectionDefault?: boolean;
+  /** manifest_policy: false forbids privileged / devices / cap_adds in manifests. */
+  manifestPolicy: { allowPrivileged: boolean; allowDevices: boolean; allowCapAdds: boolean };
   /** The manifests' host-path policy: VM directories that `volumes` may mount, read-only. */
   allowedHostPaths: string[];
   /** The raw `health`, `resurrector` and `responders` sections, for parseHealthSettings. */
@@ -131,22 +140,27 @@ export async function loadDaemonConfig(flags: DaemonFlags): Promise<DaemonConfig
     dataDir: flags.dataDir,
     listenHost: host,
     port,
-    agentTimeoutMs: ms(file.agent_timeout),
-    heartbeatIntervalMs: ms(file.heartbeat_interval),
-    agentWaitTimeoutMs: ms(file.agent_wait_timeout),
+    agentTimeoutMs: file.agent_timeout,
+    heartbeatIntervalMs: file.heartbeat_interval,
+    agentWaitTimeoutMs: file.agent_wait_timeout,
     registryPort: file.registry_port ?? 25556,
     bridgeName: file.bridge ?? 'bosun0',
     subnet: file.subnet ?? '10.244.0.0/16',
     logLevel: file.log_level ?? 'info',
     resurrectionDefault: file.resurrection,
+    manifestPolicy: {
+      allowPrivileged: file.manifest_policy?.allow_privileged ?? true,
+      allowDevices: file.manifest_policy?.allow_devices ?? true,
+      allowCapAdds: file.manifest_policy?.allow_cap_adds ?? true,
+    },
     allowedHostPaths: file.allowed_host_paths ?? [],
     healthSections: { health: file.health, resurrector: file.resurrector, responders: file.responders },
     apiLimits: {
       jsonBodyBytes: sizeOf(file.api?.body_limit),
       manifestBodyBytes: sizeOf(file.api?.manifest_body_limit),
       uploadMaxBytes: sizeOf(file.api?.upload_max_size),
-      requestTimeoutMs: ms(file.api?.request_timeout),
-      uploadIdleTimeoutMs: ms(file.api?.upload_idle_timeout),
+      requestTimeoutMs: file.api?.request_timeout,
+      uploadIdleTimeoutMs: file.api?.upload_idle_timeout,
       logsMaxBytes: sizeOf(file.api?.logs_max_size),
     },
   };
@@ -163,13 +177,4 @@ export function parseListen(value: string): { host: string; port: number } {
 
 function sizeOf(value: number | string | undefined): number | undefined {
   return value === undefined ? undefined : parseSize(value);
-}
-
-function ms(value: number | string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value === 'number') return value;
-  const m = /^(\d+)(ms|s|m|h)$/.exec(value);
-  const n = Number(m?.[1]);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m?.[2] as 'ms' | 's' | 'm' | 'h'];
-  return n * unit;
 }

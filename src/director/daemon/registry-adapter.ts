@@ -3,7 +3,7 @@ import { resolve, sep } from 'node:path';
 import type { ImageInfo } from '../../common/contracts/api.js';
 import type { ImageRegistry } from '../image-registry.js';
 import { RegistryClient } from '../../registry/registry-client.js';
-import { uploadImageTarball } from '../../registry/upload-image.js';
+import { uploadImageTarball, uploadProgressLines } from '../../registry/upload-image.js';
 
 export interface RegistryAdapterOptions {
   /** host:port the VMs use as registry mirror. */
@@ -25,7 +25,11 @@ export function registryAdapter(options: RegistryAdapterOptions): ImageRegistry 
     host: options.hostPort,
     listImages: () => client.listImages(),
     async uploadImage(tarPath, name, progress): Promise<ImageInfo[]> {
-      let last = '';
+      // A lasting event per layer; between them transient percentages (a terminal shows them
+      // as one updating line, a log leaves them out).
+      const lines = uploadProgressLines((line) =>
+        progress(line.message, { ...(line.percent === undefined ? {} : { percent: line.percent }), transient: line.transient }),
+      );
       try {
         const result = await uploadImageTarball({
           registryUrl,
@@ -34,14 +38,8 @@ export function registryAdapter(options: RegistryAdapterOptions): ImageRegistry 
           tarPath,
           ...(name === undefined ? {} : { name }),
           workDir: options.workDir,
-          onProgress: (p) => {
-            // One event per 10 % or layer: enough to see it move without flooding the task log.
-            const percent = p.bytesTotal > 0 ? Math.floor((p.bytesDone / p.bytesTotal) * 10) * 10 : 0;
-            const message = `${p.phase} ${p.layersDone}/${p.layersTotal} layers, ${percent}%`;
-            if (message === last) return;
-            last = message;
-            progress(message);
-          },
+          onProgress: lines.onProgress,
+          onLayerPrepared: lines.onLayerPrepared,
         });
         progress(
           `pushed ${result.repository}:${result.tag} (${result.layersPushed} layers pushed, ${result.layersSkipped} already there)`,

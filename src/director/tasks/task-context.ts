@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../../common/logger.js';
 import type { TaskEvent } from '../../common/contracts/api.js';
+import { redactValue } from '../../common/redact.js';
 
 export type TaskEventInput = Omit<TaskEvent, 'seq' | 'time'>;
 
@@ -27,15 +28,7 @@ export interface TaskContext {
   checkCancelled(): Promise<void>;
 }
 
-const SECRET_KEY = /pass(word)?|secret|token|private|credential|(^|_|-)key$|keyPem|certPem/i;
-
-/** Replaces values of secret-looking keys, at any depth, by "<redacted>". */
-export function scrubSecrets(value: unknown, depth = 0): unknown {
-  if (depth > 8 || value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((v) => scrubSecrets(v, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    out[k] = SECRET_KEY.test(k) ? '<redacted>' : scrubSecrets(v, depth + 1);
-  }
-  return out;
+/** Replaces secrets, at any depth, by "<redacted>" (the one redaction module, src/common/redact.ts). */
+export function scrubSecrets(value: unknown): unknown {
+  return redactValue(value);
 }

@@ -25,7 +25,7 @@ describe('agent API server + HttpAgentClient', () => {
       await new Promise((r) => setTimeout(r, 300));
       applied.push(spec);
     },
-    start: () => Promise.reject(new ConflictError('Cannot start: the disk is not mounted.')),
+    start: () => Promise.reject(new ConflictError('Cannot start: the disk is not mounted.', { details: { disk: 'disk-1' } })),
     stop: () => Promise.resolve(),
     drain: () => Promise.resolve(),
     mountDisk: () => Promise.resolve(),
@@ -62,7 +62,9 @@ describe('agent API server + HttpAgentClient', () => {
   });
 
   it('rebuilds a failed task as a typed error', async () => {
-    await expect(client.start()).rejects.toMatchObject({ code: 'conflict', httpStatus: 409, message: 'Cannot start: the disk is not mounted.' });
+    const err = await client.start().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConflictError);
+    expect(err).toMatchObject({ code: 'conflict', httpStatus: 409, message: 'Cannot start: the disk is not mounted.', details: { disk: 'disk-1' } });
   });
 
   it('answers bad requests with the one error shape', async () => {
@@ -112,6 +114,6 @@ describe('agent API server + HttpAgentClient', () => {
 
   it('says which agent it could not reach', async () => {
     const dead = new HttpAgentClient({ agentId: 'gone', baseUrl: 'https://127.0.0.1:1', caPem: ca.certPem, certPem: director.certPem, keyPem: director.keyPem });
-    await expect(dead.ping()).rejects.toMatchObject({ code: 'unavailable', message: expect.stringMatching(/agent gone at https:\/\/127\.0\.0\.1:1/) as unknown });
+    await expect(dead.ping()).rejects.toMatchObject({ code: 'unavailable', message: expect.stringMatching(/agent gone at https:\/\/127\.0\.0\.1:1/i) as unknown });
   });
 });

@@ -2,6 +2,7 @@ import type { DirectorService } from '../../director-service.js';
 import { capLogs } from '../log-cap.js';
 import { flag, int, isSet, objectSchema, str, type RouteSpec } from '../route-spec.js';
 import type { DeployRequest, JobRequest } from '../../../common/contracts/api.js';
+import { redactManifestText } from '../../../common/redact.js';
 
 const nameParams = objectSchema({ name: str }, ['name']);
 const instanceParams = objectSchema({ name: str, group: str, index: int }, ['name', 'group', 'index']);
@@ -68,9 +69,13 @@ export function deploymentRoutes(director: DirectorService, limits: { logsMaxByt
       tag,
       auth: 'token',
       params: nameParams,
-      summary: 'The last successfully deployed manifest',
+      querystring: objectSchema({ show_secrets: flag }),
+      summary: 'The last successfully deployed manifest; secret-looking values are <redacted> unless show_secrets=1',
       response: '{ manifest: string }',
-      handler: async (req) => ({ manifest: await director.getManifest(p(req).name) }),
+      handler: async (req) => {
+        const manifest = await director.getManifest(p(req).name);
+        return { manifest: isSet(q(req)['show_secrets']) ? manifest : redactManifestText(manifest) };
+      },
     },
     {
       method: 'DELETE',
