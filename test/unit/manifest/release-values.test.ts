@@ -120,7 +120,7 @@ describe('values the docker release accepts', () => {
   it('refuses other absolute host paths by default, saying how to allow them; allowed ones are read-only', () => {
     const text = v2('            - {name: app, image: busybox, volumes: ["/etc/ssl/certs:/certs:rw"]}');
     const err = errorsOf(text);
-    expect(err.details.problems[0]?.message).toContain('allowed_host_paths in the director config');
+    expect(err.details.problems[0]?.message).toContain('manifest_policy.allowed_host_paths in the director config');
     const { loaded, c } = first(text, { allowedHostPaths: ['/etc/ssl'] });
     expect(c?.mounts).toEqual([{ source: { kind: 'host', path: '/etc/ssl/certs' }, target: '/certs', readOnly: true }]);
     expect(loaded.warnings.map((w) => w.message)).toEqual([expect.stringContaining('is mounted read-only')]);
