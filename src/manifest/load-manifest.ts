@@ -1,7 +1,8 @@
 /**
- * Parses and validates a manifest: YAML (with positions) → release-compat conversion → zod schema
- * → semantic checks. Every problem found is reported at once, each with its path and line/column;
- * errors throw InvalidManifestError, warnings come back with the manifest.
+ * Parses and validates a manifest: YAML read as BOSH reads it (with positions) → ops files →
+ * variables → null values dropped → release-compat conversion → zod schema → semantic checks →
+ * unresolved variables. Every problem found is reported at once (once per place), each with its
+ * path and line/column; errors throw InvalidManifestError, warnings come back with the manifest.
  */
 import { distance } from 'fastest-levenshtein';
 import { visit, type Document } from 'yaml';
