@@ -39,7 +39,7 @@ describe('agent apply (real dockerd in a local-cloud VM)', () => {
   it('mounts a persistent disk and runs two containers with a dependency, ports, env and a volume on it', async () => {
     const diskCid = await env.fx.cloud.createDisk(64, {});
     const hint = await env.fx.cloud.attachDisk(vm.vmCid, diskCid);
-    await vm.agent.mountDisk({ diskCid, hint });
+    await vm.agent.mountDisk({ diskCid, hint, newDisk: true });
     expect(await vm.agent.listDisk()).toEqual([diskCid]);
 
     await vm.agent.apply(buildSpec([db, web]));
