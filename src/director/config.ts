@@ -24,8 +24,11 @@ const rawSchema = z.object({
   /** Longest wait between pings of a VM's agent that does not answer yet (the first wait is 100 ms, growing ×1.5). */
   agentPingIntervalMs: z.number().int().positive().default(500),
   heartbeatIntervalMs: z.number().int().positive().default(2_000),
-  /** Timeout of one quick agent call (ping, get_state, stop …) and the health monitor's agent timeout. */
-  agentTimeoutMs: z.number().int().positive().default(10_000),
+  /**
+   * Timeout of one quick agent call (ping, get_state, list_disk …); the config file's top-level
+   * `agent_timeout`. Not the heartbeat timeout (health.agent_timeout, HealthConfig.heartbeatTimeoutMs).
+   */
+  agentCallTimeoutMs: z.number().int().positive().default(10_000),
   /** Timeout of an agent `apply` (image pulls and builds included). */
   applyTimeoutMs: z.number().int().positive().default(15 * 60_000),
   /** How often the deployer polls get_state while watching an updated instance (after the min watch time). */

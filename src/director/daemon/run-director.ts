@@ -71,7 +71,7 @@ export async function runDirector(
         name: config.name,
         version: VERSION,
         dataDir: config.dataDir,
-        ...(config.agentTimeoutMs === undefined ? {} : { agentTimeoutMs: config.agentTimeoutMs }),
+        ...(config.agentTimeoutMs === undefined ? {} : { agentCallTimeoutMs: config.agentTimeoutMs }),
         ...(config.heartbeatIntervalMs === undefined
           ? {}
           : { heartbeatIntervalMs: config.heartbeatIntervalMs }),
