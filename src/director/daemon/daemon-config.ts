@@ -24,7 +24,7 @@ import { parseSize, SIZE_PATTERN, type ApiLimits } from '../api/limits.js';
  *     allow_privileged: false
  *     allow_devices: false
  *     allow_cap_adds: false
- *   allowed_host_paths: [/etc/ssl]   # VM directories manifests may mount read-only (docs/manifest.md)
+ *     allowed_host_paths: [/etc/ssl]  # VM directories volumes may mount, read-only (docs/manifest.md)
  *   api:                          # limits of the API (src/director/api/limits.ts)
  *     body_limit: 1m              # JSON bodies of routes without a manifest
  *     manifest_body_limit: 16m    # deploy, diff
@@ -86,11 +86,15 @@ const fileSchema = z
     resurrector: z.record(z.string(), z.unknown()).optional(),
     responders: z.array(z.unknown()).optional(),
     manifest_policy: z
-      .object({ allow_privileged: z.boolean().optional(), allow_devices: z.boolean().optional(), allow_cap_adds: z.boolean().optional() })
+      .object({
+        allow_privileged: z.boolean().optional(),
+        allow_devices: z.boolean().optional(),
+        allow_cap_adds: z.boolean().optional(),
+        /** VM directories that manifests may mount into containers, read-only (default: none). */
+        allowed_host_paths: z.array(z.string().startsWith('/', 'an absolute directory such as /etc/ssl')).optional(),
+      })
       .strict()
       .optional(),
-    /** VM directories that manifests may mount into containers, read-only (default: none). */
-    allowed_host_paths: z.array(z.string().startsWith('/', 'an absolute directory such as /etc/ssl')).optional(),
     api: apiSection.optional(),
     retention: retentionSection.optional(),
   })
@@ -118,7 +122,7 @@ export interface DaemonConfig {
   resurrectionDefault?: boolean;
   /** manifest_policy: false forbids privileged / devices / cap_adds in manifests. */
   manifestPolicy: { allowPrivileged: boolean; allowDevices: boolean; allowCapAdds: boolean };
-  /** The manifests' host-path policy: VM directories that `volumes` may mount, read-only. */
+  /** manifest_policy.allowed_host_paths: VM directories that `volumes` may mount, read-only. */
   allowedHostPaths: string[];
   /** The raw `health`, `resurrector` and `responders` sections, for parseHealthSettings. */
   healthSections: {
@@ -178,7 +182,7 @@ export async function loadDaemonConfig(flags: DaemonFlags): Promise<DaemonConfig
       allowDevices: file.manifest_policy?.allow_devices ?? true,
       allowCapAdds: file.manifest_policy?.allow_cap_adds ?? true,
     },
-    allowedHostPaths: file.allowed_host_paths ?? [],
+    allowedHostPaths: file.manifest_policy?.allowed_host_paths ?? [],
     healthSections: { health: file.health, resurrector: file.resurrector, responders: file.responders },
     apiLimits: {
       jsonBodyBytes: sizeOf(file.api?.body_limit),
