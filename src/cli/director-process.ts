@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { get } from 'node:https';
 import { fileURLToPath } from 'node:url';
+import { HttpsClient } from '../common/http/https-client.js';
 import { dataDirPaths } from '../director/daemon/data-dir.js';
 
 /**
@@ -80,15 +80,16 @@ function cliEntry(): string {
 }
 
 /** GET /healthz trusting only the director's CA; true when it answers 200. */
-export function probeHealth(url: string, caPem: string, timeoutMs = 2000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = get(`${url}/healthz`, { ca: caPem, timeout: timeoutMs }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
-  });
+export async function probeHealth(url: string, caPem: string, timeoutMs = 2000): Promise<boolean> {
+  let client: HttpsClient | undefined;
+  try {
+    client = new HttpsClient({ baseUrl: url, peerName: `the director at ${url}`, tls: { caPem }, timeoutMs });
+    return (await client.raw('GET', '/healthz', { maxResponseBytes: 64 * 1024 })).status === 200;
+  } catch {
+    return false;
+  } finally {
+    await client?.close();
+  }
 }
 
 /** SIGTERM, then SIGKILL after graceMs; resolves when the process is gone. */

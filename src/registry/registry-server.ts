@@ -3,12 +3,12 @@ import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { access, chmod, constants, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { sleep } from '../common/waiting.js';
+import { pollUntil, sleep } from '../common/waiting.js';
 import YAML from 'yaml';
-import { errorMessage, InvalidInputError, UnavailableError } from '../common/errors.js';
+import { errorMessage, InvalidInputError, TimeoutError, UnavailableError } from '../common/errors.js';
+import { HttpsClient } from '../common/http/https-client.js';
 import type { Logger } from '../common/logger.js';
 import { basicAuthorization, RegistryFront, type RegistryCredentials } from './registry-front.js';
 
@@ -30,7 +30,8 @@ export interface RegistryServerOptions {
   /** The address the VMs reach, e.g. the bridge address 10.244.0.1. */
   host: string;
   port?: number;
-  tls: { certPem: string; keyPem: string; caPem?: string };
+  /** The registry's certificate and key, and the CA that issued it (the readiness probe trusts only that CA). */
+  tls: { certPem: string; keyPem: string; caPem: string };
   /** Needed for pushes and deletes; a random password per start when not given. */
   writeCredentials?: RegistryCredentials;
   logger: Logger;
@@ -52,6 +53,7 @@ export class RegistryServer {
   private readonly recentOutput: string[] = [];
 
   private front: RegistryFront | null = null;
+  private prober: HttpsClient | null = null;
 
   private constructor(
     private readonly options: Required<Omit<RegistryServerOptions, 'tls'>> &
@@ -260,56 +262,57 @@ export class RegistryServer {
   private async spawnAndWait(): Promise<void> {
     this.stateValue = 'starting';
     const child = this.spawnChild();
-    const deadline = Date.now() + this.options.startTimeoutMs;
-    let lastError = 'no answer yet';
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null || child.signalCode !== null || this.child !== child) {
-        throw new UnavailableError(
-          `The image registry exited at start-up (code ${String(child.exitCode ?? child.signalCode)}) while serving ${this.url}. ` +
-            `Its last output: ${this.recentOutput.slice(-3).join(' | ') || '(none)'}. Check that the address is free and the certificate and key are valid.`,
-        );
-      }
-      try {
-        const status = await this.probe();
-        if (status === 200) {
-          this.stateValue = 'running';
-          this.log.info('registry is serving', { url: this.url, storage: this.storageDir, pid: child.pid });
-          return;
-        }
-        lastError = `HTTP ${status}`;
-      } catch (err) {
-        lastError = errorMessage(err);
-      }
-      await sleep(100);
-    }
-    throw new UnavailableError(
-      `The image registry did not answer on ${this.url}/v2/ within ${this.options.startTimeoutMs} ms (last: ${lastError}). ` +
-        `Its last output: ${this.recentOutput.slice(-3).join(' | ') || '(none)'}.`,
-    );
-  }
-
-  /** GET /v2/ over HTTPS; with the CA when we have it, else without verification (our own child on a known address). */
-  private probe(): Promise<number> {
-    const host =
-      this.options.host === '0.0.0.0' ? '127.0.0.1' : this.options.host === '::' ? '::1' : this.options.host;
-    const caPem = this.options.tls.caPem;
-    return new Promise((resolve, reject) => {
-      const req = https.get(
-        {
-          host,
-          port: this.options.port,
-          path: '/v2/',
-          timeout: 2000,
-          ...(caPem ? { ca: caPem } : { rejectUnauthorized: false }),
+    const exited = (): UnavailableError | undefined =>
+      child.exitCode !== null || child.signalCode !== null || this.child !== child
+        ? new UnavailableError(
+            `The image registry exited at start-up (code ${String(child.exitCode ?? child.signalCode)}) while serving ${this.url}. ` +
+              `Its last output: ${this.lastOutput()}. Check that the address is free and the certificate and key are valid.`,
+          )
+        : undefined;
+    let fatal: UnavailableError | undefined;
+    try {
+      await pollUntil(
+        async () => {
+          fatal = exited();
+          if (fatal) throw fatal;
+          const status = await this.probe();
+          if (status !== 200) throw new UnavailableError(`HTTP ${status}`);
+          return true;
         },
-        (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
+        {
+          timeoutMs: this.options.startTimeoutMs,
+          intervalMs: 100,
+          what: `The image registry did not answer on ${this.url}/v2/`,
+          isFatal: (err) => err === fatal,
         },
       );
-      req.on('timeout', () => req.destroy(new Error('timed out')));
-      req.on('error', reject);
-    });
+    } catch (err) {
+      if (!(err instanceof TimeoutError)) throw err;
+      throw new UnavailableError(`${err.message}. Its last output: ${this.lastOutput()}.`, { cause: err });
+    }
+    this.stateValue = 'running';
+    this.log.info('registry is serving', { url: this.url, storage: this.storageDir, pid: child.pid });
+  }
+
+  private lastOutput(): string {
+    return this.recentOutput.slice(-3).join(' | ') || '(none)';
+  }
+
+  /** GET /v2/ over the shared HTTPS client, trusting only the registry's CA; the HTTP status. */
+  private async probe(): Promise<number> {
+    if (!this.prober) {
+      const host =
+        this.options.host === '0.0.0.0' ? '127.0.0.1' : this.options.host === '::' ? '::1' : this.options.host;
+      const hostPort = host.includes(':') ? `[${host}]:${this.options.port}` : `${host}:${this.options.port}`;
+      this.prober = new HttpsClient({
+        baseUrl: `https://${hostPort}`,
+        peerName: `the image registry at https://${hostPort}`,
+        tls: { caPem: this.options.tls.caPem },
+        timeoutMs: 2000,
+        maxResponseBytes: 64 * 1024,
+      });
+    }
+    return (await this.prober.raw('GET', '/v2/')).status;
   }
 
   /** Answers GET /v2/ right now? For health checks. */
@@ -336,6 +339,8 @@ export class RegistryServer {
     this.child = null;
     await this.front?.close();
     this.front = null;
+    await this.prober?.close();
+    this.prober = null;
     await rm(this.pidPath, { force: true });
     await rm(this.socketPath, { force: true });
     this.stateValue = 'stopped';

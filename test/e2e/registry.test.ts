@@ -238,7 +238,7 @@ describe('embedded registry (real docker-registry)', () => {
           dataDir: busyDir,
           host: '127.0.0.1',
           port,
-          tls: cert,
+          tls: { ...cert, caPem: ca.certPem },
           logger: silentLogger,
           startTimeoutMs: 10_000,
         }),

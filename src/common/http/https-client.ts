@@ -66,6 +66,8 @@ export interface HttpsClientOptions {
   unreachableHint?: string;
   /** Appended to "certificate not trusted" errors. */
   untrustedHint?: string;
+  /** Accept an http:// base URL too (receivers the operator names, e.g. webhooks); needs a `dispatcher`. */
+  allowPlainHttp?: boolean;
 }
 
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -101,7 +103,7 @@ export class HttpsClient {
 
   constructor(private readonly options: HttpsClientOptions) {
     const url = new URL(options.baseUrl);
-    if (url.protocol !== 'https:') {
+    if (url.protocol !== 'https:' && !(options.allowPlainHttp && url.protocol === 'http:')) {
       throw new BosunError('invalid_input', 400, `${options.peerName}: the URL ${options.baseUrl} must start with https://.`);
     }
     this.baseUrl = url.origin;

@@ -45,4 +45,21 @@ describe('layers', () => {
     const users = sourceFiles('src').filter((f) => /from 'dockerode'/.test(readFileSync(f, 'utf8')));
     expect(users.every((f) => f.startsWith('src/agent/docker-engine/'))).toBe(true);
   });
+
+  it('sleeps and timeouts are written once, in src/common/waiting.ts', () => {
+    const own = sourceFiles('src').filter(
+      (f) => f !== 'src/common/waiting.ts' && /function (sleep|withTimeout)\b/.test(readFileSync(f, 'utf8')),
+    );
+    expect(own).toEqual([]);
+  });
+
+  it('outbound HTTP goes through src/common/http/https-client.ts (no own node:https or fetch clients)', () => {
+    const own = sourceFiles('src').filter((f) =>
+      /from 'node:https'|(^|[^.\w])fetch\(/m.test(readFileSync(f, 'utf8')),
+    );
+    expect(own.filter((f) => !SERVERS.includes(f))).toEqual([]);
+  });
 });
+
+/** They import node:https to serve (and the registry's front to proxy to its backend socket). */
+const SERVERS = ['src/director/api/server.ts', 'src/registry/registry-front.ts'];

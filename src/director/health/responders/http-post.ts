@@ -1,7 +1,15 @@
 /**
- * POSTs JSON with bounded retries and exponential backoff: network errors, 429 and 5xx are retried,
- * other 4xx are not (the receiver said the request itself is wrong).
+ * POSTs JSON to a receiver the operator configured (a webhook, PagerDuty), over the shared HTTP
+ * client, with bounded retries and exponential backoff (src/common/retry.ts): an unreachable
+ * receiver, a timeout, 429 and 5xx are retried; other 4xx are not (the receiver said the request
+ * itself is wrong), nor is a certificate the system's CAs do not trust.
  */
+import { Agent } from 'undici';
+import { errorMessage, UnavailableError } from '../../../common/errors.js';
+import { HttpsClient } from '../../../common/http/https-client.js';
+import { retry, type RetryPolicy } from '../../../common/retry.js';
+import { abortReason, backoffDelayMs, type BackoffPolicy } from '../../../common/waiting.js';
+
 export interface PostOptions {
   url: string;
   body: unknown;
@@ -14,45 +22,50 @@ export interface PostOptions {
   signal?: AbortSignal;
 }
 
+const MAX_BACKOFF_MS = 30_000;
+/** Receivers answer with little; a big answer is not read whole. */
+const MAX_ANSWER_BYTES = 64 * 1024;
+/** One pool for every receiver: http or https, https verified against the system's CAs. */
+const RECEIVERS = new Agent({ connections: 2 });
+
 export async function postJsonWithRetry(o: PostOptions): Promise<void> {
-  const backoff = o.backoffMs ?? 500;
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= o.attempts; attempt++) {
-    if (o.signal?.aborted) throw o.signal.reason as Error;
-    const signals = [AbortSignal.timeout(o.timeoutMs)];
-    if (o.signal) signals.push(o.signal);
-    try {
-      const res = await fetch(o.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...o.headers },
-        body: JSON.stringify(o.body),
-        signal: AbortSignal.any(signals),
-      });
-      await res.arrayBuffer().catch(() => undefined);
-      if (res.ok) return;
-      lastError = new Error(`${o.url} answered HTTP ${res.status}`);
-      if (res.status < 500 && res.status !== 429) throw lastError;
-    } catch (err) {
-      if (err === lastError) throw err;
-      lastError = err;
-    }
-    if (attempt < o.attempts) await sleep(backoff * 2 ** (attempt - 1), o.signal);
+  const url = new URL(o.url);
+  const client = new HttpsClient({
+    baseUrl: url.origin,
+    peerName: `the receiver at ${url.origin}`,
+    dispatcher: RECEIVERS,
+    allowPlainHttp: true,
+    timeoutMs: o.timeoutMs,
+    maxResponseBytes: MAX_ANSWER_BYTES,
+    headers: o.headers,
+    unreachableHint: 'check the URL in the responder configuration and that the receiver is running.',
+  });
+  const policy = retryPolicy(o);
+  let attempts = 0;
+  try {
+    await retry(
+      async (signal, attempt) => {
+        attempts = attempt;
+        const res = await client.raw('POST', `${url.pathname}${url.search}`, { json: o.body, signal });
+        if (res.status >= 200 && res.status < 300) return;
+        throw new UnavailableError(`${o.url} answered HTTP ${res.status}`, {
+          retryable: res.status >= 500 || res.status === 429,
+        });
+      },
+      policy,
+      { what: `POST ${o.url}`, signal: o.signal },
+    );
+  } catch (err) {
+    if (o.signal?.aborted) throw abortReason(o.signal);
+    if (attempts <= 1) throw err;
+    throw new UnavailableError(`gave up after ${attempts} attempts: ${errorMessage(err)}`, { cause: err });
   }
-  throw new Error(
-    `gave up after ${o.attempts} attempts: ${lastError instanceof Error ? lastError.message : String(lastError)}`,
-  );
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        reject(signal.reason as Error);
-      },
-      { once: true },
-    );
-  });
+/** `attempts` attempts, the backoff doubling from `backoffMs`; the deadline leaves room for all of them. */
+function retryPolicy(o: PostOptions): RetryPolicy {
+  const backoff: BackoffPolicy = { initialMs: o.backoffMs ?? 500, maxMs: MAX_BACKOFF_MS };
+  let deadlineMs = o.attempts * o.timeoutMs + 1_000;
+  for (let retry = 1; retry < o.attempts; retry++) deadlineMs += backoffDelayMs(retry, backoff);
+  return { attempts: o.attempts, backoff, deadlineMs };
 }

@@ -1,7 +1,9 @@
 import { createServer, type Server } from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InternalError, NotFoundError, TimeoutError, UnavailableError } from '../../../../src/common/errors.js';
 import { HttpsClient } from '../../../../src/common/http/https-client.js';
@@ -144,6 +146,24 @@ describe('HttpsClient', () => {
       message: 'The director at https://127.0.0.1:1 is not reachable (ECONNREFUSED); start it with `bosun up`.',
     });
     await c.close();
+  });
+
+  it('speaks plain http only when the caller allows it (operator-named receivers)', async () => {
+    expect(() => new HttpsClient({ baseUrl: 'http://127.0.0.1:1', peerName: 'x', tls: { caPem: ca.certPem } })).toThrow(
+      /must start with https:\/\//,
+    );
+    const plain = createHttpServer((_req, res) => json(res, 200, { plain: true }));
+    await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+    const dispatcher = new Agent();
+    const c = new HttpsClient({
+      baseUrl: `http://127.0.0.1:${(plain.address() as AddressInfo).port}`,
+      peerName: 'a webhook',
+      dispatcher,
+      allowPlainHttp: true,
+    });
+    await expect(c.json('POST', '/hook', { json: {} })).resolves.toEqual({ plain: true });
+    await dispatcher.close();
+    await new Promise((r) => plain.close(r));
   });
 });
 
