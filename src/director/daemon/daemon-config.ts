@@ -112,7 +112,8 @@ export interface DaemonConfig {
   /** Where the API listens besides the bridge address (default 127.0.0.1). */
   listenHost: string;
   port: number;
-  agentTimeoutMs?: number;
+  /** How long one director → agent call may take (file key `agent_timeout`); not the heartbeat timeout. */
+  agentCallTimeoutMs?: number;
   heartbeatIntervalMs?: number;
   agentWaitTimeoutMs?: number;
   registryPort: number;
@@ -169,7 +170,7 @@ export async function loadDaemonConfig(flags: DaemonFlags): Promise<DaemonConfig
     dataDir: flags.dataDir,
     listenHost: host,
     port,
-    agentTimeoutMs: file.agent_timeout,
+    agentCallTimeoutMs: file.agent_timeout,
     heartbeatIntervalMs: file.heartbeat_interval,
     agentWaitTimeoutMs: file.agent_wait_timeout,
     registryPort: file.registry_port ?? 25556,

@@ -71,7 +71,7 @@ export async function runDirector(
         name: config.name,
         version: VERSION,
         dataDir: config.dataDir,
-        ...(config.agentTimeoutMs === undefined ? {} : { agentCallTimeoutMs: config.agentTimeoutMs }),
+        ...(config.agentCallTimeoutMs === undefined ? {} : { agentCallTimeoutMs: config.agentCallTimeoutMs }),
         ...(config.heartbeatIntervalMs === undefined
           ? {}
           : { heartbeatIntervalMs: config.heartbeatIntervalMs }),

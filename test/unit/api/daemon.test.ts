@@ -62,7 +62,7 @@ describe('director process pieces', () => {
     const config = await loadDaemonConfig({ dataDir: dir, configFile: file });
     expect(config).toMatchObject({
       port: 35555,
-      agentTimeoutMs: 30_000,
+      agentCallTimeoutMs: 30_000,
       heartbeatIntervalMs: 500,
       healthSections: { health: { analyze_interval: '1s' } },
     });

@@ -32,7 +32,7 @@ describe('the one duration parser', () => {
     const file = join(dir, 'director.yml');
     await writeFile(file, 'agent_timeout: 1m30s\nheartbeat_interval: 1.5s\nagent_wait_timeout: 2m\n');
     expect(await loadDaemonConfig({ dataDir: dir, configFile: file })).toMatchObject({
-      agentTimeoutMs: 90_000,
+      agentCallTimeoutMs: 90_000,
       heartbeatIntervalMs: 1500,
       agentWaitTimeoutMs: 120_000,
     });
