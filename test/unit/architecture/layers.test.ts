@@ -46,6 +46,11 @@ describe('layers', () => {
     expect(users.every((f) => f.startsWith('src/agent/docker-engine/'))).toBe(true);
   });
 
+  it('the deployer uses the disk operations, never the other way round (deploy → disks)', () => {
+    const back = sourceFiles('src/director/disks').filter((f) => /from '\.\.\/deploy\//.test(readFileSync(f, 'utf8')));
+    expect(back).toEqual([]);
+  });
+
   it('sleeps and timeouts are written once, in src/common/waiting.ts', () => {
     const own = sourceFiles('src').filter(
       (f) => f !== 'src/common/waiting.ts' && /function (sleep|withTimeout)\b/.test(readFileSync(f, 'utf8')),
