@@ -22,24 +22,7 @@ import { AgentKeyPool } from './agent-key-pool.js';
 import { agentCredentialIssuer } from './agent-identity.js';
 import { enforceManifestPolicy, type PolicyManifest } from './manifest-policy.js';
 import { startOrphanedDiskSweeper } from './disks/orphan-sweeper.js';
-import type {
-  Alert,
-  AuditEvent,
-  CckRequest,
-  DeployRequest,
-  DeploymentSummary,
-  DiffResponse,
-  DirectorInfo,
-  DiskInfo,
-  ImageInfo,
-  InstanceInfo,
-  JobRequest,
-  LockInfo,
-  RunCommandResponse,
-  TaskEvent,
-  TaskInfo,
-  VmInfo,
-} from '../common/contracts/api.js';
+import type * as api from '../common/contracts/api.js';
 import { loadOrCreateCertificateAuthority } from './ca-files.js';
 import { resolveDirectorConfig } from './config.js';
 import type { DirectorConfig, DirectorConfigInput } from './config.js';
@@ -82,7 +65,7 @@ export interface DirectorOptions {
   startHealthMonitor?: boolean;
 }
 
-export type CloudCheckHandler = (deployment: string, request: CckRequest, user: string) => Promise<TaskInfo>;
+export type CloudCheckHandler = (deployment: string, request: api.CckRequest, user: string) => Promise<api.TaskInfo>;
 
 const CONFIG_DIRECTOR_UUID = 'director_uuid';
 const CONFIG_RESURRECTION = 'resurrection';
@@ -201,17 +184,17 @@ export class Director implements DirectorService {
     await this.store.close();
   }
 
-  async info(): Promise<DirectorInfo> {
+  async info(): Promise<api.DirectorInfo> {
     const cloud = await this.cloud.info();
     return { name: this.config.name, uuid: this.uuid, version: this.config.version, cloud: cloud.name, registry: this.registry?.host ?? null };
   }
 
-  async diff(request: DeployRequest): Promise<DiffResponse> {
+  async diff(request: api.DeployRequest): Promise<api.DiffResponse> {
     this.enforceManifestPolicy(request.manifest);
     return this.deployer.diff(request);
   }
 
-  async deploy(request: DeployRequest, user: string): Promise<TaskInfo> {
+  async deploy(request: api.DeployRequest, user: string): Promise<api.TaskInfo> {
     this.enforceManifestPolicy(request.manifest);
     return this.deployer.deploy(request, user);
   }
@@ -223,11 +206,11 @@ export class Director implements DirectorService {
     enforceManifestPolicy(this.manifests.load(text).manifest as PolicyManifest, text, policy);
   }
 
-  listDeployments(): Promise<DeploymentSummary[]> {
+  listDeployments(): Promise<api.DeploymentSummary[]> {
     return this.views.listDeployments();
   }
 
-  getDeployment(name: string): Promise<DeploymentSummary> {
+  getDeployment(name: string): Promise<api.DeploymentSummary> {
     return this.views.getDeployment(name);
   }
 
@@ -235,7 +218,7 @@ export class Director implements DirectorService {
     return this.views.getManifest(name);
   }
 
-  async deleteDeployment(name: string, user: string, options: { force?: boolean } = {}): Promise<TaskInfo> {
+  async deleteDeployment(name: string, user: string, options: { force?: boolean } = {}): Promise<api.TaskInfo> {
     if ((await this.store.deployments.get(name)) === undefined) throw notFoundDeployment(name);
     const force = options.force === true;
     return this.tasks.enqueue({ description: `delete deployment${force ? ' (force)' : ''}`, deployment: name, user }, (ctx) =>
@@ -243,19 +226,19 @@ export class Director implements DirectorService {
     );
   }
 
-  listInstances(deployment: string, options: { ps?: boolean; vitals?: boolean } = {}): Promise<InstanceInfo[]> {
+  listInstances(deployment: string, options: { ps?: boolean; vitals?: boolean } = {}): Promise<api.InstanceInfo[]> {
     return this.views.listInstances(deployment, options);
   }
 
-  listVms(deployment: string): Promise<VmInfo[]> {
+  listVms(deployment: string): Promise<api.VmInfo[]> {
     return this.views.listVms(deployment);
   }
 
-  listDisks(options: { deployment?: string; orphaned?: boolean }): Promise<DiskInfo[]> {
+  listDisks(options: { deployment?: string; orphaned?: boolean }): Promise<api.DiskInfo[]> {
     return this.views.listDisks(options);
   }
 
-  async deleteDisk(diskCid: string, user: string): Promise<TaskInfo> {
+  async deleteDisk(diskCid: string, user: string): Promise<api.TaskInfo> {
     const disk = await this.store.disks.get(diskCid);
     if (disk === undefined) throw new NotFoundError(`Disk ${diskCid} is not known to the director; list disks with "bosun disks --orphaned".`);
     if (disk.state !== 'orphaned') {
@@ -276,7 +259,7 @@ export class Director implements DirectorService {
     });
   }
 
-  runJob(deployment: string, request: JobRequest, user: string): Promise<TaskInfo> {
+  runJob(deployment: string, request: api.JobRequest, user: string): Promise<api.TaskInfo> {
     return this.jobs.run(deployment, request, user);
   }
 
@@ -293,7 +276,7 @@ export class Director implements DirectorService {
     return parts.join('\n');
   }
 
-  async runCommand(deployment: string, group: string, index: number, command: string, user: string): Promise<RunCommandResponse> {
+  async runCommand(deployment: string, group: string, index: number, command: string, user: string): Promise<api.RunCommandResponse> {
     const { record, agent } = await this.requireAgent(deployment, group, index);
     await this.store.auditEvents.record({
       user,
@@ -307,34 +290,34 @@ export class Director implements DirectorService {
     return agent.runCommand(command);
   }
 
-  listTasks(options: { recent?: number; deployment?: string }): Promise<TaskInfo[]> {
+  listTasks(options: { recent?: number; deployment?: string }): Promise<api.TaskInfo[]> {
     return this.views.listTasks(options);
   }
 
-  getTask(id: number): Promise<TaskInfo> {
+  getTask(id: number): Promise<api.TaskInfo> {
     return this.tasks.get(id);
   }
 
-  async taskEvents(id: number, afterSeq?: number): Promise<TaskEvent[]> {
+  async taskEvents(id: number, afterSeq?: number): Promise<api.TaskEvent[]> {
     await this.tasks.get(id);
     return this.views.taskEvents(id, afterSeq);
   }
 
-  async cancelTask(id: number, user: string): Promise<TaskInfo> {
+  async cancelTask(id: number, user: string): Promise<api.TaskInfo> {
     const t = await this.tasks.cancel(id);
     await this.store.auditEvents.record({ user, action: 'cancel_task', objectType: 'task', objectName: String(id), deployment: t.deployment, taskId: id });
     return t;
   }
 
-  listEvents(options: { deployment?: string; limit?: number }): Promise<AuditEvent[]> {
+  listEvents(options: { deployment?: string; limit?: number }): Promise<api.AuditEvent[]> {
     return this.views.listEvents(options);
   }
 
-  listAlerts(options: { deployment?: string; limit?: number }): Promise<Alert[]> {
+  listAlerts(options: { deployment?: string; limit?: number }): Promise<api.Alert[]> {
     return this.views.listAlerts(options);
   }
 
-  listLocks(): Promise<LockInfo[]> {
+  listLocks(): Promise<api.LockInfo[]> {
     return this.views.listLocks();
   }
 
@@ -370,7 +353,7 @@ export class Director implements DirectorService {
     this.cloudCheckHandler = handler;
   }
 
-  async cloudCheck(deployment: string, request: CckRequest, user: string): Promise<TaskInfo> {
+  async cloudCheck(deployment: string, request: api.CckRequest, user: string): Promise<api.TaskInfo> {
     await this.requireDeployment(deployment);
     if (this.cloudCheckHandler !== undefined) return this.cloudCheckHandler(deployment, request, user);
     return this.tasks.enqueue({ description: 'scan and fix', deployment, user }, () =>
@@ -378,11 +361,11 @@ export class Director implements DirectorService {
     );
   }
 
-  async listImages(): Promise<ImageInfo[]> {
+  async listImages(): Promise<api.ImageInfo[]> {
     return this.registry === undefined ? [] : this.registry.listImages();
   }
 
-  async uploadImage(tarPath: string, name: string | undefined, user: string): Promise<TaskInfo> {
+  async uploadImage(tarPath: string, name: string | undefined, user: string): Promise<api.TaskInfo> {
     const registry = this.registry;
     if (registry === undefined) {
       throw new UnavailableError('This director runs without an image registry, so images cannot be uploaded; start it with the registry enabled.');
