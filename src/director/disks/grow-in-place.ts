@@ -12,6 +12,7 @@ import { detachIgnoringAbsent } from './detach.js';
 import {
   Steps,
   agentCall,
+  ensureMountedAtStore,
   ignoringCancel,
   startContainers,
   stopContainers,
@@ -31,7 +32,6 @@ export async function growInPlace(
   const steps = new Steps(ctx, `Growing persistent disk of ${t.name} from ${disk.sizeMiB} to ${wantedMiB} MiB`, 7);
   const attached = (await deps.cloud.getDisks(vmCid)).includes(disk.cid);
   let stopped = false;
-  let detached = !attached;
   try {
     if (attached) {
       await steps.run('stop containers', async () => {
@@ -43,17 +43,13 @@ export async function growInPlace(
           t.agent.unmountDisk(disk.cid, { signal }),
         ),
       );
-      await steps.run('detach disk', async () => {
-        await detachIgnoringAbsent(deps.cloud, vmCid, disk.cid);
-        detached = true;
-      });
+      await steps.run('detach disk', () => detachIgnoringAbsent(deps.cloud, vmCid, disk.cid));
     }
     await steps.run('resize disk in the cloud', async () => {
       await deps.cloud.resizeDisk(disk.cid, wantedMiB);
       await deps.store.disks.setSize(disk.cid, wantedMiB);
     });
     const hint = await steps.run('attach disk', () => deps.cloud.attachDisk(vmCid, disk.cid));
-    detached = false;
     await deps.store.disks.setHint(disk.cid, hint);
     await steps.run('mount disk and grow its filesystem', async () => {
       const request = { diskCid: disk.cid, hint, target: 'store' as const, ...(disk.mountedBefore ? {} : { newDisk: true }) };
@@ -65,7 +61,7 @@ export async function growInPlace(
     if (stopped && t.desired === 'started') await steps.run('start containers', () => startContainers(deps, ctx, t));
   } catch (err) {
     // Put the disk back where it was (same size or grown: either way the data is on it), then re-raise.
-    const after = await restoreAfterFailedGrow(deps, ignoringCancel(ctx), t, disk, { detached, stopped });
+    const after = await restoreAfterFailedGrow(deps, ignoringCancel(ctx), t, disk, { stopped });
     if (err instanceof NotSupportedError && after.mounted && after.started !== false) throw err;
     throw wrap(
       err,
@@ -91,29 +87,22 @@ async function restoreAfterFailedGrow(
   ctx: TaskContext,
   t: DiskResizeTarget,
   disk: DiskRecord,
-  state: { detached: boolean; stopped: boolean },
+  state: { stopped: boolean },
 ): Promise<GrowRestoreOutcome> {
   const out: GrowRestoreOutcome = { attached: false, mounted: false, started: state.stopped && t.desired === 'started' ? false : null };
   try {
-    let hint = (await deps.store.disks.get(disk.cid))?.hint ?? disk.hint;
-    out.attached = (await deps.cloud.getDisks(t.vmCid)).includes(disk.cid);
-    if (state.detached || !out.attached) {
-      hint = await deps.cloud.attachDisk(t.vmCid, disk.cid);
-      await deps.store.disks.setHint(disk.cid, hint);
-    }
-    out.attached = true;
-    const mounted = await agentCall(deps, ctx, `list_disk on ${t.name}`, deps.config.agentCallTimeoutMs, () => t.agent.listDisk());
-    if (!mounted.includes(disk.cid) && hint !== null) {
-      const request = { diskCid: disk.cid, hint, target: 'store' as const };
-      await agentCall(deps, ctx, `mount_disk on ${t.name}`, deps.config.applyTimeoutMs, (signal) => t.agent.mountDisk(request, { signal }));
-    }
-    out.mounted = (await agentCall(deps, ctx, `list_disk on ${t.name}`, deps.config.agentCallTimeoutMs, () => t.agent.listDisk())).includes(disk.cid);
-    if (out.mounted && out.started === false) {
+    // Attaches it again when the grow detached it (or the cloud lost it), then mounts it at the store.
+    await ensureMountedAtStore(deps, ctx, t, (await deps.store.disks.get(disk.cid)) ?? disk);
+    out.attached = out.mounted = true;
+    if (out.started === false) {
       await startContainers(deps, ctx, t);
       out.started = true;
     }
   } catch (err) {
     out.error = errorMessage(err);
+    if (!out.mounted) {
+      out.attached = await deps.cloud.getDisks(t.vmCid).then((cids) => cids.includes(disk.cid), () => false);
+    }
     ctx.logger.error('could not restore the disk after a failed grow; the next deploy re-attaches it', {
       disk: disk.cid,
       error: out.error,
