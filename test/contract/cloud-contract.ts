@@ -160,6 +160,7 @@ export function describeCloudContract(name: string, getCloud: () => Cloud): void
         if (info.supportsResizeDisk) {
           await cloud.resizeDisk(diskCid, 32);
           expect(await cloud.hasDisk(diskCid)).toBe(true);
+          await expect(cloud.resizeDisk(diskCid, 40.5)).rejects.toThrow(/must be a positive whole number of MiB/);
         } else {
           await expectCloudError(cloud.resizeDisk(diskCid, 32), NotSupportedError);
         }

@@ -15,6 +15,7 @@ import {
   type CreateVmResult,
   type VmMetadata,
 } from '../cloud.js';
+import { checkNewDiskSize, checkResizeInPlace } from '../disk-rules.js';
 import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import { FakeAgent, type FakeAgentHost } from './fake-agent.js';
 
@@ -245,11 +246,7 @@ export class FakeCloud implements Cloud {
     vmCid?: string,
   ): Promise<string> {
     return this.call('createDisk', [sizeMiB, cloudProperties, vmCid], () => {
-      if (!Number.isInteger(sizeMiB) || sizeMiB <= 0) {
-        throw new CloudError(
-          `cannot create a disk of ${sizeMiB} MiB: the size must be a positive whole number of MiB`,
-        );
-      }
+      checkNewDiskSize(sizeMiB);
       const cid = `disk-${randomUUID()}`;
       this.disks.set(cid, { cid, sizeMiB, attachedTo: null, data: new Map() });
       return cid;
@@ -315,16 +312,7 @@ export class FakeCloud implements Cloud {
       const disk = this.requireDisk(diskCid);
       if (!(this.options.supportsResizeDisk ?? true))
         throw new NotSupportedError(`resizing disk ${diskCid} in place`);
-      if (newSizeMiB < disk.sizeMiB) {
-        throw new NotSupportedError(
-          `shrinking disk ${diskCid} from ${disk.sizeMiB} MiB to ${newSizeMiB} MiB in place`,
-        );
-      }
-      if (disk.attachedTo !== null) {
-        throw new CloudError(
-          `cannot resize disk ${diskCid}: it is attached to VM ${disk.attachedTo}; detach it first`,
-        );
-      }
+      checkResizeInPlace(disk, newSizeMiB);
       disk.sizeMiB = newSizeMiB;
     });
   }

@@ -10,7 +10,6 @@ import {
   DiskNotAttachedError,
   DiskNotFoundError,
   NoDiskSpaceError,
-  NotSupportedError,
   VmCreationFailedError,
   VmNotFoundError,
   type Cloud,
@@ -19,6 +18,7 @@ import {
   type CreateVmResult,
   type VmMetadata,
 } from '../cloud.js';
+import { checkNewDiskSize, checkResizeInPlace } from '../disk-rules.js';
 import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import { removeVmCgroups } from './cgroups.js';
 import { compileLocalCloudConfig, type LocalCloudConfig, type LocalCloudOptions } from './config.js';
@@ -244,11 +244,7 @@ export class LocalCloud implements Cloud {
     _cloudProperties: Record<string, unknown>,
     _vmCid?: string,
   ): Promise<string> {
-    if (!Number.isInteger(sizeMiB) || sizeMiB <= 0) {
-      throw new CloudError(
-        `cannot create a disk of ${sizeMiB} MiB: the size must be a positive whole number of MiB`,
-      );
-    }
+    checkNewDiskSize(sizeMiB);
     // Sparse files take no space yet, but a disk the host cannot fill later is a trap: refuse it now.
     const space = await fs.statfs(this.files.disksDir);
     if (space.bavail * space.bsize < sizeMiB * MiB) {
@@ -365,21 +361,7 @@ export class LocalCloud implements Cloud {
   async resizeDisk(diskCid: string, newSizeMiB: number): Promise<void> {
     await this.lock.run(async () => {
       const disk = await this.requireDisk(diskCid);
-      if (!Number.isInteger(newSizeMiB) || newSizeMiB <= 0) {
-        throw new CloudError(
-          `cannot resize disk ${diskCid} to ${newSizeMiB} MiB: the size must be a positive whole number of MiB`,
-        );
-      }
-      if (newSizeMiB < disk.sizeMiB) {
-        throw new NotSupportedError(
-          `shrinking disk ${diskCid} from ${disk.sizeMiB} MiB to ${newSizeMiB} MiB in place`,
-        );
-      }
-      if (disk.attachedTo !== null) {
-        throw new CloudError(
-          `cannot resize disk ${diskCid}: it is attached to VM ${disk.attachedTo}; detach it first`,
-        );
-      }
+      checkResizeInPlace(disk, newSizeMiB);
       if (newSizeMiB === disk.sizeMiB) return;
       await fs.truncate(this.diskFile(diskCid), newSizeMiB * MiB);
       await this.files.writeDisk({ ...disk, sizeMiB: newSizeMiB });
