@@ -4,11 +4,11 @@
  * unresolved variables. Every problem found is reported at once (once per place), each with its
  * path and line/column; errors throw InvalidManifestError, warnings come back with the manifest.
  */
-import { distance } from 'fastest-levenshtein';
 import { visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { InvalidManifestError, type ManifestProblem } from '../common/errors.js';
 import { applyOpsFiles } from './ops-files.js';
+import { nearestKey } from './nearest-key.js';
 import { formatPath, ProblemList, type PathSegment, type RawProblem } from './problems.js';
 import {
   convertReleaseManifest,
@@ -316,16 +316,8 @@ function unknownKeyMessage(key: string, at: PathSegment[]): string {
       ? ''
       : ` in ${kind === 'manifest' ? 'the manifest' : kind === 'group' ? 'an instance group' : kind === 'docker' ? 'the docker daemon options' : `a ${kind}`}`;
   const known: readonly string[] = kind === null ? [] : KNOWN_KEYS[kind];
-  let best: string | null = null;
-  let bestDistance = Infinity;
-  for (const k of known) {
-    const d = distance(key, k);
-    if (d < bestDistance) {
-      best = k;
-      bestDistance = d;
-    }
-  }
-  if (best !== null && bestDistance <= Math.max(2, Math.floor(key.length / 3)))
+  const best = nearestKey(key, known);
+  if (best !== null)
     return `unknown key "${key}"; did you mean "${best}"?`;
   if (kind === 'group' && (KNOWN_KEYS.container as readonly string[]).includes(key))
     return `unknown key "${key}"${where}; it is a container key, so put it under one of the group's containers`;

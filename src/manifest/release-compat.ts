@@ -17,7 +17,7 @@ import {
   UPDATE_KEYS,
   type Coerce,
 } from './release-properties.js';
-import { distance } from 'fastest-levenshtein';
+import { nearestKey } from './nearest-key.js';
 
 export type ManifestFormat = 'native' | 'bosh-release-v1' | 'bosh-release-v2';
 
@@ -259,19 +259,6 @@ function coerce(v: unknown, how: Coerce | undefined): unknown {
   }
 }
 
-function nearest(key: string, known: string[]): string | null {
-  let best: string | null = null;
-  let bestDistance = Infinity;
-  for (const k of known) {
-    const d = distance(key, k);
-    if (d < bestDistance) {
-      best = k;
-      bestDistance = d;
-    }
-  }
-  return best !== null && bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : null;
-}
-
 /** Keys bosun has natively for a container but the release never had. */
 const NATIVE_ONLY_CONTAINER_KEYS = new Set(['env', 'healthcheck', 'stop_timeout']);
 
@@ -284,7 +271,7 @@ function convertContainer(ctx: Ctx, c: Obj, at: PathSegment[], nativeAt: PathSeg
         out[k] = v;
         continue;
       }
-      const near = nearest(k, Object.keys(CONTAINER_PROPERTIES));
+      const near = nearestKey(k, Object.keys(CONTAINER_PROPERTIES));
       ctx.problems.warning(
         [...at, k],
         `"${k}" is not a property of the docker release's containers job, which ignores it, and so does bosun${near ? `; did you mean "${near}"?` : ''}`,
@@ -349,7 +336,7 @@ function convertDaemon(
     const key = e.key.startsWith('daemon.logrotate') ? 'daemon.logrotate' : e.key.startsWith('containers.logrotate') ? 'containers.logrotate' : e.key;
     const rule = DOCKER_JOB_PROPERTIES[key];
     if (rule === undefined) {
-      const near = nearest(key, Object.keys(DOCKER_JOB_PROPERTIES));
+      const near = nearestKey(key, Object.keys(DOCKER_JOB_PROPERTIES));
       ctx.problems.warning(
         e.at,
         `"${key}" is not a property of the docker release's docker job, which ignores it, and so does bosun${near ? `; did you mean "${near}"?` : ''}`,
