@@ -197,9 +197,12 @@ function createBodyOf(c: NativeContainer, health: HealthcheckSpec | undefined): 
 }
 
 /** The manifest's `restart`, for bosun's agent (Docker's own policy stays "no"). */
-function restartPolicyOf(c: NativeContainer): ContainerSpec['restartPolicy'] {
-  if (c.restart === undefined) return undefined;
-  return c.restart === 'unless-stopped' ? 'always' : c.restart;
+function restartPolicyOf(c: NativeContainer): Pick<ContainerSpec, 'restartPolicy' | 'restartMaxRetries'> {
+  if (c.restart === undefined) return {};
+  if (c.restart === 'unless-stopped' || c.restart === 'always') return { restartPolicy: 'always' };
+  if (c.restart === 'no') return { restartPolicy: 'no' };
+  const max = c.restart.startsWith('on-failure:') ? Number(c.restart.slice('on-failure:'.length)) : undefined;
+  return max === undefined ? { restartPolicy: 'on-failure' } : { restartPolicy: 'on-failure', restartMaxRetries: max };
 }
 
 export function containerSpecOf(c: NativeContainer, groupContainerNames: ReadonlySet<string>): ContainerSpec {
@@ -218,7 +221,6 @@ export function containerSpecOf(c: NativeContainer, groupContainerNames: Readonl
     create: createBodyOf(c, healthcheckOf(c)),
   };
   if (build) spec.build = build;
-  const restartPolicy = restartPolicyOf(c);
-  if (restartPolicy) spec.restartPolicy = restartPolicy;
+  Object.assign(spec, restartPolicyOf(c));
   return { ...spec, specHash: sha256Hex(canonicalJson(spec)) };
 }

@@ -137,7 +137,10 @@ export const containerSchema = z.strictObject({
   privileged: z.boolean().optional(),
   read_only: z.boolean().optional(),
   oom_kill_disable: z.boolean().optional(),
-  restart: z.enum(['always', 'on-failure', 'no', 'unless-stopped']).optional(),
+  restart: z
+    .string()
+    .regex(/^(always|unless-stopped|on-failure(:[1-9][0-9]*)?|no)$/, 'expected one of "always", "unless-stopped", "on-failure", "on-failure:N" (N ≥ 1 restarts), "no"')
+    .optional(),
   user: scalar.optional(),
   group_adds: z.array(scalar).optional(),
   workdir: z.string().startsWith('/', 'workdir must be an absolute path inside the container').optional(),

@@ -64,6 +64,8 @@ export interface ContainerSpec {
    * Docker's own RestartPolicy stays "no" either way. Added optionally by the manifest part.
    */
   restartPolicy?: 'always' | 'on-failure' | 'no';
+  /** With 'on-failure' (the manifest's `on-failure:N`): at most this many restarts, then the container is `failed`. */
+  restartMaxRetries?: number;
   /** sha256 of everything above: a container whose label differs from it is replaced. */
   specHash: string;
 }
