@@ -31,6 +31,13 @@ const rawSchema = z.object({
   /** How often the deployer polls get_state while watching an updated instance (after the min watch time). */
   watchPollIntervalMs: z.number().int().positive().default(200),
   lockTtlMs: z.number().int().positive().default(10 * 60_000),
+  /** Cloud calls that fail with okToRetry are repeated (src/cloud/guarded-cloud.ts): attempts in all, the first included. */
+  cloudRetryAttempts: z.number().int().positive().default(3),
+  /** Wait before the first repeat, doubling up to cloudRetryMaxBackoffMs. */
+  cloudRetryInitialBackoffMs: z.number().int().nonnegative().default(500),
+  cloudRetryMaxBackoffMs: z.number().int().nonnegative().default(5_000),
+  /** No repeat starts this long after the first attempt. */
+  cloudRetryDeadlineMs: z.number().int().positive().default(60_000),
   /** Orphaned disks are deleted this long after they were orphaned (BOSH: 5 days). */
   orphanedDiskRetentionMs: z.number().int().nonnegative().default(5 * 24 * 3600_000),
   /** How often the director looks for expired orphaned disks. */
@@ -43,6 +50,10 @@ const rawSchema = z.object({
    * cloud that this director owns alone (the embedded local cloud); off by default.
    */
   deleteUnknownVmsAfterCrash: z.boolean().default(false),
+  /** What manifests may use (src/director/manifest-policy.ts); everything is allowed by default. */
+  manifestPolicy: z
+    .object({ allowPrivileged: z.boolean().default(true), allowDevices: z.boolean().default(true), allowCapAdds: z.boolean().default(true) })
+    .default({ allowPrivileged: true, allowDevices: true, allowCapAdds: true }),
 });
 
 export type DirectorConfigInput = z.input<typeof rawSchema> & {

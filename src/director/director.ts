@@ -12,13 +12,13 @@ import { GuardedCloud } from '../cloud/guarded-cloud.js';
 import { ConflictError, NotFoundError, UnavailableError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { silentLogger } from '../common/logger.js';
-import { issueCertificate } from '../common/pki.js';
 import type { CertificateAuthority } from '../common/pki.js';
 import { Store } from '../store/store.js';
 import type { InstanceRecord } from '../store/store.js';
 import type { AgentConnector } from '../common/contracts/agent-connector.js';
 import { AgentKeyPool } from './agent-key-pool.js';
-import { DiskMigrations } from './disks/disk-migrations.js';
+import { agentCredentialIssuer } from './agent-identity.js';
+import { enforceManifestPolicy, type PolicyManifest } from './manifest-policy.js';
 import { startOrphanedDiskSweeper } from './disks/orphan-sweeper.js';
 import type {
   Alert,
@@ -40,22 +40,22 @@ import type {
 } from '../common/contracts/api.js';
 import { loadOrCreateCertificateAuthority } from './ca-files.js';
 import { resolveDirectorConfig } from './config.js';
+import type { RetryPolicy } from '../common/retry.js';
 import type { DirectorConfig, DirectorConfigInput } from './config.js';
 import { consoleLogReader } from './deploy/agent-wait.js';
 import { Deployer } from './deploy/deployer.js';
 import type { AgentCredentials, InstanceDeps } from './deploy/instance-deps.js';
 import { manifestModule } from './deploy/manifest-adapter.js';
 import type { ManifestPort } from './deploy/plan.js';
-import { withTimeout } from './deploy/timeouts.js';
+import { withDeadline } from '../common/waiting.js';
 import type { DirectorService } from './director-service.js';
 import type { ImageRegistry } from './image-registry.js';
 import { deleteDeployment } from './jobs/delete-deployment.js';
 import { InstanceJobs } from './jobs/instance-jobs.js';
 import { describeInstance } from './instance-view.js';
 import { TaskRunner } from './tasks/task-runner.js';
-// health: monitor, alerts, resurrector, cloud-check (src/director/health/)
 import { parseHealthSettings } from './health/config.js';
-import { HealthSystem } from './health/health-system.js';
+import { SelfHealing } from './self-healing.js';
 
 export interface DirectorOptions {
   config: DirectorConfigInput;
@@ -96,7 +96,7 @@ export class Director implements DirectorService {
   /** What the deploy steps use (store, guarded cloud, agents, config, credentials): for wiring the health parts. */
   readonly deps: InstanceDeps;
   /** health: the monitor, alerts, resurrector and cloud-check; set by create(). */
-  health!: HealthSystem;
+  health!: SelfHealing;
 
   private constructor(
     readonly config: DirectorConfig,
@@ -108,7 +108,7 @@ export class Director implements DirectorService {
     readonly logger: Logger,
     readonly uuid: string,
     private readonly registry: ImageRegistry | undefined,
-    manifests: ManifestPort,
+    private readonly manifests: ManifestPort,
     agentCredentials: (agentId: string) => AgentCredentials,
     driver: Cloud,
   ) {
@@ -148,21 +148,12 @@ export class Director implements DirectorService {
         await store.config.set(CONFIG_DIRECTOR_UUID, uuid);
       }
       const cloud =
-        options.guardCloud === false ? options.cloud : new GuardedCloud(options.cloud, { logger, knownVmCids: () => store.vms.listCids() });
+        options.guardCloud === false ? options.cloud : new GuardedCloud(options.cloud, { logger, knownVmCids: () => store.vms.listCids(), retry: cloudRetryPolicy(config) });
       const tasks = new TaskRunner(store, logger.child({ component: 'tasks' }), { lockTtlMs: config.lockTtlMs });
       const interrupted = await tasks.recoverAfterRestart();
       if (interrupted.length > 0 && config.deleteUnknownVmsAfterCrash) await deleteVmsACrashLeft(cloud, store, logger);
       const keyPool = options.agentCredentials === undefined ? new AgentKeyPool(AGENT_KEY_POOL_SIZE, logger) : null;
-      const credentials =
-        options.agentCredentials ??
-        ((agentId: string): AgentCredentials => {
-          // CN = agent id, no IP: the VM's address is only known after createVm. The director's
-          // agent client verifies the CA chain and compares the CN with the agent id instead of
-          // the hostname (agentServerIdentityCheck in agent-identity.ts), which identifies the agent.
-          const keyPem = keyPool?.take();
-          const cert = issueCertificate(ca, { commonName: agentId, usage: 'both', ...(keyPem === undefined ? {} : { keyPem }) });
-          return { caPem: ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem };
-        });
+      const credentials = options.agentCredentials ?? agentCredentialIssuer(ca, keyPool);
       const director = new Director(config, ca, store, cloud, options.agentConnector, tasks, logger, uuid, options.registry, options.manifests ?? manifestModule, credentials, options.cloud);
       director.keyPool = keyPool;
       director.orphanSweeper = startOrphanedDiskSweeper(
@@ -170,7 +161,7 @@ export class Director implements DirectorService {
         { retentionMs: config.orphanedDiskRetentionMs, intervalMs: config.orphanedDiskSweepIntervalMs },
       );
       // health: built on top of the director's deps, deployer and task runner.
-      director.health = new HealthSystem({
+      director.health = new SelfHealing({
         ...director.deps,
         tasks,
         deployer: director.deployer,
@@ -200,12 +191,21 @@ export class Director implements DirectorService {
     return { name: this.config.name, uuid: this.uuid, version: this.config.version, cloud: cloud.name, registry: this.registry?.host ?? null };
   }
 
-  diff(request: DeployRequest): Promise<DiffResponse> {
+  async diff(request: DeployRequest): Promise<DiffResponse> {
+    this.enforceManifestPolicy(request.manifest);
     return this.deployer.diff(request);
   }
 
-  deploy(request: DeployRequest, user: string): Promise<TaskInfo> {
+  async deploy(request: DeployRequest, user: string): Promise<TaskInfo> {
+    this.enforceManifestPolicy(request.manifest);
     return this.deployer.deploy(request, user);
+  }
+
+  /** The director's manifest_policy, checked before any task exists (manifest-policy.ts). */
+  private enforceManifestPolicy(text: string): void {
+    const policy = this.config.manifestPolicy;
+    if (policy.allowPrivileged && policy.allowDevices && policy.allowCapAdds) return;
+    enforceManifestPolicy(this.manifests.load(text).manifest as PolicyManifest, text, policy);
   }
 
   async listDeployments(): Promise<DeploymentSummary[]> {
@@ -293,7 +293,7 @@ export class Director implements DirectorService {
     if (disk.state !== 'orphaned') {
       throw new ConflictError(`Disk ${diskCid} is in use by an instance; only orphaned disks can be deleted (scale down or delete the deployment first).`);
     }
-    if ((await new DiskMigrations(this.store.db).inUse()).has(diskCid)) {
+    if ((await this.store.diskMigrations.inUse()).has(diskCid)) {
       throw new ConflictError(`Disk ${diskCid} is part of an unfinished disk resize; deploy the deployment again to finish it, then delete the disk.`);
     }
     return this.tasks.enqueue({ description: `delete disk ${diskCid}`, deployment: null, user, locks: [`disk:${diskCid}`] }, async (ctx) => {
@@ -315,11 +315,11 @@ export class Director implements DirectorService {
   async fetchLogs(deployment: string, group: string, index: number, container: string | undefined, lines: number): Promise<string> {
     const { record, agent } = await this.requireAgent(deployment, group, index);
     const t = this.config.agentTimeoutMs;
-    if (container !== undefined) return withTimeout(agent.fetchLogs(container, lines), t, `fetching logs from ${group}/${index} timed out`);
-    const state = await withTimeout(agent.getState(), t, `asking ${group}/${index} for its containers timed out`);
+    if (container !== undefined) return withDeadline(t, `fetching logs from ${group}/${index}`, () => agent.fetchLogs(container, lines));
+    const state = await withDeadline(t, `asking ${group}/${index} for its containers`, () => agent.getState());
     const parts: string[] = [];
     for (const c of state.containers) {
-      const log = await withTimeout(agent.fetchLogs(c.name, lines), t, `fetching logs of ${c.name} on ${group}/${index} timed out`);
+      const log = await withDeadline(t, `fetching logs of ${c.name} on ${group}/${index}`, () => agent.fetchLogs(c.name, lines));
       parts.push(`==> ${record.group}/${record.index} ${c.name} <==\n${log}`);
     }
     return parts.join('\n');
@@ -423,7 +423,11 @@ export class Director implements DirectorService {
     }
     return this.tasks.enqueue({ description: `upload image${name === undefined ? '' : ` ${name}`}`, deployment: null, user, locks: ['images'] }, async (ctx) => {
       const images = await ctx.step('Uploading image', name ?? tarPath, 1, 1, () =>
-        registry.uploadImage(tarPath, name, (message) => void ctx.event({ stage: 'Uploading image', step: message, index: 1, total: 1, state: 'in_progress' }).catch(() => undefined)),
+        registry.uploadImage(tarPath, name, (message, detail) =>
+          void ctx
+            .event({ stage: 'Uploading image', step: message, index: 1, total: 1, state: 'in_progress', ...(detail?.percent === undefined ? {} : { progress: detail.percent }), ...(detail?.transient ? { data: { transient: true } } : {}) })
+            .catch(() => undefined),
+        ),
       );
       return JSON.stringify(images);
     });
@@ -493,4 +497,13 @@ async function deleteVmsACrashLeft(cloud: Cloud, store: Store, logger: Logger): 
       logger.error('could not delete the unrecorded VM; delete it with `bosun cck`', { vmCid: cid, error: errorMessage(err) }),
     );
   }
+}
+
+/** The one retry policy of cloud calls, from the director's config. */
+function cloudRetryPolicy(config: DirectorConfig): RetryPolicy {
+  return {
+    attempts: config.cloudRetryAttempts,
+    backoff: { initialMs: config.cloudRetryInitialBackoffMs, maxMs: config.cloudRetryMaxBackoffMs },
+    deadlineMs: config.cloudRetryDeadlineMs,
+  };
 }

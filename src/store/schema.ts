@@ -54,6 +54,22 @@ export interface DisksTable {
   hint_json: string | null;
   created_at: string;
   orphaned_at: string | null;
+  /** 1 once the director saw the disk mounted by an agent (it may hold data: never formatted); 0 for a new disk. */
+  mounted_before: number;
+}
+
+export interface DiskMigrationsTable {
+  instance_id: string;
+  deployment: string;
+  vm_cid: string;
+  old_disk_cid: string;
+  new_disk_cid: string | null;
+  new_size_mib: number;
+  /** creating | copying | stopped | committed (DiskMigrationPhase). */
+  phase: string;
+  /** The agent's clock (ms) when the bulk copy's last pass started. */
+  copy_started_at_ms: number | null;
+  started_at: string;
 }
 
 export interface TasksTable {
@@ -117,6 +133,7 @@ export interface DatabaseSchema {
   instances: InstancesTable;
   vms: VmsTable;
   disks: DisksTable;
+  disk_migrations: DiskMigrationsTable;
   tasks: TasksTable;
   task_events: TaskEventsTable;
   audit_events: AuditEventsTable;

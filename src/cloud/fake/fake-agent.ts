@@ -1,4 +1,4 @@
-import { UnavailableError } from '../../common/errors.js';
+import { CancelledError, ConflictError, UnavailableError } from '../../common/errors.js';
 import type {
   AgentApi,
   AgentState,
@@ -51,6 +51,13 @@ export class FakeAgent implements AgentApi {
   private readonly mounted = new Map<string, 'store' | 'migration'>();
   private timer: NodeJS.Timeout | null = null;
   private migrateFailure: { phase: MigrateDiskRequest['phase']; message: string } | null = null;
+  private migrateHold: { phase: MigrateDiskRequest['phase']; stopDelayMs: number; release: Promise<void>; resolve: () => void } | null = null;
+  /** Containers that keep the store busy: unmounting the store disk is refused while set (refused-unmount tests). */
+  storeHolders: string[] = [];
+  /** Mounts the cloud must know about (its detach refuses a disk still mounted). */
+  isMounted(diskCid: string): boolean {
+    return this.mounted.has(diskCid);
+  }
   private condition: FakeAgentCondition = 'running';
   private readonly pending = new Map<NodeJS.Timeout, () => void>();
   /** Every action called on this agent, in order (for assertions). */
@@ -165,35 +172,35 @@ export class FakeAgent implements AgentApi {
     }));
   }
 
-  async apply(spec: InstanceSpec): Promise<void> {
+  async apply(spec: InstanceSpec, options: LongActionOptions = {}): Promise<void> {
     return this.act('apply', [spec], () => {
       this.spec = spec;
       this.applyContainers(spec);
-    });
+    }, options.signal);
   }
 
-  async start(): Promise<void> {
+  async start(options: LongActionOptions = {}): Promise<void> {
     return this.act('start', [], () => {
       this.stoppedOnPurpose = false;
       if (this.spec) this.applyContainers(this.spec);
-    });
+    }, options.signal);
   }
 
-  async stop(): Promise<void> {
+  async stop(options: LongActionOptions = {}): Promise<void> {
     return this.act('stop', [], () => {
       this.stoppedOnPurpose = true;
       for (const c of this.containers.values()) {
         c.state = 'stopped';
         c.uptimeSeconds = 0;
       }
-    });
+    }, options.signal);
   }
 
-  async drain(): Promise<void> {
-    return this.act('drain', [], () => undefined);
+  async drain(options: LongActionOptions = {}): Promise<void> {
+    return this.act('drain', [], () => undefined, options.signal);
   }
 
-  async mountDisk(request: MountDiskRequest): Promise<void> {
+  async mountDisk(request: MountDiskRequest, options: LongActionOptions = {}): Promise<void> {
     return this.act('mountDisk', [request], () => {
       if (!this.host.diskData(request.diskCid)) throw new DiskNotFoundError(request.diskCid);
       if (!this.host.isDiskAttachedTo(request.diskCid, this.vmCid)) {
@@ -202,13 +209,32 @@ export class FakeAgent implements AgentApi {
         );
       }
       this.mounted.set(request.diskCid, request.target ?? 'store');
-    });
+    }, options.signal);
   }
 
-  async unmountDisk(diskCid: string): Promise<void> {
+  async unmountDisk(diskCid: string, options: LongActionOptions = {}): Promise<void> {
     return this.act('unmountDisk', [diskCid], () => {
+      if (this.mounted.get(diskCid) === 'store' && this.storeHolders.length > 0) {
+        // As the real agent answers (src/agent/agent.ts).
+        throw new ConflictError(
+          `Cannot unmount disk ${diskCid}: containers ${this.storeHolders.map((n) => `"${n}"`).join(', ')} are running off it; the disk stays mounted and attached. Stop the instance first.`,
+          { details: { containers: [...this.storeHolders] } },
+        );
+      }
       this.mounted.delete(diskCid);
-    });
+    }, options.signal);
+  }
+
+  /**
+   * Makes the next migrate_disk of `phase` run until `release()` is called, as a long copy does.
+   * Aborting its signal stops it after `stopDelayMs` (a copier that takes a while to exit): the
+   * call rejects with a CancelledError only then, and `calls` records 'migrateDisk:stopped'.
+   */
+  holdNextMigrate(phase: MigrateDiskRequest['phase'], stopDelayMs = 0): { release: () => void } {
+    let resolve!: () => void;
+    const release = new Promise<void>((r) => (resolve = r));
+    this.migrateHold = { phase, stopDelayMs, release, resolve };
+    return { release: resolve };
   }
 
   /** Makes the next migrate_disk of `phase` fail with `message` (failure injection for resize tests). */
@@ -224,8 +250,27 @@ export class FakeAgent implements AgentApi {
     request: MigrateDiskRequest,
     options: LongActionOptions<MigrateDiskProgress> = {},
   ): Promise<MigrateDiskResult> {
-    const { onProgress } = options;
-    return this.act('migrateDisk', [request], () => {
+    const { onProgress, signal } = options;
+    const hold = this.migrateHold?.phase === request.phase ? this.migrateHold : null;
+    if (hold) {
+      this.migrateHold = null;
+      await this.act('migrateDisk', [request], () => undefined, signal);
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          setTimeout(() => {
+            this.calls.push({ action: 'migrateDisk:stopped', args: [request] });
+            reject(new CancelledError(`migrate_disk (${request.phase}) on agent ${this.agentId} was cancelled`));
+          }, hold.stopDelayMs);
+        };
+        if (signal?.aborted) onAbort();
+        else signal?.addEventListener('abort', onAbort, { once: true });
+        void hold.release.then(() => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        });
+      });
+    }
+    return this.act(hold ? 'migrateDisk:resumed' : 'migrateDisk', [request], () => {
       if (request.phase === 'swap') {
         if (this.migrateFailure?.phase === 'swap') {
           const { message } = this.migrateFailure;
@@ -348,8 +393,9 @@ export class FakeAgent implements AgentApi {
   }
 
   /** Runs an action as the agent's HTTP API would answer it, honouring the injected condition. */
-  private async act<T>(action: string, args: unknown[], fn: () => T): Promise<T> {
+  private async act<T>(action: string, args: unknown[], fn: () => T, signal?: AbortSignal): Promise<T> {
     this.calls.push({ action, args });
+    if (signal?.aborted) throw new CancelledError(`${action} on agent ${this.agentId} was cancelled before it started`);
     if (this.condition === 'gone') {
       throw new UnavailableError(`agent ${this.agentId} on VM ${this.vmCid} does not answer: its VM is gone`);
     }

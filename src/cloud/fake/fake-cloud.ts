@@ -285,6 +285,13 @@ export class FakeCloud implements Cloud {
       this.requireVm(vmCid);
       const disk = this.requireDisk(diskCid);
       if (disk.attachedTo !== vmCid) throw new DiskNotAttachedError(vmCid, diskCid);
+      const agent = this.vms.get(vmCid)?.agent;
+      if (agent && agent.state !== 'gone' && agent.isMounted(diskCid)) {
+        // As the local cloud: a disk still mounted on a live VM is not detached.
+        throw new CloudError(
+          `cannot detach disk ${diskCid} from VM ${vmCid}: it is still mounted on the VM; unmount it first (the agent's unmount_disk) or delete the VM`,
+        );
+      }
       disk.attachedTo = null;
     });
   }

@@ -66,6 +66,7 @@ export async function runDirector(
       uploadDir: paths.uploads,
       adminToken,
       version: VERSION,
+      apiLimits: config.apiLimits,
       director: {
         name: config.name,
         version: VERSION,
@@ -78,11 +79,13 @@ export async function runDirector(
         ...(config.resurrectionDefault === undefined
           ? {}
           : { resurrectionDefault: config.resurrectionDefault }),
+        manifestPolicy: config.manifestPolicy,
         // The embedded local cloud (its own data dir) belongs to this director alone.
         deleteUnknownVmsAfterCrash: true,
       },
       // health: the config file's health/resurrector/responders sections; giving them starts the monitor.
       health: config.healthSections,
+      manifestPolicy: { allowedHostPaths: config.allowedHostPaths },
       logger,
       onStopError: (what, err) =>
         logger.warn(`could not stop the ${what} cleanly`, { error: errorMessage(err) }),

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { InvalidInputError } from '../../common/errors.js';
-import { parseDurationMs } from '../../manifest/units.js';
+import { durationMsSchema } from '../../common/duration.js';
 
 export interface HealthConfig {
   /** Interval the agents are told to heartbeat at. */
@@ -107,14 +107,7 @@ export const DEFAULT_RESURRECTOR: ResurrectorConfig = {
   watchTimeoutMs: 120_000,
 };
 
-const duration = z.string().transform((v, ctx) => {
-  const p = parseDurationMs(v);
-  if (p.error !== undefined) {
-    ctx.addIssue({ code: 'custom', message: p.error });
-    return z.NEVER;
-  }
-  return p.value;
-});
+const duration = durationMsSchema;
 // Severity filter: a responder only gets alerts at least this severe (1 most severe … 4 least).
 const minSeverity = z.number().int().min(1).max(4).default(4);
 

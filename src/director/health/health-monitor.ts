@@ -51,6 +51,14 @@ export type MonitorState = 'stopped' | 'running' | 'stopping';
 
 const HAS_VM_CONCURRENCY = 16;
 
+/**
+ * An instance that never had a VM with something applied to it: a deploy bound it but stopped
+ * before creating it (a failed canary, a cancelled deploy). It is "not yet created", not missing.
+ */
+export function neverCreated(i: Pick<MonitoredInstance, 'vmCid' | 'spec'>): boolean {
+  return i.vmCid === null && i.spec === null;
+}
+
 export class HealthMonitor {
   private readonly lastSeen = new Map<string, number>();
   private readonly heartbeats = new Map<string, Heartbeat>();
@@ -284,6 +292,12 @@ export class HealthMonitor {
     for (const i of list) {
       const name = instanceName(i);
       const base = { deployment: i.deployment, instance: name };
+      if (i.vmCid === null && neverCreated(i)) {
+        // Not yet created (a deploy stopped before it, e.g. at a failed canary): nothing is lost,
+        // nothing to alert on; the next deploy creates it.
+        this.clearInstance(i.id, null);
+        continue;
+      }
       if (i.vmCid === null) {
         // Outside a task's lock no instance is meant to be without a VM (a stopped one keeps its
         // VM too): it is resurrected like a missing VM, its containers started only if desired.

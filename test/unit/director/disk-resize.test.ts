@@ -7,7 +7,6 @@ import { FakeCloud } from '../../../src/cloud/fake/index.js';
 import { NotSupportedError } from '../../../src/cloud/cloud.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import type { TaskEventInput, TaskContext } from '../../../src/director/tasks/task-context.js';
-import { DiskMigrations } from '../../../src/director/disks/disk-migrations.js';
 import { resizePersistentDisk, type DiskResizeTarget } from '../../../src/director/disks/disk-resize.js';
 import {
   DEFAULT_ORPHANED_DISK_RETENTION_MS,
@@ -125,7 +124,7 @@ describe('persistent disk resize through deploy (fake cloud)', () => {
     expect(progress.length).toBeGreaterThanOrEqual(2);
     expect(progress[0]?.data?.filesCopied).toBe(50);
     expect(events.some((e) => e.step === 'swap disks' && e.state === 'finished')).toBe(true);
-    expect(await new DiskMigrations(t.director.store.db).list()).toEqual([]);
+    expect(await t.director.store.diskMigrations.list()).toEqual([]);
   });
 
   it('grows by copy on a cloud without resizeDisk', async () => {
@@ -235,7 +234,7 @@ describe('persistent disk resize through deploy (fake cloud)', () => {
     const revive = unresponsiveAfterNextMigrate(before.agent);
     const task = await deployAndWait(t.director, demo(512));
     expect(task.error).toMatch(/Rolling back did not finish either/);
-    expect(await new DiskMigrations(t.director.store.db).list()).toHaveLength(1);
+    expect(await t.director.store.diskMigrations.list()).toHaveLength(1);
     revive();
     const again = await deployAndWait(t.director, demo(512));
     expect(again.error).toBeNull();
@@ -244,7 +243,7 @@ describe('persistent disk resize through deploy (fake cloud)', () => {
     expect(await t.cloud.getDisks(after.agent.vmCid)).toEqual([after.diskCid]);
     // Two orphans: the interrupted copy's disk and the old disk; no disk attached twice.
     expect((await t.director.listDisks({ orphaned: true })).map((d) => d.diskCid)).toContain(before.diskCid);
-    expect(await new DiskMigrations(t.director.store.db).list()).toEqual([]);
+    expect(await t.director.store.diskMigrations.list()).toEqual([]);
   });
 });
 
@@ -328,7 +327,7 @@ describe('resize after a director crash (module level)', () => {
       // The crashed run: its promise never settles (the process is gone).
       void resizePersistentDisk(deps(), crashingContext(crashAt, []), target, disk, 512);
       await new Promise((r) => setTimeout(r, 50));
-      const pending = await new DiskMigrations(store.db).get('i1');
+      const pending = await store.diskMigrations.get('i1');
       expect(pending).not.toBeNull();
       // Until the swap is committed the old disk is the active one.
       if (crashAt !== 'detach old disk (kept as an orphan)' && crashAt !== 'start containers')
@@ -344,7 +343,7 @@ describe('resize after a director crash (module level)', () => {
       expect(await agent.listDisk()).toEqual([result.cid]);
       expect(agent.storeData().size).toBe(10);
       expect(agent.storeData().get('f3')).toBe('v3');
-      expect(await new DiskMigrations(store.db).list()).toEqual([]);
+      expect(await store.diskMigrations.list()).toEqual([]);
       expect((await store.disks.get(oldCid))?.state).toBe('orphaned');
       const state = await agent.getState();
       expect(state.stopped).toBe(false);
@@ -389,7 +388,7 @@ describe('orphaned disks: retention sweep and delete-disk', () => {
     before.agent.failNextMigrate('copy');
     const revive = unresponsiveAfterNextMigrate(before.agent);
     await deployAndWait(t.director, demo(512));
-    const [pending] = await new DiskMigrations(t.director.store.db).list();
+    const [pending] = await t.director.store.diskMigrations.list();
     expect(pending?.newDiskCid).toBeTruthy();
     await expect(t.director.deleteDisk(pending?.newDiskCid ?? '', 'admin')).rejects.toThrow(
       /unfinished disk resize/,

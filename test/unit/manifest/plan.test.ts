@@ -174,15 +174,6 @@ describe('planDeployment', () => {
     expect(db.restartPolicy).toBe('on-failure');
   });
 
-  it('carries restart policies for the agent: on-failure:N with its retry limit, unless-stopped as always', () => {
-    const m = manifest(
-      `      - name: a1\n        image: busybox:latest\n        restart: on-failure:2\n      - name: b1\n        image: busybox:latest\n        restart: unless-stopped\n      - name: c1\n        image: busybox:latest\n        restart: no\n`,
-    );
-    expect(one(m, 'a1')).toMatchObject({ restartPolicy: 'on-failure', restartMaxRetries: 2 });
-    expect(one(m, 'b1').restartPolicy).toBe('always');
-    expect(one(m, 'c1').restartPolicy).toBe('no');
-  });
-
   it('splits command strings like a shell, without expansion', () => {
     const m = manifest(
       `      - name: app1\n        image: busybox:latest\n        command: "sh -c 'echo $HOME, done' \\"two words\\""\n`,

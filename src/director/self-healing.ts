@@ -1,28 +1,23 @@
 /**
- * The director's self-healing parts wired together: the health monitor, the alert center with its
- * responders, the resurrector and cloud-check, bound to the director's store, task runner,
- * deployer (for the new VM's request) and cloud. Director.create builds one; `start` runs the
- * monitor loop, `close` stops it.
+ * The director's self-healing parts wired together: the health monitor (it only raises alerts
+ * and reports what it found), the alert center with its responders, the resurrector and
+ * cloud-check. The last two replace VMs through the shared replace-VM operation
+ * (deploy/replace-vm.ts), bound here to the director's store, cloud and last deployed manifests.
+ * Director.create builds one; `start` runs the monitor loop, `close` stops it.
  */
-import { randomUUID } from 'node:crypto';
-import type { AgentEnv, Cloud, CreateVmRequest, VmNetworks } from '../../cloud/cloud.js';
-import type { Logger } from '../../common/logger.js';
-import { ConflictError, errorMessage } from '../../common/errors.js';
-import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
-import type { Store } from '../../store/store.js';
-import type { AgentConnector } from '../../common/contracts/agent-connector.js';
-import type { Alert } from '../../common/contracts/api.js';
-import type { DirectorConfig } from '../config.js';
-import { waitForAgent, type ConsoleLogReader } from '../deploy/agent-wait.js';
-import type { Deployer } from '../deploy/deployer.js';
-import type { AgentCredentials } from '../deploy/instance-deps.js';
-import type { TaskRunner } from '../tasks/task-runner.js';
-import { CloudCheck } from '../cck/cloud-check.js';
-import { FencedVmRecreator } from '../resurrector/recreate-vm.js';
-import { Resurrector } from '../resurrector/resurrector.js';
-import { AlertCenter } from './alerts.js';
-import type { HealthSettings } from './config.js';
-import { HealthMonitor } from './health-monitor.js';
+import { ConflictError } from '../common/errors.js';
+import type { InstanceSpec } from '../common/contracts/instance-spec.js';
+import type { Store } from '../store/store.js';
+import type { Alert } from '../common/contracts/api.js';
+import { CloudCheck } from './cloud-check/cloud-check.js';
+import type { Deployer } from './deploy/deployer.js';
+import type { InstanceDeps } from './deploy/instance-deps.js';
+import type { InstanceRecord } from '../store/store.js';
+import { storeVmRecords } from './deploy/vm-records.js';
+import { vmPorts } from './deploy/vm-steps.js';
+import { AlertCenter } from './health/alerts.js';
+import type { HealthSettings } from './health/config.js';
+import { HealthMonitor } from './health/health-monitor.js';
 import type {
   AlertStore,
   HealthStore,
@@ -32,66 +27,53 @@ import type {
   TaskHandle,
   TaskRunnerPort,
   TaskStep,
-  VmRequestBuilder,
-} from './ports.js';
-import { ResponderDispatcher } from './responders/dispatcher.js';
-import { createResponders } from './responders/create-responders.js';
+} from './health/ports.js';
+import { ResponderDispatcher } from './health/responders/dispatcher.js';
+import { createResponders } from './health/responders/create-responders.js';
+import { VmReplacer } from './resurrector/instance-recreator.js';
+import { Resurrector } from './resurrector/resurrector.js';
+import type { TaskRunner } from './tasks/task-runner.js';
 
-export interface HealthSystemDeps {
-  store: Store;
-  cloud: Cloud;
-  agents: AgentConnector;
+export interface SelfHealingDeps extends InstanceDeps {
   tasks: TaskRunner;
   deployer: Deployer;
-  config: DirectorConfig;
   settings: HealthSettings;
-  logger: Logger;
-  agentCredentials(agentId: string): AgentCredentials;
-  consoleLog?: ConsoleLogReader | undefined;
   /** The global resurrection flag as the director keeps it. */
   globalResurrection(): Promise<boolean>;
 }
 
-export class HealthSystem {
+export class SelfHealing {
   readonly alerts: AlertCenter;
   readonly dispatcher: ResponderDispatcher;
   readonly monitor: HealthMonitor;
   readonly resurrector: Resurrector;
   readonly cloudCheck: CloudCheck;
 
-  constructor(deps: HealthSystemDeps) {
+  constructor(deps: SelfHealingDeps) {
     const logger = deps.logger.child({ component: 'health' });
     const store = new StoreHealthAdapter(deps.store, deps.globalResurrection);
-    const tasks = new TaskRunnerAdapter(deps.tasks, deps.store);
+    const tasks = new TaskRunnerAdapter(deps.tasks);
     this.dispatcher = new ResponderDispatcher(
       createResponders(deps.settings.responders, logger, deps.config.name),
       logger,
     );
     this.alerts = new AlertCenter(store, this.dispatcher, logger);
     const r = deps.settings.resurrector;
-    const recreator = new FencedVmRecreator({
-      cloud: deps.cloud,
-      store,
-      vmRequests: new DeployedVmRequests(deps),
-      agents: deps.agents,
-      logger,
-      timeouts: {
-        ...r,
-        callTimeoutMs: deps.config.agentTimeoutMs,
+    const recreator = new VmReplacer({
+      ports: vmPorts({ ...deps, logger }, (owner) => deployedGroup(deps.deployer, owner), {
+        agentCallTimeoutMs: deps.config.agentTimeoutMs,
         applyTimeoutMs: deps.config.applyTimeoutMs,
+        agentWaitTimeoutMs: r.agentWaitTimeoutMs,
+        agentPingIntervalMs: Math.min(deps.config.agentPingIntervalMs, 250),
+        vmDeleteTimeoutMs: r.vmDeleteTimeoutMs,
+        pollIntervalMs: 200,
+      }),
+      converge: {
+        applyTimeoutMs: deps.config.applyTimeoutMs,
+        agentCallTimeoutMs: deps.config.agentTimeoutMs,
+        watchPollIntervalMs: Math.min(deps.config.watchPollIntervalMs, 200),
       },
-      agentReady: (agent, vm) =>
-        waitForAgent({
-          agent,
-          cloud: deps.cloud,
-          vmCid: vm.vmCid,
-          agentId: vm.agentId,
-          instance: vm.instance,
-          timeoutMs: r.agentWaitTimeoutMs,
-          pingIntervalMs: Math.min(deps.config.agentPingIntervalMs, 250),
-          callTimeoutMs: deps.config.agentTimeoutMs,
-          consoleLog: deps.consoleLog,
-        }),
+      watchTimeoutMs: r.watchTimeoutMs,
     });
     const holder: { monitor?: HealthMonitor } = {};
     this.resurrector = new Resurrector({
@@ -195,19 +177,11 @@ class StoreHealthAdapter implements HealthStore, AlertStore, MeltdownStore {
     return out;
   }
 
-  async setInstanceVm(
-    instanceId: string,
-    vm: { vmCid: string; agentId: string; ip: string | null } | null,
-  ): Promise<void> {
-    const r = await this.store.instances.get(instanceId);
-    if (r?.vmCid && r.vmCid !== vm?.vmCid) await this.store.vms.delete(r.vmCid);
-    if (vm !== null && (await this.store.vms.get(vm.vmCid)) === undefined) {
-      await this.store.vms.create({ cid: vm.vmCid, agentId: vm.agentId, instanceId, ip: vm.ip });
-    }
-    await this.store.instances.setVm(instanceId, vm);
+  setInstanceVm(instanceId: string, vm: { vmCid: string; agentId: string; ip: string | null } | null): Promise<void> {
+    return storeVmRecords(this.store).setInstanceVm(instanceId, vm);
   }
 
-  setDiskHint(diskCid: string, hint: MonitoredDisk['hint']): Promise<void> {
+  setDiskHint(diskCid: string, hint: MonitoredDisk['hint'] | null): Promise<void> {
     return this.store.disks.setHint(diskCid, hint);
   }
 
@@ -282,27 +256,16 @@ function parseSpec(json: string | null): InstanceSpec | null {
   }
 }
 
-const DEPLOYMENT_LOCK_PREFIX = 'deployment:';
-
 class TaskRunnerAdapter implements TaskRunnerPort {
-  constructor(
-    private readonly tasks: TaskRunner,
-    private readonly store: Store,
-  ) {}
+  constructor(private readonly tasks: TaskRunner) {}
 
-  async lockedDeployments(): Promise<Set<string>> {
-    const now = new Date().toISOString();
-    const locks = await this.store.locks.list();
-    return new Set(
-      locks
-        .filter((l) => l.name.startsWith(DEPLOYMENT_LOCK_PREFIX) && l.expiresAt > now)
-        .map((l) => l.name.slice(DEPLOYMENT_LOCK_PREFIX.length)),
-    );
+  lockedDeployments(): Promise<Set<string>> {
+    return this.tasks.lockedDeployments();
   }
 
   async submit(
     options: { deployment: string; description: string; user: string },
-    body: (log: (step: TaskStep) => void) => Promise<unknown>,
+    body: (log: (step: TaskStep) => void, signal?: AbortSignal) => Promise<unknown>,
   ): Promise<TaskHandle> {
     const info = await this.tasks.enqueue(options, async (ctx) => {
       const log = (s: TaskStep): void => {
@@ -317,7 +280,7 @@ class TaskRunnerAdapter implements TaskRunnerPort {
           })
           .catch(() => undefined);
       };
-      const result = await body(log);
+      const result = await body(log, ctx.signal);
       return result === undefined ? undefined : JSON.stringify(result);
     });
     return {
@@ -330,60 +293,20 @@ class TaskRunnerAdapter implements TaskRunnerPort {
   }
 }
 
-/** The new VM's request, built from the last successfully deployed manifest, as the deployer builds it. */
-class DeployedVmRequests implements VmRequestBuilder {
-  constructor(private readonly deps: HealthSystemDeps) {}
-
-  async build(instance: MonitoredInstance): Promise<CreateVmRequest> {
-    const { deployer, config } = this.deps;
-    const loaded = await deployer.deployedManifest(instance.deployment);
-    if (loaded === null) {
-      throw new ConflictError(
-        `Deployment "${instance.deployment}" has no successful deploy to recreate ${instance.group}/${instance.index} from; deploy it first.`,
-      );
-    }
-    const { plan } = await deployer.plan(loaded);
-    const group = plan.groups.find((g) => g.name === instance.group);
-    if (group === undefined) {
-      throw new ConflictError(
-        `Instance group "${instance.group}" is not in the last deployed manifest of "${instance.deployment}"; deploy again to remove or recreate ${instance.group}/${instance.index}.`,
-      );
-    }
-    const networks: VmNetworks = {};
-    for (const [name, n] of Object.entries(group.networks)) {
-      const ip = group.staticIps?.[name]?.[instance.index];
-      networks[name] = ip === undefined ? { ...n } : { ...n, ip };
-    }
-    const agentId = `agent-${randomUUID()}`;
-    let credentials: AgentCredentials;
-    try {
-      credentials = this.deps.agentCredentials(agentId);
-    } catch (err) {
-      throw new Error(`Could not issue the certificate of the new agent ${agentId}: ${errorMessage(err)}`, {
-        cause: err,
-      });
-    }
-    const env: AgentEnv = {
-      directorUrl: config.directorUrl,
-      caPem: credentials.caPem,
-      certPem: credentials.certPem,
-      keyPem: credentials.keyPem,
-      heartbeatIntervalMs: config.heartbeatIntervalMs,
-      extra: {
-        deployment: instance.deployment,
-        group: instance.group,
-        index: instance.index,
-        instanceId: instance.id,
-      },
-    };
-    if (config.registryHost !== undefined) env.registryHost = config.registryHost;
-    return {
-      agentId,
-      stemcell: config.stemcell,
-      cloudProperties: group.cloudProperties,
-      networks,
-      diskCids: [],
-      env,
-    };
+/** The group a replacement VM is created for (cloud properties, networks), from the last successfully deployed manifest. */
+async function deployedGroup(deployer: Deployer, instance: Pick<InstanceRecord, 'deployment' | 'group' | 'index'>) {
+  const loaded = await deployer.deployedManifest(instance.deployment);
+  if (loaded === null) {
+    throw new ConflictError(
+      `Deployment "${instance.deployment}" has no successful deploy to recreate ${instance.group}/${instance.index} from; deploy it first.`,
+    );
   }
+  const { plan } = await deployer.plan(loaded);
+  const group = plan.groups.find((g) => g.name === instance.group);
+  if (group === undefined) {
+    throw new ConflictError(
+      `Instance group "${instance.group}" is not in the last deployed manifest of "${instance.deployment}"; deploy again to remove or recreate ${instance.group}/${instance.index}.`,
+    );
+  }
+  return group;
 }

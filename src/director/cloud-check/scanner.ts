@@ -13,7 +13,7 @@ import {
   type MonitoredDisk,
   type MonitoredInstance,
 } from '../health/ports.js';
-import { withTimeout } from '../resurrector/poll.js';
+import { withDeadline } from '../../common/waiting.js';
 import { RESOLUTIONS, resolutionsOf, type ProblemType } from './problems.js';
 
 /** A problem with what the resolver needs to act on it. */
@@ -101,12 +101,8 @@ export async function scanDeployment(
     const agent = deps.agents.connect({ agentId: inst.agentId, vmCid, ip: inst.ip });
     let mounted: string[];
     try {
-      await withTimeout(agent.ping(), deps.agentTimeoutMs, `agent ${inst.agentId} did not answer a ping`);
-      mounted = await withTimeout(
-        agent.listDisk(),
-        deps.agentTimeoutMs,
-        `agent ${inst.agentId} did not list its disks`,
-      );
+      await withDeadline(deps.agentTimeoutMs, `ping of agent ${inst.agentId}`, () => agent.ping());
+      mounted = await withDeadline(deps.agentTimeoutMs, `list_disk of agent ${inst.agentId}`, () => agent.listDisk());
     } catch (err) {
       deps.logger.debug(`cloud-check: ${name}: ${errorMessage(err)}`);
       add('unresponsive_agent', `The agent of ${name} (VM ${vmCid}) is not responding`, {

@@ -1,15 +1,21 @@
 /**
  * The persisted state of a disk resize by copy, so that a re-run after a director or agent crash
- * knows which disk is authoritative. Kept in the `config` table under `disk_migration:<instance>`
- * (one small JSON document per instance: no schema change needed), next to the `disks` rows it
- * changes in the same transactions.
+ * knows which disk is authoritative: one row per instance in `disk_migrations`, changed in the same
+ * transactions as the `disks` rows it concerns.
  *
  * The rule: the OLD disk is the instance's active disk until `commitSwap` flips both rows in one
  * transaction. The new disk is recorded as an orphan the moment it exists, so whatever happens
  * before the commit, it is never mistaken for the instance's data and is never lost track of.
  */
 import type { Kysely } from 'kysely';
-import type { DatabaseSchema } from '../../store/schema.js';
+import type { DatabaseSchema, DiskMigrationsTable } from '../schema.js';
+
+/**
+ * creating: before/while createDisk; copying: new disk attached, bulk copy; stopped: containers
+ * stopped, delta/verify/swap; committed: the new disk is the active one, the old disk still has to
+ * be detached from `vmCid`.
+ */
+export type DiskMigrationPhase = 'creating' | 'copying' | 'stopped' | 'committed';
 
 export interface DiskMigrationRecord {
   instanceId: string;
@@ -19,37 +25,54 @@ export interface DiskMigrationRecord {
   oldDiskCid: string;
   newDiskCid: string | null;
   newSizeMiB: number;
-  /**
-   * creating: before/while createDisk; copying: new disk attached, bulk copy; stopped: containers
-   * stopped, delta/verify/swap; committed: the new disk is the active one, the old disk still has to
-   * be detached from `vmCid`.
-   */
-  phase: 'creating' | 'copying' | 'stopped' | 'committed';
+  phase: DiskMigrationPhase;
   copyStartedAtMs: number | null;
   startedAt: string;
 }
 
-const key = (instanceId: string): string => `disk_migration:${instanceId}`;
+const PHASES: readonly DiskMigrationPhase[] = ['creating', 'copying', 'stopped', 'committed'];
 
-export class DiskMigrations {
+function toRecord(r: DiskMigrationsTable): DiskMigrationRecord {
+  const phase = PHASES.find((p) => p === r.phase);
+  if (phase === undefined) throw new Error(`disk_migrations row of instance ${r.instance_id} has an unknown phase "${r.phase}"`);
+  return {
+    instanceId: r.instance_id,
+    deployment: r.deployment,
+    vmCid: r.vm_cid,
+    oldDiskCid: r.old_disk_cid,
+    newDiskCid: r.new_disk_cid,
+    newSizeMiB: Number(r.new_size_mib),
+    phase,
+    copyStartedAtMs: r.copy_started_at_ms === null ? null : Number(r.copy_started_at_ms),
+    startedAt: r.started_at,
+  };
+}
+
+function toRow(m: DiskMigrationRecord): DiskMigrationsTable {
+  return {
+    instance_id: m.instanceId,
+    deployment: m.deployment,
+    vm_cid: m.vmCid,
+    old_disk_cid: m.oldDiskCid,
+    new_disk_cid: m.newDiskCid,
+    new_size_mib: m.newSizeMiB,
+    phase: m.phase,
+    copy_started_at_ms: m.copyStartedAtMs,
+    started_at: m.startedAt,
+  };
+}
+
+export class DiskMigrationsRepository {
   constructor(private readonly db: Kysely<DatabaseSchema>) {}
 
   async get(instanceId: string): Promise<DiskMigrationRecord | null> {
-    const r = await this.db
-      .selectFrom('config')
-      .select('value')
-      .where('key', '=', key(instanceId))
-      .executeTakeFirst();
-    return r ? (JSON.parse(r.value) as DiskMigrationRecord) : null;
+    const r = await this.db.selectFrom('disk_migrations').selectAll().where('instance_id', '=', instanceId).executeTakeFirst();
+    return r ? toRecord(r) : null;
   }
 
   async list(): Promise<DiskMigrationRecord[]> {
-    const rows = await this.db
-      .selectFrom('config')
-      .select('value')
-      .where('key', 'like', 'disk_migration:%')
-      .execute();
-    return rows.map((r) => JSON.parse(r.value) as DiskMigrationRecord);
+    const rows = await this.db.selectFrom('disk_migrations').selectAll().orderBy('started_at').execute();
+    return rows.map(toRecord);
   }
 
   async save(record: DiskMigrationRecord): Promise<void> {
@@ -73,6 +96,7 @@ export class DiskMigrations {
           hint_json: null,
           created_at: now,
           orphaned_at: now,
+          mounted_before: 0,
         })
         .execute();
       await saveIn(trx, record);
@@ -80,15 +104,12 @@ export class DiskMigrations {
   }
 
   /** The swap: the new disk becomes the instance's active disk, the old one an orphan (still to detach). */
-  async commitSwap(
-    record: DiskMigrationRecord & { newDiskCid: string },
-    newHintJson: string | null,
-  ): Promise<void> {
+  async commitSwap(record: DiskMigrationRecord & { newDiskCid: string }, newHintJson: string | null): Promise<void> {
     const now = new Date().toISOString();
     await this.db.transaction().execute(async (trx) => {
       await trx
         .updateTable('disks')
-        .set({ state: 'active', instance_id: record.instanceId, orphaned_at: null, hint_json: newHintJson })
+        .set({ state: 'active', instance_id: record.instanceId, orphaned_at: null, hint_json: newHintJson, mounted_before: 1 })
         .where('cid', '=', record.newDiskCid)
         .execute();
       await trx
@@ -100,14 +121,9 @@ export class DiskMigrations {
     });
   }
 
-  /** The migration was rolled back (or finished): its record goes (the new disk, if any, stays an orphan). */
+  /** The migration was rolled back (or finished): its row goes (the new disk, if any, stays an orphan). */
   async forget(instanceId: string): Promise<void> {
-    await this.db.deleteFrom('config').where('key', '=', key(instanceId)).execute();
-  }
-
-  /** After a grow in place. */
-  async setSize(diskCid: string, sizeMiB: number): Promise<void> {
-    await this.db.updateTable('disks').set({ size_mib: sizeMiB }).where('cid', '=', diskCid).execute();
+    await this.db.deleteFrom('disk_migrations').where('instance_id', '=', instanceId).execute();
   }
 
   /** Disk cids some unfinished migration still uses (never deleted by the orphan sweep or delete-disk). */
@@ -122,15 +138,8 @@ export class DiskMigrations {
 }
 
 async function saveIn(trx: Kysely<DatabaseSchema>, record: DiskMigrationRecord): Promise<void> {
-  const value = JSON.stringify(record);
-  const updated = await trx
-    .updateTable('config')
-    .set({ value })
-    .where('key', '=', key(record.instanceId))
-    .executeTakeFirst();
-  if (Number(updated.numUpdatedRows) === 0)
-    await trx
-      .insertInto('config')
-      .values({ key: key(record.instanceId), value })
-      .execute();
+  const row = toRow(record);
+  const { instance_id: _id, ...rest } = row;
+  const updated = await trx.updateTable('disk_migrations').set(rest).where('instance_id', '=', record.instanceId).executeTakeFirst();
+  if (Number(updated.numUpdatedRows) === 0) await trx.insertInto('disk_migrations').values(row).execute();
 }

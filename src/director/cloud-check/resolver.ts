@@ -7,8 +7,8 @@ import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import type { AgentConnector } from '../../common/contracts/agent-connector.js';
 import { InternalError } from '../../common/errors.js';
 import type { HealthStore, MonitoredDisk, MonitoredInstance, TaskStep } from '../health/ports.js';
-import type { InstanceRecreator } from '../resurrector/recreate-vm.js';
-import { pollUntil } from '../resurrector/poll.js';
+import { pollUntil } from '../../common/waiting.js';
+import type { InstanceRecreator } from '../resurrector/instance-recreator.js';
 import type { ScannedProblem } from './scanner.js';
 
 export interface ResolverDeps {
@@ -20,7 +20,7 @@ export interface ResolverDeps {
   agents: AgentConnector;
   recreator: InstanceRecreator;
   timeouts: { vmDeleteTimeoutMs: number; agentWaitTimeoutMs: number };
-  pollIntervalMs?: number;
+  pollIntervalMs?: number | undefined;
 }
 
 export async function applyResolution(
@@ -28,6 +28,7 @@ export async function applyResolution(
   p: ScannedProblem,
   resolution: string,
   log: (s: TaskStep) => void,
+  signal?: AbortSignal,
 ): Promise<void> {
   if (resolution === 'ignore') return;
   const inst = p.instance ? await reload(deps, p.instance) : null;
@@ -39,6 +40,7 @@ export async function applyResolution(
       timeoutMs: deps.timeouts.vmDeleteTimeoutMs,
       intervalMs: poll,
       what: `The cloud still reports VM ${vmCid} as existing after deleting it`,
+      signal,
     });
   };
   const agentOf = (i: MonitoredInstance) => {
@@ -52,6 +54,7 @@ export async function applyResolution(
       timeoutMs: deps.timeouts.agentWaitTimeoutMs,
       intervalMs: poll,
       what: `The agent of ${i.group}/${i.index} did not answer after the reboot`,
+      signal,
     });
   };
   const reattach = async (i: MonitoredInstance, d: MonitoredDisk): Promise<void> => {
@@ -77,7 +80,7 @@ export async function applyResolution(
   switch (resolution) {
     case 'recreate_vm':
       if (!inst) throw new InternalError('recreate_vm needs an instance');
-      await deps.recreator.recreate(inst, log);
+      await deps.recreator.recreate(inst, log, signal);
       break;
     case 'reboot_vm':
       if (!inst?.vmCid) throw new InternalError('reboot_vm needs an instance with a VM');

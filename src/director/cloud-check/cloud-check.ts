@@ -10,7 +10,7 @@ import type { Logger } from '../../common/logger.js';
 import { errorMessage } from '../../common/errors.js';
 import type { CckRequest, CckResult } from '../../common/contracts/api.js';
 import type { HealthStore, TaskHandle, TaskRunnerPort, TaskStep } from '../health/ports.js';
-import type { InstanceRecreator } from '../resurrector/recreate-vm.js';
+import type { InstanceRecreator } from '../resurrector/instance-recreator.js';
 import { chooseResolution, validateResolutions } from './problems.js';
 import { applyResolution } from './resolver.js';
 import { scanDeployment } from './scanner.js';
@@ -25,7 +25,7 @@ export interface CloudCheckDeps {
   /** How long an agent may take to answer a ping before it counts as unresponsive. */
   agentTimeoutMs: number;
   timeouts: { vmDeleteTimeoutMs: number; agentWaitTimeoutMs: number };
-  pollIntervalMs?: number;
+  pollIntervalMs?: number | undefined;
   /** Called after resolutions were applied (the resurrector resets its meltdown latch). */
   onResolved?: (deployment: string) => void | Promise<void>;
 }
@@ -39,12 +39,12 @@ export class CloudCheck {
     const mode = request.report ? 'report' : request.auto ? 'auto' : 'resolve';
     return this.deps.tasks.submit(
       { deployment, description: `scan and fix (cloud-check, ${mode})`, user },
-      (log) => this.run(deployment, request, log),
+      (log, signal) => this.run(deployment, request, log, signal),
     );
   }
 
   /** The task body. */
-  async run(deployment: string, request: CckRequest, log: (s: TaskStep) => void): Promise<CckResult> {
+  async run(deployment: string, request: CckRequest, log: (s: TaskStep) => void, signal?: AbortSignal): Promise<CckResult> {
     const locked = await this.deps.tasks.lockedDeployments();
     // A VM another deployment's task is creating right now is not "unknown" yet.
     const othersBusy = [...locked].some((d) => d !== deployment);
@@ -84,6 +84,7 @@ export class CloudCheck {
           s,
           resolution,
           log,
+          signal,
         );
         s.problem.appliedResolution = resolution;
         if (resolution !== 'ignore') changed = true;
