@@ -116,10 +116,10 @@ describe('failed containers are retried on a timer (fake engine, no Docker)', ()
     const creates = kit.engine.calls.filter((c) => c.op === 'createContainer').map((c) => c.atMs);
     expect(creates).toHaveLength(4);
     const gaps = creates.slice(1).map((t, i) => t - (creates[i] ?? 0));
-    // FAST_BACKOFF: 40, 80, 160 ms.
-    expect(gaps[0]).toBeGreaterThanOrEqual(35);
-    expect(gaps[1]).toBeGreaterThanOrEqual(75);
-    expect(gaps[2]).toBeGreaterThanOrEqual(150);
+    // FAST_BACKOFF: 60, 120, 240 ms.
+    expect(gaps[0]).toBeGreaterThanOrEqual(55);
+    expect(gaps[1]).toBeGreaterThanOrEqual(115);
+    expect(gaps[2]).toBeGreaterThanOrEqual(235);
     expect(kit.alerts.filter((a) => a.category === 'container_failing')).toHaveLength(1);
   });
 
@@ -134,8 +134,8 @@ describe('failed containers are retried on a timer (fake engine, no Docker)', ()
     kit.engine.crash('a');
     await kit.waitFor('a', (c) => c.state === 'running' && c.restarts === 1, 'a to run again');
     const last = kit.engine.calls.filter((c) => c.op === 'startContainer').at(-1)?.atMs ?? 0;
-    // First retry after a good run: the initial delay again (40 ms), not the grown one.
-    expect(last - diedAt).toBeLessThan(80);
+    // First retry after a good run: the initial delay again (60 ms), not the grown one (240 ms).
+    expect(last - diedAt).toBeLessThan(180);
   });
 
   it('does not retry a failed container of a stopped instance', async () => {
