@@ -42,7 +42,7 @@ export async function run(args: string[]): Promise<unknown> {
     const t1 = Date.now();
     const diskCid = await env.fx.cloud.createDisk(1024, {});
     const hint = await env.fx.cloud.attachDisk(vm.vmCid, diskCid);
-    await vm.agent.mountDisk({ diskCid, hint });
+    await vm.agent.mountDisk({ diskCid, hint, newDisk: true });
     const diskMs = Date.now() - t1;
 
     await vm.loadImage(join(IMAGES_DIR, 'busybox.tar'));

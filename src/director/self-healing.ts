@@ -61,7 +61,7 @@ export class SelfHealing {
     const r = deps.settings.resurrector;
     const recreator = new VmReplacer({
       ports: vmPorts({ ...deps, logger }, (owner) => deployedGroup(deps.deployer, owner), {
-        agentCallTimeoutMs: deps.config.agentTimeoutMs,
+        agentCallTimeoutMs: deps.config.agentCallTimeoutMs,
         applyTimeoutMs: deps.config.applyTimeoutMs,
         agentWaitTimeoutMs: r.agentWaitTimeoutMs,
         agentPingIntervalMs: Math.min(deps.config.agentPingIntervalMs, 250),
@@ -70,7 +70,7 @@ export class SelfHealing {
       }),
       converge: {
         applyTimeoutMs: deps.config.applyTimeoutMs,
-        agentCallTimeoutMs: deps.config.agentTimeoutMs,
+        agentCallTimeoutMs: deps.config.agentCallTimeoutMs,
         watchPollIntervalMs: Math.min(deps.config.watchPollIntervalMs, 200),
       },
       watchTimeoutMs: r.watchTimeoutMs,
@@ -111,7 +111,7 @@ export class SelfHealing {
       tasks,
       recreator,
       logger,
-      agentTimeoutMs: deps.config.agentTimeoutMs,
+      agentCallTimeoutMs: deps.config.agentCallTimeoutMs,
       timeouts: r,
       onResolved: (d) => this.resurrector.operatorReset(d),
     });
@@ -127,9 +127,6 @@ export class SelfHealing {
     await Promise.race([this.dispatcher.drain(), new Promise((r) => setTimeout(r, 2000).unref())]);
   }
 }
-
-/** Config-table key of the meltdown stops (deployment → ISO time tripped), kept across restarts. */
-const CONFIG_MELTDOWNS = 'resurrector_meltdowns';
 
 /** The health parts' view of the store. */
 class StoreHealthAdapter implements HealthStore, AlertStore, MeltdownStore {
@@ -213,19 +210,12 @@ class StoreHealthAdapter implements HealthStore, AlertStore, MeltdownStore {
     return { global: await this.globalResurrection(), deployments };
   }
 
-  async loadMeltdowns(): Promise<Record<string, string>> {
-    const v = await this.store.config.get(CONFIG_MELTDOWNS);
-    if (v === undefined) return {};
-    try {
-      const parsed: unknown = JSON.parse(v);
-      return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, string>) : {};
-    } catch {
-      return {};
-    }
+  loadMeltdowns(): Promise<Record<string, string>> {
+    return this.store.resurrectionStops.list();
   }
 
   saveMeltdowns(meltdowns: Record<string, string>): Promise<void> {
-    return this.store.config.set(CONFIG_MELTDOWNS, JSON.stringify(meltdowns));
+    return this.store.resurrectionStops.replaceAll(meltdowns);
   }
 
   /** An alert is kept in the alerts table (`bosun alerts`) and as an event (`bosun events`). */

@@ -1,7 +1,8 @@
 /**
- * Parses and validates a manifest: YAML (with positions) → release-compat conversion → zod schema
- * → semantic checks. Every problem found is reported at once, each with its path and line/column;
- * errors throw InvalidManifestError, warnings come back with the manifest.
+ * Parses and validates a manifest: YAML read as BOSH reads it (with positions) → ops files →
+ * variables → null values dropped → release-compat conversion → zod schema → semantic checks →
+ * unresolved variables. Every problem found is reported at once (once per place), each with its
+ * path and line/column; errors throw InvalidManifestError, warnings come back with the manifest.
  */
 import { distance } from 'fastest-levenshtein';
 import { visit, type Document } from 'yaml';
@@ -21,7 +22,7 @@ import { describe } from './units.js';
 import { collectVars, interpolate, parseVarFlag, placeholdersIn } from './variables.js';
 import { locate } from './yaml-positions.js';
 import { MAX_ALIAS_COUNT, positionAt, readYaml, type YamlFile } from './yaml-read.js';
-import type { Origins } from './yaml-tree.js';
+import { AliasBombError, type Origins } from './yaml-tree.js';
 
 export interface LoadedManifest {
   manifest: NativeManifest;
@@ -68,16 +69,30 @@ function render(text: string, options: RenderOptions): Rendered {
   const origins: Origins = new WeakMap();
   const ops = (options.opsFiles ?? []).map((f) => readYaml(f.text, f.fileName, false));
   const varsFiles = (options.varsFiles ?? []).map((f) => readYaml(f.text, f.fileName, false));
-  const problems: ManifestProblem[] = applyOpsFiles(doc, ops, origins);
-  const flags: Array<{ name: string; value: unknown }> = [];
-  for (const v of options.vars ?? []) {
-    const parsed = parseVarFlag(v);
-    if (typeof parsed === 'string')
-      problems.push({ severity: 'error', path: '', line: null, column: null, message: parsed });
-    else flags.push(parsed);
+  const problems: ManifestProblem[] = [];
+  try {
+    problems.push(...applyOpsFiles(doc, ops, origins));
+    const flags: Array<{ name: string; value: unknown }> = [];
+    for (const v of options.vars ?? []) {
+      const parsed = parseVarFlag(v);
+      if (typeof parsed === 'string')
+        problems.push({ severity: 'error', path: '', line: null, column: null, message: parsed });
+      else flags.push(parsed);
+    }
+    const vars = collectVars(varsFiles, flags, doc, problems);
+    if (problems.length === 0) problems.push(...interpolate(doc, vars, origins, main));
+  } catch (err) {
+    if (!(err instanceof AliasBombError)) throw err;
+    const pos = positionAt(err.file.lines, err.offset);
+    problems.push({
+      severity: 'error',
+      path: '',
+      line: pos.line,
+      column: pos.column,
+      file: err.file.fileName,
+      message: `the aliases of this value expand to more than ${MAX_ALIAS_COUNT} values, which bosun refuses as an "alias bomb"; write the repeated values out or nest fewer aliases`,
+    });
   }
-  const vars = collectVars(varsFiles, flags, doc, problems);
-  if (problems.length === 0) problems.push(...interpolate(doc, vars, origins, main));
   if (problems.length > 0) fail(problems, options.fileName);
 
   let raw: unknown;

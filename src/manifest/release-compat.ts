@@ -221,6 +221,12 @@ function convertGroup(ctx: Ctx, g: Obj, at: PathSegment[], nativeIndex: number):
         : found.value;
     }
   }
+  if (!containersJob && isObj(g['properties']) && g['properties']['containers'] !== undefined)
+    problems.warning(
+      [...at, 'properties', 'containers'],
+      `instance group "${name}" lists no "containers" job, so these containers are not run (a group runs only the jobs it lists); add the containers job to run them`,
+      true,
+    );
   if (dockerJob) {
     const daemon = convertDaemon(ctx, finder(ctx, g, at, dockerJob), dockerJob, [...gAt, 'docker']);
     if (Object.keys(daemon).length > 0) out['docker'] = daemon;
@@ -326,6 +332,12 @@ function convertDaemon(
   if (prefixed && isObj(prefixed.value)) entries.push(...flatten(prefixed.value, prefixed.at));
   const env = find('env');
   if (env && isObj(env.value)) entries.push(...flatten({ env: env.value }, env.at.slice(0, -1)));
+  if (job.properties?.['containers'] !== undefined)
+    ctx.problems.warning(
+      [...job.at, 'properties', 'containers'],
+      'containers under the docker job are not run: the release (and bosun) read them from the "containers" job\'s properties (or the group\'s or deployment\'s); move them there',
+      true,
+    );
   if (job.properties) {
     const own = Object.fromEntries(
       Object.entries(job.properties).filter(([k]) => k !== 'docker' && k !== 'env' && k !== 'containers'),

@@ -143,7 +143,7 @@ function checkHostPaths(c: Obj, at: PathSegment[], problems: ProblemList, policy
     if (!vmPathAllowed(host, policy.allowedHostPaths)) {
       problems.error(
         [...at, 'volumes', i],
-        `"${String(v)}" mounts "${host}", a directory of the VM itself; the director's host-path policy refuses absolute host paths outside ${RELEASE_STORE_DIR} (the persistent disk) by default. Keep the data on the persistent disk ("${RELEASE_STORE_DIR}/…" or a relative path), or have the director's operator allow the directory with allowed_host_paths in the director config (it is then mounted read-only)`,
+        `"${String(v)}" mounts "${host}", a directory of the VM itself; the director's host-path policy refuses absolute host paths outside ${RELEASE_STORE_DIR} (the persistent disk) by default. Keep the data on the persistent disk ("${RELEASE_STORE_DIR}/…" or a relative path), or have the director's operator allow the directory with manifest_policy.allowed_host_paths in the director config (it is then mounted read-only)`,
       );
     } else if (parsed.mode === 'rw') {
       problems.warning(

@@ -6,6 +6,16 @@
 import { isAlias, isMap, isPair, isScalar, isSeq, visit, type Document, type Node, type Pair } from 'yaml';
 import type { YamlFile } from './yaml-read.js';
 
+/** A value whose aliases expand beyond the bound: refused as an alias bomb, in `file`. */
+export class AliasBombError extends Error {
+  constructor(
+    readonly file: YamlFile,
+    readonly offset: number,
+  ) {
+    super(`the aliases of ${file.fileName} expand to too many values`);
+  }
+}
+
 /** node → the file it was read from (absent: the manifest). */
 export type Origins = WeakMap<object, YamlFile>;
 
@@ -56,9 +66,15 @@ export function transplant(
   if (!hasAlias(node) && !isAlias(node)) {
     copy = node.clone() as Node;
   } else {
-    const js: unknown = isAlias(node)
-      ? node.resolve(from.doc)?.toJS(from.doc, { maxAliasCount })
-      : node.toJS(from.doc, { maxAliasCount });
+    let js: unknown;
+    try {
+      js = isAlias(node)
+        ? node.resolve(from.doc)?.toJS(from.doc, { maxAliasCount })
+        : node.toJS(from.doc, { maxAliasCount });
+    } catch (err) {
+      if (err instanceof ReferenceError) throw new AliasBombError(from, node.range?.[0] ?? 0);
+      throw err;
+    }
     copy = target.createNode(js) as Node;
     const range = node.range;
     if (range) visit(copy, { Node: (_k, n) => void (n.range = [...range]) });

@@ -6,7 +6,7 @@ import { access, chmod, constants, mkdir, readFile, rm, writeFile } from 'node:f
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from '../common/waiting.js';
 import YAML from 'yaml';
 import { errorMessage, InvalidInputError, UnavailableError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';

@@ -3,6 +3,7 @@
  * beside itself. Only portable column types; `autoIncrement` is translated per dialect below.
  */
 import { Migrator, sql } from 'kysely';
+import { directorHealthState } from './migrations/0003-director-health-state.js';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 
 export type DialectKind = 'sqlite' | 'postgres';
@@ -147,6 +148,7 @@ function migrations(kind: DialectKind): Record<string, Migration> {
       },
     },
     '0002_disk_mounted_before_and_migrations': diskMountedBeforeAndMigrations,
+    '0003_director_health_state': directorHealthState,
   };
 }
 

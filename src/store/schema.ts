@@ -32,7 +32,6 @@ export interface InstancesTable {
   spec_hash: string | null;
   last_heartbeat_at: string | null;
   job_state: string | null;
-  heartbeat_json: string | null;
   created_at: string;
 }
 
@@ -128,6 +127,13 @@ export interface ConfigTable {
   value: string;
 }
 
+/** A deployment whose resurrection the meltdown rule stopped, until an operator lifts it. */
+export interface ResurrectionStopsTable {
+  deployment: string;
+  /** When the meltdown tripped (ISO time). */
+  tripped_at: string;
+}
+
 export interface DatabaseSchema {
   deployments: DeploymentsTable;
   instances: InstancesTable;
@@ -140,4 +146,5 @@ export interface DatabaseSchema {
   alerts: AlertsTable;
   locks: LocksTable;
   config: ConfigTable;
+  resurrection_stops: ResurrectionStopsTable;
 }

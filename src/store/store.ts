@@ -10,6 +10,7 @@ import { DiskMigrationsRepository } from './repositories/disk-migrations.js';
 import { DisksRepository } from './repositories/disks.js';
 import { InstancesRepository } from './repositories/instances.js';
 import { LocksRepository } from './repositories/locks.js';
+import { ResurrectionStopsRepository } from './repositories/resurrection-stops.js';
 import { TaskEventsRepository } from './repositories/task-events.js';
 import { TasksRepository } from './repositories/tasks.js';
 import { VmsRepository } from './repositories/vms.js';
@@ -28,6 +29,7 @@ export class Store {
   readonly alerts: AlertsRepository;
   readonly locks: LocksRepository;
   readonly config: ConfigRepository;
+  readonly resurrectionStops: ResurrectionStopsRepository;
 
   private constructor(private readonly database: OpenDatabase) {
     const db = database.db;
@@ -42,6 +44,7 @@ export class Store {
     this.alerts = new AlertsRepository(db);
     this.locks = new LocksRepository(db);
     this.config = new ConfigRepository(db);
+    this.resurrectionStops = new ResurrectionStopsRepository(db);
   }
 
   static async create(config: DatabaseConfig): Promise<Store> {

@@ -113,4 +113,20 @@ describe('agent disks (loop-backed disks of the local cloud)', () => {
     await env.fx.cloud.detachDisk(vm.vmCid, diskCid);
     expect(await sha256(file)).toBe(before);
   });
+
+  it('only deleting the VM releases a mounted disk: its loop device is gone and the data mounts elsewhere', async () => {
+    const other = await env.createVm();
+    const diskCid = await env.fx.cloud.createDisk(64, {});
+    await other.agent.mountDisk({ diskCid, hint: await env.fx.cloud.attachDisk(other.vmCid, diskCid), newDisk: true });
+    const otherStore = join(env.fx.cloud.vmDir(other.vmCid), 'store');
+    await other.agent.runCommand(`echo moved > ${otherStore}/marker && sync`);
+    await expect(env.fx.cloud.detachDisk(other.vmCid, diskCid)).rejects.toThrow(/still in use/);
+    await env.fx.cloud.deleteVm(other.vmCid);
+    expect((await exec('losetup', ['-j', env.fx.cloud.diskFile(diskCid)])).stdout.trim()).toBe('');
+    expect(await env.fx.cloud.findDiskAttachment(diskCid)).toBeNull();
+    await vm.agent.mountDisk({ diskCid, hint: await env.fx.cloud.attachDisk(vm.vmCid, diskCid) });
+    expect((await vm.agent.runCommand(`cat ${store()}/marker`)).stdout.trim()).toBe('moved');
+    await vm.agent.unmountDisk(diskCid);
+    await env.fx.cloud.detachDisk(vm.vmCid, diskCid);
+  }, 120_000);
 });

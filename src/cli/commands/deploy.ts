@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { InvalidInputError } from '../../common/errors.js';
-import { renderManifest } from '../../manifest/index.js';
+import { InvalidInputError, InvalidManifestError } from '../../common/errors.js';
+import { loadManifest, renderManifest } from '../../manifest/index.js';
 import type { DiffResponse, InstanceInfo, TaskRef } from '../../common/contracts/api.js';
 import type { CliContext } from '../context.js';
 import { seg } from '../client.js';
@@ -58,7 +58,18 @@ export function registerDeployCommand(program: Command, context: CliContext): vo
  */
 async function readManifest(file: string, flags: ManifestFlags): Promise<string> {
   const { text, render, hasExtras } = await readManifestInputs(file, flags);
-  return hasExtras ? renderManifest(text, render) : text;
+  if (!hasExtras) return text;
+  const rendered = renderManifest(text, render);
+  // Variables left unresolved are named here, in the user's files; everything else (which depends
+  // on the director's policy) the director checks.
+  try {
+    loadManifest(text, render);
+  } catch (err) {
+    if (!(err instanceof InvalidManifestError)) throw err;
+    const unresolved = err.details.problems.filter((p) => p.message.startsWith('unresolved variable'));
+    if (unresolved.length > 0) throw new InvalidManifestError(unresolved, { fileName: file });
+  }
+  return rendered;
 }
 
 function printDiff(diff: DiffResponse): void {

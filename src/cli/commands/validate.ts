@@ -25,7 +25,7 @@ export function registerValidateCommand(program: Command): void {
     )
     .option(
       '--allow-host-path <dir>',
-      "check as a director whose host-path policy allows this VM directory (repeatable; the director's allowed_host_paths)",
+      "check as a director whose host-path policy allows this VM directory (repeatable; the director's manifest_policy.allowed_host_paths)",
       (v: string, prev: string[] = []) => [...prev, v],
     );
   addManifestOptions(command).action(async (file: string, _options: ValidateOptions, cmd: Command) => {

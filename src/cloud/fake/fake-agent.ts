@@ -1,4 +1,5 @@
-import { CancelledError, ConflictError, UnavailableError } from '../../common/errors.js';
+import { CancelledError, ConflictError, InternalError, InvalidInputError, NotFoundError, UnavailableError } from '../../common/errors.js';
+import { sleep, throwIfAborted } from '../../common/waiting.js';
 import type {
   AgentApi,
   AgentState,
@@ -14,7 +15,6 @@ import type {
   Vitals,
 } from '../../common/contracts/agent-protocol.js';
 import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
-import { DiskNotFoundError } from '../cloud.js';
 
 /** What a fake agent needs from its cloud: the shared per-disk data and the failure switches. */
 export interface FakeAgentHost {
@@ -42,7 +42,8 @@ const idleVitals = (): Vitals => ({
  * An in-process agent for the fake cloud: it keeps the applied spec, pretends its containers run,
  * mounts disks (whose data lives in the cloud, so it follows a disk to a new VM) and sends
  * heartbeats. Calls to an unresponsive agent hang, then reject with UnavailableError; calls to an
- * agent whose VM is gone reject at once.
+ * agent whose VM is gone reject at once. It fails the way the real agent does, with the same
+ * typed errors (test/contract/agent-api-contract.ts runs against both).
  */
 export class FakeAgent implements AgentApi {
   private spec: InstanceSpec | null = null;
@@ -59,7 +60,8 @@ export class FakeAgent implements AgentApi {
     return this.mounted.has(diskCid);
   }
   private condition: FakeAgentCondition = 'running';
-  private readonly pending = new Map<NodeJS.Timeout, () => void>();
+  /** Released when the VM goes: hanging calls end then (rejected as unanswered) rather than never. */
+  private hanging = new AbortController();
   /** Every action called on this agent, in order (for assertions). */
   readonly calls: Array<{ action: string; args: unknown[] }> = [];
 
@@ -98,11 +100,8 @@ export class FakeAgent implements AgentApi {
     this.condition = 'gone';
     this.stopHeartbeats();
     // Hanging calls end now (rejected as unanswered) rather than never.
-    for (const [t, resolve] of this.pending) {
-      clearTimeout(t);
-      resolve();
-    }
-    this.pending.clear();
+    this.hanging.abort();
+    this.hanging = new AbortController();
   }
 
   /** A reboot: containers come back up from the last applied spec. */
@@ -174,6 +173,7 @@ export class FakeAgent implements AgentApi {
 
   async apply(spec: InstanceSpec, options: LongActionOptions = {}): Promise<void> {
     return this.act('apply', [spec], () => {
+      if (!spec || !Array.isArray(spec.containers)) throw new InvalidInputError('apply needs an instance spec with a `containers` list.');
       this.spec = spec;
       this.applyContainers(spec);
     }, options.signal);
@@ -202,10 +202,10 @@ export class FakeAgent implements AgentApi {
 
   async mountDisk(request: MountDiskRequest, options: LongActionOptions = {}): Promise<void> {
     return this.act('mountDisk', [request], () => {
-      if (!this.host.diskData(request.diskCid)) throw new DiskNotFoundError(request.diskCid);
-      if (!this.host.isDiskAttachedTo(request.diskCid, this.vmCid)) {
-        throw new Error(
-          `disk ${request.diskCid} is not attached to VM ${this.vmCid}; attach it before mounting`,
+      if (!request?.diskCid || !request.hint?.path) throw new InvalidInputError('mount_disk needs {diskCid, hint: {path}}.');
+      if (!this.host.diskData(request.diskCid) || !this.host.isDiskAttachedTo(request.diskCid, this.vmCid)) {
+        throw new NotFoundError(
+          `Cannot mount disk ${request.diskCid}: its device ${request.hint.path} does not exist on VM ${this.vmCid}; check that the cloud attached it.`,
         );
       }
       this.mounted.set(request.diskCid, request.target ?? 'store');
@@ -251,6 +251,9 @@ export class FakeAgent implements AgentApi {
     options: LongActionOptions<MigrateDiskProgress> = {},
   ): Promise<MigrateDiskResult> {
     const { onProgress, signal } = options;
+    if (!MIGRATE_PHASES.includes(request.phase)) {
+      throw new InvalidInputError(`migrate_disk needs "phase": one of ${MIGRATE_PHASES.join(', ')}, not ${JSON.stringify(request.phase)}.`);
+    }
     const hold = this.migrateHold?.phase === request.phase ? this.migrateHold : null;
     if (hold) {
       this.migrateHold = null;
@@ -275,10 +278,11 @@ export class FakeAgent implements AgentApi {
         if (this.migrateFailure?.phase === 'swap') {
           const { message } = this.migrateFailure;
           this.migrateFailure = null;
-          throw new Error(message);
+          throw new InternalError(message);
         }
         const { oldDiskCid, newDiskCid } = request;
-        if (!oldDiskCid || !newDiskCid || !this.mounted.has(newDiskCid)) throw new Error('swap: the new disk is not mounted');
+        if (!oldDiskCid || !newDiskCid) throw new InvalidInputError('migrate_disk "swap" needs "oldDiskCid" and "newDiskCid".');
+        if (!this.mounted.has(newDiskCid)) throw new ConflictError(`Cannot swap disks: the new disk ${newDiskCid} is not mounted at the migration target.`);
         this.mounted.delete(oldDiskCid);
         this.mounted.set(newDiskCid, 'store');
         return { bytesCopied: 0, filesCopied: 0, durationMs: 0 };
@@ -288,19 +292,19 @@ export class FakeAgent implements AgentApi {
           const data = t === target ? this.host.diskData(cid) : undefined;
           if (data) return [cid, data];
         }
-        throw new Error(`agent ${this.agentId} has no disk mounted at its ${target} target; cannot migrate`);
+        throw new ConflictError(`Cannot migrate the persistent disk: agent ${this.agentId} has no disk mounted at its ${target} target.`);
       };
       const [, from] = at('store');
       const [toCid, to] = at('migration');
       const bytes = usedBytesOf(from);
       const sizeMiB = this.host.diskSizeMiB?.(toCid);
       if (request.phase === 'copy' && sizeMiB !== undefined && bytes > sizeMiB * 1024 * 1024) {
-        throw new Error(`the new disk ${toCid} (${sizeMiB} MiB) is too small for ${bytes} bytes of data`);
+        throw new ConflictError(`The new disk ${toCid} (${sizeMiB} MiB) is too small for ${bytes} bytes of data.`);
       }
       if (this.migrateFailure?.phase === request.phase) {
         const { message } = this.migrateFailure;
         this.migrateFailure = null;
-        throw new Error(message);
+        throw new InternalError(message);
       }
       if (request.phase !== 'copy') to.clear();
       for (const [k, v] of from) to.set(k, v);
@@ -313,7 +317,7 @@ export class FakeAgent implements AgentApi {
       });
       if (request.phase === 'delta') {
         for (const [k, v] of from)
-          if (to.get(k) !== v) throw new Error(`verification failed: ${k} differs on the new disk`);
+          if (to.get(k) !== v) throw new InternalError(`The copy on the new disk does not match: ${k} differs.`);
       }
       return {
         startedAtMs: Date.now(),
@@ -332,17 +336,16 @@ export class FakeAgent implements AgentApi {
   async fetchLogs(container: string, lines?: number): Promise<string> {
     return this.act('fetchLogs', [container, lines], () => {
       const c = this.containers.get(container);
-      if (!c) throw new Error(`no container named ${container} on agent ${this.agentId}`);
+      if (!c) throw new NotFoundError(`There is no container "${container}" on this VM; \`bosun instances\` lists the containers.`);
       return `fake log of ${container} (${c.state})\n`;
     });
   }
 
   async runCommand(command: string, timeoutMs?: number): Promise<RunCommandResult> {
-    return this.act('runCommand', [command, timeoutMs], () => ({
-      exitCode: 0,
-      stdout: `${command}\n`,
-      stderr: '',
-    }));
+    return this.act('runCommand', [command, timeoutMs], () => {
+      if (typeof command !== 'string' || command === '') throw new InvalidInputError('run_command needs a non-empty `command`.');
+      return { exitCode: 0, stdout: `${command}\n`, stderr: '' };
+    });
   }
 
   /** Idle vitals plus the store disk's usage (its data's bytes), which the disk resize checks. */
@@ -363,6 +366,7 @@ export class FakeAgent implements AgentApi {
   }
 
   private jobState(): JobState {
+    if (!this.spec) return 'unknown';
     if (this.stoppedOnPurpose) return 'stopped';
     for (const c of this.containers.values()) {
       if (c.state !== 'running') return 'failing';
@@ -395,18 +399,13 @@ export class FakeAgent implements AgentApi {
   /** Runs an action as the agent's HTTP API would answer it, honouring the injected condition. */
   private async act<T>(action: string, args: unknown[], fn: () => T, signal?: AbortSignal): Promise<T> {
     this.calls.push({ action, args });
-    if (signal?.aborted) throw new CancelledError(`${action} on agent ${this.agentId} was cancelled before it started`);
+    // As over HTTP (src/director/agent-client/): an aborted call rejects with the abort's reason.
+    throwIfAborted(signal);
     if (this.condition === 'gone') {
       throw new UnavailableError(`agent ${this.agentId} on VM ${this.vmCid} does not answer: its VM is gone`);
     }
     if (this.condition === 'unresponsive') {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          this.pending.delete(t);
-          resolve();
-        }, this.host.unresponsiveTimeoutMs);
-        this.pending.set(t, resolve);
-      });
+      await sleep(this.host.unresponsiveTimeoutMs, this.hanging.signal).catch(() => undefined);
       throw new UnavailableError(
         `agent ${this.agentId} on VM ${this.vmCid} did not answer ${action} within ${this.host.unresponsiveTimeoutMs} ms`,
       );
@@ -416,6 +415,8 @@ export class FakeAgent implements AgentApi {
     return fn();
   }
 }
+
+const MIGRATE_PHASES: Array<MigrateDiskRequest['phase']> = ['copy', 'sync', 'delta', 'swap'];
 
 function usedBytesOf(data: Map<string, string>): number {
   let n = 0;

@@ -23,7 +23,7 @@ export interface CloudCheckDeps {
   recreator: InstanceRecreator;
   logger: Logger;
   /** How long an agent may take to answer a ping before it counts as unresponsive. */
-  agentTimeoutMs: number;
+  agentCallTimeoutMs: number;
   timeouts: { vmDeleteTimeoutMs: number; agentWaitTimeoutMs: number };
   pollIntervalMs?: number | undefined;
   /** Called after resolutions were applied (the resurrector resets its meltdown latch). */
@@ -55,7 +55,7 @@ export class CloudCheck {
         cloud: this.deps.cloud,
         agents: this.deps.agents,
         logger: this.deps.logger,
-        agentTimeoutMs: this.deps.agentTimeoutMs,
+        agentCallTimeoutMs: this.deps.agentCallTimeoutMs,
       },
       deployment,
       { includeUnknownVms: !othersBusy },

@@ -29,7 +29,7 @@ export interface ScannerDeps {
   cloud: Pick<Cloud, 'hasVm' | 'hasDisk' | 'getDisks' | 'listVms'>;
   agents: AgentConnector;
   logger: Logger;
-  agentTimeoutMs: number;
+  agentCallTimeoutMs: number;
 }
 
 export async function scanDeployment(
@@ -101,8 +101,8 @@ export async function scanDeployment(
     const agent = deps.agents.connect({ agentId: inst.agentId, vmCid, ip: inst.ip });
     let mounted: string[];
     try {
-      await withDeadline(deps.agentTimeoutMs, `ping of agent ${inst.agentId}`, () => agent.ping());
-      mounted = await withDeadline(deps.agentTimeoutMs, `list_disk of agent ${inst.agentId}`, () => agent.listDisk());
+      await withDeadline(deps.agentCallTimeoutMs, `ping of agent ${inst.agentId}`, () => agent.ping());
+      mounted = await withDeadline(deps.agentCallTimeoutMs, `list_disk of agent ${inst.agentId}`, () => agent.listDisk());
     } catch (err) {
       deps.logger.debug(`cloud-check: ${name}: ${errorMessage(err)}`);
       add('unresponsive_agent', `The agent of ${name} (VM ${vmCid}) is not responding`, {

@@ -24,7 +24,7 @@ import { parseSize, SIZE_PATTERN, type ApiLimits } from '../api/limits.js';
  *     allow_privileged: false
  *     allow_devices: false
  *     allow_cap_adds: false
- *   allowed_host_paths: [/etc/ssl]   # VM directories manifests may mount read-only (docs/manifest.md)
+ *     allowed_host_paths: [/etc/ssl]  # VM directories volumes may mount, read-only (docs/manifest.md)
  *   api:                          # limits of the API (src/director/api/limits.ts)
  *     body_limit: 1m              # JSON bodies of routes without a manifest
  *     manifest_body_limit: 16m    # deploy, diff
@@ -32,6 +32,12 @@ import { parseSize, SIZE_PATTERN, type ApiLimits } from '../api/limits.js';
  *     request_timeout: 5m         # a request other than an upload must arrive within this
  *     upload_idle_timeout: 5m     # an upload is cut when no byte arrives for this long
  *     logs_max_size: 4m           # `bosun logs` answers longer than this are cut (and say so)
+ *   retention:                    # history kept (src/store/retention.ts); pruned at start and hourly
+ *     max_age: 720h               # finished tasks (with events), alerts, audit events older than this go
+ *     max_tasks: 2000             # the newest finished tasks kept
+ *     max_alerts: 10000
+ *     max_audit_events: 10000
+ *     prune_interval: 1h
  */
 export const DEFAULT_DIRECTOR_PORT = 25555;
 
@@ -54,6 +60,16 @@ const apiSection = z
   })
   .strict();
 
+const retentionSection = z
+  .object({
+    max_age: duration.optional(),
+    max_tasks: z.number().int().positive().optional(),
+    max_alerts: z.number().int().positive().optional(),
+    max_audit_events: z.number().int().positive().optional(),
+    prune_interval: duration.optional(),
+  })
+  .strict();
+
 const fileSchema = z
   .object({
     name: z.string().min(1).optional(),
@@ -70,12 +86,17 @@ const fileSchema = z
     resurrector: z.record(z.string(), z.unknown()).optional(),
     responders: z.array(z.unknown()).optional(),
     manifest_policy: z
-      .object({ allow_privileged: z.boolean().optional(), allow_devices: z.boolean().optional(), allow_cap_adds: z.boolean().optional() })
+      .object({
+        allow_privileged: z.boolean().optional(),
+        allow_devices: z.boolean().optional(),
+        allow_cap_adds: z.boolean().optional(),
+        /** VM directories that manifests may mount into containers, read-only (default: none). */
+        allowed_host_paths: z.array(z.string().startsWith('/', 'an absolute directory such as /etc/ssl')).optional(),
+      })
       .strict()
       .optional(),
-    /** VM directories that manifests may mount into containers, read-only (default: none). */
-    allowed_host_paths: z.array(z.string().startsWith('/', 'an absolute directory such as /etc/ssl')).optional(),
     api: apiSection.optional(),
+    retention: retentionSection.optional(),
   })
   .strict();
 
@@ -101,7 +122,7 @@ export interface DaemonConfig {
   resurrectionDefault?: boolean;
   /** manifest_policy: false forbids privileged / devices / cap_adds in manifests. */
   manifestPolicy: { allowPrivileged: boolean; allowDevices: boolean; allowCapAdds: boolean };
-  /** The manifests' host-path policy: VM directories that `volumes` may mount, read-only. */
+  /** manifest_policy.allowed_host_paths: VM directories that `volumes` may mount, read-only. */
   allowedHostPaths: string[];
   /** The raw `health`, `resurrector` and `responders` sections, for parseHealthSettings. */
   healthSections: {
@@ -111,6 +132,14 @@ export interface DaemonConfig {
   };
   /** The `api:` section: body, upload and request-time limits (unset ones keep their defaults). */
   apiLimits: Partial<ApiLimits>;
+  /** The `retention:` section, as director config fields (unset ones keep their defaults). */
+  retention: {
+    retentionMaxAgeMs?: number;
+    retentionMaxTasks?: number;
+    retentionMaxAlerts?: number;
+    retentionMaxAuditEvents?: number;
+    retentionPruneIntervalMs?: number;
+  };
 }
 
 export async function loadDaemonConfig(flags: DaemonFlags): Promise<DaemonConfig> {
@@ -153,7 +182,7 @@ export async function loadDaemonConfig(flags: DaemonFlags): Promise<DaemonConfig
       allowDevices: file.manifest_policy?.allow_devices ?? true,
       allowCapAdds: file.manifest_policy?.allow_cap_adds ?? true,
     },
-    allowedHostPaths: file.allowed_host_paths ?? [],
+    allowedHostPaths: file.manifest_policy?.allowed_host_paths ?? [],
     healthSections: { health: file.health, resurrector: file.resurrector, responders: file.responders },
     apiLimits: {
       jsonBodyBytes: sizeOf(file.api?.body_limit),
@@ -163,6 +192,13 @@ export async function loadDaemonConfig(flags: DaemonFlags): Promise<DaemonConfig
       uploadIdleTimeoutMs: file.api?.upload_idle_timeout,
       logsMaxBytes: sizeOf(file.api?.logs_max_size),
     },
+    retention: definedOnly({
+      retentionMaxAgeMs: file.retention?.max_age,
+      retentionMaxTasks: file.retention?.max_tasks,
+      retentionMaxAlerts: file.retention?.max_alerts,
+      retentionMaxAuditEvents: file.retention?.max_audit_events,
+      retentionPruneIntervalMs: file.retention?.prune_interval,
+    }),
   };
 }
 
@@ -173,6 +209,10 @@ export function parseListen(value: string): { host: string; port: number } {
     throw new InvalidInputError(`--listen takes HOST:PORT (e.g. 127.0.0.1:25555), got "${value}".`);
   }
   return { host: m[1] || m[2] || '127.0.0.1', port };
+}
+
+function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function sizeOf(value: number | string | undefined): number | undefined {

@@ -71,7 +71,7 @@ export async function runDirector(
         name: config.name,
         version: VERSION,
         dataDir: config.dataDir,
-        ...(config.agentTimeoutMs === undefined ? {} : { agentTimeoutMs: config.agentTimeoutMs }),
+        ...(config.agentTimeoutMs === undefined ? {} : { agentCallTimeoutMs: config.agentTimeoutMs }),
         ...(config.heartbeatIntervalMs === undefined
           ? {}
           : { heartbeatIntervalMs: config.heartbeatIntervalMs }),
@@ -79,6 +79,7 @@ export async function runDirector(
         ...(config.resurrectionDefault === undefined
           ? {}
           : { resurrectionDefault: config.resurrectionDefault }),
+        ...config.retention,
         manifestPolicy: config.manifestPolicy,
         // The embedded local cloud (its own data dir) belongs to this director alone.
         deleteUnknownVmsAfterCrash: true,

@@ -9,7 +9,7 @@ import type { DiskRecord } from '../../store/store.js';
 import type { TaskContext } from '../tasks/task-context.js';
 import { ensureDiskSize } from './disk-size.js';
 import type { InstanceDeps, InstanceTarget } from './instance-deps.js';
-import { withTimeout } from './timeouts.js';
+import { withDeadline } from '../../common/waiting.js';
 import type { ReadyVm } from './vm-steps.js';
 
 export async function ensurePersistentDisk(deps: InstanceDeps, ctx: TaskContext, target: InstanceTarget, vm: ReadyVm): Promise<void> {
@@ -25,18 +25,18 @@ export async function ensurePersistentDisk(deps: InstanceDeps, ctx: TaskContext,
     disk = await deps.store.disks.create({ cid, sizeMiB: wanted, instanceId: target.record.id, deployment: target.record.deployment });
   }
   disk = await ensureDiskSize(deps, ctx, target, vm, disk, wanted);
-  await attachAndMount(deps, vm, disk);
+  await attachAndMount(deps, ctx, vm, disk);
 }
 
-async function attachAndMount(deps: InstanceDeps, vm: ReadyVm, disk: DiskRecord): Promise<void> {
-  const t = deps.config.agentTimeoutMs;
+async function attachAndMount(deps: InstanceDeps, ctx: TaskContext, vm: ReadyVm, disk: DiskRecord): Promise<void> {
+  const t = deps.config.agentCallTimeoutMs;
   const attached = await deps.cloud.getDisks(vm.vmCid);
   let hint: DiskHint | null = disk.hint;
   if (!attached.includes(disk.cid)) {
     hint = await deps.cloud.attachDisk(vm.vmCid, disk.cid);
     await deps.store.disks.setHint(disk.cid, hint);
   }
-  const mounted = await withTimeout(vm.agent.listDisk(), t, 'list_disk timed out');
+  const mounted = await withDeadline(t, 'list_disk', () => vm.agent.listDisk(), ctx.signal);
   if (mounted.includes(disk.cid)) return;
   if (hint === null) {
     // Attached (e.g. by createVm) but we never saw its hint, and not mounted: re-attach to learn where it is.
@@ -46,7 +46,7 @@ async function attachAndMount(deps: InstanceDeps, vm: ReadyVm, disk: DiskRecord)
   }
   // Only a disk never seen mounted may be formatted by the agent (when it has no filesystem).
   const request = { diskCid: disk.cid, hint, ...(disk.mountedBefore ? {} : { newDisk: true }) };
-  await withTimeout(vm.agent.mountDisk(request), deps.config.applyTimeoutMs, 'mount_disk timed out');
+  await withDeadline(deps.config.applyTimeoutMs, `mount_disk of ${disk.cid}`, (signal) => vm.agent.mountDisk(request, { signal }), ctx.signal);
   await deps.store.disks.markMounted(disk.cid);
 }
 
@@ -57,13 +57,13 @@ async function attachAndMount(deps: InstanceDeps, vm: ReadyVm, disk: DiskRecord)
  */
 export async function detachAndOrphan(deps: InstanceDeps, ctx: TaskContext, vm: ReadyVm | null, disk: DiskRecord): Promise<void> {
   if (vm !== null && (await deps.cloud.getDisks(vm.vmCid)).includes(disk.cid)) {
-    const mounted = await withTimeout(vm.agent.listDisk(), deps.config.agentTimeoutMs, 'list_disk timed out');
+    const mounted = await withDeadline(deps.config.agentCallTimeoutMs, 'list_disk', () => vm.agent.listDisk(), ctx.signal);
     if (mounted.includes(disk.cid)) {
       ctx.logger.info('stopping the containers before the persistent disk is removed', { diskCid: disk.cid });
-      await withTimeout(vm.agent.drain(), deps.config.applyTimeoutMs, 'drain timed out');
-      await withTimeout(vm.agent.stop(), deps.config.applyTimeoutMs, 'stop timed out');
+      await withDeadline(deps.config.applyTimeoutMs, 'drain', (signal) => vm.agent.drain({ signal }), ctx.signal);
+      await withDeadline(deps.config.applyTimeoutMs, 'stop', (signal) => vm.agent.stop({ signal }), ctx.signal);
     }
-    await unmountAndDetach(deps.cloud, vm.agent, { vmCid: vm.vmCid, name: `VM ${vm.vmCid}` }, disk.cid, deps.config.agentTimeoutMs);
+    await unmountAndDetach(deps.cloud, vm.agent, { vmCid: vm.vmCid, name: `VM ${vm.vmCid}` }, disk.cid, deps.config.agentCallTimeoutMs);
   }
   await deps.store.disks.orphan(disk.cid);
 }

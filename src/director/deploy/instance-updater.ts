@@ -25,7 +25,7 @@ export async function isUpToDate(deps: InstanceDeps, target: InstanceTarget): Pr
   const agent = connectAgent(deps, r);
   if (agent === null) return false;
   try {
-    const state = await withDeadline(deps.config.agentTimeoutMs, `get_state of ${target.name}`, () => agent.getState());
+    const state = await withDeadline(deps.config.agentCallTimeoutMs, `get_state of ${target.name}`, () => agent.getState());
     if (state.specHash !== target.spec.specHash) return false;
     if (r.desired === 'stopped' ? !state.stopped : state.stopped) return false;
     const disks = await deps.store.disks.activeForInstance(r.id);
@@ -43,7 +43,7 @@ export interface UpdateOptions {
 }
 
 export function convergeTimeouts(deps: Pick<InstanceDeps, 'config'>): ConvergeTimeouts {
-  return { applyTimeoutMs: deps.config.applyTimeoutMs, agentCallTimeoutMs: deps.config.agentTimeoutMs, watchPollIntervalMs: deps.config.watchPollIntervalMs };
+  return { applyTimeoutMs: deps.config.applyTimeoutMs, agentCallTimeoutMs: deps.config.agentCallTimeoutMs, watchPollIntervalMs: deps.config.watchPollIntervalMs };
 }
 
 export async function updateInstance(deps: InstanceDeps, ctx: TaskContext, target: InstanceTarget, options: UpdateOptions): Promise<void> {

@@ -61,7 +61,7 @@ export function buildCreateVmRequest(
 /** The deploy's timeouts for the replace-VM operation (the resurrector has its own). */
 export function deployVmTimeouts(deps: Pick<InstanceDeps, 'config'>): VmTimeouts {
   return {
-    agentCallTimeoutMs: deps.config.agentTimeoutMs,
+    agentCallTimeoutMs: deps.config.agentCallTimeoutMs,
     applyTimeoutMs: deps.config.applyTimeoutMs,
     agentWaitTimeoutMs: deps.config.agentWaitTimeoutMs,
     agentPingIntervalMs: deps.config.agentPingIntervalMs,
@@ -112,7 +112,7 @@ export async function ensureVm(deps: InstanceDeps, ctx: TaskContext, target: Ins
       instance: target.name,
       timeoutMs: deps.config.agentWaitTimeoutMs,
       pingIntervalMs: deps.config.agentPingIntervalMs,
-      callTimeoutMs: deps.config.agentTimeoutMs,
+      callTimeoutMs: deps.config.agentCallTimeoutMs,
       signal: ctx.signal,
       consoleLog: deps.consoleLog,
     });

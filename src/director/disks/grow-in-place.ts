@@ -12,6 +12,7 @@ import { detachIgnoringAbsent } from './detach.js';
 import {
   Steps,
   agentCall,
+  ignoringCancel,
   startContainers,
   stopContainers,
   wrap,
@@ -64,7 +65,7 @@ export async function growInPlace(
     if (stopped && t.desired === 'started') await steps.run('start containers', () => startContainers(deps, ctx, t));
   } catch (err) {
     // Put the disk back where it was (same size or grown: either way the data is on it), then re-raise.
-    const after = await restoreAfterFailedGrow(deps, ctx, t, disk, { detached, stopped });
+    const after = await restoreAfterFailedGrow(deps, ignoringCancel(ctx), t, disk, { detached, stopped });
     if (err instanceof NotSupportedError && after.mounted && after.started !== false) throw err;
     throw wrap(
       err,
@@ -101,12 +102,12 @@ async function restoreAfterFailedGrow(
       await deps.store.disks.setHint(disk.cid, hint);
     }
     out.attached = true;
-    const mounted = await agentCall(deps, ctx, `list_disk on ${t.name}`, deps.config.agentTimeoutMs, () => t.agent.listDisk());
+    const mounted = await agentCall(deps, ctx, `list_disk on ${t.name}`, deps.config.agentCallTimeoutMs, () => t.agent.listDisk());
     if (!mounted.includes(disk.cid) && hint !== null) {
       const request = { diskCid: disk.cid, hint, target: 'store' as const };
       await agentCall(deps, ctx, `mount_disk on ${t.name}`, deps.config.applyTimeoutMs, (signal) => t.agent.mountDisk(request, { signal }));
     }
-    out.mounted = (await agentCall(deps, ctx, `list_disk on ${t.name}`, deps.config.agentTimeoutMs, () => t.agent.listDisk())).includes(disk.cid);
+    out.mounted = (await agentCall(deps, ctx, `list_disk on ${t.name}`, deps.config.agentCallTimeoutMs, () => t.agent.listDisk())).includes(disk.cid);
     if (out.mounted && out.started === false) {
       await startContainers(deps, ctx, t);
       out.started = true;

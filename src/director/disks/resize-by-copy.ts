@@ -22,6 +22,7 @@ import {
   Steps,
   agentCall,
   ensureMountedAtStore,
+  ignoringCancel,
   startContainers,
   stopContainers,
   wrap,
@@ -59,7 +60,7 @@ export async function copyToNewDisk(
   // The old disk must be mounted at the store (a fresh VM gets its disk only after this hook).
   await steps.run('check data size', async () => {
     await ensureMountedAtStore(deps, ctx, t, disk);
-    const state = await call('get_state', cfg.agentTimeoutMs, () => agent.getState({ vitals: true }));
+    const state = await call('get_state', cfg.agentCallTimeoutMs, () => agent.getState({ vitals: true }));
     const used = state.vitals?.disk.persistent?.usedBytes;
     if (used !== undefined && requiredMiBForData(used) > wantedMiB) {
       throw new ConflictError(
@@ -147,7 +148,7 @@ export async function copyToNewDisk(
         `Nothing was rolled back yet, so that nothing races the agent's copy. The old disk ${disk.cid} stays authoritative; deploy again once the agent answers: the next run rolls back first.`,
       );
     }
-    const rolledBack = await rollBack(deps, ctx, t, record, stopped);
+    const rolledBack = await rollBack(deps, ignoringCancel(ctx), t, record, stopped);
     throw wrap(
       err,
       `Resizing the persistent disk of ${t.name} from ${disk.sizeMiB} to ${wantedMiB} MiB failed at step "${steps.current}"`,
@@ -166,7 +167,7 @@ export async function copyToNewDisk(
   else await steps.run('start containers (instance is stopped: skipped)', async () => undefined);
   await steps.run('detach old disk (kept as an orphan)', async () => {
     // Unmounted by the swap; unmounting again is a no-op, and it must be before a detach.
-    await unmountAndDetach(deps.cloud, agent, t, disk.cid, cfg.agentTimeoutMs);
+    await unmountAndDetach(deps.cloud, agent, t, disk.cid, cfg.agentCallTimeoutMs);
     await migrations.forget(t.instanceId);
   });
   const after = await deps.store.disks.get(newCid);

@@ -18,7 +18,7 @@ export async function recoverDiskMigration(deps: DiskResizeDeps, ctx: TaskContex
     // The swap was committed: the containers may not have been started again yet (start is
     // idempotent), and the old disk (unmounted already) still has to be detached.
     if (record.vmCid === t.vmCid) {
-      await unmountAndDetach(deps.cloud, t.agent, t, record.oldDiskCid, deps.config.agentTimeoutMs);
+      await unmountAndDetach(deps.cloud, t.agent, t, record.oldDiskCid, deps.config.agentCallTimeoutMs);
       if (t.desired === 'started') await startContainers(deps, ctx, t);
     } else {
       await detachIgnoringAbsent(deps.cloud, record.vmCid, record.oldDiskCid);

@@ -16,7 +16,7 @@ export interface DiskResizeDeps {
   store: Store;
   config: {
     /** Quick agent calls (list_disk, get_state, unmount). */
-    agentTimeoutMs: number;
+    agentCallTimeoutMs: number;
     /** Slow agent calls: drain + stop, mount (may format or resize2fs), start. */
     applyTimeoutMs: number;
     /** One copy pass; default 6 h. */
@@ -140,14 +140,42 @@ export async function agentCall<T>(
   }
 }
 
-/** An AbortSignal that aborts when the director task is cancelled (checked every second). */
+/**
+ * An AbortSignal that aborts when the director task is cancelled or lost its lock: the task's own
+ * signal where the context has one, and checkCancelled every second for any context.
+ */
 function watchTaskCancel(ctx: TaskContext): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
+  const onTaskAbort = (): void => controller.abort(abortReason(ctx.signal));
+  if (ctx.signal?.aborted) onTaskAbort();
+  else ctx.signal?.addEventListener('abort', onTaskAbort, { once: true });
   const timer = setInterval(() => {
     ctx.checkCancelled().catch((err: unknown) => controller.abort(err));
   }, 1000);
   timer.unref();
-  return { signal: controller.signal, dispose: () => clearInterval(timer) };
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearInterval(timer);
+      ctx.signal?.removeEventListener('abort', onTaskAbort);
+    },
+  };
+}
+
+/**
+ * The context for putting things back after a failure (rollback, restore after a failed grow): a
+ * cancel of the task, or a lost lock, must not cut the way back to a safe state short. Its agent
+ * calls keep their own deadlines.
+ */
+export function ignoringCancel(ctx: TaskContext): TaskContext {
+  return {
+    taskId: ctx.taskId,
+    user: ctx.user,
+    logger: ctx.logger,
+    event: (e) => ctx.event(e),
+    step: (stage, step, index, total, fn) => ctx.step(stage, step, index, total, fn),
+    checkCancelled: async () => undefined,
+  };
 }
 
 export async function stopContainers(deps: DiskResizeDeps, ctx: TaskContext, t: DiskResizeTarget): Promise<void> {
@@ -167,7 +195,7 @@ export async function ensureMountedAtStore(
   t: DiskResizeTarget,
   disk: DiskRecord,
 ): Promise<void> {
-  const mounted = await agentCall(deps, ctx, `list_disk on ${t.name}`, deps.config.agentTimeoutMs, () => t.agent.listDisk());
+  const mounted = await agentCall(deps, ctx, `list_disk on ${t.name}`, deps.config.agentCallTimeoutMs, () => t.agent.listDisk());
   if (mounted.includes(disk.cid)) return;
   let hint = disk.hint;
   if (!(await deps.cloud.getDisks(t.vmCid)).includes(disk.cid) || hint === null) {

@@ -1,7 +1,7 @@
 /**
  * What the health monitor, the resurrector and cloud-check need from the rest of the director.
  * They are small on purpose: the director wires them to the store, the task runner and the
- * deployer (src/director/health/wiring.ts), and tests wire them to in-memory fakes.
+ * deployer (src/director/self-healing.ts), and tests wire them to in-memory fakes.
  */
 import type { Alert } from '../../common/contracts/api.js';
 import type { DiskHint } from '../../common/contracts/disk-hint.js';

@@ -13,7 +13,7 @@ import type { AgentSettings } from '../../../src/common/contracts/agent-settings
 import { CancelledError } from '../../../src/common/errors.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import { Mutex } from '../../../src/common/mutex.js';
-import { createCertificateAuthority, issueCertificate, issueDirectorClientCertificate } from '../../../src/common/pki.js';
+import { createCertificateAuthority, issueAgentCertificates, issueDirectorClientCertificate } from '../../../src/common/pki.js';
 import { sleep } from '../../../src/common/waiting.js';
 
 /** Work that runs until aborted, then takes `stopMs` to stop (as a copier does). */
@@ -58,7 +58,7 @@ describe('TaskRegistry', () => {
 
 describe('cancel_task over the agent API', () => {
   const ca = createCertificateAuthority('unit CA');
-  const server = issueCertificate(ca, { commonName: 'agent', ipAddresses: ['127.0.0.1'], usage: 'both' });
+  const server = issueAgentCertificates(ca, 'a1', { ipAddresses: ['127.0.0.1'] });
   const director = issueDirectorClientCertificate(ca);
   const log: string[] = [];
   const api = {

@@ -49,6 +49,8 @@ export class FakeDirectorService implements DirectorService {
   readonly extraAlerts: Alert[] = [];
   /** What fetchLogs returns when set (tests of the logs limit). */
   logsText: string | undefined;
+  /** How long fetchLogs takes (tests of the request timeout: a slow answer is not a slow request). */
+  logsDelayMs = 0;
   instanceState: InstanceInfo['state'] = 'running';
   nextTask: TaskScript = {
     final: 'done',
@@ -243,6 +245,7 @@ export class FakeDirectorService implements DirectorService {
   ): Promise<string> {
     this.record('fetchLogs', deployment, group, index, container, lines);
     this.requireDeployment(deployment);
+    if (this.logsDelayMs > 0) await new Promise((r) => setTimeout(r, this.logsDelayMs));
     return this.logsText ?? `log line from ${group}/${index} ${container ?? 'all'}\n`;
   }
 

@@ -96,6 +96,14 @@ describe('API limits', () => {
     expect(res.status).toBe(413);
     expect((res.body as { error: { message: string } }).error.message).toMatch(/larger than this director accepts \(2\.0 MiB\).*upload_max_size/);
     expect(srv.fake.uploadedImages.length).toBe(before);
+    // Under the upload maximum, an upload far over the JSON body limit is accepted.
+    const ok = await call(srv, 'POST', '/api/v1/images', {
+      token: srv.token,
+      rawBody: Buffer.alloc(Math.floor(1.5 * MiB)),
+      contentType: 'application/x-tar',
+    });
+    expect(ok.status).toBe(200);
+    expect(srv.fake.uploadedImages.at(-1)?.bytes).toBe(Math.floor(1.5 * MiB));
   });
 
   it('refuses an upload sent without a length once it passes the maximum', async () => {
@@ -151,6 +159,16 @@ describe('API limits', () => {
       'content-type': 'application/json',
     });
     expect(slow.status === 408 || slow.status === 'reset').toBe(true);
+  });
+
+  it('does not cut a request that arrived in time but takes long to answer', async () => {
+    srv.fake.logsDelayMs = 1000;
+    try {
+      const res = await call(srv, 'GET', '/api/v1/deployments/demo/instances/web/0/logs', { token: srv.token });
+      expect(res.status).toBe(200);
+    } finally {
+      srv.fake.logsDelayMs = 0;
+    }
   });
 
   it('adds up the needs of directories on one filesystem', async () => {

@@ -90,4 +90,19 @@ describe('bosun down / status and the data dir', () => {
     expect(existsSync(dataDirPaths(dir).pidFile)).toBe(false);
     await rm(targeted);
   });
+
+  it('status --data-dir asks the director of that data dir', async () => {
+    const dir = await tempDir();
+    const paths = dataDirPaths(dir);
+    await mkdir(paths.caDir);
+    await writeFile(paths.caCert, cli.srv.ca.certPem);
+    await writeFile(paths.adminToken, `${cli.srv.token}\n`);
+    await writeFile(paths.stateFile, JSON.stringify({ url: cli.srv.url, pid: process.pid, dataDir: dir }));
+    const res = await cli.run('--json', 'status', '--data-dir', dir);
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout)).toMatchObject({ up: true, url: cli.srv.url, dataDir: dir });
+    const none = await cli.run('status', '--data-dir', await tempDir());
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/holds no director .*bosun up --data-dir/);
+  });
 });

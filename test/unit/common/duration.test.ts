@@ -40,7 +40,7 @@ describe('the one duration parser', () => {
     await expect(loadDaemonConfig({ dataDir: dir, configFile: file })).rejects.toThrow(/agent_timeout: 30000 has no unit/);
 
     const health = parseHealthSettings({ health: { heartbeat_interval: '1.5s', agent_timeout: '1m30s' } });
-    expect(health.health).toMatchObject({ heartbeatIntervalMs: 1500, agentTimeoutMs: 90_000 });
+    expect(health.health).toMatchObject({ heartbeatIntervalMs: 1500, heartbeatTimeoutMs: 90_000 });
     expect(() => parseHealthSettings({ health: { agent_timeout: 30 } })).toThrow(/30 has no unit/);
   });
 });

@@ -87,7 +87,7 @@ describe('director service', () => {
       ca: { certPem: 'ca', keyPem: 'k' },
       agentWaitTimeoutMs: 500,
       agentPingIntervalMs: 10,
-      agentTimeoutMs: 200,
+      agentCallTimeoutMs: 200,
       watchPollIntervalMs: 10,
     };
     const credentials = (agentId: string) => ({ caPem: 'ca', certPem: `c-${agentId}`, keyPem: `k-${agentId}` });

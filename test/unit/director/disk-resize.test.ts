@@ -1,18 +1,16 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FakeAgent } from '../../../src/cloud/fake/fake-agent.js';
-import { FakeCloud } from '../../../src/cloud/fake/index.js';
+import type { FakeCloud } from '../../../src/cloud/fake/index.js';
 import { NotSupportedError } from '../../../src/cloud/cloud.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import type { TaskEventInput, TaskContext } from '../../../src/director/tasks/task-context.js';
-import { resizePersistentDisk, type DiskResizeTarget } from '../../../src/director/disks/disk-resize.js';
+import { resizePersistentDisk } from '../../../src/director/disks/disk-resize.js';
 import {
   DEFAULT_ORPHANED_DISK_RETENTION_MS,
   sweepOrphanedDisks,
 } from '../../../src/director/disks/orphan-sweeper.js';
-import { Store } from '../../../src/store/store.js';
+import type { Store } from '../../../src/store/store.js';
+import { createResizeFixture, type ResizeFixture } from '../../helpers/resize-fixture.js';
 import type { TestDirector, TestManifest } from '../../helpers/director-fixtures.js';
 import { createTestDirector, deployAndWait } from '../../helpers/director-fixtures.js';
 
@@ -268,48 +266,21 @@ function crashingContext(crashAt: string | null, events: TaskEventInput[]): Task
 }
 
 describe('resize after a director crash (module level)', () => {
-  let dir: string;
+  let fx: ResizeFixture;
   let store: Store;
   let cloud: FakeCloud;
   afterEach(async () => {
-    await store.close();
-    cloud.shutdown();
-    await rm(dir, { recursive: true, force: true });
+    await fx.close();
   });
 
-  async function setUp(): Promise<{ target: DiskResizeTarget; agent: FakeAgent; oldCid: string }> {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'bosun-test-resize-'));
-    store = await Store.create({ kind: 'sqlite', path: path.join(dir, 'db.sqlite') });
-    cloud = new FakeCloud({ unresponsiveTimeoutMs: 100 });
-    const { vmCid } = await cloud.createVm({
-      agentId: 'a1',
-      stemcell: 's',
-      cloudProperties: {},
-      networks: {},
-      diskCids: [],
-      env: { directorUrl: '', caPem: '', certPem: '', keyPem: '', heartbeatIntervalMs: 60_000 },
-    });
-    const agent = cloud.agentOfVm(vmCid);
-    if (!agent) throw new Error('no agent');
-    const oldCid = await cloud.createDisk(2048, {}, vmCid);
-    const hint = await cloud.attachDisk(vmCid, oldCid);
-    await agent.mountDisk({ diskCid: oldCid, hint });
-    await store.disks.create({ cid: oldCid, sizeMiB: 2048, instanceId: 'i1', deployment: 'demo' });
-    await store.disks.setHint(oldCid, hint);
-    for (let i = 0; i < 10; i++) agent.storeData().set(`f${i}`, `v${i}`);
-    const target: DiskResizeTarget = {
-      instanceId: 'i1',
-      deployment: 'demo',
-      name: 'db/0 (i1)',
-      desired: 'started',
-      vmCid,
-      agent: cloud.agentConnector.connect({ agentId: 'a1', vmCid, ip: null }),
-      diskCloudProperties: {},
-    };
-    return { target, agent, oldCid };
+  async function setUp(): Promise<Pick<ResizeFixture, 'target' | 'agent' | 'oldCid'>> {
+    fx = await createResizeFixture();
+    ({ store, cloud } = fx);
+    for (let i = 0; i < 10; i++) fx.agent.storeData().set(`f${i}`, `v${i}`);
+    return fx;
   }
 
-  const deps = () => ({ cloud, store, config: { agentTimeoutMs: 500, applyTimeoutMs: 500 } });
+  const deps = () => ({ cloud, store, config: { agentCallTimeoutMs: 500, applyTimeoutMs: 500 } });
 
   for (const crashAt of [
     'create new disk',

@@ -4,19 +4,17 @@
  * a copy the director gives up on has stopped on the agent before the rollback, and a failed grow
  * says what is true afterwards.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FakeAgent } from '../../../src/cloud/fake/fake-agent.js';
-import { FakeCloud } from '../../../src/cloud/fake/index.js';
+import type { FakeCloud } from '../../../src/cloud/fake/index.js';
 import { CloudError } from '../../../src/cloud/cloud.js';
 import type { MountDiskRequest } from '../../../src/common/contracts/agent-protocol.js';
 import { CancelledError } from '../../../src/common/errors.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import type { TaskContext } from '../../../src/director/tasks/task-context.js';
-import { resizePersistentDisk, type DiskResizeTarget } from '../../../src/director/disks/disk-resize.js';
-import { Store } from '../../../src/store/store.js';
+import { resizePersistentDisk } from '../../../src/director/disks/disk-resize.js';
+import type { Store } from '../../../src/store/store.js';
+import { createResizeFixture, type ResizeFixture } from '../../helpers/resize-fixture.js';
 import type { TestDirector, TestManifest } from '../../helpers/director-fixtures.js';
 import { createTestDirector, deployAndWait } from '../../helpers/director-fixtures.js';
 
@@ -133,13 +131,11 @@ describe('a failed grow reports what really happened', () => {
 });
 
 describe('a copy the director gives up on stops on the agent before the rollback', () => {
-  let dir: string;
+  let fx: ResizeFixture;
   let store: Store;
   let cloud: FakeCloud;
   afterEach(async () => {
-    await store.close();
-    cloud.shutdown();
-    await rm(dir, { recursive: true, force: true });
+    await fx.close();
   });
 
   const context = (cancelled: () => boolean): TaskContext => ({
@@ -153,43 +149,17 @@ describe('a copy the director gives up on stops on the agent before the rollback
     },
   });
 
-  async function setUp(): Promise<{ target: DiskResizeTarget; agent: FakeAgent; oldCid: string }> {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'bosun-test-cancel-'));
-    store = await Store.create({ kind: 'sqlite', path: path.join(dir, 'db.sqlite') });
-    cloud = new FakeCloud({ unresponsiveTimeoutMs: 100 });
-    const { vmCid } = await cloud.createVm({
-      agentId: 'a1',
-      stemcell: 's',
-      cloudProperties: {},
-      networks: {},
-      diskCids: [],
-      env: { directorUrl: '', caPem: '', certPem: '', keyPem: '', heartbeatIntervalMs: 60_000 },
-    });
-    const agent = cloud.agentOfVm(vmCid);
-    if (!agent) throw new Error('no agent');
-    const oldCid = await cloud.createDisk(2048, {}, vmCid);
-    const hint = await cloud.attachDisk(vmCid, oldCid);
-    await agent.mountDisk({ diskCid: oldCid, hint });
-    await store.disks.create({ cid: oldCid, sizeMiB: 2048, instanceId: 'i1', deployment: 'demo' });
-    await store.disks.setHint(oldCid, hint);
-    await store.disks.markMounted(oldCid);
-    agent.storeData().set('k', 'v');
-    const target: DiskResizeTarget = {
-      instanceId: 'i1',
-      deployment: 'demo',
-      name: 'db/0 (i1)',
-      desired: 'started',
-      vmCid,
-      agent: cloud.agentConnector.connect({ agentId: 'a1', vmCid, ip: null }),
-      diskCloudProperties: {},
-    };
-    return { target, agent, oldCid };
+  async function setUp(): Promise<Pick<ResizeFixture, 'target' | 'agent' | 'oldCid'>> {
+    fx = await createResizeFixture();
+    ({ store, cloud } = fx);
+    fx.agent.storeData().set('k', 'v');
+    return fx;
   }
 
   const deps = (extra: Record<string, number> = {}) => ({
     cloud,
     store,
-    config: { agentTimeoutMs: 500, applyTimeoutMs: 500, ...extra },
+    config: { agentCallTimeoutMs: 500, applyTimeoutMs: 500, ...extra },
   });
 
   function expectStoppedBeforeRollback(agent: FakeAgent): void {
@@ -219,10 +189,23 @@ describe('a copy the director gives up on stops on the agent before the rollback
     setTimeout(() => (cancelled = true), 100);
     const disk = (await store.disks.get(oldCid))!;
     await expect(resizePersistentDisk(deps(), context(() => cancelled), target, disk, 512)).rejects.toThrow(
-      /task 1 was cancelled/,
+      /task 1 was cancelled.*old disk .* is still the instance's disk/,
     );
     expectStoppedBeforeRollback(agent);
     expect(await agent.listDisk()).toEqual([oldCid]);
+  });
+
+  it("on the task's own signal (cancel or lost lock): the same", async () => {
+    const { target, agent, oldCid } = await setUp();
+    agent.holdNextMigrate('copy', 200);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new CancelledError('the task lost its deployment lock')), 100);
+    const ctx: TaskContext = { ...context(() => false), signal: controller.signal };
+    const disk = (await store.disks.get(oldCid))!;
+    await expect(resizePersistentDisk(deps(), ctx, target, disk, 512)).rejects.toThrow(
+      /lost its deployment lock.*old disk .* is still the instance's disk/,
+    );
+    expectStoppedBeforeRollback(agent);
   });
 
   it('an agent task that does not confirm it stopped is not rolled back under it', async () => {

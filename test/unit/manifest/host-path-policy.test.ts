@@ -13,12 +13,12 @@ const MANIFEST =
   'name: t\ninstance_groups:\n  - name: vm\n    instances: 1\n    persistent_disk: 1024\n    containers:\n      - {name: app, image: busybox, volumes: ["/etc/ssl/certs:/certs"]}\n';
 
 describe("the director's host-path policy", () => {
-  it('is read from allowed_host_paths in the director config (default: none)', async () => {
+  it('is read from manifest_policy.allowed_host_paths in the director config (default: none)', async () => {
     expect((await loadDaemonConfig({ dataDir: dir })).allowedHostPaths).toEqual([]);
     const file = join(dir, 'director.yml');
-    writeFileSync(file, 'allowed_host_paths: [/etc/ssl]\n');
+    writeFileSync(file, 'manifest_policy: {allowed_host_paths: [/etc/ssl]}\n');
     expect((await loadDaemonConfig({ dataDir: dir, configFile: file })).allowedHostPaths).toEqual(['/etc/ssl']);
-    writeFileSync(file, 'allowed_host_paths: [etc]\n');
+    writeFileSync(file, 'manifest_policy: {allowed_host_paths: [etc]}\n');
     await expect(loadDaemonConfig({ dataDir: dir, configFile: file })).rejects.toThrow(/absolute directory/);
   });
 

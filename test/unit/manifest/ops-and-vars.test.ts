@@ -138,3 +138,21 @@ describe('ops files (-o)', () => {
     expect(run('/instance_groups/5')).toContain('list index 5');
   });
 });
+
+describe('alias bombs in ops and vars files', () => {
+  const bomb = [
+    'a: &a [x, x, x, x, x, x, x, x, x, x]',
+    'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]',
+    'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]',
+    'big: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]',
+  ].join('\n');
+
+  it('are user errors located in their file', () => {
+    const vars = errorsOf('name: ((big))\ninstance_groups: []\n', { varsFiles: [{ fileName: 'v.yml', text: `${bomb}\n` }] });
+    expect(vars.details.problems).toEqual([expect.objectContaining({ file: 'v.yml', line: 4, message: expect.stringContaining('alias bomb') })]);
+    const ops = errorsOf('name: a\ninstance_groups: []\n', {
+      opsFiles: [{ fileName: 'o.yml', text: `- type: replace\n  path: /x\n  value:\n    ${bomb.split('\n').join('\n    ')}\n` }],
+    });
+    expect(ops.details.problems).toEqual([expect.objectContaining({ file: 'o.yml', message: expect.stringContaining('alias bomb') })]);
+  });
+});

@@ -87,3 +87,21 @@ describe('the docker BOSH release corpus', () => {
     });
   }
 });
+
+describe('--print-native round-trips the other valid manifests too', () => {
+  const VALID = join(import.meta.dirname, '../../fixtures/manifests/valid');
+  const files = [
+    ...readdirSync(VALID)
+      .filter((f) => f.endsWith('.yml'))
+      .map((f) => join(VALID, f)),
+    join(import.meta.dirname, '../../../examples/demo.yml'),
+  ];
+  for (const f of files) {
+    it(f.split('/').slice(-2).join('/'), () => {
+      const loaded = loadManifest(readFileSync(f, 'utf8'));
+      const again = loadManifest(serializeManifest(loaded.manifest));
+      expect(again.manifest).toEqual(loaded.manifest);
+      expect(planDeployment(again.manifest)).toEqual(planDeployment(loaded.manifest));
+    });
+  }
+});

@@ -120,7 +120,7 @@ describe('values the docker release accepts', () => {
   it('refuses other absolute host paths by default, saying how to allow them; allowed ones are read-only', () => {
     const text = v2('            - {name: app, image: busybox, volumes: ["/etc/ssl/certs:/certs:rw"]}');
     const err = errorsOf(text);
-    expect(err.details.problems[0]?.message).toContain('allowed_host_paths in the director config');
+    expect(err.details.problems[0]?.message).toContain('manifest_policy.allowed_host_paths in the director config');
     const { loaded, c } = first(text, { allowedHostPaths: ['/etc/ssl'] });
     expect(c?.mounts).toEqual([{ source: { kind: 'host', path: '/etc/ssl/certs' }, target: '/certs', readOnly: true }]);
     expect(loaded.warnings.map((w) => w.message)).toEqual([expect.stringContaining('is mounted read-only')]);
@@ -208,5 +208,25 @@ describe('errands and groups without the docker jobs', () => {
       expect.stringMatching(/^instance_groups\[2\]\.name: instance group "manager" runs neither .* it is skipped and gets no VM/),
       expect.stringMatching(/^instance_groups\[3\]\.lifecycle: instance group "tests" is an errand .*no `bosun run-errand`/),
     ]);
+  });
+});
+
+describe('containers in the wrong job', () => {
+  it('are named in a warning, not dropped silently', () => {
+    const loaded = loadManifest(
+      'name: r\ninstance_groups:\n  - name: d\n    instances: 1\n    jobs:\n      - name: docker\n        properties:\n          containers: [{name: app, image: busybox}]\n',
+    );
+    expect(loaded.manifest.instance_groups[0]?.containers).toEqual([]);
+    expect(loaded.warnings.map((w) => w.path)).toEqual(['instance_groups[0].jobs[0].properties.containers']);
+  });
+});
+
+describe('containers of a group without the containers job', () => {
+  it('are named in a warning (a group runs only the jobs it lists)', () => {
+    const loaded = loadManifest(
+      'name: r\njobs:\n  - name: d\n    templates: [{name: docker}]\n    instances: 1\n    properties:\n      containers: [{name: app, image: busybox}]\n',
+    );
+    expect(loaded.manifest.instance_groups[0]?.containers).toEqual([]);
+    expect(loaded.warnings.map((w) => w.message)).toEqual([expect.stringContaining('lists no "containers" job')]);
   });
 });

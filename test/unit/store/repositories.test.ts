@@ -28,7 +28,7 @@ describe('store repositories (SQLite :memory:)', () => {
     await store.instances.setVm('i1', { vmCid: 'vm1', agentId: 'a1', ip: '10.0.0.2' });
     await store.instances.setApplied('i1', '{}', 'hash');
     await store.instances.setDesired('i1', 'stopped');
-    await store.instances.recordHeartbeat('i1', '2026-01-01T00:00:00.000Z', 'running', '{}');
+    await store.instances.recordHeartbeat('i1', '2026-01-01T00:00:00.000Z', 'running');
     expect(await store.instances.findByAgentId('a1')).toMatchObject({
       id: 'i1',
       group: 'g',

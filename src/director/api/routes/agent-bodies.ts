@@ -7,14 +7,19 @@ import { z } from 'zod';
 import type { AgentAlert, Heartbeat } from '../../../common/contracts/agent-protocol.js';
 import { InvalidInputError } from '../../../common/errors.js';
 
-/** Agent-supplied strings are bounded: they end up in the store, alerts and logs. */
+/**
+ * Agent-supplied strings are bounded: they end up in the store, alerts and logs. Numbers are only
+ * required to be numbers (a vitals reading off by a sign must not make a live agent look dead:
+ * a refused heartbeat ends in a resurrection); counts and indexes must be whole.
+ */
 const name = z.string().min(1).max(256);
+const label = z.string().max(256);
 const count = z.number().int().nonnegative();
-const percent = z.number().min(0).max(100_000);
+const percent = z.number();
 const diskUsage = z.object({
   percent,
-  usedBytes: z.number().nonnegative(),
-  totalBytes: z.number().nonnegative(),
+  usedBytes: z.number(),
+  totalBytes: z.number(),
   inodePercent: percent.optional(),
 });
 
@@ -25,10 +30,10 @@ export const ALERT_CATEGORIES = ['container_flapping', 'container_failing', 'doc
 const heartbeatSchema = z.object({
   agentId: name,
   vmCid: name,
-  deployment: name.nullable(),
-  group: name.nullable(),
+  deployment: label.nullable(),
+  group: label.nullable(),
   index: count.nullable(),
-  instanceId: name.nullable(),
+  instanceId: label.nullable(),
   jobState: z.enum(JOB_STATES),
   containers: z
     .array(
@@ -37,15 +42,15 @@ const heartbeatSchema = z.object({
         state: z.enum(CONTAINER_STATES),
         restarts: count,
         flapping: z.boolean(),
-        uptimeSeconds: z.number().nonnegative(),
+        uptimeSeconds: z.number(),
       }),
     )
     .max(1000),
   vitals: z.object({
     load: z.tuple([z.number(), z.number(), z.number()]),
     cpu: z.object({ user: z.number(), sys: z.number(), wait: z.number() }),
-    mem: z.object({ percent, kb: z.number().nonnegative() }),
-    swap: z.object({ percent, kb: z.number().nonnegative() }),
+    mem: z.object({ percent, kb: z.number() }),
+    swap: z.object({ percent, kb: z.number() }),
     disk: z.object({ system: diskUsage.optional(), ephemeral: diskUsage.optional(), persistent: diskUsage.optional() }),
   }),
   timestamp: z.iso.datetime({ offset: true }),

@@ -284,7 +284,7 @@ export function buildRig(
   const health: HealthConfig = {
     ...DEFAULT_HEALTH,
     heartbeatIntervalMs: 20,
-    agentTimeoutMs: 200,
+    heartbeatTimeoutMs: 200,
     analyzeIntervalMs: 20,
     rogueAlertMs: 100,
     ...options.health,
@@ -361,7 +361,7 @@ export function buildRig(
     tasks,
     recreator,
     logger: silentLogger,
-    agentTimeoutMs: 300,
+    agentCallTimeoutMs: 300,
     timeouts: resurrectorConfig,
     pollIntervalMs: 10,
     onResolved: (d) => resurrector.operatorReset(d),

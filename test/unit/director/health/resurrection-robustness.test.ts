@@ -216,7 +216,7 @@ describe('resurrection robustness', () => {
     expect(cloud.callsOf('createVm')).toHaveLength(creates);
 
     await second.setResurrection(true, undefined, 'admin');
-    expect(await second.store.config.get('resurrector_meltdowns')).toBe('{}');
+    expect(await second.store.resurrectionStops.list()).toEqual({});
     await second.health.monitor.analyze();
     await second.health.resurrector.idle();
     const tasks = (await second.listTasks({ deployment: 'demo' })).filter((t) => t.user === 'health_monitor');
