@@ -8,6 +8,7 @@ import type { AgentConnector } from '../../common/contracts/agent-connector.js';
 import { InternalError } from '../../common/errors.js';
 import type { HealthStore, MonitoredDisk, MonitoredInstance, TaskStep } from '../health/ports.js';
 import { pollUntil } from '../../common/waiting.js';
+import { unmountAndDetach } from '../disks/detach.js';
 import type { InstanceRecreator } from '../resurrector/instance-recreator.js';
 import type { ScannedProblem } from './scanner.js';
 
@@ -116,12 +117,10 @@ export async function applyResolution(
     case 'delete_disk': {
       if (!p.disk) throw new InternalError('delete_disk needs a disk');
       const vmCid = inst?.vmCid;
-      if (vmCid && (await deps.cloud.getDisks(vmCid)).includes(p.disk.diskCid)) {
-        if (inst)
-          await agentOf(inst)
-            .unmountDisk(p.disk.diskCid)
-            .catch(() => undefined);
-        await deps.cloud.detachDisk(vmCid, p.disk.diskCid);
+      if (vmCid && inst && (await deps.cloud.getDisks(vmCid)).includes(p.disk.diskCid)) {
+        // Never from under a live VM: a refused unmount stops here, with the disk kept (src/director/disks/detach.ts).
+        const target = { vmCid, name: `${inst.group}/${inst.index}` };
+        await unmountAndDetach(deps.cloud, agentOf(inst), target, p.disk.diskCid, deps.timeouts.agentWaitTimeoutMs);
       }
       if (await deps.cloud.hasDisk(p.disk.diskCid)) await deps.cloud.deleteDisk(p.disk.diskCid);
       await deps.store.deleteDiskRecord(p.disk.diskCid);
