@@ -41,7 +41,7 @@ export class Agent implements AgentApi {
     this.director = new DirectorClient(settings);
     this.dockerd = new DockerdSupervisor(settings, log.child({ part: 'dockerd' }), {
       onUp: (restarted, onPurpose) => {
-        this.containers.onDockerUp(restarted);
+        this.containers.onDockerUp(restarted, onPurpose);
         if (restarted && !onPurpose) this.sendAlert(3, 'dockerd_failing', 'Docker daemon restarted', `The Docker daemon of VM ${settings.vmCid} died and was restarted; the agent is starting every container again in dependency order.`);
       },
       onDown: () => {
@@ -187,7 +187,7 @@ export class Agent implements AgentApi {
     if (this.dockerd.state === 'failed') return 'failing';
     if (containers.some((c) => c.flapping || c.state === 'failed' || c.state === 'unhealthy')) return 'failing';
     if (this.dockerd.state !== 'running') return 'starting';
-    if (containers.some((c) => c.state !== 'running')) return 'starting';
+    if (containers.some((c) => c.state !== 'running' && c.state !== 'exited')) return 'starting';
     return 'running';
   }
 

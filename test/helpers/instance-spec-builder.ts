@@ -20,6 +20,8 @@ export interface TestContainer {
   healthcheck?: { test: string[]; intervalMs: number; timeoutMs?: number; retries?: number };
   stopTimeoutS?: number;
   restartPolicy?: string;
+  /** The manifest's `restart` for bosun's agent: always | on-failure | on-failure:N | no. */
+  restart?: string;
 }
 
 const sha = (v: unknown): string => createHash('sha256').update(typeof v === 'string' ? v : JSON.stringify(v)).digest('hex');
@@ -57,6 +59,11 @@ export function buildContainer(c: TestContainer): ContainerSpec {
     mounts: (c.storeVolumes ?? []).map((p) => ({ source: { kind: 'store' as const, path: `containers/${c.name}${p}` }, target: p, readOnly: false })),
     create,
   };
+  if (c.restart) {
+    const [policy, max] = c.restart.split(':') as [ContainerSpec['restartPolicy'] & string, string | undefined];
+    spec.restartPolicy = policy;
+    if (max !== undefined) spec.restartMaxRetries = Number(max);
+  }
   if (c.dockerfile) {
     const hash = sha(c.dockerfile);
     image = `${image.split(':')[0] ?? image}:latest-${hash.slice(0, 12)}`;

@@ -47,7 +47,9 @@ export class ContainerManager {
   ) {
     this.killOrphan = options.killOrphan ?? killOrphanedContainerProcess;
     this.rt = new ContainerRuntime(engine, images, storeDir, log, alerts, isDockerUp);
-    this.healer = new Healer(this.rt, this.mutex, alerts, options.backoff ?? DEFAULT_BACKOFF);
+    const backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.rt.retryBackoff = { initialMs: backoff.initialDelayMs ?? 1000, maxMs: backoff.maxDelayMs };
+    this.healer = new Healer(this.rt, this.mutex, alerts, backoff);
     this.queries = new ContainerQueries(this.rt);
     this.events = new DockerEventStream(engine, log, (e) => this.healer.onEvent(e), () => this.healer.requestHeal(), isDockerUp);
   }
@@ -63,11 +65,17 @@ export class ContainerManager {
   /** Sets the spec known at start-up (from the state file) without touching anything. */
   load(spec: InstanceSpec | null, stopped: boolean): void {
     this.rt.stoppedOnPurpose = stopped;
-    if (spec) this.rt.adoptSpec(spec);
+    if (spec) this.rt.adoptSpec(spec, undefined, true);
   }
 
   /** Listens to Docker events and heals: used at agent start and each time dockerd is (back) up. */
-  onDockerUp(restarted: boolean): void {
+  onDockerUp(restarted: boolean, onPurpose = false): void {
+    if (restarted && !onPurpose) {
+      // Dying with dockerd is an exit like any other for a container that is never restarted.
+      for (const s of this.rt.sups.values()) {
+        if ((s.spec.restartPolicy ?? 'always') === 'no' && (s.state === 'running' || s.state === 'starting')) this.rt.move(s, 'completed');
+      }
+    }
     if (restarted) {
       // Every container died with dockerd; they are started again in dependency order. Not a crash
       // of theirs, so no restart is counted against their backoff.
@@ -103,7 +111,7 @@ export class ContainerManager {
 
   /** The agent is about to restart dockerd (or it died): the coming deaths are not crashes. */
   expectAllDown(): void {
-    for (const s of this.rt.sups.values()) if (s.state !== 'stopped' && s.state !== 'failed') this.rt.move(s, 'reset');
+    for (const s of this.rt.sups.values()) if (s.state !== 'stopped' && s.state !== 'failed' && s.state !== 'exited') this.rt.move(s, 'reset');
   }
 
   close(): void {
@@ -116,6 +124,8 @@ export class ContainerManager {
     const graph = new DependencyGraph(spec.containers);
     await this.mutex.run(async () => {
       this.rt.adoptSpec(spec, graph);
+      // An apply tries a failed container again at once, whatever its retry timer says.
+      for (const s of this.rt.sups.values()) if (s.state === 'failed') s.retryAtMs = 1;
       await convergeToSpec(this.rt);
       if (!this.rt.stoppedOnPurpose) await this.healer.healOnce();
       const failed = [...this.rt.sups.values()].filter((s) => s.state === 'failed');
@@ -148,7 +158,10 @@ export class ContainerManager {
         s.consecutiveFailures = 0;
         s.notBeforeMs = 0;
         s.alerted = false;
-        if (s.state === 'stopped' || s.state === 'failed') this.rt.move(s, 'wait');
+        s.failureRestarts = 0;
+        s.failedAttempts = 0;
+        s.retryAtMs = 1;
+        if (s.state === 'stopped' || s.state === 'failed' || s.state === 'exited') this.rt.move(s, 'wait');
       }
       await convergeToSpec(this.rt);
       await this.healer.healOnce();

@@ -8,6 +8,8 @@ import { DependencyGraph } from './dependency-graph.js';
 import { createOptions, mountSourcePath } from './create-options.js';
 import { newSupervised, type Supervised } from './supervised.js';
 import { transition, type SupervisorEvent } from './supervisor-state.js';
+import { retriesFailedStarts } from './restart-policy.js';
+import { backoffDelayMs, type BackoffPolicy } from '../../common/waiting.js';
 
 const DEFAULT_STOP_TIMEOUT_S = 10;
 
@@ -25,6 +27,8 @@ export class ContainerRuntime {
   graph = new DependencyGraph([]);
   stoppedOnPurpose = false;
   readonly sups = new Map<string, Supervised>();
+  /** Backoff of the timer that retries a container that cannot be created or started. */
+  retryBackoff: BackoffPolicy = { initialMs: 1000, maxMs: 30_000 };
 
   constructor(
     readonly engine: () => DockerEngine,
@@ -35,14 +39,15 @@ export class ContainerRuntime {
     readonly isDockerUp: () => boolean,
   ) {}
 
-  adoptSpec(spec: InstanceSpec, graph = new DependencyGraph(spec.containers)): void {
+  /** `adopted`: the spec comes from the state file at agent start (see Supervised.adopted). */
+  adoptSpec(spec: InstanceSpec, graph = new DependencyGraph(spec.containers), adopted = false): void {
     this.spec = spec;
     this.graph = graph;
     for (const name of [...this.sups.keys()]) if (!spec.containers.some((c) => c.name === name)) this.sups.delete(name);
     for (const c of spec.containers) {
       const s = this.sups.get(c.name);
       if (s) s.spec = c;
-      else this.sups.set(c.name, newSupervised(c));
+      else this.sups.set(c.name, { ...newSupervised(c), adopted });
     }
   }
 
@@ -74,6 +79,7 @@ export class ContainerRuntime {
       s.dockerId = await this.engine().createContainer(createOptions(spec, s.spec, this.storeDir));
       s.lastError = undefined;
       s.startedAtMs = 0;
+      s.failureRestarts = 0;
       this.move(s, 'reset');
       return true;
     } catch (err) {
@@ -94,7 +100,7 @@ export class ContainerRuntime {
     if (info.running) {
       s.startedAtMs = info.startedAtMs || Date.now();
       if (s.state !== 'running' && s.state !== 'starting') {
-        if (s.state === 'stopped' || s.state === 'failed' || s.state === 'backoff') this.move(s, 'wait');
+        if (s.state === 'stopped' || s.state === 'failed' || s.state === 'backoff' || s.state === 'exited') this.move(s, 'wait');
         if (s.state === 'pending') this.move(s, 'start');
       }
       if (s.health !== 'starting' && s.health !== 'unhealthy' && s.state === 'starting') this.move(s, 'started');
@@ -119,16 +125,25 @@ export class ContainerRuntime {
       return;
     }
     s.pid = info.pid;
+    s.failedAttempts = 0;
+    s.retryAtMs = 0;
     s.health = info.health ?? 'none';
     if (s.health === 'none' || s.health === 'healthy') this.move(s, 'started');
     this.log.info('container started', { container: s.spec.name, restarts: s.restarts });
   }
 
-  markFailed(s: Supervised, message: string): void {
+  /**
+   * The container cannot run. Where its restart policy allows (`retry`), a timer tries again with
+   * backoff (the heal pass reads `retryAtMs`); otherwise only an apply or a start does.
+   */
+  markFailed(s: Supervised, message: string, retry = retriesFailedStarts(s.spec)): void {
     const isNew = s.state !== 'failed' || s.lastError !== message;
     s.lastError = message;
     this.move(s, 'fail');
-    this.log.error('container failed', { container: s.spec.name, error: message });
+    s.failedAttempts += 1;
+    const delayMs = retry ? backoffDelayMs(s.failedAttempts, this.retryBackoff) : 0;
+    s.retryAtMs = retry ? Date.now() + delayMs : 0;
+    this.log.error('container failed', { container: s.spec.name, error: message, ...(retry ? { retryInMs: delayMs } : {}) });
     if (isNew) this.alerts.alert('container_failing', s.spec.name, `Container "${s.spec.name}" cannot run`, message);
   }
 
@@ -159,7 +174,7 @@ export class ContainerRuntime {
     });
   }
 
-  private async stopCall(s: Supervised): Promise<void> {
+  async stopCall(s: Supervised): Promise<void> {
     const t = s.spec.create.StopTimeout ?? DEFAULT_STOP_TIMEOUT_S;
     try {
       await this.engine().stopContainer(s.spec.name, t);

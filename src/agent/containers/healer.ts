@@ -4,6 +4,7 @@ import { DEFAULT_BACKOFF, backoffDelayMs, isFlapping, nextFailureCount, type Bac
 import type { ContainerAlertSink, ContainerRuntime } from './container-runtime.js';
 import type { DockerEvent } from './docker-events.js';
 import type { Supervised } from './supervised.js';
+import { decideRestart, restartsAfter } from './restart-policy.js';
 
 const LOG_LINES_KEPT = 20;
 
@@ -64,18 +65,41 @@ export class Healer {
       const name = s.spec.name;
       // Being stopped in the background: once stopped, it asks for another pass.
       if (s.state === 'stopping') continue;
+      if (s.state === 'failed') {
+        // Retried on its timer (with backoff) where its restart policy allows, else on apply/start.
+        if (s.retryAtMs === 0) continue;
+        const wait = s.retryAtMs - Date.now();
+        if (wait > 0) {
+          nextWakeMs = Math.min(nextWakeMs, wait);
+          continue;
+        }
+      }
       let info = await rt.inspect(name);
+      if (s.state === 'exited') {
+        // Left down by its restart policy; someone may have started it by hand.
+        if (info?.running) rt.observe(s, info);
+        continue;
+      }
       if (!info) {
         if (!(await rt.create(s))) continue;
         info = await rt.inspect(name);
         if (!info) continue;
       }
       s.dockerId = info.id;
+      const adopted = s.adopted;
+      s.adopted = false;
       if (info.running && s.state !== 'backoff') {
         rt.observe(s, info);
         continue;
       }
-      if (!info.running && (s.state === 'running' || s.state === 'starting')) {
+      const deathNotSeen = !info.running && (s.state === 'running' || s.state === 'starting');
+      if ((deathNotSeen || (adopted && s.state === 'pending' && info.startedAtMs > 0)) && !restartsAfter(s.spec, info.exitCode)) {
+        // It exited while nobody watched (agent restarted, events missed) and its restart policy leaves it down.
+        s.lastExitCode = info.exitCode;
+        rt.move(s, 'completed');
+        continue;
+      }
+      if (deathNotSeen) {
         // Its death was not seen (agent restarted, events missed): it is started again below.
         rt.move(s, 'died');
       }
@@ -85,7 +109,7 @@ export class Healer {
         rt.stopInBackground(s, 'stopping an unhealthy container to restart it', () => this.requestHeal());
         continue;
       }
-      const blocking = rt.graph.dependenciesOf(name).filter((d) => rt.sups.get(d)?.state !== 'running');
+      const blocking = rt.graph.dependenciesOf(name).filter((d) => !isSatisfied(rt.sups.get(d)));
       if (blocking.length > 0) {
         if (s.state !== 'pending' && s.state !== 'backoff') rt.move(s, 'wait');
         continue;
@@ -97,6 +121,8 @@ export class Healer {
       }
       await rt.start(s);
     }
+    // Failures of this very pass set their retry time too.
+    for (const s of rt.sups.values()) if (s.state === 'failed' && s.retryAtMs > 0) nextWakeMs = Math.min(nextWakeMs, Math.max(1, s.retryAtMs - Date.now()));
     if (nextWakeMs !== Infinity) this.requestHeal(nextWakeMs);
   }
 
@@ -109,13 +135,15 @@ export class Healer {
       if (s.state !== 'running' && s.state !== 'starting') return;
       if (s.dockerId && e.id !== s.dockerId) return;
       if (e.timeMs < s.startedAtMs - 5) return; // a stale event from before the last start
-      this.recordCrash(s, e.exitCode, `exited with code ${e.exitCode ?? 'unknown'}`);
+      this.onExit(s, { exitCode: e.exitCode }, `exited with code ${e.exitCode ?? 'unknown'}`);
       return;
     }
     if (e.action === 'unhealthy') {
       if (s.state !== 'running' && s.state !== 'starting') return;
       s.health = 'unhealthy';
-      this.recordCrash(s, undefined, 'became unhealthy');
+      // `restart: no`: reported unhealthy, left as it is (Docker's behaviour).
+      if ((s.spec.restartPolicy ?? 'always') === 'no') return;
+      this.onExit(s, { unhealthy: true }, 'became unhealthy');
       return;
     }
     if (e.action === 'healthy') {
@@ -131,7 +159,29 @@ export class Healer {
     }
   }
 
-  private recordCrash(s: Supervised, exitCode: number | undefined, why: string): void {
+  /** It exited (or turned unhealthy) without the agent asking: its restart policy decides. */
+  private onExit(s: Supervised, exit: { exitCode?: number; unhealthy?: boolean }, why: string): void {
+    const rt = this.rt;
+    const decision = decideRestart(s.spec, exit, s.failureRestarts);
+    if (exit.exitCode !== undefined) s.lastExitCode = exit.exitCode;
+    if (decision.kind === 'leave-down') {
+      rt.move(s, 'completed');
+      rt.log.info(`container ${why}; its restart policy leaves it down`, { container: s.spec.name, restartPolicy: s.spec.restartPolicy ?? 'always' });
+      void this.captureLogs(s);
+      return;
+    }
+    if (decision.kind === 'give-up') {
+      void this.captureLogs(s);
+      rt.markFailed(s, decision.reason, false);
+      if (exit.unhealthy) void rt.stopCall(s);
+      this.stopDependents(s.spec.name);
+      return;
+    }
+    if (s.spec.restartPolicy === 'on-failure') s.failureRestarts += 1;
+    this.recordCrash(s, why);
+  }
+
+  private recordCrash(s: Supervised, why: string): void {
     const rt = this.rt;
     const now = Date.now();
     const uptime = s.startedAtMs > 0 ? now - s.startedAtMs : 0;
@@ -139,7 +189,6 @@ export class Healer {
     s.consecutiveFailures = nextFailureCount(s.consecutiveFailures, uptime, this.backoff);
     const delay = backoffDelayMs(s.consecutiveFailures, this.backoff);
     s.notBeforeMs = now + delay;
-    if (exitCode !== undefined) s.lastExitCode = exitCode;
     rt.move(s, 'died');
     rt.log.warn(`container ${why}; restarting it`, { container: s.spec.name, restarts: s.restarts, delayMs: delay, uptimeMs: uptime });
     void this.captureLogs(s);
@@ -179,4 +228,9 @@ export class Healer {
       /* best effort */
     }
   }
+}
+
+/** A dependency lets its dependents start when it runs (healthy, with a health check) or completed cleanly. */
+function isSatisfied(s: Supervised | undefined): boolean {
+  return s !== undefined && (s.state === 'running' || (s.state === 'exited' && s.lastExitCode === 0));
 }

@@ -18,10 +18,18 @@ export interface Supervised {
   lastLogLines?: string[];
   health: 'healthy' | 'unhealthy' | 'starting' | 'none';
   alerted: boolean;
+  /** Restarts made under `on-failure` since it was created or the operator started it (for on-failure:N). */
+  failureRestarts: number;
+  /** Failed creates/starts in a row: they drive the retry timer's backoff. */
+  failedAttempts: number;
+  /** When a `failed` container is tried again (epoch ms); 0 = only on apply or start. */
+  retryAtMs: number;
+  /** Known from the state file at agent start and not examined yet: a dead container may have completed. */
+  adopted: boolean;
 }
 
 export function newSupervised(spec: ContainerSpec): Supervised {
-  return { spec, state: 'pending', pid: 0, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, notBeforeMs: 0, health: 'none', alerted: false };
+  return { spec, state: 'pending', pid: 0, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, notBeforeMs: 0, health: 'none', alerted: false, failureRestarts: 0, failedAttempts: 0, retryAtMs: 0, adopted: false };
 }
 
 /** The state get_state and heartbeats report for a container. */
@@ -39,6 +47,8 @@ export function runStateOf(s: Supervised, instanceStopped: boolean): ContainerRu
     case 'stopping':
     case 'stopped':
       return 'stopped';
+    case 'exited':
+      return 'exited';
     case 'failed':
       return 'failed';
   }

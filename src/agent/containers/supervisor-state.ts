@@ -11,7 +11,8 @@ export type SupervisorState =
   | 'backoff' // died; waiting for the backoff delay before the next start
   | 'stopping' // the agent is stopping it on purpose (stop, replace, cascade)
   | 'stopped' // stopped on purpose; stays down until started
-  | 'failed'; // could not be created or started; retried on the next apply/heal
+  | 'exited' // exited and its restart policy leaves it down (`no`, or `on-failure` after exit 0)
+  | 'failed'; // could not be created or started, or used up its on-failure:N restarts
 
 export type SupervisorEvent =
   | 'start' // the agent issues a start
@@ -20,16 +21,18 @@ export type SupervisorEvent =
   | 'stop' // the agent stops it on purpose
   | 'stopped' // the stop the agent asked for completed
   | 'wait' // a dependency is down: wait without starting
-  | 'fail' // create/start failed
+  | 'fail' // create/start failed, or on-failure:N restarts used up
+  | 'completed' // it exited and its restart policy says to leave it down
   | 'reset'; // the agent re-reads the truth from Docker (dockerd restarted, container re-created)
 
 const TRANSITIONS: Record<SupervisorState, Partial<Record<SupervisorEvent, SupervisorState>>> = {
-  pending: { start: 'starting', stop: 'stopping', stopped: 'stopped', wait: 'pending', fail: 'failed', started: 'running', died: 'backoff' },
-  starting: { started: 'running', died: 'backoff', fail: 'failed', stop: 'stopping', start: 'starting' },
-  running: { died: 'backoff', stop: 'stopping', started: 'running', start: 'running', fail: 'failed' },
+  pending: { start: 'starting', stop: 'stopping', stopped: 'stopped', wait: 'pending', fail: 'failed', started: 'running', died: 'backoff', completed: 'exited' },
+  starting: { started: 'running', died: 'backoff', fail: 'failed', stop: 'stopping', start: 'starting', completed: 'exited' },
+  running: { died: 'backoff', stop: 'stopping', started: 'running', start: 'running', fail: 'failed', completed: 'exited' },
   backoff: { start: 'starting', stop: 'stopping', wait: 'pending', stopped: 'stopped', fail: 'failed', died: 'backoff' },
   stopping: { stopped: 'stopped', died: 'stopped', fail: 'failed', stop: 'stopping' },
   stopped: { start: 'starting', wait: 'pending', stop: 'stopped', stopped: 'stopped', died: 'stopped', started: 'running', fail: 'failed' },
+  exited: { start: 'starting', wait: 'pending', stop: 'stopped', stopped: 'stopped', died: 'exited', completed: 'exited', fail: 'failed' },
   failed: { start: 'starting', wait: 'pending', stop: 'stopped', stopped: 'stopped', fail: 'failed', died: 'failed' },
 };
 

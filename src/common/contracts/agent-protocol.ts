@@ -24,7 +24,8 @@ export type ContainerRunState =
   | 'unhealthy'
   | 'restarting' // dead and waiting for its backoff delay or its dependencies
   | 'stopped' // stopped on purpose (instance stopped)
-  | 'failed' // could not be created/started (image missing, bad option …); `lastError` says why
+  | 'exited' // exited and its `restart` policy leaves it down (`no`, or `on-failure` after exit 0): not a failure
+  | 'failed' // could not be created/started (image missing, bad option …) or used up its `on-failure:N` restarts; `lastError` says why
   | 'missing'; // in the spec, not on dockerd (yet)
 
 export interface ContainerState {

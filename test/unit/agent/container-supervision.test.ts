@@ -29,19 +29,19 @@ describe('container supervision (fake engine, no Docker)', () => {
       await kit.waitFor('a', (c) => c.state === 'running' && c.restarts === i + 1, `restart ${i + 1}`);
       gaps.push(lastStartAt(kit.engine, 'a') - diedAt);
     }
-    // 0, then 40, 80, 160 ms (FAST_BACKOFF): each quick death doubles the wait.
-    expect(gaps[0]).toBeLessThan(30);
-    expect(gaps[1]).toBeGreaterThanOrEqual(35);
-    expect(gaps[2]).toBeGreaterThanOrEqual(75);
-    expect(gaps[3]).toBeGreaterThanOrEqual(150);
+    // 0, then 60, 120, 240 ms (FAST_BACKOFF): each quick death doubles the wait.
+    expect(gaps[0]).toBeLessThan(50);
+    expect(gaps[1]).toBeGreaterThanOrEqual(55);
+    expect(gaps[2]).toBeGreaterThanOrEqual(115);
+    expect(gaps[3]).toBeGreaterThanOrEqual(235);
     expect((await kit.state('a')).flapping).toBe(true);
     expect(kit.alerts.filter((a) => a.category === 'container_flapping')).toHaveLength(1);
     // It stays up longer than resetAfterMs: the next death is a first death again (no delay).
-    await sleep(350);
+    await sleep(450);
     const diedAt = Date.now();
     kit.engine.crash('a');
     await kit.waitFor('a', (c) => c.state === 'running' && c.restarts === 5, 'restart after a good run');
-    expect(lastStartAt(kit.engine, 'a') - diedAt).toBeLessThan(30);
+    expect(lastStartAt(kit.engine, 'a') - diedAt).toBeLessThan(50);
     expect((await kit.state('a')).flapping).toBe(false);
   });
 

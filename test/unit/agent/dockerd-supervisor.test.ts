@@ -30,7 +30,7 @@ describe('dockerd supervisor (fake dockerd, fake engine)', () => {
       }
     }
     pids.length = 0;
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   });
 
   function setup(): { settings: AgentSettings; ups: Array<[boolean, boolean]>; downs: number[]; binary: string; pidOf: () => Promise<number> } {

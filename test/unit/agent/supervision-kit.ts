@@ -14,7 +14,7 @@ import { FakeDockerEngine } from '../../../src/agent/docker-engine/fake-engine.j
 import { ImageEnsurer } from '../../../src/agent/images/image-ensurer.js';
 import { pollUntil, sleep } from '../../../src/common/waiting.js';
 
-export const FAST_BACKOFF: BackoffPolicy = { initialDelayMs: 40, maxDelayMs: 200, resetAfterMs: 300 };
+export const FAST_BACKOFF: BackoffPolicy = { initialDelayMs: 60, maxDelayMs: 400, resetAfterMs: 400 };
 
 export interface Kit {
   engine: FakeDockerEngine;

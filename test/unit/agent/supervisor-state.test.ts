@@ -34,8 +34,18 @@ describe('container supervisor state machine', () => {
     expect(canTransition('starting', 'stopped')).toBe(false);
   });
 
+  it('a container whose restart policy leaves it down after it exits is exited, until started again', () => {
+    expect(run('running', ['completed'])).toBe('exited');
+    expect(run('starting', ['completed'])).toBe('exited');
+    expect(run('exited', ['died'])).toBe('exited');
+    expect(run('exited', ['start', 'started'])).toBe('running');
+    expect(run('exited', ['stop'])).toBe('stopped');
+    expect(canTransition('backoff', 'completed')).toBe(false);
+    expect(canTransition('stopping', 'completed')).toBe(false);
+  });
+
   it('reset is allowed from every state and leads to pending', () => {
-    for (const s of ['pending', 'starting', 'running', 'backoff', 'stopping', 'stopped', 'failed'] as const) {
+    for (const s of ['pending', 'starting', 'running', 'backoff', 'stopping', 'stopped', 'exited', 'failed'] as const) {
       expect(transition(s, 'reset')).toBe('pending');
     }
   });
