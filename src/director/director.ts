@@ -30,6 +30,7 @@ import type {
   DirectorInfo,
   DiskInfo,
   ImageInfo,
+  StemcellInfo,
   InstanceInfo,
   JobRequest,
   LockInfo,
@@ -53,6 +54,7 @@ import { deleteDeployment } from './jobs/delete-deployment.js';
 import { InstanceJobs } from './jobs/instance-jobs.js';
 import { describeInstance } from './instance-view.js';
 import { TaskRunner } from './tasks/task-runner.js';
+import { StemcellService } from './stemcells/stemcell-service.js';
 // health: monitor, alerts, resurrector, cloud-check (src/director/health/)
 import { parseHealthSettings } from './health/config.js';
 import { HealthSystem } from './health/health-system.js';
@@ -95,6 +97,8 @@ export class Director implements DirectorService {
   private cloudCheckHandler: CloudCheckHandler | undefined;
   /** What the deploy steps use (store, guarded cloud, agents, config, credentials): for wiring the health parts. */
   readonly deps: InstanceDeps;
+  /** Uploaded stemcells (src/director/stemcells/). */
+  readonly stemcells: StemcellService;
   /** health: the monitor, alerts, resurrector and cloud-check; set by create(). */
   health!: HealthSystem;
 
@@ -125,6 +129,7 @@ export class Director implements DirectorService {
     };
     this.deployer = new Deployer(this.deps, manifests, tasks);
     this.jobs = new InstanceJobs(this.deps, this.deployer, tasks);
+    this.stemcells = new StemcellService(store, cloud, tasks, `${config.dataDir}/stemcell-work`, logger);
   }
 
   static async create(options: DirectorOptions): Promise<Director> {
@@ -427,6 +432,18 @@ export class Director implements DirectorService {
       );
       return JSON.stringify(images);
     });
+  }
+
+  listStemcells(): Promise<StemcellInfo[]> {
+    return this.stemcells.list();
+  }
+
+  uploadStemcell(tarPath: string, user: string): Promise<TaskInfo> {
+    return this.stemcells.upload(tarPath, user);
+  }
+
+  deleteStemcell(name: string, version: string, user: string): Promise<TaskInfo> {
+    return this.stemcells.delete(name, version, user);
   }
 
   async recordHeartbeat(heartbeat: Heartbeat): Promise<void> {

@@ -134,6 +134,28 @@ function migrations(kind: DialectKind): Record<string, Migration> {
         }
       },
     },
+    '0002_stemcells': {
+      // Uploaded stemcells, and which stemcell each VM was created from ("in use by N VMs").
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('stemcells')
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('version', 'text', (c) => c.notNull())
+          .addColumn('operating_system', 'text', (c) => c.notNull())
+          .addColumn('api_version', 'integer', (c) => c.notNull())
+          .addColumn('formats_json', 'text', (c) => c.notNull())
+          .addColumn('sha1', 'text', (c) => c.notNull())
+          .addColumn('cid', 'text', (c) => c.notNull())
+          .addColumn('uploaded_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('stemcells_pk', ['name', 'version'])
+          .execute();
+        await db.schema.alterTable('vms').addColumn('stemcell_cid', 'text').execute();
+      },
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('vms').dropColumn('stemcell_cid').execute();
+        await db.schema.dropTable('stemcells').ifExists().execute();
+      },
+    },
   };
 }
 

@@ -42,6 +42,19 @@ export interface VmsTable {
   instance_id: string;
   ip: string | null;
   created_at: string;
+  /** The cloud's cid of the stemcell the VM was created from (migration 0002); null before. */
+  stemcell_cid?: string | null;
+}
+
+export interface StemcellsTable {
+  name: string;
+  version: string;
+  operating_system: string;
+  api_version: number;
+  formats_json: string;
+  sha1: string;
+  cid: string;
+  uploaded_at: string;
 }
 
 export interface DisksTable {
@@ -123,4 +136,5 @@ export interface DatabaseSchema {
   alerts: AlertsTable;
   locks: LocksTable;
   config: ConfigTable;
+  stemcells: StemcellsTable;
 }

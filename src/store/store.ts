@@ -9,6 +9,7 @@ import { DeploymentsRepository } from './repositories/deployments.js';
 import { DisksRepository } from './repositories/disks.js';
 import { InstancesRepository } from './repositories/instances.js';
 import { LocksRepository } from './repositories/locks.js';
+import { StemcellsRepository } from './repositories/stemcells.js';
 import { TaskEventsRepository } from './repositories/task-events.js';
 import { TasksRepository } from './repositories/tasks.js';
 import { VmsRepository } from './repositories/vms.js';
@@ -26,6 +27,7 @@ export class Store {
   readonly alerts: AlertsRepository;
   readonly locks: LocksRepository;
   readonly config: ConfigRepository;
+  readonly stemcells: StemcellsRepository;
 
   private constructor(private readonly database: OpenDatabase) {
     const db = database.db;
@@ -39,6 +41,7 @@ export class Store {
     this.alerts = new AlertsRepository(db);
     this.locks = new LocksRepository(db);
     this.config = new ConfigRepository(db);
+    this.stemcells = new StemcellsRepository(db);
   }
 
   static async create(config: DatabaseConfig): Promise<Store> {
@@ -60,3 +63,4 @@ export type { InstanceRecord, DesiredState } from './repositories/instances.js';
 export type { VmRecord } from './repositories/vms.js';
 export type { DiskRecord, DiskState } from './repositories/disks.js';
 export type { TaskRecord } from './repositories/tasks.js';
+export type { StemcellRecord } from './repositories/stemcells.js';

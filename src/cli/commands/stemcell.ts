@@ -1,8 +1,14 @@
+import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
+import type { StemcellInfo, TaskRef } from '../../common/contracts/api.js';
+import { InvalidInputError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { buildStemcell, bosunPackageRoot, defaultStemcellCacheDir, defaultStemcellDir } from '../../stemcell/index.js';
 import type { CliContext } from '../context.js';
-import { printJson, type GlobalOptions } from '../output.js';
+import { seg } from '../client.js';
+import { printJson, printRows, type GlobalOptions } from '../output.js';
+import { openSession, runTask } from '../session.js';
+import { confirm } from './confirm.js';
 
 interface BuildOptions {
   out?: string;
@@ -12,7 +18,7 @@ interface BuildOptions {
   force?: boolean;
 }
 
-export function registerStemcellCommands(program: Command, _context: CliContext): void {
+export function registerStemcellCommands(program: Command, context: CliContext): void {
   program
     .command('build-stemcell')
     .description("build a bosun stemcell (Debian bookworm + dockerd + Node + the agent) in BOSH's stemcell tarball format")
@@ -49,6 +55,58 @@ export function registerStemcellCommands(program: Command, _context: CliContext)
       process.stdout.write(
         `${what} ${result.file} (${result.manifest.name}/${result.manifest.version}, ${(result.sizeBytes / 1048576).toFixed(0)} MiB, ${(result.durationMs / 1000).toFixed(1)} s)\n`,
       );
+    });
+
+  program
+    .command('upload-stemcell <file>')
+    .description('upload a stemcell tarball to the director (nothing happens when its name and version is already there)')
+    .action(async (file: string, _opts, cmd: Command) => {
+      const info = await stat(file).catch(() => null);
+      if (!info?.isFile()) {
+        throw new InvalidInputError(
+          `Cannot read the stemcell ${file}: build one with \`bosun build-stemcell\` (it writes stemcells/bosun-debian-12-VERSION.tgz).`,
+        );
+      }
+      const s = await openSession(cmd, context);
+      if (!s.options.json) process.stdout.write(`Uploading ${file} (${(info.size / 1048576).toFixed(0)} MiB)\n`);
+      const { task } = await s.client.upload<TaskRef>('/api/v1/stemcells', file, 'application/x-tar');
+      await runTask(s, task);
+    });
+
+  program
+    .command('stemcells')
+    .description('list the uploaded stemcells and how many VMs boot each')
+    .action(async (_opts, cmd: Command) => {
+      const s = await openSession(cmd, context);
+      const stemcells = await s.client.get<StemcellInfo[]>('/api/v1/stemcells');
+      printRows(
+        stemcells,
+        [
+          { header: 'Name', value: (x) => x.name },
+          { header: 'Version', value: (x) => x.version },
+          { header: 'OS', value: (x) => x.operatingSystem },
+          { header: 'Formats', value: (x) => x.formats.join(', ') },
+          { header: 'CID', value: (x) => x.cid },
+          { header: 'In use by VMs', value: (x) => x.vms.length },
+        ],
+        s.options,
+      );
+    });
+
+  program
+    .command('delete-stemcell <name/version>')
+    .description('delete an uploaded stemcell (refused while a VM boots it)')
+    .action(async (ref: string, _opts, cmd: Command) => {
+      const slash = ref.lastIndexOf('/');
+      if (slash <= 0 || slash === ref.length - 1) {
+        throw new InvalidInputError(
+          `Name the stemcell as NAME/VERSION (e.g. bosun-debian-12/0.1.0-20260101000000), not "${ref}"; see \`bosun stemcells\`.`,
+        );
+      }
+      const s = await openSession(cmd, context);
+      await confirm(s, `Delete stemcell ${ref}?`);
+      const { task } = await s.client.delete<TaskRef>(`/api/v1/stemcells/${seg(ref.slice(0, slash))}/${seg(ref.slice(slash + 1))}`);
+      await runTask(s, task);
     });
 }
 

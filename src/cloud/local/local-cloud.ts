@@ -36,6 +36,7 @@ import {
 import { isAlive } from './processes.js';
 import { CloudFiles, writeJson, type DiskRecord, type VmRecord } from './store.js';
 import { killNetnsProcesses, killVm, launchVm, vmPaths } from './vm-process.js';
+import { removeStemcell, unpackStemcell } from './stemcells.js';
 
 const MiB = 1024 * 1024;
 
@@ -107,7 +108,25 @@ export class LocalCloud implements Cloud {
   }
 
   async info(): Promise<CloudInfo> {
-    return { name: 'local', apiVersion: 2, stemcellFormats: ['local-host'], supportsResizeDisk: true };
+    return { name: 'local', apiVersion: 2, stemcellFormats: ['general-tar', 'warden-tar', 'local-host'], supportsResizeDisk: true };
+  }
+
+  async createStemcell(imagePath: string, cloudProperties: Record<string, unknown>): Promise<string> {
+    const cid = await unpackStemcell(this.files, imagePath, cloudProperties);
+    this.logger.info('stemcell created', { stemcellCid: cid });
+    return cid;
+  }
+
+  async deleteStemcell(stemcellCid: string): Promise<void> {
+    if (!isCid(stemcellCid)) return;
+    await this.lock.run(() => removeStemcell(this.files, stemcellCid));
+    this.logger.info('stemcell deleted', { stemcellCid });
+  }
+
+  /** The unpacked root filesystem of a stemcell, or null when this cloud does not have it. */
+  async stemcellRootfs(stemcellCid: string): Promise<string | null> {
+    if (!isCid(stemcellCid) || (await this.files.readStemcell(stemcellCid)) === null) return null;
+    return this.files.stemcellRootfs(stemcellCid);
   }
 
   async createVm(request: CreateVmRequest): Promise<CreateVmResult> {

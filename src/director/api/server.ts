@@ -13,6 +13,7 @@ import { agentRoutes, authenticateAgent } from './routes/agents.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { directorWideRoutes } from './routes/director-wide.js';
 import { imageRoutes, TARBALL_MEDIA_TYPES } from './routes/images.js';
+import { stemcellRoutes } from './routes/stemcells.js';
 import { taskRoutes } from './routes/tasks.js';
 
 declare module 'fastify' {
@@ -87,6 +88,7 @@ export class ApiServer {
       ...deploymentRoutes(director),
       ...taskRoutes(director),
       ...imageRoutes(director, options.uploadDir),
+      ...stemcellRoutes(director, options.uploadDir),
       ...agentRoutes(director, metrics),
     ];
     const server = new ApiServer(app, metrics, routes, options);
