@@ -41,31 +41,38 @@ describe('a local-cloud VM boots the stemcell', () => {
     if (hostOnly) rmSync(hostOnly, { recursive: true, force: true });
   });
 
-  it('runs the stemcell’s agent, which answers ping and sees only the stemcell’s files', async () => {
+  let nextHost = 200 + Math.floor(Math.random() * 40);
+  /** Creates a VM of the stemcell and waits until its agent answers ping. */
+  async function createStemcellVm(diskCids: string[] = []): Promise<{ vmCid: string; agent: HttpAgentClient }> {
     const prefix = env.fx.hostIp.split('.').slice(0, 3).join('.');
-    const ip = `${prefix}.${200 + Math.floor(Math.random() * 50)}`;
+    const ip = `${prefix}.${nextHost++}`;
     const agentId = `agent-stemcell-${ip.split('.').at(-1)}`;
     const cert = issueCertificate(env.ca, { commonName: agentId, ipAddresses: [ip], usage: 'both' });
     const directorCert = issueCertificate(env.ca, { commonName: 'director-client', usage: 'client' });
     const started = Date.now();
-    ({ vmCid } = await env.fx.cloud.createVm({
+    const { vmCid: cid } = await env.fx.cloud.createVm({
       agentId,
       stemcell: stemcellCid,
       cloudProperties: {},
       networks: { default: { ip, netmask: '255.255.255.0' } },
-      diskCids: [],
+      diskCids,
       env: { directorUrl: env.director.url, caPem: env.ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem, heartbeatIntervalMs: 1000 },
-    }));
-    agent = new HttpAgentClient({ agentId, baseUrl: `https://${ip}:${AGENT_PORT}`, caPem: env.ca.certPem, certPem: directorCert.certPem, keyPem: directorCert.keyPem, requestTimeoutMs: 20_000, pollIntervalMs: 100 });
+    });
+    const client = new HttpAgentClient({ agentId, baseUrl: `https://${ip}:${AGENT_PORT}`, caPem: env.ca.certPem, certPem: directorCert.certPem, keyPem: directorCert.keyPem, requestTimeoutMs: 20_000, pollIntervalMs: 100 });
     const deadline = Date.now() + 60_000;
     let pong = '';
     while (Date.now() < deadline && pong !== 'pong') {
-      pong = await agent.ping().catch(() => '');
+      pong = await client.ping().catch(() => '');
       if (pong !== 'pong') await new Promise((r) => setTimeout(r, 100));
     }
-    const console = await exec('cat', [join(env.fx.cloud.vmDir(vmCid), 'ephemeral', 'vm-console.log')]).then((r) => r.stdout).catch(() => '');
+    const console = await exec('cat', [join(env.fx.cloud.vmDir(cid), 'ephemeral', 'vm-console.log')]).then((r) => r.stdout).catch(() => '');
     expect(pong, `agent did not answer; console: ${console}`).toBe('pong');
     process.stdout.write(`stemcell VM: create → ping ${Date.now() - started} ms\n`);
+    return { vmCid: cid, agent: client };
+  }
+
+  it('runs the stemcell’s agent, which answers ping and sees only the stemcell’s files', async () => {
+    ({ vmCid, agent } = await createStemcellVm());
 
     const version = await agent.runCommand('cat /var/vcap/bosh/etc/stemcell_version');
     expect(version.stdout.trim()).toBe(manifest.version);
@@ -94,6 +101,38 @@ describe('a local-cloud VM boots the stemcell', () => {
     }
     expect(info.exitCode, info.stderr).toBe(0);
     expect(info.stdout).toContain('/var/vcap/data/docker');
+  }, 120_000);
+
+  it('mounts a persistent disk attached to the running VM; a new VM with the same disk finds the data', async () => {
+    const diskCid = await env.fx.cloud.createDisk(64, {});
+    const hint = await env.fx.cloud.attachDisk(vmCid, diskCid);
+    await agent.mountDisk({ diskCid, hint });
+    expect((await agent.runCommand('echo kept > /var/vcap/store/data.txt && mount | grep -c " /var/vcap/store "')).stdout.trim()).toBe('1');
+    // The host does not see the VM's mount.
+    const hostMounts = await exec('cat', ['/proc/self/mounts']).then((r) => r.stdout);
+    expect(hostMounts).not.toContain(hint.path + ' ');
+    await agent.unmountDisk(diskCid);
+    await env.fx.cloud.detachDisk(vmCid, diskCid);
+    const old = vmCid;
+    ({ vmCid, agent } = await createStemcellVm([diskCid]));
+    await env.fx.cloud.deleteVm(old);
+    const disks = await env.fx.cloud.getDisks(vmCid);
+    expect(disks).toEqual([diskCid]);
+    const settingsHint = (await env.fx.cloud.attachDisk(vmCid, diskCid));
+    await agent.mountDisk({ diskCid, hint: settingsHint });
+    expect((await agent.runCommand('cat /var/vcap/store/data.txt')).stdout.trim()).toBe('kept');
+  }, 180_000);
+
+  it('killing PID 1 loses the VM (every process of it ends)', async () => {
+    const lost = await createStemcellVm();
+    const pid1 = await env.fx.cloud.vmPid(lost.vmCid);
+    expect(pid1).not.toBeNull();
+    process.kill(pid1!, 'SIGKILL');
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && (await env.fx.cloud.hasVm(lost.vmCid))) await new Promise((r) => setTimeout(r, 100));
+    expect(await env.fx.cloud.hasVm(lost.vmCid)).toBe(false);
+    expect(await lost.agent.ping().catch(() => 'gone')).toBe('gone');
+    await env.fx.cloud.deleteVm(lost.vmCid);
   }, 120_000);
 
   it('refuses to delete the stemcell while the VM boots it; deleting the VM removes its root', async () => {

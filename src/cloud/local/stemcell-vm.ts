@@ -110,12 +110,15 @@ export async function launchStemcellVm(
   return startProcessTree(vmCid, paths.consoleLog, init, '');
 }
 
-/** Makes a loop device attached to a running stemcell VM visible in its /dev (and removes it on detach). */
+/**
+ * Makes a loop device attached to a running stemcell VM visible in its /dev (and removes it on
+ * detach). `-r -w`: after pivot_root the VM's root is not the host's, so enter its root too.
+ */
 export async function exposeLoopDevice(pid1: number, device: string): Promise<void> {
   const [major, minor] = await deviceNumbers(device);
-  await run('nsenter', ['-t', String(pid1), '-m', '--', 'sh', '-c', `[ -e ${shellQuote(device)} ] || mknod -m 660 ${shellQuote(device)} b ${major} ${minor}`]);
+  await run('nsenter', ['-t', String(pid1), '-m', '-p', '-r', '-w', '--', 'sh', '-c', `[ -e ${shellQuote(device)} ] || { mknod ${shellQuote(device)} b ${major} ${minor} && chmod 660 ${shellQuote(device)}; }`]);
 }
 
 export async function hideLoopDevice(pid1: number, device: string): Promise<void> {
-  await run('nsenter', ['-t', String(pid1), '-m', '--', 'rm', '-f', device]);
+  await run('nsenter', ['-t', String(pid1), '-m', '-p', '-r', '-w', '--', 'rm', '-f', device]);
 }
