@@ -55,6 +55,7 @@ import { InstanceJobs } from './jobs/instance-jobs.js';
 import { describeInstance } from './instance-view.js';
 import { TaskRunner } from './tasks/task-runner.js';
 import { StemcellService } from './stemcells/stemcell-service.js';
+import { stemcellResolvingCloud } from './stemcells/stemcell-cloud.js';
 // health: monitor, alerts, resurrector, cloud-check (src/director/health/)
 import { parseHealthSettings } from './health/config.js';
 import { HealthSystem } from './health/health-system.js';
@@ -152,8 +153,11 @@ export class Director implements DirectorService {
         uuid = randomUUID();
         await store.config.set(CONFIG_DIRECTOR_UUID, uuid);
       }
-      const cloud =
+      const guarded =
         options.guardCloud === false ? options.cloud : new GuardedCloud(options.cloud, { logger, knownVmCids: () => store.vms.listCids() });
+      // config.stemcell may name an uploaded stemcell ("latest", NAME/VERSION): resolved per createVm.
+      const late: { stemcells?: StemcellService } = {};
+      const cloud = stemcellResolvingCloud(guarded, store, () => late.stemcells as StemcellService);
       const tasks = new TaskRunner(store, logger.child({ component: 'tasks' }), { lockTtlMs: config.lockTtlMs });
       const interrupted = await tasks.recoverAfterRestart();
       if (interrupted.length > 0 && config.deleteUnknownVmsAfterCrash) await deleteVmsACrashLeft(cloud, store, logger);
@@ -169,6 +173,7 @@ export class Director implements DirectorService {
           return { caPem: ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem };
         });
       const director = new Director(config, ca, store, cloud, options.agentConnector, tasks, logger, uuid, options.registry, options.manifests ?? manifestModule, credentials, options.cloud);
+      late.stemcells = director.stemcells;
       director.keyPool = keyPool;
       director.orphanSweeper = startOrphanedDiskSweeper(
         { store, logger, deleteDisk: (cid) => director.deleteDisk(cid, 'orphaned-disk-sweeper') },

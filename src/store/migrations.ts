@@ -149,10 +149,15 @@ function migrations(kind: DialectKind): Record<string, Migration> {
           .addColumn('uploaded_at', 'text', (c) => c.notNull())
           .addPrimaryKeyConstraint('stemcells_pk', ['name', 'version'])
           .execute();
-        await db.schema.alterTable('vms').addColumn('stemcell_cid', 'text').execute();
+        // Its own table rather than a vms column, so that the deploy code that writes vms stays as it is.
+        await db.schema
+          .createTable('vm_stemcells')
+          .addColumn('vm_cid', 'text', (c) => c.primaryKey())
+          .addColumn('stemcell_cid', 'text', (c) => c.notNull())
+          .execute();
       },
       async down(db: Kysely<unknown>): Promise<void> {
-        await db.schema.alterTable('vms').dropColumn('stemcell_cid').execute();
+        await db.schema.dropTable('vm_stemcells').ifExists().execute();
         await db.schema.dropTable('stemcells').ifExists().execute();
       },
     },

@@ -42,8 +42,12 @@ export interface VmsTable {
   instance_id: string;
   ip: string | null;
   created_at: string;
-  /** The cloud's cid of the stemcell the VM was created from (migration 0002); null before. */
-  stemcell_cid?: string | null;
+}
+
+/** Which stemcell (cloud cid) each VM was created from (migration 0002). */
+export interface VmStemcellsTable {
+  vm_cid: string;
+  stemcell_cid: string;
 }
 
 export interface StemcellsTable {
@@ -137,4 +141,5 @@ export interface DatabaseSchema {
   locks: LocksTable;
   config: ConfigTable;
   stemcells: StemcellsTable;
+  vm_stemcells: VmStemcellsTable;
 }

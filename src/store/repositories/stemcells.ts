@@ -57,19 +57,32 @@ export class StemcellsRepository {
     await this.db.deleteFrom('stemcells').where('name', '=', name).where('version', '=', version).execute();
   }
 
-  /** VM cids created from each stemcell cid (vms.stemcell_cid). */
+  /** VM cids created from each stemcell cid, for the VMs the director still records. */
   async vmsByStemcell(): Promise<Map<string, string[]>> {
-    const rows = await this.db.selectFrom('vms').select(['cid', 'stemcell_cid']).where('stemcell_cid', 'is not', null).execute();
+    const rows = await this.db
+      .selectFrom('vm_stemcells')
+      .innerJoin('vms', 'vms.cid', 'vm_stemcells.vm_cid')
+      .select(['vm_stemcells.vm_cid as vmCid', 'vm_stemcells.stemcell_cid as stemcellCid'])
+      .orderBy('vm_stemcells.vm_cid')
+      .execute();
     const result = new Map<string, string[]>();
-    for (const r of rows) {
-      if (!r.stemcell_cid) continue;
-      result.set(r.stemcell_cid, [...(result.get(r.stemcell_cid) ?? []), r.cid]);
-    }
+    for (const r of rows) result.set(r.stemcellCid, [...(result.get(r.stemcellCid) ?? []), r.vmCid]);
     return result;
   }
 
-  /** Records which stemcell a VM was created from (the deployer calls it right after createVm). */
+  /** Records which stemcell a VM was created from (when createVm returns). */
   async setVmStemcell(vmCid: string, stemcellCid: string): Promise<void> {
-    await this.db.updateTable('vms').set({ stemcell_cid: stemcellCid }).where('cid', '=', vmCid).execute();
+    await this.db.deleteFrom('vm_stemcells').where('vm_cid', '=', vmCid).execute();
+    await this.db.insertInto('vm_stemcells').values({ vm_cid: vmCid, stemcell_cid: stemcellCid }).execute();
+  }
+
+  async forgetVm(vmCid: string): Promise<void> {
+    await this.db.deleteFrom('vm_stemcells').where('vm_cid', '=', vmCid).execute();
+  }
+
+  /** The stemcell cid a VM was created from, if the director recorded one. */
+  async stemcellOfVm(vmCid: string): Promise<string | undefined> {
+    const r = await this.db.selectFrom('vm_stemcells').select('stemcell_cid').where('vm_cid', '=', vmCid).executeTakeFirst();
+    return r?.stemcell_cid;
   }
 }

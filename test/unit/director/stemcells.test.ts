@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDirector, type TestDirector } from '../../helpers/director-fixtures.js';
+import { createTestDirector, deployAndWait, type TestDirector } from '../../helpers/director-fixtures.js';
 import { makeStemcellTarball } from '../../helpers/stemcell-tarball-fixture.js';
 
 describe('stemcells on the director', () => {
@@ -70,5 +70,30 @@ describe('stemcells on the director', () => {
     expect((await t.director.stemcells.resolve('debian-12', '0.1.0-9')).version).toBe('0.1.0-9');
     await expect(t.director.stemcells.resolve('debian-12', '7')).rejects.toThrow(/No stemcell for debian-12 version 7 .*uploaded versions: .*bosun upload-stemcell/);
     await expect(t.director.deleteStemcell('bosun-debian-12', 'nope', 'admin')).rejects.toThrow(/no stemcell bosun-debian-12\/nope/);
+  });
+});
+
+describe('VMs boot the stemcell the director config names', () => {
+  let dir: string;
+  let t: TestDirector;
+  afterEach(async () => {
+    await t.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stemcell: latest passes the newest uploaded stemcell cid to createVm and counts the VM as its user', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'bosun-stemcells-'));
+    t = await createTestDirector({ config: { dataDir: dir, stemcell: 'latest' } });
+    const copy = path.join(dir, 'up.tgz');
+    copyFileSync(makeStemcellTarball(dir, { version: '0.1.0-3' }), copy);
+    await t.director.tasks.wait((await t.director.uploadStemcell(copy, 'admin')).id);
+    const [stemcell] = await t.director.listStemcells();
+    const done = await deployAndWait(t.director, { name: 'demo', groups: [{ name: 'web', instances: 1, containers: [{ name: 'c', image: 'busybox' }] }] });
+    expect(done.state, done.error ?? '').toBe('done');
+    const createCalls = t.cloud.callsOf('createVm') as Array<[{ stemcell: string }]>;
+    expect(createCalls.map(([r]) => r.stemcell)).toEqual([stemcell!.cid]);
+    const [listed] = await t.director.listStemcells();
+    expect(listed?.vms).toHaveLength(1);
+    await expect(t.director.deleteStemcell(stemcell!.name, stemcell!.version, 'admin')).rejects.toThrow(/in use by 1 VM/);
   });
 });
