@@ -15,6 +15,7 @@ import { InvalidInputError } from '../../common/errors.js';
  *   bridge: bosun0
  *   subnet: 10.244.0.0/16
  *   log_level: info
+ *   stemcell: latest              # VMs boot the newest uploaded stemcell (default: host binaries)
  *   health: {...}                 # health:, resurrector: and responders: are handed to the
  *   resurrector: {...}            # director as they are (src/director/health/config.ts)
  *   responders: [...]
@@ -38,6 +39,8 @@ const fileSchema = z
     subnet: z.string().optional(),
     log_level: z.enum(['debug', 'info', 'warn', 'error']).optional(),
     resurrection: z.boolean().optional(),
+    /** The stemcell VMs boot: default (host binaries), latest, latest:OS or NAME/VERSION (docs/stemcells.md). */
+    stemcell: z.string().min(1).optional(),
     health: z.record(z.string(), z.unknown()).optional(),
     resurrector: z.record(z.string(), z.unknown()).optional(),
     responders: z.array(z.unknown()).optional(),
@@ -64,6 +67,7 @@ export interface DaemonConfig {
   subnet: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   resurrectionDefault?: boolean;
+  stemcell?: string;
   /** The raw `health`, `resurrector` and `responders` sections, for parseHealthSettings. */
   healthSections: {
     health?: Record<string, unknown>;
@@ -107,6 +111,7 @@ export async function loadDaemonConfig(flags: DaemonFlags): Promise<DaemonConfig
     subnet: file.subnet ?? '10.244.0.0/16',
     logLevel: file.log_level ?? 'info',
     resurrectionDefault: file.resurrection,
+    ...(file.stemcell === undefined ? {} : { stemcell: file.stemcell }),
     healthSections: { health: file.health, resurrector: file.resurrector, responders: file.responders },
   };
 }

@@ -78,6 +78,7 @@ export async function runDirector(
         ...(config.resurrectionDefault === undefined
           ? {}
           : { resurrectionDefault: config.resurrectionDefault }),
+        ...(config.stemcell === undefined ? {} : { stemcell: config.stemcell }),
         // The embedded local cloud (its own data dir) belongs to this director alone.
         deleteUnknownVmsAfterCrash: true,
       },
