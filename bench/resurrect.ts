@@ -27,7 +27,7 @@ export async function run(args: string[]): Promise<unknown> {
     const killed = await scenario(stack, trials, 'killed');
     const hung = await scenario(stack, trials, 'hung');
     return {
-      settings: { heartbeatIntervalMs: 2000, agentTimeoutMs: 10_000, analyzeIntervalMs: 1000 },
+      settings: { heartbeatIntervalMs: 2000, heartbeatTimeoutMs: 10_000, analyzeIntervalMs: 1000 },
       killed,
       hung,
       targetMs: 20_000,

@@ -8,7 +8,7 @@ import { createAgentVmEnv, IMAGES_DIR } from '../test/helpers/agent-vm-fixture.j
 import { buildSpec, httpServerCmd } from '../test/helpers/instance-spec-builder.js';
 import { AGENT_PORT } from '../src/common/contracts/agent-protocol.js';
 import { HttpAgentClient } from '../src/director/agent-client/http-agent-client.js';
-import { issueCertificate } from '../src/common/pki.js';
+import { issueAgentCertificates, issueDirectorClientCertificate } from '../src/common/pki.js';
 import { summary, sleep } from './bench-util.js';
 import { rm } from 'node:fs/promises';
 import { builtStemcellFile } from '../test/helpers/built-stemcell.js';
@@ -18,7 +18,7 @@ export async function run(args: string[]): Promise<unknown> {
   const trials = Number(args[0] ?? 5);
   const env = await createAgentVmEnv();
   try {
-    const client = issueCertificate(env.ca, { commonName: 'bench', usage: 'client' });
+    const client = issueDirectorClientCertificate(env.ca);
     const prefix = env.fx.hostIp.split('.').slice(0, 3).join('.');
     // The same loop for the host-binaries boot and (when scripts/build-stemcell.sh built one) the stemcell boot.
     const image = join(env.fx.dataDir, 'bench-stemcell.image');
@@ -30,7 +30,7 @@ export async function run(args: string[]): Promise<unknown> {
     for (let i = 0; i < trials * 2; i++) {
       const onStemcell = i >= trials;
       const ip = `${prefix}.${200 + i}`;
-      const agentCert = issueCertificate(env.ca, { commonName: `bench-${i}`, ipAddresses: [ip], usage: 'both' });
+      const agentCert = issueAgentCertificates(env.ca, `bench-${i}`, { ipAddresses: [ip] });
       const t0 = Date.now();
       const { vmCid } = await env.fx.cloud.createVm({
         agentId: `bench-${i}`,
@@ -38,7 +38,7 @@ export async function run(args: string[]): Promise<unknown> {
         cloudProperties: {},
         networks: { default: { ip, netmask: '255.255.255.0' } },
         diskCids: [],
-        env: { directorUrl: env.director.url, caPem: env.ca.certPem, certPem: agentCert.certPem, keyPem: agentCert.keyPem, heartbeatIntervalMs: 10_000 },
+        env: { directorUrl: env.director.url, caPem: env.ca.certPem, certPem: agentCert.certPem, clientCertPem: agentCert.clientCertPem, keyPem: agentCert.keyPem, heartbeatIntervalMs: 10_000 },
       });
       const agent = new HttpAgentClient({ agentId: `bench-${i}`, baseUrl: `https://${ip}:${AGENT_PORT}`, caPem: env.ca.certPem, certPem: client.certPem, keyPem: client.keyPem, requestTimeoutMs: 1000 });
       for (;;) {
@@ -53,7 +53,7 @@ export async function run(args: string[]): Promise<unknown> {
     const t1 = Date.now();
     const diskCid = await env.fx.cloud.createDisk(1024, {});
     const hint = await env.fx.cloud.attachDisk(vm.vmCid, diskCid);
-    await vm.agent.mountDisk({ diskCid, hint });
+    await vm.agent.mountDisk({ diskCid, hint, newDisk: true });
     const diskMs = Date.now() - t1;
 
     await vm.loadImage(join(IMAGES_DIR, 'busybox.tar'));

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { InstanceSpec } from '../common/contracts/instance-spec.js';
-import type { AgentAlert, AgentApi, AgentState, Heartbeat, JobState, MountDiskRequest, RunCommandResult } from '../common/contracts/agent-protocol.js';
+import type { AgentAlert, AgentApi, AgentState, Heartbeat, JobState, LongActionOptions, MountDiskRequest, RunCommandResult } from '../common/contracts/agent-protocol.js';
 import type { AgentSettings } from '../common/contracts/agent-settings.js';
 import type { Logger } from '../common/logger.js';
 import { ConflictError, InvalidInputError, errorMessage } from '../common/errors.js';
@@ -44,11 +44,14 @@ export class Agent implements AgentApi {
         this.containers.onDockerUp(restarted);
         if (restarted && !onPurpose) this.sendAlert(3, 'dockerd_failing', 'Docker daemon restarted', `The Docker daemon of VM ${settings.vmCid} died and was restarted; the agent is starting every container again in dependency order.`);
       },
-      onDown: () => this.log.warn('dockerd is down; containers will be started again when it is back'),
+      onDown: () => {
+        this.log.warn('dockerd is down; containers will be started again when it is back');
+        this.containers.onDockerDown();
+      },
       onFailing: (lines) =>
         this.sendAlert(2, 'dockerd_failing', 'Docker daemon keeps failing', `The Docker daemon of VM ${settings.vmCid} does not stay up; its last log lines: ${lines.slice(-5).join(' | ')}`),
     });
-    const docker = (): typeof this.dockerd.docker => this.dockerd.docker;
+    const docker = (): typeof this.dockerd.engine => this.dockerd.engine;
     const images = new ImageEnsurer(docker, log.child({ part: 'images' }));
     this.containers = new ContainerManager(
       docker,
@@ -143,20 +146,24 @@ export class Agent implements AgentApi {
     await this.stop();
   }
 
-  async mountDisk(request: MountDiskRequest): Promise<void> {
+  async mountDisk(request: MountDiskRequest, options: LongActionOptions = {}): Promise<void> {
     if (!request?.diskCid || !request.hint?.path) throw new InvalidInputError('mount_disk needs {diskCid, hint: {path}}.');
-    await this.disks.mount(request.diskCid, request.hint, request.target ?? 'store');
+    const mount = { newDisk: request.newDisk === true, ...(options.signal ? { signal: options.signal } : {}) };
+    await this.disks.mount(request.diskCid, request.hint, request.target ?? 'store', mount);
   }
 
-  async unmountDisk(diskCid: string): Promise<void> {
+  async unmountDisk(diskCid: string, options: LongActionOptions = {}): Promise<void> {
     const disk = this.disks.list().find((d) => d.diskCid === diskCid);
     if (disk?.target === 'store' && this.dockerd.isUp) {
       const using = await this.containers.storeInUse();
       if (using.length > 0) {
-        throw new ConflictError(`Cannot unmount disk ${diskCid}: containers ${using.map((n) => `"${n}"`).join(', ')} are running off it; stop the instance first.`);
+        throw new ConflictError(
+          `Cannot unmount disk ${diskCid}: containers ${using.map((n) => `"${n}"`).join(', ')} are running off it (they hold the store ${this.settings.paths.store}); the disk stays mounted and attached. Stop the instance first.`,
+          { details: { containers: using } },
+        );
       }
     }
-    await this.disks.unmount(diskCid);
+    await this.disks.unmount(diskCid, options.signal ? { signal: options.signal } : {});
   }
 
   listDisk(): Promise<string[]> {

@@ -1,48 +1,40 @@
-import { request } from 'node:https';
 import type { AgentAlert, Heartbeat } from '../common/contracts/agent-protocol.js';
 import type { AgentSettings } from '../common/contracts/agent-settings.js';
-import { errorMessage } from '../common/errors.js';
+import { HttpsClient, seg } from '../common/http/https-client.js';
 
+/** A heartbeat is sent every few seconds: one that takes longer is late anyway. */
 const TIMEOUT_MS = 5000;
+/** The director answers these posts with nothing (204) or a short JSON. */
+const MAX_RESPONSE_BYTES = 64 * 1024;
 
-/** Posts heartbeats and alerts to the director, with the agent's certificate as client cert. */
+/** Posts heartbeats and alerts to the director, with the agent's client certificate (its server certificate only where an older director issued no client one). */
 export class DirectorClient {
-  constructor(private readonly settings: AgentSettings) {}
+  private readonly http: HttpsClient;
+
+  constructor(private readonly settings: AgentSettings) {
+    this.http = new HttpsClient({
+      baseUrl: settings.directorUrl,
+      peerName: `the director at ${new URL(settings.directorUrl).origin}`,
+      tls: { caPem: settings.caPem, certPem: settings.clientCertPem ?? settings.certPem, keyPem: settings.keyPem },
+      timeoutMs: TIMEOUT_MS,
+      maxResponseBytes: MAX_RESPONSE_BYTES,
+      unreachableHint: 'the agent keeps running and sends again at the next heartbeat.',
+    });
+  }
 
   heartbeat(hb: Heartbeat): Promise<void> {
-    return this.post(`/internal/v1/agents/${encodeURIComponent(this.settings.agentId)}/heartbeat`, hb);
+    return this.post(`/internal/v1/agents/${seg(this.settings.agentId)}/heartbeat`, hb);
   }
 
   alert(alert: AgentAlert): Promise<void> {
-    return this.post(`/internal/v1/agents/${encodeURIComponent(this.settings.agentId)}/alerts`, alert);
+    return this.post(`/internal/v1/agents/${seg(this.settings.agentId)}/alerts`, alert);
   }
 
-  private post(path: string, body: unknown): Promise<void> {
-    const url = new URL(path, this.settings.directorUrl);
-    const payload = Buffer.from(JSON.stringify(body));
-    return new Promise((resolve, reject) => {
-      const req = request(
-        url,
-        {
-          method: 'POST',
-          ca: this.settings.caPem,
-          cert: this.settings.certPem,
-          key: this.settings.keyPem,
-          headers: { 'content-type': 'application/json', 'content-length': payload.length },
-          timeout: TIMEOUT_MS,
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            const status = res.statusCode ?? 0;
-            if (status >= 200 && status < 300) resolve();
-            else reject(new Error(`the director answered HTTP ${status} for ${url.pathname}`));
-          });
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`no answer from the director at ${url.origin} within ${TIMEOUT_MS} ms`)));
-      req.on('error', (err) => reject(new Error(`cannot reach the director at ${url.origin}: ${errorMessage(err)}`)));
-      req.end(payload);
-    });
+  close(): Promise<void> {
+    return this.http.close();
+  }
+
+  private async post(path: string, body: unknown): Promise<void> {
+    await this.http.json<unknown>('POST', path, { json: body });
   }
 }

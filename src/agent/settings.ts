@@ -12,6 +12,8 @@ const schema = z.object({
   caPem: z.string().min(1),
   certPem: z.string().min(1),
   keyPem: z.string().min(1),
+  clientCertPem: z.string().min(1).optional(),
+  directorClientName: z.string().min(1).optional(),
   heartbeatIntervalMs: z.number().int().positive(),
   registryHost: z.string().optional(),
   listen: z.object({ host: z.string(), port: z.number().int() }),

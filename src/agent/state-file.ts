@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { InstanceSpec } from '../common/contracts/instance-spec.js';
 import type { DiskHint } from '../common/contracts/disk-hint.js';
@@ -13,7 +13,7 @@ export interface PersistedState {
 
 export const EMPTY_STATE: PersistedState = { spec: null, stopped: false, disks: [] };
 
-/** `<ephemeral>/agent-state.json`, written atomically (temp file + rename). */
+/** `<ephemeral>/agent-state.json`, written atomically (temp file + rename), mode 0600. */
 export class StateFile {
   readonly path: string;
 
@@ -34,7 +34,9 @@ export class StateFile {
   async save(state: PersistedState): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true });
     const tmp = `${this.path}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(state, null, 2));
+    // 0600: the applied spec holds the containers' environment, secrets included.
+    await writeFile(tmp, JSON.stringify(state, null, 2), { mode: 0o600 });
+    await chmod(tmp, 0o600);
     await rename(tmp, this.path);
   }
 }

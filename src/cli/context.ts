@@ -2,6 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
+import { sleep } from '../common/waiting.js';
 
 /**
  * Everything a command needs from the process it runs in. main.ts builds it from the real process
@@ -38,7 +39,7 @@ export function processContext(): CliContext {
     which: (command) => findOnPath(command, env['PATH'] ?? ''),
     isRoot: () => typeof process.getuid === 'function' && process.getuid() === 0,
     pollIntervalMs: 500,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    sleep: (ms) => sleep(ms),
   };
 }
 

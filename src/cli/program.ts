@@ -31,6 +31,7 @@ export function buildProgram(context: CliContext = processContext()): Command {
     )
     .option('-d, --deployment <name>', 'deployment to act on')
     .option('--json', 'machine-readable JSON output')
+    .option('--wide', 'tables at full width: do not wrap long cells to the terminal')
     .option('-n, --non-interactive', 'do not ask for confirmation')
     .option('--config <file>', 'CLI target config (default: $BOSUN_CONFIG or ~/.bosun/config)')
     .version(CLI_VERSION, '--version')

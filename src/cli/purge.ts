@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, readdir, readFile, rm } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
-import { errorMessage } from '../common/errors.js';
+import { errorMessage, InvalidInputError } from '../common/errors.js';
 import { LocalCloud } from '../cloud/local/index.js';
 import { dataDirPaths } from '../director/daemon/data-dir.js';
 
@@ -27,11 +27,54 @@ export async function readDirectorNetwork(dataDir: string): Promise<DirectorNetw
   }
 }
 
+/** Files only a director writes: one of them must be there for a directory to count as a data dir. */
+export const DATA_DIR_MARKERS = ['director.sqlite', 'admin-token', join('ca', 'ca.pem'), 'network.json'];
+
+/** The top-level names a director writes into its data directory (dataDirPaths, the database, the registry). */
+function knownEntries(dataDir: string): Set<string> {
+  const names = Object.values(dataDirPaths(dataDir))
+    .map((p) => relative(dataDir, p).split(sep)[0] ?? '')
+    .filter((n) => n !== '');
+  return new Set([...names, 'director.sqlite', 'director.sqlite-wal', 'director.sqlite-shm', 'registry']);
+}
+
+/**
+ * Why `dataDir` must not be purged, or null when it is a bosun data directory: it holds one of the
+ * director's marker files and nothing a director does not write (an empty directory holds nothing
+ * to lose). `rm -rf` of a mistyped `--data-dir` must never reach a home or a system directory.
+ */
+export async function notADataDirReason(dataDir: string): Promise<string | null> {
+  const st = await lstat(dataDir).catch(() => null);
+  if (st === null) return null;
+  if (!st.isDirectory()) return `${dataDir} is not a directory`;
+  const entries = await readdir(dataDir);
+  if (entries.length === 0) return null;
+  const known = knownEntries(dataDir);
+  const foreign = entries.filter((e) => !known.has(e));
+  if (foreign.length > 0) {
+    const shown = foreign.slice(0, 5).join(', ') + (foreign.length > 5 ? ` and ${foreign.length - 5} more` : '');
+    return `${dataDir} holds files a bosun director does not write (${shown})`;
+  }
+  const marked = await Promise.all(DATA_DIR_MARKERS.map((m) => lstat(join(dataDir, m)).then(() => true, () => false)));
+  if (!marked.includes(true)) return `${dataDir} holds none of a director's files (${DATA_DIR_MARKERS.join(', ')})`;
+  return null;
+}
+
+/** Throws, before anything is stopped or deleted, unless `dataDir` is a bosun data directory. */
+export async function assertPurgeable(dataDir: string): Promise<void> {
+  const reason = await notADataDirReason(dataDir);
+  if (reason === null) return;
+  throw new InvalidInputError(
+    `Refusing to purge ${dataDir}: it is not a bosun data directory (${reason}). Nothing was stopped or deleted; check --data-dir (or the data dir in the CLI target config), or delete the directory by hand if it really is one.`,
+  );
+}
+
 /**
  * `bosun down --purge`: deletes every VM and disk of the director's local cloud (its namespaces,
  * processes, loop devices and cgroups go with them), a registry left behind, the bridge, and the
  * data directory. Only what lives under this data directory is touched, and only the bridge this
- * director recorded as its own is deleted: never a default `bosun0` it did not use.
+ * director recorded as its own is deleted: never a default `bosun0` it did not use. A directory
+ * that is not a bosun data directory is refused (assertPurgeable).
  */
 export async function purgeDataDir(
   dataDir: string,
@@ -39,6 +82,7 @@ export async function purgeDataDir(
   say: (line: string) => void,
 ): Promise<void> {
   const paths = dataDirPaths(dataDir);
+  await assertPurgeable(dataDir);
   await killLeftoverRegistry(dataDir);
   if (network === null && !hasCloudObjects(paths.cloud)) {
     say(`no local cloud recorded in ${dataDir}; removing files only (no bridge is deleted)`);

@@ -8,6 +8,11 @@ export interface Target {
   url: string;
   token: string;
   caPem: string;
+  /**
+   * The data directory of the director `bosun up` started (absent for a director started
+   * otherwise): `bosun down` and `status` act on it unless --data-dir names another.
+   */
+  dataDir?: string;
 }
 
 /** --config FILE, else BOSUN_CONFIG, else ~/.bosun/config. */
@@ -37,7 +42,21 @@ export async function readTarget(path: string): Promise<Target> {
       `The CLI target config ${path} must have url, token and caPem; run \`bosun up\` again to rewrite it.`,
     );
   }
-  return { url: raw.url.replace(/\/+$/, ''), token: raw.token, caPem: raw.caPem };
+  return {
+    url: raw.url.replace(/\/+$/, ''),
+    token: raw.token,
+    caPem: raw.caPem,
+    ...(typeof raw.dataDir === 'string' && raw.dataDir !== '' ? { dataDir: raw.dataDir } : {}),
+  };
+}
+
+/** The target, or null when there is none (or it cannot be read): for commands that can do without. */
+export async function readTargetIfAny(path: string): Promise<Target | null> {
+  try {
+    return await readTarget(path);
+  } catch {
+    return null;
+  }
 }
 
 export async function writeTarget(path: string, target: Target): Promise<void> {

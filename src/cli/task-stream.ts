@@ -8,6 +8,12 @@ const TERMINAL: ReadonlySet<TaskInfo['state']> = new Set(['done', 'error', 'canc
 export interface FollowOptions {
   /** Print nothing while following (--json prints the outcome once at the end). */
   quiet?: boolean;
+  /**
+   * Show transient progress events (`data.transient`, e.g. an upload's percentages) as one line
+   * that updates in place; without it they are left out and only lasting events are printed.
+   * Default: when stdout is a terminal.
+   */
+  liveProgress?: boolean;
 }
 
 export interface FollowedTask {
@@ -26,8 +32,23 @@ export async function followTask(
   task: TaskInfo,
   options: FollowOptions = {},
 ): Promise<FollowedTask> {
+  const live = options.liveProgress ?? Boolean(process.stdout.isTTY);
+  let liveLineShown = false;
+  const clearLive = () => {
+    if (liveLineShown) process.stdout.write('\r\x1b[K');
+    liveLineShown = false;
+  };
   const out = (line: string) => {
-    if (!options.quiet) process.stdout.write(`${line}\n`);
+    if (options.quiet) return;
+    clearLive();
+    process.stdout.write(`${line}\n`);
+  };
+  /** Replaces the live line; cut to the terminal's width, since a wrapped line cannot be redrawn. */
+  const outLive = (line: string) => {
+    if (options.quiet || !live) return;
+    const columns = process.stdout.columns > 0 ? process.stdout.columns : 80;
+    process.stdout.write(`\r\x1b[K${[...line].slice(0, columns - 1).join('')}`);
+    liveLineShown = true;
   };
   const started = Date.now();
   const events: TaskEvent[] = [];
@@ -42,6 +63,10 @@ export async function followTask(
     for (const event of fresh) {
       after = Math.max(after, event.seq);
       events.push(event);
+      if (event.data?.['transient'] === true) {
+        outLive(formatEvent(event));
+        continue;
+      }
       out(formatEvent(event));
       if (event.state === 'finished' || event.state === 'failed') {
         const key = `${event.stage}\u0000${event.total}`;

@@ -25,9 +25,13 @@ export interface AgentEnv {
   directorUrl: string;
   /** PEM of the director's CA: the agent trusts the director and its registry with it. */
   caPem: string;
-  /** The agent's own certificate and key (server and client use), signed by the director's CA. */
+  /** The agent's own server certificate and key, signed by the director's CA. */
   certPem: string;
   keyPem: string;
+  /** The agent's client certificate (same key) for its heartbeats and alerts; certPem when absent. */
+  clientCertPem?: string;
+  /** The common name of the director's client certificate, the only client the agent accepts. */
+  directorClientName?: string;
   heartbeatIntervalMs: number;
   /** host:port of the director's image registry; every VM's dockerd uses it as its registry mirror. */
   registryHost?: string;

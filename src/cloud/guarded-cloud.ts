@@ -1,4 +1,6 @@
+import { redactValue } from '../common/redact.js';
 import type { Logger } from '../common/logger.js';
+import { DEFAULT_RETRY_POLICY, retry, type RetryPolicy } from '../common/retry.js';
 import {
   CloudError,
   DiskAttachedElsewhereError,
@@ -23,29 +25,22 @@ export interface GuardedCloudOptions {
    * the driver lacks `findDiskAttachment`. VMs created through this wrapper are known anyway.
    */
   knownVmCids?: () => Promise<string[]>;
+  /** How failed calls the cloud says may succeed (okToRetry) are repeated; default DEFAULT_RETRY_POLICY. */
+  retry?: RetryPolicy;
 }
 
-const SECRET_KEY = /pem|key|secret|password|token|credential/i;
-
-/** A copy of a call's arguments fit for a log: certificates, keys and secrets replaced. */
-export function redactArgs(value: unknown, depth = 0): unknown {
-  if (depth > 6) return '[…]';
-  if (Array.isArray(value)) return value.map((v) => redactArgs(v, depth + 1));
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      out[k] = SECRET_KEY.test(k) && v !== undefined ? '[redacted]' : redactArgs(v, depth + 1);
-    }
-    return out;
-  }
-  return value;
+/** A copy of a call's arguments fit for a log: certificates, keys and secrets replaced (src/common/redact.ts). */
+export function redactArgs(value: unknown): unknown {
+  return redactValue(value);
 }
 
 /**
  * The one wrapper every driver is used through. It logs each call (method, redacted arguments,
  * duration, outcome), turns foreign exceptions into CloudError, and enforces the fencing
  * invariant — a persistent disk is attached to at most one VM — before the driver sees the call
- * (drivers refuse too: defense in depth). It retries nothing: callers decide with `okToRetry`.
+ * (drivers refuse too: defense in depth). A call that fails with `okToRetry` is repeated here,
+ * with the one retry policy (src/common/retry.ts), and never anywhere else: callers see the last
+ * failure only.
  */
 export class GuardedCloud implements Cloud {
   private readonly logger: Logger;
@@ -176,29 +171,39 @@ export class GuardedCloud implements Cloud {
   private async call<T>(method: string, args: unknown[], fn: () => Promise<T>): Promise<T> {
     const started = performance.now();
     const logArgs = redactArgs(args);
+    const elapsed = (): number => Math.round(performance.now() - started);
     try {
-      const result = await fn();
-      this.logger.debug('cloud call succeeded', {
-        method,
-        args: logArgs,
-        durationMs: Math.round(performance.now() - started),
-        outcome: 'ok',
-      });
+      const result = await retry(
+        async () => {
+          try {
+            return await fn();
+          } catch (err) {
+            throw asCloudError(method, err);
+          }
+        },
+        this.options.retry ?? DEFAULT_RETRY_POLICY,
+        {
+          what: `the cloud call ${method}`,
+          onRetry: (err, attempt, delayMs) =>
+            this.logger.warn('cloud call failed, retrying', {
+              method,
+              args: logArgs,
+              attempt,
+              delayMs,
+              durationMs: elapsed(),
+              outcome: 'retry',
+              error: (err as Error).message,
+            }),
+        },
+      );
+      this.logger.debug('cloud call succeeded', { method, args: logArgs, durationMs: elapsed(), outcome: 'ok' });
       return result;
     } catch (err) {
-      const cloudErr =
-        err instanceof CloudError
-          ? err
-          : new CloudError(
-              `the cloud call ${method} failed: ${err instanceof Error ? err.message : String(err)}`,
-              {
-                cause: err,
-              },
-            );
+      const cloudErr = asCloudError(method, err);
       this.logger.warn('cloud call failed', {
         method,
         args: logArgs,
-        durationMs: Math.round(performance.now() - started),
+        durationMs: elapsed(),
         outcome: 'error',
         errorType: cloudErr.type,
         okToRetry: cloudErr.okToRetry,
@@ -207,4 +212,11 @@ export class GuardedCloud implements Cloud {
       throw cloudErr;
     }
   }
+}
+
+/** Foreign exceptions become CloudError (not ok to retry: nothing vouches for a repeat). */
+function asCloudError(method: string, err: unknown): CloudError {
+  return err instanceof CloudError
+    ? err
+    : new CloudError(`the cloud call ${method} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }

@@ -19,12 +19,29 @@ export type ErrorCode =
 export interface ErrorOptions {
   cause?: unknown;
   details?: unknown;
+  /** True when repeating the same call may succeed (no answer, connection refused): read by src/common/retry.ts. */
+  retryable?: boolean;
 }
+
+/** The HTTP status of each error code, in one table (servers answer with it, clients rebuild from it). */
+export const HTTP_STATUS_OF_CODE: Record<ErrorCode, number> = {
+  invalid_input: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  cancelled: 409,
+  invalid_manifest: 422,
+  internal: 500,
+  unavailable: 503,
+  timeout: 504,
+};
 
 export class BosunError extends Error {
   readonly code: ErrorCode;
   readonly httpStatus: number;
   readonly details: unknown;
+  readonly retryable: boolean;
 
   constructor(code: ErrorCode, httpStatus: number, message: string, options: ErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -32,6 +49,7 @@ export class BosunError extends Error {
     this.code = code;
     this.httpStatus = httpStatus;
     this.details = options.details;
+    this.retryable = options.retryable ?? false;
   }
 
   /** True when the person who asked can fix it (bad input, unknown name, conflict): CLI exit code 1. */
@@ -108,12 +126,32 @@ export function toErrorBody(err: unknown): { status: number; body: ErrorBody } {
   return { status: 500, body: { error: { code: 'internal', message: errorMessage(err) } } };
 }
 
-/** Rebuilds a typed error from the JSON error shape received over HTTP. */
-export function fromErrorBody(status: number, body: unknown): BosunError {
+/**
+ * Rebuilds a typed error from the JSON error shape received over HTTP (or from a failed agent
+ * task's `error`, which has no status of its own: pass undefined). The error is an instance of the
+ * class its code stands for (a `not_found` body becomes a NotFoundError), with its `details`.
+ */
+export function fromErrorBody(status: number | undefined, body: unknown): BosunError {
   const e = (body as Partial<ErrorBody> | undefined)?.error;
-  const message = typeof e?.message === 'string' ? e.message : `HTTP ${status}`;
-  const code: ErrorCode = typeof e?.code === 'string' ? e.code : status >= 500 ? 'internal' : 'invalid_input';
-  return new BosunError(code, status, message, { details: e?.details });
+  const known = typeof e?.code === 'string' && e.code in HTTP_STATUS_OF_CODE ? e.code : undefined;
+  const httpStatus = status ?? (known ? HTTP_STATUS_OF_CODE[known] : 500);
+  const code: ErrorCode = known ?? codeOfStatus(httpStatus);
+  const message = typeof e?.message === 'string' ? e.message : `HTTP ${httpStatus}`;
+  const options: ErrorOptions = e?.details === undefined ? {} : { details: e.details };
+  const Class = ERROR_CLASSES[code];
+  const err = Class ? new Class(message, options) : new BosunError(code, httpStatus, message, options);
+  return err.httpStatus === httpStatus ? err : new BosunError(code, httpStatus, message, options);
+}
+
+/** The code a bare HTTP status stands for, when a body names none. */
+export function codeOfStatus(status: number): ErrorCode {
+  if (status === 401) return 'unauthorized';
+  if (status === 403) return 'forbidden';
+  if (status === 404) return 'not_found';
+  if (status === 409) return 'conflict';
+  if (status === 503) return 'unavailable';
+  if (status === 504) return 'timeout';
+  return status >= 500 ? 'internal' : 'invalid_input';
 }
 
 export function errorMessage(err: unknown): string {
@@ -129,11 +167,14 @@ export interface ManifestProblem {
   line: number | null;
   column: number | null;
   message: string;
+  /** The file the line/column are in, when it is not the manifest itself (an ops file, a vars file). */
+  file?: string;
 }
 
 /** `path (line L, col C): message`, the one way a manifest problem is printed. */
 export function formatManifestProblem(p: ManifestProblem): string {
-  const where = p.line === null ? '' : ` (line ${p.line}, col ${p.column ?? 1})`;
+  const where =
+    p.line === null ? '' : ` (${p.file === undefined ? '' : `${p.file} `}line ${p.line}, col ${p.column ?? 1})`;
   return `${p.path || '(manifest)'}${where}: ${p.message}`;
 }
 
@@ -151,3 +192,15 @@ export class InvalidManifestError extends BosunError {
     });
   }
 }
+
+const ERROR_CLASSES: Partial<Record<ErrorCode, new (message: string, options?: ErrorOptions) => BosunError>> = {
+  invalid_input: InvalidInputError,
+  not_found: NotFoundError,
+  conflict: ConflictError,
+  unauthorized: UnauthorizedError,
+  forbidden: ForbiddenError,
+  timeout: TimeoutError,
+  cancelled: CancelledError,
+  unavailable: UnavailableError,
+  internal: InternalError,
+};

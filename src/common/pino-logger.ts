@@ -1,8 +1,12 @@
 import { pino, type Logger as PinoLogger } from 'pino';
 import type { LogMeta, Logger } from './logger.js';
+import { redactText, redactValue } from './redact.js';
 
-/** Keys whose values never reach a log line. */
-const REDACTED_PATHS = ['token', 'password', 'secret', 'keyPem', 'privateKey', '*.token', '*.keyPem', '*.password'];
+/**
+ * Secrets never reach a log line: every message and every meta object (at any depth, child
+ * bindings too) goes through the one redaction module (redact.ts) before pino sees it.
+ */
+const clean = (meta: LogMeta | undefined): LogMeta => (meta === undefined ? {} : (redactValue(meta) as LogMeta));
 
 export interface PinoLoggerOptions {
   level?: string;
@@ -14,18 +18,24 @@ export interface PinoLoggerOptions {
 export function createPinoLogger(options: PinoLoggerOptions = {}): Logger {
   const dest = pino.destination({ dest: options.destination ?? 2, sync: true, mkdir: true });
   const base = pino(
-    { level: options.level ?? 'info', name: options.name, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+    { level: options.level ?? 'info', name: options.name },
     dest,
   );
   return wrap(base);
 }
 
 function wrap(p: PinoLogger): Logger {
+  // Redaction costs a copy of the meta object: only for lines that are written.
+  const at =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (msg: string, meta?: LogMeta): void => {
+      if (p.isLevelEnabled(level)) p[level](clean(meta), redactText(msg));
+    };
   return {
-    debug: (msg: string, meta?: LogMeta) => p.debug(meta ?? {}, msg),
-    info: (msg: string, meta?: LogMeta) => p.info(meta ?? {}, msg),
-    warn: (msg: string, meta?: LogMeta) => p.warn(meta ?? {}, msg),
-    error: (msg: string, meta?: LogMeta) => p.error(meta ?? {}, msg),
-    child: (meta: LogMeta) => wrap(p.child(meta)),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (meta: LogMeta) => wrap(p.child(clean(meta))),
   };
 }

@@ -19,8 +19,9 @@ export interface IssueOptions {
   commonName: string;
   ipAddresses?: string[];
   dnsNames?: string[];
-  /** server: TLS server auth; client: TLS client auth; both: an agent serves and calls. */
+  /** server: TLS server auth only; client: TLS client auth only; both: test fixtures that need one certificate for both. */
   usage: 'server' | 'client' | 'both';
+  /** At most LEAF_VALID_DAYS (longer requests are cut to it). */
   validDays?: number;
   /**
    * An RSA private key (PEM) to certify instead of generating one here: lets a caller generate keys
@@ -29,7 +30,21 @@ export interface IssueOptions {
   keyPem?: string;
 }
 
-const DEFAULT_VALID_DAYS = 3650;
+/** The CA lives ten years; every certificate it issues lives at most LEAF_VALID_DAYS. */
+const CA_VALID_DAYS = 3650;
+/**
+ * Certificates issued by the CA (agents, the director's API, registry and client certificates) are
+ * valid one year: agent certificates are issued afresh with each new VM (a recreate rotates them),
+ * the director's own ones at each director start.
+ */
+export const LEAF_VALID_DAYS = 365;
+
+/**
+ * The common name of the director's client certificate. Agents accept requests only from a client
+ * certificate with this name (and issued by the director's CA, with clientAuth usage); the CA never
+ * issues it to anything else (agent certificates are named after agent ids, `agent-<uuid>`).
+ */
+export const DIRECTOR_CLIENT_NAME = 'bosun-director';
 
 const RSA_KEY_OPTIONS = {
   modulusLength: 2048,
@@ -64,7 +79,7 @@ function validity(cert: forge.pki.Certificate, days: number): void {
   cert.validity.notAfter = new Date(now + days * 24 * 60 * 60 * 1000);
 }
 
-export function createCertificateAuthority(commonName = 'bosun director CA', validDays = DEFAULT_VALID_DAYS): CertificateAuthority {
+export function createCertificateAuthority(commonName = 'bosun director CA', validDays = CA_VALID_DAYS): CertificateAuthority {
   const keys = newKeyPair();
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
@@ -89,7 +104,7 @@ export function issueCertificate(ca: CertificateAuthority, options: IssueOptions
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = serialNumber();
-  validity(cert, options.validDays ?? DEFAULT_VALID_DAYS);
+  validity(cert, Math.min(options.validDays ?? LEAF_VALID_DAYS, LEAF_VALID_DAYS));
   cert.setSubject([{ name: 'commonName', value: options.commonName }, { name: 'organizationName', value: 'bosun' }]);
   cert.setIssuer(caCert.subject.attributes);
   const altNames: Array<{ type: number; value?: string; ip?: string }> = [
@@ -109,4 +124,38 @@ export function issueCertificate(ca: CertificateAuthority, options: IssueOptions
   ]);
   cert.sign(caKey, forge.md.sha256.create());
   return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.keyPem };
+}
+
+/** The director's client certificate: what it presents to agents (and what agents accept). */
+export function issueDirectorClientCertificate(ca: CertificateAuthority): IssuedCertificate {
+  return issueCertificate(ca, { commonName: DIRECTOR_CLIENT_NAME, usage: 'client' });
+}
+
+/**
+ * An agent's credentials: a server certificate (serverAuth only: it cannot be used to call another
+ * agent) and a client certificate (clientAuth only: the agent's heartbeats and alerts to the
+ * director), both named after the agent id and sharing one key.
+ */
+export interface AgentCertificates {
+  certPem: string;
+  clientCertPem: string;
+  keyPem: string;
+}
+
+export function issueAgentCertificates(
+  ca: CertificateAuthority,
+  agentId: string,
+  options: { keyPem?: string; ipAddresses?: string[] } = {},
+): AgentCertificates {
+  if (agentId === DIRECTOR_CLIENT_NAME) {
+    throw new Error(`"${DIRECTOR_CLIENT_NAME}" is the director's own certificate name; an agent cannot be called that.`);
+  }
+  const server = issueCertificate(ca, {
+    commonName: agentId,
+    usage: 'server',
+    ...(options.ipAddresses === undefined ? {} : { ipAddresses: options.ipAddresses }),
+    ...(options.keyPem === undefined ? {} : { keyPem: options.keyPem }),
+  });
+  const client = issueCertificate(ca, { commonName: agentId, usage: 'client', keyPem: server.keyPem });
+  return { certPem: server.certPem, clientCertPem: client.certPem, keyPem: server.keyPem };
 }

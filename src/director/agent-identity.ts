@@ -6,6 +6,8 @@
  * pass `checkServerIdentity: agentServerIdentityCheck(agentId)` in the request's TLS options.
  */
 import type { PeerCertificate } from 'node:tls';
+import { DIRECTOR_CLIENT_NAME, issueAgentCertificates, type CertificateAuthority } from '../common/pki.js';
+import type { AgentCredentials } from './deploy/instance-deps.js';
 
 export function agentServerIdentityCheck(agentId: string): (host: string, cert: PeerCertificate) => Error | undefined {
   return (host, cert) => {
@@ -16,5 +18,18 @@ export function agentServerIdentityCheck(agentId: string): (host: string, cert: 
       `The agent at ${host} presented a certificate for "${names.join(', ') || 'nobody'}" instead of agent ${agentId}; ` +
         'another VM may have taken this address. Check the VM with "bosun vms" and recreate the instance if needed.',
     );
+  };
+}
+
+/**
+ * The credentials of a new VM's agent, issued afresh for every createVm (a recreated or resurrected
+ * VM gets a new agent id, a new key and new certificates; nothing is reused). CN = agent id, no IP:
+ * the VM's address is only known after createVm, see agentServerIdentityCheck above.
+ */
+export function agentCredentialIssuer(ca: CertificateAuthority, keys: { take(): string | undefined } | null): (agentId: string) => AgentCredentials {
+  return (agentId) => {
+    const keyPem = keys?.take();
+    const certs = issueAgentCertificates(ca, agentId, keyPem === undefined ? {} : { keyPem });
+    return { caPem: ca.certPem, ...certs, directorClientName: DIRECTOR_CLIENT_NAME };
   };
 }

@@ -27,17 +27,34 @@ const rawSchema = z.object({
   /** Longest wait between pings of a VM's agent that does not answer yet (the first wait is 100 ms, growing ×1.5). */
   agentPingIntervalMs: z.number().int().positive().default(500),
   heartbeatIntervalMs: z.number().int().positive().default(2_000),
-  /** Timeout of one quick agent call (ping, get_state, stop …) and the health monitor's agent timeout. */
-  agentTimeoutMs: z.number().int().positive().default(10_000),
+  /**
+   * Timeout of one quick agent call (ping, get_state, list_disk …); the config file's top-level
+   * `agent_timeout`. Not the heartbeat timeout (health.agent_timeout, HealthConfig.heartbeatTimeoutMs).
+   */
+  agentCallTimeoutMs: z.number().int().positive().default(10_000),
   /** Timeout of an agent `apply` (image pulls and builds included). */
   applyTimeoutMs: z.number().int().positive().default(15 * 60_000),
   /** How often the deployer polls get_state while watching an updated instance (after the min watch time). */
   watchPollIntervalMs: z.number().int().positive().default(200),
   lockTtlMs: z.number().int().positive().default(10 * 60_000),
+  /** Cloud calls that fail with okToRetry are repeated (src/cloud/guarded-cloud.ts): attempts in all, the first included. */
+  cloudRetryAttempts: z.number().int().positive().default(3),
+  /** Wait before the first repeat, doubling up to cloudRetryMaxBackoffMs. */
+  cloudRetryInitialBackoffMs: z.number().int().nonnegative().default(500),
+  cloudRetryMaxBackoffMs: z.number().int().nonnegative().default(5_000),
+  /** No repeat starts this long after the first attempt. */
+  cloudRetryDeadlineMs: z.number().int().positive().default(60_000),
   /** Orphaned disks are deleted this long after they were orphaned (BOSH: 5 days). */
   orphanedDiskRetentionMs: z.number().int().nonnegative().default(5 * 24 * 3600_000),
   /** How often the director looks for expired orphaned disks. */
   orphanedDiskSweepIntervalMs: z.number().int().positive().default(3600_000),
+  /** History kept (src/store/retention.ts): finished tasks with their events, alerts, audit events. */
+  retentionMaxAgeMs: z.number().int().positive().default(30 * 24 * 3600_000),
+  retentionMaxTasks: z.number().int().positive().default(2000),
+  retentionMaxAlerts: z.number().int().positive().default(10_000),
+  retentionMaxAuditEvents: z.number().int().positive().default(10_000),
+  /** How often old history is pruned (also once at start-up). */
+  retentionPruneIntervalMs: z.number().int().positive().default(3600_000),
   /** Resurrection default for deployments that do not set their own. */
   resurrectionDefault: z.boolean().default(true),
   /**
@@ -46,6 +63,10 @@ const rawSchema = z.object({
    * cloud that this director owns alone (the embedded local cloud); off by default.
    */
   deleteUnknownVmsAfterCrash: z.boolean().default(false),
+  /** What manifests may use (src/director/manifest-policy.ts); everything is allowed by default. */
+  manifestPolicy: z
+    .object({ allowPrivileged: z.boolean().default(true), allowDevices: z.boolean().default(true), allowCapAdds: z.boolean().default(true) })
+    .default({ allowPrivileged: true, allowDevices: true, allowCapAdds: true }),
 });
 
 export type DirectorConfigInput = z.input<typeof rawSchema> & {

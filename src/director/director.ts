@@ -2,23 +2,25 @@
  * The director's engine: the DirectorService over the store, the cloud (through the guarded
  * wrapper), the agents, the task runner and the image registry. `Director.create` opens and
  * migrates the store, recovers tasks a crash left running, and wires everything; the HTTP layer
- * (src/director/api/) and tests drive it through DirectorService.
+ * (src/director/api/) and tests drive it through DirectorService. What it only reads lives in
+ * read-models.ts, heartbeat intake in heartbeat-intake.ts, start-up pieces in director-wiring.ts.
  */
 import { randomUUID } from 'node:crypto';
 import type { AgentAlert, AgentApi, Heartbeat } from '../common/contracts/agent-protocol.js';
 import { DiskNotFoundError } from '../cloud/cloud.js';
 import type { Cloud } from '../cloud/cloud.js';
 import { GuardedCloud } from '../cloud/guarded-cloud.js';
-import { ConflictError, NotFoundError, UnavailableError, errorMessage } from '../common/errors.js';
+import { ConflictError, NotFoundError, UnavailableError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { silentLogger } from '../common/logger.js';
-import { issueCertificate } from '../common/pki.js';
 import type { CertificateAuthority } from '../common/pki.js';
+import { startHistoryPruner } from '../store/retention.js';
 import { Store } from '../store/store.js';
 import type { InstanceRecord } from '../store/store.js';
 import type { AgentConnector } from '../common/contracts/agent-connector.js';
 import { AgentKeyPool } from './agent-key-pool.js';
-import { DiskMigrations } from './disks/disk-migrations.js';
+import { agentCredentialIssuer } from './agent-identity.js';
+import { enforceManifestPolicy, type PolicyManifest } from './manifest-policy.js';
 import { startOrphanedDiskSweeper } from './disks/orphan-sweeper.js';
 import type {
   Alert,
@@ -47,18 +49,19 @@ import { Deployer } from './deploy/deployer.js';
 import type { AgentCredentials, InstanceDeps } from './deploy/instance-deps.js';
 import { manifestModule } from './deploy/manifest-adapter.js';
 import type { ManifestPort } from './deploy/plan.js';
-import { withTimeout } from './deploy/timeouts.js';
+import { withDeadline } from '../common/waiting.js';
 import type { DirectorService } from './director-service.js';
 import type { ImageRegistry } from './image-registry.js';
 import { deleteDeployment } from './jobs/delete-deployment.js';
 import { InstanceJobs } from './jobs/instance-jobs.js';
-import { describeInstance } from './instance-view.js';
+import { cloudRetryPolicy, deleteVmsACrashLeft } from './director-wiring.js';
+import { HeartbeatIntake } from './heartbeat-intake.js';
+import { DirectorReadModels, notFoundDeployment } from './read-models.js';
 import { TaskRunner } from './tasks/task-runner.js';
 import { StemcellService } from './stemcells/stemcell-service.js';
 import { stemcellResolvingCloud } from './stemcells/stemcell-cloud.js';
-// health: monitor, alerts, resurrector, cloud-check (src/director/health/)
 import { parseHealthSettings } from './health/config.js';
-import { HealthSystem } from './health/health-system.js';
+import { SelfHealing } from './self-healing.js';
 
 export interface DirectorOptions {
   config: DirectorConfigInput;
@@ -93,15 +96,18 @@ const AGENT_KEY_POOL_SIZE = 8;
 export class Director implements DirectorService {
   readonly deployer: Deployer;
   private orphanSweeper: { stop(): void } | null = null;
+  private historyPruner: { stop(): Promise<void> } | null = null;
   private keyPool: AgentKeyPool | null = null;
   private readonly jobs: InstanceJobs;
+  private readonly views: DirectorReadModels;
+  private readonly heartbeats: HeartbeatIntake;
   private cloudCheckHandler: CloudCheckHandler | undefined;
   /** What the deploy steps use (store, guarded cloud, agents, config, credentials): for wiring the health parts. */
   readonly deps: InstanceDeps;
   /** Uploaded stemcells (src/director/stemcells/). */
   readonly stemcells: StemcellService;
   /** health: the monitor, alerts, resurrector and cloud-check; set by create(). */
-  health!: HealthSystem;
+  health!: SelfHealing;
 
   private constructor(
     readonly config: DirectorConfig,
@@ -113,7 +119,7 @@ export class Director implements DirectorService {
     readonly logger: Logger,
     readonly uuid: string,
     private readonly registry: ImageRegistry | undefined,
-    manifests: ManifestPort,
+    private readonly manifests: ManifestPort,
     agentCredentials: (agentId: string) => AgentCredentials,
     driver: Cloud,
   ) {
@@ -131,6 +137,8 @@ export class Director implements DirectorService {
     this.deployer = new Deployer(this.deps, manifests, tasks);
     this.jobs = new InstanceJobs(this.deps, this.deployer, tasks);
     this.stemcells = new StemcellService(store, cloud, tasks, `${config.dataDir}/stemcell-work`, logger);
+    this.views = new DirectorReadModels(store, agents, config.agentCallTimeoutMs, () => this.globalResurrection());
+    this.heartbeats = new HeartbeatIntake(store, () => this.health.monitor, this.deps.creatingAgents);
   }
 
   static async create(options: DirectorOptions): Promise<Director> {
@@ -139,7 +147,7 @@ export class Director implements DirectorService {
     // agents and the deployer then use the same values.
     const healthSettings = parseHealthSettings(options.health, {
       heartbeatIntervalMs: config.heartbeatIntervalMs,
-      agentTimeoutMs: config.agentTimeoutMs,
+      agentCallTimeoutMs: config.agentCallTimeoutMs,
       resurrectionEnabled: config.resurrectionDefault,
     });
     config.heartbeatIntervalMs = healthSettings.health.heartbeatIntervalMs;
@@ -154,7 +162,7 @@ export class Director implements DirectorService {
         await store.config.set(CONFIG_DIRECTOR_UUID, uuid);
       }
       const guarded =
-        options.guardCloud === false ? options.cloud : new GuardedCloud(options.cloud, { logger, knownVmCids: () => store.vms.listCids() });
+        options.guardCloud === false ? options.cloud : new GuardedCloud(options.cloud, { logger, knownVmCids: () => store.vms.listCids(), retry: cloudRetryPolicy(config) });
       // config.stemcell may name an uploaded stemcell ("latest", NAME/VERSION): resolved per createVm.
       const late: { stemcells?: StemcellService } = {};
       const cloud = stemcellResolvingCloud(guarded, store, () => late.stemcells as StemcellService);
@@ -162,16 +170,7 @@ export class Director implements DirectorService {
       const interrupted = await tasks.recoverAfterRestart();
       if (interrupted.length > 0 && config.deleteUnknownVmsAfterCrash) await deleteVmsACrashLeft(cloud, store, logger);
       const keyPool = options.agentCredentials === undefined ? new AgentKeyPool(AGENT_KEY_POOL_SIZE, logger) : null;
-      const credentials =
-        options.agentCredentials ??
-        ((agentId: string): AgentCredentials => {
-          // CN = agent id, no IP: the VM's address is only known after createVm. The director's
-          // agent client verifies the CA chain and compares the CN with the agent id instead of
-          // the hostname (agentServerIdentityCheck in agent-identity.ts), which identifies the agent.
-          const keyPem = keyPool?.take();
-          const cert = issueCertificate(ca, { commonName: agentId, usage: 'both', ...(keyPem === undefined ? {} : { keyPem }) });
-          return { caPem: ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem };
-        });
+      const credentials = options.agentCredentials ?? agentCredentialIssuer(ca, keyPool);
       const director = new Director(config, ca, store, cloud, options.agentConnector, tasks, logger, uuid, options.registry, options.manifests ?? manifestModule, credentials, options.cloud);
       late.stemcells = director.stemcells;
       director.keyPool = keyPool;
@@ -179,8 +178,14 @@ export class Director implements DirectorService {
         { store, logger, deleteDisk: (cid) => director.deleteDisk(cid, 'orphaned-disk-sweeper') },
         { retentionMs: config.orphanedDiskRetentionMs, intervalMs: config.orphanedDiskSweepIntervalMs },
       );
+      // Old tasks, events, alerts and audit events: pruned now and then every interval.
+      director.historyPruner = startHistoryPruner(
+        store.db,
+        { maxAgeMs: config.retentionMaxAgeMs, maxTasks: config.retentionMaxTasks, maxAlerts: config.retentionMaxAlerts, maxAuditEvents: config.retentionMaxAuditEvents },
+        { intervalMs: config.retentionPruneIntervalMs, logger },
+      );
       // health: built on top of the director's deps, deployer and task runner.
-      director.health = new HealthSystem({
+      director.health = new SelfHealing({
         ...director.deps,
         tasks,
         deployer: director.deployer,
@@ -199,6 +204,7 @@ export class Director implements DirectorService {
   /** Waits for running tasks, then closes the store. */
   async close(): Promise<void> {
     this.orphanSweeper?.stop();
+    await this.historyPruner?.stop();
     this.keyPool?.close();
     await this.health.close();
     await this.tasks.drain();
@@ -210,35 +216,33 @@ export class Director implements DirectorService {
     return { name: this.config.name, uuid: this.uuid, version: this.config.version, cloud: cloud.name, registry: this.registry?.host ?? null };
   }
 
-  diff(request: DeployRequest): Promise<DiffResponse> {
+  async diff(request: DeployRequest): Promise<DiffResponse> {
+    this.enforceManifestPolicy(request.manifest);
     return this.deployer.diff(request);
   }
 
-  deploy(request: DeployRequest, user: string): Promise<TaskInfo> {
+  async deploy(request: DeployRequest, user: string): Promise<TaskInfo> {
+    this.enforceManifestPolicy(request.manifest);
     return this.deployer.deploy(request, user);
   }
 
-  async listDeployments(): Promise<DeploymentSummary[]> {
-    const global = await this.globalResurrection();
-    const out: DeploymentSummary[] = [];
-    for (const d of await this.store.deployments.list()) {
-      const instances = await this.store.instances.listByDeployment(d.name);
-      out.push({ name: d.name, instances: instances.length, lastDeployedAt: d.lastDeployedAt, resurrection: d.resurrection ?? global });
-    }
-    return out;
+  /** The director's manifest_policy, checked before any task exists (manifest-policy.ts). */
+  private enforceManifestPolicy(text: string): void {
+    const policy = this.config.manifestPolicy;
+    if (policy.allowPrivileged && policy.allowDevices && policy.allowCapAdds) return;
+    enforceManifestPolicy(this.manifests.load(text).manifest as PolicyManifest, text, policy);
   }
 
-  async getDeployment(name: string): Promise<DeploymentSummary> {
-    const found = (await this.listDeployments()).find((d) => d.name === name);
-    if (found === undefined) throw notFoundDeployment(name);
-    return found;
+  listDeployments(): Promise<DeploymentSummary[]> {
+    return this.views.listDeployments();
   }
 
-  async getManifest(name: string): Promise<string> {
-    const d = await this.store.deployments.get(name);
-    if (d === undefined) throw notFoundDeployment(name);
-    if (d.manifest === null) throw new NotFoundError(`Deployment "${name}" has never been deployed successfully, so it has no manifest yet; deploy it first.`);
-    return d.manifest;
+  getDeployment(name: string): Promise<DeploymentSummary> {
+    return this.views.getDeployment(name);
+  }
+
+  getManifest(name: string): Promise<string> {
+    return this.views.getManifest(name);
   }
 
   async deleteDeployment(name: string, user: string, options: { force?: boolean } = {}): Promise<TaskInfo> {
@@ -249,52 +253,16 @@ export class Director implements DirectorService {
     );
   }
 
-  async listInstances(deployment: string, options: { ps?: boolean; vitals?: boolean } = {}): Promise<InstanceInfo[]> {
-    await this.requireDeployment(deployment);
-    const records = await this.store.instances.listByDeployment(deployment);
-    return Promise.all(
-      records.map(async (r) => {
-        const disks = await this.store.disks.activeForInstance(r.id);
-        return describeInstance(r, disks, this.agentFor(r), options, this.config.agentTimeoutMs);
-      }),
-    );
+  listInstances(deployment: string, options: { ps?: boolean; vitals?: boolean } = {}): Promise<InstanceInfo[]> {
+    return this.views.listInstances(deployment, options);
   }
 
-  async listVms(deployment: string): Promise<VmInfo[]> {
-    await this.requireDeployment(deployment);
-    const records = await this.store.instances.listByDeployment(deployment);
-    const byId = new Map(records.map((r) => [r.id, r]));
-    const vms = await this.store.vms.listByInstances(records.map((r) => r.id));
-    return vms.map((vm) => {
-      const r = byId.get(vm.instanceId);
-      return {
-        vmCid: vm.cid,
-        ip: vm.ip,
-        agentId: vm.agentId,
-        instance: r === undefined ? vm.instanceId : `${r.group}/${r.index}`,
-        state: r?.jobState ?? 'unknown',
-        createdAt: vm.createdAt,
-      };
-    });
+  listVms(deployment: string): Promise<VmInfo[]> {
+    return this.views.listVms(deployment);
   }
 
-  async listDisks(options: { deployment?: string; orphaned?: boolean }): Promise<DiskInfo[]> {
-    const disks = await this.store.disks.list(options);
-    const names = new Map<string, string>();
-    for (const d of disks) {
-      if (d.instanceId === null || names.has(d.instanceId)) continue;
-      const r = await this.store.instances.get(d.instanceId);
-      if (r !== undefined) names.set(d.instanceId, `${r.group}/${r.index}`);
-    }
-    return disks.map((d) => ({
-      diskCid: d.cid,
-      sizeMiB: d.sizeMiB,
-      deployment: d.deployment,
-      instance: d.instanceId === null ? null : (names.get(d.instanceId) ?? d.instanceId),
-      state: d.state,
-      createdAt: d.createdAt,
-      orphanedAt: d.orphanedAt,
-    }));
+  listDisks(options: { deployment?: string; orphaned?: boolean }): Promise<DiskInfo[]> {
+    return this.views.listDisks(options);
   }
 
   async deleteDisk(diskCid: string, user: string): Promise<TaskInfo> {
@@ -303,7 +271,7 @@ export class Director implements DirectorService {
     if (disk.state !== 'orphaned') {
       throw new ConflictError(`Disk ${diskCid} is in use by an instance; only orphaned disks can be deleted (scale down or delete the deployment first).`);
     }
-    if ((await new DiskMigrations(this.store.db).inUse()).has(diskCid)) {
+    if ((await this.store.diskMigrations.inUse()).has(diskCid)) {
       throw new ConflictError(`Disk ${diskCid} is part of an unfinished disk resize; deploy the deployment again to finish it, then delete the disk.`);
     }
     return this.tasks.enqueue({ description: `delete disk ${diskCid}`, deployment: null, user, locks: [`disk:${diskCid}`] }, async (ctx) => {
@@ -324,12 +292,12 @@ export class Director implements DirectorService {
 
   async fetchLogs(deployment: string, group: string, index: number, container: string | undefined, lines: number): Promise<string> {
     const { record, agent } = await this.requireAgent(deployment, group, index);
-    const t = this.config.agentTimeoutMs;
-    if (container !== undefined) return withTimeout(agent.fetchLogs(container, lines), t, `fetching logs from ${group}/${index} timed out`);
-    const state = await withTimeout(agent.getState(), t, `asking ${group}/${index} for its containers timed out`);
+    const t = this.config.agentCallTimeoutMs;
+    if (container !== undefined) return withDeadline(t, `fetching logs from ${group}/${index}`, () => agent.fetchLogs(container, lines));
+    const state = await withDeadline(t, `asking ${group}/${index} for its containers`, () => agent.getState());
     const parts: string[] = [];
     for (const c of state.containers) {
-      const log = await withTimeout(agent.fetchLogs(c.name, lines), t, `fetching logs of ${c.name} on ${group}/${index} timed out`);
+      const log = await withDeadline(t, `fetching logs of ${c.name} on ${group}/${index}`, () => agent.fetchLogs(c.name, lines));
       parts.push(`==> ${record.group}/${record.index} ${c.name} <==\n${log}`);
     }
     return parts.join('\n');
@@ -350,9 +318,7 @@ export class Director implements DirectorService {
   }
 
   listTasks(options: { recent?: number; deployment?: string }): Promise<TaskInfo[]> {
-    const query: { recent: number; deployment?: string } = { recent: options.recent ?? 30 };
-    if (options.deployment !== undefined) query.deployment = options.deployment;
-    return this.store.tasks.list(query).then((ts) => ts.map(({ cancelRequested: _, ...t }) => t));
+    return this.views.listTasks(options);
   }
 
   getTask(id: number): Promise<TaskInfo> {
@@ -361,7 +327,7 @@ export class Director implements DirectorService {
 
   async taskEvents(id: number, afterSeq?: number): Promise<TaskEvent[]> {
     await this.tasks.get(id);
-    return this.store.taskEvents.list(id, afterSeq ?? 0);
+    return this.views.taskEvents(id, afterSeq);
   }
 
   async cancelTask(id: number, user: string): Promise<TaskInfo> {
@@ -371,15 +337,15 @@ export class Director implements DirectorService {
   }
 
   listEvents(options: { deployment?: string; limit?: number }): Promise<AuditEvent[]> {
-    return this.store.auditEvents.list(options);
+    return this.views.listEvents(options);
   }
 
   listAlerts(options: { deployment?: string; limit?: number }): Promise<Alert[]> {
-    return this.store.alerts.list(options);
+    return this.views.listAlerts(options);
   }
 
   listLocks(): Promise<LockInfo[]> {
-    return this.store.locks.list();
+    return this.views.listLocks();
   }
 
   async setResurrection(enabled: boolean, deployment: string | undefined, user: string): Promise<void> {
@@ -433,7 +399,11 @@ export class Director implements DirectorService {
     }
     return this.tasks.enqueue({ description: `upload image${name === undefined ? '' : ` ${name}`}`, deployment: null, user, locks: ['images'] }, async (ctx) => {
       const images = await ctx.step('Uploading image', name ?? tarPath, 1, 1, () =>
-        registry.uploadImage(tarPath, name, (message) => void ctx.event({ stage: 'Uploading image', step: message, index: 1, total: 1, state: 'in_progress' }).catch(() => undefined)),
+        registry.uploadImage(tarPath, name, (message, detail) =>
+          void ctx
+            .event({ stage: 'Uploading image', step: message, index: 1, total: 1, state: 'in_progress', ...(detail?.percent === undefined ? {} : { progress: detail.percent }), ...(detail?.transient ? { data: { transient: true } } : {}) })
+            .catch(() => undefined),
+        ),
       );
       return JSON.stringify(images);
     });
@@ -451,68 +421,24 @@ export class Director implements DirectorService {
     return this.stemcells.delete(name, version, user);
   }
 
-  async recordHeartbeat(heartbeat: Heartbeat): Promise<void> {
-    await this.health.monitor.recordHeartbeat(heartbeat);
-    const r = await this.store.instances.findByAgentId(heartbeat.agentId);
-    if (r === undefined) {
-      // Its VM is being created right now: the store learns the agent id when createVm returns.
-      if (this.deps.creatingAgents.has(heartbeat.agentId)) return;
-      // An agent the director does not know (a VM left over, another director's): note it once.
-      if (!(await this.store.auditEvents.exists('unknown_agent', heartbeat.agentId))) {
-        await this.store.auditEvents.record({
-          user: 'health_monitor',
-          action: 'unknown_agent',
-          objectType: 'vm',
-          objectName: heartbeat.agentId,
-          deployment: heartbeat.deployment,
-          context: { vmCid: heartbeat.vmCid, message: 'heartbeat from an agent that no instance of this director uses' },
-        });
-      }
-      return;
-    }
-    await this.store.instances.recordHeartbeat(r.id, heartbeat.timestamp, heartbeat.jobState, JSON.stringify(heartbeat));
+  recordHeartbeat(heartbeat: Heartbeat): Promise<void> {
+    return this.heartbeats.recordHeartbeat(heartbeat);
   }
 
-  async recordAgentAlert(alert: AgentAlert): Promise<void> {
-    // health: stored and sent to the responders, de-duplicated with what the heartbeats show.
-    await this.health.monitor.recordAgentAlert(alert);
+  recordAgentAlert(alert: AgentAlert): Promise<void> {
+    return this.heartbeats.recordAgentAlert(alert);
   }
 
-  private agentFor(r: InstanceRecord): AgentApi | null {
-    if (r.vmCid === null || r.agentId === null) return null;
-    return this.agents.connect({ agentId: r.agentId, vmCid: r.vmCid, ip: r.ip });
-  }
-
-  private async requireDeployment(name: string): Promise<void> {
-    if ((await this.store.deployments.get(name)) === undefined) throw notFoundDeployment(name);
+  private requireDeployment(name: string): Promise<void> {
+    return this.views.requireDeployment(name);
   }
 
   private async requireAgent(deployment: string, group: string, index: number): Promise<{ record: InstanceRecord; agent: AgentApi }> {
     await this.requireDeployment(deployment);
     const record = await this.store.instances.findBySlot(deployment, group, index);
     if (record === undefined) throw new NotFoundError(`Deployment "${deployment}" has no instance ${group}/${index}; list them with "bosun instances".`);
-    const agent = this.agentFor(record);
+    const agent = this.views.agentFor(record);
     if (agent === null) throw new ConflictError(`Instance ${group}/${index} has no VM right now; deploy or recreate it first.`);
     return { record, agent };
-  }
-}
-
-function notFoundDeployment(name: string): NotFoundError {
-  return new NotFoundError(`Deployment "${name}" does not exist; list deployments with "bosun deployments".`);
-}
-
-/**
- * A crash during createVm leaves a VM whose cid the director never recorded: nothing would ever
- * use or delete it. Called at start-up (no task runs yet) when the director owns its cloud alone.
- */
-async function deleteVmsACrashLeft(cloud: Cloud, store: Store, logger: Logger): Promise<void> {
-  if (!cloud.listVms) return;
-  const known = new Set(await store.vms.listCids());
-  for (const cid of await cloud.listVms()) {
-    if (known.has(cid)) continue;
-    logger.warn('deleting a VM that an interrupted task created but never recorded', { vmCid: cid });
-    await cloud.deleteVm(cid).catch((err: unknown) =>
-      logger.error('could not delete the unrecorded VM; delete it with `bosun cck`', { vmCid: cid, error: errorMessage(err) }),
-    );
   }
 }

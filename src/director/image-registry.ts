@@ -10,7 +10,12 @@ export interface ImageRegistry {
   listImages(): Promise<ImageInfo[]>;
   /**
    * Pushes a `docker save`/OCI tarball; `name` (repo:tag) overrides the name inside the tarball.
-   * Returns the images pushed. `progress` receives short human-readable steps.
+   * Returns the images pushed. `progress` receives short human-readable steps; a `transient` one
+   * only tells how far it got (with `percent`) and is superseded by the next.
    */
-  uploadImage(tarPath: string, name: string | undefined, progress: (message: string) => void): Promise<ImageInfo[]>;
+  uploadImage(
+    tarPath: string,
+    name: string | undefined,
+    progress: (message: string, detail?: { percent?: number; transient?: boolean }) => void,
+  ): Promise<ImageInfo[]>;
 }

@@ -5,12 +5,13 @@
 import type { AgentApi } from '../common/contracts/agent-protocol.js';
 import type { DiskRecord, InstanceRecord } from '../store/store.js';
 import type { InstanceInfo } from '../common/contracts/api.js';
-import { withTimeout } from './deploy/timeouts.js';
+import { withDeadline } from '../common/waiting.js';
 
 const JOB_STATES = new Set<InstanceInfo['state']>(['running', 'failing', 'starting', 'stopped', 'unknown']);
 
 function storedState(r: InstanceRecord): InstanceInfo['state'] {
-  if (r.vmCid === null) return 'missing';
+  // Bound by a deploy that stopped before creating it (a failed canary): not yet created, not lost.
+  if (r.vmCid === null) return r.specJson === null ? 'not_created' : 'missing';
   const s = r.jobState as InstanceInfo['state'] | null;
   return s !== null && JOB_STATES.has(s) ? s : 'unknown';
 }
@@ -36,7 +37,7 @@ export async function describeInstance(
   };
   if ((options.ps !== true && options.vitals !== true) || agent === null) return info;
   try {
-    const state = await withTimeout(agent.getState({ vitals: options.vitals === true }), timeoutMs, 'get_state timed out');
+    const state = await withDeadline(timeoutMs, 'get_state', () => agent.getState({ vitals: options.vitals === true }));
     info.state = state.jobState;
     if (options.ps === true) {
       info.containers = state.containers.map((c) => ({ name: c.name, state: c.state, uptimeSeconds: c.uptimeSeconds, restarts: c.restarts, flapping: c.flapping }));

@@ -16,14 +16,21 @@ import {
   parseBytes,
   parseDevice,
   parseDurationMs,
-  parseExposedPort,
+  parseExposedPorts,
   parseKeyValue,
-  parsePortBinding,
+  parsePortBindings,
   parseUlimit,
   splitWords,
   type Parsed,
 } from './units.js';
-import { parseBindVolume, parseEnvFile, parseStoreDir, parseVolume, storePathFor } from './volumes.js';
+import {
+  parseBindVolume,
+  parseEnvFile,
+  parseStoreDir,
+  parseVolume,
+  storePathFor,
+  type ParsedVolume,
+} from './volumes.js';
 
 const NS_PER_MS = 1_000_000;
 
@@ -88,11 +95,16 @@ function healthcheckOf(c: NativeContainer): HealthcheckSpec | undefined {
 function mountsOf(c: NativeContainer): MountSpec[] {
   const storeDir = c.store_dir === undefined ? '' : must(parseStoreDir(c.store_dir));
   const out: MountSpec[] = [];
-  const add = (v: { hostPath?: string; target: string; readOnly: boolean }): void => {
+  const add = (v: ParsedVolume): void => {
+    if (v.vmPath !== undefined) {
+      // Directories of the VM itself are mounted read-only (the director's host-path policy).
+      out.push({ source: { kind: 'host', path: v.vmPath }, target: v.target, readOnly: true });
+      return;
+    }
     const path =
       v.hostPath === undefined
         ? storePathFor(storeDir, c.name, v.target)
-        : [storeDir, v.hostPath].filter((s) => s !== '').join('/');
+        : [v.fromStoreRoot ? '' : storeDir, v.hostPath].filter((s) => s !== '').join('/');
     out.push({ source: { kind: 'store', path }, target: v.target, readOnly: v.readOnly });
   };
   for (const v of c.bind_volumes ?? []) add(must(parseBindVolume(v)));
@@ -108,8 +120,7 @@ function hostConfigOf(c: NativeContainer): DockerHostConfig {
   const hc: DockerHostConfig = { RestartPolicy: { Name: 'no' } };
   if (c.bind_ports?.length) {
     const pb: NonNullable<DockerHostConfig['PortBindings']> = {};
-    for (const p of c.bind_ports) {
-      const b = must(parsePortBinding(p));
+    for (const b of c.bind_ports.flatMap((p) => must(parsePortBindings(p)))) {
       const key = `${b.containerPort}/${b.protocol}`;
       (pb[key] ??= []).push({
         HostIp: b.hostIp ?? '',
@@ -142,6 +153,7 @@ function hostConfigOf(c: NativeContainer): DockerHostConfig {
   set('DnsOptions', c.dns_options);
   set('GroupAdd', c.group_adds?.map(String));
   set('SecurityOpt', c.security_options);
+  set('NetworkMode', c.net);
   if (c.log_driver !== undefined || c.log_options !== undefined)
     hc.LogConfig = { Type: c.log_driver ?? '', Config: toStringMap(c.log_options) ?? {} };
   set(
@@ -166,15 +178,12 @@ function createBodyOf(c: NativeContainer, health: HealthcheckSpec | undefined): 
   if (c.user !== undefined) body.User = String(c.user);
   if (c.workdir !== undefined) body.WorkingDir = c.workdir;
   if (c.hostname !== undefined) body.Hostname = c.hostname;
+  if (c.mac_address !== undefined) body.MacAddress = c.mac_address;
   const exposed: Record<string, Record<string, never>> = {};
-  for (const p of c.expose_ports ?? []) {
-    const e = must(parseExposedPort(p));
+  for (const e of (c.expose_ports ?? []).flatMap((p) => must(parseExposedPorts(p))))
     exposed[`${e.port}/${e.protocol}`] = {};
-  }
-  for (const p of c.bind_ports ?? []) {
-    const b = must(parsePortBinding(p));
+  for (const b of (c.bind_ports ?? []).flatMap((p) => must(parsePortBindings(p))))
     exposed[`${b.containerPort}/${b.protocol}`] = {};
-  }
   if (Object.keys(exposed).length) body.ExposedPorts = exposed;
   const labels = toStringMap(c.labels);
   if (labels) body.Labels = labels;
@@ -196,10 +205,18 @@ function createBodyOf(c: NativeContainer, health: HealthcheckSpec | undefined): 
   return body;
 }
 
-/** The manifest's `restart`, for bosun's agent (Docker's own policy stays "no"). */
-function restartPolicyOf(c: NativeContainer): ContainerSpec['restartPolicy'] {
-  if (c.restart === undefined) return undefined;
-  return c.restart === 'unless-stopped' ? 'always' : c.restart;
+/**
+ * The manifest's `restart`, for bosun's agent (Docker's own policy stays "no"): `no` (YAML 1.1
+ * reads a bare `no` as false), `on-failure[:N]`, `always`/`unless-stopped`.
+ */
+function restartOf(c: NativeContainer): Pick<ContainerSpec, 'restartPolicy' | 'restartMaxRetries'> {
+  const r = c.restart;
+  if (r === undefined) return {};
+  if (r === false || r === 'no') return { restartPolicy: 'no' };
+  if (r === 'always' || r === 'unless-stopped') return { restartPolicy: 'always' };
+  const m = /^on-failure(?::(\d+))?$/.exec(r);
+  if (m?.[1] !== undefined) return { restartPolicy: 'on-failure', restartMaxRetries: Number(m[1]) };
+  return { restartPolicy: 'on-failure' };
 }
 
 export function containerSpecOf(c: NativeContainer, groupContainerNames: ReadonlySet<string>): ContainerSpec {
@@ -218,7 +235,6 @@ export function containerSpecOf(c: NativeContainer, groupContainerNames: Readonl
     create: createBodyOf(c, healthcheckOf(c)),
   };
   if (build) spec.build = build;
-  const restartPolicy = restartPolicyOf(c);
-  if (restartPolicy) spec.restartPolicy = restartPolicy;
+  Object.assign(spec, restartOf(c));
   return { ...spec, specHash: sha256Hex(canonicalJson(spec)) };
 }

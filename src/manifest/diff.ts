@@ -9,12 +9,9 @@ import { environmentOf } from './container-spec.js';
 import { dockerDaemonSpecOf, persistentDiskOf, updatePolicyOf } from './plan.js';
 import type { NativeContainer, NativeInstanceGroup, NativeManifest } from './schema.js';
 
-export const REDACTED = '<redacted>';
-const SECRET_NAME = /PASSWORD|SECRET|TOKEN|KEY/i;
-
-export function isSecretName(name: string): boolean {
-  return SECRET_NAME.test(name);
-}
+// One definition of a secret name for the whole system (adds CREDENTIAL to what the diff knew).
+import { REDACTED, isSecretName } from '../common/redact.js';
+export { REDACTED, isSecretName };
 
 export interface DiffOptions {
   showSecrets?: boolean;

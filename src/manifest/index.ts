@@ -1,5 +1,13 @@
 /** The manifest module's public API: load (parse + validate), plan, diff, serialise. */
-export { loadManifest, type LoadedManifest, type LoadOptions } from './load-manifest.js';
+export {
+  loadManifest,
+  renderManifest,
+  type ExtraFile,
+  type LoadedManifest,
+  type LoadOptions,
+  type RenderOptions,
+} from './load-manifest.js';
+export type { ManifestPolicy } from './semantic-checks.js';
 export {
   planDeployment,
   defaultInstanceId,

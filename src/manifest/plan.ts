@@ -77,6 +77,35 @@ export function updatePolicyOf(m: NativeManifest): UpdatePolicy {
   };
 }
 
+/**
+ * dockerd flags for the daemon options bosun passes through as the release did (each only when the
+ * manifest sets it, so that dockerd's defaults stay dockerd's).
+ */
+function extraArgsOf(d: NativeDockerDaemon | undefined): string[] {
+  if (!d) return [];
+  const args: string[] = [];
+  const flag = (name: string, v: boolean | undefined): void => {
+    if (v !== undefined) args.push(`--${name}=${String(v)}`);
+  };
+  if (d.log_level !== undefined) args.push(`--log-level=${d.log_level}`);
+  for (const o of d.storage_options ?? []) args.push(`--storage-opt=${o}`);
+  for (const o of d.dns_options ?? []) args.push(`--dns-opt=${o}`);
+  for (const o of d.dns_search ?? []) args.push(`--dns-search=${o}`);
+  for (const u of d.default_ulimits ?? []) args.push(`--default-ulimit=${u}`);
+  for (const o of d.exec_options ?? []) args.push(`--exec-opt=${o}`);
+  flag('icc', d.icc);
+  flag('ip-masq', d.ip_masq);
+  flag('iptables', d.iptables);
+  flag('ip-forward', d.ip_forward);
+  flag('ipv6', d.ipv6);
+  flag('userland-proxy', d.userland_proxy);
+  flag('selinux-enabled', d.selinux_enable);
+  if (d.ip !== undefined) args.push(`--ip=${d.ip}`);
+  if (d.default_gateway !== undefined) args.push(`--default-gateway=${d.default_gateway}`);
+  if (d.default_gateway_v6 !== undefined) args.push(`--default-gateway-v6=${d.default_gateway_v6}`);
+  return args;
+}
+
 export function dockerDaemonSpecOf(d: NativeDockerDaemon | undefined): DockerDaemonSpec {
   const spec: DockerDaemonSpec = {
     insecureRegistries: d?.insecure_registries ?? [],
@@ -86,11 +115,15 @@ export function dockerDaemonSpecOf(d: NativeDockerDaemon | undefined): DockerDae
     labels: Object.entries(toStringMap(d?.labels) ?? {}).map(([k, v]) => `${k}=${v}`),
     debug: d?.debug ?? false,
     liveRestore: d?.live_restore ?? false,
-    extraArgs: [],
+    extraArgs: extraArgsOf(d),
   };
   if (d?.storage_driver !== undefined) spec.storageDriver = d.storage_driver;
   if (d?.log_driver !== undefined) spec.logDriver = d.log_driver;
   if (d?.mtu !== undefined) spec.mtu = d.mtu;
+  const env = toStringMap(d?.env);
+  if (env && Object.keys(env).length > 0) spec.env = env;
+  if (d?.registry_ca_cert?.length)
+    spec.registryCaCerts = d.registry_ca_cert.map((c) => ({ domain: c.domain_name.trim().replace(/^"|"$/g, ''), caCert: c.ca_cert }));
   return spec;
 }
 

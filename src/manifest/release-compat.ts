@@ -1,11 +1,23 @@
 /**
  * Accepts manifests written for the docker BOSH release and converts them to the native shape:
- * v1 (top-level `jobs:` with `templates: [docker, containers]`) and v2 (`instance_groups:` with
- * `jobs: [docker, containers]`), containers under `properties.containers`, daemon options under
- * `properties.docker`. Every converted value remembers where it came from, so that errors point
- * at the user's own file.
+ * v1 (top-level `jobs:` with `templates:`/`template:`) and v2 (`instance_groups:` with `jobs:`).
+ * BOSH's rules: a group runs only the jobs it lists; a job reads its own `properties` when it has
+ * them, otherwise the group's (v2) merged over the deployment's `properties` (defaults for every job
+ * that reads them). An errand group, or a group with neither the `docker` nor the `containers` job,
+ * gets no VM (with a warning). Every property of the two jobs is mapped or named in a warning
+ * (release-properties.ts). Every converted value remembers where it came from, so that errors
+ * point at the user's own file.
  */
 import type { PathSegment, ProblemList } from './problems.js';
+import {
+  BOSH_ONLY_GROUP_KEYS,
+  BOSH_ONLY_TOP_KEYS,
+  CONTAINER_PROPERTIES,
+  DOCKER_JOB_PROPERTIES,
+  UPDATE_KEYS,
+  type Coerce,
+} from './release-properties.js';
+import { distance } from 'fastest-levenshtein';
 
 export type ManifestFormat = 'native' | 'bosh-release-v1' | 'bosh-release-v2';
 
@@ -24,60 +36,7 @@ export interface Converted {
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** BOSH keys that bosun has no use for; dropped without a word. */
-const IGNORED_TOP = new Set([
-  'director_uuid',
-  'releases',
-  'stemcells',
-  'compilation',
-  'resource_pools',
-  'disk_pools',
-  'disk_types',
-  'vm_types',
-  'networks',
-  'variables',
-  'features',
-  'tags',
-  'addons',
-  'cloud_provider',
-  'azs',
-  'vm_extensions',
-]);
-const IGNORED_GROUP = new Set([
-  'lifecycle',
-  'azs',
-  'stemcell',
-  'vm_extensions',
-  'env',
-  'migrated_from',
-  'update',
-  'resource_pool',
-  'persistent_disk_pool',
-  'persistent_disk_type',
-  'templates',
-  'jobs',
-  'properties',
-]);
-/** Release container keys bosun does not model. */
-const RELEASE_ONLY_CONTAINER_KEYS: Record<string, string> = {
-  volume_driver: 'bosun mounts only directories of the persistent disk',
-  disable_content_trust: "images come from bosun's registry",
-  mac_address: 'containers use the default bridge network',
-  net: 'containers use the default bridge network',
-  timeout: 'the agent supervises containers itself',
-  lxc_options: 'Docker no longer supports LXC options',
-};
-const DAEMON_KEYS = new Set([
-  'storage_driver',
-  'insecure_registries',
-  'registry_mirrors',
-  'log_driver',
-  'log_options',
-  'mtu',
-  'labels',
-  'debug',
-  'live_restore',
-]);
+const RELEASE_JOBS = new Set(['docker', 'containers']);
 
 export function detectFormat(raw: unknown): ManifestFormat {
   if (!isObj(raw)) return 'native';
@@ -96,81 +55,132 @@ export function detectFormat(raw: unknown): ManifestFormat {
   return 'native';
 }
 
+interface Ctx {
+  root: Obj;
+  format: ManifestFormat;
+  mappings: PathMapping[];
+  problems: ProblemList;
+}
+
 export function convertReleaseManifest(raw: unknown, problems: ProblemList): Converted {
   const format = detectFormat(raw);
   if (format === 'native' || !isObj(raw)) return { format, native: raw, mappings: [] };
   const groupsKey = format === 'bosh-release-v1' ? 'jobs' : 'instance_groups';
-  const mappings: PathMapping[] = [];
+  const ctx: Ctx = { root: raw, format, mappings: [], problems };
   const native: Obj = {};
   for (const [k, v] of Object.entries(raw)) {
-    if (k === 'name' || k === 'update') native[k] = v;
-    else if (k === groupsKey || k === 'properties' || IGNORED_TOP.has(k)) continue;
+    if (k === 'name') native[k] = v;
+    else if (k === 'update') native[k] = convertUpdate(v, ['update'], problems);
+    else if (k === groupsKey || k === 'properties' || BOSH_ONLY_TOP_KEYS.has(k)) continue;
     else native[k] = v; // left for the schema to report as an unknown key
   }
-  const globalProps = isObj(raw['properties']) ? raw['properties'] : {};
   const groups = Array.isArray(raw[groupsKey]) ? (raw[groupsKey] as unknown[]) : [];
-  native['instance_groups'] = groups.map((g, gi) => {
+  const out: unknown[] = [];
+  groups.forEach((g, gi) => {
     const at: PathSegment[] = [groupsKey, gi];
-    mappings.push({ native: ['instance_groups', gi], original: at });
-    return isObj(g) ? convertGroup(raw, g, gi, at, format, globalProps, mappings, problems) : g;
-  });
-  return { format, native, mappings };
-}
-
-function convertGroup(
-  root: Obj,
-  g: Obj,
-  gi: number,
-  at: PathSegment[],
-  format: ManifestFormat,
-  globalProps: Obj,
-  mappings: PathMapping[],
-  problems: ProblemList,
-): Obj {
-  const out: Obj = {};
-  for (const [k, v] of Object.entries(g)) {
-    if (
-      k === 'name' ||
-      k === 'instances' ||
-      k === 'persistent_disk' ||
-      k === 'vm_type' ||
-      k === 'cloud_properties'
-    )
-      out[k] = v;
-    else if (k === 'networks')
-      out[k] = Array.isArray(v)
-        ? v.map((n) => (isObj(n) ? pick(n, ['name', 'static_ips', 'default']) : n))
-        : v;
-    else if (!IGNORED_GROUP.has(k)) out[k] = v;
-  }
-  const jobsKey = format === 'bosh-release-v1' ? 'templates' : 'jobs';
-  const jobs = Array.isArray(g[jobsKey])
-    ? (g[jobsKey] as unknown[])
-    : Array.isArray(g['templates'])
-      ? (g['templates'] as unknown[])
-      : [];
-  let containersAt: PathSegment[] | null = null;
-  let dockerAt: PathSegment[] | null = null;
-  const groupProps = isObj(g['properties']) ? g['properties'] : null;
-  jobs.forEach((j, ji) => {
-    const name = isObj(j) ? j['name'] : j;
-    if (name === 'docker' || name === 'containers') {
-      const props = isObj(j) && isObj(j['properties']) ? j['properties'] : null;
-      if (props && props['containers'] !== undefined)
-        containersAt = [...at, jobsKey, ji, 'properties', 'containers'];
-      if (props && props['docker'] !== undefined) dockerAt = [...at, jobsKey, ji, 'properties', 'docker'];
-    } else {
-      problems.warning(
-        [...at, jobsKey, ji],
-        `job "${String(name)}" is ignored: bosun runs only the docker release's "docker" and "containers" jobs`,
-      );
+    if (!isObj(g)) {
+      ctx.mappings.push({ native: ['instance_groups', out.length], original: at });
+      out.push(g);
+      return;
+    }
+    const converted = convertGroup(ctx, g, at, out.length);
+    if (converted) {
+      ctx.mappings.push({ native: ['instance_groups', out.length], original: at });
+      out.push(converted);
     }
   });
-  if (!containersAt && groupProps?.['containers'] !== undefined)
-    containersAt = [...at, 'properties', 'containers'];
-  if (!containersAt && globalProps['containers'] !== undefined) containersAt = ['properties', 'containers'];
-  if (!dockerAt && groupProps?.['docker'] !== undefined) dockerAt = [...at, 'properties', 'docker'];
-  if (!dockerAt && globalProps['docker'] !== undefined) dockerAt = ['properties', 'docker'];
+  native['instance_groups'] = out;
+  return { format, native, mappings: ctx.mappings };
+}
+
+function convertUpdate(v: unknown, at: PathSegment[], problems: ProblemList): unknown {
+  if (!isObj(v)) return v;
+  const out: Obj = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (UPDATE_KEYS.has(k)) out[k] = x;
+    else problems.warning([...at, k], `update option "${k}" is ignored: bosun's update policy has ${[...UPDATE_KEYS].join(', ')}`, true);
+  }
+  return out;
+}
+
+/** Job names of a group (v1 `templates`/`template`, v2 `jobs`), with each job's path and properties. */
+interface JobRef {
+  name: string;
+  at: PathSegment[];
+  properties: Obj | null;
+}
+
+function jobsOf(g: Obj, at: PathSegment[], format: ManifestFormat): JobRef[] {
+  const key = format === 'bosh-release-v2' && g['jobs'] !== undefined ? 'jobs' : g['templates'] !== undefined ? 'templates' : 'template';
+  const v = g[key];
+  const list = typeof v === 'string' ? [v] : Array.isArray(v) ? v : [];
+  return list.map((j, ji) => {
+    const jat: PathSegment[] = typeof v === 'string' ? [...at, key] : [...at, key, ji];
+    if (typeof j === 'string') return { name: j, at: jat, properties: null };
+    const o = isObj(j) ? j : {};
+    return { name: String(o['name'] ?? ''), at: jat, properties: isObj(o['properties']) ? o['properties'] : null };
+  });
+}
+
+/** A property of a job: its own properties, else the group's (v1: the job's) over the deployment's. */
+interface Found {
+  value: unknown;
+  at: PathSegment[];
+}
+
+function finder(ctx: Ctx, g: Obj, at: PathSegment[], job: JobRef): (key: string) => Found | undefined {
+  const global = isObj(ctx.root['properties']) ? ctx.root['properties'] : {};
+  const groupProps = isObj(g['properties']) ? g['properties'] : {};
+  return (key) => {
+    if (job.properties) {
+      return job.properties[key] === undefined ? undefined : { value: job.properties[key], at: [...job.at, 'properties', key] };
+    }
+    if (groupProps[key] !== undefined) return { value: groupProps[key], at: [...at, 'properties', key] };
+    if (global[key] !== undefined) return { value: global[key], at: ['properties', key] };
+    return undefined;
+  };
+}
+
+function convertGroup(ctx: Ctx, g: Obj, at: PathSegment[], nativeIndex: number): Obj | null {
+  const { problems, root, format } = ctx;
+  const name = typeof g['name'] === 'string' ? g['name'] : `#${String(at[1])}`;
+  const jobs = jobsOf(g, at, format);
+  const ours = jobs.filter((j) => RELEASE_JOBS.has(j.name));
+  if (g['lifecycle'] === 'errand') {
+    problems.warning(
+      [...at, 'lifecycle'],
+      `instance group "${name}" is an errand (lifecycle: errand); bosun runs no errands (there is no \`bosun run-errand\`), so it is skipped and gets no VM`,
+    );
+    return null;
+  }
+  if (ours.length === 0) {
+    const names = jobs.map((j) => `"${j.name}"`).join(', ') || 'none';
+    problems.warning(
+      [...at, 'name'],
+      `instance group "${name}" runs neither the docker release's "docker" nor its "containers" job (its jobs: ${names}); bosun runs only those two, so it is skipped and gets no VM`,
+    );
+    return null;
+  }
+  const out: Obj = {};
+  for (const [k, v] of Object.entries(g)) {
+    if (['name', 'instances', 'persistent_disk', 'vm_type', 'cloud_properties'].includes(k)) out[k] = v;
+    else if (k === 'networks')
+      out[k] = Array.isArray(v) ? v.map((n) => (isObj(n) ? pick(n, ['name', 'static_ips', 'default']) : n)) : v;
+    else if (k === 'update')
+      problems.warning([...at, k], 'a group-level update is ignored: the deployment\'s update applies to every group', true);
+    else if (
+      BOSH_ONLY_GROUP_KEYS.has(k) ||
+      ['lifecycle', 'jobs', 'templates', 'template', 'properties', 'resource_pool', 'persistent_disk_pool', 'persistent_disk_type'].includes(k)
+    )
+      continue;
+    else out[k] = v;
+  }
+  for (const j of jobs)
+    if (!RELEASE_JOBS.has(j.name))
+      problems.warning(
+        j.at,
+        `job "${j.name}" is ignored: bosun runs only the docker release's "docker" and "containers" jobs`,
+      );
 
   // A pool or disk type named in the manifest itself can be resolved; the cloud config cannot.
   const diskRef = g['persistent_disk_pool'] ?? g['persistent_disk_type'];
@@ -195,47 +205,174 @@ function convertGroup(
     if (rp && isObj(rp['cloud_properties'])) out['cloud_properties'] = rp['cloud_properties'];
   }
 
-  const containers = containersAt ? get(root, containersAt) : [];
-  if (containersAt) mappings.push({ native: ['instance_groups', gi, 'containers'], original: containersAt });
-  out['containers'] = Array.isArray(containers)
-    ? containers.map((c, ci) => (isObj(c) ? convertContainer(c, [...(containersAt ?? []), ci], problems) : c))
-    : containers;
-  if (dockerAt) {
-    const d = get(root, dockerAt);
-    mappings.push({ native: ['instance_groups', gi, 'docker'], original: dockerAt });
-    mappings.push({
-      native: ['instance_groups', gi, 'docker', 'dns'],
-      original: [...dockerAt, 'dns_servers'],
-    });
-    out['docker'] = isObj(d) ? convertDaemon(d, dockerAt, problems) : d;
+  const gAt: PathSegment[] = ['instance_groups', nativeIndex];
+  const containersJob = ours.find((j) => j.name === 'containers');
+  const dockerJob = ours.find((j) => j.name === 'docker');
+  // v1 had no per-template properties: both jobs read the group's properties over the deployment's.
+  out['containers'] = [];
+  if (containersJob) {
+    const found = finder(ctx, g, at, containersJob)('containers');
+    if (found) {
+      ctx.mappings.push({ native: [...gAt, 'containers'], original: found.at });
+      out['containers'] = Array.isArray(found.value)
+        ? found.value.map((c, ci) =>
+            isObj(c) ? convertContainer(ctx, c, [...found.at, ci], [...gAt, 'containers', ci]) : c,
+          )
+        : found.value;
+    }
+  }
+  if (!containersJob && isObj(g['properties']) && g['properties']['containers'] !== undefined)
+    problems.warning(
+      [...at, 'properties', 'containers'],
+      `instance group "${name}" lists no "containers" job, so these containers are not run (a group runs only the jobs it lists); add the containers job to run them`,
+      true,
+    );
+  if (dockerJob) {
+    const daemon = convertDaemon(ctx, finder(ctx, g, at, dockerJob), dockerJob, [...gAt, 'docker']);
+    if (Object.keys(daemon).length > 0) out['docker'] = daemon;
   }
   return out;
 }
 
-function convertContainer(c: Obj, at: PathSegment[], problems: ProblemList): Obj {
+function coerce(v: unknown, how: Coerce | undefined): unknown {
+  switch (how) {
+    case 'list':
+      return typeof v === 'string' || typeof v === 'number' ? [v] : v;
+    case 'list-split': {
+      const list = typeof v === 'string' || typeof v === 'number' ? [v] : v;
+      if (!Array.isArray(list)) return list;
+      return list.flatMap((x) =>
+        typeof x === 'string' && x.includes(',')
+          ? x
+              .split(',')
+              .map((s) => s.trim())
+              .filter((s) => s !== '')
+          : [typeof x === 'string' ? x.trim() : x],
+      );
+    }
+    case 'int':
+      return typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v;
+    case 'bool':
+      return v === 'true' ? true : v === 'false' ? false : v;
+    default:
+      return v;
+  }
+}
+
+function nearest(key: string, known: string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = distance(key, k);
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best !== null && bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : null;
+}
+
+/** Keys bosun has natively for a container but the release never had. */
+const NATIVE_ONLY_CONTAINER_KEYS = new Set(['env', 'healthcheck', 'stop_timeout']);
+
+function convertContainer(ctx: Ctx, c: Obj, at: PathSegment[], nativeAt: PathSegment[]): Obj {
   const out: Obj = {};
   for (const [k, v] of Object.entries(c)) {
-    const why = RELEASE_ONLY_CONTAINER_KEYS[k];
-    if (why !== undefined) {
-      problems.warning([...at, k], `"${k}" is ignored: ${why}`, true);
+    const rule = CONTAINER_PROPERTIES[k];
+    if (rule === undefined) {
+      if (NATIVE_ONLY_CONTAINER_KEYS.has(k)) {
+        out[k] = v;
+        continue;
+      }
+      const near = nearest(k, Object.keys(CONTAINER_PROPERTIES));
+      ctx.problems.warning(
+        [...at, k],
+        `"${k}" is not a property of the docker release's containers job, which ignores it, and so does bosun${near ? `; did you mean "${near}"?` : ''}`,
+        true,
+      );
       continue;
     }
-    out[k] = v;
+    if ('ignored' in rule) {
+      ctx.problems.warning([...at, k], `"${k}" is ignored: ${rule.ignored}`, true);
+      continue;
+    }
+    if (k === 'networking') {
+      // The release's first versions: networking: false ran the container without a network.
+      if (v === false || v === 'false') {
+        out['net'] = 'none';
+        ctx.mappings.push({ native: [...nativeAt, 'net'], original: [...at, k] });
+      }
+      continue;
+    }
+    out[rule.to] = coerce(v, rule.coerce);
   }
   return out;
 }
 
-function convertDaemon(d: Obj, at: PathSegment[], problems: ProblemList): Obj {
+/** Flattens `env: {http_proxy}` into `env.http_proxy` (the spec's dotted names), with paths. */
+function flatten(props: Obj, base: PathSegment[]): Array<{ key: string; value: unknown; at: PathSegment[] }> {
+  const out: Array<{ key: string; value: unknown; at: PathSegment[] }> = [];
+  for (const [k, v] of Object.entries(props)) {
+    if (['env', 'ulimit', 'vm', 'daemon', 'containers'].includes(k) && isObj(v)) {
+      for (const [sub, x] of Object.entries(v)) out.push({ key: `${k}.${sub}`, value: x, at: [...base, k, sub] });
+    } else out.push({ key: k, value: v, at: [...base, k] });
+  }
+  return out;
+}
+
+function convertDaemon(
+  ctx: Ctx,
+  find: (key: string) => Found | undefined,
+  job: JobRef,
+  nativeAt: PathSegment[],
+): Obj {
+  const entries: Array<{ key: string; value: unknown; at: PathSegment[] }> = [];
+  // The release before v30 named its properties docker.*; from v30 on they are the job's own keys.
+  const prefixed = find('docker');
+  if (prefixed && isObj(prefixed.value)) entries.push(...flatten(prefixed.value, prefixed.at));
+  const env = find('env');
+  if (env && isObj(env.value)) entries.push(...flatten({ env: env.value }, env.at.slice(0, -1)));
+  if (job.properties?.['containers'] !== undefined)
+    ctx.problems.warning(
+      [...job.at, 'properties', 'containers'],
+      'containers under the docker job are not run: the release (and bosun) read them from the "containers" job\'s properties (or the group\'s or deployment\'s); move them there',
+      true,
+    );
+  if (job.properties) {
+    const own = Object.fromEntries(
+      Object.entries(job.properties).filter(([k]) => k !== 'docker' && k !== 'env' && k !== 'containers'),
+    );
+    entries.push(...flatten(own, [...job.at, 'properties']));
+  }
   const out: Obj = {};
-  for (const [k, v] of Object.entries(d)) {
-    if (DAEMON_KEYS.has(k)) out[k] = v;
-    else if (k === 'dns_servers') out['dns'] = v;
-    else
-      problems.warning(
-        [...at, k],
-        `docker daemon option "${k}" is ignored: bosun configures dockerd's socket, TLS, bridge and networking itself`,
+  for (const e of entries) {
+    const key = e.key.startsWith('daemon.logrotate') ? 'daemon.logrotate' : e.key.startsWith('containers.logrotate') ? 'containers.logrotate' : e.key;
+    const rule = DOCKER_JOB_PROPERTIES[key];
+    if (rule === undefined) {
+      const near = nearest(key, Object.keys(DOCKER_JOB_PROPERTIES));
+      ctx.problems.warning(
+        e.at,
+        `"${key}" is not a property of the docker release's docker job, which ignores it, and so does bosun${near ? `; did you mean "${near}"?` : ''}`,
         true,
       );
+      continue;
+    }
+    if ('ignored' in rule) {
+      ctx.problems.warning(e.at, `docker job property "${key}" is ignored: ${rule.ignored}`, true);
+      continue;
+    }
+    const value = coerce(e.value, rule.coerce);
+    if (rule.to.startsWith('env.')) {
+      const name = rule.to.slice(4);
+      const envOut = (out['env'] ??= {}) as Obj;
+      envOut[name] = value;
+      envOut[name.toLowerCase()] = value;
+      ctx.mappings.push({ native: [...nativeAt, 'env', name], original: e.at });
+      ctx.mappings.push({ native: [...nativeAt, 'env', name.toLowerCase()], original: e.at });
+      continue;
+    }
+    out[rule.to] = value;
+    ctx.mappings.push({ native: [...nativeAt, rule.to], original: e.at });
   }
   return out;
 }
@@ -248,16 +385,6 @@ function findNamed(list: unknown, name: string): Obj | undefined {
   return Array.isArray(list)
     ? (list.find((x) => isObj(x) && x['name'] === name) as Obj | undefined)
     : undefined;
-}
-
-function get(root: unknown, path: PathSegment[]): unknown {
-  let cur: unknown = root;
-  for (const seg of path) {
-    if (Array.isArray(cur) && typeof seg === 'number') cur = cur[seg];
-    else if (isObj(cur)) cur = cur[String(seg)];
-    else return undefined;
-  }
-  return cur;
 }
 
 /** The path in the user's file of a path in the converted native manifest. */

@@ -10,10 +10,10 @@ import {
   parseBytes,
   parseDevice,
   parseDurationMs,
-  parseExposedPort,
+  parseExposedPorts,
   parseKeyValue,
   parseMaxInFlight,
-  parsePortBinding,
+  parsePortBindings,
   parseUlimit,
   parseWatchTime,
   splitWords,
@@ -82,6 +82,19 @@ const scalar = checked<string | number>((v) =>
   typeof v === 'string' || typeof v === 'number' ? null : `expected a string or a number, got ${describe(v)}`,
 );
 
+/** The most instances one group may have (each is a VM). */
+export const MAX_INSTANCES_PER_GROUP = 10_000;
+
+/** `always`, `unless-stopped`, `on-failure`, `on-failure:N` or `no` (Docker's syntax). */
+export function parseRestart(v: unknown): string | null {
+  const help = 'write "always", "unless-stopped", "on-failure", "on-failure:N" (N restarts at most) or "no"';
+  if (v === false) return null;
+  if (typeof v !== 'string') return `expected a restart policy, got ${describe(v)}; ${help}`;
+  if (/^(always|unless-stopped|on-failure|no)$/.test(v)) return null;
+  if (/^on-failure:\d+$/.test(v)) return null;
+  return `${describe(v)} is not a restart policy; ${help}`;
+}
+
 const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const IMAGE_REF = /^[a-z0-9][a-z0-9._\-/:@]*$/i;
 
@@ -110,9 +123,9 @@ export const containerSchema = z.strictObject({
   entrypoint: checked<string | string[]>(stringOrWords).optional(),
   env: checked<Record<string, Scalar | null>>(envMap).optional(),
   env_vars: z.array(checked<string>((v) => parseKeyValue(v, 'environment variable'))).optional(),
-  env_file: checked<string>(parseEnvFile).optional(),
-  bind_ports: z.array(checked<string | number>(parsePortBinding)).optional(),
-  expose_ports: z.array(checked<string | number>(parseExposedPort)).optional(),
+  env_file: checked<string | string[]>(parseEnvFile).optional(),
+  bind_ports: z.array(checked<string | number>(parsePortBindings)).optional(),
+  expose_ports: z.array(checked<string | number>(parseExposedPorts)).optional(),
   volumes: z.array(checked<string>(parseVolume)).optional(),
   bind_volumes: z.array(checked<string>(parseBindVolume)).optional(),
   volumes_from: stringList.optional(),
@@ -137,13 +150,27 @@ export const containerSchema = z.strictObject({
   privileged: z.boolean().optional(),
   read_only: z.boolean().optional(),
   oom_kill_disable: z.boolean().optional(),
-  restart: z.enum(['always', 'on-failure', 'no', 'unless-stopped']).optional(),
+  restart: checked<string | false>(parseRestart).optional(),
   user: scalar.optional(),
   group_adds: z.array(scalar).optional(),
   workdir: z.string().startsWith('/', 'workdir must be an absolute path inside the container').optional(),
   hostname: z
     .string()
-    .regex(/^[a-zA-Z0-9][a-zA-Z0-9.-]*$/, 'not a valid hostname')
+    .regex(
+      /^[a-zA-Z0-9][a-zA-Z0-9._-]*$/,
+      'not a valid hostname; use letters, digits, ".", "-" and "_", starting with a letter or digit',
+    )
+    .optional(),
+  mac_address: z
+    .string()
+    .regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, 'not a MAC address; write e.g. "02:42:ac:11:00:02"')
+    .optional(),
+  net: z
+    .string()
+    .regex(
+      /^(bridge|host|none|container:[a-zA-Z0-9][a-zA-Z0-9_.-]+)$/,
+      'net must be "bridge", "host", "none" or "container:NAME" (a container of the same group); a VM has no other Docker networks',
+    )
     .optional(),
   dns: stringList.optional(),
   dns_search: stringList.optional(),
@@ -171,15 +198,35 @@ export const containerSchema = z.strictObject({
 
 export const dockerDaemonSchema = z.strictObject({
   storage_driver: z.string().optional(),
+  storage_options: stringList.optional(),
   insecure_registries: stringList.optional(),
   registry_mirrors: stringList.optional(),
+  registry_ca_cert: z
+    .array(z.strictObject({ domain_name: z.string().min(1), ca_cert: z.string().min(1) }))
+    .optional(),
   log_driver: z.string().optional(),
   log_options: checked<Record<string, Scalar | null> | string[]>(mapOrPairs('log options')).optional(),
+  log_level: z.enum(['debug', 'info', 'warn', 'error', 'fatal']).optional(),
   dns: stringList.optional(),
+  dns_options: stringList.optional(),
+  dns_search: stringList.optional(),
   mtu: z.number().int().min(68).max(65535).optional(),
   labels: checked<Record<string, Scalar | null> | string[]>(mapOrPairs('labels')).optional(),
   debug: z.boolean().optional(),
   live_restore: z.boolean().optional(),
+  default_ulimits: z.array(checked<string>(parseUlimit)).optional(),
+  exec_options: stringList.optional(),
+  icc: z.boolean().optional(),
+  ip_masq: z.boolean().optional(),
+  iptables: z.boolean().optional(),
+  ip_forward: z.boolean().optional(),
+  ipv6: z.boolean().optional(),
+  userland_proxy: z.boolean().optional(),
+  selinux_enable: z.boolean().optional(),
+  ip: z.string().optional(),
+  default_gateway: z.string().optional(),
+  default_gateway_v6: z.string().optional(),
+  env: checked<Record<string, Scalar | null>>(envMap).optional(),
 });
 
 function persistentDisk(v: unknown): string | null {
@@ -215,7 +262,14 @@ export const instanceGroupSchema = z.strictObject({
       /^[a-zA-Z0-9][a-zA-Z0-9_-]*$/,
       'a group name must start with a letter or digit and contain only letters, digits, "_" and "-"',
     ),
-  instances: z.number().int('instances must be a whole number').min(0, 'instances must be 0 or more'),
+  instances: z
+    .number()
+    .int('instances must be a whole number')
+    .min(0, 'instances must be 0 or more')
+    .max(
+      MAX_INSTANCES_PER_GROUP,
+      `instances must be at most ${MAX_INSTANCES_PER_GROUP} per instance group; split a bigger fleet into several groups`,
+    ),
   persistent_disk: checked<number | { size: number; cloud_properties?: Record<string, unknown> }>(
     persistentDisk,
   ).optional(),

@@ -5,8 +5,17 @@
  * problem at once.
  */
 import type { PathSegment, ProblemList } from './problems.js';
-import { parseBytes, parseKeyValue, parsePortBinding, type PortBinding } from './units.js';
-import { parseEnvFile } from './volumes.js';
+import { parseBytes, parseKeyValue, parsePortBindings, type PortBinding } from './units.js';
+import { parseEnvFile, parseVolume, RELEASE_STORE_DIR, vmPathAllowed } from './volumes.js';
+
+/** What the director allows in manifests beyond the defaults. */
+export interface ManifestPolicy {
+  /**
+   * Absolute directories of a VM (outside /var/vcap/store) that `volumes` may mount, read-only,
+   * each with everything below it. Default: none.
+   */
+  allowedHostPaths?: string[];
+}
 
 type Obj = Record<string, unknown>;
 
@@ -16,7 +25,7 @@ const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 const ANY_IP = new Set(['', '0.0.0.0', '::']);
 
-export function checkSemantics(raw: unknown, problems: ProblemList): void {
+export function checkSemantics(raw: unknown, problems: ProblemList, policy: ManifestPolicy = {}): void {
   if (!isObj(raw)) return;
   const groups = list(raw['instance_groups']);
   const groupNames = new Map<string, number>();
@@ -32,7 +41,7 @@ export function checkSemantics(raw: unknown, problems: ProblemList): void {
         );
       else groupNames.set(name, gi);
     }
-    checkGroup(g, ['instance_groups', gi], problems);
+    checkGroup(g, ['instance_groups', gi], problems, policy);
   });
 }
 
@@ -42,7 +51,7 @@ interface ContainerRef {
   raw: Obj;
 }
 
-function checkGroup(g: Obj, at: PathSegment[], problems: ProblemList): void {
+function checkGroup(g: Obj, at: PathSegment[], problems: ProblemList, policy: ManifestPolicy): void {
   const groupName = str(g['name']) ?? '?';
   const containers: ContainerRef[] = [];
   const byName = new Map<string, ContainerRef>();
@@ -68,6 +77,7 @@ function checkGroup(g: Obj, at: PathSegment[], problems: ProblemList): void {
     checkReferences(c, byName, groupName, cAt, problems);
     checkEnv(c.raw, cAt, problems);
     checkMemory(c.raw, cAt, problems);
+    checkHostPaths(c.raw, cAt, problems, policy);
     const image = str(c.raw['image']);
     if (typeof c.raw['dockerfile'] === 'string' && image?.includes('@')) {
       problems.error(
@@ -95,32 +105,53 @@ function diskSize(v: unknown): number {
 
 function checkHostPorts(containers: ContainerRef[], at: PathSegment[], problems: ProblemList): void {
   const bound: Array<{ port: PortBinding; container: string }> = [];
+  /** Records a host port; false (and an error) when another binding already holds it. */
+  const bind = (port: PortBinding, c: ContainerRef, pi: number): boolean => {
+    const clash = bound.find(
+      (b) =>
+        b.port.hostPort === port.hostPort &&
+        b.port.protocol === port.protocol &&
+        (ANY_IP.has(b.port.hostIp ?? '') || ANY_IP.has(port.hostIp ?? '') || b.port.hostIp === port.hostIp),
+    );
+    if (clash) {
+      const what = `${port.hostPort}${port.protocol === 'tcp' ? '' : `/${port.protocol}`}`;
+      const by = clash.container === c.name ? 'this container' : `container "${clash.container}"`;
+      problems.error(
+        [...at, 'containers', c.index, 'bind_ports', pi],
+        `host port ${what} is already bound by ${by} on this VM`,
+      );
+      return false;
+    }
+    bound.push({ port, container: c.name });
+    return true;
+  };
   for (const c of containers) {
     list(c.raw['bind_ports']).forEach((p, pi) => {
-      const parsed = parsePortBinding(p);
-      if (!parsed.value || parsed.value.hostPort === undefined) return;
-      const port = parsed.value;
-      const clash = bound.find(
-        (b) =>
-          b.port.hostPort === port.hostPort &&
-          b.port.protocol === port.protocol &&
-          (ANY_IP.has(b.port.hostIp ?? '') || ANY_IP.has(port.hostIp ?? '') || b.port.hostIp === port.hostIp),
-      );
-      if (clash) {
-        const what = `${port.hostPort}${port.protocol === 'tcp' ? '' : `/${port.protocol}`}`;
-        const by = clash.container === c.name ? 'this container already' : `container "${clash.container}"`;
-        problems.error(
-          [...at, 'containers', c.index, 'bind_ports', pi],
-          `host port ${what} is already bound by ${by} on this VM`.replace(
-            'already bound by this container already',
-            'already bound by this container',
-          ),
-        );
-        return;
+      for (const port of parsePortBindings(p).value ?? []) {
+        // One error per entry, even for a range.
+        if (port.hostPort !== undefined && !bind(port, c, pi)) return;
       }
-      bound.push({ port, container: c.name });
     });
   }
+}
+
+function checkHostPaths(c: Obj, at: PathSegment[], problems: ProblemList, policy: ManifestPolicy): void {
+  list(c['volumes']).forEach((v, i) => {
+    const parsed = parseVolume(v).value;
+    if (parsed?.vmPath === undefined) return;
+    const host = parsed.vmPath;
+    if (!vmPathAllowed(host, policy.allowedHostPaths)) {
+      problems.error(
+        [...at, 'volumes', i],
+        `"${String(v)}" mounts "${host}", a directory of the VM itself; the director's host-path policy refuses absolute host paths outside ${RELEASE_STORE_DIR} (the persistent disk) by default. Keep the data on the persistent disk ("${RELEASE_STORE_DIR}/…" or a relative path), or have the director's operator allow the directory with manifest_policy.allowed_host_paths in the director config (it is then mounted read-only)`,
+      );
+    } else if (parsed.mode === 'rw') {
+      problems.warning(
+        [...at, 'volumes', i],
+        `"${String(v)}" is mounted read-only: the director's host-path policy allows directories of the VM read-only only`,
+      );
+    }
+  });
 }
 
 /** The container named by a depends_on / links / volumes_from entry. */

@@ -27,25 +27,8 @@ export function parseBytes(v: unknown, { allowMinusOne = false } = {}): Parsed<n
   return ok(Math.round(Number(m[1]) * unit));
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Durations like "10s", "500ms", "1m30s", "1.5s", "2h". A bare number is refused: its unit would be a guess. */
-export function parseDurationMs(v: unknown): Parsed<number> {
-  if (typeof v === 'number') return fail(`${v} has no unit; write a duration like "${v}s" or "${v}ms"`);
-  if (typeof v !== 'string') return fail(`expected a duration like "10s" or "500ms", got ${describe(v)}`);
-  const s = v.trim();
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-  let total = 0;
-  let pos = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(s)) !== null) {
-    total += Number(m[1]) * (DURATION_UNITS[m[2] ?? 'ms'] ?? 1);
-    pos = re.lastIndex;
-  }
-  if (s === '' || pos !== s.length)
-    return fail(`"${v}" is not a duration; use e.g. "10s", "500ms" or "1m30s"`);
-  return ok(Math.round(total));
-}
+/** Durations ("10s", "1m30s"; a bare number is refused): the one parser, src/common/duration.ts. */
+export { parseDurationMs } from '../common/duration.js';
 
 /** BOSH's watch time: "1000-30000" (min-max ms) or a single number of ms. */
 export function parseWatchTime(v: unknown): Parsed<{ minMs: number; maxMs: number }> {
@@ -99,11 +82,29 @@ export interface PortBinding {
 const PORT_HELP =
   'use "HOST:CONTAINER", "IP:HOST:CONTAINER" or "CONTAINER", optionally followed by "/tcp" or "/udp", e.g. "127.0.0.1:6379:6379/udp"';
 
-/** Docker's -p syntax: "6379", "6379:6379", "127.0.0.1:6379:6379/udp", "[::1]:53:53/udp". */
-export function parsePortBinding(v: unknown): Parsed<PortBinding> {
+/** Port ranges expand to one binding per port; more than this in one entry is refused. */
+export const MAX_PORTS_PER_ENTRY = 1024;
+
+type PortPart = { from: number; to: number } | undefined;
+
+function portPart(p: string): PortPart | null {
+  if (p === '') return undefined;
+  const m = /^(\d+)(?:-(\d+))?$/.exec(p);
+  if (!m) return null;
+  const from = Number(m[1]);
+  const to = m[2] === undefined ? from : Number(m[2]);
+  if (from < 1 || to > 65535 || to < from) return null;
+  return { from, to };
+}
+
+/**
+ * Docker's -p syntax: "6379", "6379:6379", "127.0.0.1:6379:6379/udp", "[::1]:53:53/udp", and
+ * ranges "8000-8010:8000-8010" or "8000-8010" (one binding per port, as Docker makes them).
+ */
+export function parsePortBindings(v: unknown): Parsed<PortBinding[]> {
   if (typeof v === 'number')
     return v >= 1 && v <= 65535 && Number.isInteger(v)
-      ? ok({ containerPort: v, protocol: 'tcp' })
+      ? ok([{ containerPort: v, protocol: 'tcp' }])
       : fail(`port ${v} is out of range 1-65535`);
   if (typeof v !== 'string') return fail(`expected a port mapping string, got ${describe(v)}; ${PORT_HELP}`);
   let rest = v.trim();
@@ -128,27 +129,54 @@ export function parsePortBinding(v: unknown): Parsed<PortBinding> {
     return fail(`"${v}" is not a port mapping; ${PORT_HELP}`);
   if (hostIp !== undefined && hostIp !== '' && !/^[0-9.]+$|:/.test(hostIp))
     return fail(`"${hostIp}" in "${v}" is not an IP address; ${PORT_HELP}`);
-  const nums = parts.map((p) => (p === '' ? undefined : /^\d+$/.test(p) ? Number(p) : NaN));
-  if (nums.some((n) => n !== undefined && (Number.isNaN(n) || n < 1 || n > 65535)))
-    return fail(`"${v}" contains a port that is not a number in 1-65535; ${PORT_HELP}`);
-  const containerPort = nums[nums.length - 1];
-  if (containerPort === undefined) return fail(`"${v}" has no container port; ${PORT_HELP}`);
-  const hostPort = nums.length === 2 ? nums[0] : undefined;
-  const out: PortBinding = { containerPort, protocol };
-  if (hostPort !== undefined) out.hostPort = hostPort;
-  if (hostIp) out.hostIp = hostIp;
+  const ranges = parts.map(portPart);
+  if (ranges.some((r) => r === null))
+    return fail(`"${v}" contains a port that is not a number (or a range like 8000-8010) in 1-65535; ${PORT_HELP}`);
+  const container = ranges[ranges.length - 1];
+  if (!container) return fail(`"${v}" has no container port; ${PORT_HELP}`);
+  const host = ranges.length === 2 ? ranges[0] : undefined;
+  const count = container.to - container.from + 1;
+  if (host && host.to - host.from + 1 !== count && count !== 1)
+    return fail(`"${v}": the host range and the container range must have the same number of ports`);
+  if (host && count === 1 && host.to !== host.from)
+    return fail(`"${v}": a host port range needs a container range of the same length`);
+  if (count > MAX_PORTS_PER_ENTRY)
+    return fail(`"${v}" spans ${count} ports; one entry may span at most ${MAX_PORTS_PER_ENTRY}`);
+  const out: PortBinding[] = [];
+  for (let i = 0; i < count; i++) {
+    const b: PortBinding = { containerPort: container.from + i, protocol };
+    if (host) b.hostPort = host.from + i;
+    if (hostIp) b.hostIp = hostIp;
+    out.push(b);
+  }
   return ok(out);
 }
 
-/** An exposed port: 8080, "8080" or "8080/udp". */
-export function parseExposedPort(v: unknown): Parsed<{ port: number; protocol: Protocol }> {
-  const p = parsePortBinding(v);
-  if (p.error !== undefined) return fail(p.error.replace(PORT_HELP, 'use "PORT" or "PORT/udp"'));
-  if (p.value.hostPort !== undefined || p.value.hostIp !== undefined)
+/** One port binding (no range); see parsePortBindings. */
+export function parsePortBinding(v: unknown): Parsed<PortBinding> {
+  const r = parsePortBindings(v);
+  if (r.error !== undefined) return fail(r.error);
+  if (r.value.length !== 1) return fail(`"${String(v)}" is a port range; one port is expected here`);
+  return ok(r.value[0] as PortBinding);
+}
+
+/** Exposed ports: 8080, "8080/udp" or a range "8000-8010". */
+export function parseExposedPorts(v: unknown): Parsed<Array<{ port: number; protocol: Protocol }>> {
+  const p = parsePortBindings(v);
+  if (p.error !== undefined) return fail(p.error.replace(PORT_HELP, 'use "PORT", "PORT/udp" or "FROM-TO"'));
+  if (p.value.some((b) => b.hostPort !== undefined || b.hostIp !== undefined))
     return fail(
       `"${String(v)}" maps a host port; expose_ports takes only a container port like "8080" or "8080/udp" (use bind_ports to publish it)`,
     );
-  return ok({ port: p.value.containerPort, protocol: p.value.protocol });
+  return ok(p.value.map((b) => ({ port: b.containerPort, protocol: b.protocol })));
+}
+
+/** One exposed port; see parseExposedPorts. */
+export function parseExposedPort(v: unknown): Parsed<{ port: number; protocol: Protocol }> {
+  const r = parseExposedPorts(v);
+  if (r.error !== undefined) return fail(r.error);
+  if (r.value.length !== 1) return fail(`"${String(v)}" is a port range; one port is expected here`);
+  return ok(r.value[0] as { port: number; protocol: Protocol });
 }
 
 export interface Ulimit {

@@ -11,8 +11,14 @@ export const RELEASE_STORE_DIR = '/var/vcap/store';
 export interface ParsedVolume {
   /** Host side relative to the store; undefined = the container's own sub-directory for `target`. */
   hostPath?: string;
+  /** hostPath was written as "/var/vcap/store/…": relative to the store root, not to store_dir. */
+  fromStoreRoot?: boolean;
+  /** An absolute directory of the VM itself (outside the store): only where the director allows it. */
+  vmPath?: string;
   target: string;
   readOnly: boolean;
+  /** The mode as written (`:ro`/`:rw`), if any. */
+  mode?: 'ro' | 'rw';
 }
 
 function hasDotDot(p: string): boolean {
@@ -24,9 +30,11 @@ function normalise(p: string): string {
   return (p.startsWith('/') ? '/' : '') + segs.join('/');
 }
 
-function splitMode(v: string): { path: string; readOnly: boolean } {
+function splitMode(v: string): { path: string; readOnly: boolean; mode?: 'ro' | 'rw' } {
   const m = /^(.*):(ro|rw)$/.exec(v);
-  return m ? { path: m[1] ?? '', readOnly: m[2] === 'ro' } : { path: v, readOnly: false };
+  return m
+    ? { path: m[1] ?? '', readOnly: m[2] === 'ro', mode: m[2] as 'ro' | 'rw' }
+    : { path: v, readOnly: false };
 }
 
 function containerPath(p: string, original: string): string | null {
@@ -50,28 +58,44 @@ export function parseBindVolume(v: unknown): Parsed<ParsedVolume> {
 
 /**
  * volumes: "HOST:CONTAINER[:ro]" with HOST relative to the store (so containers can share a
- * directory), or a bare "/container/path" that behaves like a bind_volume.
+ * directory) or under "/var/vcap/store" (the release's mount point of the persistent disk), or
+ * another absolute directory of the VM (vmPath: the director's host-path policy decides), or a
+ * bare "/container/path" that behaves like a bind_volume.
  */
 export function parseVolume(v: unknown): Parsed<ParsedVolume> {
   if (typeof v !== 'string')
     return { error: `expected "HOST_DIR:CONTAINER_PATH" or "/container/path", got ${describe(v)}` };
-  const { path, readOnly } = splitMode(v.trim());
+  const { path, readOnly, mode } = splitMode(v.trim());
   const colon = path.indexOf(':');
   if (colon < 0) return parseBindVolume(v);
   const host = path.slice(0, colon);
   const target = path.slice(colon + 1);
+  const err = containerPath(target, v);
   if (host.startsWith('/')) {
-    return {
-      error: `"${v}" uses the absolute host path "${host}"; volumes may only use the persistent disk, so write a path relative to it, e.g. "shared/${host.split('/').filter(Boolean).pop() ?? 'data'}:${target}"`,
-    };
+    if (hasDotDot(host)) return { error: `"${v}": the host path "${host}" contains ".."; write it without ".."` };
+    if (err) return { error: err };
+    const h = normalise(host);
+    const withMode = mode === undefined ? {} : { mode };
+    if (h === RELEASE_STORE_DIR || h.startsWith(`${RELEASE_STORE_DIR}/`))
+      return {
+        value: { hostPath: h.slice(RELEASE_STORE_DIR.length + 1), fromStoreRoot: true, target: normalise(target), readOnly, ...withMode },
+      };
+    return { value: { vmPath: h, target: normalise(target), readOnly, ...withMode } };
   }
   if (host === '' || hasDotDot(host))
     return {
       error: `"${v}": the host path "${host}" escapes the persistent disk; write a relative path without ".."`,
     };
-  const err = containerPath(target, v);
   if (err) return { error: err };
-  return { value: { hostPath: normalise(host), target: normalise(target), readOnly } };
+  return { value: { hostPath: normalise(host), target: normalise(target), readOnly, ...(mode === undefined ? {} : { mode }) } };
+}
+
+/** Whether an absolute directory of the VM is allowed by the policy's list (each entry and below). */
+export function vmPathAllowed(path: string, allowed: readonly string[] | undefined): boolean {
+  return (allowed ?? []).some((a) => {
+    const p = normalise(a).replace(/\/+$/, '');
+    return p !== '' && (path === p || path.startsWith(`${p}/`));
+  });
 }
 
 /** store_dir: relative to the store; the release's "/var/vcap/store" means the store root. */
@@ -88,8 +112,20 @@ export function parseStoreDir(v: unknown): Parsed<string> {
   return { value: normalise(p) };
 }
 
-/** env_file: the text of an env file (one KEY=VALUE per line, "#" comments), not a path on the VM. */
+/**
+ * env_file: the text of an env file (one KEY=VALUE per line, "#" comments), not a path on the VM;
+ * or a list of such texts (the release takes a list of files).
+ */
 export function parseEnvFile(v: unknown): Parsed<Array<[string, string]>> {
+  if (Array.isArray(v)) {
+    const out: Array<[string, string]> = [];
+    for (const [i, x] of v.entries()) {
+      const r = parseEnvFile(x);
+      if (r.error !== undefined) return { error: v.length > 1 ? `env_file[${i}]: ${r.error}` : r.error };
+      out.push(...r.value);
+    }
+    return { value: out };
+  }
   if (typeof v !== 'string')
     return { error: `expected the text of an env file ("KEY=VALUE" lines), got ${describe(v)}` };
   if (!v.includes('\n') && v.trim().startsWith('/')) {

@@ -4,10 +4,13 @@
  */
 import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
 import type { PathSegment } from './problems.js';
+import type { Origins } from './yaml-tree.js';
 
 export interface Position {
   line: number;
   column: number;
+  /** Set when the value came from another file (an ops file or a vars file). */
+  file?: string;
 }
 
 function keyOf(k: unknown): string | null {
@@ -20,6 +23,7 @@ export function locate(
   lines: LineCounter,
   path: ReadonlyArray<PathSegment>,
   onKey = false,
+  origins?: Origins,
 ): Position | null {
   let node: unknown = doc.contents;
   let best: unknown = node;
@@ -47,6 +51,7 @@ export function locate(
   }
   const range = (best as Node | null | undefined)?.range;
   if (!range) return null;
-  const pos = lines.linePos(range[0]);
-  return { line: pos.line, column: pos.col };
+  const from = best && typeof best === 'object' ? origins?.get(best) : undefined;
+  const pos = (from?.lines ?? lines).linePos(range[0]);
+  return from ? { line: pos.line, column: pos.col, file: from.fileName } : { line: pos.line, column: pos.col };
 }

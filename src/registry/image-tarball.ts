@@ -14,8 +14,9 @@ import { errorMessage, InvalidInputError } from '../common/errors.js';
  * OCI-flavoured variant newer Docker writes) or an OCI image layout (index.json + blobs/).
  *
  * Two passes over the file, so that nothing big is held in memory: `readImageTarball` keeps
- * only the small JSON documents and learns which entries are layers; `prepareLayers` then
- * streams each layer once through sha256 + gzip into a temporary file, ready to upload.
+ * only the JSON documents (an entry that does not start like JSON streams past, and all of them
+ * together are bounded) and learns which entries are layers; `prepareLayers` then streams each
+ * layer once through sha256 + gzip into a temporary file, ready to upload.
  */
 export interface ImageTarballInfo {
   format: 'docker-save' | 'oci-layout';
@@ -54,7 +55,10 @@ interface TarEntry extends AsyncIterable<unknown> {
   resume(): unknown;
 }
 
-const SMALL_ENTRY_BYTES = 4 * 1024 * 1024;
+/** Largest JSON document (manifest, index, config) read from a tarball. */
+const METADATA_ENTRY_MAX_BYTES = 4 * 1024 * 1024;
+/** All JSON documents held in memory at once while reading a tarball, whatever its number of entries. */
+const METADATA_TOTAL_MAX_BYTES = 16 * 1024 * 1024;
 const OCI_INDEX_TYPES = new Set([
   'application/vnd.oci.image.index.v1+json',
   'application/vnd.docker.distribution.manifest.list.v2+json',
@@ -101,10 +105,38 @@ async function forEachEntry(
   }
 }
 
-async function readAll(entry: TarEntry): Promise<Buffer> {
+/**
+ * Reads an entry that may be a JSON document: only one whose first byte (after white space) is
+ * `{` or `[` is kept; any other (a layer) is drained chunk by chunk, never held.
+ */
+async function readIfJson(entry: TarEntry): Promise<Buffer | undefined> {
+  const iterator = entry[Symbol.asyncIterator]();
   const chunks: Buffer[] = [];
-  for await (const chunk of entry) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+  let verdict: 'json' | 'other' | undefined;
+  for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+    const chunk = next.value as Buffer;
+    if (verdict === undefined) {
+      const first = chunk.toString('latin1').trimStart()[0];
+      if (first !== undefined) verdict = first === '{' || first === '[' ? 'json' : 'other';
+    }
+    if (verdict !== 'other') chunks.push(chunk);
+  }
+  return verdict === 'json' ? Buffer.concat(chunks) : undefined;
+}
+
+/** One entry's content (at most METADATA_ENTRY_MAX_BYTES), by a pass of its own. */
+async function readEntry(tarPath: string, wanted: string): Promise<Buffer | undefined> {
+  let found: Buffer | undefined;
+  await forEachEntry(tarPath, async (name, header, entry) => {
+    if (found === undefined && name === wanted && (header.size ?? 0) <= METADATA_ENTRY_MAX_BYTES) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of entry) chunks.push(chunk as Buffer);
+      found = Buffer.concat(chunks);
+    } else {
+      entry.resume();
+    }
+  });
+  return found;
 }
 
 function parseJson(tarPath: string, name: string, data: Buffer): unknown {
@@ -132,17 +164,28 @@ export async function readImageTarball(tarPath: string): Promise<ImageTarballInf
     });
   }
 
+  // One pass keeps the JSON documents (within a budget) and learns every file's name and size;
+  // layers stream past. A document the budget left out is read by a later pass (readEntries).
   const small = new Map<string, Buffer>();
   const symlinks = new Map<string, string>();
-  const files = new Set<string>();
+  const files = new Map<string, number>();
+  let heldBytes = 0;
   await forEachEntry(tarPath, async (name, header, entry) => {
     if (header.type === 'symlink' && header.linkname) {
       symlinks.set(name, normalizeEntryName(path.posix.join(path.posix.dirname(name), header.linkname)));
       entry.resume();
     } else if (header.type === 'file' || header.type === 'contiguous-file') {
-      files.add(name);
-      if ((header.size ?? 0) <= SMALL_ENTRY_BYTES) small.set(name, await readAll(entry));
-      else entry.resume();
+      const size = header.size ?? 0;
+      files.set(name, size);
+      if (size <= METADATA_ENTRY_MAX_BYTES && heldBytes + size <= METADATA_TOTAL_MAX_BYTES) {
+        const data = await readIfJson(entry);
+        if (data !== undefined) {
+          small.set(name, data);
+          heldBytes += data.length;
+        }
+      } else {
+        entry.resume();
+      }
     } else {
       entry.resume();
     }
@@ -153,16 +196,16 @@ export async function readImageTarball(tarPath: string): Promise<ImageTarballInf
     for (let hops = 0; hops < 16 && symlinks.has(current); hops++) current = symlinks.get(current) ?? current;
     return current;
   };
-  const smallEntry = (name: string, what: string): Buffer => {
-    const data = small.get(resolve(name));
-    if (data === undefined) {
-      throw badTarball(
-        tarPath,
-        files.has(resolve(name))
-          ? `has a ${what} (${name}) too large to be one`
-          : `lacks the ${what} ${name}`,
-      );
-    }
+  const smallEntry = async (name: string, what: string): Promise<Buffer> => {
+    const entryName = resolve(name);
+    const held = small.get(entryName);
+    if (held !== undefined) return held;
+    const size = files.get(entryName);
+    if (size === undefined) throw badTarball(tarPath, `lacks the ${what} ${name}`);
+    if (size > METADATA_ENTRY_MAX_BYTES) throw badTarball(tarPath, `has a ${what} (${name}) too large to be one`);
+    // Not JSON at first sight, or left out by the budget: read this one entry on its own.
+    const data = await readEntry(tarPath, entryName);
+    if (data === undefined) throw badTarball(tarPath, `lacks the ${what} ${name}`);
     return data;
   };
   const blobName = (digest: string | undefined): string => {
@@ -176,9 +219,9 @@ export async function readImageTarball(tarPath: string): Promise<ImageTarballInf
   let config: Buffer;
   let layerNames: string[];
 
-  if (small.has('manifest.json')) {
+  if (files.has('manifest.json')) {
     format = 'docker-save';
-    const manifest = parseJson(tarPath, 'manifest.json', smallEntry('manifest.json', 'manifest')) as unknown;
+    const manifest = parseJson(tarPath, 'manifest.json', await smallEntry('manifest.json', 'manifest')) as unknown;
     if (!Array.isArray(manifest) || manifest.length === 0)
       throw badTarball(tarPath, 'has an empty manifest.json');
     if (manifest.length > 1) {
@@ -194,11 +237,11 @@ export async function readImageTarball(tarPath: string): Promise<ImageTarballInf
     repoTags = Array.isArray(entry.RepoTags)
       ? entry.RepoTags.filter((t): t is string => typeof t === 'string')
       : [];
-    config = smallEntry(entry.Config, 'image config');
+    config = await smallEntry(entry.Config, 'image config');
     layerNames = entry.Layers.map((l) => String(l));
-  } else if (small.has('index.json')) {
+  } else if (files.has('index.json')) {
     format = 'oci-layout';
-    const index = parseJson(tarPath, 'index.json', smallEntry('index.json', 'index')) as {
+    const index = parseJson(tarPath, 'index.json', await smallEntry('index.json', 'index')) as {
       manifests?: Descriptor[];
     };
     let descriptor = index.manifests?.[0];
@@ -215,7 +258,7 @@ export async function readImageTarball(tarPath: string): Promise<ImageTarballInf
       const nested = parseJson(
         tarPath,
         'image index',
-        smallEntry(blobName(descriptor.digest), 'image index'),
+        await smallEntry(blobName(descriptor.digest), 'image index'),
       ) as { manifests?: Descriptor[] };
       descriptor =
         nested.manifests?.find((m) => m.platform?.os === 'linux' && m.platform.architecture === 'amd64') ??
@@ -225,12 +268,12 @@ export async function readImageTarball(tarPath: string): Promise<ImageTarballInf
     const manifest = parseJson(
       tarPath,
       'image manifest',
-      smallEntry(blobName(descriptor?.digest), 'image manifest'),
+      await smallEntry(blobName(descriptor?.digest), 'image manifest'),
     ) as {
       config?: Descriptor;
       layers?: Descriptor[];
     };
-    config = smallEntry(blobName(manifest.config?.digest), 'image config');
+    config = await smallEntry(blobName(manifest.config?.digest), 'image config');
     layerNames = (manifest.layers ?? []).map((l) => blobName(l.digest));
   } else {
     throw badTarball(
@@ -292,6 +335,7 @@ export async function prepareLayers(
   info: ImageTarballInfo,
   workDir: string,
   onBytes?: (n: number) => void,
+  onLayer?: (blobBytes: number) => void,
 ): Promise<PreparedLayer[]> {
   const wanted = new Map<string, number>();
   info.layers.forEach((l, i) => {
@@ -342,6 +386,7 @@ export async function prepareLayers(
       mediaType: DOCKER_LAYER_GZIP,
       filePath,
     });
+    onLayer?.(blob.bytes);
   });
 
   return info.layers.map((l, i) => {

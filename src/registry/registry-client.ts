@@ -1,18 +1,17 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import https from 'node:https';
-import type { IncomingHttpHeaders } from 'node:http';
-import type { Readable } from 'node:stream';
+import { PassThrough, pipeline, type Readable } from 'node:stream';
 import type { ImageInfo } from '../common/contracts/api.js';
 import type { BosunError } from '../common/errors.js';
-import { errorMessage, InvalidInputError, NotFoundError, UnavailableError } from '../common/errors.js';
+import { InvalidInputError, NotFoundError, UnavailableError } from '../common/errors.js';
+import { HttpsClient, type CallOptions, type RawResponse } from '../common/http/https-client.js';
 import { displayRepository } from './image-name.js';
 import type { ImageReference } from './image-name.js';
 import type { ImageTarballInfo, PreparedLayer } from './image-tarball.js';
 
 /**
  * A client for the registry HTTP API v2 (the subset bosun needs: push, read back, list, delete),
- * over node:https trusting only the director's CA.
+ * over the one HTTPS client (src/common/http/) trusting only the director's CA.
  */
 export const DOCKER_MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json';
 export const DOCKER_IMAGE_CONFIG = 'application/vnd.docker.container.image.v1+json';
@@ -28,14 +27,15 @@ export interface RegistryClientOptions {
   registryUrl: string;
   /** The CA that issued the registry's certificate (the director's CA). */
   caPem: string;
+  /** Sent with every request: the director's write credentials (pushes and deletes need them). */
+  authorization?: string;
   requestTimeoutMs?: number;
 }
 
-export interface RegistryResponse {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
+export type RegistryResponse = RawResponse;
+
+/** Manifests, catalog pages and the blobs read back (config, test layers) stay well below this. */
+const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 export interface PushProgress {
   phase: 'preparing' | 'uploading' | 'done';
@@ -64,8 +64,9 @@ export interface ManifestV2 {
 export class RegistryClient {
   readonly registryUrl: string;
   private readonly base: URL;
-  private readonly agent: https.Agent;
+  private readonly http: HttpsClient;
   private readonly timeoutMs: number;
+  private readonly authorization: string | undefined;
 
   constructor(options: RegistryClientOptions) {
     this.base = new URL(options.registryUrl);
@@ -75,56 +76,48 @@ export class RegistryClient {
       );
     }
     this.registryUrl = this.base.origin;
-    this.agent = new https.Agent({ ca: options.caPem, keepAlive: true, maxSockets: 4 });
     this.timeoutMs = options.requestTimeoutMs ?? 60_000;
+    this.authorization = options.authorization;
+    this.http = new HttpsClient({
+      baseUrl: this.registryUrl,
+      peerName: `the image registry at ${this.registryUrl}`,
+      tls: { caPem: options.caPem },
+      timeoutMs: this.timeoutMs,
+      maxResponseBytes: MAX_RESPONSE_BYTES,
+      unreachableHint: "check that the director's registry is running.",
+      untrustedHint: "Its certificate must be issued by the director's CA.",
+    });
   }
 
   close(): void {
-    this.agent.destroy();
+    void this.http.close().catch(() => undefined);
   }
 
   /**
    * One HTTP request; the response body is read whole (only manifests, JSON and test blobs come
-   * back this way). A request body may be a stream, sent with the given Content-Length.
+   * back this way). A request body may be a stream, sent as it is read with the given
+   * Content-Length: a streamed upload has no overall time limit, only an idle one.
    */
   async request(
     method: string,
     pathOrUrl: string,
     options: { headers?: Record<string, string | number>; body?: Buffer | (() => Readable) } = {},
   ): Promise<RegistryResponse> {
-    const url = new URL(pathOrUrl, this.base);
-    return new Promise<RegistryResponse>((resolve, reject) => {
-      const req = https.request(
-        url,
-        { method, agent: this.agent, headers: options.headers, timeout: this.timeoutMs },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-          );
-          res.on('error', reject);
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
-      req.on('error', (err) =>
-        reject(
-          new UnavailableError(
-            `Could not reach the image registry at ${this.registryUrl} (${method} ${url.pathname}): ${errorMessage(err)}. ` +
-              `Check that the director's registry is running and that its certificate was issued by the director's CA.`,
-            { cause: err },
-          ),
-        ),
-      );
-      const body = options.body;
-      if (body === undefined) req.end();
-      else if (Buffer.isBuffer(body)) req.end(body);
-      else {
-        const stream = body();
-        stream.on('error', (err) => req.destroy(err));
-        stream.pipe(req);
-      }
-    });
+    const headers = this.authorization === undefined ? options.headers : { ...options.headers, authorization: this.authorization };
+    const call: CallOptions = headers ? { headers } : {};
+    const body = options.body;
+    if (Buffer.isBuffer(body)) call.body = body;
+    else if (body) {
+      const length = Object.entries(options.headers ?? {}).find(([k]) => k.toLowerCase() === 'content-length')?.[1];
+      // The caller's stream may already flow (a progress 'data' listener): a pipe holds its bytes
+      // until the connection reads them, with backpressure, and passes its errors on.
+      const stream = new PassThrough();
+      pipeline(body(), stream, () => undefined);
+      call.body = { stream, size: Number(length) };
+      call.timeoutMs = 0;
+      call.idleTimeoutMs = this.timeoutMs;
+    }
+    return this.http.raw(method, pathOrUrl, call);
   }
 
   private fail(what: string, res: RegistryResponse): BosunError {

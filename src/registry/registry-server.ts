@@ -1,21 +1,26 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { access, constants, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { access, chmod, constants, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
+import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from '../common/waiting.js';
 import YAML from 'yaml';
 import { errorMessage, InvalidInputError, UnavailableError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { basicAuthorization, RegistryFront, type RegistryCredentials } from './registry-front.js';
 
 /**
  * The director's image registry: Debian's `docker-registry` (the distribution project, 2.8) run as
- * a supervised child process, serving TLS with a certificate from the director's CA. Every VM's
- * dockerd uses it as `--registry-mirror`.
+ * a supervised child process on a unix socket, behind a TLS front (registry-front.ts) on the
+ * address the VMs reach, with a certificate from the director's CA: reads are open, pushes and
+ * deletes need the write credentials (writeAuthorization), which only the director holds. Every
+ * VM's dockerd uses it as `--registry-mirror`.
  *
- * Layout under `<dataDir>/registry/`: config.yml, tls/{cert,key}.pem, storage/ (the blobs and
- * repositories, the registry's own filesystem driver layout), registry.pid.
+ * Layout under `<dataDir>/registry/` (mode 0700): config.yml, registry.sock, storage/ (the blobs
+ * and repositories, the registry's own filesystem driver layout), registry.pid.
  */
 export const DEFAULT_REGISTRY_PORT = 25556;
 export const DEFAULT_REGISTRY_BINARY = '/usr/bin/docker-registry';
@@ -26,6 +31,8 @@ export interface RegistryServerOptions {
   host: string;
   port?: number;
   tls: { certPem: string; keyPem: string; caPem?: string };
+  /** Needed for pushes and deletes; a random password per start when not given. */
+  writeCredentials?: RegistryCredentials;
   logger: Logger;
   binary?: string;
   startTimeoutMs?: number;
@@ -44,6 +51,8 @@ export class RegistryServer {
   private startedAt = 0;
   private readonly recentOutput: string[] = [];
 
+  private front: RegistryFront | null = null;
+
   private constructor(
     private readonly options: Required<Omit<RegistryServerOptions, 'tls'>> &
       Pick<RegistryServerOptions, 'tls'>,
@@ -57,6 +66,7 @@ export class RegistryServer {
       port: options.port ?? DEFAULT_REGISTRY_PORT,
       binary: options.binary ?? DEFAULT_REGISTRY_BINARY,
       startTimeoutMs: options.startTimeoutMs ?? 20_000,
+      writeCredentials: options.writeCredentials ?? { username: 'bosun-director', password: randomBytes(24).toString('hex') },
     };
     if (!Number.isInteger(resolved.port) || resolved.port < 1 || resolved.port > 65535) {
       throw new InvalidInputError(
@@ -76,6 +86,14 @@ export class RegistryServer {
     await server.writeConfig();
     await server.killLeftover();
     try {
+      server.front = await RegistryFront.listen({
+        host: resolved.host,
+        port: resolved.port,
+        tls: options.tls,
+        backendSocket: server.socketPath,
+        writeCredentials: resolved.writeCredentials,
+        logger: server.log,
+      });
       await server.spawnAndWait();
     } catch (err) {
       await server.stop();
@@ -104,6 +122,22 @@ export class RegistryServer {
     return this.child?.pid;
   }
 
+  /** The Authorization header value that lets a client push and delete (the director's RegistryClient). */
+  get writeAuthorization(): string {
+    return basicAuthorization(this.options.writeCredentials);
+  }
+
+  /**
+   * The real registry's socket: only root (the director) can reach it. A unix socket path has a
+   * ~108-byte limit; a data directory deeper than that gets its socket in a private temp directory.
+   */
+  get socketPath(): string {
+    const inDir = path.join(this.dir, 'registry.sock');
+    if (Buffer.byteLength(inDir) <= 100) return inDir;
+    const id = createHash('sha256').update(this.dir).digest('hex').slice(0, 16);
+    return path.join(os.tmpdir(), `bosun-registry-${id}`, 'registry.sock');
+  }
+
   get storageDir(): string {
     return path.join(this.dir, 'storage');
   }
@@ -117,13 +151,12 @@ export class RegistryServer {
   }
 
   private async writeConfig(): Promise<void> {
-    const tlsDir = path.join(this.dir, 'tls');
-    await mkdir(tlsDir, { recursive: true, mode: 0o700 });
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await chmod(this.dir, 0o700);
+    await mkdir(path.dirname(this.socketPath), { recursive: true, mode: 0o700 });
     await mkdir(this.storageDir, { recursive: true });
-    const certFile = path.join(tlsDir, 'cert.pem');
-    const keyFile = path.join(tlsDir, 'key.pem');
-    await writeFile(certFile, this.options.tls.certPem, { mode: 0o600 });
-    await writeFile(keyFile, this.options.tls.keyPem, { mode: 0o600 });
+    // The TLS certificate and key are the front's (in memory); a previous version kept them here.
+    await rm(path.join(this.dir, 'tls'), { recursive: true, force: true });
     const config = {
       version: 0.1,
       log: { level: 'info', formatter: 'text', fields: { service: 'registry' } },
@@ -135,10 +168,11 @@ export class RegistryServer {
         maintenance: { uploadpurging: { enabled: true, age: '24h', interval: '1h', dryrun: false } },
       },
       http: {
-        addr: `${this.options.host}:${this.options.port}`,
+        // Only the front (registry-front.ts) talks to the registry itself.
+        net: 'unix',
+        addr: this.socketPath,
         // One registry process: the secret only signs upload state, so a fresh one per start is fine.
         secret: randomBytes(24).toString('hex'),
-        tls: { certificate: certFile, key: keyFile },
         headers: { 'X-Content-Type-Options': ['nosniff'] },
       },
       health: { storagedriver: { enabled: true, interval: '10s', threshold: 3 } },
@@ -165,9 +199,12 @@ export class RegistryServer {
       // gone already, or not ours
     }
     await rm(this.pidPath, { force: true });
+    await rm(this.socketPath, { force: true });
   }
 
   private spawnChild(): ChildProcess {
+    // A socket file left by the previous process makes the registry fail with "address already in use".
+    rmSync(this.socketPath, { force: true });
     // A clean environment: REGISTRY_* variables of the director's environment would override the config.
     const child = spawn(this.options.binary, ['serve', this.configPath], {
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
@@ -297,7 +334,10 @@ export class RegistryServer {
       clearTimeout(timer);
     }
     this.child = null;
+    await this.front?.close();
+    this.front = null;
     await rm(this.pidPath, { force: true });
+    await rm(this.socketPath, { force: true });
     this.stateValue = 'stopped';
   }
 }

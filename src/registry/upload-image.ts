@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { ImageInfo } from '../common/contracts/api.js';
@@ -14,10 +14,14 @@ import type { ManifestV2, PushProgress } from './registry-client.js';
 export interface UploadImageOptions {
   registryUrl: string;
   caPem: string;
+  /** The director's write credentials (RegistryServer.writeAuthorization). */
+  authorization?: string;
   tarPath: string;
   /** `NAME[:TAG]` that replaces the tarball's own tag (the CLI's `--name`). */
   name?: string;
   onProgress?: (p: PushProgress) => void;
+  /** Told each time a layer has been read out of the tarball and compressed (0-based index). */
+  onLayerPrepared?: (index: number, total: number, sizeBytes: number) => void;
   /** Where the gzip blobs are staged while pushing (default: the OS temp dir); removed afterwards. */
   workDir?: string;
 }
@@ -81,7 +85,11 @@ async function alreadyPushed(
 export async function uploadImageTarball(options: UploadImageOptions): Promise<UploadImageResult> {
   const image = await readImageTarball(options.tarPath);
   const ref = targetReference(image, options.tarPath, options.name);
-  const client = new RegistryClient({ registryUrl: options.registryUrl, caPem: options.caPem });
+  const client = new RegistryClient({
+    registryUrl: options.registryUrl,
+    caPem: options.caPem,
+    ...(options.authorization === undefined ? {} : { authorization: options.authorization }),
+  });
   const workDir = await mkdtemp(path.join(options.workDir ?? os.tmpdir(), 'bosun-upload-'));
   try {
     // Same config digest under the same tag means the same image: nothing to read or send.
@@ -103,16 +111,24 @@ export async function uploadImageTarball(options: UploadImageOptions): Promise<U
       };
     }
     let read = 0;
-    const layers = await prepareLayers(options.tarPath, image, workDir, (n) => {
-      read += n;
-      options.onProgress?.({
-        phase: 'preparing',
-        bytesDone: read,
-        bytesTotal: 0,
-        layersDone: 0,
-        layersTotal: image.layers.length,
-      });
-    });
+    let prepared = 0;
+    const tarballBytes = (await stat(options.tarPath)).size;
+    const layers = await prepareLayers(
+      options.tarPath,
+      image,
+      workDir,
+      (n) => {
+        read += n;
+        options.onProgress?.({
+          phase: 'preparing',
+          bytesDone: read,
+          bytesTotal: tarballBytes,
+          layersDone: prepared,
+          layersTotal: image.layers.length,
+        });
+      },
+      (size) => options.onLayerPrepared?.(prepared++, image.layers.length, size),
+    );
     const result = await client.pushImage(ref, image, layers, options.onProgress);
     return { ...result, repository: displayRepository(result.repository) };
   } finally {
@@ -132,4 +148,49 @@ export async function listRegistryImages(options: {
   } finally {
     client.close();
   }
+}
+
+/** One line of upload progress: `transient` ones only say how far it got and are replaced by the next. */
+export interface UploadProgressLine {
+  message: string;
+  percent?: number;
+  transient: boolean;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+/**
+ * Turns an upload's progress into lines for its task log: one lasting line per layer (prepared,
+ * pushed), and between them transient percentage lines, at most one per percent, that a terminal
+ * shows as one updating line and a log leaves out.
+ */
+export function uploadProgressLines(emit: (line: UploadProgressLine) => void): {
+  onProgress: (p: PushProgress) => void;
+  onLayerPrepared: (index: number, total: number, sizeBytes: number) => void;
+} {
+  let lastTick = '';
+  let layersPushed = -1;
+  return {
+    onLayerPrepared: (index, total, size) =>
+      emit({ message: `prepared layer ${index + 1}/${total} (${mib(size)} compressed)`, transient: false }),
+    onProgress: (p) => {
+      if ((p.phase === 'uploading' || p.phase === 'done') && p.layersDone !== layersPushed) {
+        if (layersPushed >= 0 && p.layersDone > 0)
+          emit({ message: `layer ${p.layersDone}/${p.layersTotal} is in the registry`, transient: false });
+        layersPushed = p.layersDone;
+      }
+      if (p.phase === 'done' || p.bytesTotal <= 0) return;
+      const percent = Math.min(100, Math.floor((p.bytesDone / p.bytesTotal) * 100));
+      const message =
+        p.phase === 'preparing'
+          ? `preparing layers: ${mib(p.bytesDone)} of ${mib(p.bytesTotal)} read`
+          : `pushing layer ${Math.min(p.layersDone + 1, p.layersTotal)}/${p.layersTotal}: ${mib(p.bytesDone)} of ${mib(p.bytesTotal)}`;
+      const tick = `${p.phase} ${percent}`;
+      if (tick === lastTick) return;
+      lastTick = tick;
+      emit({ message, percent, transient: true });
+    },
+  };
 }

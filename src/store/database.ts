@@ -27,6 +27,9 @@ export async function createDatabase(config: DatabaseConfig): Promise<OpenDataba
   const sqlite = new BetterSqlite3(config.path);
   // WAL: readers (API requests) do not block the task writing events; busy_timeout for other processes.
   if (config.path !== ':memory:') sqlite.pragma('journal_mode = WAL');
+  // FULL, not WAL's NORMAL (better-sqlite3's build default on reopen): a commit such as a disk
+  // swap must be on disk before the director acts on it, and survive a power loss.
+  sqlite.pragma('synchronous = FULL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: sqlite }) });

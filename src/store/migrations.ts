@@ -3,6 +3,7 @@
  * beside itself. Only portable column types; `autoIncrement` is translated per dialect below.
  */
 import { Migrator, sql } from 'kysely';
+import { directorHealthState } from './migrations/0003-director-health-state.js';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 
 export type DialectKind = 'sqlite' | 'postgres';
@@ -11,10 +12,13 @@ function migrations(kind: DialectKind): Record<string, Migration> {
   // SQLite's autoincrement needs "integer primary key"; PostgreSQL's is a serial/identity column.
   const idColumn = kind === 'postgres' ? ('serial' as const) : ('integer' as const);
   return {
+    // Every statement of 0001 is "if not exists": SQLite runs DDL outside a transaction, so a
+    // crash part-way through leaves some tables behind and the next start must be able to finish it.
     '0001_initial': {
       async up(db: Kysely<unknown>): Promise<void> {
         await db.schema
           .createTable('deployments')
+          .ifNotExists()
           .addColumn('name', 'text', (c) => c.primaryKey())
           .addColumn('manifest', 'text')
           .addColumn('pending_manifest', 'text')
@@ -26,6 +30,7 @@ function migrations(kind: DialectKind): Record<string, Migration> {
 
         await db.schema
           .createTable('instances')
+          .ifNotExists()
           .addColumn('id', 'text', (c) => c.primaryKey())
           .addColumn('deployment', 'text', (c) => c.notNull())
           .addColumn('group_name', 'text', (c) => c.notNull())
@@ -42,10 +47,11 @@ function migrations(kind: DialectKind): Record<string, Migration> {
           .addColumn('created_at', 'text', (c) => c.notNull())
           .addUniqueConstraint('instances_slot', ['deployment', 'group_name', 'idx'])
           .execute();
-        await db.schema.createIndex('instances_agent').on('instances').column('agent_id').execute();
+        await db.schema.createIndex('instances_agent').ifNotExists().on('instances').column('agent_id').execute();
 
         await db.schema
           .createTable('vms')
+          .ifNotExists()
           .addColumn('cid', 'text', (c) => c.primaryKey())
           .addColumn('agent_id', 'text', (c) => c.notNull())
           .addColumn('instance_id', 'text', (c) => c.notNull())
@@ -55,6 +61,7 @@ function migrations(kind: DialectKind): Record<string, Migration> {
 
         await db.schema
           .createTable('disks')
+          .ifNotExists()
           .addColumn('cid', 'text', (c) => c.primaryKey())
           .addColumn('size_mib', 'integer', (c) => c.notNull())
           .addColumn('instance_id', 'text')
@@ -67,6 +74,7 @@ function migrations(kind: DialectKind): Record<string, Migration> {
 
         await db.schema
           .createTable('tasks')
+          .ifNotExists()
           .addColumn('id', idColumn, (c) => (kind === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
           .addColumn('state', 'text', (c) => c.notNull())
           .addColumn('description', 'text', (c) => c.notNull())
@@ -82,6 +90,7 @@ function migrations(kind: DialectKind): Record<string, Migration> {
 
         await db.schema
           .createTable('task_events')
+          .ifNotExists()
           .addColumn('task_id', 'integer', (c) => c.notNull())
           .addColumn('seq', 'integer', (c) => c.notNull())
           .addColumn('event_json', 'text', (c) => c.notNull())
@@ -90,6 +99,7 @@ function migrations(kind: DialectKind): Record<string, Migration> {
 
         await db.schema
           .createTable('audit_events')
+          .ifNotExists()
           .addColumn('id', idColumn, (c) => (kind === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
           .addColumn('time', 'text', (c) => c.notNull())
           .addColumn('user_name', 'text', (c) => c.notNull())
@@ -105,6 +115,7 @@ function migrations(kind: DialectKind): Record<string, Migration> {
 
         await db.schema
           .createTable('alerts')
+          .ifNotExists()
           .addColumn('id', 'text', (c) => c.primaryKey())
           .addColumn('severity', 'integer', (c) => c.notNull())
           .addColumn('category', 'text', (c) => c.notNull())
@@ -117,6 +128,7 @@ function migrations(kind: DialectKind): Record<string, Migration> {
 
         await db.schema
           .createTable('locks')
+          .ifNotExists()
           .addColumn('name', 'text', (c) => c.primaryKey())
           .addColumn('task_id', 'integer', (c) => c.notNull())
           .addColumn('expires_at', 'text', (c) => c.notNull())
@@ -124,6 +136,7 @@ function migrations(kind: DialectKind): Record<string, Migration> {
 
         await db.schema
           .createTable('config')
+          .ifNotExists()
           .addColumn('key', 'text', (c) => c.primaryKey())
           .addColumn('value', 'text', (c) => c.notNull())
           .execute();
@@ -134,33 +147,87 @@ function migrations(kind: DialectKind): Record<string, Migration> {
         }
       },
     },
-    '0002_stemcells': {
-      // Uploaded stemcells, and which stemcell each VM was created from ("in use by N VMs").
-      async up(db: Kysely<unknown>): Promise<void> {
-        await db.schema
-          .createTable('stemcells')
-          .addColumn('name', 'text', (c) => c.notNull())
-          .addColumn('version', 'text', (c) => c.notNull())
-          .addColumn('operating_system', 'text', (c) => c.notNull())
-          .addColumn('api_version', 'integer', (c) => c.notNull())
-          .addColumn('formats_json', 'text', (c) => c.notNull())
-          .addColumn('sha1', 'text', (c) => c.notNull())
-          .addColumn('cid', 'text', (c) => c.notNull())
-          .addColumn('uploaded_at', 'text', (c) => c.notNull())
-          .addPrimaryKeyConstraint('stemcells_pk', ['name', 'version'])
-          .execute();
-        // Its own table rather than a vms column, so that the deploy code that writes vms stays as it is.
-        await db.schema
-          .createTable('vm_stemcells')
-          .addColumn('vm_cid', 'text', (c) => c.primaryKey())
-          .addColumn('stemcell_cid', 'text', (c) => c.notNull())
-          .execute();
-      },
-      async down(db: Kysely<unknown>): Promise<void> {
-        await db.schema.dropTable('vm_stemcells').ifExists().execute();
-        await db.schema.dropTable('stemcells').ifExists().execute();
-      },
-    },
+    '0002_disk_mounted_before_and_migrations': diskMountedBeforeAndMigrations,
+    '0003_director_health_state': directorHealthState,
+    '0004_stemcells': stemcellTables,
+  };
+}
+
+/**
+ * disks.mounted_before: whether the director ever saw the disk mounted (the agent formats only a
+ * disk that was not); disks that exist already may hold data, so they start at 1.
+ * disk_migrations: the state of a resize by copy, moved out of JSON documents in `config`.
+ */
+const diskMountedBeforeAndMigrations: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .alterTable('disks')
+      .addColumn('mounted_before', 'integer', (c) => c.notNull().defaultTo(1))
+      .execute();
+    await db.schema
+      .createTable('disk_migrations')
+      .addColumn('instance_id', 'text', (c) => c.primaryKey())
+      .addColumn('deployment', 'text', (c) => c.notNull())
+      .addColumn('vm_cid', 'text', (c) => c.notNull())
+      .addColumn('old_disk_cid', 'text', (c) => c.notNull())
+      .addColumn('new_disk_cid', 'text')
+      .addColumn('new_size_mib', 'integer', (c) => c.notNull())
+      .addColumn('phase', 'text', (c) => c.notNull())
+      .addColumn('copy_started_at_ms', 'double precision')
+      .addColumn('started_at', 'text', (c) => c.notNull())
+      .execute();
+    // Migrations recorded by earlier versions as config documents "disk_migration:<instance>".
+    const legacy = db as unknown as Kysely<LegacyConfig>;
+    const rows = await legacy.selectFrom('config').select(['key', 'value']).where('key', 'like', 'disk_migration:%').execute();
+    for (const row of rows) {
+      const m = JSON.parse(row.value) as LegacyDiskMigration;
+      await legacy
+        .insertInto('disk_migrations')
+        .values({
+          instance_id: m.instanceId,
+          deployment: m.deployment,
+          vm_cid: m.vmCid,
+          old_disk_cid: m.oldDiskCid,
+          new_disk_cid: m.newDiskCid,
+          new_size_mib: m.newSizeMiB,
+          phase: m.phase,
+          copy_started_at_ms: m.copyStartedAtMs,
+          started_at: m.startedAt,
+        })
+        .execute();
+      await legacy.deleteFrom('config').where('key', '=', row.key).execute();
+    }
+  },
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.dropTable('disk_migrations').ifExists().execute();
+    await db.schema.alterTable('disks').dropColumn('mounted_before').execute();
+  },
+};
+
+interface LegacyDiskMigration {
+  instanceId: string;
+  deployment: string;
+  vmCid: string;
+  oldDiskCid: string;
+  newDiskCid: string | null;
+  newSizeMiB: number;
+  phase: string;
+  copyStartedAtMs: number | null;
+  startedAt: string;
+}
+
+interface LegacyConfig {
+  config: { key: string; value: string };
+  disk_migrations: {
+    instance_id: string;
+    deployment: string;
+    vm_cid: string;
+    old_disk_cid: string;
+    new_disk_cid: string | null;
+    new_size_mib: number;
+    phase: string;
+    copy_started_at_ms: number | null;
+    started_at: string;
   };
 }
 
@@ -183,8 +250,43 @@ export async function migrateToLatest(db: Kysely<unknown>, kind: DialectKind): P
   }
 }
 
+/** Brings the schema to the named migration (tests of a later migration over an older schema). */
+export async function migrateTo(db: Kysely<unknown>, kind: DialectKind, name: string): Promise<void> {
+  const { error } = await new Migrator({ db, provider: new InCodeMigrationProvider(kind) }).migrateTo(name);
+  if (error !== undefined) throw new Error(`Migrating the director database to ${name} failed: ${String(error)}`, { cause: error });
+}
+
 /** Used by tests to prove the database answers. */
 export async function databaseVersion(db: Kysely<unknown>): Promise<string> {
   const r = await sql<{ v: string }>`select 'ok' as v`.execute(db);
   return r.rows[0]?.v ?? '';
 }
+
+/** Uploaded stemcells, and which stemcell each VM was created from ("in use by N VMs"). */
+const stemcellTables: Migration = {
+  // Uploaded stemcells, and which stemcell each VM was created from ("in use by N VMs").
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('stemcells')
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('version', 'text', (c) => c.notNull())
+      .addColumn('operating_system', 'text', (c) => c.notNull())
+      .addColumn('api_version', 'integer', (c) => c.notNull())
+      .addColumn('formats_json', 'text', (c) => c.notNull())
+      .addColumn('sha1', 'text', (c) => c.notNull())
+      .addColumn('cid', 'text', (c) => c.notNull())
+      .addColumn('uploaded_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('stemcells_pk', ['name', 'version'])
+      .execute();
+    // Its own table rather than a vms column, so that the deploy code that writes vms stays as it is.
+    await db.schema
+      .createTable('vm_stemcells')
+      .addColumn('vm_cid', 'text', (c) => c.primaryKey())
+      .addColumn('stemcell_cid', 'text', (c) => c.notNull())
+      .execute();
+  },
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.dropTable('vm_stemcells').ifExists().execute();
+    await db.schema.dropTable('stemcells').ifExists().execute();
+  },
+};

@@ -32,7 +32,6 @@ export interface InstancesTable {
   spec_hash: string | null;
   last_heartbeat_at: string | null;
   job_state: string | null;
-  heartbeat_json: string | null;
   created_at: string;
 }
 
@@ -71,6 +70,22 @@ export interface DisksTable {
   hint_json: string | null;
   created_at: string;
   orphaned_at: string | null;
+  /** 1 once the director saw the disk mounted by an agent (it may hold data: never formatted); 0 for a new disk. */
+  mounted_before: number;
+}
+
+export interface DiskMigrationsTable {
+  instance_id: string;
+  deployment: string;
+  vm_cid: string;
+  old_disk_cid: string;
+  new_disk_cid: string | null;
+  new_size_mib: number;
+  /** creating | copying | stopped | committed (DiskMigrationPhase). */
+  phase: string;
+  /** The agent's clock (ms) when the bulk copy's last pass started. */
+  copy_started_at_ms: number | null;
+  started_at: string;
 }
 
 export interface TasksTable {
@@ -129,17 +144,26 @@ export interface ConfigTable {
   value: string;
 }
 
+/** A deployment whose resurrection the meltdown rule stopped, until an operator lifts it. */
+export interface ResurrectionStopsTable {
+  deployment: string;
+  /** When the meltdown tripped (ISO time). */
+  tripped_at: string;
+}
+
 export interface DatabaseSchema {
   deployments: DeploymentsTable;
   instances: InstancesTable;
   vms: VmsTable;
   disks: DisksTable;
+  disk_migrations: DiskMigrationsTable;
   tasks: TasksTable;
   task_events: TaskEventsTable;
   audit_events: AuditEventsTable;
   alerts: AlertsTable;
   locks: LocksTable;
   config: ConfigTable;
+  resurrection_stops: ResurrectionStopsTable;
   stemcells: StemcellsTable;
   vm_stemcells: VmStemcellsTable;
 }

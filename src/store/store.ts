@@ -6,9 +6,11 @@ import { AlertsRepository } from './repositories/alerts.js';
 import { AuditEventsRepository } from './repositories/audit-events.js';
 import { ConfigRepository } from './repositories/config.js';
 import { DeploymentsRepository } from './repositories/deployments.js';
+import { DiskMigrationsRepository } from './repositories/disk-migrations.js';
 import { DisksRepository } from './repositories/disks.js';
 import { InstancesRepository } from './repositories/instances.js';
 import { LocksRepository } from './repositories/locks.js';
+import { ResurrectionStopsRepository } from './repositories/resurrection-stops.js';
 import { StemcellsRepository } from './repositories/stemcells.js';
 import { TaskEventsRepository } from './repositories/task-events.js';
 import { TasksRepository } from './repositories/tasks.js';
@@ -21,12 +23,14 @@ export class Store {
   readonly instances: InstancesRepository;
   readonly vms: VmsRepository;
   readonly disks: DisksRepository;
+  readonly diskMigrations: DiskMigrationsRepository;
   readonly tasks: TasksRepository;
   readonly taskEvents: TaskEventsRepository;
   readonly auditEvents: AuditEventsRepository;
   readonly alerts: AlertsRepository;
   readonly locks: LocksRepository;
   readonly config: ConfigRepository;
+  readonly resurrectionStops: ResurrectionStopsRepository;
   readonly stemcells: StemcellsRepository;
 
   private constructor(private readonly database: OpenDatabase) {
@@ -35,12 +39,14 @@ export class Store {
     this.instances = new InstancesRepository(db);
     this.vms = new VmsRepository(db);
     this.disks = new DisksRepository(db);
+    this.diskMigrations = new DiskMigrationsRepository(db);
     this.tasks = new TasksRepository(db);
     this.taskEvents = new TaskEventsRepository(db);
     this.auditEvents = new AuditEventsRepository(db);
     this.alerts = new AlertsRepository(db);
     this.locks = new LocksRepository(db);
     this.config = new ConfigRepository(db);
+    this.resurrectionStops = new ResurrectionStopsRepository(db);
     this.stemcells = new StemcellsRepository(db);
   }
 
@@ -62,5 +68,6 @@ export type { DeploymentRecord } from './repositories/deployments.js';
 export type { InstanceRecord, DesiredState } from './repositories/instances.js';
 export type { VmRecord } from './repositories/vms.js';
 export type { DiskRecord, DiskState } from './repositories/disks.js';
+export type { DiskMigrationPhase, DiskMigrationRecord } from './repositories/disk-migrations.js';
 export type { TaskRecord } from './repositories/tasks.js';
 export type { StemcellRecord } from './repositories/stemcells.js';

@@ -2,7 +2,7 @@ import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCertificateAuthority, issueCertificate } from '../../src/common/pki.js';
+import { createCertificateAuthority, issueAgentCertificates, issueCertificate } from '../../src/common/pki.js';
 import { AGENT_PORT } from '../../src/common/contracts/agent-protocol.js';
 import { createAgentVmEnv, IMAGES_DIR, type AgentVm, type AgentVmEnv } from '../helpers/agent-vm-fixture.js';
 import { buildSpec, httpServerCmd, type TestContainer } from '../helpers/instance-spec-builder.js';
@@ -39,7 +39,8 @@ describe('agent apply (real dockerd in a local-cloud VM)', () => {
   it('mounts a persistent disk and runs two containers with a dependency, ports, env and a volume on it', async () => {
     const diskCid = await env.fx.cloud.createDisk(64, {});
     const hint = await env.fx.cloud.attachDisk(vm.vmCid, diskCid);
-    await vm.agent.mountDisk({ diskCid, hint });
+    // A disk just created: the director says so, and only then may the agent format it.
+    await vm.agent.mountDisk({ diskCid, hint, newDisk: true });
     expect(await vm.agent.listDisk()).toEqual([diskCid]);
 
     await vm.agent.apply(buildSpec([db, web]));
@@ -114,7 +115,7 @@ describe('agent apply (real dockerd in a local-cloud VM)', () => {
     expect((await vm.agent.getState()).jobState).toBe('running');
   });
 
-  it('refuses clients without a certificate or with one from another CA', async () => {
+  it("refuses clients without a certificate, with one from another CA, or with another agent's", async () => {
     const call = (opts: { cert?: string; key?: string }): Promise<number> =>
       new Promise((resolve, reject) => {
         const req = httpsRequest(
@@ -129,6 +130,10 @@ describe('agent apply (real dockerd in a local-cloud VM)', () => {
     const foreign = issueCertificate(other, { commonName: 'intruder', usage: 'client' });
     await expect(call({ cert: foreign.certPem, key: foreign.keyPem })).rejects.toThrow();
     expect(await call({ cert: vm.directorCert.certPem, key: vm.directorCert.keyPem })).toBe(200);
+    // Root on another VM holds its own agent key and certificates from the same CA: refused.
+    const otherAgent = issueAgentCertificates(env.ca, 'agent-on-another-vm');
+    expect(await call({ cert: otherAgent.clientCertPem, key: otherAgent.keyPem })).toBe(403);
+    await expect(call({ cert: otherAgent.certPem, key: otherAgent.keyPem })).rejects.toThrow();
   });
 
   it('answers unknown actions with the one error shape', async () => {

@@ -130,7 +130,7 @@ describe('agent self-healing (real dockerd in a local-cloud VM)', () => {
 
   it('restarts a SIGKILLed dockerd and starts every container in dependency order, disk data intact', async () => {
     const diskCid = await env.fx.cloud.createDisk(32, {});
-    await vm.agent.mountDisk({ diskCid, hint: await env.fx.cloud.attachDisk(vm.vmCid, diskCid) });
+    await vm.agent.mountDisk({ diskCid, hint: await env.fx.cloud.attachDisk(vm.vmCid, diskCid), newDisk: true });
     // The disk is mounted before the containers start, as the director does: re-create them.
     await vm.agent.apply(buildSpec(chain.map((c) => ({ ...c, env: { DISK: diskCid } }))));
     await vm.waitFor('all running', allRunning);

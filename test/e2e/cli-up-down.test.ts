@@ -82,15 +82,15 @@ describe('bosun up / status / down (needs root and `npm run build`)', () => {
       registry: string;
       deployments: number;
     };
-    expect(doc).toMatchObject({ up: true, cloud: 'local', deployments: 0 });
+    expect(doc).toMatchObject({ up: true, cloud: 'local', deployments: 0, dataDir });
     // The registry serves on the bridge address, where the VMs reach it.
     expect(doc.registry).toMatch(new RegExp(`^${fx.hostIp.replace(/\./g, '\\.')}:\\d+$`));
     const deployments = await runCli(context, ['--json', 'deployments']);
     expect(JSON.parse(deployments.stdout)).toEqual([]);
   });
 
-  it('stops with down --purge and removes the data dir', async () => {
-    const down = await runCli(context, ['down', '--data-dir', dataDir, '--purge']);
+  it('stops with down --purge (the targeted director: no --data-dir) and removes the data dir', async () => {
+    const down = await runCli(context, ['down', '--purge']);
     expect(down.code).toBe(0);
     expect(down.stdout).toMatch(/bosun director \(pid \d+\) stopped/);
     expect(existsSync(dataDir)).toBe(false);

@@ -3,7 +3,7 @@
  * identically (content, owners, modes, mtimes, hard links, symlinks, sparse files, xattrs), the delta
  * pass catches changes made during the bulk copy, and verification catches a corrupted copy.
  */
-import { appendFile, chmod, chown, link, mkdir, open, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, chown, link, mkdir, open, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -15,6 +15,9 @@ import {
   verifyTrees,
   type CopyProgress,
 } from '../../src/agent/disks/migrate.js';
+import { createMigrateDiskAction } from '../../src/agent/disks/migrate-action.js';
+import { TaskRegistry } from '../../src/agent/tasks.js';
+import { silentLogger } from '../../src/common/logger.js';
 import { createLoopDisks, sh, type LoopDisk, type LoopDisks } from '../helpers/loop-disks.js';
 import { getXattrs, setXattr, snapshotTree, writeDataSet } from '../helpers/disk-data-set.js';
 
@@ -200,4 +203,48 @@ describe('copy engine on loop disks', () => {
     const ok = await disks.create('ok', 160);
     await expect(checkFits(src.mountPoint, ok.mountPoint)).resolves.toBeUndefined();
   });
+
+  it('a cancelled migrate_disk task stops its copier (SIGTERM, then SIGKILL) and reports cancelled only once it exited', async () => {
+    const from = await disks.create('cancel-src', 512);
+    const to = await disks.create('cancel-dst', 512);
+    await sh('dd', ['if=/dev/zero', `of=${path.join(from.mountPoint, 'big.bin')}`, 'bs=1M', 'count=300', 'conv=fsync']);
+    const migrate = createMigrateDiskAction({ store: from.mountPoint, migration: to.mountPoint }, silentLogger);
+    const tasks = new TaskRegistry(silentLogger);
+    const task = tasks.start('migrate_disk', ({ signal, progress }) => migrate({ phase: 'copy' }, { signal, onProgress: progress }));
+    // Catch the copier and freeze it: it ignores SIGTERM until the SIGKILL of the grace period.
+    const copier = await waitForProcess(['cp', '-a', '--sparse=auto', `${from.mountPoint}/.`], 20_000);
+    process.kill(copier, 'SIGSTOP');
+    // Stopped for real (a signal sent mid-syscall is delivered when the syscall returns).
+    while (!/^State:\s+T/m.test(await readFile(`/proc/${copier}/status`, 'utf8'))) await new Promise((r) => setTimeout(r, 10));
+    expect(tasks.cancel(task.id).state).toBe('running');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(tasks.get(task.id)?.state).toBe('running');
+    const deadline = Date.now() + 20_000;
+    while (tasks.get(task.id)?.state === 'running' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(tasks.get(task.id)).toMatchObject({ state: 'cancelled', error: { code: 'cancelled' } });
+    expect(await processAlive(copier)).toBe(false);
+    await disks.remove(to);
+    await disks.remove(from);
+  }, 60_000);
 });
+
+/** The pid of a process whose argv starts with `argv`, once there is one. */
+async function waitForProcess(argv: string[], timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  const prefix = argv.join('\0');
+  while (Date.now() < deadline) {
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+      if (cmdline.startsWith(prefix)) return Number(entry);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`no process ${argv.join(' ')} within ${timeoutMs} ms`);
+}
+
+async function processAlive(pid: number): Promise<boolean> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  return status !== '' && !/^State:\s+Z/m.test(status);
+}
+

@@ -52,7 +52,7 @@ describe('embedded registry (real docker-registry)', () => {
       tls: { certPem: cert.certPem, keyPem: cert.keyPem, caPem },
       logger: silentLogger,
     });
-    client = new RegistryClient({ registryUrl: server.url, caPem });
+    client = new RegistryClient({ registryUrl: server.url, caPem, authorization: server.writeAuthorization });
   });
 
   afterAll(async () => {
@@ -61,6 +61,7 @@ describe('embedded registry (real docker-registry)', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  const writeAuth = (): string => server?.writeAuthorization ?? '';
   const registry = (): { server: RegistryServer; client: RegistryClient } => {
     if (!server || !client) throw new Error('registry not started');
     return { server, client };
@@ -75,14 +76,14 @@ describe('embedded registry (real docker-registry)', () => {
       registryUrl: server.url,
       caPem: createCertificateAuthority('other CA').certPem,
     });
-    await expect(stranger.ping()).rejects.toThrow(/Could not reach the image registry/);
+    await expect(stranger.ping()).rejects.toThrow(/image registry at .* (cannot be trusted|is not reachable)/);
     stranger.close();
   });
 
   it('pushes busybox.tar as library/busybox:latest with gzip layers and a schema2 manifest', async () => {
     const { server, client } = registry();
     const progress: number[] = [];
-    const result = await uploadImageTarball({
+    const result = await uploadImageTarball({ authorization: writeAuth(),
       registryUrl: server.url,
       caPem,
       tarPath: busyboxTar,
@@ -115,20 +116,20 @@ describe('embedded registry (real docker-registry)', () => {
 
   it('uploads nothing on a second push of the same tarball', async () => {
     const { server } = registry();
-    const again = await uploadImageTarball({ registryUrl: server.url, caPem, tarPath: busyboxTar });
+    const again = await uploadImageTarball({ authorization: writeAuth(), registryUrl: server.url, caPem, tarPath: busyboxTar });
     expect(again).toMatchObject({ repository: 'busybox', tag: 'latest', layersPushed: 0, layersSkipped: 1 });
   });
 
   it('takes --name over the tarball tag and reuses blobs already in the repository', async () => {
     const { server, client } = registry();
-    const first = await uploadImageTarball({
+    const first = await uploadImageTarball({ authorization: writeAuth(),
       registryUrl: server.url,
       caPem,
       tarPath: busyboxTar,
       name: 'busybox:1.35',
     });
     expect(first).toMatchObject({ repository: 'busybox', tag: '1.35', layersPushed: 0, layersSkipped: 1 });
-    const other = await uploadImageTarball({
+    const other = await uploadImageTarball({ authorization: writeAuth(),
       registryUrl: server.url,
       caPem,
       tarPath: busyboxTar,
@@ -137,7 +138,7 @@ describe('embedded registry (real docker-registry)', () => {
     expect(other).toMatchObject({ repository: 'acme/tools', tag: 'latest', layersPushed: 1 });
     expect((await client.getManifest('acme/tools', 'latest'))?.digest).toBe(first.digest);
     await expect(
-      uploadImageTarball({ registryUrl: server.url, caPem, tarPath: busyboxTar, name: 'host:5000/x:1' }),
+      uploadImageTarball({ authorization: writeAuth(), registryUrl: server.url, caPem, tarPath: busyboxTar, name: 'host:5000/x:1' }),
     ).rejects.toThrow(/names the registry "host:5000"/);
   });
 
@@ -149,7 +150,7 @@ describe('embedded registry (real docker-registry)', () => {
       await makeLayer([{ name: 'b', content: 'two' }]),
     ];
     await writeDockerSaveTarball(tarPath, { repoTags: ['docker.io/demo/web:2'], layers });
-    const pushed = await uploadImageTarball({ registryUrl: server.url, caPem, tarPath });
+    const pushed = await uploadImageTarball({ authorization: writeAuth(), registryUrl: server.url, caPem, tarPath });
     expect(pushed).toMatchObject({ repository: 'demo/web', tag: '2', layersPushed: 2, layersSkipped: 0 });
 
     const images = await listRegistryImages({ registryUrl: server.url, caPem });
@@ -167,12 +168,49 @@ describe('embedded registry (real docker-registry)', () => {
       repoTags: [],
       layers: [await makeLayer([{ name: 'x', content: 'x' }])],
     });
-    await expect(uploadImageTarball({ registryUrl: server.url, caPem, tarPath: notImage })).rejects.toThrow(
+    await expect(uploadImageTarball({ authorization: writeAuth(), registryUrl: server.url, caPem, tarPath: notImage })).rejects.toThrow(
       /carries no name; give one with --name/,
     );
     await expect(
-      uploadImageTarball({ registryUrl: server.url, caPem, tarPath: path.join(dir, 'nope.tar') }),
+      uploadImageTarball({ authorization: writeAuth(), registryUrl: server.url, caPem, tarPath: path.join(dir, 'nope.tar') }),
     ).rejects.toThrow(InvalidInputError);
+  });
+
+  it('refuses anonymous and wrongly authenticated writes and deletes; anonymous pulls work', async () => {
+    const { server } = registry();
+    const anonymous = new RegistryClient({ registryUrl: server.url, caPem });
+    const wrong = new RegistryClient({ registryUrl: server.url, caPem, authorization: 'Basic Ym9zdW4tZGlyZWN0b3I6Z3Vlc3M=' });
+    try {
+      const manifest = await anonymous.getManifest('library/busybox', 'latest');
+      expect(manifest?.mediaType).toBe(DOCKER_MANIFEST_V2);
+      const layer = (JSON.parse(manifest?.body.toString('utf8') ?? '{}') as ManifestV2).layers[0]?.digest ?? '';
+      expect((await anonymous.getBlob('library/busybox', layer)).length).toBeGreaterThan(0);
+      expect(await anonymous.hasBlob('library/busybox', layer)).toBe(true);
+      for (const who of [anonymous, wrong]) {
+        const attempts: Array<[string, string]> = [
+          ['POST', '/v2/library/busybox/blobs/uploads/'],
+          ['PUT', '/v2/library/busybox/manifests/latest'],
+          ['PATCH', '/v2/library/busybox/blobs/uploads/some-upload'],
+          ['DELETE', `/v2/library/busybox/manifests/${manifest?.digest ?? ''}`],
+          ['DELETE', `/v2/library/busybox/blobs/${layer}`],
+        ];
+        for (const [method, url] of attempts) {
+          const res = await who.request(method, url, { headers: { 'Content-Length': 2 }, body: Buffer.from('{}') });
+          expect(res.status, `${method} ${url}`).toBe(401);
+          expect(res.body.toString('utf8')).toMatch(/UNAUTHORIZED.*director's credentials/);
+        }
+        await expect(who.deleteImage({ repository: 'library/busybox', tag: 'latest' })).rejects.toThrow(/refused.*HTTP 401/);
+      }
+      await expect(
+        uploadImageTarball({ registryUrl: server.url, caPem, tarPath: busyboxTar, name: 'evil/busybox:1' }),
+      ).rejects.toThrow(/HTTP 401/);
+      // Nothing changed.
+      expect((await anonymous.getManifest('library/busybox', 'latest'))?.digest).toBe(manifest?.digest);
+      expect(await anonymous.getManifest('evil/busybox', '1')).toBeNull();
+    } finally {
+      anonymous.close();
+      wrong.close();
+    }
   });
 
   it('deletes an image by tag', async () => {
@@ -204,7 +242,7 @@ describe('embedded registry (real docker-registry)', () => {
           logger: silentLogger,
           startTimeoutMs: 10_000,
         }),
-      ).rejects.toThrow(/exited at start-up.*address already in use/);
+      ).rejects.toThrow(/could not listen on 127\.0\.0\.1:\d+: address already in use/);
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
     }

@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:https';
 import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
-import { createCertificateAuthority, issueCertificate, type CertificateAuthority, type IssuedCertificate } from '../../src/common/pki.js';
+import { createCertificateAuthority, issueAgentCertificates, issueCertificate, issueDirectorClientCertificate, type CertificateAuthority, type IssuedCertificate } from '../../src/common/pki.js';
 import { HttpAgentClient } from '../../src/director/agent-client/http-agent-client.js';
 import { AGENT_PORT, type AgentAlert, type Heartbeat } from '../../src/common/contracts/agent-protocol.js';
 import { createLocalCloudFixture, type LocalCloudFixture } from './local-cloud-fixture.js';
@@ -86,7 +86,7 @@ export async function createAgentVmEnv(): Promise<AgentVmEnv> {
     await fx.cleanup();
     throw err;
   }
-  const directorCert = issueCertificate(ca, { commonName: 'director-client', usage: 'client' });
+  const directorCert = issueDirectorClientCertificate(ca);
   const prefix = fx.hostIp.split('.').slice(0, 3).join('.');
   let nextHost = 20 + Math.floor(Math.random() * 100);
   const clients: HttpAgentClient[] = [];
@@ -94,14 +94,14 @@ export async function createAgentVmEnv(): Promise<AgentVmEnv> {
   const createVm = async (options: { heartbeatIntervalMs?: number } = {}): Promise<AgentVm> => {
     const ip = `${prefix}.${nextHost++}`;
     const agentId = `agent-${ip.replace(/\./g, '-')}`;
-    const agentCert = issueCertificate(ca, { commonName: agentId, ipAddresses: [ip], usage: 'both' });
+    const agentCert = issueAgentCertificates(ca, agentId, { ipAddresses: [ip] });
     const { vmCid } = await fx.cloud.createVm({
       agentId,
       stemcell: 'local',
       cloudProperties: {},
       networks: { default: { ip, netmask: '255.255.255.0' } },
       diskCids: [],
-      env: { directorUrl: director.url, caPem: ca.certPem, certPem: agentCert.certPem, keyPem: agentCert.keyPem, heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1000 },
+      env: { directorUrl: director.url, caPem: ca.certPem, certPem: agentCert.certPem, clientCertPem: agentCert.clientCertPem, keyPem: agentCert.keyPem, heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1000 },
     });
     const agent = new HttpAgentClient({ agentId, baseUrl: `https://${ip}:${AGENT_PORT}`, caPem: ca.certPem, certPem: directorCert.certPem, keyPem: directorCert.keyPem, requestTimeoutMs: 20_000, pollIntervalMs: 100 });
     clients.push(agent);

@@ -143,7 +143,7 @@ export async function createTestDirector(
       ca: { certPem: 'test-ca', keyPem: 'test-ca-key' },
       agentWaitTimeoutMs: 500,
       agentPingIntervalMs: 10,
-      agentTimeoutMs: 200,
+      agentCallTimeoutMs: 200,
       watchPollIntervalMs: 10,
       ...(options.config ?? {}),
     },

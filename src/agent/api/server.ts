@@ -1,11 +1,14 @@
+import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AgentApi, MigrateDiskProgress, MigrateDiskRequest, MountDiskRequest } from '../../common/contracts/agent-protocol.js';
 import type { AgentSettings } from '../../common/contracts/agent-settings.js';
 import { AGENT_API_PREFIX } from '../../common/contracts/agent-protocol.js';
 import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
 import type { Logger } from '../../common/logger.js';
-import { BosunError, InvalidInputError, NotFoundError, errorMessage, toErrorBody } from '../../common/errors.js';
-import { TaskRegistry } from '../tasks.js';
+import { InvalidInputError, NotFoundError } from '../../common/errors.js';
+import { installErrorHandler } from '../../common/http/server-errors.js';
+import { TaskRegistry, type TaskWork } from '../tasks.js';
+import { allowedClientName, requireDirectorClient } from './client-identity.js';
 
 type Body = Record<string, unknown>;
 
@@ -18,20 +21,22 @@ const QUICK_ACTIONS: Record<string, (api: AgentApi, body: Body) => Promise<unkno
   run_command: (api, b) => api.runCommand(requireString(b, 'command'), typeof b.timeoutMs === 'number' ? b.timeoutMs : undefined),
 };
 
-/** Long actions answer 202 `{task}`; the director polls GET /agent/v1/tasks/:id. */
-const LONG_ACTIONS: Record<string, (api: AgentApi, body: Body, progress: (p: MigrateDiskProgress) => void) => Promise<unknown>> = {
-  apply: (api, b) => api.apply(requireObject(b, 'spec') as unknown as InstanceSpec),
-  start: (api) => api.start(),
-  stop: (api) => api.stop(),
-  drain: (api) => api.drain(),
-  mount_disk: (api, b) => api.mountDisk(b as unknown as MountDiskRequest),
-  unmount_disk: (api, b) => api.unmountDisk(requireString(b, 'diskCid')),
-  migrate_disk: (api, b, progress) => requireMigrate(api)(b as unknown as MigrateDiskRequest, { onProgress: progress }),
+/** Long actions answer 202 `{task}`; the director polls GET /agent/v1/tasks/:id and may cancel_task it. */
+const LONG_ACTIONS: Record<string, (api: AgentApi, body: Body, task: TaskWork) => Promise<unknown>> = {
+  apply: (api, b, t) => api.apply(requireObject(b, 'spec') as unknown as InstanceSpec, { signal: t.signal }),
+  start: (api, _b, t) => api.start({ signal: t.signal }),
+  stop: (api, _b, t) => api.stop({ signal: t.signal }),
+  drain: (api, _b, t) => api.drain({ signal: t.signal }),
+  mount_disk: (api, b, t) => api.mountDisk(b as unknown as MountDiskRequest, { signal: t.signal }),
+  unmount_disk: (api, b, t) => api.unmountDisk(requireString(b, 'diskCid'), { signal: t.signal }),
+  migrate_disk: (api, b, t) =>
+    requireMigrate(api)(b as unknown as MigrateDiskRequest, { signal: t.signal, onProgress: (p: MigrateDiskProgress) => t.progress(p) }),
 };
 
 /**
  * The agent's HTTPS API with mutual TLS: only clients with a certificate signed by the director's
- * CA get past the TLS handshake (requestCert + rejectUnauthorized).
+ * CA (with clientAuth usage) get past the TLS handshake (requestCert + rejectUnauthorized), and only
+ * the director's own certificate gets an answer (client-identity.ts).
  */
 export async function createAgentServer(api: AgentApi, settings: AgentSettings, log: Logger): Promise<FastifyInstance> {
   const tasks = new TaskRegistry(log.child({ part: 'tasks' }));
@@ -40,33 +45,29 @@ export async function createAgentServer(api: AgentApi, settings: AgentSettings, 
     bodyLimit: 16 * 1024 * 1024,
     https: { ca: settings.caPem, cert: settings.certPem, key: settings.keyPem, requestCert: true, rejectUnauthorized: true },
   });
-
-  app.setErrorHandler((err: unknown, _req, reply) => {
-    // Fastify's own 4xx (bad JSON, body too large) become invalid_input; domain errors keep theirs.
-    const fastifyStatus = (err as { statusCode?: number } | null)?.statusCode;
-    const mapped =
-      !(err instanceof BosunError) && fastifyStatus !== undefined && fastifyStatus >= 400 && fastifyStatus < 500
-        ? toErrorBody(new InvalidInputError(errorMessage(err)))
-        : toErrorBody(err);
-    if (mapped.status >= 500) log.error('action failed', { error: mapped.body.error.message });
-    void reply.status(mapped.status).send(mapped.body);
+  const directorName = allowedClientName(settings);
+  app.addHook('onRequest', (req, _reply, done) => {
+    requireDirectorClient(req.raw.socket as Partial<TLSSocket>, directorName);
+    done();
   });
-  app.setNotFoundHandler((req, reply) => {
-    const { status, body } = toErrorBody(new NotFoundError(`There is no agent endpoint ${req.method} ${req.url}; see src/agent/protocol.ts for the wire format.`));
-    void reply.status(status).send(body);
+
+  installErrorHandler(app, {
+    logger: log,
+    noRoute: (method, path) => `There is no agent endpoint ${method} ${path}; see src/common/contracts/agent-protocol.ts for the wire format.`,
   });
 
   app.post<{ Params: { action: string }; Body: Body | undefined }>(`${AGENT_API_PREFIX}/actions/:action`, async (req, reply) => {
     const { action } = req.params;
     const body = req.body && typeof req.body === 'object' ? req.body : {};
+    if (action === 'cancel_task') return { value: tasks.cancel(requireString(body, 'taskId')) };
     const quick = QUICK_ACTIONS[action];
     if (quick) return { value: await quick(api, body) };
     const long = LONG_ACTIONS[action];
     if (long) {
-      const task = tasks.start(action, (progress) => long(api, body, progress));
+      const task = tasks.start(action, (work) => long(api, body, work));
       return reply.status(202).send({ task });
     }
-    throw new NotFoundError(`The agent has no action "${action}"; known actions: ${[...Object.keys(QUICK_ACTIONS), ...Object.keys(LONG_ACTIONS)].join(', ')}.`);
+    throw new NotFoundError(`The agent has no action "${action}"; known actions: ${[...Object.keys(QUICK_ACTIONS), 'cancel_task', ...Object.keys(LONG_ACTIONS)].join(', ')}.`);
   });
 
   app.get<{ Params: { id: string } }>(`${AGENT_API_PREFIX}/tasks/:id`, async (req) => {

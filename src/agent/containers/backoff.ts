@@ -3,16 +3,18 @@
  * seconds up to 30 s. A container that stayed up for `resetAfterMs` starts again from zero.
  */
 export interface BackoffPolicy {
+  /** Delay before the second quick restart; doubles with each further one. Default 1000. */
+  initialDelayMs?: number;
   maxDelayMs: number;
   resetAfterMs: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffPolicy = { maxDelayMs: 30_000, resetAfterMs: 10_000 };
+export const DEFAULT_BACKOFF: BackoffPolicy = { initialDelayMs: 1000, maxDelayMs: 30_000, resetAfterMs: 10_000 };
 
 /** Delay before restart number `consecutiveFailures` (1 = the first death after a good run). */
 export function backoffDelayMs(consecutiveFailures: number, policy: BackoffPolicy = DEFAULT_BACKOFF): number {
   if (consecutiveFailures <= 1) return 0;
-  return Math.min(policy.maxDelayMs, 1000 * 2 ** (consecutiveFailures - 2));
+  return Math.min(policy.maxDelayMs, (policy.initialDelayMs ?? 1000) * 2 ** (consecutiveFailures - 2));
 }
 
 /** Consecutive failures after a death, given how long the container had been up. */

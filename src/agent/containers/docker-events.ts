@@ -1,10 +1,10 @@
-import type Docker from 'dockerode';
 import { CONTAINER_LABELS } from '../../common/contracts/instance-spec.js';
 import type { Logger } from '../../common/logger.js';
 import { errorMessage } from '../../common/errors.js';
+import type { DockerEngine, EngineSubscription } from '../docker-engine/docker-engine.js';
 
 export interface DockerEvent {
-  action: 'die' | 'healthy' | 'unhealthy' | 'start' | 'destroy' | 'other';
+  action: 'die' | 'healthy' | 'unhealthy' | 'start' | 'destroy';
   id: string;
   container: string;
   exitCode?: number;
@@ -19,12 +19,12 @@ const RECONNECT_MS = 200;
  * because events may have been missed meanwhile.
  */
 export class DockerEventStream {
-  private stream: NodeJS.ReadableStream | null = null;
+  private subscription: EngineSubscription | null = null;
   private closed = false;
   private connecting = false;
 
   constructor(
-    private readonly docker: () => Docker,
+    private readonly engine: () => DockerEngine,
     private readonly log: Logger,
     private readonly onEvent: (e: DockerEvent) => void,
     private readonly onReconnected: () => void,
@@ -32,37 +32,40 @@ export class DockerEventStream {
   ) {}
 
   connect(): void {
-    if (this.closed || this.connecting || this.stream) return;
+    if (this.closed || this.connecting || this.subscription) return;
     this.connecting = true;
-    this.docker()
-      .getEvents({ filters: { type: ['container'], label: [CONTAINER_LABELS.container] } })
+    let mine: EngineSubscription | null = null;
+    let ended = false;
+    this.engine()
+      .subscribeEvents(CONTAINER_LABELS.container, {
+        onEvent: (e) => {
+          const container = e.labels[CONTAINER_LABELS.container];
+          if (!container) return;
+          const ev: DockerEvent = { action: e.action, id: e.id, container, timeMs: e.timeMs };
+          if (e.exitCode !== undefined) ev.exitCode = e.exitCode;
+          this.onEvent(ev);
+        },
+        onEnd: () => {
+          ended = true;
+          if (!mine || this.subscription !== mine) return;
+          this.subscription = null;
+          this.scheduleReconnect();
+        },
+      })
       .then(
-        (stream) => {
+        (subscription) => {
           this.connecting = false;
           if (this.closed) {
-            (stream as unknown as { destroy?: () => void }).destroy?.();
+            subscription.close();
             return;
           }
-          this.stream = stream;
-          this.log.debug('listening to Docker events');
-          let buffered = '';
-          stream.on('data', (chunk: Buffer) => {
-            buffered += chunk.toString('utf8');
-            let nl: number;
-            while ((nl = buffered.indexOf('\n')) >= 0) {
-              const line = buffered.slice(0, nl).trim();
-              buffered = buffered.slice(nl + 1);
-              if (line) this.dispatch(line);
-            }
-          });
-          const ended = (): void => {
-            if (this.stream !== stream) return;
-            this.stream = null;
+          mine = subscription;
+          if (ended) {
             this.scheduleReconnect();
-          };
-          stream.on('end', ended);
-          stream.on('close', ended);
-          stream.on('error', ended);
+            return;
+          }
+          this.subscription = subscription;
+          this.log.debug('listening to Docker events');
           this.onReconnected();
         },
         (err: unknown) => {
@@ -75,8 +78,8 @@ export class DockerEventStream {
 
   close(): void {
     this.closed = true;
-    (this.stream as unknown as { destroy?: () => void } | null)?.destroy?.();
-    this.stream = null;
+    this.subscription?.close();
+    this.subscription = null;
   }
 
   private scheduleReconnect(): void {
@@ -85,30 +88,5 @@ export class DockerEventStream {
       if (this.isDockerUp()) this.connect();
       else this.scheduleReconnect();
     }, RECONNECT_MS).unref();
-  }
-
-  private dispatch(line: string): void {
-    let raw: { Action?: string; id?: string; Actor?: { ID?: string; Attributes?: Record<string, string> }; timeNano?: number; time?: number };
-    try {
-      raw = JSON.parse(line) as typeof raw;
-    } catch {
-      return;
-    }
-    const attrs = raw.Actor?.Attributes ?? {};
-    const container = attrs[CONTAINER_LABELS.container];
-    if (!container) return;
-    const action = raw.Action ?? '';
-    const mapped: DockerEvent['action'] =
-      action === 'die' ? 'die'
-      : action === 'start' ? 'start'
-      : action === 'destroy' ? 'destroy'
-      : action.startsWith('health_status') ? (action.includes('unhealthy') ? 'unhealthy' : action.includes('healthy') ? 'healthy' : 'other')
-      : 'other';
-    if (mapped === 'other') return;
-    const exit = attrs.exitCode === undefined ? undefined : Number.parseInt(attrs.exitCode, 10);
-    const timeMs = raw.timeNano ? Math.floor(raw.timeNano / 1e6) : (raw.time ?? 0) * 1000;
-    const ev: DockerEvent = { action: mapped, id: raw.Actor?.ID ?? raw.id ?? '', container, timeMs };
-    if (exit !== undefined && !Number.isNaN(exit)) ev.exitCode = exit;
-    this.onEvent(ev);
   }
 }

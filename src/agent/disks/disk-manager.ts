@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
-import { realpath } from 'node:fs/promises';
+import { mkdir, realpath } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import type { Logger } from '../../common/logger.js';
 import { ConflictError, InternalError, NotFoundError, errorMessage } from '../../common/errors.js';
+import { Mutex } from '../../common/mutex.js';
+import { sourceMountedAt } from './mountinfo.js';
 
 const exec = promisify(execFile);
 
@@ -14,12 +15,26 @@ export interface MountedDisk {
   target: 'store' | 'migration';
 }
 
+export interface MountOptions {
+  /**
+   * The director says the disk is new (never mounted before): only then may a disk without a
+   * filesystem be formatted. Otherwise a disk that shows no filesystem is refused untouched.
+   */
+  newDisk?: boolean;
+  /** Aborting gives up while waiting for another disk operation; a started mount runs to its end. */
+  signal?: AbortSignal;
+}
+
 /**
- * Mounts persistent disks at the store (or migration) directory: formats only a disk without a
- * filesystem (never one with data), and grows the filesystem online when the device grew.
+ * Mounts persistent disks at the store (or migration) directory: formats only a disk the director
+ * says is new and that has no filesystem (never one that may hold data), and grows the filesystem
+ * when the device grew. One disk operation at a time (mount, unmount, migrate): two mount_disk
+ * calls for one device never run e2fsck or resize2fs side by side; the second waits, then finds
+ * the disk mounted.
  */
 export class DiskManager {
   private readonly mounted = new Map<string, MountedDisk>();
+  private readonly lock = new Mutex();
 
   constructor(
     private readonly dirs: { store: string; migration: string },
@@ -35,22 +50,44 @@ export class DiskManager {
     return [...this.mounted.values()].some((d) => d.target === 'store');
   }
 
-  /** Re-mounts disks recorded in the state file that are not mounted (VM reboot); keeps the rest. */
-  async restore(disks: MountedDisk[]): Promise<void> {
-    for (const d of disks) {
-      try {
-        await this.mount(d.diskCid, d.hint, d.target, false);
-      } catch (err) {
-        this.log.error('cannot re-mount a recorded disk', { diskCid: d.diskCid, error: errorMessage(err) });
-      }
-    }
-    await this.persist(this.list());
+  /** Runs `fn` as the one disk operation in progress (the migration's copy passes and swap use it). */
+  exclusive<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.lock.run(fn, signal);
   }
 
-  async mount(diskCid: string, hint: DiskHint, target: 'store' | 'migration' = 'store', persist = true): Promise<void> {
+  /** Re-mounts disks recorded in the state file that are not mounted (VM reboot); keeps the rest. */
+  async restore(disks: MountedDisk[]): Promise<void> {
+    await this.lock.run(async () => {
+      for (const d of disks) {
+        try {
+          // Recorded disks were mounted before: never formatted here.
+          await this.mountLocked(d.diskCid, d.hint, d.target, false, false);
+        } catch (err) {
+          this.log.error('cannot re-mount a recorded disk', { diskCid: d.diskCid, error: errorMessage(err) });
+        }
+      }
+      await this.persist(this.list());
+    });
+  }
+
+  async mount(diskCid: string, hint: DiskHint, target: 'store' | 'migration' = 'store', options: MountOptions = {}): Promise<void> {
+    await this.lock.run(() => this.mountLocked(diskCid, hint, target, options.newDisk === true, true), options.signal);
+  }
+
+  async unmount(diskCid: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.lock.run(() => this.unmountLocked(diskCid), options.signal);
+  }
+
+  /** For the migration's swap, which already holds the lock. */
+  readonly locked = {
+    mount: (diskCid: string, hint: DiskHint, target: 'store' | 'migration'): Promise<void> => this.mountLocked(diskCid, hint, target, false, true),
+    unmount: (diskCid: string): Promise<void> => this.unmountLocked(diskCid),
+  };
+
+  private async mountLocked(diskCid: string, hint: DiskHint, target: 'store' | 'migration', newDisk: boolean, persist: boolean): Promise<void> {
     const dir = this.dirs[target];
     const device = hint.path;
-    const current = await mountAt(dir);
+    const current = await sourceMountedAt(dir);
     if (current) {
       if (await sameDevice(current, device)) {
         await this.grow(device, diskCid);
@@ -69,9 +106,17 @@ export class DiskManager {
       throw new NotFoundError(`Cannot mount disk ${diskCid}: its device ${device} does not exist on this VM; check that the cloud attached it.`);
     }
     const fsType = await filesystemOf(device);
+    if (fsType === null && !newDisk) {
+      throw new ConflictError(
+        `Disk ${diskCid} (${device}) shows no filesystem, but it may hold data (it was mounted before, or the director did not say it is new), ` +
+          `so bosun does not format it and wrote nothing to it. Check that the cloud attached the right disk at ${device}, ` +
+          `then inspect it on the VM (\`blkid ${device}\`, \`dumpe2fs -h ${device}\`, \`e2fsck -n ${device}\`): a damaged superblock can often be repaired with \`e2fsck -b 32768 ${device}\`.`,
+      );
+    }
     if (fsType === null) {
       this.log.info('formatting a new disk', { diskCid, device });
-      await run('mkfs.ext4', ['-q', '-F', '-E', 'lazy_itable_init=1,lazy_journal_init=1', device], `format disk ${diskCid} (${device})`);
+      // No -F: mkfs refuses a device that is in use (mounted elsewhere) instead of overwriting it.
+      await run('mkfs.ext4', ['-q', '-E', 'lazy_itable_init=1,lazy_journal_init=1', device], `format disk ${diskCid} (${device})`);
     } else if (fsType !== 'ext4') {
       throw new ConflictError(`Disk ${diskCid} (${device}) holds a ${fsType} filesystem, not ext4; bosun does not format disks that hold data. Attach the right disk.`);
     }
@@ -84,11 +129,25 @@ export class DiskManager {
     this.log.info('disk mounted', { diskCid, device, dir });
   }
 
-  async unmount(diskCid: string): Promise<void> {
+  private async unmountLocked(diskCid: string): Promise<void> {
     const d = this.mounted.get(diskCid);
     if (!d) return; // unmounting a disk that is not mounted is a no-op (idempotent)
     const dir = this.dirs[d.target];
-    if (await mountAt(dir)) await run('umount', [dir], `unmount disk ${diskCid} from ${dir}`);
+    if (await sourceMountedAt(dir)) {
+      try {
+        await exec('umount', [dir]);
+      } catch (err) {
+        const stderr = (err as { stderr?: string }).stderr?.trim() || errorMessage(err);
+        if (/busy/i.test(stderr)) {
+          throw new ConflictError(
+            `Cannot unmount disk ${diskCid} from ${dir}: the filesystem is still in use (${stderr}). ` +
+              `A process on the VM keeps files open there (\`fuser -vm ${dir}\` on the VM names it); the disk stays mounted and attached.`,
+            { cause: err },
+          );
+        }
+        throw new InternalError(`Could not unmount disk ${diskCid} from ${dir}: ${stderr}`, { cause: err });
+      }
+    }
     this.mounted.delete(diskCid);
     await this.persist(this.list());
     this.log.info('disk unmounted', { diskCid, dir });
@@ -149,19 +208,6 @@ async function filesystemOf(device: string): Promise<string | null> {
     if ((err as { code?: unknown }).code === 2) return null; // blkid: nothing found
     throw new InternalError(`Could not probe ${device} for a filesystem: ${errorMessage(err)}`, { cause: err });
   }
-}
-
-/** The source device mounted at `dir` (from this mount namespace's mountinfo), or null. */
-async function mountAt(dir: string): Promise<string | null> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
-  let found: string | null = null;
-  for (const line of text.split('\n')) {
-    const parts = line.split(' ');
-    const mountPoint = parts[4]?.replace(/\\040/g, ' ');
-    const sep = parts.indexOf('-');
-    if (mountPoint === dir && sep > 0) found = parts[sep + 2] ?? null;
-  }
-  return found;
 }
 
 async function sameDevice(a: string, b: string): Promise<boolean> {

@@ -5,7 +5,6 @@
  * action refuses anything unsafe: both directories must be mount points of different filesystems,
  * so that a copy never fills the VM's root filesystem, and one migration runs at a time.
  */
-import { readFile } from 'node:fs/promises';
 import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import { ConflictError, InvalidInputError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
@@ -16,17 +15,23 @@ import type {
   MigrateDiskResult,
 } from '../../common/contracts/agent-protocol.js';
 import { checkFits, copyDelta, copyFinalDelta, copyTree, type CopyProgress } from './migrate.js';
+import { mountSources } from './mountinfo.js';
 
 export type MigrateDisk = (
   request: MigrateDiskRequest,
   options?: LongActionOptions<MigrateDiskProgress>,
 ) => Promise<MigrateDiskResult>;
 
-/** What the swap needs of the agent's disk manager (DiskManager has it). */
+/** What the migration needs of the agent's disk manager (DiskManager has it). */
 export interface SwappableDisks {
   list(): Array<{ diskCid: string; hint: DiskHint; target: 'store' | 'migration' }>;
-  unmount(diskCid: string): Promise<void>;
-  mount(diskCid: string, hint: DiskHint, target: 'store' | 'migration'): Promise<void>;
+  /** Runs `fn` as the one disk operation in progress (no mount or unmount meanwhile). */
+  exclusive<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
+  /** Mount and unmount for a caller that already holds `exclusive`. */
+  locked: {
+    unmount(diskCid: string): Promise<void>;
+    mount(diskCid: string, hint: DiskHint, target: 'store' | 'migration'): Promise<void>;
+  };
 }
 
 const PHASES = ['copy', 'sync', 'delta', 'swap'];
@@ -38,7 +43,7 @@ export function createMigrateDiskAction(
 ): MigrateDisk {
   let running = false;
   return async (request, options = {}) => {
-    const { onProgress } = options;
+    const { onProgress, signal } = options;
     if (!PHASES.includes(request.phase)) {
       throw new InvalidInputError(
         `migrate_disk needs "phase": one of ${PHASES.join(', ')}, not ${JSON.stringify(request.phase)}.`,
@@ -48,58 +53,70 @@ export function createMigrateDiskAction(
       throw new ConflictError('A disk migration is already running on this VM; wait for it to finish.');
     running = true;
     try {
-      if (request.phase === 'swap') {
-        await swap(request, disks, log);
-        return { bytesCopied: 0, filesCopied: 0, durationMs: 0 };
-      }
-      const mounts = await mountSources();
-      const storeDev = mounts.get(dirs.store);
-      const migrationDev = mounts.get(dirs.migration);
-      if (storeDev === undefined) {
-        throw new ConflictError(
-          `Cannot migrate the persistent disk: nothing is mounted at the store ${dirs.store}.`,
-        );
-      }
-      if (migrationDev === undefined) {
-        throw new ConflictError(
-          `Cannot migrate the persistent disk: the new disk is not mounted at ${dirs.migration}; mount it with target "migration" first.`,
-        );
-      }
-      if (storeDev === migrationDev) {
-        throw new ConflictError(
-          `Cannot migrate the persistent disk onto itself (${storeDev} is mounted at both targets).`,
-        );
-      }
-      const phase = request.phase;
-      const report = (p: CopyProgress): void => onProgress?.({ phase, ...p });
-      // Slack for the kernel's coarse timestamps: a file changed just before this pass counts as changed during it.
-      const startedAtMs = Date.now() - 500;
-      if (phase === 'copy') {
-        await checkFits(dirs.store, dirs.migration);
-        log.info('bulk copy of the persistent disk started', { from: storeDev, to: migrationDev });
-        const stats = await copyTree(dirs.store, dirs.migration, { onProgress: report });
-        log.info('bulk copy of the persistent disk done', { ...stats });
-        return { ...stats, startedAtMs };
-      }
-      if (phase === 'sync') {
-        const since = request.copyStartedAtMs ?? 0;
-        const stats = await copyDelta(dirs.store, dirs.migration, {
-          onProgress: report,
-          checksumSinceMs: since,
-        });
-        log.info('catch-up pass of the persistent disk done', { ...stats });
-        return { ...stats, startedAtMs };
-      }
-      const since = request.copyStartedAtMs ?? 0;
-      const { verified, ...stats } = await copyFinalDelta(dirs.store, dirs.migration, since, {
-        onProgress: report,
-      });
-      log.info('delta copy and verification of the persistent disk done', { ...stats, ...verified });
-      return { ...stats, startedAtMs, verifiedFiles: verified.files, checksummedFiles: verified.checksummed };
+      const exclusive = <T>(fn: () => Promise<T>): Promise<T> =>
+        disks ? disks.exclusive(fn, signal) : fn();
+      return await exclusive(() => migrate(request, signal, onProgress));
     } finally {
       running = false;
     }
   };
+
+  async function migrate(
+    request: MigrateDiskRequest,
+    signal: AbortSignal | undefined,
+    onProgress: ((p: MigrateDiskProgress) => void) | undefined,
+  ): Promise<MigrateDiskResult> {
+    if (request.phase === 'swap') {
+      await swap(request, disks, log);
+      return { bytesCopied: 0, filesCopied: 0, durationMs: 0 };
+    }
+    const mounts = await mountSources();
+    const storeDev = mounts.get(dirs.store);
+    const migrationDev = mounts.get(dirs.migration);
+    if (storeDev === undefined) {
+      throw new ConflictError(
+        `Cannot migrate the persistent disk: nothing is mounted at the store ${dirs.store}.`,
+      );
+    }
+    if (migrationDev === undefined) {
+      throw new ConflictError(
+        `Cannot migrate the persistent disk: the new disk is not mounted at ${dirs.migration}; mount it with target "migration" first.`,
+      );
+    }
+    if (storeDev === migrationDev) {
+      throw new ConflictError(
+        `Cannot migrate the persistent disk onto itself (${storeDev} is mounted at both targets).`,
+      );
+    }
+    const phase = request.phase;
+    const report = (p: CopyProgress): void => onProgress?.({ phase, ...p });
+    // Slack for the kernel's coarse timestamps: a file changed just before this pass counts as changed during it.
+    const startedAtMs = Date.now() - 500;
+    if (phase === 'copy') {
+      await checkFits(dirs.store, dirs.migration);
+      log.info('bulk copy of the persistent disk started', { from: storeDev, to: migrationDev });
+      const stats = await copyTree(dirs.store, dirs.migration, { onProgress: report, ...abortable(signal) });
+      log.info('bulk copy of the persistent disk done', { ...stats });
+      return { ...stats, startedAtMs };
+    }
+    if (phase === 'sync') {
+      const since = request.copyStartedAtMs ?? 0;
+      const stats = await copyDelta(dirs.store, dirs.migration, {
+        onProgress: report,
+        checksumSinceMs: since,
+        ...abortable(signal),
+      });
+      log.info('catch-up pass of the persistent disk done', { ...stats });
+      return { ...stats, startedAtMs };
+    }
+    const since = request.copyStartedAtMs ?? 0;
+    const { verified, ...stats } = await copyFinalDelta(dirs.store, dirs.migration, since, {
+      onProgress: report,
+      ...abortable(signal),
+    });
+    log.info('delta copy and verification of the persistent disk done', { ...stats, ...verified });
+    return { ...stats, startedAtMs, verifiedFiles: verified.files, checksummedFiles: verified.checksummed };
+  }
 }
 
 /**
@@ -125,21 +142,13 @@ async function swap(
     );
   }
   if (fresh.target === 'store') return;
-  await disks.unmount(oldDiskCid);
-  await disks.unmount(newDiskCid);
-  await disks.mount(newDiskCid, fresh.hint, 'store');
+  // Not cancellable half-way: once started, the three mount operations run to their end.
+  await disks.locked.unmount(oldDiskCid);
+  await disks.locked.unmount(newDiskCid);
+  await disks.locked.mount(newDiskCid, fresh.hint, 'store');
   log.info('persistent disks swapped', { oldDiskCid, newDiskCid });
 }
 
-/** Mount point → source device, from this mount namespace (the VM's). */
-async function mountSources(): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const line of (await readFile('/proc/self/mountinfo', 'utf8')).split('\n')) {
-    const parts = line.split(' ');
-    const sep = parts.indexOf('-');
-    const mountPoint = parts[4]?.replace(/\\040/g, ' ');
-    const source = parts[sep + 2];
-    if (mountPoint !== undefined && sep > 0 && source !== undefined) out.set(mountPoint, source);
-  }
-  return out;
+function abortable(signal: AbortSignal | undefined): { signal?: AbortSignal } {
+  return signal ? { signal } : {};
 }

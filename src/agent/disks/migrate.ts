@@ -13,6 +13,10 @@
  *   seconds and skips a same-size file rewritten within the second after the bulk copy.
  * - verifyTrees: same file list, types, sizes, modes, owners, link structure, and a SHA-256 of every
  *   file changed since the bulk copy started.
+ *
+ * Every pass takes an AbortSignal: on abort the copier's process group gets SIGTERM (SIGKILL after
+ * a grace period) and the pass rejects with a CancelledError only once every copier process exited,
+ * so that whoever rolls back next never races a copy that is still writing.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -20,7 +24,9 @@ import { createReadStream } from 'node:fs';
 import { rm, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConflictError, InternalError } from '../../common/errors.js';
+import { requiredBytesForData } from '../../common/disk-margin.js';
+import { CancelledError, ConflictError, InternalError } from '../../common/errors.js';
+import { throwIfAborted } from '../../common/waiting.js';
 
 export interface CopyProgress {
   bytesCopied: number;
@@ -67,9 +73,9 @@ export async function usedBytes(mountPoint: string): Promise<FsUsage> {
   };
 }
 
-/** Bytes a copy of `src` needs on a target: used bytes plus a margin for metadata and growth. */
+/** Bytes a copy of `src` needs on a target: used bytes plus a margin (src/common/disk-margin.ts). */
 export function requiredBytes(used: number): number {
-  return Math.ceil(used * 1.05) + 64 * 1024 * 1024;
+  return requiredBytesForData(used);
 }
 
 /**
@@ -156,7 +162,7 @@ export async function copyDelta(
   if (options.checksumSinceMs !== undefined) {
     // Files changed since the bulk copy started are compared by content (rsync -c), not by size and
     // mtime: a file rewritten with its mtime restored is caught here, while the containers still run.
-    const changed = [...(await walk(src)).entries()]
+    const changed = [...(await walk(src, options.signal)).entries()]
       .filter(
         ([, e]) =>
           e.type === 'file' &&
@@ -169,7 +175,7 @@ export async function copyDelta(
       try {
         const s = await runRsync(
           ['-aAXS', '-c', '--numeric-ids', '--from0', `--files-from=${list}`, slash(src), slash(dst)],
-          {},
+          options.signal ? { signal: options.signal } : {},
         );
         extraBytes = s.bytesCopied;
         extraFiles = s.filesCopied;
@@ -230,10 +236,15 @@ interface Entry {
  * file mtimes, symlink targets and hard-link structure everywhere; content (SHA-256) of the regular
  * files whose change time is at or after `changedSinceMs` (those the bulk copy may have caught mid-write).
  */
-export async function verifyTrees(src: string, dst: string, changedSinceMs: number): Promise<VerifyResult> {
+export async function verifyTrees(
+  src: string,
+  dst: string,
+  changedSinceMs: number,
+  signal?: AbortSignal,
+): Promise<VerifyResult> {
   const started = Date.now();
-  const [a, b] = await Promise.all([walk(src), walk(dst)]);
-  return compareWalks(src, dst, a, b, changedSinceMs, started);
+  const [a, b] = await Promise.all([walk(src, signal), walk(dst, signal)]);
+  return compareWalks(src, dst, a, b, changedSinceMs, started, signal);
 }
 
 async function compareWalks(
@@ -243,6 +254,7 @@ async function compareWalks(
   b: Map<string, Entry>,
   changedSinceMs: number,
   started: number,
+  signal?: AbortSignal,
 ): Promise<VerifyResult> {
   const problems: string[] = [];
   const note = (p: string): void => {
@@ -276,6 +288,7 @@ async function compareWalks(
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < toHash.length) {
+      throwIfAborted(signal);
       const path = toHash[next++]!;
       const [h1, h2] = await Promise.all([sha256(join(src, path)), sha256(join(dst, path))]);
       if (h1 !== h2) note(`${path}: content differs`);
@@ -309,7 +322,8 @@ export async function copyFinalDelta(
   options: CopyOptions = {},
 ): Promise<FinalDeltaResult> {
   const started = Date.now();
-  let [a, b] = await Promise.all([walk(src), walk(dst)]);
+  const signal = options.signal;
+  let [a, b] = await Promise.all([walk(src, signal), walk(dst, signal)]);
   const list: string[] = [];
   const extras: string[] = [];
   for (const [path, d] of b) {
@@ -338,6 +352,7 @@ export async function copyFinalDelta(
   }
   let copied = { bytesCopied: 0, filesCopied: 0 };
   if (extras.length > 0 || list.length > 0) {
+    throwIfAborted(signal);
     await Promise.all(extras.map((p) => rm(join(dst, p), { recursive: true, force: true })));
     if (list.length > 0) {
       const file = join(tmpdir(), `bosun-migrate-${process.pid}-${Date.now()}.list`);
@@ -362,9 +377,10 @@ export async function copyFinalDelta(
         await rm(file, { force: true });
       }
     }
-    [a, b] = await Promise.all([walk(src), walk(dst)]);
+    throwIfAborted(signal);
+    [a, b] = await Promise.all([walk(src, signal), walk(dst, signal)]);
   }
-  const verified = await compareWalks(src, dst, a, b, changedSinceMs, Date.now());
+  const verified = await compareWalks(src, dst, a, b, changedSinceMs, Date.now(), signal);
   return { ...copied, durationMs: Date.now() - started, verified };
 }
 
@@ -373,13 +389,13 @@ export async function copyFinalDelta(
  * an lstat per entry from Node, which matters: verification runs while the containers are stopped).
  * NUL-separated: paths and link targets may contain anything but NUL.
  */
-async function walk(root: string): Promise<Map<string, Entry>> {
+async function walk(root: string, signal?: AbortSignal): Promise<Map<string, Entry>> {
   let out = '';
   // Entries vanishing during the walk (containers still running, for the catch-up pass) are fine.
   await run(
     'find',
     [root, '-mindepth', '1', '-printf', '%y %m %U %G %s %n %i %T@ %C@\\0%P\\0%l\\0'],
-    undefined,
+    signal,
     (t) => {
       out += t;
     },
@@ -453,9 +469,13 @@ async function runRsync(args: string[], options: CopyOptions): Promise<Omit<Copy
   return { bytesCopied: bytes, filesCopied: files };
 }
 
+const KILL_GRACE_MS = 5000;
+
 /**
  * Runs a copier under `setpriv --pdeathsig KILL`: when the agent dies mid-copy the copier dies with
  * it, so that nothing keeps writing to (and holding busy) the migration mount the re-run cleans up.
+ * In its own process group, so that an abort stops rsync's helper processes too; an aborted run
+ * rejects (CancelledError) only after its output pipes closed, i.e. every process of it exited.
  */
 function run(
   cmd: string,
@@ -465,22 +485,47 @@ function run(
   tolerate?: (code: number, stderr: string) => boolean,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new CancelledError(`The disk copy was cancelled before ${cmd} started.`));
+      return;
+    }
     const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', cmd, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      signal,
+      detached: true,
     });
     let stderr = '';
+    let aborted = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const killGroup = (sig: NodeJS.Signals): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, sig);
+      } catch {
+        // already gone
+      }
+    };
+    const onAbort = (): void => {
+      aborted = true;
+      killGroup('SIGTERM');
+      killTimer = setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS);
+      killTimer.unref();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
     child.stdout.setEncoding('utf8').on('data', (t: string) => onStdout?.(t));
     child.stderr.setEncoding('utf8').on('data', (t: string) => {
       stderr = (stderr + t).slice(-256 * 1024);
     });
-    child.on('error', (err) =>
-      reject(
-        new InternalError(`Could not run ${cmd} to copy the persistent disk: ${err.message}`, { cause: err }),
-      ),
-    );
+    child.on('error', (err) => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(new InternalError(`Could not run ${cmd} to copy the persistent disk: ${err.message}`, { cause: err }));
+    });
     child.on('close', (code, sig) => {
-      if (code === 0 || (code !== null && tolerate?.(code, stderr))) resolve();
+      signal?.removeEventListener('abort', onAbort);
+      clearTimeout(killTimer);
+      if (aborted) {
+        // Whatever it had done: the pass did not finish.
+        killGroup('SIGKILL');
+        reject(new CancelledError(`The disk copy was cancelled: ${cmd} was stopped.`));
+      } else if (code === 0 || (code !== null && tolerate?.(code, stderr))) resolve();
       else
         reject(
           new InternalError(

@@ -2,15 +2,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import Docker from 'dockerode';
+import type { DockerEngine } from '../docker-engine/docker-engine.js';
+import { DockerodeEngine } from '../docker-engine/dockerode-engine.js';
 import type { DockerDaemonSpec } from '../../common/contracts/instance-spec.js';
 import type { AgentSettings } from '../../common/contracts/agent-settings.js';
 import type { Logger } from '../../common/logger.js';
 import { UnavailableError } from '../../common/errors.js';
 import { DEFAULT_DOCKER_SPEC, dockerdArgs, dockerdPaths, type DockerdPaths } from './dockerd-args.js';
 import { tailFile } from './tail-file.js';
-
-export type DockerdState = 'starting' | 'running' | 'restarting' | 'failed';
+import { dockerdTransition, reportedState, type DockerdEvent, type DockerdState } from './dockerd-state.js';
+import { sleep } from '../../common/waiting.js';
 
 const READY_TIMEOUT_MS = 60_000;
 const ADOPTED_POLL_MS = 250;
@@ -34,12 +35,12 @@ export interface DockerdEvents {
  */
 export class DockerdSupervisor {
   readonly paths: DockerdPaths;
-  readonly docker: Docker;
+  readonly engine: DockerEngine;
   private child: ChildProcess | null = null;
   private adoptedPid: number | null = null;
   private adoptTimer: NodeJS.Timeout | null = null;
   private args: string[];
-  private stateValue: DockerdState = 'starting';
+  private current: DockerdState = 'idle';
   private restartCount = 0;
   private attempts = 0;
   /** Deaths soon after starting (drive the backoff); reset when dockerd had stayed up a while. */
@@ -47,10 +48,6 @@ export class DockerdSupervisor {
   /** Starts that never answered, in a row: three of them and dockerd is reported failed. */
   private failedStarts = 0;
   private upSince = 0;
-  private everUp = false;
-  private stopping = false;
-  private restartingOnPurpose = false;
-  private restartedOnPurpose = false;
   private readyWaiters: Array<() => void> = [];
 
   constructor(
@@ -58,14 +55,21 @@ export class DockerdSupervisor {
     private readonly log: Logger,
     private readonly events: DockerdEvents,
     private readonly binary = 'dockerd',
+    engine?: DockerEngine,
   ) {
     this.paths = dockerdPaths(settings);
-    this.docker = new Docker({ socketPath: this.paths.socket });
+    this.engine = engine ?? new DockerodeEngine(this.paths.socket);
     this.args = dockerdArgs(settings, this.paths, DEFAULT_DOCKER_SPEC);
   }
 
-  get state(): DockerdState {
-    return this.stateValue;
+  /** The state as the agent reports it. */
+  get state(): 'running' | 'starting' | 'restarting' | 'failed' {
+    return reportedState(this.current);
+  }
+
+  /** The supervisor's own state machine state (dockerd-state.ts). */
+  get machineState(): DockerdState {
+    return this.current;
   }
 
   get restarts(): number {
@@ -73,7 +77,7 @@ export class DockerdSupervisor {
   }
 
   get isUp(): boolean {
-    return this.stateValue === 'running';
+    return this.current === 'running';
   }
 
   lastLogLines(): string[] {
@@ -108,13 +112,8 @@ export class DockerdSupervisor {
     if (JSON.stringify(wanted) === JSON.stringify(this.args)) return false;
     this.log.info('dockerd options changed; restarting dockerd');
     this.args = wanted;
-    this.restartingOnPurpose = true;
-    this.restartedOnPurpose = true;
-    try {
-      await this.stopCurrent();
-    } finally {
-      this.restartingOnPurpose = false;
-    }
+    this.move('replace');
+    await this.stopCurrent();
     this.spawnDockerd();
     await this.waitUntilUp();
     return true;
@@ -122,7 +121,7 @@ export class DockerdSupervisor {
 
   /** Resolves when dockerd answers; throws UnavailableError after `timeoutMs`. */
   async waitUntilUp(timeoutMs = READY_TIMEOUT_MS): Promise<void> {
-    if (this.stateValue === 'running') return;
+    if (this.current === 'running') return;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.readyWaiters = this.readyWaiters.filter((w) => w !== done);
@@ -139,7 +138,7 @@ export class DockerdSupervisor {
 
   /** Stops supervising; leaves dockerd running (containers keep running while the agent is away). */
   detach(): void {
-    this.stopping = true;
+    this.move('detach');
     if (this.adoptTimer) clearInterval(this.adoptTimer);
   }
 
@@ -164,7 +163,7 @@ export class DockerdSupervisor {
 
   private async answers(): Promise<boolean> {
     try {
-      await this.docker.ping();
+      await this.engine.ping();
       return true;
     } catch {
       return false;
@@ -184,10 +183,17 @@ export class DockerdSupervisor {
     }, ADOPTED_POLL_MS);
   }
 
+  private move(event: DockerdEvent): DockerdState {
+    const from = this.current;
+    this.current = dockerdTransition(from, event);
+    if (this.current !== from) this.log.debug('dockerd state', { from, to: this.current, event });
+    return from;
+  }
+
   private spawnDockerd(): void {
-    if (this.stopping) return;
+    if (this.current === 'detached') return;
     this.attempts += 1;
-    this.stateValue = this.everUp ? 'restarting' : 'starting';
+    this.move('spawn');
     const out = openSync(this.paths.logFile, 'a');
     let child: ChildProcess;
     try {
@@ -225,31 +231,30 @@ export class DockerdSupervisor {
   }
 
   private markUp(): void {
-    const restarted = this.everUp;
-    this.everUp = true;
+    if (this.current === 'detached') return;
+    const from = this.move('up');
+    const onPurpose = from === 'replacing';
+    const restarted = from === 'restarting' || from === 'failed' || onPurpose;
     this.failedStarts = 0;
-    this.stateValue = 'running';
     this.upSince = Date.now();
     const waiters = this.readyWaiters;
     this.readyWaiters = [];
     for (const w of waiters) w();
-    const onPurpose = this.restartedOnPurpose;
-    this.restartedOnPurpose = false;
     if (restarted && !onPurpose) this.restartCount += 1;
     this.log.info(restarted ? 'dockerd is back' : 'dockerd is up');
     this.events.onUp(restarted, onPurpose);
   }
 
   private onExit(why: string): void {
-    if (this.stopping || this.restartingOnPurpose) return;
-    const wasUp = this.stateValue === 'running';
+    if (this.current === 'detached' || this.current === 'replacing') return;
+    const wasUp = this.move('exit') === 'running';
     if (!wasUp) this.failedStarts += 1;
     this.quickExits = wasUp && Date.now() - this.upSince >= STABLE_AFTER_MS ? 1 : this.quickExits + 1;
-    this.stateValue = this.failedStarts >= FAILED_AFTER_ATTEMPTS ? 'failed' : 'restarting';
+    if (this.failedStarts >= FAILED_AFTER_ATTEMPTS) this.move('give-up');
     const delay = this.quickExits <= 1 ? 0 : Math.min(MAX_BACKOFF_MS, 500 * 2 ** (this.quickExits - 2));
     this.log.warn(`${why}; restarting it`, { delayMs: delay });
     if (wasUp) this.events.onDown();
-    if (this.stateValue === 'failed') this.events.onFailing(this.lastLogLines());
+    if (this.state === 'failed') this.events.onFailing(this.lastLogLines());
     setTimeout(() => this.spawnDockerd(), delay).unref();
   }
 
@@ -259,7 +264,6 @@ export class DockerdSupervisor {
     const pid = this.child?.pid ?? this.adoptedPid;
     this.child = null;
     this.adoptedPid = null;
-    this.stateValue = 'restarting';
     if (pid !== undefined && pid !== null) await this.killPid(pid);
   }
 
@@ -295,8 +299,4 @@ function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -1,31 +1,32 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { InvalidInputError } from '../../common/errors.js';
+import { InvalidInputError, InvalidManifestError } from '../../common/errors.js';
+import { loadManifest, renderManifest } from '../../manifest/index.js';
 import type { DiffResponse, InstanceInfo, TaskRef } from '../../common/contracts/api.js';
 import type { CliContext } from '../context.js';
 import { seg } from '../client.js';
 import { ExitError, EXIT_USER_ERROR, printJson } from '../output.js';
 import { openSession, runTask, type Session } from '../session.js';
 import { confirm } from './confirm.js';
+import { addManifestOptions, readManifestInputs, type ManifestFlags } from './manifest-inputs.js';
 
-interface DeployOptions {
+interface DeployOptions extends ManifestFlags {
   dryRun?: boolean;
   recreate?: boolean;
   showSecrets?: boolean;
 }
 
 export function registerDeployCommand(program: Command, context: CliContext): void {
-  program
+  const command = program
     .command('deploy <manifest>')
     .description(
       'show what a manifest changes, ask, deploy it and stream the task (exit 0 only when every instance runs)',
     )
     .option('--dry-run', 'only show the changes')
     .option('--recreate', 'recreate every VM, even unchanged ones')
-    .option('--show-secrets', 'show secret-looking values in the diff')
-    .action(async (file: string, opts: DeployOptions, cmd: Command) => {
+    .option('--show-secrets', 'show secret-looking values in the diff');
+  addManifestOptions(command).action(async (file: string, opts: DeployOptions, cmd: Command) => {
       const s = await openSession(cmd, context);
-      const manifest = await readManifest(file);
+      const manifest = await readManifest(file, opts);
       const request = { manifest, recreate: Boolean(opts.recreate), showSecrets: Boolean(opts.showSecrets) };
       const diff = await s.client.post<DiffResponse>('/api/v1/deployments/diff', request);
       if (s.options.deployment && s.options.deployment !== diff.deployment) {
@@ -51,14 +52,24 @@ export function registerDeployCommand(program: Command, context: CliContext): vo
     });
 }
 
-async function readManifest(file: string): Promise<string> {
+/**
+ * The manifest text to send. With -o/-l/-v it is rendered here, as the BOSH CLI does (ops files
+ * and variables never reach the director); problems are reported in the user's own files.
+ */
+async function readManifest(file: string, flags: ManifestFlags): Promise<string> {
+  const { text, render, hasExtras } = await readManifestInputs(file, flags);
+  if (!hasExtras) return text;
+  const rendered = renderManifest(text, render);
+  // Variables left unresolved are named here, in the user's files; everything else (which depends
+  // on the director's policy) the director checks.
   try {
-    return await readFile(file, 'utf8');
+    loadManifest(text, render);
   } catch (err) {
-    throw new InvalidInputError(`Cannot read the manifest ${file}: ${(err as Error).message}.`, {
-      cause: err,
-    });
+    if (!(err instanceof InvalidManifestError)) throw err;
+    const unresolved = err.details.problems.filter((p) => p.message.startsWith('unresolved variable'));
+    if (unresolved.length > 0) throw new InvalidManifestError(unresolved, { fileName: file });
   }
+  return rendered;
 }
 
 function printDiff(diff: DiffResponse): void {

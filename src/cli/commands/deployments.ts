@@ -27,11 +27,13 @@ export function registerDeploymentsCommands(program: Command, context: CliContex
 
   program
     .command('manifest')
-    .description('print the last successfully deployed manifest of a deployment (-d)')
-    .action(async (_opts, cmd: Command) => {
+    .description('print the last successfully deployed manifest of a deployment (-d); secret-looking values are <redacted>')
+    .option('--show-secrets', 'print secret-looking values (env names with PASSWORD, SECRET, TOKEN, KEY, CREDENTIAL) as they are')
+    .action(async (opts: { showSecrets?: boolean }, cmd: Command) => {
       const s = await openSession(cmd, context);
       const { manifest } = await s.client.get<{ manifest: string }>(
         `/api/v1/deployments/${seg(requireDeployment(s.options))}/manifest`,
+        opts.showSecrets === true ? { show_secrets: 1 } : {},
       );
       if (s.options.json) printJson({ manifest });
       else process.stdout.write(manifest.endsWith('\n') ? manifest : `${manifest}\n`);

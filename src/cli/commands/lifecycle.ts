@@ -20,8 +20,8 @@ import {
 import { ExitError, EXIT_USER_ERROR, printJson } from '../output.js';
 import { checkPrerequisites } from '../prerequisites.js';
 import { globalOptions } from '../global-options.js';
-import { purgeDataDir, readDirectorNetwork } from '../purge.js';
-import { readTarget, targetConfigPath, writeTarget } from '../target.js';
+import { assertPurgeable, purgeDataDir, readDirectorNetwork } from '../purge.js';
+import { readTarget, readTargetIfAny, targetConfigPath, writeTarget, type Target } from '../target.js';
 
 interface UpOptions {
   dataDir?: string;
@@ -33,6 +33,15 @@ interface UpOptions {
 export function registerLifecycleCommands(program: Command, context: CliContext): void {
   const dataDirOf = (opts: { dataDir?: string }) =>
     resolve(opts.dataDir ?? context.env['BOSUN_DATA_DIR'] ?? DEFAULT_DATA_DIR);
+  /**
+   * The director `down` and `status` act on: --data-dir, else the one the CLI targets (its data
+   * dir, as `bosun up` recorded it), else $BOSUN_DATA_DIR or the default.
+   */
+  const targetedDataDir = async (opts: { dataDir?: string }, cmd: Command): Promise<string> => {
+    if (opts.dataDir !== undefined) return resolve(opts.dataDir);
+    const target = await readTargetIfAny(targetConfigPath(globalOptions(cmd), context.env, context.homeDir));
+    return target?.dataDir !== undefined ? resolve(target.dataDir) : dataDirOf(opts);
+  };
 
   program
     .command('up')
@@ -63,7 +72,7 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
         const liveUrl = state?.url ?? url;
         const caPem = await readFile(paths.caCert, 'utf8').catch(() => '');
         if (caPem && (await probeHealth(liveUrl, caPem))) {
-          await writeTarget(targetPath, { url: liveUrl, token: await requireToken(dataDir), caPem });
+          await writeTarget(targetPath, { url: liveUrl, token: await requireToken(dataDir), caPem, dataDir });
           say(
             `bosun director is already up at ${liveUrl} (pid ${running}, data dir ${dataDir}); CLI target: ${targetPath}.`,
           );
@@ -96,7 +105,7 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
         const caPem = await readFile(paths.caCert, 'utf8').catch(() => '');
         if (state?.pid === pid && caPem && (await probeHealth(state.url, caPem))) {
           url = state.url;
-          await writeTarget(targetPath, { url, token: await requireToken(dataDir), caPem });
+          await writeTarget(targetPath, { url, token: await requireToken(dataDir), caPem, dataDir });
           break;
         }
         if (Date.now() > deadline) {
@@ -112,16 +121,24 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
 
   program
     .command('down')
-    .description('stop the director started by `bosun up` (--purge: also delete its VMs, disks and data)')
+    .description('stop the director the CLI targets (--purge: also delete its VMs, disks and data)')
     .option(
       '--data-dir <dir>',
-      `the director's data directory (default ${DEFAULT_DATA_DIR} or $BOSUN_DATA_DIR)`,
+      `the director's data directory (default: the CLI target's, else $BOSUN_DATA_DIR or ${DEFAULT_DATA_DIR})`,
     )
     .option('--purge', 'delete every VM, disk, network namespace and file the director owns')
-    .action(async (opts: { dataDir?: string; purge?: boolean }) => {
-      const dataDir = dataDirOf(opts);
+    .action(async (opts: { dataDir?: string; purge?: boolean }, cmd: Command) => {
+      const dataDir = await targetedDataDir(opts, cmd);
       const paths = dataDirPaths(dataDir);
       const say = (line: string) => process.stdout.write(`${line}\n`);
+      if (opts.purge) {
+        // Both refusals come before anything is stopped.
+        if (context.isRoot() === false)
+          throw new InvalidInputError(
+            'bosun down --purge needs root to delete VMs and disks: run it as root.',
+          );
+        await assertPurgeable(dataDir);
+      }
       const state = await readDirectorState(dataDir);
       const pid = await readPid(paths.pidFile);
       if (pid !== null && isDirectorAlive(pid)) {
@@ -136,10 +153,6 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
       }
       await rm(paths.pidFile, { force: true });
       if (opts.purge) {
-        if (opts.purge && context.isRoot() === false)
-          throw new InvalidInputError(
-            'bosun down --purge needs root to delete VMs and disks: run it as root.',
-          );
         // The running director's state file, else the network its last start recorded: the
         // bridge of this director's config and never a default one it did not use.
         const network =
@@ -151,10 +164,14 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
   program
     .command('status')
     .description('is the director up, where, with which cloud and registry, how many deployments')
-    .action(async (_opts, cmd: Command) => {
+    .option('--data-dir <dir>', "the director of this data directory instead of the CLI's target")
+    .action(async (opts: { dataDir?: string }, cmd: Command) => {
       const options = globalOptions(cmd);
-      const path = targetConfigPath(options, context.env, context.homeDir);
-      const target = await readTarget(path);
+      const target =
+        opts.dataDir === undefined
+          ? await readTarget(targetConfigPath(options, context.env, context.homeDir))
+          : await targetOfDataDir(resolve(opts.dataDir));
+      const dataDir = target.dataDir ?? null;
       const client = new DirectorClient(target, 10_000);
       let info: DirectorInfo;
       let deployments: DeploymentSummary[];
@@ -162,8 +179,11 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
         info = await client.get<DirectorInfo>('/api/v1/info');
         deployments = await client.get<DeploymentSummary[]>('/api/v1/deployments');
       } catch (err) {
-        if (options.json) printJson({ up: false, url: target.url, error: errorMessage(err) });
-        else process.stdout.write(`director: down (${errorMessage(err)})\nurl:      ${target.url}\n`);
+        if (options.json) printJson({ up: false, url: target.url, dataDir, error: errorMessage(err) });
+        else
+          process.stdout.write(
+            `director: down (${errorMessage(err)})\nurl:      ${target.url}\n${dataDir === null ? '' : `data dir: ${dataDir}\n`}`,
+          );
         throw new ExitError(EXIT_USER_ERROR);
       }
       const status = {
@@ -174,6 +194,7 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
         cloud: info.cloud,
         registry: info.registry,
         deployments: deployments.length,
+        dataDir,
       };
       if (options.json) {
         printJson(status);
@@ -186,6 +207,7 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
           `cloud:       ${info.cloud}`,
           `registry:    ${info.registry ?? 'none'}`,
           `deployments: ${deployments.length}`,
+          ...(dataDir === null ? [] : [`data dir:    ${dataDir}`]),
         ].join('\n') + '\n',
       );
     });
@@ -194,6 +216,19 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
 function urlOf(host: string, port: number): string {
   const h = host === '0.0.0.0' ? '127.0.0.1' : host;
   return `https://${h.includes(':') ? `[${h}]` : h}:${port}`;
+}
+
+/** What `bosun up` would write to the target config for the director of `dataDir`. */
+async function targetOfDataDir(dataDir: string): Promise<Target> {
+  const paths = dataDirPaths(dataDir);
+  const token = await readAdminToken(dataDir).catch(() => null);
+  const caPem = await readFile(paths.caCert, 'utf8').catch(() => '');
+  if (!token || !caPem)
+    throw new InvalidInputError(
+      `${dataDir} holds no director (no admin token or CA): start one with \`bosun up --data-dir ${dataDir}\`.`,
+    );
+  const state = await readDirectorState(dataDir);
+  return { url: state?.url ?? urlOf('127.0.0.1', DEFAULT_DIRECTOR_PORT), token, caPem, dataDir };
 }
 
 async function requireToken(dataDir: string): Promise<string> {

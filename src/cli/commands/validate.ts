@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { formatManifestProblem, InvalidInputError, errorMessage } from '../../common/errors.js';
+import { formatManifestProblem } from '../../common/errors.js';
 import {
   loadManifest,
   planDeployment,
@@ -9,34 +8,33 @@ import {
   type LoadedManifest,
 } from '../../manifest/index.js';
 import { printJson, type GlobalOptions } from '../output.js';
+import { addManifestOptions, readManifestInputs, type ManifestFlags } from './manifest-inputs.js';
 
-interface ValidateOptions {
+interface ValidateOptions extends ManifestFlags {
   printNative?: boolean;
+  allowHostPath?: string[];
 }
 
 export function registerValidateCommand(program: Command): void {
-  program
+  const command = program
     .command('validate <manifest>')
     .description('check a deployment manifest and print a summary of what it describes')
     .option(
       '--print-native',
       "print the manifest in bosun's native shape (converts docker BOSH release manifests)",
     )
-    .action(async (file: string, _options: ValidateOptions, cmd: Command) => {
+    .option(
+      '--allow-host-path <dir>',
+      "check as a director whose host-path policy allows this VM directory (repeatable; the director's manifest_policy.allowed_host_paths)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    );
+  addManifestOptions(command).action(async (file: string, _options: ValidateOptions, cmd: Command) => {
       // optsWithGlobals reads the root's --json without importing program.ts (no import cycle).
       const options = cmd.optsWithGlobals<GlobalOptions & ValidateOptions>();
       const json = options.json === true;
-      let text: string;
-      try {
-        text = await readFile(file, 'utf8');
-      } catch (err) {
-        throw new InvalidInputError(
-          `Cannot read the manifest ${file}: ${errorMessage(err)}. Check the path and try again.`,
-          { cause: err },
-        );
-      }
+      const { text, render } = await readManifestInputs(file, options);
       // Throws InvalidManifestError (exit 1) listing every problem.
-      const loaded = loadManifest(text, { fileName: file });
+      const loaded = loadManifest(text, { ...render, allowedHostPaths: options.allowHostPath ?? [] });
       const plan = planDeployment(loaded.manifest);
       if (options.printNative && !json) {
         for (const w of loaded.warnings) process.stderr.write(`warning: ${formatManifestProblem(w)}\n`);

@@ -1,4 +1,5 @@
-import { UnavailableError } from '../../common/errors.js';
+import { CancelledError, ConflictError, InternalError, InvalidInputError, NotFoundError, UnavailableError } from '../../common/errors.js';
+import { sleep, throwIfAborted } from '../../common/waiting.js';
 import type {
   AgentApi,
   AgentState,
@@ -14,7 +15,6 @@ import type {
   Vitals,
 } from '../../common/contracts/agent-protocol.js';
 import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
-import { DiskNotFoundError } from '../cloud.js';
 
 /** What a fake agent needs from its cloud: the shared per-disk data and the failure switches. */
 export interface FakeAgentHost {
@@ -42,7 +42,8 @@ const idleVitals = (): Vitals => ({
  * An in-process agent for the fake cloud: it keeps the applied spec, pretends its containers run,
  * mounts disks (whose data lives in the cloud, so it follows a disk to a new VM) and sends
  * heartbeats. Calls to an unresponsive agent hang, then reject with UnavailableError; calls to an
- * agent whose VM is gone reject at once.
+ * agent whose VM is gone reject at once. It fails the way the real agent does, with the same
+ * typed errors (test/contract/agent-api-contract.ts runs against both).
  */
 export class FakeAgent implements AgentApi {
   private spec: InstanceSpec | null = null;
@@ -51,8 +52,16 @@ export class FakeAgent implements AgentApi {
   private readonly mounted = new Map<string, 'store' | 'migration'>();
   private timer: NodeJS.Timeout | null = null;
   private migrateFailure: { phase: MigrateDiskRequest['phase']; message: string } | null = null;
+  private migrateHold: { phase: MigrateDiskRequest['phase']; stopDelayMs: number; release: Promise<void>; resolve: () => void } | null = null;
+  /** Containers that keep the store busy: unmounting the store disk is refused while set (refused-unmount tests). */
+  storeHolders: string[] = [];
+  /** Mounts the cloud must know about (its detach refuses a disk still mounted). */
+  isMounted(diskCid: string): boolean {
+    return this.mounted.has(diskCid);
+  }
   private condition: FakeAgentCondition = 'running';
-  private readonly pending = new Map<NodeJS.Timeout, () => void>();
+  /** Released when the VM goes: hanging calls end then (rejected as unanswered) rather than never. */
+  private hanging = new AbortController();
   /** Every action called on this agent, in order (for assertions). */
   readonly calls: Array<{ action: string; args: unknown[] }> = [];
 
@@ -91,11 +100,8 @@ export class FakeAgent implements AgentApi {
     this.condition = 'gone';
     this.stopHeartbeats();
     // Hanging calls end now (rejected as unanswered) rather than never.
-    for (const [t, resolve] of this.pending) {
-      clearTimeout(t);
-      resolve();
-    }
-    this.pending.clear();
+    this.hanging.abort();
+    this.hanging = new AbortController();
   }
 
   /** A reboot: containers come back up from the last applied spec. */
@@ -165,50 +171,70 @@ export class FakeAgent implements AgentApi {
     }));
   }
 
-  async apply(spec: InstanceSpec): Promise<void> {
+  async apply(spec: InstanceSpec, options: LongActionOptions = {}): Promise<void> {
     return this.act('apply', [spec], () => {
+      if (!spec || !Array.isArray(spec.containers)) throw new InvalidInputError('apply needs an instance spec with a `containers` list.');
       this.spec = spec;
       this.applyContainers(spec);
-    });
+    }, options.signal);
   }
 
-  async start(): Promise<void> {
+  async start(options: LongActionOptions = {}): Promise<void> {
     return this.act('start', [], () => {
       this.stoppedOnPurpose = false;
       if (this.spec) this.applyContainers(this.spec);
-    });
+    }, options.signal);
   }
 
-  async stop(): Promise<void> {
+  async stop(options: LongActionOptions = {}): Promise<void> {
     return this.act('stop', [], () => {
       this.stoppedOnPurpose = true;
       for (const c of this.containers.values()) {
         c.state = 'stopped';
         c.uptimeSeconds = 0;
       }
-    });
+    }, options.signal);
   }
 
-  async drain(): Promise<void> {
-    return this.act('drain', [], () => undefined);
+  async drain(options: LongActionOptions = {}): Promise<void> {
+    return this.act('drain', [], () => undefined, options.signal);
   }
 
-  async mountDisk(request: MountDiskRequest): Promise<void> {
+  async mountDisk(request: MountDiskRequest, options: LongActionOptions = {}): Promise<void> {
     return this.act('mountDisk', [request], () => {
-      if (!this.host.diskData(request.diskCid)) throw new DiskNotFoundError(request.diskCid);
-      if (!this.host.isDiskAttachedTo(request.diskCid, this.vmCid)) {
-        throw new Error(
-          `disk ${request.diskCid} is not attached to VM ${this.vmCid}; attach it before mounting`,
+      if (!request?.diskCid || !request.hint?.path) throw new InvalidInputError('mount_disk needs {diskCid, hint: {path}}.');
+      if (!this.host.diskData(request.diskCid) || !this.host.isDiskAttachedTo(request.diskCid, this.vmCid)) {
+        throw new NotFoundError(
+          `Cannot mount disk ${request.diskCid}: its device ${request.hint.path} does not exist on VM ${this.vmCid}; check that the cloud attached it.`,
         );
       }
       this.mounted.set(request.diskCid, request.target ?? 'store');
-    });
+    }, options.signal);
   }
 
-  async unmountDisk(diskCid: string): Promise<void> {
+  async unmountDisk(diskCid: string, options: LongActionOptions = {}): Promise<void> {
     return this.act('unmountDisk', [diskCid], () => {
+      if (this.mounted.get(diskCid) === 'store' && this.storeHolders.length > 0) {
+        // As the real agent answers (src/agent/agent.ts).
+        throw new ConflictError(
+          `Cannot unmount disk ${diskCid}: containers ${this.storeHolders.map((n) => `"${n}"`).join(', ')} are running off it; the disk stays mounted and attached. Stop the instance first.`,
+          { details: { containers: [...this.storeHolders] } },
+        );
+      }
       this.mounted.delete(diskCid);
-    });
+    }, options.signal);
+  }
+
+  /**
+   * Makes the next migrate_disk of `phase` run until `release()` is called, as a long copy does.
+   * Aborting its signal stops it after `stopDelayMs` (a copier that takes a while to exit): the
+   * call rejects with a CancelledError only then, and `calls` records 'migrateDisk:stopped'.
+   */
+  holdNextMigrate(phase: MigrateDiskRequest['phase'], stopDelayMs = 0): { release: () => void } {
+    let resolve!: () => void;
+    const release = new Promise<void>((r) => (resolve = r));
+    this.migrateHold = { phase, stopDelayMs, release, resolve };
+    return { release: resolve };
   }
 
   /** Makes the next migrate_disk of `phase` fail with `message` (failure injection for resize tests). */
@@ -224,16 +250,39 @@ export class FakeAgent implements AgentApi {
     request: MigrateDiskRequest,
     options: LongActionOptions<MigrateDiskProgress> = {},
   ): Promise<MigrateDiskResult> {
-    const { onProgress } = options;
-    return this.act('migrateDisk', [request], () => {
+    const { onProgress, signal } = options;
+    if (!MIGRATE_PHASES.includes(request.phase)) {
+      throw new InvalidInputError(`migrate_disk needs "phase": one of ${MIGRATE_PHASES.join(', ')}, not ${JSON.stringify(request.phase)}.`);
+    }
+    const hold = this.migrateHold?.phase === request.phase ? this.migrateHold : null;
+    if (hold) {
+      this.migrateHold = null;
+      await this.act('migrateDisk', [request], () => undefined, signal);
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          setTimeout(() => {
+            this.calls.push({ action: 'migrateDisk:stopped', args: [request] });
+            reject(new CancelledError(`migrate_disk (${request.phase}) on agent ${this.agentId} was cancelled`));
+          }, hold.stopDelayMs);
+        };
+        if (signal?.aborted) onAbort();
+        else signal?.addEventListener('abort', onAbort, { once: true });
+        void hold.release.then(() => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        });
+      });
+    }
+    return this.act(hold ? 'migrateDisk:resumed' : 'migrateDisk', [request], () => {
       if (request.phase === 'swap') {
         if (this.migrateFailure?.phase === 'swap') {
           const { message } = this.migrateFailure;
           this.migrateFailure = null;
-          throw new Error(message);
+          throw new InternalError(message);
         }
         const { oldDiskCid, newDiskCid } = request;
-        if (!oldDiskCid || !newDiskCid || !this.mounted.has(newDiskCid)) throw new Error('swap: the new disk is not mounted');
+        if (!oldDiskCid || !newDiskCid) throw new InvalidInputError('migrate_disk "swap" needs "oldDiskCid" and "newDiskCid".');
+        if (!this.mounted.has(newDiskCid)) throw new ConflictError(`Cannot swap disks: the new disk ${newDiskCid} is not mounted at the migration target.`);
         this.mounted.delete(oldDiskCid);
         this.mounted.set(newDiskCid, 'store');
         return { bytesCopied: 0, filesCopied: 0, durationMs: 0 };
@@ -243,19 +292,19 @@ export class FakeAgent implements AgentApi {
           const data = t === target ? this.host.diskData(cid) : undefined;
           if (data) return [cid, data];
         }
-        throw new Error(`agent ${this.agentId} has no disk mounted at its ${target} target; cannot migrate`);
+        throw new ConflictError(`Cannot migrate the persistent disk: agent ${this.agentId} has no disk mounted at its ${target} target.`);
       };
       const [, from] = at('store');
       const [toCid, to] = at('migration');
       const bytes = usedBytesOf(from);
       const sizeMiB = this.host.diskSizeMiB?.(toCid);
       if (request.phase === 'copy' && sizeMiB !== undefined && bytes > sizeMiB * 1024 * 1024) {
-        throw new Error(`the new disk ${toCid} (${sizeMiB} MiB) is too small for ${bytes} bytes of data`);
+        throw new ConflictError(`The new disk ${toCid} (${sizeMiB} MiB) is too small for ${bytes} bytes of data.`);
       }
       if (this.migrateFailure?.phase === request.phase) {
         const { message } = this.migrateFailure;
         this.migrateFailure = null;
-        throw new Error(message);
+        throw new InternalError(message);
       }
       if (request.phase !== 'copy') to.clear();
       for (const [k, v] of from) to.set(k, v);
@@ -268,7 +317,7 @@ export class FakeAgent implements AgentApi {
       });
       if (request.phase === 'delta') {
         for (const [k, v] of from)
-          if (to.get(k) !== v) throw new Error(`verification failed: ${k} differs on the new disk`);
+          if (to.get(k) !== v) throw new InternalError(`The copy on the new disk does not match: ${k} differs.`);
       }
       return {
         startedAtMs: Date.now(),
@@ -287,17 +336,16 @@ export class FakeAgent implements AgentApi {
   async fetchLogs(container: string, lines?: number): Promise<string> {
     return this.act('fetchLogs', [container, lines], () => {
       const c = this.containers.get(container);
-      if (!c) throw new Error(`no container named ${container} on agent ${this.agentId}`);
+      if (!c) throw new NotFoundError(`There is no container "${container}" on this VM; \`bosun instances\` lists the containers.`);
       return `fake log of ${container} (${c.state})\n`;
     });
   }
 
   async runCommand(command: string, timeoutMs?: number): Promise<RunCommandResult> {
-    return this.act('runCommand', [command, timeoutMs], () => ({
-      exitCode: 0,
-      stdout: `${command}\n`,
-      stderr: '',
-    }));
+    return this.act('runCommand', [command, timeoutMs], () => {
+      if (typeof command !== 'string' || command === '') throw new InvalidInputError('run_command needs a non-empty `command`.');
+      return { exitCode: 0, stdout: `${command}\n`, stderr: '' };
+    });
   }
 
   /** Idle vitals plus the store disk's usage (its data's bytes), which the disk resize checks. */
@@ -318,6 +366,7 @@ export class FakeAgent implements AgentApi {
   }
 
   private jobState(): JobState {
+    if (!this.spec) return 'unknown';
     if (this.stoppedOnPurpose) return 'stopped';
     for (const c of this.containers.values()) {
       if (c.state !== 'running') return 'failing';
@@ -348,19 +397,15 @@ export class FakeAgent implements AgentApi {
   }
 
   /** Runs an action as the agent's HTTP API would answer it, honouring the injected condition. */
-  private async act<T>(action: string, args: unknown[], fn: () => T): Promise<T> {
+  private async act<T>(action: string, args: unknown[], fn: () => T, signal?: AbortSignal): Promise<T> {
     this.calls.push({ action, args });
+    // As over HTTP (src/director/agent-client/): an aborted call rejects with the abort's reason.
+    throwIfAborted(signal);
     if (this.condition === 'gone') {
       throw new UnavailableError(`agent ${this.agentId} on VM ${this.vmCid} does not answer: its VM is gone`);
     }
     if (this.condition === 'unresponsive') {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          this.pending.delete(t);
-          resolve();
-        }, this.host.unresponsiveTimeoutMs);
-        this.pending.set(t, resolve);
-      });
+      await sleep(this.host.unresponsiveTimeoutMs, this.hanging.signal).catch(() => undefined);
       throw new UnavailableError(
         `agent ${this.agentId} on VM ${this.vmCid} did not answer ${action} within ${this.host.unresponsiveTimeoutMs} ms`,
       );
@@ -370,6 +415,8 @@ export class FakeAgent implements AgentApi {
     return fn();
   }
 }
+
+const MIGRATE_PHASES: Array<MigrateDiskRequest['phase']> = ['copy', 'sync', 'delta', 'swap'];
 
 function usedBytesOf(data: Map<string, string>): number {
   let n = 0;

@@ -304,6 +304,13 @@ export class FakeCloud implements Cloud {
       this.requireVm(vmCid);
       const disk = this.requireDisk(diskCid);
       if (disk.attachedTo !== vmCid) throw new DiskNotAttachedError(vmCid, diskCid);
+      const agent = this.vms.get(vmCid)?.agent;
+      if (agent && agent.state !== 'gone' && agent.isMounted(diskCid)) {
+        // As the local cloud: a disk still mounted on a live VM is not detached.
+        throw new CloudError(
+          `cannot detach disk ${diskCid} from VM ${vmCid}: it is still mounted on the VM; unmount it first (the agent's unmount_disk) or delete the VM`,
+        );
+      }
       disk.attachedTo = null;
     });
   }
@@ -382,12 +389,12 @@ export class FakeCloud implements Cloud {
     return {
       ping: async () => resolve().ping(),
       getState: async (o) => resolve().getState(o),
-      apply: async (s) => resolve().apply(s),
-      start: async () => resolve().start(),
-      stop: async () => resolve().stop(),
-      drain: async () => resolve().drain(),
-      mountDisk: async (r) => resolve().mountDisk(r),
-      unmountDisk: async (d) => resolve().unmountDisk(d),
+      apply: async (s, o) => resolve().apply(s, o),
+      start: async (o) => resolve().start(o),
+      stop: async (o) => resolve().stop(o),
+      drain: async (o) => resolve().drain(o),
+      mountDisk: async (r, o) => resolve().mountDisk(r, o),
+      unmountDisk: async (d, o) => resolve().unmountDisk(d, o),
       listDisk: async () => resolve().listDisk(),
       fetchLogs: async (c, l) => resolve().fetchLogs(c, l),
       runCommand: async (c, t) => resolve().runCommand(c, t),

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { sleep } from './processes.js';
+import { sleep } from '../../common/waiting.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 

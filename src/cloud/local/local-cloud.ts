@@ -23,7 +23,7 @@ import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import { removeVmCgroups } from './cgroups.js';
 import { compileLocalCloudConfig, type LocalCloudConfig, type LocalCloudOptions } from './config.js';
 import { ipToNumber, numberToIp } from './ip.js';
-import { attachLoop, detachLoops, loopDevicesOf } from './loop-devices.js';
+import { attachLoop, busyLoopDevicesOf, detachLoops, loopDevicesOf, waitUntilLoopsFree } from './loop-devices.js';
 import { Mutex } from '../../common/mutex.js';
 import {
   createVmNetwork,
@@ -218,6 +218,11 @@ export class LocalCloud implements Cloud {
     await this.lock.run(async () => {
       for (const disk of await this.files.listDisks()) {
         if (disk.attachedTo !== vmCid) continue;
+        // The VM is gone, so its mounts go too: give the kernel a moment to release them before
+        // the detach, so that the disk is really free when it is attached elsewhere.
+        const busy = await waitUntilLoopsFree(this.diskFile(disk.cid), 10_000);
+        if (busy.length > 0)
+          this.logger.warn('a deleted VM\'s disk device is still in use; detaching it anyway (the kernel frees it once released)', { vmCid, diskCid: disk.cid, devices: busy });
         await detachLoops(this.diskFile(disk.cid));
         await this.files.writeDisk({ ...disk, attachedTo: null, loopDevice: null });
       }
@@ -335,6 +340,16 @@ export class LocalCloud implements Cloud {
       const vm = await this.requireVm(vmCid);
       const disk = await this.requireDisk(diskCid);
       if (disk.attachedTo !== vmCid) throw new DiskNotAttachedError(vmCid, diskCid);
+      const busy = await busyLoopDevicesOf(this.diskFile(diskCid));
+      if (busy.length > 0) {
+        // A loop detach of a mounted device is deferred by the kernel and reported as success:
+        // the records would say "detached" while the filesystem is still mounted on a live VM.
+        throw new CloudError(
+          `cannot detach disk ${diskCid} from VM ${vmCid}: its device ${busy.join(', ')} is still in use (mounted on the VM); ` +
+            'unmount it first (the agent\'s unmount_disk) or delete the VM',
+          { okToRetry: false },
+        );
+      }
       if (disk.loopDevice !== null) await this.syncVmDevice(vm, disk.loopDevice, false);
       await detachLoops(this.diskFile(diskCid));
       await this.files.writeDisk({ ...disk, attachedTo: null, loopDevice: null });
@@ -471,6 +486,8 @@ export class LocalCloud implements Cloud {
       caPem: env.caPem,
       certPem: env.certPem,
       keyPem: env.keyPem,
+      ...(env.clientCertPem === undefined ? {} : { clientCertPem: env.clientCertPem }),
+      ...(env.directorClientName === undefined ? {} : { directorClientName: env.directorClientName }),
       heartbeatIntervalMs: env.heartbeatIntervalMs,
       ...(env.registryHost === undefined ? {} : { registryHost: env.registryHost }),
       listen: { host: vm.ip, port: AGENT_PORT },

@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import { sleep } from '../../common/waiting.js';
 
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks): tells a live PID from a reused one. */
 export async function processStartTime(pid: number): Promise<string | null> {
@@ -65,10 +66,6 @@ export async function processesInPidNamespace(ns: string): Promise<number[]> {
     if (link === ns && (await isAlive(Number(name)))) found.push(Number(name));
   }
   return found;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 export async function waitFor(

@@ -119,6 +119,12 @@ export interface MountDiskRequest {
   hint: DiskHint;
   /** Where to mount: the store (default) or a migration target used while copying to a new disk. */
   target?: 'store' | 'migration';
+  /**
+   * True only for a disk the director created and never saw mounted: the agent may then format it
+   * when it has no filesystem. Absent or false: the disk may hold data and is never formatted; a
+   * disk without a filesystem is refused untouched.
+   */
+  newDisk?: boolean;
 }
 
 export interface MigrateDiskProgress {

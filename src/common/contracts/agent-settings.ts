@@ -8,6 +8,10 @@ export interface AgentSettings {
   caPem: string;
   certPem: string;
   keyPem: string;
+  /** The agent's client certificate (same key) for heartbeats and alerts; certPem when absent. */
+  clientCertPem?: string;
+  /** The common name of the director's client certificate: the only client the agent's API accepts. */
+  directorClientName?: string;
   heartbeatIntervalMs: number;
   registryHost?: string;
   /** Address and port the agent's HTTPS API listens on. */

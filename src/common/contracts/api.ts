@@ -122,7 +122,7 @@ export interface InstanceInfo {
   vmCid: string | null;
   agentId: string | null;
   ip: string | null;
-  state: 'running' | 'failing' | 'starting' | 'stopped' | 'unknown' | 'unresponsive' | 'missing';
+  state: 'running' | 'failing' | 'starting' | 'stopped' | 'unknown' | 'unresponsive' | 'missing' | 'not_created';
   desired: 'started' | 'stopped';
   diskCids: string[];
   lastHeartbeatAt: string | null;

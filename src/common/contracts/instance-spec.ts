@@ -18,6 +18,10 @@ export interface DockerDaemonSpec {
   liveRestore: boolean;
   /** Further dockerd flags, verbatim ("--flag=value"), for options bosun does not model. */
   extraArgs: string[];
+  /** Environment of the dockerd process (the release's env.http_proxy, env.https_proxy, env.no_proxy). */
+  env?: Record<string, string>;
+  /** CA certificates of private registries: the agent writes each to /etc/docker/certs.d/<domain>/ca.crt. */
+  registryCaCerts?: Array<{ domain: string; caCert: string }>;
 }
 
 /** Where a mount's host side lives. `store` paths are relative to the VM's persistent-disk mount. */
@@ -64,6 +68,8 @@ export interface ContainerSpec {
    * Docker's own RestartPolicy stays "no" either way. Added optionally by the manifest part.
    */
   restartPolicy?: 'always' | 'on-failure' | 'no';
+  /** With restartPolicy 'on-failure': restart at most this many times (`on-failure:N`), then give up (state failed). */
+  restartMaxRetries?: number;
   /** sha256 of everything above: a container whose label differs from it is replaced. */
   specHash: string;
 }
@@ -77,6 +83,7 @@ export interface DockerCreateBody {
   WorkingDir?: string;
   Hostname?: string;
   Domainname?: string;
+  MacAddress?: string;
   ExposedPorts?: Record<string, Record<string, never>>;
   Labels?: Record<string, string>;
   StopSignal?: string;

@@ -1,4 +1,5 @@
-import { Agent as HttpsAgent, request } from 'node:https';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import type { Dispatcher } from 'undici';
 import type {
   AgentApi,
   AgentState,
@@ -12,8 +13,10 @@ import type {
 } from '../../common/contracts/agent-protocol.js';
 import { AGENT_API_PREFIX } from '../../common/contracts/agent-protocol.js';
 import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
-import { TimeoutError, UnavailableError, errorMessage, fromErrorBody } from '../../common/errors.js';
-import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { CancelledError, TimeoutError, fromErrorBody } from '../../common/errors.js';
+import { createHttpsDispatcher, HttpsClient, seg, type HttpsTlsOptions } from '../../common/http/https-client.js';
+import { isRetryable } from '../../common/retry.js';
+import { abortReason, Deadline, pollUntil } from '../../common/waiting.js';
 import { agentServerIdentityCheck } from '../agent-identity.js';
 
 export interface HttpAgentClientOptions {
@@ -25,38 +28,66 @@ export interface HttpAgentClientOptions {
   keyPem: string;
   /** Timeout of one HTTP call (quick actions, task polls). */
   requestTimeoutMs?: number;
-  /** How long a long action (apply, stop …) may run before the client gives up waiting. */
+  /** How long a long action (apply, stop …) may run before the client gives up and cancels it. */
   taskTimeoutMs?: number;
   pollIntervalMs?: number;
-  /** Shared keep-alive agent (the connector passes one for all agents). */
-  httpsAgent?: HttpsAgent;
+  /** How long to wait for a cancelled task to stop before saying it may still run. */
+  cancelWaitMs?: number;
+  /** Largest answer accepted (a `fetch_logs` of a chatty container is the big one). */
+  maxResponseBytes?: number;
+  /** Shared keep-alive pool (the connector passes one per agent identity). */
+  dispatcher?: Dispatcher;
 }
 
-/** The HTTP status each error code maps to (src/common/errors.ts), to rebuild a failed task's error. */
-const STATUS_OF_CODE: Record<string, number> = {
-  invalid_input: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  not_found: 404,
-  conflict: 409,
-  cancelled: 409,
-  invalid_manifest: 422,
-  internal: 500,
-  unavailable: 503,
-  timeout: 504,
+const DEFAULTS = {
+  requestTimeoutMs: 30_000,
+  taskTimeoutMs: 30 * 60_000,
+  pollIntervalMs: 200,
+  cancelWaitMs: 60_000,
+  maxResponseBytes: 16 * 1024 * 1024,
 };
 
-const DEFAULTS = { requestTimeoutMs: 30_000, taskTimeoutMs: 30 * 60_000, pollIntervalMs: 200 };
+/** A disk copy can take hours: its caller (disk-resize.ts) bounds it with its own signal. */
+const MIGRATE_TIMEOUT_MS = 7 * 24 * 3600_000;
 
-/** The director's side of the agent wire format (src/agent/protocol.ts) over HTTPS with mutual TLS. */
+/**
+ * The TLS options the director reaches one agent with. Agent certificates issued by the director
+ * name the agent (CN), not the VM's address (unknown when the certificate is issued): the usual
+ * address check or the agent's name is accepted (src/director/agent-identity.ts).
+ */
+export function agentTlsOptions(agentId: string, tls: { caPem: string; certPem: string; keyPem: string }): HttpsTlsOptions {
+  const byName = agentServerIdentityCheck(agentId);
+  return {
+    ...tls,
+    checkServerIdentity: (host: string, cert: PeerCertificate) =>
+      checkServerIdentity(host, cert) === undefined ? undefined : byName(host, cert),
+  };
+}
+
+/**
+ * The director's side of the agent wire format (src/common/contracts/agent-protocol.ts) over
+ * HTTPS with mutual TLS. Long actions start a task and poll it; a poll that fails for lack of an
+ * answer is repeated until the task's deadline, and a task given up on (signal, deadline) is
+ * cancelled on the agent (`cancel_task`) and waited for before the call rejects.
+ */
 export class HttpAgentClient implements AgentApi {
-  private readonly httpsAgent: HttpsAgent;
-  private readonly o: Required<Omit<HttpAgentClientOptions, 'httpsAgent'>>;
+  private readonly http: HttpsClient;
+  private readonly o: typeof DEFAULTS & HttpAgentClientOptions;
+  private readonly where: string;
 
   constructor(options: HttpAgentClientOptions) {
-    this.o = { ...DEFAULTS, ...options } as Required<Omit<HttpAgentClientOptions, 'httpsAgent'>>;
-    this.httpsAgent =
-      options.httpsAgent ?? new HttpsAgent({ keepAlive: true, maxSockets: 8, ca: options.caPem, cert: options.certPem, key: options.keyPem });
+    this.o = { ...DEFAULTS, ...stripUndefined(options) };
+    this.where = `agent ${options.agentId} at ${options.baseUrl}`;
+    const tls = agentTlsOptions(options.agentId, options);
+    this.http = new HttpsClient({
+      baseUrl: options.baseUrl,
+      peerName: this.where,
+      ...(options.dispatcher ? { dispatcher: options.dispatcher } : { tls }),
+      timeoutMs: this.o.requestTimeoutMs,
+      maxResponseBytes: this.o.maxResponseBytes,
+      unreachableHint: 'check that the VM is running and its agent is up.',
+      untrustedHint: 'Another VM may have taken its address; check it with `bosun vms`.',
+    });
   }
 
   ping(): Promise<'pong'> {
@@ -67,35 +98,32 @@ export class HttpAgentClient implements AgentApi {
     return this.quick<AgentState>('get_state', { vitals: options.vitals === true });
   }
 
-  async apply(spec: InstanceSpec): Promise<void> {
-    await this.long('apply', { spec });
+  async apply(spec: InstanceSpec, options: LongActionOptions = {}): Promise<void> {
+    await this.long('apply', { spec }, options);
   }
 
-  async start(): Promise<void> {
-    await this.long('start', {});
+  async start(options: LongActionOptions = {}): Promise<void> {
+    await this.long('start', {}, options);
   }
 
-  async stop(): Promise<void> {
-    await this.long('stop', {});
+  async stop(options: LongActionOptions = {}): Promise<void> {
+    await this.long('stop', {}, options);
   }
 
-  async drain(): Promise<void> {
-    await this.long('drain', {});
+  async drain(options: LongActionOptions = {}): Promise<void> {
+    await this.long('drain', {}, options);
   }
 
-  async mountDisk(req: MountDiskRequest): Promise<void> {
-    await this.long('mount_disk', req);
+  async mountDisk(req: MountDiskRequest, options: LongActionOptions = {}): Promise<void> {
+    await this.long('mount_disk', req, options);
   }
 
-  async unmountDisk(diskCid: string): Promise<void> {
-    await this.long('unmount_disk', { diskCid });
+  async unmountDisk(diskCid: string, options: LongActionOptions = {}): Promise<void> {
+    await this.long('unmount_disk', { diskCid }, options);
   }
 
-  /** A disk copy can take hours: the caller (disk-resize.ts) applies its own timeout. */
   async migrateDisk(req: MigrateDiskRequest, options: LongActionOptions<MigrateDiskProgress> = {}): Promise<MigrateDiskResult> {
-    const { onProgress } = options;
-    const progress = onProgress === undefined ? undefined : (p: unknown): void => onProgress(p as MigrateDiskProgress);
-    return (await this.long('migrate_disk', req, progress, 7 * 24 * 3600_000)) as MigrateDiskResult;
+    return (await this.long('migrate_disk', req, options as LongActionOptions, MIGRATE_TIMEOUT_MS)) as MigrateDiskResult;
   }
 
   listDisk(): Promise<string[]> {
@@ -109,78 +137,106 @@ export class HttpAgentClient implements AgentApi {
   runCommand(command: string, timeoutMs?: number): Promise<RunCommandResult> {
     const body = timeoutMs === undefined ? { command } : { command, timeoutMs };
     // The call itself must outlive the command's own timeout.
-    return this.quick<RunCommandResult>('run_command', body, (timeoutMs ?? 60_000) + this.o.requestTimeoutMs);
+    return this.quick<RunCommandResult>('run_command', body, { timeoutMs: (timeoutMs ?? 60_000) + this.o.requestTimeoutMs });
   }
 
-  private async quick<T>(action: string, body: unknown, timeoutMs = this.o.requestTimeoutMs): Promise<T> {
-    const res = (await this.call('POST', `${AGENT_API_PREFIX}/actions/${action}`, body, timeoutMs)) as { value: T };
+  /** Closes the connection pool (only when this client made its own). */
+  close(): Promise<void> {
+    return this.http.close();
+  }
+
+  private async quick<T>(action: string, body: unknown, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<T> {
+    const res = await this.http.json<{ value: T }>('POST', `${AGENT_API_PREFIX}/actions/${action}`, { json: body, ...options });
     return res.value;
   }
 
-  private async long(action: string, body: unknown, onProgress?: (p: unknown) => void, taskTimeoutMs = this.o.taskTimeoutMs): Promise<unknown> {
-    const started = (await this.call('POST', `${AGENT_API_PREFIX}/actions/${action}`, body, this.o.requestTimeoutMs)) as { task: AgentTaskInfo };
+  private async long(action: string, body: unknown, options: LongActionOptions, taskTimeoutMs = this.o.taskTimeoutMs): Promise<unknown> {
+    const { signal, onProgress } = options;
+    const started = await this.http.json<{ task: AgentTaskInfo }>('POST', `${AGENT_API_PREFIX}/actions/${action}`, {
+      json: body,
+      ...(signal ? { signal } : {}),
+    });
     let task = started.task;
-    const deadline = Date.now() + taskTimeoutMs;
-    // Most long actions (stop, mount, start) end within tens of ms: poll soon, then back off to the
-    // interval, so that a sequence of them (a disk resize's stopped window) does not wait 200 ms each.
-    let wait = Math.min(20, this.o.pollIntervalMs);
-    while (task.state === 'running') {
-      if (Date.now() > deadline) {
-        throw new TimeoutError(`Agent ${this.o.agentId} (${this.o.baseUrl}) did not finish "${action}" within ${Math.round(taskTimeoutMs / 1000)} s (task ${task.id}); check the VM with \`bosun ssh\`.`);
-      }
-      await sleep(wait);
-      wait = Math.min(wait * 2, this.o.pollIntervalMs);
-      task = (await this.call('GET', `${AGENT_API_PREFIX}/tasks/${task.id}`, undefined, this.o.requestTimeoutMs)) as AgentTaskInfo;
-      if (task.progress !== undefined) onProgress?.(task.progress);
+    const deadline = new Deadline(
+      taskTimeoutMs,
+      `Agent ${this.o.agentId} (${this.o.baseUrl}) did not finish "${action}" (task ${task.id}); check the VM with \`bosun ssh\``,
+      signal,
+    );
+    try {
+      if (task.state === 'running') task = await this.waitForTask(task.id, deadline.signal, taskTimeoutMs, onProgress);
+    } catch (err) {
+      // Given up on (signal, deadline, a poll that cannot succeed): the task must not run on
+      // unseen. A task the agent no longer knows (it restarted) has nothing left to cancel.
+      if (isNotFound(err)) throw err;
+      const reason = deadline.signal.aborted ? abortReason(deadline.signal) : (err as Error);
+      await this.cancelTask(task.id, action, reason);
+      throw reason;
+    } finally {
+      deadline.dispose();
     }
     if (task.state === 'failed') {
-      const code = task.error?.code ?? 'internal';
-      throw fromErrorBody(STATUS_OF_CODE[code] ?? 500, { error: { code, message: task.error?.message ?? `Agent ${this.o.agentId}: "${action}" failed.` } });
+      throw fromErrorBody(undefined, { error: task.error ?? { code: 'internal', message: `Agent ${this.o.agentId}: "${action}" failed.` } });
+    }
+    if (task.state === 'cancelled') {
+      throw new CancelledError(task.error?.message ?? `Agent ${this.o.agentId}: "${action}" was cancelled on the agent (task ${task.id}).`);
     }
     return task.value;
   }
 
-  private call(method: 'GET' | 'POST', path: string, body: unknown, timeoutMs: number): Promise<unknown> {
-    const url = new URL(path, this.o.baseUrl);
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const where = `agent ${this.o.agentId} at ${this.o.baseUrl}`;
-    return new Promise((resolve, reject) => {
-      const headers: Record<string, string | number> = { accept: 'application/json' };
-      if (payload) {
-        headers['content-type'] = 'application/json';
-        headers['content-length'] = payload.length;
-      }
-      // Agent certificates issued by the director name the agent (CN), not the VM's address (unknown
-      // when the certificate is issued): accept the usual address check or the agent's name.
-      const byName = agentServerIdentityCheck(this.o.agentId);
-      const tlsCheck = { checkServerIdentity: (host: string, cert: PeerCertificate) => (checkServerIdentity(host, cert) === undefined ? undefined : byName(host, cert)) };
-      const req = request(url, { method, agent: this.httpsAgent, headers, timeout: timeoutMs, ...tlsCheck }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (err) => reject(new UnavailableError(`The connection to ${where} broke: ${errorMessage(err)}`, { cause: err })));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown;
-          try {
-            parsed = text ? JSON.parse(text) : undefined;
-          } catch {
-            parsed = undefined;
-          }
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) resolve(parsed);
-          else reject(fromErrorBody(status, parsed ?? { error: { message: `${where} answered HTTP ${status}: ${text.slice(0, 200)}` } }));
-        });
-      });
-      req.on('timeout', () => req.destroy(new TimeoutError(`No answer from ${where} within ${timeoutMs} ms (${method} ${path}); the agent may be hung or the VM gone.`)));
-      req.on('error', (err) => {
-        if (err instanceof TimeoutError) reject(err);
-        else reject(new UnavailableError(`Cannot reach ${where} (${method} ${path}): ${errorMessage(err)}; check that the VM is running and its agent is up.`, { cause: err }));
-      });
-      req.end(payload);
-    });
+  /**
+   * Polls until the task is no longer running. A poll that got no answer (timeout, connection
+   * refused or reset: errors marked retryable) is repeated; any other failure ends the wait.
+   */
+  private waitForTask(taskId: string, signal: AbortSignal | undefined, timeoutMs: number, onProgress?: (p: unknown) => void): Promise<AgentTaskInfo> {
+    // Most long actions (stop, mount, start) end within tens of ms: poll soon, then back off to the
+    // interval, so that a sequence of them (a disk resize's stopped window) does not wait 200 ms each.
+    return pollUntil(
+      async (probeSignal) => {
+        const task = await this.http.json<AgentTaskInfo>('GET', `${AGENT_API_PREFIX}/tasks/${seg(taskId)}`, { signal: probeSignal });
+        if (task.progress !== undefined) onProgress?.(task.progress);
+        return task.state === 'running' ? undefined : task;
+      },
+      {
+        // The caller's deadline (the signal) ends the wait; this one only backs it up.
+        timeoutMs: signal ? timeoutMs + 60_000 : timeoutMs,
+        intervalMs: Math.min(20, this.o.pollIntervalMs),
+        maxIntervalMs: this.o.pollIntervalMs,
+        what: `task ${taskId} on ${this.where}`,
+        ...(signal ? { signal } : {}),
+        isFatal: (err) => !isRetryable(err),
+      },
+    );
+  }
+
+  /** Asks the agent to cancel the task and waits until it stopped, so that no rollback races it. */
+  private async cancelTask(taskId: string, action: string, reason: Error): Promise<void> {
+    try {
+      await this.quick('cancel_task', { taskId });
+    } catch {
+      // An agent without cancel_task, or one that does not answer: waiting below tells what happened.
+    }
+    try {
+      await this.waitForTask(taskId, undefined, this.o.cancelWaitMs);
+    } catch (err) {
+      if (isNotFound(err)) return; // the agent restarted: the task is gone with it
+      throw new TimeoutError(
+        `Gave up on "${action}" on ${this.where} (${reason.message}), but its task ${taskId} did not stop within ` +
+          `${Math.round(this.o.cancelWaitMs / 1000)} s of being cancelled and may still be running; check the VM with \`bosun ssh\` before acting on its disks.`,
+        { cause: reason },
+      );
+    }
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+function isNotFound(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'not_found';
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** One pool per agent identity (the server check names the agent), made by the connector. */
+export function agentDispatcher(agentId: string, tls: { caPem: string; certPem: string; keyPem: string }): Dispatcher {
+  return createHttpsDispatcher(agentTlsOptions(agentId, tls));
 }

@@ -1,73 +1,53 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
-import { BosunError, toErrorBody, type ErrorBody } from '../../common/errors.js';
+import type { FastifyInstance } from 'fastify';
+import {
+  CloudError,
+  DiskAttachedElsewhereError,
+  DiskNotAttachedError,
+  DiskNotFoundError,
+  NotSupportedError,
+  VmNotFoundError,
+} from '../../cloud/cloud.js';
+import { ConflictError, InternalError, NotFoundError, UnavailableError, type BosunError } from '../../common/errors.js';
+import { installErrorHandler as install } from '../../common/http/server-errors.js';
 import type { Logger } from '../../common/logger.js';
 
 /**
- * The director's one error handler: BosunError → its status and the one error shape, fastify's
- * schema validation → 400 invalid_input, other 4xx from fastify keep their status; everything else
- * is a 500. Only 5xx are logged as errors (a 4xx is the caller's business, not an incident).
+ * The director's error handler: the one mapping of src/common/http/server-errors.ts, after cloud
+ * errors became domain errors (below).
  */
 export function installErrorHandler(app: FastifyInstance, logger: Logger): void {
-  app.setErrorHandler((err: FastifyError | BosunError | Error, request, reply) => {
-    const { status, body } = errorResponse(err);
-    if (status >= 500) {
-      logger.error('request failed', {
-        method: request.method,
-        url: routeOf(request.url),
-        status,
-        err: describe(err),
-      });
-    }
-    void reply.status(status).send(body);
-  });
-  app.setNotFoundHandler((request, reply) => {
-    const body: ErrorBody = {
-      error: {
-        code: 'not_found',
-        message: `There is no route ${request.method} ${routeOf(request.url)} on this director; see /openapi.json for the routes it serves.`,
-      },
-    };
-    void reply.status(404).send(body);
+  install(app, {
+    logger,
+    translate: cloudErrorToDomain,
+    noRoute: (method, path) =>
+      `There is no route ${method} ${path} on this director; see /openapi.json for the routes it serves.`,
   });
 }
 
-export function errorResponse(err: unknown): { status: number; body: ErrorBody } {
-  if (err instanceof BosunError) return toErrorBody(err);
-  const fe = err as Partial<FastifyError>;
-  if (fe.validation) {
-    const where = fe.validationContext ?? 'request';
-    return {
-      status: 400,
-      body: {
-        error: {
-          code: 'invalid_input',
-          message: `Invalid ${where}: ${fe.message ?? 'does not match the schema'}; see /openapi.json.`,
-          details: fe.validation,
-        },
-      },
-    };
+/**
+ * What a cloud error means to an API caller: a fencing refusal is a conflict (409) the caller can
+ * resolve, a VM or disk the cloud does not know is a 404, an operation the cloud cannot do is a
+ * 409 (the request conflicts with what this cloud supports; choose another way, e.g. resize by
+ * copy), a failure the cloud says may pass is a 503; any other cloud failure stays a 500. The
+ * cloud's error type is kept in `details.cloudError`.
+ */
+export function cloudErrorToDomain(err: unknown): unknown {
+  if (!(err instanceof CloudError)) return err;
+  const options = { cause: err, details: { cloudError: err instanceof DiskAttachedElsewhereError ? 'DiskAttachedElsewhere' : err.type } };
+  let mapped: BosunError;
+  if (err instanceof DiskAttachedElsewhereError || err instanceof DiskNotAttachedError || err instanceof NotSupportedError) {
+    mapped = new ConflictError(sentence(err.message), options);
+  } else if (err instanceof VmNotFoundError || err instanceof DiskNotFoundError) {
+    mapped = new NotFoundError(sentence(err.message), options);
+  } else if (err.okToRetry) {
+    mapped = new UnavailableError(`${sentence(err.message)} The cloud says the call may succeed when repeated; try again.`, options);
+  } else {
+    mapped = new InternalError(sentence(err.message), options);
   }
-  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return {
-      status: fe.statusCode,
-      body: {
-        error: {
-          code: fe.statusCode === 404 ? 'not_found' : 'invalid_input',
-          message: fe.message ?? 'bad request',
-        },
-      },
-    };
-  }
-  return toErrorBody(err);
+  return mapped;
 }
 
-/** The path without its query string: queries may carry names but never belong in a log line. */
-function routeOf(url: string): string {
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
-}
-
-function describe(err: unknown): { name: string; message: string; stack?: string } {
-  if (err instanceof Error) return { name: err.name, message: err.message, stack: err.stack };
-  return { name: 'Error', message: String(err) };
+function sentence(message: string): string {
+  const s = message.charAt(0).toUpperCase() + message.slice(1);
+  return /[.!?]$/.test(s) ? s : `${s}.`;
 }

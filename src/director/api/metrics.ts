@@ -6,8 +6,21 @@ const TASK_STATES: TaskState[] = ['queued', 'processing', 'done', 'error', 'canc
 /** How many recent tasks the task gauge looks at: enough for a picture, cheap enough per scrape. */
 const TASK_WINDOW = 1000;
 
+/** Label values are from fixed sets: a client's or an agent's own strings never become one. */
+const JOB_STATES: readonly string[] = ['running', 'failing', 'starting', 'stopped', 'unknown'];
+const ALERT_CATEGORIES: readonly string[] = ['container_flapping', 'container_failing', 'dockerd_failing', 'disk_full', 'agent'];
+const METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+/** `value` when it is one of `known`, else "other". */
+export function boundedLabel(value: string, known: readonly string[]): string {
+  return known.includes(value) ? value : 'other';
+}
+
 /**
- * The director's Prometheus metrics. One registry per server (not prom-client's global one), so
+ * The director's Prometheus metrics, served without a token: only aggregate counters and gauges
+ * whose label values come from fixed sets (route patterns, HTTP methods and status classes,
+ * job states, alert categories, task states), so nothing in them names a VM, a deployment or a
+ * string an agent chose. One registry per server (not prom-client's global one), so
  * that tests can run several servers in one process. Gauges read the director at scrape time.
  */
 export class ApiMetrics {
@@ -15,6 +28,20 @@ export class ApiMetrics {
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   readonly heartbeats: Counter<'job_state'>;
   readonly agentAlerts: Counter<'category'>;
+
+  /** One HTTP request; `route` is the route pattern (or "unmatched"), never the raw URL. */
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    const statusLabel = status >= 100 && status < 600 ? String(status) : 'other';
+    this.httpDuration.observe({ method: boundedLabel(method, METHODS), route, status: statusLabel }, seconds);
+  }
+
+  countHeartbeat(jobState: string): void {
+    this.heartbeats.inc({ job_state: boundedLabel(jobState, JOB_STATES) });
+  }
+
+  countAgentAlert(category: string): void {
+    this.agentAlerts.inc({ category: boundedLabel(category, ALERT_CATEGORIES) });
+  }
 
   constructor(director: DirectorService) {
     const registers = [this.registry];

@@ -21,6 +21,10 @@ export interface RouteSpec {
   body?: JsonSchema;
   /** Request body media type when it is not JSON (the image upload streams a tarball). */
   bodyMediaType?: string;
+  /** The body is a streamed upload: no JSON body limit, no request timeout (the route bounds it itself). */
+  upload?: boolean;
+  /** Largest JSON body; default: the API's manifest limit when the body has a `manifest`, else its JSON limit. */
+  bodyLimitBytes?: number;
   /** Name of the response shape in src/director/api/types.ts, for the OpenAPI description. */
   response: string;
   /** The value is sent as JSON with status 200 unless the handler already sent a reply. */

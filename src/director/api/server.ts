@@ -1,11 +1,13 @@
 import type { RequestListener } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type preParsingHookHandler } from 'fastify';
+import type { ErrorBody } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { DirectorService } from '../director-service.js';
 import type { TokenAuthenticator } from './auth.js';
 import { installErrorHandler } from './error-handler.js';
+import { formatBytes, PayloadTooLargeError, resolveApiLimits, type ApiLimits } from './limits.js';
 import { ApiMetrics } from './metrics.js';
 import { buildOpenApi } from './openapi.js';
 import type { RouteSpec } from './route-spec.js';
@@ -30,9 +32,11 @@ export interface ApiServerOptions {
   logger: Logger;
   /** Where uploaded image tarballs are streamed before the upload task takes them. */
   uploadDir: string;
+  /** The registry's blob storage, checked for room before an upload is accepted. */
+  registryStorageDir?: string;
   version: string;
-  /** Largest JSON body (manifests); tarball uploads are streamed and not limited by it. */
-  jsonBodyLimitBytes?: number;
+  /** Body sizes, upload size and request timeouts (defaults: DEFAULT_API_LIMITS). */
+  limits?: Partial<ApiLimits>;
 }
 
 export interface ListenAddress {
@@ -65,29 +69,27 @@ export class ApiServer {
 
   static async create(options: ApiServerOptions): Promise<ApiServer> {
     const { director, logger } = options;
-    const tlsOptions = {
-      cert: options.tls.certPem,
-      key: options.tls.keyPem,
-      ca: options.tls.caPem,
-      requestCert: true,
-      rejectUnauthorized: false,
-    };
+    const limits = resolveApiLimits(options.limits);
     let handler: RequestListener | undefined;
     const app = Fastify({
       logger: false,
-      bodyLimit: options.jsonBodyLimitBytes ?? 16 * 1024 * 1024,
+      bodyLimit: limits.jsonBodyBytes,
       // One handler, several listening sockets (loopback and the bridge): see listen().
       serverFactory: (h) => {
         handler = h as RequestListener;
-        return createServer(tlsOptions, h);
+        return createHttpsServer(options.tls, h);
       },
     });
     const metrics = new ApiMetrics(director);
     const routes = [
       ...directorWideRoutes(director),
-      ...deploymentRoutes(director),
+      ...deploymentRoutes(director, limits),
       ...taskRoutes(director),
-      ...imageRoutes(director, options.uploadDir),
+      ...imageRoutes(director, {
+        uploadDir: options.uploadDir,
+        ...(options.registryStorageDir === undefined ? {} : { registryStorageDir: options.registryStorageDir }),
+        limits,
+      }),
       ...stemcellRoutes(director, options.uploadDir),
       ...agentRoutes(director, metrics),
     ];
@@ -97,12 +99,34 @@ export class ApiServer {
     app.decorateRequest('bosunUser', '');
     installErrorHandler(app, logger);
     app.addContentTypeParser(TARBALL_MEDIA_TYPES, (_req, payload, done) => done(null, payload));
+    // Node's own requestTimeout is off on every socket (createHttpsServer): it would cut an image
+    // upload after 5 minutes. Requests other than uploads get this one instead.
+    if (limits.requestTimeoutMs > 0) {
+      app.addHook('onRequest', (request, reply, done) => {
+        if ((request.routeOptions.config as { upload?: boolean }).upload === true) return done();
+        const timer = setTimeout(() => {
+          if (request.raw.complete) return;
+          if (!reply.raw.headersSent) {
+            const body: ErrorBody = {
+              error: {
+                code: 'timeout',
+                message: `The request did not arrive within ${Math.round(limits.requestTimeoutMs / 1000)}s; send it again.`,
+              },
+            };
+            reply.raw.writeHead(408, { 'content-type': 'application/json', connection: 'close' });
+            reply.raw.end(JSON.stringify(body), () => request.raw.destroy());
+          } else {
+            request.raw.destroy();
+          }
+        }, limits.requestTimeoutMs);
+        timer.unref();
+        reply.raw.once('close', () => clearTimeout(timer));
+        done();
+      });
+    }
     app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
-      metrics.httpDuration.observe(
-        { method: request.method, route, status: String(reply.statusCode) },
-        reply.elapsedTime / 1000,
-      );
+      metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
       logger.debug('request', {
         method: request.method,
         route,
@@ -121,9 +145,14 @@ export class ApiServer {
     app.get('/openapi.json', { onRequest: tokenAuth(options.authenticator) }, () => openApi);
 
     for (const spec of routes) {
+      const bodyLimit = spec.upload ? undefined : (spec.bodyLimitBytes ?? defaultBodyLimit(spec, limits));
       app.route({
         method: spec.method,
         url: spec.url,
+        ...(bodyLimit === undefined ? {} : { bodyLimit }),
+        // Before fastify reads a byte: a declared length over the limit is refused with a sentence.
+        ...(bodyLimit === undefined ? {} : { preParsing: refuseDeclaredOver(bodyLimit) }),
+        config: { upload: spec.upload === true },
         schema: {
           ...(spec.params ? { params: spec.params } : {}),
           ...(spec.querystring ? { querystring: spec.querystring } : {}),
@@ -163,16 +192,7 @@ export class ApiServer {
     const handler = this.handlerRef();
     for (const address of rest) {
       if (!handler) break;
-      const server = createServer(
-        {
-          cert: this.options.tls.certPem,
-          key: this.options.tls.keyPem,
-          ca: this.options.tls.caPem,
-          requestCert: true,
-          rejectUnauthorized: false,
-        },
-        handler,
-      );
+      const server = createHttpsServer(this.options.tls, handler);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(address.port, address.host, () => {
@@ -194,6 +214,40 @@ export class ApiServer {
     this.extraServers.length = 0;
     await this.app.close();
   }
+}
+
+/**
+ * One listening socket of the API. Node's requestTimeout (5 minutes for the whole request by
+ * default) is off: an image upload may take longer; the API's own limits bound the others.
+ */
+function createHttpsServer(tls: ApiServerOptions['tls'], handler: RequestListener): Server {
+  const server = createServer(
+    { cert: tls.certPem, key: tls.keyPem, ca: tls.caPem, requestCert: true, rejectUnauthorized: false },
+    handler,
+  );
+  server.requestTimeout = 0;
+  return server;
+}
+
+/** The JSON body limit of a route: the manifest limit for bodies that carry a manifest. */
+function defaultBodyLimit(spec: RouteSpec, limits: ApiLimits): number {
+  const properties = (spec.body as { properties?: Record<string, unknown> } | undefined)?.properties;
+  return properties !== undefined && 'manifest' in properties ? limits.manifestBodyBytes : limits.jsonBodyBytes;
+}
+
+function refuseDeclaredOver(limit: number): preParsingHookHandler {
+  return (request, _reply, payload, done) => {
+    const declared = Number(request.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      done(
+        new PayloadTooLargeError(
+          `The request body (${formatBytes(declared)}) is larger than ${request.method} ${request.routeOptions.url ?? request.url} accepts (${formatBytes(limit)}); see the api: limits in the director config (docs/director.md).`,
+        ),
+      );
+      return;
+    }
+    done(null, payload);
+  };
 }
 
 function tokenAuth(authenticator: TokenAuthenticator) {

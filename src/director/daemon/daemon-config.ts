@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { durationMsSchema } from '../../common/duration.js';
 import { InvalidInputError } from '../../common/errors.js';
+import { parseSize, SIZE_PATTERN, type ApiLimits } from '../api/limits.js';
 
 /**
  * Options of the `bosun director` process: command-line flags and an optional YAML file
@@ -19,13 +21,55 @@ import { InvalidInputError } from '../../common/errors.js';
  *   health: {...}                 # health:, resurrector: and responders: are handed to the
  *   resurrector: {...}            # director as they are (src/director/health/config.ts)
  *   responders: [...]
+ *   manifest_policy:              # what manifests may use; each defaults to true
+ *     allow_privileged: false
+ *     allow_devices: false
+ *     allow_cap_adds: false
+ *     allowed_host_paths: [/etc/ssl]  # VM directories volumes may mount, read-only (docs/manifest.md)
+ *   api:                          # limits of the API (src/director/api/limits.ts)
+ *     body_limit: 1m              # JSON bodies of routes without a manifest
+ *     manifest_body_limit: 16m    # deploy, diff
+ *     upload_max_size: 16g        # an image tarball
+ *     request_timeout: 5m         # a request other than an upload must arrive within this
+ *     upload_idle_timeout: 5m     # an upload is cut when no byte arrives for this long
+ *     logs_max_size: 4m           # `bosun logs` answers longer than this are cut (and say so)
+ *   retention:                    # history kept (src/store/retention.ts); pruned at start and hourly
+ *     max_age: 720h               # finished tasks (with events), alerts, audit events older than this go
+ *     max_tasks: 2000             # the newest finished tasks kept
+ *     max_alerts: 10000
+ *     max_audit_events: 10000
+ *     prune_interval: 1h
  */
 export const DEFAULT_DIRECTOR_PORT = 25555;
 
-const duration = z.union([
-  z.number().int().nonnegative(),
-  z.string().regex(/^\d+(ms|s|m|h)$/, 'a duration such as 500ms, 30s, 5m or 1h'),
+/** The one duration syntax (src/common/duration.ts), as under health: and in the manifest. */
+const duration = durationMsSchema;
+
+const size = z.union([
+  z.number().int().positive(),
+  z.string().regex(SIZE_PATTERN, 'a size such as 512k, 16m or 20g'),
 ]);
+
+const apiSection = z
+  .object({
+    body_limit: size.optional(),
+    manifest_body_limit: size.optional(),
+    upload_max_size: size.optional(),
+    request_timeout: duration.optional(),
+    upload_idle_timeout: duration.optional(),
+    logs_max_size: size.optional(),
+  })
+  .strict();
+
+const retentionSection = z
+  .object({
+    max_age: duration.optional(),
+    max_tasks: z.number().int().positive().optional(),
+    max_alerts: z.number().int().positive().optional(),
+    max_audit_events: z.number().int().positive().optional(),
+    prune_interval: duration.optional(),
+  })
+  .strict();
 
 const fileSchema = z
   .object({
@@ -44,6 +88,18 @@ const fileSchema = z
     health: z.record(z.string(), z.unknown()).optional(),
     resurrector: z.record(z.string(), z.unknown()).optional(),
     responders: z.array(z.unknown()).optional(),
+    manifest_policy: z
+      .object({
+        allow_privileged: z.boolean().optional(),
+        allow_devices: z.boolean().optional(),
+        allow_cap_adds: z.boolean().optional(),
+        /** VM directories that manifests may mount into containers, read-only (default: none). */
+        allowed_host_paths: z.array(z.string().startsWith('/', 'an absolute directory such as /etc/ssl')).optional(),
+      })
+      .strict()
+      .optional(),
+    api: apiSection.optional(),
+    retention: retentionSection.optional(),
   })
   .strict();
 
@@ -67,12 +123,26 @@ export interface DaemonConfig {
   subnet: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   resurrectionDefault?: boolean;
+  /** manifest_policy: false forbids privileged / devices / cap_adds in manifests. */
+  manifestPolicy: { allowPrivileged: boolean; allowDevices: boolean; allowCapAdds: boolean };
+  /** manifest_policy.allowed_host_paths: VM directories that `volumes` may mount, read-only. */
+  allowedHostPaths: string[];
   stemcell?: string;
   /** The raw `health`, `resurrector` and `responders` sections, for parseHealthSettings. */
   healthSections: {
     health?: Record<string, unknown>;
     resurrector?: Record<string, unknown>;
     responders?: unknown[];
+  };
+  /** The `api:` section: body, upload and request-time limits (unset ones keep their defaults). */
+  apiLimits: Partial<ApiLimits>;
+  /** The `retention:` section, as director config fields (unset ones keep their defaults). */
+  retention: {
+    retentionMaxAgeMs?: number;
+    retentionMaxTasks?: number;
+    retentionMaxAlerts?: number;
+    retentionMaxAuditEvents?: number;
+    retentionPruneIntervalMs?: number;
   };
 }
 
@@ -103,16 +173,37 @@ export async function loadDaemonConfig(flags: DaemonFlags): Promise<DaemonConfig
     dataDir: flags.dataDir,
     listenHost: host,
     port,
-    agentTimeoutMs: ms(file.agent_timeout),
-    heartbeatIntervalMs: ms(file.heartbeat_interval),
-    agentWaitTimeoutMs: ms(file.agent_wait_timeout),
+    agentTimeoutMs: file.agent_timeout,
+    heartbeatIntervalMs: file.heartbeat_interval,
+    agentWaitTimeoutMs: file.agent_wait_timeout,
     registryPort: file.registry_port ?? 25556,
     bridgeName: file.bridge ?? 'bosun0',
     subnet: file.subnet ?? '10.244.0.0/16',
     logLevel: file.log_level ?? 'info',
     resurrectionDefault: file.resurrection,
+    manifestPolicy: {
+      allowPrivileged: file.manifest_policy?.allow_privileged ?? true,
+      allowDevices: file.manifest_policy?.allow_devices ?? true,
+      allowCapAdds: file.manifest_policy?.allow_cap_adds ?? true,
+    },
+    allowedHostPaths: file.manifest_policy?.allowed_host_paths ?? [],
     ...(file.stemcell === undefined ? {} : { stemcell: file.stemcell }),
     healthSections: { health: file.health, resurrector: file.resurrector, responders: file.responders },
+    apiLimits: {
+      jsonBodyBytes: sizeOf(file.api?.body_limit),
+      manifestBodyBytes: sizeOf(file.api?.manifest_body_limit),
+      uploadMaxBytes: sizeOf(file.api?.upload_max_size),
+      requestTimeoutMs: file.api?.request_timeout,
+      uploadIdleTimeoutMs: file.api?.upload_idle_timeout,
+      logsMaxBytes: sizeOf(file.api?.logs_max_size),
+    },
+    retention: definedOnly({
+      retentionMaxAgeMs: file.retention?.max_age,
+      retentionMaxTasks: file.retention?.max_tasks,
+      retentionMaxAlerts: file.retention?.max_alerts,
+      retentionMaxAuditEvents: file.retention?.max_audit_events,
+      retentionPruneIntervalMs: file.retention?.prune_interval,
+    }),
   };
 }
 
@@ -125,11 +216,10 @@ export function parseListen(value: string): { host: string; port: number } {
   return { host: m[1] || m[2] || '127.0.0.1', port };
 }
 
-function ms(value: number | string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value === 'number') return value;
-  const m = /^(\d+)(ms|s|m|h)$/.exec(value);
-  const n = Number(m?.[1]);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m?.[2] as 'ms' | 's' | 'm' | 'h'];
-  return n * unit;
+function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function sizeOf(value: number | string | undefined): number | undefined {
+  return value === undefined ? undefined : parseSize(value);
 }

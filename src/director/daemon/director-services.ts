@@ -7,14 +7,16 @@
 import { mkdir, rm } from 'node:fs/promises';
 import type { Cloud } from '../../cloud/cloud.js';
 import type { Logger } from '../../common/logger.js';
-import { issueCertificate, type CertificateAuthority } from '../../common/pki.js';
+import { issueCertificate, issueDirectorClientCertificate, type CertificateAuthority } from '../../common/pki.js';
 import { RegistryServer } from '../../registry/registry-server.js';
 import type { AgentConnector } from '../../common/contracts/agent-connector.js';
 import { HttpAgentConnector } from '../agent-client/http-agent-connector.js';
 import { TokenAuthenticator } from '../api/auth.js';
+import type { ApiLimits } from '../api/limits.js';
 import { ApiServer, type ListenAddress } from '../api/server.js';
 import type { DirectorConfigInput } from '../config.js';
-import { manifestModule } from '../deploy/manifest-adapter.js';
+import { manifestModuleWith } from '../deploy/manifest-adapter.js';
+import type { ManifestPolicy } from '../../manifest/index.js';
 import { Director } from '../director.js';
 import { registryAdapter } from './registry-adapter.js';
 
@@ -34,10 +36,14 @@ export interface DirectorServicesOptions {
   uploadDir: string;
   adminToken: string;
   version: string;
+  /** Body, upload and request-time limits of the API (the config file's `api:` section). */
+  apiLimits?: Partial<ApiLimits>;
   /** The director's settings; directorUrl, registryHost and ca are filled in here. */
   director: Omit<DirectorConfigInput, 'directorUrl' | 'registryHost' | 'ca'>;
   /** The config file's health/resurrector/responders sections; giving them starts the monitor. */
   health?: unknown;
+  /** What manifests may ask for beyond the defaults (the host-path policy). */
+  manifestPolicy?: ManifestPolicy;
   logger: Logger;
   /** Wraps the HTTP agent connector (benchmarks time its calls). */
   wrapAgentConnector?: (connector: AgentConnector) => AgentConnector;
@@ -64,13 +70,14 @@ export async function startDirectorServices(options: DirectorServicesOptions): P
     }
   };
   try {
-    // `both`: the same certificate serves the API and is the client certificate towards the agents.
+    // The API's server certificate, and a separate client certificate, the only one agents accept.
     const directorCert = issueCertificate(ca, {
-      commonName: 'bosun-director',
+      commonName: 'bosun-director-api',
       ipAddresses: [...new Set(['127.0.0.1', bridgeIp, ...(options.extraCertificateIps ?? [])])],
       dnsNames: ['localhost'],
-      usage: 'both',
+      usage: 'server',
     });
+    const directorClientCert = issueDirectorClientCertificate(ca);
     const registryCert = issueCertificate(ca, {
       commonName: 'bosun-registry',
       ipAddresses: [bridgeIp, '127.0.0.1'],
@@ -87,8 +94,8 @@ export async function startDirectorServices(options: DirectorServicesOptions): P
 
     const http = new HttpAgentConnector({
       caPem: ca.certPem,
-      certPem: directorCert.certPem,
-      keyPem: directorCert.keyPem,
+      certPem: directorClientCert.certPem,
+      keyPem: directorClientCert.keyPem,
     });
     const director = await Director.create({
       config: {
@@ -99,10 +106,11 @@ export async function startDirectorServices(options: DirectorServicesOptions): P
       },
       cloud: options.cloud,
       agentConnector: options.wrapAgentConnector ? options.wrapAgentConnector(http) : http,
-      manifests: manifestModule,
+      manifests: manifestModuleWith(options.manifestPolicy ?? {}),
       registry: registryAdapter({
         hostPort: registry.hostPort,
         caPem: ca.certPem,
+        authorization: registry.writeAuthorization,
         uploadDir: options.uploadDir,
         workDir: options.uploadDir,
       }),
@@ -120,7 +128,9 @@ export async function startDirectorServices(options: DirectorServicesOptions): P
       authenticator: new TokenAuthenticator([{ user: 'admin', token: options.adminToken }]),
       logger: logger.child({ component: 'api' }),
       uploadDir: options.uploadDir,
+      registryStorageDir: registry.storageDir,
       version: options.version,
+      ...(options.apiLimits === undefined ? {} : { limits: options.apiLimits }),
     });
     stops.push({ what: 'API server', stop: () => api.close() });
     const bound = await api.listen(options.listen);

@@ -66,11 +66,12 @@ export async function runDirector(
       uploadDir: paths.uploads,
       adminToken,
       version: VERSION,
+      apiLimits: config.apiLimits,
       director: {
         name: config.name,
         version: VERSION,
         dataDir: config.dataDir,
-        ...(config.agentTimeoutMs === undefined ? {} : { agentTimeoutMs: config.agentTimeoutMs }),
+        ...(config.agentTimeoutMs === undefined ? {} : { agentCallTimeoutMs: config.agentTimeoutMs }),
         ...(config.heartbeatIntervalMs === undefined
           ? {}
           : { heartbeatIntervalMs: config.heartbeatIntervalMs }),
@@ -78,12 +79,15 @@ export async function runDirector(
         ...(config.resurrectionDefault === undefined
           ? {}
           : { resurrectionDefault: config.resurrectionDefault }),
+        ...config.retention,
+        manifestPolicy: config.manifestPolicy,
         ...(config.stemcell === undefined ? {} : { stemcell: config.stemcell }),
         // The embedded local cloud (its own data dir) belongs to this director alone.
         deleteUnknownVmsAfterCrash: true,
       },
       // health: the config file's health/resurrector/responders sections; giving them starts the monitor.
       health: config.healthSections,
+      manifestPolicy: { allowedHostPaths: config.allowedHostPaths },
       logger,
       onStopError: (what, err) =>
         logger.warn(`could not stop the ${what} cleanly`, { error: errorMessage(err) }),

@@ -6,7 +6,7 @@
 import { TimeoutError, errorMessage } from '../../common/errors.js';
 import type { Cloud } from '../../cloud/cloud.js';
 import type { AgentApi } from '../../common/contracts/agent-protocol.js';
-import { sleep, withTimeout } from './timeouts.js';
+import { sleep, throwIfAborted, withDeadline } from '../../common/waiting.js';
 
 /** Optional capability of a cloud driver: the last lines a VM printed while booting (console / agent log). */
 export interface CloudWithConsoleLog {
@@ -34,7 +34,8 @@ export async function waitForAgent(options: {
   timeoutMs: number;
   pingIntervalMs: number;
   callTimeoutMs: number;
-  checkCancelled?: () => Promise<void>;
+  /** Stops the wait at once (task cancelled, lock lost). */
+  signal?: AbortSignal | undefined;
   consoleLog?: ConsoleLogReader | undefined;
 }): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
@@ -44,14 +45,14 @@ export async function waitForAgent(options: {
   let delayMs = Math.min(FIRST_PING_DELAY_MS, options.pingIntervalMs);
   for (;;) {
     try {
-      await withTimeout(options.agent.ping(), Math.min(options.callTimeoutMs, Math.max(1, deadline - Date.now())), 'ping timed out');
+      await withDeadline(Math.min(options.callTimeoutMs, Math.max(1, deadline - Date.now())), 'ping', () => options.agent.ping(), options.signal);
       return;
     } catch (err) {
+      throwIfAborted(options.signal);
       lastError = errorMessage(err);
     }
     if (Date.now() >= deadline) break;
-    await options.checkCancelled?.();
-    await sleep(Math.min(delayMs, Math.max(1, deadline - Date.now())));
+    await sleep(Math.min(delayMs, Math.max(1, deadline - Date.now())), options.signal);
     delayMs = Math.min(options.pingIntervalMs, Math.ceil(delayMs * PING_BACKOFF_FACTOR));
   }
   throw new TimeoutError(await explainAgentTimeout(options, lastError));

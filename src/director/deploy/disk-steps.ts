@@ -3,14 +3,13 @@
  * and mounted by its agent. Each check looks at the world (cloud's getDisks, agent's list_disk)
  * before acting, so repeating it after a crash is safe.
  */
-import { errorMessage } from '../../common/errors.js';
-import { DiskNotAttachedError, VmNotFoundError } from '../../cloud/cloud.js';
+import { detachIgnoringAbsent, unmountAndDetach } from '../disks/detach.js';
 import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import type { DiskRecord } from '../../store/store.js';
 import type { TaskContext } from '../tasks/task-context.js';
 import { ensureDiskSize } from './disk-size.js';
 import type { InstanceDeps, InstanceTarget } from './instance-deps.js';
-import { withTimeout } from './timeouts.js';
+import { withDeadline } from '../../common/waiting.js';
 import type { ReadyVm } from './vm-steps.js';
 
 export async function ensurePersistentDisk(deps: InstanceDeps, ctx: TaskContext, target: InstanceTarget, vm: ReadyVm): Promise<void> {
@@ -26,41 +25,45 @@ export async function ensurePersistentDisk(deps: InstanceDeps, ctx: TaskContext,
     disk = await deps.store.disks.create({ cid, sizeMiB: wanted, instanceId: target.record.id, deployment: target.record.deployment });
   }
   disk = await ensureDiskSize(deps, ctx, target, vm, disk, wanted);
-  await attachAndMount(deps, vm, disk);
+  await attachAndMount(deps, ctx, vm, disk);
 }
 
-async function attachAndMount(deps: InstanceDeps, vm: ReadyVm, disk: DiskRecord): Promise<void> {
-  const t = deps.config.agentTimeoutMs;
+async function attachAndMount(deps: InstanceDeps, ctx: TaskContext, vm: ReadyVm, disk: DiskRecord): Promise<void> {
+  const t = deps.config.agentCallTimeoutMs;
   const attached = await deps.cloud.getDisks(vm.vmCid);
   let hint: DiskHint | null = disk.hint;
   if (!attached.includes(disk.cid)) {
     hint = await deps.cloud.attachDisk(vm.vmCid, disk.cid);
     await deps.store.disks.setHint(disk.cid, hint);
   }
-  const mounted = await withTimeout(vm.agent.listDisk(), t, 'list_disk timed out');
+  const mounted = await withDeadline(t, 'list_disk', () => vm.agent.listDisk(), ctx.signal);
   if (mounted.includes(disk.cid)) return;
   if (hint === null) {
-    // Attached (e.g. by createVm) but we never saw its hint: re-attach to learn where it is.
-    await deps.cloud.detachDisk(vm.vmCid, disk.cid);
+    // Attached (e.g. by createVm) but we never saw its hint, and not mounted: re-attach to learn where it is.
+    await detachIgnoringAbsent(deps.cloud, vm.vmCid, disk.cid);
     hint = await deps.cloud.attachDisk(vm.vmCid, disk.cid);
     await deps.store.disks.setHint(disk.cid, hint);
   }
-  await withTimeout(vm.agent.mountDisk({ diskCid: disk.cid, hint }), deps.config.applyTimeoutMs, 'mount_disk timed out');
+  // Only a disk never seen mounted may be formatted by the agent (when it has no filesystem).
+  const request = { diskCid: disk.cid, hint, ...(disk.mountedBefore ? {} : { newDisk: true }) };
+  await withDeadline(deps.config.applyTimeoutMs, `mount_disk of ${disk.cid}`, (signal) => vm.agent.mountDisk(request, { signal }), ctx.signal);
+  await deps.store.disks.markMounted(disk.cid);
 }
 
-/** A disk the instance no longer needs: unmount, detach, and keep it as an orphan (never deleted here). */
+/**
+ * A disk the instance no longer needs: stop the containers (they may run off it), unmount, detach,
+ * and keep it as an orphan (never deleted here). A refused unmount stops the task with the agent's
+ * error (it names what holds the store); the disk then stays mounted, attached and the instance's.
+ */
 export async function detachAndOrphan(deps: InstanceDeps, ctx: TaskContext, vm: ReadyVm | null, disk: DiskRecord): Promise<void> {
-  if (vm !== null) {
-    try {
-      await withTimeout(vm.agent.unmountDisk(disk.cid), deps.config.agentTimeoutMs, 'unmount_disk timed out');
-    } catch (err) {
-      ctx.logger.warn('unmounting a disk before orphaning it failed', { diskCid: disk.cid, error: errorMessage(err) });
+  if (vm !== null && (await deps.cloud.getDisks(vm.vmCid)).includes(disk.cid)) {
+    const mounted = await withDeadline(deps.config.agentCallTimeoutMs, 'list_disk', () => vm.agent.listDisk(), ctx.signal);
+    if (mounted.includes(disk.cid)) {
+      ctx.logger.info('stopping the containers before the persistent disk is removed', { diskCid: disk.cid });
+      await withDeadline(deps.config.applyTimeoutMs, 'drain', (signal) => vm.agent.drain({ signal }), ctx.signal);
+      await withDeadline(deps.config.applyTimeoutMs, 'stop', (signal) => vm.agent.stop({ signal }), ctx.signal);
     }
-    try {
-      await deps.cloud.detachDisk(vm.vmCid, disk.cid);
-    } catch (err) {
-      if (!(err instanceof DiskNotAttachedError || err instanceof VmNotFoundError)) throw err;
-    }
+    await unmountAndDetach(deps.cloud, vm.agent, { vmCid: vm.vmCid, name: `VM ${vm.vmCid}` }, disk.cid, deps.config.agentCallTimeoutMs);
   }
   await deps.store.disks.orphan(disk.cid);
 }

@@ -13,6 +13,8 @@ export interface AgentCredentials {
   caPem: string;
   certPem: string;
   keyPem: string;
+  clientCertPem?: string;
+  directorClientName?: string;
 }
 
 export interface InstanceDeps {

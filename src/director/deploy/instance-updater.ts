@@ -1,18 +1,19 @@
 /**
  * Bringing one instance to its planned state, step by idempotent step:
- * (recreate: delete the old VM) → ensure VM + agent → ensure persistent disk → apply → start → watch.
- * Plus the check that lets unchanged instances be skipped, and the removal of unneeded instances.
+ * (recreate: replace the VM, keeping its disks) → ensure VM + agent → ensure persistent disk →
+ * apply → start → watch. Plus the check that lets unchanged instances be skipped, and the
+ * removal of unneeded instances.
  */
 import { errorMessage } from '../../common/errors.js';
 import type { AgentApi } from '../../common/contracts/agent-protocol.js';
+import { withDeadline } from '../../common/waiting.js';
 import type { InstanceRecord } from '../../store/store.js';
 import type { TaskContext } from '../tasks/task-context.js';
+import { applySpec, converge, type ConvergeTimeouts } from './converge.js';
 import { detachAndOrphan, ensurePersistentDisk } from './disk-steps.js';
 import type { InstanceDeps, InstanceTarget } from './instance-deps.js';
 import type { WatchTime } from './plan.js';
-import { withTimeout } from './timeouts.js';
-import { connectAgent, deleteInstanceVm, ensureVm } from './vm-steps.js';
-import { watchInstance } from './watch.js';
+import { connectAgent, deleteInstanceVm, ensureVm, recreateVm } from './vm-steps.js';
 
 /**
  * True when the instance needs nothing: same spec hash as recorded and as its agent reports, the
@@ -24,7 +25,7 @@ export async function isUpToDate(deps: InstanceDeps, target: InstanceTarget): Pr
   const agent = connectAgent(deps, r);
   if (agent === null) return false;
   try {
-    const state = await withTimeout(agent.getState(), deps.config.agentTimeoutMs, 'get_state timed out');
+    const state = await withDeadline(deps.config.agentCallTimeoutMs, `get_state of ${target.name}`, () => agent.getState());
     if (state.specHash !== target.spec.specHash) return false;
     if (r.desired === 'stopped' ? !state.stopped : state.stopped) return false;
     const disks = await deps.store.disks.activeForInstance(r.id);
@@ -41,35 +42,26 @@ export interface UpdateOptions {
   watch: WatchTime;
 }
 
+export function convergeTimeouts(deps: Pick<InstanceDeps, 'config'>): ConvergeTimeouts {
+  return { applyTimeoutMs: deps.config.applyTimeoutMs, agentCallTimeoutMs: deps.config.agentCallTimeoutMs, watchPollIntervalMs: deps.config.watchPollIntervalMs };
+}
+
 export async function updateInstance(deps: InstanceDeps, ctx: TaskContext, target: InstanceTarget, options: UpdateOptions): Promise<void> {
-  if (options.recreate && target.record.vmCid !== null) {
-    // Fencing: the disk moves to the new VM only after this deleteVm succeeded.
-    await deleteInstanceVm(deps, ctx, target.record);
-    target.record = { ...target.record, vmCid: null, agentId: null, ip: null };
-    await ctx.checkCancelled();
-  }
-  const vm = await ensureVm(deps, ctx, target);
+  // Fencing: on recreate the disks move to the new VM only after the old one's deleteVm succeeded.
+  const vm = options.recreate && target.record.vmCid !== null ? await recreateVm(deps, ctx, target) : await ensureVm(deps, ctx, target);
   await ctx.checkCancelled();
   await ensurePersistentDisk(deps, ctx, target, vm);
   await ctx.checkCancelled();
-  await withTimeout(vm.agent.apply(target.spec), deps.config.applyTimeoutMs, `apply on ${target.name} timed out`);
+  await applySpec(vm.agent, { name: target.name, desired: target.record.desired }, target.spec, convergeTimeouts(deps), ctx.signal);
   await deps.store.instances.setApplied(target.record.id, JSON.stringify(target.spec), target.spec.specHash);
   await ctx.checkCancelled();
-  await converge(deps, target.record, vm.agent, target.name, options.watch);
+  await convergeInstance(deps, ctx, target.record, vm.agent, target.name, options.watch);
 }
 
-/** Starts and watches a started instance; keeps a stopped one stopped. */
-export async function converge(deps: InstanceDeps, record: InstanceRecord, agent: AgentApi, name: string, watch: WatchTime): Promise<void> {
-  const t = deps.config.agentTimeoutMs;
-  // stop and start wait for containers (stop timeouts, dependencies, image pulls): an apply's budget.
-  if (record.desired === 'stopped') {
-    await withTimeout(agent.stop(), deps.config.applyTimeoutMs, `stop on ${name} timed out`);
-    await deps.store.instances.setJobState(record.id, 'stopped');
-    return;
-  }
-  await withTimeout(agent.start(), deps.config.applyTimeoutMs, `start on ${name} timed out`);
-  await watchInstance({ agent, instance: name, watch, pollIntervalMs: deps.config.watchPollIntervalMs, callTimeoutMs: t });
-  await deps.store.instances.setJobState(record.id, 'running');
+/** Starts and watches a started instance; keeps a stopped one stopped; records the job state reached. */
+export async function convergeInstance(deps: InstanceDeps, ctx: TaskContext, record: InstanceRecord, agent: AgentApi, name: string, watch: WatchTime): Promise<void> {
+  const state = await converge(agent, { name, desired: record.desired }, watch, convergeTimeouts(deps), ctx.signal);
+  await deps.store.instances.setJobState(record.id, state);
 }
 
 /** Deletes an instance that the manifest no longer has: its VM goes, its disks become orphans. */

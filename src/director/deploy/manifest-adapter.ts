@@ -6,12 +6,22 @@
 import type { VmNetworks } from '../../cloud/cloud.js';
 import { formatManifestProblem } from '../../common/errors.js';
 import { diffManifests, loadManifest, planDeployment } from '../../manifest/index.js';
-import type { NativeManifest } from '../../manifest/index.js';
+import type { ManifestPolicy, NativeManifest } from '../../manifest/index.js';
 import type { DiffResponse } from '../../common/contracts/api.js';
 import type { DeploymentPlan, LoadedDeploymentManifest, ManifestPort, PlannedGroup } from './plan.js';
 
 function native(loaded: LoadedDeploymentManifest): NativeManifest {
   return loaded.manifest as NativeManifest;
+}
+
+/** The manifest module under a director's policy (e.g. the VM directories volumes may mount). */
+export function manifestModuleWith(policy: ManifestPolicy): ManifestPort {
+  return { ...manifestModule, load: (text) => loadWith(text, policy) };
+}
+
+function loadWith(text: string, policy: ManifestPolicy): LoadedDeploymentManifest {
+  const loaded = loadManifest(text, policy);
+  return { name: loaded.manifest.name, manifest: loaded.manifest, warnings: loaded.warnings.map(formatManifestProblem) };
 }
 
 export const manifestModule: ManifestPort = {

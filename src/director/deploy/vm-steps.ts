@@ -1,71 +1,37 @@
 /**
- * Creating and deleting an instance's VM. Each function converges from whatever state a crashed
- * run left: a recorded VM that the cloud lost is forgotten and replaced; deleting a VM that is
- * already gone succeeds.
+ * An instance's VM during a deploy: the one createVm request builder, the ports of the shared
+ * replace-VM operation (replace-vm.ts) bound to the director's store, cloud and config, and the
+ * steps that converge from whatever state a crashed run left: a recorded VM that the cloud lost
+ * is replaced (its disks kept); deleting a VM that is already gone succeeds.
  */
-import { randomUUID } from 'node:crypto';
-import { errorMessage } from '../../common/errors.js';
-import { DiskNotAttachedError, VmNotFoundError } from '../../cloud/cloud.js';
-import type { AgentEnv, CreateVmRequest, CreateVmResult, VmNetworks } from '../../cloud/cloud.js';
+import type { AgentEnv, CreateVmRequest, VmNetworks } from '../../cloud/cloud.js';
 import type { AgentApi } from '../../common/contracts/agent-protocol.js';
 import type { InstanceRecord } from '../../store/store.js';
 import type { TaskContext } from '../tasks/task-context.js';
 import { waitForAgent } from './agent-wait.js';
 import type { InstanceDeps, InstanceTarget } from './instance-deps.js';
 import type { PlannedGroup } from './plan.js';
-import { withTimeout } from './timeouts.js';
+import { createVm, deleteVm, replaceVm, type KeptDisk, type ReadyVm, type VmPorts, type VmTimeouts } from './replace-vm.js';
+import { storeVmRecords } from './vm-records.js';
 
-export interface ReadyVm {
-  vmCid: string;
-  agentId: string;
-  ip: string | null;
-  agent: AgentApi;
-  created: boolean;
-}
+export type { ReadyVm } from './replace-vm.js';
+
+/** How long the cloud may keep reporting a VM after deleteVm during a deploy. */
+const DEPLOY_VM_DELETE_TIMEOUT_MS = 60_000;
+const VM_DELETE_POLL_MS = 200;
 
 export function connectAgent(deps: InstanceDeps, r: { vmCid: string | null; agentId: string | null; ip: string | null }): AgentApi | null {
   if (r.vmCid === null || r.agentId === null) return null;
   return deps.agents.connect({ agentId: r.agentId, vmCid: r.vmCid, ip: r.ip });
 }
 
-/** Ensures the instance has a VM in the cloud whose agent answers. */
-export async function ensureVm(deps: InstanceDeps, ctx: TaskContext, target: InstanceTarget): Promise<ReadyVm> {
-  let record = target.record;
-  if (record.vmCid !== null && record.agentId !== null) {
-    if (await deps.cloud.hasVm(record.vmCid)) {
-      const agent = deps.agents.connect({ agentId: record.agentId, vmCid: record.vmCid, ip: record.ip });
-      await waitForAgent({
-        agent,
-        cloud: deps.cloud,
-        vmCid: record.vmCid,
-        agentId: record.agentId,
-        instance: target.name,
-        timeoutMs: deps.config.agentWaitTimeoutMs,
-        pingIntervalMs: deps.config.agentPingIntervalMs,
-        callTimeoutMs: deps.config.agentTimeoutMs,
-        checkCancelled: () => ctx.checkCancelled(),
-        consoleLog: deps.consoleLog,
-      });
-      return { vmCid: record.vmCid, agentId: record.agentId, ip: record.ip, agent, created: false };
-    }
-    ctx.logger.warn('recorded VM is gone from the cloud; creating a new one', { instance: target.name, vmCid: record.vmCid });
-    // deleteVm of a VM the cloud no longer has is a no-op for the VM but frees what it still held
-    // (its disk attachments), so that the disk can move to the new VM.
-    await deps.cloud.deleteVm(record.vmCid);
-    await deps.store.vms.delete(record.vmCid);
-    await deps.store.instances.setVm(record.id, null);
-    record = { ...record, vmCid: null, agentId: null, ip: null };
-    target.record = record;
-  }
-  return createVm(deps, ctx, target);
-}
-
 /**
- * The createVm request for a new VM of an instance: a fresh agent id is passed in; its certificate
- * is issued here. Exported for the resurrector, which replaces VMs outside a deploy.
+ * The createVm request for a new VM of an instance — the only one: deploy, recreate, the
+ * resurrector and cloud-check all create VMs from it. A fresh agent id is passed in; its
+ * certificate is issued here.
  */
 export function buildCreateVmRequest(
-  deps: InstanceDeps,
+  deps: Pick<InstanceDeps, 'config' | 'agentCredentials'>,
   record: Pick<InstanceRecord, 'id' | 'deployment' | 'group' | 'index'>,
   group: Pick<PlannedGroup, 'cloudProperties' | 'networks' | 'staticIps'>,
   agentId: string,
@@ -76,12 +42,12 @@ export function buildCreateVmRequest(
     caPem: credentials.caPem,
     certPem: credentials.certPem,
     keyPem: credentials.keyPem,
+    ...(credentials.clientCertPem === undefined ? {} : { clientCertPem: credentials.clientCertPem }),
+    ...(credentials.directorClientName === undefined ? {} : { directorClientName: credentials.directorClientName }),
     heartbeatIntervalMs: deps.config.heartbeatIntervalMs,
     extra: { deployment: record.deployment, group: record.group, index: record.index, instanceId: record.id },
   };
   if (deps.config.registryHost !== undefined) env.registryHost = deps.config.registryHost;
-  // No disk_cids: disks are attached explicitly afterwards (ensurePersistentDisk), so that the
-  // director always learns each disk's hint and the order stays createVm → attach → mount.
   return {
     agentId,
     stemcell: deps.config.stemcell,
@@ -92,45 +58,91 @@ export function buildCreateVmRequest(
   };
 }
 
-async function createVm(deps: InstanceDeps, ctx: TaskContext, target: InstanceTarget): Promise<ReadyVm> {
-  const record = target.record;
-  const agentId = `agent-${randomUUID()}`;
-  deps.creatingAgents.add(agentId);
-  let created: CreateVmResult;
-  let ip: string | null;
-  try {
-    created = await deps.cloud.createVm(buildCreateVmRequest(deps, record, target.group, agentId));
-    ip = firstIp(created.networks);
-    // Recorded at once, so that a crash after this point finds (and reuses or deletes) the VM.
-    await deps.store.vms.create({ cid: created.vmCid, agentId, instanceId: record.id, ip });
-    await deps.store.instances.setVm(record.id, { vmCid: created.vmCid, agentId, ip });
-  } finally {
-    deps.creatingAgents.delete(agentId);
-  }
-  target.record = { ...record, vmCid: created.vmCid, agentId, ip, specHash: null, specJson: null };
-  const agent = deps.agents.connect({ agentId, vmCid: created.vmCid, ip });
-  await waitForAgent({
-    agent,
+/** The deploy's timeouts for the replace-VM operation (the resurrector has its own). */
+export function deployVmTimeouts(deps: Pick<InstanceDeps, 'config'>): VmTimeouts {
+  return {
+    agentCallTimeoutMs: deps.config.agentCallTimeoutMs,
+    applyTimeoutMs: deps.config.applyTimeoutMs,
+    agentWaitTimeoutMs: deps.config.agentWaitTimeoutMs,
+    agentPingIntervalMs: deps.config.agentPingIntervalMs,
+    vmDeleteTimeoutMs: DEPLOY_VM_DELETE_TIMEOUT_MS,
+    pollIntervalMs: VM_DELETE_POLL_MS,
+  };
+}
+
+/** The replace-VM operation's ports on the director's store and cloud; new VMs are of `group` (its cloud properties and networks). */
+export function vmPorts(
+  deps: InstanceDeps,
+  group: (owner: Pick<InstanceRecord, 'deployment' | 'group' | 'index'>) => Promise<Pick<PlannedGroup, 'cloudProperties' | 'networks' | 'staticIps'>>,
+  timeouts: VmTimeouts = deployVmTimeouts(deps),
+): VmPorts {
+  return {
     cloud: deps.cloud,
-    vmCid: created.vmCid,
-    agentId,
-    instance: target.name,
-    timeoutMs: deps.config.agentWaitTimeoutMs,
-    pingIntervalMs: deps.config.agentPingIntervalMs,
-    callTimeoutMs: deps.config.agentTimeoutMs,
-    checkCancelled: () => ctx.checkCancelled(),
+    agents: deps.agents,
+    records: storeVmRecords(deps.store),
+    logger: deps.logger,
+    directorName: deps.config.name,
+    newVmRequest: async (owner, agentId) => buildCreateVmRequest(deps, owner, await group(owner), agentId),
+    creatingAgents: deps.creatingAgents,
     consoleLog: deps.consoleLog,
-  });
-  await deps.cloud.setVmMetadata(created.vmCid, {
-    director: deps.config.name,
-    deployment: record.deployment,
-    instanceGroup: record.group,
-    index: String(record.index),
-    id: record.id,
-    name: `${record.group}/${record.id}`,
-    createdAt: new Date().toISOString(),
-  });
-  return { vmCid: created.vmCid, agentId, ip, agent, created: true };
+    timeouts,
+  };
+}
+
+function targetPorts(deps: InstanceDeps, target: InstanceTarget): VmPorts {
+  return vmPorts(deps, () => Promise.resolve(target.group));
+}
+
+async function keptDisks(deps: InstanceDeps, instanceId: string): Promise<KeptDisk[]> {
+  return (await deps.store.disks.activeForInstance(instanceId)).map((d) => ({ cid: d.cid, hint: d.hint }));
+}
+
+/** Ensures the instance has a VM in the cloud whose agent answers. */
+export async function ensureVm(deps: InstanceDeps, ctx: TaskContext, target: InstanceTarget): Promise<ReadyVm> {
+  const record = target.record;
+  const ports = targetPorts(deps, target);
+  let vm: ReadyVm;
+  if (record.vmCid !== null && record.agentId !== null && (await deps.cloud.hasVm(record.vmCid))) {
+    const agent = deps.agents.connect({ agentId: record.agentId, vmCid: record.vmCid, ip: record.ip });
+    await waitForAgent({
+      agent,
+      cloud: deps.cloud,
+      vmCid: record.vmCid,
+      agentId: record.agentId,
+      instance: target.name,
+      timeoutMs: deps.config.agentWaitTimeoutMs,
+      pingIntervalMs: deps.config.agentPingIntervalMs,
+      callTimeoutMs: deps.config.agentCallTimeoutMs,
+      signal: ctx.signal,
+      consoleLog: deps.consoleLog,
+    });
+    return { vmCid: record.vmCid, agentId: record.agentId, ip: record.ip, agent, created: false };
+  }
+  if (record.vmCid !== null) {
+    ctx.logger.warn('recorded VM is gone from the cloud; creating a new one', { instance: target.name, vmCid: record.vmCid });
+    // deleteVm of a VM the cloud no longer has frees what it still held (its disk attachments).
+    vm = await replaceVm(ports, record, await keptDisks(deps, record.id), { drain: false, signal: ctx.signal });
+  } else {
+    vm = await createVm(ports, record, { signal: ctx.signal });
+  }
+  target.record = { ...record, vmCid: vm.vmCid, agentId: vm.agentId, ip: vm.ip, specHash: null, specJson: null };
+  return vm;
+}
+
+/** recreate: replaces the instance's VM (drained first), keeping its disks. */
+export async function recreateVm(deps: InstanceDeps, ctx: TaskContext, target: InstanceTarget): Promise<ReadyVm> {
+  const vm = await replaceVm(targetPorts(deps, target), target.record, await keptDisks(deps, target.record.id), { drain: true, signal: ctx.signal });
+  target.record = { ...target.record, vmCid: vm.vmCid, agentId: vm.agentId, ip: vm.ip, specHash: null, specJson: null };
+  return vm;
+}
+
+/**
+ * Deletes the instance's VM (drained first, see replace-vm.ts). The disks stay recorded as the
+ * instance's; only after this returns may a disk be attached elsewhere.
+ */
+export async function deleteInstanceVm(deps: InstanceDeps, ctx: TaskContext, record: InstanceRecord): Promise<void> {
+  const ports = vmPorts(deps, () => Promise.reject(new Error('no VM is created while deleting one')));
+  await deleteVm(ports, record, await keptDisks(deps, record.id), { drain: true, signal: ctx.signal });
 }
 
 /** The group's networks with this instance's static address filled in, where the manifest gives one. */
@@ -141,45 +153,4 @@ function networksOf(group: Pick<PlannedGroup, 'networks' | 'staticIps'>, index: 
     out[name] = ip === undefined ? { ...n } : { ...n, ip };
   }
   return out;
-}
-
-function firstIp(networks: Record<string, { ip: string }>): string | null {
-  for (const n of Object.values(networks)) if (n.ip !== '') return n.ip;
-  return null;
-}
-
-/**
- * Deletes the instance's VM: stop containers and unmount disks through the agent (best effort: an
- * unresponsive agent must not block deleting its VM), detach the disks, delete the VM. The disks
- * stay recorded as the instance's; only after this returns may a disk be attached elsewhere.
- */
-export async function deleteInstanceVm(deps: InstanceDeps, ctx: TaskContext, record: InstanceRecord): Promise<void> {
-  if (record.vmCid === null) return;
-  const vmCid = record.vmCid;
-  const disks = await deps.store.disks.activeForInstance(record.id);
-  const agent = connectAgent(deps, record);
-  if (agent !== null) {
-    const t = deps.config.agentTimeoutMs;
-    try {
-      // Graceful: each container gets its stop timeout (an unreachable agent fails the call quickly).
-      await withTimeout(agent.stop(), deps.config.applyTimeoutMs, 'stop timed out');
-      for (const d of disks) await withTimeout(agent.unmountDisk(d.cid), t, 'unmount_disk timed out');
-    } catch (err) {
-      ctx.logger.warn('agent did not stop/unmount cleanly before VM deletion; deleting the VM anyway', {
-        vmCid,
-        error: errorMessage(err),
-      });
-    }
-  }
-  for (const d of disks) {
-    try {
-      await deps.cloud.detachDisk(vmCid, d.cid);
-    } catch (err) {
-      if (!(err instanceof DiskNotAttachedError || err instanceof VmNotFoundError)) throw err;
-    }
-    await deps.store.disks.setHint(d.cid, null);
-  }
-  await deps.cloud.deleteVm(vmCid);
-  await deps.store.vms.delete(vmCid);
-  await deps.store.instances.setVm(record.id, null);
 }

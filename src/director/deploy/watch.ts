@@ -1,12 +1,13 @@
 /**
  * Watching an updated instance (BOSH's canary/update watch time): wait `minMs`, then poll
- * get_state until every container runs, up to `maxMs`. The failure names the instance, the
- * container that is not running and the last lines it printed.
+ * get_state until it is running, up to `maxMs`. The failure names the instance, the container
+ * that is not running and the last lines it printed. Deploy, recreate, the resurrector and
+ * cloud-check all watch with it, so "running" means one thing.
  */
 import { BosunError, errorMessage } from '../../common/errors.js';
 import type { AgentApi, AgentState, ContainerState } from '../../common/contracts/agent-protocol.js';
 import type { WatchTime } from './plan.js';
-import { sleep, withTimeout } from './timeouts.js';
+import { sleep, throwIfAborted, withDeadline } from '../../common/waiting.js';
 
 export class InstanceNotRunningError extends BosunError {
   constructor(message: string) {
@@ -14,8 +15,14 @@ export class InstanceNotRunningError extends BosunError {
   }
 }
 
-export function allRunning(state: AgentState): boolean {
-  return state.jobState === 'running' && state.containers.every((c) => c.state === 'running');
+/**
+ * The one definition of a running instance: its agent's job state is `running`. The agent sets
+ * it only when dockerd runs and every container runs with none flapping, failed or unhealthy;
+ * it is also what heartbeats, `bosun instances` and `bosun vms` show, so the director does not
+ * second-guess it with a rule of its own.
+ */
+export function isRunning(state: Pick<AgentState, 'jobState'>): boolean {
+  return state.jobState === 'running';
 }
 
 export async function watchInstance(options: {
@@ -24,22 +31,24 @@ export async function watchInstance(options: {
   watch: WatchTime;
   pollIntervalMs: number;
   callTimeoutMs: number;
+  signal?: AbortSignal | undefined;
 }): Promise<void> {
   const start = Date.now();
-  await sleep(options.watch.minMs);
+  await sleep(options.watch.minMs, options.signal);
   let last: AgentState | undefined;
   let lastError: string | undefined;
   for (;;) {
     try {
-      last = await withTimeout(options.agent.getState(), options.callTimeoutMs, 'get_state timed out');
+      last = await withDeadline(options.callTimeoutMs, 'get_state', () => options.agent.getState(), options.signal);
       lastError = undefined;
-      if (allRunning(last)) return;
+      if (isRunning(last)) return;
     } catch (err) {
+      throwIfAborted(options.signal);
       lastError = errorMessage(err);
     }
     const left = options.watch.maxMs - (Date.now() - start);
     if (left <= 0) break;
-    await sleep(Math.min(options.pollIntervalMs, left));
+    await sleep(Math.min(options.pollIntervalMs, left), options.signal);
   }
   throw new InstanceNotRunningError(await explainNotRunning(options, last, lastError));
 }
@@ -64,7 +73,7 @@ async function explainNotRunning(
     let log = c.lastLogLines;
     if (log === undefined || log.length === 0) {
       try {
-        log = (await withTimeout(o.agent.fetchLogs(c.name, 20), o.callTimeoutMs, 'fetch_logs timed out')).split('\n').filter((l) => l !== '');
+        log = (await withDeadline(o.callTimeoutMs, 'fetch_logs', () => o.agent.fetchLogs(c.name, 20))).split('\n').filter((l) => l !== '');
       } catch {
         log = [];
       }

@@ -7,7 +7,6 @@
 import { errorMessage } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { Store } from '../../store/store.js';
-import { DiskMigrations } from './disk-migrations.js';
 
 export const DEFAULT_ORPHANED_DISK_RETENTION_MS = 5 * 24 * 3600_000;
 
@@ -24,7 +23,7 @@ export async function sweepOrphanedDisks(
   retentionMs: number,
   now = Date.now(),
 ): Promise<string[]> {
-  const inUse = await new DiskMigrations(deps.store.db).inUse();
+  const inUse = await deps.store.diskMigrations.inUse();
   const expired = (await deps.store.disks.list({ orphaned: true })).filter(
     (d) => d.orphanedAt !== null && now - Date.parse(d.orphanedAt) >= retentionMs && !inUse.has(d.cid),
   );

@@ -6,13 +6,13 @@
  */
 import { z } from 'zod';
 import { InvalidInputError } from '../../common/errors.js';
-import { parseDurationMs } from '../../manifest/units.js';
+import { durationMsSchema } from '../../common/duration.js';
 
 export interface HealthConfig {
   /** Interval the agents are told to heartbeat at. */
   heartbeatIntervalMs: number;
-  /** An agent without a heartbeat for this long is unresponsive. */
-  agentTimeoutMs: number;
+  /** An agent without a heartbeat for this long is unresponsive (the config's health.agent_timeout). */
+  heartbeatTimeoutMs: number;
   /** How often instances, VMs and heartbeats are analysed. */
   analyzeIntervalMs: number;
   /** A VM or agent nobody owns is reported once it was seen for this long (BOSH: rogue_agent_alert 120 s). */
@@ -91,7 +91,7 @@ export interface HealthSettings {
 
 export const DEFAULT_HEALTH: HealthConfig = {
   heartbeatIntervalMs: 2_000,
-  agentTimeoutMs: 10_000,
+  heartbeatTimeoutMs: 10_000,
   analyzeIntervalMs: 1_000,
   rogueAlertMs: 120_000,
   diskFullPercent: 90,
@@ -107,14 +107,7 @@ export const DEFAULT_RESURRECTOR: ResurrectorConfig = {
   watchTimeoutMs: 120_000,
 };
 
-const duration = z.string().transform((v, ctx) => {
-  const p = parseDurationMs(v);
-  if (p.error !== undefined) {
-    ctx.addIssue({ code: 'custom', message: p.error });
-    return z.NEVER;
-  }
-  return p.value;
-});
+const duration = durationMsSchema;
 // Severity filter: a responder only gets alerts at least this severe (1 most severe … 4 least).
 const minSeverity = z.number().int().min(1).max(4).default(4);
 
@@ -197,7 +190,7 @@ const rawSchema = z
 export function parseHealthSettings(
   raw: unknown,
   /** Values from the director's own config (top-level agent_timeout, heartbeat_interval, resurrection), used where these sections are silent. */
-  fallback: { heartbeatIntervalMs?: number; agentTimeoutMs?: number; resurrectionEnabled?: boolean } = {},
+  fallback: { heartbeatIntervalMs?: number; agentCallTimeoutMs?: number; resurrectionEnabled?: boolean } = {},
 ): HealthSettings {
   const parsed = rawSchema.safeParse(raw ?? {});
   if (!parsed.success) {
@@ -210,20 +203,20 @@ export function parseHealthSettings(
   const health: HealthConfig = {
     heartbeatIntervalMs:
       h.heartbeat_interval ?? fallback.heartbeatIntervalMs ?? DEFAULT_HEALTH.heartbeatIntervalMs,
-    agentTimeoutMs: h.agent_timeout ?? DEFAULT_HEALTH.agentTimeoutMs,
+    heartbeatTimeoutMs: h.agent_timeout ?? DEFAULT_HEALTH.heartbeatTimeoutMs,
     analyzeIntervalMs: h.analyze_interval ?? DEFAULT_HEALTH.analyzeIntervalMs,
     rogueAlertMs: h.rogue_alert ?? DEFAULT_HEALTH.rogueAlertMs,
     diskFullPercent: h.disk_full_percent ?? DEFAULT_HEALTH.diskFullPercent,
     agentAlertRepeatMs: h.agent_alert_repeat ?? DEFAULT_HEALTH.agentAlertRepeatMs,
   };
-  if (h.agent_timeout === undefined && fallback.agentTimeoutMs !== undefined) {
-    // The director's own agent_timeout (also its quick-call timeout) may be short; a heartbeat
-    // timeout must still leave room for two missed heartbeats.
-    health.agentTimeoutMs = Math.max(fallback.agentTimeoutMs, 2 * health.heartbeatIntervalMs + 1_000);
+  if (h.agent_timeout === undefined && fallback.agentCallTimeoutMs !== undefined) {
+    // Without health.agent_timeout, an agent is unresponsive after the director's agent-call
+    // timeout (top-level agent_timeout), as before; it must still leave room for two missed heartbeats.
+    health.heartbeatTimeoutMs = Math.max(fallback.agentCallTimeoutMs, 2 * health.heartbeatIntervalMs + 1_000);
   }
-  if (health.agentTimeoutMs <= health.heartbeatIntervalMs) {
+  if (health.heartbeatTimeoutMs <= health.heartbeatIntervalMs) {
     throw new InvalidInputError(
-      `health.agent_timeout (${health.agentTimeoutMs} ms) must be longer than health.heartbeat_interval ` +
+      `health.agent_timeout (${health.heartbeatTimeoutMs} ms) must be longer than health.heartbeat_interval ` +
         `(${health.heartbeatIntervalMs} ms), or every agent would look unresponsive; raise agent_timeout.`,
     );
   }

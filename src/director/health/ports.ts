@@ -1,10 +1,9 @@
 /**
  * What the health monitor, the resurrector and cloud-check need from the rest of the director.
  * They are small on purpose: the director wires them to the store, the task runner and the
- * deployer (src/director/health/wiring.ts), and tests wire them to in-memory fakes.
+ * deployer (src/director/self-healing.ts), and tests wire them to in-memory fakes.
  */
 import type { Alert } from '../../common/contracts/api.js';
-import type { CreateVmRequest } from '../../cloud/cloud.js';
 import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
 
@@ -52,7 +51,7 @@ export interface HealthStore {
     instanceId: string,
     vm: { vmCid: string; agentId: string; ip: string | null } | null,
   ): Promise<void>;
-  setDiskHint(diskCid: string, hint: DiskHint): Promise<void>;
+  setDiskHint(diskCid: string, hint: DiskHint | null): Promise<void>;
   /** Forgets a disk record (the disk itself is not touched). */
   deleteDiskRecord(diskCid: string): Promise<void>;
   /** Makes `diskCid` an active disk of the instance (it may have been orphaned). */
@@ -101,13 +100,9 @@ export interface TaskRunnerPort {
    */
   submit(
     options: { deployment: string; description: string; user: string },
-    body: (log: (step: TaskStep) => void) => Promise<unknown>,
+    /** `signal` aborts when the task must stop (cancelled, or it lost its lock). */
+    body: (log: (step: TaskStep) => void, signal?: AbortSignal) => Promise<unknown>,
   ): Promise<TaskHandle>;
-}
-
-/** Builds the cloud request for a new VM of an instance (agent env, certificates, networks …). */
-export interface VmRequestBuilder {
-  build(instance: MonitoredInstance): Promise<CreateVmRequest>;
 }
 
 export type Clock = () => number;

@@ -10,9 +10,9 @@ import { policyFor, resolveMaxInFlight, updateBatches } from '../deploy/batches.
 import type { Deployer } from '../deploy/deployer.js';
 import { instanceName } from '../deploy/instance-deps.js';
 import type { InstanceDeps, InstanceTarget } from '../deploy/instance-deps.js';
-import { converge, updateInstance } from '../deploy/instance-updater.js';
+import { convergeInstance, updateInstance } from '../deploy/instance-updater.js';
 import type { DeploymentPlan } from '../deploy/plan.js';
-import { withTimeout } from '../deploy/timeouts.js';
+import { withDeadline } from '../../common/waiting.js';
 import { connectAgent } from '../deploy/vm-steps.js';
 import type { TaskContext } from '../tasks/task-context.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
@@ -81,7 +81,7 @@ export class InstanceJobs {
         await store.instances.setDesired(target.record.id, 'stopped');
         const agent = connectAgent(this.deps, target.record);
         // A stop waits for each container's stop timeout: an apply's budget, not a quick call's.
-        if (agent !== null) await withTimeout(agent.stop(), this.deps.config.applyTimeoutMs, `stop on ${target.name} timed out`);
+        if (agent !== null) await withDeadline(this.deps.config.applyTimeoutMs, `stop on ${target.name}`, (signal) => agent.stop({ signal }), ctx.signal);
         await store.instances.setJobState(target.record.id, 'stopped');
         return;
       }
@@ -99,9 +99,9 @@ export class InstanceJobs {
           await updateInstance(this.deps, ctx, target, { recreate: false, watch });
           return;
         }
-        await withTimeout(agent.stop(), this.deps.config.applyTimeoutMs, `stop on ${target.name} timed out`);
+        await withDeadline(this.deps.config.applyTimeoutMs, `stop on ${target.name}`, (signal) => agent.stop({ signal }), ctx.signal);
         await ctx.checkCancelled();
-        await converge(this.deps, target.record, agent, target.name, watch);
+        await convergeInstance(this.deps, ctx, target.record, agent, target.name, watch);
         return;
       }
       case 'recreate':

@@ -14,6 +14,7 @@
  */
 import type { Logger } from '../../common/logger.js';
 import { ConflictError, errorMessage } from '../../common/errors.js';
+import { throwIfAborted } from '../../common/waiting.js';
 import { Severity, type AlertCenter } from '../health/alerts.js';
 import type { ResurrectorConfig } from '../health/config.js';
 import type { DeploymentHealthListener, UnhealthyInstance } from '../health/health-monitor.js';
@@ -27,7 +28,7 @@ import {
   type TaskStep,
 } from '../health/ports.js';
 import { MeltdownGuard } from './meltdown.js';
-import type { InstanceRecreator } from './recreate-vm.js';
+import type { InstanceRecreator } from './instance-recreator.js';
 
 const MAX_RETRY_MS = 600_000;
 export const RESURRECTOR_USER = 'health_monitor';
@@ -179,7 +180,7 @@ export class Resurrector implements DeploymentHealthListener {
     try {
       const handle = await this.deps.tasks.submit(
         { deployment, description: `scan and fix: recreate ${names}`, user: RESURRECTOR_USER },
-        (log) => this.resurrect(deployment, due, log),
+        (log, signal) => this.resurrect(deployment, due, log, signal),
       );
       const p = handle.done.finally(() => {
         this.inFlight.delete(deployment);
@@ -253,6 +254,7 @@ export class Resurrector implements DeploymentHealthListener {
     deployment: string,
     due: readonly UnhealthyInstance[],
     log: (s: TaskStep) => void,
+    signal?: AbortSignal,
   ): Promise<ResurrectionResult> {
     const result: ResurrectionResult = { resurrected: [], failed: [], skipped: [] };
     try {
@@ -274,7 +276,9 @@ export class Resurrector implements DeploymentHealthListener {
           result.skipped.push(name);
           continue;
         }
-        await this.resurrectOne(deployment, inst, u.problem, log, result);
+        // A task that lost its lock (or was cancelled) touches no further instance.
+        throwIfAborted(signal);
+        await this.resurrectOne(deployment, inst, u.problem, log, result, signal);
       }
     } catch (err) {
       // Something outside one instance's recreation broke (the store …): every instance not yet
@@ -301,6 +305,7 @@ export class Resurrector implements DeploymentHealthListener {
     problem: UnhealthyInstance['problem'],
     log: (s: TaskStep) => void,
     result: ResurrectionResult,
+    signal?: AbortSignal,
   ): Promise<void> {
     const name = instanceName(inst);
     const why =
@@ -319,7 +324,7 @@ export class Resurrector implements DeploymentHealthListener {
       instance: name,
     });
     try {
-      const after = await this.deps.recreator.recreate(inst, log);
+      const after = await this.deps.recreator.recreate(inst, log, signal);
       this.retry.delete(retryKey(inst));
       this.deps.onRecreated?.(inst, after);
       result.resurrected.push({ instance: name, oldVmCid: inst.vmCid, newVmCid: after.vmCid });

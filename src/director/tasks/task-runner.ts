@@ -10,6 +10,7 @@ import type { Store } from '../../store/store.js';
 import type { TaskInfo, TaskState } from '../../common/contracts/api.js';
 import type { TaskContext, TaskEventInput } from './task-context.js';
 import { scrubSecrets } from './task-context.js';
+import { LockKeeper } from './lock-keeper.js';
 import { assertTransition, isFinished } from './task-state.js';
 
 export interface EnqueueOptions {
@@ -29,12 +30,16 @@ export interface TaskRunnerOptions {
 
 const DEFAULT_LOCK_TTL_MS = 10 * 60 * 1000;
 
+const DEPLOYMENT_LOCK_PREFIX = 'deployment:';
+
 export function deploymentLock(name: string): string {
-  return `deployment:${name}`;
+  return `${DEPLOYMENT_LOCK_PREFIX}${name}`;
 }
 
 export class TaskRunner {
   private readonly running = new Map<number, Promise<void>>();
+  /** Aborted when an operator cancels a processing task (its context's signal follows it). */
+  private readonly cancels = new Map<number, AbortController>();
   private readonly lockTtlMs: number;
 
   constructor(
@@ -69,6 +74,7 @@ export class TaskRunner {
     const lockNames = options.locks ?? (options.deployment !== null ? [deploymentLock(options.deployment)] : []);
     const task = await this.store.tasks.create({ description: options.description, deployment: options.deployment, user: options.user, state: 'queued' });
     const taken: string[] = [];
+    const takenAtMs = Date.now();
     for (const name of lockNames) {
       const r = await this.store.locks.acquire(name, task.id, this.lockTtlMs);
       if (!r.acquired) {
@@ -80,15 +86,15 @@ export class TaskRunner {
       taken.push(name);
     }
     await this.audit(task.id, options, 'start');
-    const run = this.run(task.id, options, taken, fn).finally(() => this.running.delete(task.id));
+    const run = this.run(task.id, options, taken, takenAtMs, fn).finally(() => this.running.delete(task.id));
     this.running.set(task.id, run);
     return this.get(task.id);
   }
 
-  /** Deployments whose lock a task holds right now (the health monitor leaves those alone). */
+  /** Deployments whose lock a task holds right now (the health monitor and cloud-check leave those alone). */
   async lockedDeployments(): Promise<Set<string>> {
     const locks = await this.store.locks.list();
-    return new Set(locks.filter((l) => l.name.startsWith('deployment:')).map((l) => l.name.slice('deployment:'.length)));
+    return new Set(locks.filter((l) => l.name.startsWith(DEPLOYMENT_LOCK_PREFIX)).map((l) => l.name.slice(DEPLOYMENT_LOCK_PREFIX.length)));
   }
 
   async get(id: number): Promise<TaskInfo> {
@@ -116,18 +122,18 @@ export class TaskRunner {
       await this.store.tasks.update(id, { state: 'cancelled', cancelRequested: true, endedAt: new Date().toISOString() });
     } else if (t.state === 'processing') {
       await this.store.tasks.update(id, { state: 'cancelling', cancelRequested: true });
+      this.cancels.get(id)?.abort(cancelledError(id));
     }
     return this.get(id);
   }
 
-  private async run(taskId: number, options: EnqueueOptions, locks: string[], fn: TaskFn): Promise<void> {
+  private async run(taskId: number, options: EnqueueOptions, locks: string[], takenAtMs: number, fn: TaskFn): Promise<void> {
+    const logger = this.logger.child({ taskId });
+    const keeper = new LockKeeper(this.store.locks, taskId, locks, this.lockTtlMs, logger, takenAtMs);
+    const cancel = new AbortController();
+    this.cancels.set(taskId, cancel);
     // Let enqueue() return the queued task before the work starts.
     await new Promise((r) => setImmediate(r));
-    const logger = this.logger.child({ taskId });
-    const renew = setInterval(() => {
-      for (const name of locks) void this.store.locks.renew(name, taskId, this.lockTtlMs).catch(() => undefined);
-    }, Math.max(1000, this.lockTtlMs / 3));
-    renew.unref();
     let state: TaskState = 'queued';
     try {
       const current = await this.store.tasks.get(taskId);
@@ -135,7 +141,7 @@ export class TaskRunner {
       assertTransition(taskId, state, 'processing');
       state = 'processing';
       await this.store.tasks.update(taskId, { state, startedAt: new Date().toISOString() });
-      const ctx = new RunningTaskContext(taskId, options.user, logger, this.store);
+      const ctx = new RunningTaskContext(taskId, options.user, logger, this.store, keeper, AbortSignal.any([keeper.signal, cancel.signal]));
       let result: string | void = undefined;
       let failure: unknown = undefined;
       try {
@@ -161,7 +167,8 @@ export class TaskRunner {
         .update(taskId, { state: 'error', endedAt: new Date().toISOString(), error: errorMessage(err) })
         .catch(() => undefined);
     } finally {
-      clearInterval(renew);
+      this.cancels.delete(taskId);
+      await keeper.stop();
       for (const name of locks) await this.store.locks.release(name, taskId).catch(() => undefined);
     }
   }
@@ -181,7 +188,11 @@ export class TaskRunner {
 }
 
 function describeLock(name: string): string {
-  return name.startsWith('deployment:') ? `Deployment "${name.slice('deployment:'.length)}"` : `"${name}"`;
+  return name.startsWith(DEPLOYMENT_LOCK_PREFIX) ? `Deployment "${name.slice(DEPLOYMENT_LOCK_PREFIX.length)}"` : `"${name}"`;
+}
+
+function cancelledError(taskId: number): CancelledError {
+  return new CancelledError(`Task ${taskId} was cancelled at a step boundary; run the command again to converge.`);
 }
 
 function toInfo(t: TaskInfo): TaskInfo {
@@ -209,6 +220,8 @@ class RunningTaskContext implements TaskContext {
     readonly user: string,
     readonly logger: Logger,
     private readonly store: Store,
+    private readonly keeper: LockKeeper,
+    readonly signal: AbortSignal,
   ) {}
 
   event(input: TaskEventInput): Promise<void> {
@@ -235,7 +248,8 @@ class RunningTaskContext implements TaskContext {
   }
 
   async checkCancelled(): Promise<void> {
+    this.keeper.check();
     const t = await this.store.tasks.get(this.taskId);
-    if (t?.cancelRequested === true) throw new CancelledError(`Task ${this.taskId} was cancelled at a step boundary; run the command again to converge.`);
+    if (t?.cancelRequested === true) throw cancelledError(this.taskId);
   }
 }

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { AuditEvent } from '../../common/contracts/api.js';
 import type { DatabaseSchema } from '../schema.js';
+import { redactText, redactValue } from '../../common/redact.js';
 
 export type NewAuditEvent = Omit<AuditEvent, 'id' | 'time' | 'deployment' | 'instance' | 'taskId' | 'error' | 'context'> &
   Partial<Pick<AuditEvent, 'deployment' | 'instance' | 'taskId' | 'error' | 'context'>>;
@@ -16,12 +17,13 @@ export class AuditEventsRepository {
         user_name: e.user,
         action: e.action,
         object_type: e.objectType,
-        object_name: e.objectName,
+        // Secrets never reach the audit log: an `ssh -c` command line may carry PASSWORD=… (redact.ts).
+        object_name: redactText(e.objectName),
         deployment: e.deployment ?? null,
         instance: e.instance ?? null,
         task_id: e.taskId ?? null,
-        error: e.error ?? null,
-        context_json: JSON.stringify(e.context ?? {}),
+        error: e.error === undefined || e.error === null ? null : redactText(e.error),
+        context_json: JSON.stringify(redactValue(e.context ?? {})),
       })
       .execute();
   }

@@ -13,6 +13,8 @@ export interface DiskRecord {
   hint: DiskHint | null;
   createdAt: string;
   orphanedAt: string | null;
+  /** True once the director saw it mounted by an agent: it may hold data and is never formatted. */
+  mountedBefore: boolean;
 }
 
 function toRecord(r: DisksTable): DiskRecord {
@@ -25,6 +27,7 @@ function toRecord(r: DisksTable): DiskRecord {
     hint: r.hint_json === null ? null : (JSON.parse(r.hint_json) as DiskHint),
     createdAt: r.created_at,
     orphanedAt: r.orphaned_at,
+    mountedBefore: Number(r.mounted_before) !== 0,
   };
 }
 
@@ -41,6 +44,7 @@ export class DisksRepository {
       hint_json: null,
       created_at: new Date().toISOString(),
       orphaned_at: null,
+      mounted_before: 0,
     };
     await this.db.insertInto('disks').values(row).execute();
     return toRecord(row);
@@ -72,6 +76,16 @@ export class DisksRepository {
 
   async setHint(cid: string, hint: DiskHint | null): Promise<void> {
     await this.db.updateTable('disks').set({ hint_json: hint === null ? null : JSON.stringify(hint) }).where('cid', '=', cid).execute();
+  }
+
+  /** An agent mounted the disk: from now on it may hold data, and no agent is told it may format it. */
+  async markMounted(cid: string): Promise<void> {
+    await this.db.updateTable('disks').set({ mounted_before: 1 }).where('cid', '=', cid).where('mounted_before', '=', 0).execute();
+  }
+
+  /** After a grow in place. */
+  async setSize(cid: string, sizeMiB: number): Promise<void> {
+    await this.db.updateTable('disks').set({ size_mib: sizeMiB }).where('cid', '=', cid).execute();
   }
 
   /** The disk stays in the cloud (and keeps its deployment for `disks --orphaned`), but belongs to no instance. */

@@ -16,7 +16,6 @@ export interface InstanceRecord {
   specHash: string | null;
   lastHeartbeatAt: string | null;
   jobState: string | null;
-  heartbeatJson: string | null;
   createdAt: string;
 }
 
@@ -34,7 +33,6 @@ function toRecord(r: InstancesTable): InstanceRecord {
     specHash: r.spec_hash,
     lastHeartbeatAt: r.last_heartbeat_at,
     jobState: r.job_state,
-    heartbeatJson: r.heartbeat_json,
     createdAt: r.created_at,
   };
 }
@@ -88,7 +86,6 @@ export class InstancesRepository {
       spec_hash: null,
       last_heartbeat_at: null,
       job_state: null,
-      heartbeat_json: null,
       created_at: new Date().toISOString(),
     };
     await this.db.insertInto('instances').values(row).execute();
@@ -115,10 +112,11 @@ export class InstancesRepository {
     await this.db.updateTable('instances').set({ desired_state: desired }).where('id', '=', id).execute();
   }
 
-  async recordHeartbeat(id: string, at: string, jobState: string, heartbeatJson: string): Promise<void> {
+  /** What `bosun instances` shows of the last heartbeat (the health monitor keeps the heartbeat itself). */
+  async recordHeartbeat(id: string, at: string, jobState: string): Promise<void> {
     await this.db
       .updateTable('instances')
-      .set({ last_heartbeat_at: at, job_state: jobState, heartbeat_json: heartbeatJson })
+      .set({ last_heartbeat_at: at, job_state: jobState })
       .where('id', '=', id)
       .execute();
   }

@@ -26,13 +26,21 @@ export class LocksRepository {
     });
   }
 
-  async renew(name: string, taskId: number, ttlMs: number): Promise<void> {
-    await this.db
+  /**
+   * Extends the task's lock. Returns false when the task no longer holds it: the row is gone,
+   * another task took it, or it expired (from then on other tasks and the health monitor treat the
+   * deployment as unlocked, so an expired lock is lost even when nobody has taken it yet).
+   */
+  async renew(name: string, taskId: number, ttlMs: number): Promise<boolean> {
+    const now = new Date();
+    const r = await this.db
       .updateTable('locks')
-      .set({ expires_at: new Date(Date.now() + ttlMs).toISOString() })
+      .set({ expires_at: new Date(now.getTime() + ttlMs).toISOString() })
       .where('name', '=', name)
       .where('task_id', '=', taskId)
-      .execute();
+      .where('expires_at', '>', now.toISOString())
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   async release(name: string, taskId: number): Promise<void> {
@@ -44,8 +52,12 @@ export class LocksRepository {
     await this.db.deleteFrom('locks').where('task_id', 'in', taskIds).execute();
   }
 
-  async list(): Promise<LockInfo[]> {
-    const rows = await this.db.selectFrom('locks').selectAll().orderBy('name').execute();
+  /**
+   * The locks held now: the one definition of "locked" (acquire takes over an expired lock, renew
+   * reports it lost), used by `bosun locks`, the task runner and the health monitor alike.
+   */
+  async list(now: Date = new Date()): Promise<LockInfo[]> {
+    const rows = await this.db.selectFrom('locks').selectAll().where('expires_at', '>', now.toISOString()).orderBy('name').execute();
     return rows.map((r) => ({ name: r.name, taskId: r.task_id, expiresAt: r.expires_at }));
   }
 }

@@ -1,12 +1,13 @@
 import type { Kysely } from 'kysely';
 import type { TaskEvent } from '../../common/contracts/api.js';
 import type { DatabaseSchema } from '../schema.js';
+import { redactValue } from '../../common/redact.js';
 
 export class TaskEventsRepository {
   constructor(private readonly db: Kysely<DatabaseSchema>) {}
 
   async append(taskId: number, event: TaskEvent): Promise<void> {
-    await this.db.insertInto('task_events').values({ task_id: taskId, seq: event.seq, event_json: JSON.stringify(event) }).execute();
+    await this.db.insertInto('task_events').values({ task_id: taskId, seq: event.seq, event_json: JSON.stringify(redactValue(event)) }).execute();
   }
 
   async list(taskId: number, afterSeq = 0): Promise<TaskEvent[]> {

@@ -1,3 +1,4 @@
+import { redactText } from '../../common/redact.js';
 import type { Kysely } from 'kysely';
 import type { TaskInfo, TaskState } from '../../common/contracts/api.js';
 import type { DatabaseSchema, TasksTable } from '../schema.js';
@@ -70,8 +71,9 @@ export class TasksRepository {
     if (fields.state !== undefined) set.state = fields.state;
     if (fields.startedAt !== undefined) set.started_at = fields.startedAt;
     if (fields.endedAt !== undefined) set.ended_at = fields.endedAt;
-    if (fields.result !== undefined) set.result = fields.result;
-    if (fields.error !== undefined) set.error = fields.error;
+    // Task results and errors are shown to every API user: secrets are redacted first (redact.ts).
+    if (fields.result !== undefined) set.result = fields.result === null ? null : redactText(fields.result);
+    if (fields.error !== undefined) set.error = fields.error === null ? null : redactText(fields.error);
     if (fields.cancelRequested !== undefined) set.cancel_requested = fields.cancelRequested ? 1 : 0;
     await this.db.updateTable('tasks').set(set).where('id', '=', id).execute();
   }

@@ -6,7 +6,7 @@ import type { AgentApi, AgentState } from '../../../src/common/contracts/agent-p
 import type { AgentSettings } from '../../../src/common/contracts/agent-settings.js';
 import { ConflictError } from '../../../src/common/errors.js';
 import { silentLogger } from '../../../src/common/logger.js';
-import { createCertificateAuthority, issueCertificate } from '../../../src/common/pki.js';
+import { createCertificateAuthority, issueAgentCertificates, issueCertificate, issueDirectorClientCertificate } from '../../../src/common/pki.js';
 import { HttpAgentClient } from '../../../src/director/agent-client/http-agent-client.js';
 import { HttpAgentConnector } from '../../../src/director/agent-client/http-agent-connector.js';
 import type { InstanceSpec } from '../../../src/common/contracts/instance-spec.js';
@@ -14,8 +14,9 @@ import type { InstanceSpec } from '../../../src/common/contracts/instance-spec.j
 /** The agent's HTTPS API and the director's client, against an in-memory AgentApi. */
 describe('agent API server + HttpAgentClient', () => {
   const ca = createCertificateAuthority('unit CA');
-  const server = issueCertificate(ca, { commonName: 'agent', ipAddresses: ['127.0.0.1'], usage: 'both' });
-  const director = issueCertificate(ca, { commonName: 'director', usage: 'client' });
+  const agentCerts = issueAgentCertificates(ca, 'a1', { ipAddresses: ['127.0.0.1'] });
+  const server = { certPem: agentCerts.certPem, keyPem: agentCerts.keyPem };
+  const director = issueDirectorClientCertificate(ca);
   const applied: InstanceSpec[] = [];
   const fake: AgentApi = {
     ping: () => Promise.resolve('pong'),
@@ -24,7 +25,7 @@ describe('agent API server + HttpAgentClient', () => {
       await new Promise((r) => setTimeout(r, 300));
       applied.push(spec);
     },
-    start: () => Promise.reject(new ConflictError('Cannot start: the disk is not mounted.')),
+    start: () => Promise.reject(new ConflictError('Cannot start: the disk is not mounted.', { details: { disk: 'disk-1' } })),
     stop: () => Promise.resolve(),
     drain: () => Promise.resolve(),
     mountDisk: () => Promise.resolve(),
@@ -61,7 +62,9 @@ describe('agent API server + HttpAgentClient', () => {
   });
 
   it('rebuilds a failed task as a typed error', async () => {
-    await expect(client.start()).rejects.toMatchObject({ code: 'conflict', httpStatus: 409, message: 'Cannot start: the disk is not mounted.' });
+    const err = await client.start().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConflictError);
+    expect(err).toMatchObject({ code: 'conflict', httpStatus: 409, message: 'Cannot start: the disk is not mounted.', details: { disk: 'disk-1' } });
   });
 
   it('answers bad requests with the one error shape', async () => {
@@ -77,6 +80,31 @@ describe('agent API server + HttpAgentClient', () => {
     await expect(attempt).rejects.toThrow();
   });
 
+  const pingWith = (cert?: { certPem: string; keyPem: string }): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port, path: '/agent/v1/actions/ping', method: 'POST', headers: { 'content-type': 'application/json' }, ca: ca.certPem, cert: cert?.certPem, key: cert?.keyPem },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end('{}');
+    });
+
+  it("answers the director's client certificate and refuses another agent's certificates", async () => {
+    expect(await pingWith(director)).toBe(200);
+    // Root on another VM holds that agent's key and both of its certificates, all issued by the same CA.
+    const other = issueAgentCertificates(ca, 'agent-other', { ipAddresses: ['127.0.0.1'] });
+    expect(await pingWith({ certPem: other.clientCertPem, keyPem: other.keyPem })).toBe(403);
+    // The server certificate has no clientAuth usage: refused at the TLS handshake.
+    await expect(pingWith({ certPem: other.certPem, keyPem: other.keyPem })).rejects.toThrow();
+    // Any other client certificate of the CA, whatever its name, is refused too.
+    const lookalike = issueCertificate(ca, { commonName: 'bosun-director-api', usage: 'client' });
+    expect(await pingWith(lookalike)).toBe(403);
+  });
+
   it('connects through the connector by VM address and port', async () => {
     const connector = new HttpAgentConnector({ caPem: ca.certPem, certPem: director.certPem, keyPem: director.keyPem, port });
     expect(await connector.connect({ agentId: 'a1', vmCid: 'vm-1', ip: '127.0.0.1' }).ping()).toBe('pong');
@@ -86,6 +114,6 @@ describe('agent API server + HttpAgentClient', () => {
 
   it('says which agent it could not reach', async () => {
     const dead = new HttpAgentClient({ agentId: 'gone', baseUrl: 'https://127.0.0.1:1', caPem: ca.certPem, certPem: director.certPem, keyPem: director.keyPem });
-    await expect(dead.ping()).rejects.toMatchObject({ code: 'unavailable', message: expect.stringMatching(/agent gone at https:\/\/127\.0\.0\.1:1/) as unknown });
+    await expect(dead.ping()).rejects.toMatchObject({ code: 'unavailable', message: expect.stringMatching(/agent gone at https:\/\/127\.0\.0\.1:1/i) as unknown });
   });
 });

@@ -46,6 +46,12 @@ export class FakeDirectorService implements DirectorService {
   readonly heartbeats: Heartbeat[] = [];
   readonly agentAlerts: AgentAlert[] = [];
   readonly uploadedImages: Array<{ bytes: number; name: string | undefined }> = [];
+  /** Listed after the built-in alert (tests of table widths). */
+  readonly extraAlerts: Alert[] = [];
+  /** What fetchLogs returns when set (tests of the logs limit). */
+  logsText: string | undefined;
+  /** How long fetchLogs takes (tests of the request timeout: a slow answer is not a slow request). */
+  logsDelayMs = 0;
   instanceState: InstanceInfo['state'] = 'running';
   nextTask: TaskScript = {
     final: 'done',
@@ -144,7 +150,7 @@ export class FakeDirectorService implements DirectorService {
 
   async getManifest(name: string): Promise<string> {
     this.requireDeployment(name);
-    return 'name: demo\ninstance_groups: []\n';
+    return 'name: demo\ninstance_groups: []\nproperties:\n  DB_PASSWORD: hunter2 # kept\n';
   }
 
   async deleteDeployment(name: string, user: string, options?: { force?: boolean }): Promise<TaskInfo> {
@@ -240,7 +246,8 @@ export class FakeDirectorService implements DirectorService {
   ): Promise<string> {
     this.record('fetchLogs', deployment, group, index, container, lines);
     this.requireDeployment(deployment);
-    return `log line from ${group}/${index} ${container ?? 'all'}\n`;
+    if (this.logsDelayMs > 0) await new Promise((r) => setTimeout(r, this.logsDelayMs));
+    return this.logsText ?? `log line from ${group}/${index} ${container ?? 'all'}\n`;
   }
 
   async runCommand(
@@ -330,6 +337,7 @@ export class FakeDirectorService implements DirectorService {
         instance: 'docker-vm-1/0',
         createdAt: T0,
       },
+      ...this.extraAlerts,
     ];
   }
 

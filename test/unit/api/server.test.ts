@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCertificateAuthority, issueCertificate } from '../../../src/common/pki.js';
+import { createCertificateAuthority, issueAgentCertificates, issueCertificate } from '../../../src/common/pki.js';
 import { call, startTestServer, testCa, type TestServer } from './test-server.js';
 
 describe('director API server', () => {
@@ -148,13 +148,20 @@ describe('director API server', () => {
       index: 0,
       instanceId: 'i',
       jobState: 'running',
-      containers: [],
-      vitals: {},
+      containers: [{ name: 'redis', state: 'running', restarts: 0, flapping: false, uptimeSeconds: 5 }],
+      vitals: {
+        load: [0.1, 0.2, 0.3],
+        cpu: { user: 1, sys: 1, wait: 0 },
+        mem: { percent: 10, kb: 1000 },
+        swap: { percent: 0, kb: 0 },
+        disk: { ephemeral: { percent: 5, usedBytes: 5, totalBytes: 100 } },
+      },
       timestamp: '2026-01-01T00:00:00Z',
     });
 
     it('accepts a heartbeat from the agent whose certificate CN matches', async () => {
-      const cert = issueCertificate(testCa(), { commonName: 'agent-1', usage: 'both' });
+      const certs = issueAgentCertificates(testCa(), 'agent-1');
+      const cert = { certPem: certs.clientCertPem, keyPem: certs.keyPem };
       const res = await call(srv, 'POST', '/internal/v1/agents/agent-1/heartbeat', {
         body: heartbeat('agent-1'),
         cert,
@@ -168,7 +175,7 @@ describe('director API server', () => {
           category: 'container_flapping',
           title: 't',
           summary: 's',
-          timestamp: 'x',
+          timestamp: '2026-01-01T00:00:00.000Z',
         },
         cert,
       });
@@ -176,6 +183,39 @@ describe('director API server', () => {
       expect(srv.fake.agentAlerts).toHaveLength(1);
       const metrics = await call(srv, 'GET', '/metrics');
       expect(metrics.text).toContain('bosun_agent_heartbeats_total{job_state="running"} 1');
+    });
+
+    it('answers a malformed heartbeat or alert with a 400 that names the field, and keeps agent strings out of /metrics', async () => {
+      const certs = issueAgentCertificates(testCa(), 'agent-1');
+      const cert = { certPem: certs.clientCertPem, keyPem: certs.keyPem };
+      const before = srv.fake.heartbeats.length;
+      const good = heartbeat('agent-1');
+      const bad: Array<[unknown, RegExp]> = [
+        [{ ...good, jobState: 'pwned-by-vm-7' }, /jobState/],
+        [{ ...good, vitals: {} }, /vitals\.load/],
+        [{ ...good, containers: 'none' }, /containers/],
+        [{ ...good, containers: [{ name: 'x' }] }, /containers\.0\.state/],
+        [{ ...good, index: -1 }, /index/],
+        [{ ...good, timestamp: 'yesterday' }, /timestamp/],
+        [{ ...good, agentId: 'agent-2' }, /does not match/],
+        [[1, 2, 3], /body|expected object/i],
+      ];
+      for (const [body, message] of bad) {
+        const res = await call(srv, 'POST', '/internal/v1/agents/agent-1/heartbeat', { body, cert });
+        expect(res.status, JSON.stringify(body)).toBe(400);
+        expect(res.text).toMatch(message);
+      }
+      const alert = await call(srv, 'POST', '/internal/v1/agents/agent-1/alerts', {
+        body: { agentId: 'agent-1', severity: 9, category: 'made-up', title: 't', summary: 's', timestamp: 'x' },
+        cert,
+      });
+      expect(alert.status).toBe(400);
+      expect(srv.fake.heartbeats.length).toBe(before);
+      await call(srv, 'GET', '/no/such/route/agent-1-secret');
+      const metrics = await call(srv, 'GET', '/metrics');
+      expect(metrics.status).toBe(200);
+      expect(metrics.text).not.toMatch(/pwned|made-up|agent-1-secret/);
+      expect(metrics.text).toMatch(/route="unmatched"/);
     });
 
     it('refuses no certificate, a stranger CA, and another agent id', async () => {
@@ -200,6 +240,13 @@ describe('director API server', () => {
         cert: other,
       });
       expect(o.status).toBe(403);
+      // An agent's server certificate (serverAuth only) does not authenticate it as a client.
+      const server = issueAgentCertificates(testCa(), 'agent-1');
+      const sv = await call(srv, 'POST', '/internal/v1/agents/agent-1/heartbeat', {
+        body: heartbeat('agent-1'),
+        cert: { certPem: server.certPem, keyPem: server.keyPem },
+      });
+      expect(sv.status).toBe(401);
       expect(srv.fake.heartbeats.length).toBe(before);
     });
   });

@@ -9,7 +9,7 @@ import {
   type CertificateAuthority,
 } from '../../../src/common/pki.js';
 import { TokenAuthenticator } from '../../../src/director/api/auth.js';
-import { ApiServer } from '../../../src/director/api/server.js';
+import { ApiServer, type ApiServerOptions } from '../../../src/director/api/server.js';
 import { FakeDirectorService } from './fake-director-service.js';
 
 export interface TestServer {
@@ -30,7 +30,9 @@ export function testCa(): CertificateAuthority {
 }
 
 /** A real HTTPS director API over a FakeDirectorService, on 127.0.0.1 and a free port. */
-export async function startTestServer(): Promise<TestServer> {
+export async function startTestServer(
+  extra: Pick<ApiServerOptions, 'limits' | 'registryStorageDir'> = {},
+): Promise<TestServer> {
   const ca = testCa();
   const cert = issueCertificate(ca, { commonName: 'director', ipAddresses: ['127.0.0.1'], usage: 'server' });
   const token = 'test-token-0123456789';
@@ -43,6 +45,7 @@ export async function startTestServer(): Promise<TestServer> {
     logger: silentLogger,
     uploadDir,
     version: '0.1.0-test',
+    ...extra,
   });
   const [bound] = await server.listen([{ host: '127.0.0.1', port: 0 }]);
   const port = bound?.port ?? 0;

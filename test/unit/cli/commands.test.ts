@@ -86,7 +86,9 @@ describe('bosun CLI against a director API', () => {
       expect((await h.run('locks')).stdout).toContain('lock:deployment:demo');
       expect((await h.run('images')).stdout).toContain('library/redis');
       expect((await h.run('--json', 'tasks', '--recent', '5')).code).toBe(0);
-      expect((await h.run('-d', 'demo', 'manifest')).stdout).toBe('name: demo\ninstance_groups: []\n');
+      expect((await h.run('-d', 'demo', 'manifest')).stdout).toBe('name: demo\ninstance_groups: []\nproperties:\n  DB_PASSWORD: <redacted> # kept\n');
+      expect((await h.run('-d', 'demo', 'manifest', '--show-secrets')).stdout).toContain('DB_PASSWORD: hunter2');
+      expect((await h.run('--json', '-d', 'demo', 'manifest')).stdout).not.toContain('hunter2');
     });
   });
 

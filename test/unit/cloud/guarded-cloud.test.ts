@@ -65,12 +65,12 @@ describe('GuardedCloud', () => {
     const text = JSON.stringify(logger.lines);
     expect(text).not.toContain('SECRET-KEY');
     expect(text).not.toContain('"cert"');
-    expect(text).toContain('[redacted]');
+    expect(text).toContain('<redacted>');
   });
 
   it('redacts nested secrets', () => {
     expect(redactArgs([{ env: { keyPem: 'k', certPem: 'c', directorUrl: 'u' } }])).toEqual([
-      { env: { keyPem: '[redacted]', certPem: '[redacted]', directorUrl: 'u' } },
+      { env: { keyPem: '<redacted>', certPem: '<redacted>', directorUrl: 'u' } },
     ]);
   });
 
@@ -101,18 +101,53 @@ describe('GuardedCloud', () => {
     expect(await cloud.listVms()).toEqual([a.vmCid, b.vmCid].sort());
   });
 
-  it('retries nothing and exposes okToRetry; foreign errors become CloudError', async () => {
+  const quickRetries = { attempts: 3, backoff: { initialMs: 1, maxMs: 5 }, deadlineMs: 10_000 };
+
+  it('retries a call that failed with okToRetry, logging each retry, and succeeds', async () => {
     fake = new FakeCloud();
-    const cloud = new GuardedCloud(fake, { logger: recordingLogger() });
-    fake.fail('createVm', { error: new VmCreationFailedError('no capacity', { okToRetry: true }) });
+    const logger = recordingLogger();
+    const cloud = new GuardedCloud(fake, { logger, retry: quickRetries });
+    fake.fail('createVm', { times: 2, error: new VmCreationFailedError('no capacity', { okToRetry: true }) });
+    const created = await cloud.createVm(vmRequest('a'));
+    expect(created.vmCid).toBeTruthy();
+    expect(fake.callsOf('createVm')).toHaveLength(3);
+    const retries = logger.lines.filter((l) => l.meta?.outcome === 'retry');
+    expect(retries.map((l) => l.meta?.attempt)).toEqual([1, 2]);
+    expect(retries[0]).toMatchObject({ level: 'warn', msg: 'cloud call failed, retrying', meta: { method: 'createVm', error: 'no capacity' } });
+    expect(logger.lines.at(-1)?.meta).toMatchObject({ method: 'createVm', outcome: 'ok' });
+  });
+
+  it('gives up after the policy’s attempts and exposes okToRetry', async () => {
+    fake = new FakeCloud();
+    const cloud = new GuardedCloud(fake, { logger: recordingLogger(), retry: quickRetries });
+    fake.fail('createVm', { always: true, error: new VmCreationFailedError('no capacity', { okToRetry: true }) });
     const err = await cloud.createVm(vmRequest('a')).catch((e: unknown) => e);
     expect(okToRetry(err)).toBe(true);
+    expect(fake.callsOf('createVm')).toHaveLength(3);
+  });
+
+  it('does not retry a call that failed without okToRetry; foreign errors become CloudError', async () => {
+    fake = new FakeCloud();
+    const cloud = new GuardedCloud(fake, { logger: recordingLogger(), retry: quickRetries });
+    fake.fail('createVm', { error: new VmCreationFailedError('bad stemcell', { okToRetry: false }) });
+    await expect(cloud.createVm(vmRequest('a'))).rejects.toThrow('bad stemcell');
     expect(fake.callsOf('createVm')).toHaveLength(1);
     fake.fail('hasVm', { error: new TypeError('boom') });
     const foreign = await cloud.hasVm('vm-x').catch((e: unknown) => e);
     expect(foreign).toBeInstanceOf(CloudError);
     expect(okToRetry(foreign)).toBe(false);
+    expect(fake.callsOf('hasVm')).toHaveLength(1);
     expect(okToRetry(new Error('x'))).toBe(false);
+  });
+
+  it('never retries a fencing refusal', async () => {
+    fake = new FakeCloud();
+    const cloud = new GuardedCloud(fake, { logger: recordingLogger(), retry: quickRetries });
+    const disk = await cloud.createDisk(10, {});
+    const a = await cloud.createVm(vmRequest('a', [disk]));
+    const b = await cloud.createVm(vmRequest('b'));
+    await expect(cloud.attachDisk(b.vmCid, disk)).rejects.toBeInstanceOf(DiskAttachedElsewhereError);
+    expect(await cloud.findDiskAttachment(disk)).toBe(a.vmCid);
   });
 });
 

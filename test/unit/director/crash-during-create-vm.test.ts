@@ -28,7 +28,7 @@ describe('a crash during createVm', () => {
       ca: { certPem: 'ca', keyPem: 'k' },
       agentWaitTimeoutMs: 500,
       agentPingIntervalMs: 10,
-      agentTimeoutMs: 200,
+      agentCallTimeoutMs: 200,
       watchPollIntervalMs: 10,
       deleteUnknownVmsAfterCrash,
     };

@@ -59,7 +59,7 @@ describe('director service', () => {
     await expect(t.director.uploadImage('/tmp/x.tar', undefined, 'admin')).rejects.toThrow(/without an image registry/);
   });
 
-  it('cloud-check runs as a task whose result is a CckResult (health part, src/director/cck/)', async () => {
+  it('cloud-check runs as a task whose result is a CckResult (health part, src/director/cloud-check/)', async () => {
     t = await createTestDirector();
     await deployAndWait(t.director, m);
     const task = await t.director.cloudCheck('demo', {}, 'admin');
@@ -87,7 +87,7 @@ describe('director service', () => {
       ca: { certPem: 'ca', keyPem: 'k' },
       agentWaitTimeoutMs: 500,
       agentPingIntervalMs: 10,
-      agentTimeoutMs: 200,
+      agentCallTimeoutMs: 200,
       watchPollIntervalMs: 10,
     };
     const credentials = (agentId: string) => ({ caPem: 'ca', certPem: `c-${agentId}`, keyPem: `k-${agentId}` });

@@ -1,19 +1,16 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FakeAgent } from '../../../src/cloud/fake/fake-agent.js';
-import { FakeCloud } from '../../../src/cloud/fake/index.js';
+import type { FakeCloud } from '../../../src/cloud/fake/index.js';
 import { NotSupportedError } from '../../../src/cloud/cloud.js';
 import { silentLogger } from '../../../src/common/logger.js';
 import type { TaskEventInput, TaskContext } from '../../../src/director/tasks/task-context.js';
-import { DiskMigrations } from '../../../src/director/disks/disk-migrations.js';
-import { resizePersistentDisk, type DiskResizeTarget } from '../../../src/director/disks/disk-resize.js';
+import { resizePersistentDisk } from '../../../src/director/disks/disk-resize.js';
 import {
   DEFAULT_ORPHANED_DISK_RETENTION_MS,
   sweepOrphanedDisks,
 } from '../../../src/director/disks/orphan-sweeper.js';
-import { Store } from '../../../src/store/store.js';
+import type { Store } from '../../../src/store/store.js';
+import { createResizeFixture, type ResizeFixture } from '../../helpers/resize-fixture.js';
 import type { TestDirector, TestManifest } from '../../helpers/director-fixtures.js';
 import { createTestDirector, deployAndWait } from '../../helpers/director-fixtures.js';
 
@@ -125,7 +122,7 @@ describe('persistent disk resize through deploy (fake cloud)', () => {
     expect(progress.length).toBeGreaterThanOrEqual(2);
     expect(progress[0]?.data?.filesCopied).toBe(50);
     expect(events.some((e) => e.step === 'swap disks' && e.state === 'finished')).toBe(true);
-    expect(await new DiskMigrations(t.director.store.db).list()).toEqual([]);
+    expect(await t.director.store.diskMigrations.list()).toEqual([]);
   });
 
   it('grows by copy on a cloud without resizeDisk', async () => {
@@ -235,7 +232,7 @@ describe('persistent disk resize through deploy (fake cloud)', () => {
     const revive = unresponsiveAfterNextMigrate(before.agent);
     const task = await deployAndWait(t.director, demo(512));
     expect(task.error).toMatch(/Rolling back did not finish either/);
-    expect(await new DiskMigrations(t.director.store.db).list()).toHaveLength(1);
+    expect(await t.director.store.diskMigrations.list()).toHaveLength(1);
     revive();
     const again = await deployAndWait(t.director, demo(512));
     expect(again.error).toBeNull();
@@ -244,7 +241,7 @@ describe('persistent disk resize through deploy (fake cloud)', () => {
     expect(await t.cloud.getDisks(after.agent.vmCid)).toEqual([after.diskCid]);
     // Two orphans: the interrupted copy's disk and the old disk; no disk attached twice.
     expect((await t.director.listDisks({ orphaned: true })).map((d) => d.diskCid)).toContain(before.diskCid);
-    expect(await new DiskMigrations(t.director.store.db).list()).toEqual([]);
+    expect(await t.director.store.diskMigrations.list()).toEqual([]);
   });
 });
 
@@ -269,48 +266,21 @@ function crashingContext(crashAt: string | null, events: TaskEventInput[]): Task
 }
 
 describe('resize after a director crash (module level)', () => {
-  let dir: string;
+  let fx: ResizeFixture;
   let store: Store;
   let cloud: FakeCloud;
   afterEach(async () => {
-    await store.close();
-    cloud.shutdown();
-    await rm(dir, { recursive: true, force: true });
+    await fx.close();
   });
 
-  async function setUp(): Promise<{ target: DiskResizeTarget; agent: FakeAgent; oldCid: string }> {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'bosun-test-resize-'));
-    store = await Store.create({ kind: 'sqlite', path: path.join(dir, 'db.sqlite') });
-    cloud = new FakeCloud({ unresponsiveTimeoutMs: 100 });
-    const { vmCid } = await cloud.createVm({
-      agentId: 'a1',
-      stemcell: 's',
-      cloudProperties: {},
-      networks: {},
-      diskCids: [],
-      env: { directorUrl: '', caPem: '', certPem: '', keyPem: '', heartbeatIntervalMs: 60_000 },
-    });
-    const agent = cloud.agentOfVm(vmCid);
-    if (!agent) throw new Error('no agent');
-    const oldCid = await cloud.createDisk(2048, {}, vmCid);
-    const hint = await cloud.attachDisk(vmCid, oldCid);
-    await agent.mountDisk({ diskCid: oldCid, hint });
-    await store.disks.create({ cid: oldCid, sizeMiB: 2048, instanceId: 'i1', deployment: 'demo' });
-    await store.disks.setHint(oldCid, hint);
-    for (let i = 0; i < 10; i++) agent.storeData().set(`f${i}`, `v${i}`);
-    const target: DiskResizeTarget = {
-      instanceId: 'i1',
-      deployment: 'demo',
-      name: 'db/0 (i1)',
-      desired: 'started',
-      vmCid,
-      agent: cloud.agentConnector.connect({ agentId: 'a1', vmCid, ip: null }),
-      diskCloudProperties: {},
-    };
-    return { target, agent, oldCid };
+  async function setUp(): Promise<Pick<ResizeFixture, 'target' | 'agent' | 'oldCid'>> {
+    fx = await createResizeFixture();
+    ({ store, cloud } = fx);
+    for (let i = 0; i < 10; i++) fx.agent.storeData().set(`f${i}`, `v${i}`);
+    return fx;
   }
 
-  const deps = () => ({ cloud, store, config: { agentTimeoutMs: 500, applyTimeoutMs: 500 } });
+  const deps = () => ({ cloud, store, config: { agentCallTimeoutMs: 500, applyTimeoutMs: 500 } });
 
   for (const crashAt of [
     'create new disk',
@@ -328,7 +298,7 @@ describe('resize after a director crash (module level)', () => {
       // The crashed run: its promise never settles (the process is gone).
       void resizePersistentDisk(deps(), crashingContext(crashAt, []), target, disk, 512);
       await new Promise((r) => setTimeout(r, 50));
-      const pending = await new DiskMigrations(store.db).get('i1');
+      const pending = await store.diskMigrations.get('i1');
       expect(pending).not.toBeNull();
       // Until the swap is committed the old disk is the active one.
       if (crashAt !== 'detach old disk (kept as an orphan)' && crashAt !== 'start containers')
@@ -344,7 +314,7 @@ describe('resize after a director crash (module level)', () => {
       expect(await agent.listDisk()).toEqual([result.cid]);
       expect(agent.storeData().size).toBe(10);
       expect(agent.storeData().get('f3')).toBe('v3');
-      expect(await new DiskMigrations(store.db).list()).toEqual([]);
+      expect(await store.diskMigrations.list()).toEqual([]);
       expect((await store.disks.get(oldCid))?.state).toBe('orphaned');
       const state = await agent.getState();
       expect(state.stopped).toBe(false);
@@ -389,7 +359,7 @@ describe('orphaned disks: retention sweep and delete-disk', () => {
     before.agent.failNextMigrate('copy');
     const revive = unresponsiveAfterNextMigrate(before.agent);
     await deployAndWait(t.director, demo(512));
-    const [pending] = await new DiskMigrations(t.director.store.db).list();
+    const [pending] = await t.director.store.diskMigrations.list();
     expect(pending?.newDiskCid).toBeTruthy();
     await expect(t.director.deleteDisk(pending?.newDiskCid ?? '', 'admin')).rejects.toThrow(
       /unfinished disk resize/,

@@ -108,3 +108,46 @@ describe('instance jobs and deployment deletion', () => {
     expect(ps[1]?.containers?.[0]?.name).toBe('redis');
   });
 });
+
+describe('delete-deployment --force keeps fencing', () => {
+  let t: TestDirector;
+  afterEach(async () => {
+    await t.close();
+  });
+
+  it('a VM that cannot be deleted keeps its disk attached and recorded; the task says what is left and how to finish', async () => {
+    t = await createTestDirector();
+    await deployAndWait(t.director, m);
+    const [first, second] = await t.director.listInstances('demo');
+    const stuckVm = first?.vmCid ?? '';
+    const stuckDisk = first?.diskCids[0] ?? '';
+    // The cloud refuses to delete db/0's VM; db/1's goes as usual.
+    const deleteVm = t.cloud.deleteVm.bind(t.cloud);
+    t.cloud.deleteVm = (cid) => (cid === stuckVm ? Promise.reject(new Error('the IaaS API is down')) : deleteVm(cid));
+
+    const task = await t.director.deleteDeployment('demo', 'admin', { force: true });
+    const done = await t.director.tasks.wait(task.id);
+    expect(done.state).toBe('error');
+    expect(done.error).toMatch(/db\/0: VM .* could not be deleted .*the IaaS API is down/);
+    expect(done.error).toContain(`${stuckDisk} stay attached`);
+    expect(done.error).toMatch(/run "bosun -d demo delete-deployment" again/);
+
+    // Fencing: the disk is still attached to the VM that may still run, and still the instance's.
+    expect(await t.cloud.hasVm(stuckVm)).toBe(true);
+    expect(await t.cloud.getDisks(stuckVm)).toEqual([stuckDisk]);
+    expect((await t.director.listDisks({ orphaned: true })).map((d) => d.diskCid)).not.toContain(stuckDisk);
+    const left = await t.director.listInstances('demo');
+    expect(left.map((i) => [i.group, i.index, i.vmCid, i.diskCids])).toEqual([['db', 0, stuckVm, [stuckDisk]]]);
+    expect((await t.director.getDeployment('demo')).resurrection).toBe(false);
+    // db/1 is gone and its disk orphaned, as without --force.
+    expect(await t.cloud.hasVm(second?.vmCid ?? '')).toBe(false);
+    expect((await t.director.listDisks({ orphaned: true })).map((d) => d.diskCid)).toEqual([second?.diskCids[0]]);
+
+    // Once the cloud works again, running the command again finishes.
+    t.cloud.deleteVm = deleteVm;
+    const again = await t.director.tasks.wait((await t.director.deleteDeployment('demo', 'admin', { force: true })).id);
+    expect(again.error).toBeNull();
+    expect(t.cloud.vmCount).toBe(0);
+    expect(await t.director.listDisks({ orphaned: true })).toHaveLength(2);
+  });
+});

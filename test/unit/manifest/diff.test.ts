@@ -69,6 +69,15 @@ describe('diffManifests', () => {
     expect(shown.text).toContain('env DB_PASSWORD: "hunter2" → "correct-horse"');
   });
 
+  it('redacts every secret name the redaction module knows: CREDENTIAL, lower case', () => {
+    const after = edit(
+      (m) => (m.instance_groups[0]!.containers[0]!.env = { EXAMPLE_VAR: '1', AWS_CREDENTIALS: 'aws-c', api_key: 'k-1' }),
+    );
+    const hidden = diffManifests(base, after, {});
+    expect(hidden.text).not.toMatch(/aws-c|k-1/);
+    expect(hidden.text).toContain(`env AWS_CREDENTIALS: (unset) → ${REDACTED}`);
+  });
+
   it('scales up and down', () => {
     const up = diffManifests(
       base,

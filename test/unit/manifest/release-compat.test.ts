@@ -28,7 +28,7 @@ describe('docker BOSH release manifests', () => {
     expect(m.instance_groups[1]?.docker).toEqual({ storage_driver: 'overlay2', dns: ['10.0.0.2'] });
     expect(loaded.warnings.map((w) => `${w.path}: ${w.message}`)).toEqual([
       expect.stringMatching(
-        /^jobs\[1\]\.properties\.docker\.tcp_address: docker daemon option "tcp_address" is ignored/,
+        /^jobs\[1\]\.properties\.docker\.tcp_address: docker job property "tcp_address" is ignored/,
       ),
     ]);
     expect(loaded.warnings[0]?.line).toBe(95);

@@ -89,9 +89,18 @@ describe('value syntaxes', () => {
       hostPath: 'shared/x',
       target: '/x',
       readOnly: true,
+      mode: 'ro',
     });
     expect(parseVolume('/x').value).toEqual({ target: '/x', readOnly: false });
-    expect(parseVolume('/etc:/x').error).toContain('absolute host path');
+    // The release's mount point of the persistent disk is the store; other absolute paths are the VM's own.
+    expect(parseVolume('/var/vcap/store/shared:/x').value).toEqual({
+      hostPath: 'shared',
+      fromStoreRoot: true,
+      target: '/x',
+      readOnly: false,
+    });
+    expect(parseVolume('/etc:/x').value).toEqual({ vmPath: '/etc', target: '/x', readOnly: false });
+    expect(parseVolume('/etc/../x:/x').error).toContain('..');
     expect(parseVolume('a/../../b:/x').error).toContain('escapes');
     expect(parseStoreDir('/var/vcap/store').value).toBe('');
     expect(parseStoreDir('/var/vcap/store/sub').value).toBe('sub');

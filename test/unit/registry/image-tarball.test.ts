@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { InvalidInputError } from '../../../src/common/errors.js';
 import { DOCKER_LAYER_GZIP, prepareLayers, readImageTarball } from '../../../src/registry/image-tarball.js';
 import {
@@ -108,5 +108,24 @@ describe('image tarballs', () => {
     await expect(prepareLayers(tarPath, tampered, await mkdtemp(path.join(dir, 'work-')))).rejects.toThrow(
       /corrupt layer/,
     );
+  });
+
+  it('holds no layer in memory while reading: only the JSON documents', async () => {
+    // 24 layers of 1 MiB each, each one file of non-JSON bytes (a layer is a tar: it never starts with "{").
+    const layers = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => makeLayer([{ name: `data/${i}.bin`, content: String(i).repeat(1024 * 1024) }])),
+    );
+    const tarPath = path.join(dir, 'many-layers.tar');
+    const { configDigest } = await writeDockerSaveTarball(tarPath, { repoTags: ['many:1'], layers });
+    const concat = vi.spyOn(Buffer, 'concat');
+    try {
+      const info = await readImageTarball(tarPath);
+      expect(info.configDigest).toBe(configDigest);
+      expect(info.layers).toHaveLength(24);
+      const held = concat.mock.results.reduce((n, r) => n + ((r.value as Buffer | undefined)?.length ?? 0), 0);
+      expect(held).toBeLessThan(256 * 1024);
+    } finally {
+      concat.mockRestore();
+    }
   });
 });

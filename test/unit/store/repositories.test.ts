@@ -28,7 +28,7 @@ describe('store repositories (SQLite :memory:)', () => {
     await store.instances.setVm('i1', { vmCid: 'vm1', agentId: 'a1', ip: '10.0.0.2' });
     await store.instances.setApplied('i1', '{}', 'hash');
     await store.instances.setDesired('i1', 'stopped');
-    await store.instances.recordHeartbeat('i1', '2026-01-01T00:00:00.000Z', 'running', '{}');
+    await store.instances.recordHeartbeat('i1', '2026-01-01T00:00:00.000Z', 'running');
     expect(await store.instances.findByAgentId('a1')).toMatchObject({
       id: 'i1',
       group: 'g',
@@ -85,5 +85,34 @@ describe('store repositories (SQLite :memory:)', () => {
     await store.config.set('k', 'v1');
     await store.config.set('k', 'v2');
     expect(await store.config.get('k')).toBe('v2');
+  });
+
+  it('never stores a secret in task events, task errors or audit events (the ssh command text too)', async () => {
+    const task = await store.tasks.create({ description: 'deploy', deployment: 'd', user: 'admin', state: 'processing' });
+    await store.taskEvents.append(task.id, {
+      seq: 1,
+      time: '2026-01-01T00:00:00.000Z',
+      stage: 'Updating',
+      step: 'g/0',
+      index: 1,
+      total: 1,
+      state: 'failed',
+      error: 'container db failed: env POSTGRES_PASSWORD=hunter2 rejected',
+      data: { spec: { containers: [{ env: { API_TOKEN: 'tok-123', HOST: 'h' } }] } },
+    });
+    await store.tasks.update(task.id, { state: 'error', error: 'docker run -e DB_PASSWORD=pw-456 failed' });
+    await store.auditEvents.record({
+      user: 'admin',
+      action: 'ssh',
+      objectType: 'instance',
+      objectName: 'g/0',
+      deployment: 'd',
+      context: { command: 'PGPASSWORD=pg-789 psql -c "select 1"' },
+      error: 'exit 1: SECRET_KEY=sk-000',
+    });
+    const stored = JSON.stringify([await store.taskEvents.list(task.id), await store.tasks.get(task.id), await store.auditEvents.list()]);
+    expect(stored).not.toMatch(/hunter2|tok-123|pw-456|pg-789|sk-000/);
+    expect(stored).toContain('PGPASSWORD=<redacted> psql');
+    expect(stored).toContain('"HOST":"h"');
   });
 });

@@ -1,13 +1,14 @@
 import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
-import { ForbiddenError, InvalidInputError, UnauthorizedError } from '../../../common/errors.js';
-import type { AgentAlert, Heartbeat } from '../../../common/contracts/agent-protocol.js';
+import { ForbiddenError, UnauthorizedError } from '../../../common/errors.js';
 import type { DirectorService } from '../../director-service.js';
 import type { ApiMetrics } from '../metrics.js';
 import { objectSchema, str, type RouteSpec } from '../route-spec.js';
+import { parseAgentAlert, parseHeartbeat } from './agent-bodies.js';
 
 const agentParams = objectSchema({ agentId: str }, ['agentId']);
-const anyObject = { type: 'object', required: ['agentId'], properties: { agentId: str } };
+// The body is checked whole by agent-bodies.ts (zod), with messages that name the field.
+const anyObject = { type: 'object' };
 
 /**
  * Internal routes the agents call. They are authenticated by the agent's client certificate:
@@ -25,8 +26,8 @@ export function agentRoutes(director: DirectorService, metrics: ApiMetrics): Rou
       summary: 'An agent heartbeat',
       response: '{ ok: true }',
       handler: async (req) => {
-        const heartbeat = bodyFor<Heartbeat>(req);
-        metrics.heartbeats.inc({ job_state: String(heartbeat.jobState) });
+        const heartbeat = parseHeartbeat(req.body, agentIdOf(req));
+        metrics.countHeartbeat(heartbeat.jobState);
         await director.recordHeartbeat(heartbeat);
         return { ok: true };
       },
@@ -41,8 +42,8 @@ export function agentRoutes(director: DirectorService, metrics: ApiMetrics): Rou
       summary: 'An alert raised by an agent',
       response: '{ ok: true }',
       handler: async (req) => {
-        const alert = bodyFor<AgentAlert>(req);
-        metrics.agentAlerts.inc({ category: String(alert.category) });
+        const alert = parseAgentAlert(req.body, agentIdOf(req));
+        metrics.countAgentAlert(alert.category);
         await director.recordAgentAlert(alert);
         return { ok: true };
       },
@@ -50,15 +51,8 @@ export function agentRoutes(director: DirectorService, metrics: ApiMetrics): Rou
   ];
 }
 
-function bodyFor<T extends { agentId: string }>(req: FastifyRequest): T {
-  const body = req.body as T;
-  const { agentId } = req.params as { agentId: string };
-  if (body.agentId !== agentId) {
-    throw new InvalidInputError(
-      `The body's agentId "${body.agentId}" does not match the agent ${agentId} in the path.`,
-    );
-  }
-  return body;
+function agentIdOf(req: FastifyRequest): string {
+  return (req.params as { agentId: string }).agentId;
 }
 
 /** Checks the TLS client certificate of an agent route; throws 401/403 with what is wrong. */

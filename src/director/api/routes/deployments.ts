@@ -1,6 +1,8 @@
 import type { DirectorService } from '../../director-service.js';
+import { capLogs } from '../log-cap.js';
 import { flag, int, isSet, objectSchema, str, type RouteSpec } from '../route-spec.js';
 import type { DeployRequest, JobRequest } from '../../../common/contracts/api.js';
+import { redactManifestText } from '../../../common/redact.js';
 
 const nameParams = objectSchema({ name: str }, ['name']);
 const instanceParams = objectSchema({ name: str, group: str, index: int }, ['name', 'group', 'index']);
@@ -15,7 +17,7 @@ const deployBody = objectSchema(
 );
 
 /** Deployments and what lives in them: instances, VMs, disks, jobs, logs, commands, cloud-check. */
-export function deploymentRoutes(director: DirectorService): RouteSpec[] {
+export function deploymentRoutes(director: DirectorService, limits: { logsMaxBytes: number }): RouteSpec[] {
   const tag = 'deployments';
   return [
     {
@@ -67,9 +69,13 @@ export function deploymentRoutes(director: DirectorService): RouteSpec[] {
       tag,
       auth: 'token',
       params: nameParams,
-      summary: 'The last successfully deployed manifest',
+      querystring: objectSchema({ show_secrets: flag }),
+      summary: 'The last successfully deployed manifest; secret-looking values are <redacted> unless show_secrets=1',
       response: '{ manifest: string }',
-      handler: async (req) => ({ manifest: await director.getManifest(p(req).name) }),
+      handler: async (req) => {
+        const manifest = await director.getManifest(p(req).name);
+        return { manifest: isSet(q(req)['show_secrets']) ? manifest : redactManifestText(manifest) };
+      },
     },
     {
       method: 'DELETE',
@@ -150,7 +156,7 @@ export function deploymentRoutes(director: DirectorService): RouteSpec[] {
         const query = q(req);
         const lines = typeof query['lines'] === 'number' ? query['lines'] : 100;
         const container = typeof query['container'] === 'string' ? query['container'] : undefined;
-        return { logs: await director.fetchLogs(name, group, Number(index), container, lines) };
+        return { logs: capLogs(await director.fetchLogs(name, group, Number(index), container, lines), limits.logsMaxBytes) };
       },
     },
     {

@@ -149,6 +149,21 @@ describe('cloud-check', () => {
     expect((await cck(rig, { report: true })).problems).toEqual([]);
   });
 
+  it('delete_disk never detaches a disk its agent could not unmount', async () => {
+    rig = buildRig();
+    const [a] = await deployFake(rig.cloud, rig.store, { count: 1 });
+    const vmCid = a?.vmCid ?? '';
+    const extra = await rig.cloud.createDisk(10, {});
+    const hint = await rig.cloud.attachDisk(vmCid, extra);
+    const agent = rig.cloud.agentOfVm(vmCid);
+    await agent?.mountDisk({ diskCid: extra, hint, newDisk: true });
+    if (agent) agent.storeHolders = ['redis'];
+    rig.store.byName('db/0').disks.push({ diskCid: extra, sizeMiB: 10, active: false, hint });
+    await expect(cck(rig, { resolutions: { inactive_disk: 'delete_disk' } })).rejects.toThrow(/did not unmount it/);
+    expect(await rig.cloud.getDisks(vmCid)).toContain(extra);
+    expect(await rig.cloud.hasDisk(extra)).toBe(true);
+  });
+
   it('refuses unknown resolutions before any task exists', async () => {
     rig = buildRig();
     await expect(

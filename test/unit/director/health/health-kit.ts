@@ -17,7 +17,6 @@ import type {
   TaskHandle,
   TaskRunnerPort,
   TaskStep,
-  VmRequestBuilder,
 } from '../../../../src/director/health/ports.js';
 import { silentLogger } from '../../../../src/common/logger.js';
 import { AlertCenter } from '../../../../src/director/health/alerts.js';
@@ -30,9 +29,9 @@ import {
 import { HealthMonitor } from '../../../../src/director/health/health-monitor.js';
 import { ResponderDispatcher } from '../../../../src/director/health/responders/dispatcher.js';
 import type { Responder } from '../../../../src/director/health/responders/responder.js';
-import { FencedVmRecreator } from '../../../../src/director/resurrector/recreate-vm.js';
+import { VmReplacer } from '../../../../src/director/resurrector/instance-recreator.js';
 import { Resurrector } from '../../../../src/director/resurrector/resurrector.js';
-import { CloudCheck } from '../../../../src/director/cck/cloud-check.js';
+import { CloudCheck } from '../../../../src/director/cloud-check/cloud-check.js';
 import { DEFAULT_DOCKER_SPEC } from '../../../../src/agent/docker-daemon/dockerd-args.js';
 
 export class MemoryStore implements HealthStore, AlertStore, MeltdownStore {
@@ -64,7 +63,7 @@ export class MemoryStore implements HealthStore, AlertStore, MeltdownStore {
     i.agentId = vm?.agentId ?? null;
     i.ip = vm?.ip ?? null;
   }
-  async setDiskHint(diskCid: string, hint: DiskHint): Promise<void> {
+  async setDiskHint(diskCid: string, hint: DiskHint | null): Promise<void> {
     for (const i of this.instances.values())
       for (const d of i.disks) if (d.diskCid === diskCid) d.hint = hint;
   }
@@ -160,10 +159,11 @@ export class MemoryTaskRunner implements TaskRunnerPort {
   }
 }
 
-export const vmRequests: VmRequestBuilder = {
-  async build(instance: MonitoredInstance): Promise<CreateVmRequest> {
+/** The rig's createVm requests (the director builds them with deploy/vm-steps.ts buildCreateVmRequest). */
+export const vmRequests = {
+  async build(instance: Pick<MonitoredInstance, 'id'>, agentId = `agent-${randomUUID()}`): Promise<CreateVmRequest> {
     return {
-      agentId: `agent-${randomUUID()}`,
+      agentId,
       stemcell: 'fake',
       cloudProperties: {},
       networks: { default: { ip: '', netmask: '' } },
@@ -284,7 +284,7 @@ export function buildRig(
   const health: HealthConfig = {
     ...DEFAULT_HEALTH,
     heartbeatIntervalMs: 20,
-    agentTimeoutMs: 200,
+    heartbeatTimeoutMs: 200,
     analyzeIntervalMs: 20,
     rogueAlertMs: 100,
     ...options.health,
@@ -310,14 +310,25 @@ export function buildRig(
     maxInFlight: 10,
   });
   const alerts = new AlertCenter(store, dispatcher, silentLogger);
-  const recreator = new FencedVmRecreator({
-    cloud,
-    store,
-    vmRequests,
-    agents: cloud.agentConnector,
-    logger: silentLogger,
-    timeouts: resurrectorConfig,
-    pollIntervalMs: 10,
+  const recreator = new VmReplacer({
+    ports: {
+      cloud,
+      agents: cloud.agentConnector,
+      records: store,
+      logger: silentLogger,
+      directorName: 'test',
+      newVmRequest: (owner, agentId) => vmRequests.build(owner, agentId),
+      timeouts: {
+        agentCallTimeoutMs: 10_000,
+        applyTimeoutMs: 60_000,
+        agentWaitTimeoutMs: resurrectorConfig.agentWaitTimeoutMs,
+        agentPingIntervalMs: 10,
+        vmDeleteTimeoutMs: resurrectorConfig.vmDeleteTimeoutMs,
+        pollIntervalMs: 10,
+      },
+    },
+    converge: { applyTimeoutMs: 60_000, agentCallTimeoutMs: 10_000, watchPollIntervalMs: 10 },
+    watchTimeoutMs: resurrectorConfig.watchTimeoutMs,
   });
   const resurrector = new Resurrector({
     store,
@@ -350,7 +361,7 @@ export function buildRig(
     tasks,
     recreator,
     logger: silentLogger,
-    agentTimeoutMs: 300,
+    agentCallTimeoutMs: 300,
     timeouts: resurrectorConfig,
     pollIntervalMs: 10,
     onResolved: (d) => resurrector.operatorReset(d),

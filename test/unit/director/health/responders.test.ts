@@ -182,7 +182,7 @@ describe('responders', () => {
         { type: 'email', smtp: { host: '127.0.0.1' }, from: 'a@b', to: ['c@d'] },
       ],
     });
-    expect(s.health.agentTimeoutMs).toBe(15_000);
+    expect(s.health.heartbeatTimeoutMs).toBe(15_000);
     expect(s.health.heartbeatIntervalMs).toBe(2_000);
     expect(s.resurrector.meltdown).toEqual({
       minimumDownJobs: 3,

@@ -59,14 +59,38 @@ describe('resurrection robustness', () => {
       await director.health.resurrector.idle();
     }
     const all = await director.listAlerts({ limit: 1000 });
-    // The instances are seen as unhealthy …
-    expect(all.filter((a) => a.category === 'vm_missing' || a.category === 'instance_without_vm')).toHaveLength(2);
+    // The canary that got a VM is seen as unhealthy; db/1 was never created, so it raises nothing …
+    expect(all.filter((a) => a.category === 'vm_missing' || a.category === 'instance_without_vm').map((a) => a.instance)).toEqual(['db/0']);
     // … but nothing is resurrected, and the operator is told once.
     expect((await director.listTasks({ deployment: 'demo' })).filter((t) => t.user === 'health_monitor')).toEqual([]);
     const skipped = all.filter((a) => a.category === 'resurrection_skipped');
     expect(skipped).toHaveLength(1);
     expect(skipped[0]?.summary).toMatch(/never been deployed successfully/);
     expect(all.filter((a) => a.category === 'resurrection_failed')).toEqual([]);
+  });
+
+  it('a failed canary leaves the other instances "not yet created": no alert, no resurrection for them', async () => {
+    const target: HeartbeatTarget = {};
+    const cloud = fakeCloud(target);
+    const director = await createDirector(cloud, target, ':memory:');
+    cleanups.push(() => director.close());
+    await director.tasks.wait((await director.deploy({ manifest: manifestText(manifest(1)) }, 'admin')).id);
+    // A second deploy adds two instances; its canary fails, so db/2 is never created.
+    cloud.setFailingContainer('redis', true);
+    const task = await director.deploy({ manifest: manifestText({ ...manifest(3), update: { canaries: 1, maxInFlight: 1 } }) }, 'admin');
+    expect((await director.tasks.wait(task.id)).state).toBe('error');
+    const states = Object.fromEntries((await director.listInstances('demo')).map((i) => [`${i.group}/${i.index}`, i.state]));
+    expect(states['db/2']).toBe('not_created');
+
+    for (let k = 0; k < 3; k++) {
+      await director.health.monitor.analyze();
+      await director.health.resurrector.idle();
+    }
+    const all = await director.listAlerts({ limit: 1000 });
+    expect(all.filter((a) => a.instance === 'db/2')).toEqual([]);
+    expect(all.filter((a) => a.category === 'instance_without_vm')).toEqual([]);
+    expect(all.filter((a) => a.category === 'resurrection_skipped' && /db\/2/.test(a.summary))).toEqual([]);
+    expect((await director.listTasks({ deployment: 'demo' })).filter((t) => t.user === 'health_monitor')).toEqual([]);
   });
 
   it('backs off after a failed resurrection (no tight loop) and resets when the operator deploys', async () => {
@@ -192,7 +216,7 @@ describe('resurrection robustness', () => {
     expect(cloud.callsOf('createVm')).toHaveLength(creates);
 
     await second.setResurrection(true, undefined, 'admin');
-    expect(await second.store.config.get('resurrector_meltdowns')).toBe('{}');
+    expect(await second.store.resurrectionStops.list()).toEqual({});
     await second.health.monitor.analyze();
     await second.health.resurrector.idle();
     const tasks = (await second.listTasks({ deployment: 'demo' })).filter((t) => t.user === 'health_monitor');
