@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_PORT } from '../../src/common/contracts/agent-protocol.js';
-import { issueCertificate } from '../../src/common/pki.js';
+import { issueCertificate, issueDirectorClientCertificate } from '../../src/common/pki.js';
 import { HttpAgentClient } from '../../src/director/agent-client/http-agent-client.js';
 import { openStemcellTarball, type StemcellManifest } from '../../src/stemcell/index.js';
 import { createAgentVmEnv, type AgentVmEnv } from '../helpers/agent-vm-fixture.js';
@@ -48,7 +48,7 @@ describe('a local-cloud VM boots the stemcell', () => {
     const ip = `${prefix}.${nextHost++}`;
     const agentId = `agent-stemcell-${ip.split('.').at(-1)}`;
     const cert = issueCertificate(env.ca, { commonName: agentId, ipAddresses: [ip], usage: 'both' });
-    const directorCert = issueCertificate(env.ca, { commonName: 'director-client', usage: 'client' });
+    const directorCert = issueDirectorClientCertificate(env.ca);
     const started = Date.now();
     const { vmCid: cid } = await env.fx.cloud.createVm({
       agentId,

@@ -90,7 +90,7 @@ export class ApiServer {
         ...(options.registryStorageDir === undefined ? {} : { registryStorageDir: options.registryStorageDir }),
         limits,
       }),
-      ...stemcellRoutes(director, options.uploadDir),
+      ...stemcellRoutes(director, options.uploadDir, limits),
       ...agentRoutes(director, metrics),
     ];
     const server = new ApiServer(app, metrics, routes, options);

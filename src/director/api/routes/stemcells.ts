@@ -6,10 +6,11 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidInputError } from '../../../common/errors.js';
 import type { DirectorService } from '../../director-service.js';
+import { checkUploadSpace, formatBytes, PayloadTooLargeError, type ApiLimits } from '../limits.js';
 import { objectSchema, str, type RouteSpec } from '../route-spec.js';
 
 /** Stemcells: the upload streams the .tgz to a file under `uploadDir`; the upload task owns it from then on. */
-export function stemcellRoutes(director: DirectorService, uploadDir: string): RouteSpec[] {
+export function stemcellRoutes(director: DirectorService, uploadDir: string, limits: Pick<ApiLimits, 'uploadMaxBytes'>): RouteSpec[] {
   return [
     {
       method: 'GET',
@@ -26,12 +27,23 @@ export function stemcellRoutes(director: DirectorService, uploadDir: string): Ro
       tag: 'stemcells',
       auth: 'token',
       bodyMediaType: 'application/x-tar',
+      upload: true,
       summary: 'Upload a BOSH stemcell tarball (a task; nothing happens when that name and version is already uploaded)',
       response: 'TaskRef',
       handler: async (req, { user }) => {
         const body = req.body as Readable | undefined;
         if (!body || typeof body.pipe !== 'function') {
           throw new InvalidInputError('Send the stemcell as its .tgz with Content-Type: application/x-tar.');
+        }
+        const declared = Number(req.headers['content-length']);
+        if (Number.isSafeInteger(declared) && declared > 0) {
+          if (declared > limits.uploadMaxBytes) {
+            throw new PayloadTooLargeError(
+              `The stemcell (${formatBytes(declared)}) is larger than this director accepts (${formatBytes(limits.uploadMaxBytes)}); raise api.upload_max_size in the director config.`,
+            );
+          }
+          // The tarball, then its image extracted next to it.
+          await checkUploadSpace(declared, [{ dir: uploadDir, factor: 2, what: 'the stemcell tarball and its image' }]);
         }
         await mkdir(uploadDir, { recursive: true, mode: 0o700 });
         const file = join(uploadDir, `${randomUUID()}.stemcell.tgz`);
