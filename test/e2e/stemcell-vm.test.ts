@@ -106,7 +106,7 @@ describe('a local-cloud VM boots the stemcell', () => {
   it('mounts a persistent disk attached to the running VM; a new VM with the same disk finds the data', async () => {
     const diskCid = await env.fx.cloud.createDisk(64, {});
     const hint = await env.fx.cloud.attachDisk(vmCid, diskCid);
-    await agent.mountDisk({ diskCid, hint });
+    await agent.mountDisk({ diskCid, hint, newDisk: true });
     expect((await agent.runCommand('echo kept > /var/vcap/store/data.txt && mount | grep -c " /var/vcap/store "')).stdout.trim()).toBe('1');
     // The host does not see the VM's mount.
     const hostMounts = await exec('cat', ['/proc/self/mounts']).then((r) => r.stdout);
