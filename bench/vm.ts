@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- vm`: time to create a local VM until its agent answers ping; create + attach +
+ * `npm run bench -- vm`: time to create a local VM until its agent answers ping (host-binaries
+ * boot and stemcell boot, which needs a built stemcell); create + attach +
  * mount a 1 GiB disk; the agent's RSS when idle with 3 containers.
  */
 import { join } from 'node:path';
@@ -9,6 +10,9 @@ import { AGENT_PORT } from '../src/common/contracts/agent-protocol.js';
 import { HttpAgentClient } from '../src/director/agent-client/http-agent-client.js';
 import { issueAgentCertificates, issueDirectorClientCertificate } from '../src/common/pki.js';
 import { summary, sleep } from './bench-util.js';
+import { rm } from 'node:fs/promises';
+import { builtStemcellFile } from '../test/helpers/built-stemcell.js';
+import { openStemcellTarball } from '../src/stemcell/stemcell-tarball.js';
 
 export async function run(args: string[]): Promise<unknown> {
   const trials = Number(args[0] ?? 5);
@@ -16,14 +20,21 @@ export async function run(args: string[]): Promise<unknown> {
   try {
     const client = issueDirectorClientCertificate(env.ca);
     const prefix = env.fx.hostIp.split('.').slice(0, 3).join('.');
+    // The same loop for the host-binaries boot and (when scripts/build-stemcell.sh built one) the stemcell boot.
+    const image = join(env.fx.dataDir, 'bench-stemcell.image');
+    const opened = await openStemcellTarball(builtStemcellFile(), image);
+    const stemcellCid = await env.fx.cloud.createStemcell(image, opened.manifest.cloudProperties);
+    await rm(image, { force: true });
+    const stemcellCreateToPing: number[] = [];
     const createToPing: number[] = [];
-    for (let i = 0; i < trials; i++) {
+    for (let i = 0; i < trials * 2; i++) {
+      const onStemcell = i >= trials;
       const ip = `${prefix}.${200 + i}`;
       const agentCert = issueAgentCertificates(env.ca, `bench-${i}`, { ipAddresses: [ip] });
       const t0 = Date.now();
       const { vmCid } = await env.fx.cloud.createVm({
         agentId: `bench-${i}`,
-        stemcell: 'local',
+        stemcell: onStemcell ? stemcellCid : 'local',
         cloudProperties: {},
         networks: { default: { ip, netmask: '255.255.255.0' } },
         diskCids: [],
@@ -34,7 +45,7 @@ export async function run(args: string[]): Promise<unknown> {
         if (await agent.ping().then(() => true, () => false)) break;
         await sleep(10);
       }
-      createToPing.push(Date.now() - t0);
+      (onStemcell ? stemcellCreateToPing : createToPing).push(Date.now() - t0);
       await env.fx.cloud.deleteVm(vmCid);
     }
 
@@ -59,6 +70,7 @@ export async function run(args: string[]): Promise<unknown> {
     const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
     return {
       createVmUntilPing: summary(createToPing),
+      stemcellCreateVmUntilPing: summary(stemcellCreateToPing),
       createAttachMount1GiBDiskMs: diskMs,
       agentIdleRssMiB: Math.round((rssKb / 1024) * 10) / 10,
     };

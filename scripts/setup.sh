@@ -20,6 +20,11 @@ command -v losetup >/dev/null || need+=(util-linux)
 command -v rsync >/dev/null || need+=(rsync)
 command -v iptables >/dev/null || need+=(iptables)
 command -v dpkg-deb >/dev/null || need+=(dpkg)
+# The stemcell builder (mmdebstrap) and the agent's ConfigDrive/CDROM settings sources (mtools, xorriso; mkfs.vfat in their tests).
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
+command -v mcopy >/dev/null || need+=(mtools)
+command -v xorriso >/dev/null || need+=(xorriso)
+command -v mkfs.vfat >/dev/null || need+=(dosfstools)
 if [ ${#need[@]} -gt 0 ]; then
   echo "==> installing Debian packages: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -37,3 +42,6 @@ fi
 
 echo "==> building"
 npm run --silent build
+
+echo "==> stemcell"
+bash scripts/build-stemcell.sh

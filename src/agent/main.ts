@@ -6,15 +6,21 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { createPinoLogger } from '../common/pino-logger.js';
 import { errorMessage } from '../common/errors.js';
-import { loadSettings } from './settings.js';
+import { loadSettings, parseSettings } from './settings.js';
+import { loadAgentConfig, readFromSources, settingsSourceFor } from './settings/agent-config.js';
+import type { AgentSettings } from '../common/contracts/agent-settings.js';
 import { Agent } from './agent.js';
 import { createAgentServer } from './api/server.js';
 
 async function main(): Promise<void> {
-  const program = new Command().name('bosun-agent').requiredOption('--settings <file>', 'the settings file the cloud wrote for this VM').option('--log-level <level>', 'log level', 'info');
+  const program = new Command()
+    .name('bosun-agent')
+    .option('--settings <file>', 'the settings file the cloud wrote for this VM')
+    .option('--agent-config <file>', "the stemcell's agent.json naming the settings source (File, ConfigDrive, HTTP, CDROM)")
+    .option('--log-level <level>', 'log level', 'info');
   program.parse(process.argv);
-  const opts = program.opts<{ settings: string; logLevel: string }>();
-  const settings = await loadSettings(opts.settings);
+  const opts = program.opts<{ settings?: string; agentConfig?: string; logLevel: string }>();
+  const settings = await readSettings(opts);
   const log = createPinoLogger({ destination: join(settings.paths.ephemeral, 'agent.log'), level: opts.logLevel, name: 'agent' }).child({ agentId: settings.agentId });
   log.info('agent starting', { pid: process.pid, vmCid: settings.vmCid });
   process.on('unhandledRejection', (err) => log.error('unhandled rejection', { error: errorMessage(err) }));
@@ -32,6 +38,15 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** `--settings FILE` (host-binaries VMs) or the sources of a stemcell's agent.json. */
+async function readSettings(opts: { settings?: string; agentConfig?: string }): Promise<AgentSettings> {
+  if (opts.settings !== undefined) return loadSettings(opts.settings);
+  if (opts.agentConfig === undefined) throw new Error('give --settings FILE or --agent-config /var/vcap/bosh/agent.json');
+  const sources = (await loadAgentConfig(opts.agentConfig)).map((c) => settingsSourceFor(c));
+  const { text, source } = await readFromSources(sources);
+  return parseSettings(text, `The settings from the ${source.type} source`);
 }
 
 main().catch((err: unknown) => {

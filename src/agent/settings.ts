@@ -26,15 +26,26 @@ const schema = z.object({
 
 /** Reads and validates `<vm>/settings.json`, the one boundary where raw settings become typed. */
 export async function loadSettings(file: string): Promise<AgentSettings> {
-  let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(await readFile(file, 'utf8'));
+    text = await readFile(file, 'utf8');
   } catch (err) {
     throw new InvalidInputError(`Cannot read the agent settings file ${file}; check that the cloud wrote it as JSON.`, { cause: err });
   }
+  return parseSettings(text, `The agent settings file ${file}`);
+}
+
+/** Validates a settings document from any source; `where` names it in errors ("The agent settings file …"). */
+export function parseSettings(text: string, where: string): AgentSettings {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new InvalidInputError(`${where} is not JSON; check that the cloud wrote it as JSON.`, { cause: err });
+  }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
-    throw new InvalidInputError(`The agent settings file ${file} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new InvalidInputError(`${where} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
   return parsed.data as AgentSettings;
 }

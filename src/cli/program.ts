@@ -11,6 +11,7 @@ import { registerImageCommands } from './commands/images.js';
 import { registerInstanceCommands } from './commands/instances.js';
 import { registerJobCommands } from './commands/jobs.js';
 import { registerLifecycleCommands } from './commands/lifecycle.js';
+import { registerStemcellCommands } from './commands/stemcell.js';
 import { registerTaskCommands } from './commands/tasks.js';
 import { registerValidateCommand } from './commands/validate.js';
 
@@ -49,5 +50,6 @@ export function buildProgram(context: CliContext = processContext()): Command {
   registerHealthCommands(program, context);
   registerCckCommand(program, context);
   registerImageCommands(program, context);
+  registerStemcellCommands(program, context);
   return program;
 }

@@ -75,6 +75,14 @@ export interface CloudInfo {
 
 export interface Cloud {
   info(): Promise<CloudInfo>;
+  /**
+   * BOSH create_stemcell: takes the stemcell's image (the `image` file of the tarball, already
+   * checked against its sha1) and its cloud_properties; returns the stemcell cid createVm is given.
+   * The cloud owns the image from then on; the caller may remove imagePath afterwards.
+   */
+  createStemcell(imagePath: string, cloudProperties: Record<string, unknown>): Promise<string>;
+  /** BOSH delete_stemcell: frees what createStemcell made. Deleting a stemcell that is gone is not an error. */
+  deleteStemcell(stemcellCid: string): Promise<void>;
   createVm(request: CreateVmRequest): Promise<CreateVmResult>;
   /** Deletes the VM and frees what it held (disks stay, detached). Deleting a VM that is gone is not an error. */
   deleteVm(vmCid: string): Promise<void>;
@@ -145,6 +153,14 @@ export class NotSupportedError extends CloudError {
 
 export class VmCreationFailedError extends CloudError {
   override readonly type = 'VMCreationFailed';
+}
+
+/** A stemcell the cloud does not have (createVm with an unknown stemcell cid). */
+export class StemcellNotFoundError extends CloudError {
+  override readonly type = 'CloudError';
+  constructor(stemcellCid: string) {
+    super(`stemcell ${stemcellCid} does not exist in the cloud; upload it again with \`bosun upload-stemcell FILE.tgz\``);
+  }
 }
 
 export class NoDiskSpaceError extends CloudError {

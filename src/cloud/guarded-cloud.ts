@@ -62,6 +62,14 @@ export class GuardedCloud implements Cloud {
     return this.call('info', [], () => this.driver.info());
   }
 
+  createStemcell(imagePath: string, cloudProperties: Record<string, unknown>): Promise<string> {
+    return this.call('createStemcell', [imagePath, cloudProperties], () => this.driver.createStemcell(imagePath, cloudProperties));
+  }
+
+  deleteStemcell(stemcellCid: string): Promise<void> {
+    return this.call('deleteStemcell', [stemcellCid], () => this.driver.deleteStemcell(stemcellCid));
+  }
+
   createVm(request: CreateVmRequest): Promise<CreateVmResult> {
     return this.call('createVm', [request], async () => {
       for (const diskCid of request.diskCids) await this.assertNotAttachedElsewhere(diskCid, null);

@@ -18,7 +18,10 @@ const rawSchema = z.object({
   directorUrl: z.string().url(),
   /** host:port of the image registry that every VM's dockerd uses as its mirror. */
   registryHost: z.string().optional(),
-  /** Stemcell name handed to createVm. */
+  /**
+   * The stemcell new VMs boot: "default" (the local cloud's host-binaries boot), "latest" (the
+   * newest uploaded debian-12 stemcell), "latest:OS", or an uploaded NAME/VERSION.
+   */
   stemcell: z.string().default('default'),
   agentWaitTimeoutMs: z.number().int().positive().default(120_000),
   /** Longest wait between pings of a VM's agent that does not answer yet (the first wait is 100 ms, growing ×1.5). */

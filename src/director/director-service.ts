@@ -13,6 +13,7 @@ import type {
   DirectorInfo,
   DiskInfo,
   ImageInfo,
+  StemcellInfo,
   InstanceInfo,
   JobRequest,
   LockInfo,
@@ -56,6 +57,12 @@ export interface DirectorService {
   listImages(): Promise<ImageInfo[]>;
   /** Pushes a `docker save`/OCI tarball (already saved to a file) into the registry as a task. */
   uploadImage(tarPath: string, name: string | undefined, user: string): Promise<TaskInfo>;
+
+  listStemcells(): Promise<StemcellInfo[]>;
+  /** Uploads a stemcell tarball (already saved to a file, which the task then owns) as a task; idempotent by name/version. */
+  uploadStemcell(tarPath: string, user: string): Promise<TaskInfo>;
+  /** Refused with a ConflictError listing the VMs while any VM boots the stemcell. */
+  deleteStemcell(name: string, version: string, user: string): Promise<TaskInfo>;
 
   /** Called by the agents' heartbeat and alert routes (mTLS-authenticated by agent id). */
   recordHeartbeat(heartbeat: Heartbeat): Promise<void>;

@@ -40,6 +40,8 @@ import { cloudRetryPolicy, deleteVmsACrashLeft } from './director-wiring.js';
 import { HeartbeatIntake } from './heartbeat-intake.js';
 import { DirectorReadModels, notFoundDeployment } from './read-models.js';
 import { TaskRunner } from './tasks/task-runner.js';
+import { StemcellService } from './stemcells/stemcell-service.js';
+import { stemcellResolvingCloud } from './stemcells/stemcell-cloud.js';
 import { parseHealthSettings } from './health/config.js';
 import { SelfHealing } from './self-healing.js';
 
@@ -84,6 +86,8 @@ export class Director implements DirectorService {
   private cloudCheckHandler: CloudCheckHandler | undefined;
   /** What the deploy steps use (store, guarded cloud, agents, config, credentials): for wiring the health parts. */
   readonly deps: InstanceDeps;
+  /** Uploaded stemcells (src/director/stemcells/). */
+  readonly stemcells: StemcellService;
   /** health: the monitor, alerts, resurrector and cloud-check; set by create(). */
   health!: SelfHealing;
 
@@ -114,6 +118,7 @@ export class Director implements DirectorService {
     };
     this.deployer = new Deployer(this.deps, manifests, tasks);
     this.jobs = new InstanceJobs(this.deps, this.deployer, tasks);
+    this.stemcells = new StemcellService(store, cloud, tasks, `${config.dataDir}/stemcell-work`, logger);
     this.views = new DirectorReadModels(store, agents, config.agentCallTimeoutMs, () => this.globalResurrection());
     this.heartbeats = new HeartbeatIntake(store, () => this.health.monitor, this.deps.creatingAgents);
   }
@@ -138,14 +143,18 @@ export class Director implements DirectorService {
         uuid = randomUUID();
         await store.config.set(CONFIG_DIRECTOR_UUID, uuid);
       }
-      const cloud =
+      const guarded =
         options.guardCloud === false ? options.cloud : new GuardedCloud(options.cloud, { logger, knownVmCids: () => store.vms.listCids(), retry: cloudRetryPolicy(config) });
+      // config.stemcell may name an uploaded stemcell ("latest", NAME/VERSION): resolved per createVm.
+      const late: { stemcells?: StemcellService } = {};
+      const cloud = stemcellResolvingCloud(guarded, store, () => late.stemcells as StemcellService);
       const tasks = new TaskRunner(store, logger.child({ component: 'tasks' }), { lockTtlMs: config.lockTtlMs });
       const interrupted = await tasks.recoverAfterRestart();
       if (interrupted.length > 0 && config.deleteUnknownVmsAfterCrash) await deleteVmsACrashLeft(cloud, store, logger);
       const keyPool = options.agentCredentials === undefined ? new AgentKeyPool(AGENT_KEY_POOL_SIZE, logger) : null;
       const credentials = options.agentCredentials ?? agentCredentialIssuer(ca, keyPool);
       const director = new Director(config, ca, store, cloud, options.agentConnector, tasks, logger, uuid, options.registry, options.manifests ?? manifestModule, credentials, options.cloud);
+      late.stemcells = director.stemcells;
       director.keyPool = keyPool;
       director.orphanSweeper = startOrphanedDiskSweeper(
         { store, logger, deleteDisk: (cid) => director.deleteDisk(cid, 'orphaned-disk-sweeper') },
@@ -380,6 +389,18 @@ export class Director implements DirectorService {
       );
       return JSON.stringify(images);
     });
+  }
+
+  listStemcells(): Promise<api.StemcellInfo[]> {
+    return this.stemcells.list();
+  }
+
+  uploadStemcell(tarPath: string, user: string): Promise<api.TaskInfo> {
+    return this.stemcells.upload(tarPath, user);
+  }
+
+  deleteStemcell(name: string, version: string, user: string): Promise<api.TaskInfo> {
+    return this.stemcells.delete(name, version, user);
   }
 
   recordHeartbeat(heartbeat: Heartbeat): Promise<void> {

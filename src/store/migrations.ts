@@ -149,6 +149,7 @@ function migrations(kind: DialectKind): Record<string, Migration> {
     },
     '0002_disk_mounted_before_and_migrations': diskMountedBeforeAndMigrations,
     '0003_director_health_state': directorHealthState,
+    '0004_stemcells': stemcellTables,
   };
 }
 
@@ -260,3 +261,32 @@ export async function databaseVersion(db: Kysely<unknown>): Promise<string> {
   const r = await sql<{ v: string }>`select 'ok' as v`.execute(db);
   return r.rows[0]?.v ?? '';
 }
+
+/** Uploaded stemcells, and which stemcell each VM was created from ("in use by N VMs"). */
+const stemcellTables: Migration = {
+  // Uploaded stemcells, and which stemcell each VM was created from ("in use by N VMs").
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('stemcells')
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('version', 'text', (c) => c.notNull())
+      .addColumn('operating_system', 'text', (c) => c.notNull())
+      .addColumn('api_version', 'integer', (c) => c.notNull())
+      .addColumn('formats_json', 'text', (c) => c.notNull())
+      .addColumn('sha1', 'text', (c) => c.notNull())
+      .addColumn('cid', 'text', (c) => c.notNull())
+      .addColumn('uploaded_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('stemcells_pk', ['name', 'version'])
+      .execute();
+    // Its own table rather than a vms column, so that the deploy code that writes vms stays as it is.
+    await db.schema
+      .createTable('vm_stemcells')
+      .addColumn('vm_cid', 'text', (c) => c.primaryKey())
+      .addColumn('stemcell_cid', 'text', (c) => c.notNull())
+      .execute();
+  },
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.dropTable('vm_stemcells').ifExists().execute();
+    await db.schema.dropTable('stemcells').ifExists().execute();
+  },
+};

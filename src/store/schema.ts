@@ -43,6 +43,23 @@ export interface VmsTable {
   created_at: string;
 }
 
+/** Which stemcell (cloud cid) each VM was created from (migration 0002). */
+export interface VmStemcellsTable {
+  vm_cid: string;
+  stemcell_cid: string;
+}
+
+export interface StemcellsTable {
+  name: string;
+  version: string;
+  operating_system: string;
+  api_version: number;
+  formats_json: string;
+  sha1: string;
+  cid: string;
+  uploaded_at: string;
+}
+
 export interface DisksTable {
   cid: string;
   size_mib: number;
@@ -147,4 +164,6 @@ export interface DatabaseSchema {
   locks: LocksTable;
   config: ConfigTable;
   resurrection_stops: ResurrectionStopsTable;
+  stemcells: StemcellsTable;
+  vm_stemcells: VmStemcellsTable;
 }

@@ -11,6 +11,7 @@ import { DisksRepository } from './repositories/disks.js';
 import { InstancesRepository } from './repositories/instances.js';
 import { LocksRepository } from './repositories/locks.js';
 import { ResurrectionStopsRepository } from './repositories/resurrection-stops.js';
+import { StemcellsRepository } from './repositories/stemcells.js';
 import { TaskEventsRepository } from './repositories/task-events.js';
 import { TasksRepository } from './repositories/tasks.js';
 import { VmsRepository } from './repositories/vms.js';
@@ -30,6 +31,7 @@ export class Store {
   readonly locks: LocksRepository;
   readonly config: ConfigRepository;
   readonly resurrectionStops: ResurrectionStopsRepository;
+  readonly stemcells: StemcellsRepository;
 
   private constructor(private readonly database: OpenDatabase) {
     const db = database.db;
@@ -45,6 +47,7 @@ export class Store {
     this.locks = new LocksRepository(db);
     this.config = new ConfigRepository(db);
     this.resurrectionStops = new ResurrectionStopsRepository(db);
+    this.stemcells = new StemcellsRepository(db);
   }
 
   static async create(config: DatabaseConfig): Promise<Store> {
@@ -67,3 +70,4 @@ export type { VmRecord } from './repositories/vms.js';
 export type { DiskRecord, DiskState } from './repositories/disks.js';
 export type { DiskMigrationPhase, DiskMigrationRecord } from './repositories/disk-migrations.js';
 export type { TaskRecord } from './repositories/tasks.js';
+export type { StemcellRecord } from './repositories/stemcells.js';

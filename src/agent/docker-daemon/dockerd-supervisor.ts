@@ -40,6 +40,9 @@ export class DockerdSupervisor {
   private adoptedPid: number | null = null;
   private adoptTimer: NodeJS.Timeout | null = null;
   private args: string[];
+  /** Extra environment of the dockerd process (the docker job's env.http_proxy …). */
+  private env: Record<string, string> = {};
+  private registryCaCerts: NonNullable<DockerDaemonSpec['registryCaCerts']> = [];
   private current: DockerdState = 'idle';
   private restartCount = 0;
   private attempts = 0;
@@ -56,6 +59,8 @@ export class DockerdSupervisor {
     private readonly events: DockerdEvents,
     private readonly binary = 'dockerd',
     engine?: DockerEngine,
+    /** Where dockerd looks for registry CAs (the VM's own /etc/docker). */
+    private readonly certsDir = '/etc/docker/certs.d',
   ) {
     this.paths = dockerdPaths(settings);
     this.engine = engine ?? new DockerodeEngine(this.paths.socket);
@@ -86,12 +91,12 @@ export class DockerdSupervisor {
 
   /** Adopts a running dockerd with the same options, or starts one. */
   async start(spec: DockerDaemonSpec | null): Promise<void> {
-    this.args = dockerdArgs(this.settings, this.paths, spec ?? DEFAULT_DOCKER_SPEC);
-    await this.installRegistryCa();
+    this.use(spec ?? DEFAULT_DOCKER_SPEC);
+    await this.installRegistryCas();
     const pid = await this.runningPid();
     if (pid !== null && (await this.answers())) {
       const recorded = await readFile(this.paths.argsFile, 'utf8').catch(() => '');
-      if (recorded === JSON.stringify(this.args)) {
+      if (recorded === this.launchFingerprint()) {
         this.log.info('adopted the running dockerd', { pid });
         this.adopt(pid);
         return;
@@ -103,15 +108,19 @@ export class DockerdSupervisor {
   }
 
   optionsDiffer(spec: DockerDaemonSpec): boolean {
-    return JSON.stringify(dockerdArgs(this.settings, this.paths, spec)) !== JSON.stringify(this.args);
+    return fingerprint(dockerdArgs(this.settings, this.paths, spec), spec.env ?? {}) !== this.launchFingerprint();
   }
 
-  /** Restarts dockerd when the instance's daemon options differ from the running ones. */
+  /**
+   * Restarts dockerd when the instance's daemon options (flags or environment) differ from the
+   * running ones. Registry CAs need no restart: dockerd reads certs.d at each registry connection.
+   */
   async ensureOptions(spec: DockerDaemonSpec): Promise<boolean> {
-    const wanted = dockerdArgs(this.settings, this.paths, spec);
-    if (JSON.stringify(wanted) === JSON.stringify(this.args)) return false;
+    const differ = this.optionsDiffer(spec);
+    this.use(spec);
+    await this.installRegistryCas();
+    if (!differ) return false;
     this.log.info('dockerd options changed; restarting dockerd');
-    this.args = wanted;
     this.move('replace');
     await this.stopCurrent();
     this.spawnDockerd();
@@ -142,15 +151,32 @@ export class DockerdSupervisor {
     if (this.adoptTimer) clearInterval(this.adoptTimer);
   }
 
-  private async installRegistryCa(): Promise<void> {
-    const host = this.settings.registryHost;
-    if (!host) return;
-    const dir = join('/etc/docker/certs.d', host);
-    try {
-      await mkdir(dir, { recursive: true });
-      await writeFile(join(dir, 'ca.crt'), this.settings.caPem);
-    } catch (err) {
-      this.log.warn('cannot install the registry CA for dockerd', { dir, error: String(err) });
+  private use(spec: DockerDaemonSpec): void {
+    this.args = dockerdArgs(this.settings, this.paths, spec);
+    this.env = spec.env ?? {};
+    this.registryCaCerts = spec.registryCaCerts ?? [];
+  }
+
+  /** What identifies a running dockerd's options (recorded next to it, compared on adoption). */
+  private launchFingerprint(): string {
+    return fingerprint(this.args, this.env);
+  }
+
+  /** The director's registry CA, and each private registry CA the instance names (`<certs.d>/<domain>/ca.crt`). */
+  private async installRegistryCas(): Promise<void> {
+    const cas = this.settings.registryHost ? [{ domain: this.settings.registryHost, caCert: this.settings.caPem }] : [];
+    for (const ca of [...cas, ...this.registryCaCerts]) {
+      if (!REGISTRY_DOMAIN.test(ca.domain)) {
+        this.log.warn('not installing a registry CA: its domain is not a host[:port]', { domain: ca.domain });
+        continue;
+      }
+      const dir = join(this.certsDir, ca.domain);
+      try {
+        await mkdir(dir, { recursive: true });
+        await writeFile(join(dir, 'ca.crt'), ca.caCert);
+      } catch (err) {
+        this.log.warn('cannot install a registry CA for dockerd', { dir, error: String(err) });
+      }
     }
   }
 
@@ -199,12 +225,12 @@ export class DockerdSupervisor {
     try {
       // Output goes to a file, never a pipe: a pipe would break (and kill dockerd with SIGPIPE)
       // when the agent restarts, and dockerd must outlive the agent. Detached for the same reason.
-      child = spawn(this.binary, this.args, { stdio: ['ignore', out, out], detached: true });
+      child = spawn(this.binary, this.args, { stdio: ['ignore', out, out], detached: true, env: { ...process.env, ...this.env } });
     } finally {
       closeSync(out);
     }
     this.child = child;
-    void writeFile(this.paths.argsFile, JSON.stringify(this.args)).catch(() => undefined);
+    void writeFile(this.paths.argsFile, this.launchFingerprint()).catch(() => undefined);
     this.log.info('dockerd started', { pid: child.pid, attempt: this.attempts });
     child.on('error', (err) => this.log.error('cannot run dockerd', { error: err.message }));
     child.on('exit', (code, signal) => {
@@ -284,6 +310,14 @@ export class DockerdSupervisor {
       while (isAlive(pid)) await sleep(50);
     }
   }
+}
+
+/** A registry's certs.d directory name: host or host:port, nothing that walks out of certs.d. */
+const REGISTRY_DOMAIN = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$/;
+
+/** The flags alone when there is no extra environment, so a dockerd started by an older agent is adopted. */
+function fingerprint(args: readonly string[], env: Record<string, string>): string {
+  return Object.keys(env).length === 0 ? JSON.stringify(args) : JSON.stringify({ args, env });
 }
 
 function isAlive(pid: number): boolean {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import { UnavailableError } from '../../common/errors.js';
 import type { AgentApi, Heartbeat } from '../../common/contracts/agent-protocol.js';
 import type { AgentConnector, AgentTarget } from '../../common/contracts/agent-connector.js';
@@ -71,6 +72,9 @@ export class FakeCloud implements Cloud {
   readonly agentConnector: AgentConnector;
   private readonly vms = new Map<string, FakeVm>();
   private readonly disks = new Map<string, FakeDisk>();
+  /** Stemcells by cid: the image's size and cloud_properties (the fake keeps no bytes). */
+  readonly stemcells = new Map<string, { imageSizeBytes: number; cloudProperties: Record<string, unknown> }>();
+  private nextStemcell = 1;
   private readonly failures = new Map<string, { remaining: number; error?: Error }>();
   private readonly paused = new Map<string, Array<() => void>>();
   private readonly failingContainers: Set<string>;
@@ -223,6 +227,21 @@ export class FakeCloud implements Cloud {
     return this.call('hasVm', [vmCid], () => {
       const vm = this.vms.get(vmCid);
       return vm !== undefined && !vm.lost;
+    });
+  }
+
+  async createStemcell(imagePath: string, cloudProperties: Record<string, unknown>): Promise<string> {
+    const { size } = await stat(imagePath);
+    return this.call('createStemcell', [imagePath, cloudProperties], () => {
+      const cid = `sc-fake-${this.nextStemcell++}`;
+      this.stemcells.set(cid, { imageSizeBytes: size, cloudProperties });
+      return cid;
+    });
+  }
+
+  async deleteStemcell(stemcellCid: string): Promise<void> {
+    return this.call('deleteStemcell', [stemcellCid], () => {
+      this.stemcells.delete(stemcellCid);
     });
   }
 

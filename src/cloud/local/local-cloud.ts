@@ -36,6 +36,15 @@ import {
 import { isAlive } from './processes.js';
 import { CloudFiles, writeJson, type DiskRecord, type VmRecord } from './store.js';
 import { killNetnsProcesses, killVm, launchVm, vmPaths } from './vm-process.js';
+import { removeStemcell, unpackStemcell } from './stemcells.js';
+import {
+  STEMCELL_VM_PATHS,
+  exposeLoopDevice,
+  hideLoopDevice,
+  launchStemcellVm,
+  prepareStemcellVmDirs,
+  stemcellVmPaths,
+} from './stemcell-vm.js';
 
 const MiB = 1024 * 1024;
 
@@ -107,7 +116,25 @@ export class LocalCloud implements Cloud {
   }
 
   async info(): Promise<CloudInfo> {
-    return { name: 'local', apiVersion: 2, stemcellFormats: ['local-host'], supportsResizeDisk: true };
+    return { name: 'local', apiVersion: 2, stemcellFormats: ['general-tar', 'warden-tar', 'local-host'], supportsResizeDisk: true };
+  }
+
+  async createStemcell(imagePath: string, cloudProperties: Record<string, unknown>): Promise<string> {
+    const cid = await unpackStemcell(this.files, imagePath, cloudProperties);
+    this.logger.info('stemcell created', { stemcellCid: cid });
+    return cid;
+  }
+
+  async deleteStemcell(stemcellCid: string): Promise<void> {
+    if (!isCid(stemcellCid)) return;
+    await this.lock.run(() => removeStemcell(this.files, stemcellCid));
+    this.logger.info('stemcell deleted', { stemcellCid });
+  }
+
+  /** The unpacked root filesystem of a stemcell, or null when this cloud does not have it. */
+  async stemcellRootfs(stemcellCid: string): Promise<string | null> {
+    if (!isCid(stemcellCid) || (await this.files.readStemcell(stemcellCid)) === null) return null;
+    return this.files.stemcellRootfs(stemcellCid);
   }
 
   async createVm(request: CreateVmRequest): Promise<CreateVmResult> {
@@ -116,12 +143,15 @@ export class LocalCloud implements Cloud {
     const log = this.logger.child({ vmCid: cid, agentId: request.agentId });
     // The bridge may have been removed behind our back (an operator, a host network reset).
     await ensureBridge(this.config.bridgeName, this.config.subnet);
+    // A stemcell this cloud holds boots from its own root; any other name keeps the host-binaries boot.
+    const bootStemcell = (await this.stemcellRootfs(request.stemcell)) !== null;
     let vm: VmRecord;
     try {
       vm = await this.lock.run(async () => {
         const ip = await this.allocateIp(wanted?.ip);
         const record: VmRecord = {
           cid,
+          ...(bootStemcell ? { stemcellCid: request.stemcell } : {}),
           agentId: request.agentId,
           ip,
           hostVeth: hostVethName(cid),
@@ -148,6 +178,7 @@ export class LocalCloud implements Cloud {
       for (const sub of ['ephemeral', 'run', 'store', 'migration', 'etc-docker']) {
         await fs.mkdir(path.join(root, sub), { recursive: true });
       }
+      if (bootStemcell) await prepareStemcellVmDirs(root);
       // Any accidental DNS lookup inside the VM fails at once instead of waiting on a timeout.
       await fs.writeFile(path.join(root, 'resolv.conf'), 'nameserver 127.0.0.1\n');
       await createVmNetwork(cid, vm.ip, this.config.subnet, this.config.bridgeName);
@@ -156,12 +187,7 @@ export class LocalCloud implements Cloud {
         disks[diskCid] = await this.attachDisk(cid, diskCid);
       }
       await this.writeSettings(vm, request, disks);
-      const launched = await launchVm(
-        cid,
-        vmPaths(root),
-        this.config.agentCommand,
-        this.config.agentRestartDelaySeconds,
-      );
+      const launched = await this.launch(vm);
       vm.pid1 = launched.pid1;
       vm.pid1StartTime = launched.pid1StartTime;
       await this.files.writeVm(vm);
@@ -219,12 +245,7 @@ export class LocalCloud implements Cloud {
     await killVm(vmCid, vm.pid1, vm.pid1StartTime);
     await removeVmCgroups(vmCid, 1000);
     if (!netnsExists(vmCid)) await createVmNetwork(vmCid, vm.ip, this.config.subnet, this.config.bridgeName);
-    const launched = await launchVm(
-      vmCid,
-      vmPaths(this.vmDir(vmCid)),
-      this.config.agentCommand,
-      this.config.agentRestartDelaySeconds,
-    );
+    const launched = await this.launch(vm);
     vm.pid1 = launched.pid1;
     vm.pid1StartTime = launched.pid1StartTime;
     await this.files.writeVm(vm);
@@ -304,6 +325,7 @@ export class LocalCloud implements Cloud {
       }
       await this.files.writeDisk({ ...disk, attachedTo: vmCid, loopDevice: device });
       await this.updateSettingsDisks(vm, (disks) => ({ ...disks, [diskCid]: { path: device } }));
+      await this.syncVmDevice(vm, device, true);
       this.logger.info('disk attached', { vmCid, diskCid, device });
       return { path: device };
     });
@@ -324,6 +346,7 @@ export class LocalCloud implements Cloud {
           { okToRetry: false },
         );
       }
+      if (disk.loopDevice !== null) await this.syncVmDevice(vm, disk.loopDevice, false);
       await detachLoops(this.diskFile(diskCid));
       await this.files.writeDisk({ ...disk, attachedTo: null, loopDevice: null });
       await this.updateSettingsDisks(vm, (disks) => {
@@ -367,6 +390,34 @@ export class LocalCloud implements Cloud {
       await this.files.writeDisk({ ...disk, sizeMiB: newSizeMiB });
       this.logger.info('disk resized', { diskCid, fromMiB: disk.sizeMiB, toMiB: newSizeMiB });
     });
+  }
+
+  /** Starts the VM's process tree: from its stemcell's root, or (no stemcell) on the host's binaries. */
+  private async launch(vm: VmRecord): Promise<{ pid1: number; pid1StartTime: string }> {
+    const paths = vmPaths(this.vmDir(vm.cid));
+    if (vm.stemcellCid === undefined) {
+      return launchVm(vm.cid, paths, this.config.agentCommand, this.config.agentRestartDelaySeconds);
+    }
+    const rootfs = await this.stemcellRootfs(vm.stemcellCid);
+    if (rootfs === null) {
+      throw new CloudError(`VM ${vm.cid} boots stemcell ${vm.stemcellCid}, which this cloud no longer has; recreate the VM with an uploaded stemcell`);
+    }
+    const devices = (await this.files.listDisks())
+      .filter((d) => d.attachedTo === vm.cid && d.loopDevice !== null)
+      .map((d) => d.loopDevice as string);
+    return launchStemcellVm(vm.cid, paths, rootfs, devices, this.config.agentRestartDelaySeconds);
+  }
+
+  /** Where the agent's settings are on the host (a stemcell VM reads them through its File source). */
+  private settingsFile(vm: VmRecord): string {
+    const root = this.vmDir(vm.cid);
+    return vm.stemcellCid === undefined ? path.join(root, 'settings.json') : stemcellVmPaths(root).settings;
+  }
+
+  /** A loop device attached to (or detached from) a running stemcell VM appears in (leaves) its /dev. */
+  private async syncVmDevice(vm: VmRecord, device: string, present: boolean): Promise<void> {
+    if (vm.stemcellCid === undefined || vm.pid1 === null || !(await isAlive(vm.pid1, vm.pid1StartTime))) return;
+    await (present ? exposeLoopDevice(vm.pid1, device) : hideLoopDevice(vm.pid1, device));
   }
 
   private async requireVm(vmCid: string): Promise<VmRecord> {
@@ -423,25 +474,28 @@ export class LocalCloud implements Cloud {
       ...(env.registryHost === undefined ? {} : { registryHost: env.registryHost }),
       listen: { host: vm.ip, port: AGENT_PORT },
       network: { ip: vm.ip, netmask: this.config.subnet.netmask },
-      paths: {
-        root,
-        store: path.join(root, 'store'),
-        migration: path.join(root, 'migration'),
-        ephemeral: path.join(root, 'ephemeral'),
-        run: path.join(root, 'run'),
-      },
+      paths:
+        vm.stemcellCid === undefined
+          ? {
+              root,
+              store: path.join(root, 'store'),
+              migration: path.join(root, 'migration'),
+              ephemeral: path.join(root, 'ephemeral'),
+              run: path.join(root, 'run'),
+            }
+          : STEMCELL_VM_PATHS,
       disks,
       cgroupParent: `/bosun-${vm.cid}`,
       ...(env.extra === undefined ? {} : { extra: env.extra }),
     };
-    await writeJson(path.join(root, 'settings.json'), settings);
+    await writeJson(this.settingsFile(vm), settings);
   }
 
   private async updateSettingsDisks(
     vm: VmRecord,
     change: (disks: Record<string, DiskHint>) => Record<string, DiskHint>,
   ): Promise<void> {
-    const file = path.join(this.vmDir(vm.cid), 'settings.json');
+    const file = this.settingsFile(vm);
     let settings: AgentSettings;
     try {
       settings = JSON.parse(await fs.readFile(file, 'utf8')) as AgentSettings;

@@ -14,6 +14,15 @@ export interface VmRecord {
   pid1StartTime: string | null;
   metadata: VmMetadata;
   createdAt: string;
+  /** The stemcell the VM boots (its root's lower layer); absent for a host-binaries VM. */
+  stemcellCid?: string;
+}
+
+/** What the local cloud remembers about a stemcell, in `<dataDir>/stemcells/<cid>/stemcell.json`. */
+export interface StemcellRecord {
+  cid: string;
+  cloudProperties: Record<string, unknown>;
+  createdAt: string;
 }
 
 /** What the local cloud remembers about a disk, in `<dataDir>/disks/<cid>.json`. */
@@ -36,6 +45,27 @@ export class CloudFiles {
   get vmsDir(): string {
     return path.join(this.dataDir, 'vms');
   }
+  get stemcellsDir(): string {
+    return path.join(this.dataDir, 'stemcells');
+  }
+  stemcellDir(cid: string): string {
+    return path.join(this.stemcellsDir, cid);
+  }
+  /** The unpacked root filesystem of a stemcell: the read-only lower layer of its VMs' roots. */
+  stemcellRootfs(cid: string): string {
+    return path.join(this.stemcellDir(cid), 'rootfs');
+  }
+  async readStemcell(cid: string): Promise<StemcellRecord | null> {
+    return readJson<StemcellRecord>(path.join(this.stemcellDir(cid), 'stemcell.json'));
+  }
+  async writeStemcell(record: StemcellRecord): Promise<void> {
+    await writeJson(path.join(this.stemcellDir(record.cid), 'stemcell.json'), record);
+  }
+  async listStemcells(): Promise<StemcellRecord[]> {
+    const names = await fs.readdir(this.stemcellsDir).catch(() => [] as string[]);
+    const all = await Promise.all(names.map((n) => this.readStemcell(n)));
+    return all.filter((s): s is StemcellRecord => s !== null);
+  }
   get disksDir(): string {
     return path.join(this.dataDir, 'disks');
   }
@@ -49,6 +79,7 @@ export class CloudFiles {
   async init(): Promise<void> {
     await fs.mkdir(this.vmsDir, { recursive: true });
     await fs.mkdir(this.disksDir, { recursive: true });
+    await fs.mkdir(this.stemcellsDir, { recursive: true });
   }
 
   async readVm(cid: string): Promise<VmRecord | null> {

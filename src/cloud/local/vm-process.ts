@@ -65,7 +65,15 @@ export async function launchVm(
     `mount --bind ${shellQuote(paths.etcDocker)} /etc/docker`,
     'exec docker-init -- sh -c "$1"',
   ].join('\n');
-  const log = openSync(paths.consoleLog, 'a');
+  return startProcessTree(vmCid, paths.consoleLog, init, loop);
+}
+
+/**
+ * Spawns `sh -c init NAME arg` as PID 1 of new PID and mount namespaces inside the VM's network
+ * namespace and waits until that PID 1 runs; shared by the host-binaries and the stemcell boot.
+ */
+export async function startProcessTree(vmCid: string, consoleLog: string, init: string, arg: string): Promise<LaunchedVm> {
+  const log = openSync(consoleLog, 'a');
   let unsharePid: number | undefined;
   try {
     // Not `detached`: setsid(1) would then fork and the PID we get would be gone at once. Here
@@ -86,7 +94,7 @@ export async function launchVm(
         '-c',
         init,
         `bosun-vm-${vmCid}`,
-        loop,
+        arg,
       ],
       { stdio: ['ignore', log, log] },
     );
@@ -120,7 +128,7 @@ export async function launchVm(
   const startTime = pid1 === undefined ? null : await processStartTime(pid1);
   if (!found || pid1 === undefined || startTime === null) {
     throw new CloudError(
-      `the process tree of VM ${vmCid} did not start; see its console log ${paths.consoleLog} for the reason`,
+      `the process tree of VM ${vmCid} did not start; see its console log ${consoleLog} for the reason`,
       { okToRetry: true },
     );
   }

@@ -219,3 +219,20 @@ export interface RunCommandResponse {
   stdout: string;
   stderr: string;
 }
+
+/**
+ * Stemcells (GET /api/v1/stemcells → StemcellInfo[]; POST /api/v1/stemcells body: the .tgz →
+ * TaskRef; DELETE /api/v1/stemcells/:name/:version → TaskRef).
+ */
+export interface StemcellInfo {
+  name: string;
+  version: string;
+  operatingSystem: string;
+  apiVersion: number;
+  formats: string[];
+  cid: string;
+  sha1: string;
+  uploadedAt: string;
+  /** VM cids created from this stemcell that still exist in the director's records. */
+  vms: string[];
+}

@@ -15,6 +15,7 @@ import { agentRoutes, authenticateAgent } from './routes/agents.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { directorWideRoutes } from './routes/director-wide.js';
 import { imageRoutes, TARBALL_MEDIA_TYPES } from './routes/images.js';
+import { stemcellRoutes } from './routes/stemcells.js';
 import { taskRoutes } from './routes/tasks.js';
 
 declare module 'fastify' {
@@ -89,6 +90,7 @@ export class ApiServer {
         ...(options.registryStorageDir === undefined ? {} : { registryStorageDir: options.registryStorageDir }),
         limits,
       }),
+      ...stemcellRoutes(director, options.uploadDir, limits),
       ...agentRoutes(director, metrics),
     ];
     const server = new ApiServer(app, metrics, routes, options);

@@ -23,6 +23,8 @@ export function dataDirPaths(dataDir: string) {
     /** { bridgeName, subnet } of the local cloud; kept after the director stops (read by `bosun down --purge`). */
     networkFile: join(dataDir, 'network.json'),
     uploads: join(dataDir, 'uploads'),
+    /** Stemcell images while an upload task verifies and hands them to the cloud (director.ts). */
+    stemcellWork: join(dataDir, 'stemcell-work'),
     cloud: join(dataDir, 'cloud'),
     configFile: join(dataDir, 'director.yml'),
   };

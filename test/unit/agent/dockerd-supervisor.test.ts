@@ -113,4 +113,33 @@ describe('dockerd supervisor (fake dockerd, fake engine)', () => {
     await until('the adopted dockerd to be replaced', () => ups.length === 2);
     expect(ups[1]).toEqual([true, false]);
   });
+  it("runs dockerd with the docker job's environment and installs the registry CAs the instance names", async () => {
+    const { settings, binary, pidOf } = setup();
+    const envFile = join(dir, 'dockerd-env');
+    writeFileSync(binary, `#!/bin/sh\necho "$HTTP_PROXY" > ${envFile}\necho $$ > ${join(dir, 'fake-dockerd.pid')}\nexec sleep 600\n`);
+    const certsDir = join(dir, 'certs.d');
+    const engine = new FakeDockerEngine();
+    sup = new DockerdSupervisor(settings, silentLogger, { onUp: () => undefined, onDown: () => undefined, onFailing: () => undefined }, binary, engine, certsDir);
+    const spec = {
+      ...DEFAULT_DOCKER_SPEC,
+      env: { HTTP_PROXY: 'http://proxy.internal:3128' },
+      registryCaCerts: [
+        { domain: 'registry.internal:5000', caCert: 'PEM of the private registry' },
+        { domain: '../../etc', caCert: 'must not be written' },
+      ],
+    };
+    await sup.start(spec);
+    await sup.waitUntilUp(5000);
+    await pidOf();
+    expect(readFileSync(envFile, 'utf8').trim()).toBe('http://proxy.internal:3128');
+    expect(readFileSync(join(certsDir, 'registry.internal:5000', 'ca.crt'), 'utf8')).toBe('PEM of the private registry');
+    expect(existsSync(join(dir, 'etc', 'ca.crt'))).toBe(false);
+
+    // Only a changed environment (same flags) restarts dockerd; a new CA alone does not.
+    expect(await sup.ensureOptions({ ...spec, registryCaCerts: [{ domain: 'other.internal', caCert: 'x' }] })).toBe(false);
+    expect(existsSync(join(certsDir, 'other.internal', 'ca.crt'))).toBe(true);
+    expect(await sup.ensureOptions({ ...spec, env: { HTTP_PROXY: 'http://proxy2.internal:3128' } })).toBe(true);
+    await pidOf();
+    expect(readFileSync(envFile, 'utf8').trim()).toBe('http://proxy2.internal:3128');
+  });
 });

@@ -12,6 +12,7 @@ import type {
   DirectorInfo,
   DiskInfo,
   ImageInfo,
+  StemcellInfo,
   InstanceInfo,
   JobRequest,
   LockInfo,
@@ -363,6 +364,22 @@ export class FakeDirectorService implements DirectorService {
     const bytes = (await readFile(tarPath)).length;
     this.uploadedImages.push({ bytes, name });
     return this.queue('upload image', null, user);
+  }
+
+  readonly stemcells: StemcellInfo[] = [];
+
+  async listStemcells(): Promise<StemcellInfo[]> {
+    return this.stemcells;
+  }
+
+  async uploadStemcell(tarPath: string, user: string): Promise<TaskInfo> {
+    this.record('uploadStemcell', tarPath, user);
+    return this.queue('upload stemcell', null, user);
+  }
+
+  async deleteStemcell(name: string, version: string, user: string): Promise<TaskInfo> {
+    this.record('deleteStemcell', name, version, user);
+    return this.queue(`delete stemcell ${name}/${version}`, null, user);
   }
 
   async recordHeartbeat(heartbeat: Heartbeat): Promise<void> {

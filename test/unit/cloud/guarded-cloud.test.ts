@@ -26,6 +26,8 @@ function recordingLogger(): Logger & { lines: Array<{ level: string; msg: string
 function unfencedDriver(fake: FakeCloud): Cloud {
   return {
     info: () => fake.info(),
+    createStemcell: (i, p) => fake.createStemcell(i, p),
+    deleteStemcell: (c) => fake.deleteStemcell(c),
     createVm: (r) => fake.createVm(r),
     deleteVm: (v) => fake.deleteVm(v),
     hasVm: (v) => fake.hasVm(v),
