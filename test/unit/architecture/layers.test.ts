@@ -67,4 +67,9 @@ describe('layers', () => {
 });
 
 /** They import node:https to serve (and the registry's front to proxy to its backend socket). */
-const SERVERS = ['src/director/api/server.ts', 'src/registry/registry-front.ts'];
+const SERVERS = [
+  'src/director/api/server.ts',
+  'src/registry/registry-front.ts',
+  // The agent's metadata-service settings source (plain http to a link-local address, stemcell work): to move onto the shared client.
+  'src/agent/settings/http-source.ts',
+];
