@@ -5,6 +5,7 @@ import { join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { errorMessage, InvalidInputError } from '../common/errors.js';
 import { LocalCloud } from '../cloud/local/index.js';
+import { stopLeftoverRegistry } from '../registry/registry-server.js';
 import { dataDirPaths } from '../director/daemon/data-dir.js';
 
 const exec = promisify(execFile);
@@ -83,7 +84,7 @@ export async function purgeDataDir(
 ): Promise<void> {
   const paths = dataDirPaths(dataDir);
   await assertPurgeable(dataDir);
-  await killLeftoverRegistry(dataDir);
+  await stopLeftoverRegistry(join(dataDir, 'registry'));
   if (network === null && !hasCloudObjects(paths.cloud)) {
     say(`no local cloud recorded in ${dataDir}; removing files only (no bridge is deleted)`);
   } else {
@@ -135,14 +136,3 @@ function hasCloudObjects(cloudDir: string): boolean {
   return entries('vms').length > 0 || entries('disks').length > 0;
 }
 
-async function killLeftoverRegistry(dataDir: string): Promise<void> {
-  const dir = join(dataDir, 'registry');
-  try {
-    const pid = Number((await readFile(join(dir, 'registry.pid'), 'utf8')).trim());
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
-    // Only a registry serving this data directory's config is ours.
-    if (cmdline.includes(join(dir, 'config.yml'))) process.kill(pid, 'SIGKILL');
-  } catch {
-    // no registry left behind
-  }
-}

@@ -184,23 +184,7 @@ export class RegistryServer {
 
   /** A registry left running by a director that was killed holds the port: stop it first. */
   private async killLeftover(): Promise<void> {
-    let pid: number;
-    try {
-      pid = Number((await readFile(this.pidPath, 'utf8')).trim());
-    } catch {
-      return;
-    }
-    try {
-      const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-      if (cmdline.includes(this.configPath)) {
-        this.log.warn('stopping a registry left running by a previous director', { pid });
-        process.kill(pid, 'SIGKILL');
-        for (let i = 0; i < 50 && (await processExists(pid)); i++) await sleep(100);
-      }
-    } catch {
-      // gone already, or not ours
-    }
-    await rm(this.pidPath, { force: true });
+    await stopLeftoverRegistry(this.dir, this.log);
     await rm(this.socketPath, { force: true });
   }
 
@@ -359,6 +343,32 @@ export function registryLineLevel(line: string): 'warn' | 'debug' {
   if (/err\.code="?(blob unknown|manifest unknown|blob upload unknown|name unknown|unsupported)"?/.test(line)) return 'debug';
   if (/http\.response\.status=4\d\d/.test(line)) return 'debug';
   return 'warn';
+}
+
+/**
+ * Stops a registry that a killed director left running on the registry directory `dir` (its
+ * registry.pid names it; only a process serving this directory's config.yml is ours), and removes
+ * the pid file. Used at start-up and by `bosun down --purge`.
+ */
+export async function stopLeftoverRegistry(dir: string, log?: Logger): Promise<void> {
+  const pidPath = path.join(dir, 'registry.pid');
+  let pid: number;
+  try {
+    pid = Number((await readFile(pidPath, 'utf8')).trim());
+  } catch {
+    return;
+  }
+  try {
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    if (cmdline.includes(path.join(dir, 'config.yml'))) {
+      log?.warn('stopping a registry left running by a previous director', { pid });
+      process.kill(pid, 'SIGKILL');
+      for (let i = 0; i < 50 && (await processExists(pid)); i++) await sleep(100);
+    }
+  } catch {
+    // gone already, or not ours
+  }
+  await rm(pidPath, { force: true });
 }
 
 async function processExists(pid: number): Promise<boolean> {

@@ -1,7 +1,6 @@
 /**
- * The one place that knows which SQL dialect the director runs on. Callers get a typed
- * Kysely<DatabaseSchema> and never see the driver; adding PostgreSQL means adding a branch here
- * (Kysely's PostgresDialect with a pg Pool) and nothing in the repositories.
+ * The one place that knows which SQL dialect the director runs on (SQLite, through better-sqlite3).
+ * Callers get a typed Kysely<DatabaseSchema> and never see the driver.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
