@@ -1,56 +1,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command, CommanderError } from 'commander';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { registerValidateCommand } from '../../../src/cli/commands/validate.js';
-import { exitCodeFor, reportError, type GlobalOptions } from '../../../src/cli/output.js';
+import { runValidate } from './run-validate.js';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const dir = mkdtempSync(join(tmpdir(), 'bosun-validate-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => vi.restoreAllMocks());
 
-/**
- * The root command as src/cli/program.ts builds it (same global flags), with only this command
- * registered: the other command files are written concurrently and need not load here.
- */
-function testProgram(): Command {
-  const program = new Command('bosun')
-    .option('-d, --deployment <name>')
-    .option('--json')
-    .option('-n, --non-interactive')
-    .exitOverride();
-  registerValidateCommand(program);
-  return program;
-}
-
-/** Runs the CLI in-process the way src/cli/main.ts does, capturing its output and exit code. */
-async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation(
-    (chunk: string | Uint8Array) => ((stdout += String(chunk)), true),
-  );
-  vi.spyOn(process.stderr, 'write').mockImplementation(
-    (chunk: string | Uint8Array) => ((stderr += String(chunk)), true),
-  );
-  const program = testProgram();
-  program.configureOutput({ writeOut: (s) => (stdout += s), writeErr: (s) => (stderr += s) });
-  let code = 0;
-  try {
-    await program.parseAsync(['node', 'bosun', ...args]);
-  } catch (err) {
-    if (err instanceof CommanderError) code = err.exitCode === 0 ? 0 : 1;
-    else {
-      reportError(err, program.opts<GlobalOptions>());
-      code = exitCodeFor(err);
-    }
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return { code, stdout, stderr };
-}
+const run = runValidate;
 
 describe('bosun validate', () => {
   it('exits 0 and prints the summary and the plan for examples/demo.yml', async () => {

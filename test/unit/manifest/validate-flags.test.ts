@@ -1,37 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command, CommanderError } from 'commander';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { registerValidateCommand } from '../../../src/cli/commands/validate.js';
-import { exitCodeFor, reportError, type GlobalOptions } from '../../../src/cli/output.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runValidate } from '../cli/run-validate.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bosun-validate-flags-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** `bosun validate …` in-process, as src/cli/main.ts runs it. */
-async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((stdout += String(c)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((stderr += String(c)), true));
-  const program = new Command('bosun').option('-d, --deployment <name>').option('--json').exitOverride();
-  registerValidateCommand(program);
-  program.configureOutput({ writeOut: (s) => (stdout += s), writeErr: (s) => (stderr += s) });
-  let code = 0;
-  try {
-    await program.parseAsync(['node', 'bosun', ...args]);
-  } catch (err) {
-    if (err instanceof CommanderError) code = err.exitCode === 0 ? 0 : 1;
-    else {
-      reportError(err, program.opts<GlobalOptions>());
-      code = exitCodeFor(err);
-    }
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return { code, stdout, stderr };
-}
+const run = runValidate;
 
 function file(name: string, text: string): string {
   const p = join(dir, name);
