@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidManifestError } from '../../../src/common/errors.js';
 import { loadManifest, planDeployment } from '../../../src/manifest/index.js';
+import { refusalOf } from './refusal-of.js';
 
-function problemsOf(text: string): InvalidManifestError {
-  try {
-    loadManifest(text, { fileName: 'm.yml' });
-  } catch (err) {
-    if (err instanceof InvalidManifestError) return err;
-    throw err;
-  }
-  throw new Error('the manifest was accepted');
-}
+const problemsOf = (text: string): ReturnType<typeof refusalOf> => refusalOf(text, { fileName: 'm.yml' });
 
 const native = (container: string, group = ''): string =>
   `name: t\ninstance_groups:\n  - name: vm\n    instances: 1\n    persistent_disk: 1024\n${group}    containers:\n      - name: app\n        image: busybox\n${container}`;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidManifestError } from '../../../src/common/errors.js';
 import { loadManifest, renderManifest, type LoadOptions } from '../../../src/manifest/index.js';
+import { refusalOf } from './refusal-of.js';
 
 const BASE = [
   'name: ops-test',
@@ -24,15 +24,7 @@ const BASE = [
   '',
 ].join('\n');
 
-function errorsOf(text: string, opts: LoadOptions): InvalidManifestError {
-  try {
-    loadManifest(text, opts);
-  } catch (err) {
-    if (err instanceof InvalidManifestError) return err;
-    throw err;
-  }
-  throw new Error('accepted');
-}
+const errorsOf = refusalOf;
 
 describe('variables (-v, -l)', () => {
   it('fills whole values with their type and parts of strings with their text', () => {
