@@ -44,6 +44,9 @@ import { StemcellService } from './stemcells/stemcell-service.js';
 import { stemcellResolvingCloud } from './stemcells/stemcell-cloud.js';
 import { parseHealthSettings } from './health/config.js';
 import { SelfHealing } from './self-healing.js';
+import { DnsPublisher } from './dns/dns-publisher.js';
+import { deploymentDnsView } from './dns/dns-view.js';
+import { instanceDnsName } from '../common/dns-names.js';
 
 export interface DirectorOptions {
   config: DirectorConfigInput;
@@ -90,6 +93,8 @@ export class Director implements DirectorService {
   readonly stemcells: StemcellService;
   /** health: the monitor, alerts, resurrector and cloud-check; set by create(). */
   health!: SelfHealing;
+  /** Service discovery: the record set and its pushes to every agent (src/director/dns/); set by create(). */
+  dns!: DnsPublisher;
 
   private constructor(
     readonly config: DirectorConfig,
@@ -120,7 +125,7 @@ export class Director implements DirectorService {
     this.jobs = new InstanceJobs(this.deps, this.deployer, tasks);
     this.stemcells = new StemcellService(store, cloud, tasks, `${config.dataDir}/stemcell-work`, logger);
     this.views = new DirectorReadModels(store, agents, config.agentCallTimeoutMs, () => this.globalResurrection());
-    this.heartbeats = new HeartbeatIntake(store, () => this.health.monitor, this.deps.creatingAgents);
+    this.heartbeats = new HeartbeatIntake(store, () => this.health.monitor, this.deps.creatingAgents, (hb) => this.dns.recordHeartbeat(hb));
   }
 
   static async create(options: DirectorOptions): Promise<Director> {
@@ -156,6 +161,13 @@ export class Director implements DirectorService {
       const director = new Director(config, ca, store, cloud, options.agentConnector, tasks, logger, uuid, options.registry, options.manifests ?? manifestModule, credentials, options.cloud);
       late.stemcells = director.stemcells;
       director.keyPool = keyPool;
+      director.dns = await DnsPublisher.create({
+        store,
+        agents: options.agentConnector,
+        manifests: options.manifests ?? manifestModule,
+        logger: logger.child({ component: 'dns' }),
+        pushTimeoutMs: Math.min(config.agentCallTimeoutMs, 5_000),
+      });
       director.orphanSweeper = startOrphanedDiskSweeper(
         { store, logger, deleteDisk: (cid) => director.deleteDisk(cid, 'orphaned-disk-sweeper') },
         { retentionMs: config.orphanedDiskRetentionMs, intervalMs: config.orphanedDiskSweepIntervalMs },
@@ -190,6 +202,7 @@ export class Director implements DirectorService {
     this.keyPool?.close();
     await this.health.close();
     await this.tasks.drain();
+    await this.dns.close();
     await this.store.close();
   }
 
@@ -235,8 +248,22 @@ export class Director implements DirectorService {
     );
   }
 
-  listInstances(deployment: string, options: { ps?: boolean; vitals?: boolean } = {}): Promise<api.InstanceInfo[]> {
-    return this.views.listInstances(deployment, options);
+  async listInstances(deployment: string, options: { ps?: boolean; vitals?: boolean } = {}): Promise<api.InstanceInfo[]> {
+    const instances = await this.views.listInstances(deployment, options);
+    // Each instance's DNS names, from the containers the record set knows for it.
+    const known = new Map(this.dns.recordSet.instances.filter((i) => i.deployment === deployment).map((i) => [i.instanceId, i]));
+    return instances.map((i) => {
+      const containers = known.get(i.id)?.containers.map((c) => c.name) ?? [];
+      return { ...i, dnsNames: containers.map((c) => instanceDnsName(deployment, i.group, c, i.index)) };
+    });
+  }
+
+  /** The deployment's part of the DNS record set, as `bosun dns` shows it. */
+  async getDns(deployment: string): Promise<api.DeploymentDns> {
+    await this.requireDeployment(deployment);
+    const records = await this.store.instances.listAll();
+    const agentIds = records.flatMap((r) => (r.vmCid !== null && r.agentId !== null ? [r.agentId] : []));
+    return deploymentDnsView(this.dns.recordSet, deployment, this.dns.agentVersions(), agentIds);
   }
 
   listVms(deployment: string): Promise<api.VmInfo[]> {

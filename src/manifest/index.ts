@@ -23,3 +23,5 @@ export { serializeManifest } from './serialize.js';
 export type { NativeManifest, NativeInstanceGroup, NativeContainer } from './schema.js';
 export type { ManifestFormat } from './release-compat.js';
 export { resolveMaxInFlight, type MaxInFlight } from './units.js';
+export { dnsAliasesOf } from './dns-aliases.js';
+export { parseCrossVmLink, linkEnvironment, type CrossVmLink } from './cross-vm-links.js';

@@ -296,6 +296,8 @@ export const manifestSchema = z.strictObject({
       'a deployment name must start with a letter or digit and contain only letters, digits, "_", "." and "-"',
     ),
   update: updateSchema.optional(),
+  /** Service discovery aliases: alias name → one of this deployment's names (dns-aliases.ts checks both). */
+  dns_aliases: z.record(z.string(), z.string()).optional(),
   instance_groups: z.array(instanceGroupSchema),
 });
 

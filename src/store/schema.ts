@@ -151,6 +151,15 @@ export interface ResurrectionStopsTable {
   tripped_at: string;
 }
 
+/** The DNS record set the director last pushed (one row, id 1; migration 0005). */
+export interface DnsStateTable {
+  id: number;
+  version: number;
+  /** The DnsRecordSet as JSON. */
+  set_json: string;
+  updated_at: string;
+}
+
 export interface DatabaseSchema {
   deployments: DeploymentsTable;
   instances: InstancesTable;
@@ -166,4 +175,5 @@ export interface DatabaseSchema {
   resurrection_stops: ResurrectionStopsTable;
   stemcells: StemcellsTable;
   vm_stemcells: VmStemcellsTable;
+  dns_state: DnsStateTable;
 }

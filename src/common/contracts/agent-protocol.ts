@@ -12,6 +12,7 @@
  */
 import type { InstanceSpec } from './instance-spec.js';
 import type { DiskHint } from './disk-hint.js';
+import type { DnsPush, DnsPushResult, DnsRecordSet } from './dns-records.js';
 
 export const AGENT_PORT = 6868;
 export const AGENT_API_PREFIX = '/agent/v1';
@@ -198,4 +199,8 @@ export interface AgentApi {
    * resize by copy.
    */
   migrateDisk?(request: MigrateDiskRequest, options?: LongActionOptions<MigrateDiskProgress>): Promise<MigrateDiskResult>;
+  /** Service discovery (`PUT /agent/v1/dns`): the whole record set or a delta; 409 dns_version_mismatch → send the whole set. */
+  updateDns?(push: DnsPush): Promise<DnsPushResult>;
+  /** The record set the agent answers from (`GET /agent/v1/dns`). */
+  getDns?(): Promise<{ version: number; set: DnsRecordSet }>;
 }
