@@ -2,12 +2,12 @@
  * One agent's side of the record-set fan-out: which version it acknowledged, whether a push is in
  * flight, and when to try again after a failure. States: `behind` (has an older version or none),
  * `pushing`, `current`, `waiting` (the last push failed: retried after a backoff, or at once when
- * the agent shows it is alive with a heartbeat), `unsupported` (an agent without DNS).
+ * the agent shows it is alive with a heartbeat).
  */
 import type { AgentTarget } from '../../common/contracts/agent-connector.js';
 import { backoffDelayMs, type BackoffPolicy } from '../../common/waiting.js';
 
-export type AgentDnsState = 'behind' | 'pushing' | 'current' | 'waiting' | 'unsupported';
+export type AgentDnsState = 'behind' | 'pushing' | 'current' | 'waiting';
 
 export const PUSH_FAILURE_BACKOFF: BackoffPolicy = { initialMs: 250, maxMs: 10_000 };
 
@@ -24,7 +24,7 @@ export class AgentDnsSync {
 
   /** Whether a push should start now for `version`. */
   due(version: number, nowMs: number): boolean {
-    if (this.state === 'pushing' || this.state === 'unsupported') return false;
+    if (this.state === 'pushing') return false;
     if (this.acked !== null && this.acked >= version) return false;
     return this.state !== 'waiting' || nowMs >= this.retryAtMs;
   }

@@ -219,10 +219,6 @@ export class DnsPublisher {
   private async pushTo(sync: AgentDnsSync): Promise<void> {
     const set = this.current;
     const api = this.options.agents.connect(sync.target);
-    if (api.updateDns === undefined) {
-      sync.state = 'unsupported';
-      return;
-    }
     const update = api.updateDns.bind(api);
     sync.state = 'pushing';
     const base = sync.needsFull || sync.acked === null ? undefined : this.history.get(sync.acked);
