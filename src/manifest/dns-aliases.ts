@@ -123,13 +123,19 @@ export function checkServiceDiscovery(raw: unknown, problems: ProblemList): void
     }
     resolved.set(normal(name), t);
   }
-  // An alias chain must end at an instance name.
+  // An alias chain must end at an instance name; each cycle is reported once, at its first alias.
+  const reported = new Set<string>();
   for (const [name] of resolved) {
     const seen = [name];
     let next = resolved.get(name);
     while (next !== undefined && resolved.has(next)) {
       if (seen.includes(next)) {
-        problems.error(['dns_aliases', originalKey(aliases, name)], `dns_aliases form a cycle: ${[...seen, next].join(' -> ')}; point one of them at an instance name`);
+        const cycle = seen.slice(seen.indexOf(next));
+        const key = [...cycle].sort().join(' ');
+        if (!reported.has(key)) {
+          reported.add(key);
+          problems.error(['dns_aliases', originalKey(aliases, next)], `dns_aliases form a cycle: ${[...cycle, next].join(' -> ')}; point one of them at an instance name`);
+        }
         break;
       }
       seen.push(next);
