@@ -9,6 +9,7 @@
  * concurrently with a deadline each; an agent that does not answer never holds up the others and
  * is tried again after a backoff, or at once when its next heartbeat shows it is back.
  */
+import { setMaxListeners } from 'node:events';
 import type { AgentConnector } from '../../common/contracts/agent-connector.js';
 import type { Heartbeat } from '../../common/contracts/agent-protocol.js';
 import type { DnsPush, DnsPushResult, DnsRecordSet } from '../../common/contracts/dns-records.js';
@@ -73,6 +74,8 @@ export class DnsPublisher {
     this.coalesceMs = options.coalesceMs ?? 10;
     this.resyncIntervalMs = options.resyncIntervalMs ?? 500;
     this.historySize = options.historySize ?? 64;
+    // Every push in flight listens on it (one per agent at once).
+    setMaxListeners(0, this.stopping.signal);
   }
 
   /** Loads the last saved set (version 0 and empty on a new director) and starts the loop. */
@@ -139,6 +142,7 @@ export class DnsPublisher {
     this._state = 'stopping';
     this.unsubscribe();
     this.stopping.abort();
+    this.wake.abort();
     await this.loopDone;
     await this.rebuilding.catch(() => undefined);
     await Promise.allSettled([...this.inFlight]);
@@ -149,7 +153,7 @@ export class DnsPublisher {
     const stop = this.stopping.signal;
     while (!stop.aborted) {
       if (!this.dirty) {
-        await sleep(this.resyncIntervalMs, AbortSignal.any([this.wake.signal, stop])).catch(() => undefined);
+        await sleep(this.resyncIntervalMs, this.wake.signal).catch(() => undefined);
       }
       if (stop.aborted) break;
       this.wake = new AbortController();
