@@ -73,7 +73,7 @@ describe('service discovery across VMs (director, local cloud, real agents and c
     });
     return Date.now() - since;
   };
-  const note = (what: string, ms: number): void => void process.stderr.write(`dns e2e: ${what}: ${ms} ms\n`);
+  const note = (what: string, ms: number): void => console.warn(`dns e2e: ${what}: ${ms} ms`);
 
   beforeAll(async () => {
     d = await startDirectorFixture({ images: ['busybox', 'redis'] });
@@ -105,10 +105,11 @@ describe('service discovery across VMs (director, local cloud, real agents and c
     expect(env).toContain(`CACHE_PORT_6379_TCP_ADDR=${REDIS}`);
     expect(env).toContain('CACHE_PORT_6379_TCP_PORT=6379');
     expect(env).toContain('CACHE_PORT_6379_TCP_PROTO=tcp');
-    expect(await inClient('nslookup cache')).toContain(db.ip);
+    // (busybox nslookup also asks AAAA and the next search domains: it exits 1 though A answered.)
+    expect(await inClient('nslookup cache 2>&1; true')).toContain(db.ip);
     expect(await inClient("printf 'PING\\r\\n' | nc -w 2 cache 6379")).toContain('+PONG');
     expect(await inClient('printf "PING\\r\\n" | nc -w 2 $CACHE_PORT_6379_TCP_ADDR $CACHE_PORT_6379_TCP_PORT')).toContain('+PONG');
-    expect(await inClient('nslookup cache.internal')).toContain(db.ip);
+    expect(await inClient('nslookup cache.internal 2>&1; true')).toContain(db.ip);
   }, 60_000);
 
   it('bosun stop db/0 withdraws the name from app within 1 s; start brings it back', async () => {
@@ -119,7 +120,7 @@ describe('service discovery across VMs (director, local cloud, real agents and c
     const withdrawnMs = await untilAnswers(app.ip, [], t0, 5_000);
     note('stop → withdrawn on app', withdrawnMs);
     ok(await stopping);
-    expect(withdrawnMs).toBeLessThan(1_000);
+    expect(withdrawnMs, 'ms from `bosun stop db/0` to the name withdrawn on app').toBeLessThan(1_000);
     ok(await d.cli('-d', NAME, 'start', 'db/0', '-n'));
     note('start → answered on app', await untilAnswers(app.ip, [db.ip], t0, 15_000));
   }, 60_000);
@@ -151,9 +152,15 @@ describe('service discovery across VMs (director, local cloud, real agents and c
     );
     const runningMs = Date.now() - t0;
     const answeredMs = await untilAnswers(app.ip, [after.ip], t0, 30_000);
-    note('db VM killed → resurrected and running', runningMs);
-    note('db VM killed → new address answered on app', answeredMs);
-    expect(await inClient("printf 'PING\\r\\n' | nc -w 2 redis.db 6379")).toContain('+PONG');
+    // The same name, from the same untouched container, reaches redis on the new VM.
+    await pollUntil(async () => ((await inClient("printf 'PING\\r\\n' | nc -w 1 redis.db 6379 2>&1; true")).includes('+PONG') ? true : undefined), {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      what: 'app reaching redis.db on the new VM',
+    });
+    note('db VM killed → new VM recorded', runningMs);
+    note('db VM killed → its address answered on app', answeredMs);
+    note('db VM killed → app talks to redis through the name again', Date.now() - t0);
     expect((await instance('app')).vmCid).toBe(app.vmCid);
   }, 180_000);
 

@@ -39,12 +39,19 @@ export interface DnsPublisherOptions {
   historySize?: number;
 }
 
+/** What the store keeps: the set and each instance's VM when it was built. */
+interface SavedSet extends DnsRecordSet {
+  vmCids?: Record<string, string | null>;
+}
+
 const PUSH_RETRY: Omit<RetryPolicy, 'deadlineMs'> = { attempts: 2, backoff: { initialMs: 100, maxMs: 500 } };
 
 export type DnsPublisherState = 'running' | 'stopping' | 'stopped';
 
 export class DnsPublisher {
   private current: DnsRecordSet;
+  /** Each instance's VM when `current` was built (saved with it): health carries over only on the same VM. */
+  private currentVmCids: Map<string, string | null>;
   private readonly history = new Map<number, DnsRecordSet>();
   private readonly syncs = new Map<string, AgentDnsSync>();
   /** agent id → container name → the state its last heartbeat reported. */
@@ -67,8 +74,10 @@ export class DnsPublisher {
   private constructor(
     private readonly options: DnsPublisherOptions,
     saved: DnsRecordSet,
+    savedVmCids: Map<string, string | null>,
   ) {
     this.current = saved;
+    this.currentVmCids = savedVmCids;
     this.history.set(saved.version, saved);
     this.reader = new DnsSourceReader(options.store, options.manifests, options.logger);
     this.coalesceMs = options.coalesceMs ?? 10;
@@ -82,15 +91,18 @@ export class DnsPublisher {
   static async create(options: DnsPublisherOptions): Promise<DnsPublisher> {
     const saved = await options.store.dnsState.get();
     let set: DnsRecordSet = { version: 0, instances: [], aliases: [] };
+    let vmCids = new Map<string, string | null>();
     if (saved !== undefined) {
       try {
-        set = { ...(JSON.parse(saved.setJson) as DnsRecordSet), version: saved.version };
+        const parsed = JSON.parse(saved.setJson) as SavedSet;
+        set = { version: saved.version, instances: parsed.instances, aliases: parsed.aliases };
+        vmCids = new Map(Object.entries(parsed.vmCids ?? {}));
       } catch (err) {
         options.logger.warn(`the saved DNS record set could not be read (${errorMessage(err)}); building it anew from version ${saved.version + 1}`);
         set = { version: saved.version, instances: [], aliases: [] };
       }
     }
-    const publisher = new DnsPublisher(options, set);
+    const publisher = new DnsPublisher(options, set, vmCids);
     publisher.unsubscribe = options.store.changes.on(() => publisher.changed());
     publisher.loopDone = publisher.loop();
     return publisher;
@@ -184,11 +196,17 @@ export class DnsPublisher {
   private async rebuildOnce(): Promise<void> {
     const sources = await this.reader.gather((agentId) => this.states.get(agentId));
     this.updateTargets(sources.records);
-    const records = buildRecords({ instances: sources.instances, aliases: sources.aliases, previous: this.current });
-    if (sameRecords(records, this.current) && this.current.version >= this.minVersion) return;
+    const records = buildRecords({ instances: sources.instances, aliases: sources.aliases, previous: this.current, previousVmCids: this.currentVmCids });
+    const vmCids = new Map(sources.instances.map((i) => [i.id, i.vmCid]));
+    if (sameRecords(records, this.current) && this.current.version >= this.minVersion) {
+      this.currentVmCids = vmCids;
+      return;
+    }
     const set: DnsRecordSet = { version: Math.max(this.current.version, this.minVersion) + 1, ...records };
-    await this.options.store.dnsState.save(set.version, JSON.stringify(set));
+    const saved: SavedSet = { ...set, vmCids: Object.fromEntries(vmCids) };
+    await this.options.store.dnsState.save(set.version, JSON.stringify(saved));
     this.current = set;
+    this.currentVmCids = vmCids;
     this.history.set(set.version, set);
     for (const v of this.history.keys()) {
       if (this.history.size <= this.historySize) break;

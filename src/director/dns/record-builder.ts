@@ -7,7 +7,8 @@
  * A container is healthy only while its instance runs (started, with a VM) and its agent last
  * reported it `running` (which for a container with a health check means healthy). When the
  * director has no report from the instance's current agent (a director restart), the last set's
- * word stands for an instance still at the same address; otherwise it is not healthy.
+ * word stands for an instance still on the same VM; otherwise (a new VM: its containers have yet
+ * to start) it is not healthy.
  */
 import type { DnsAlias, DnsContainer, DnsInstance, DnsInstanceKey, DnsRecordSet } from '../../common/contracts/dns-records.js';
 import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
@@ -34,6 +35,8 @@ export interface DnsSources {
   aliases: readonly DnsAlias[];
   /** The set the director holds now (health of instances not yet heard from). */
   previous?: DnsRecordSet | null;
+  /** The VM of each instance (by id) when `previous` was built: its health holds only on that VM. */
+  previousVmCids?: ReadonlyMap<string, string | null>;
 }
 
 /** The record set's content (everything but its version). */
@@ -45,7 +48,11 @@ export function instanceKey(k: DnsInstanceKey): string {
 
 export function buildRecords(sources: DnsSources): DnsRecords {
   const previous = new Map((sources.previous?.instances ?? []).map((i) => [i.instanceId, i]));
-  const instances = sources.instances.map((i) => buildInstance(i, previous.get(i.id)));
+  const instances = sources.instances.map((i) => {
+    const before = previous.get(i.id);
+    const sameVm = sources.previousVmCids === undefined || sources.previousVmCids.get(i.id) === i.vmCid;
+    return buildInstance(i, sameVm ? before : undefined);
+  });
   instances.sort((a, b) => compareKeys(a, b));
   const aliases = dedupeAliases(sources.aliases);
   return { instances, aliases };

@@ -59,7 +59,7 @@ describe('record builder', () => {
     expect(notApplied).toMatchObject({ running: true, containers: [] });
   });
 
-  it('keeps the last set\'s health for an instance not heard from since a restart, but only at the same address', () => {
+  it('keeps the last set\'s health for an instance not heard from since a restart, but only on the same VM at the same address', () => {
     const previous: DnsRecordSet = {
       version: 4,
       aliases: [],
@@ -71,6 +71,9 @@ describe('record builder', () => {
     const moved = { ...unheard, ip: '10.244.0.9' };
     expect(buildRecords({ instances: [moved], aliases: [], previous }).instances[0]?.containers[0]?.healthy).toBe(false);
     expect(buildRecords({ instances: [unheard], aliases: [] }).instances[0]?.containers[0]?.healthy).toBe(false);
+    // A new VM with the same address (a resurrection): its containers have yet to start.
+    expect(buildRecords({ instances: [unheard], aliases: [], previous, previousVmCids: new Map([['i-0', 'vm-old']]) }).instances[0]?.containers[0]?.healthy).toBe(false);
+    expect(buildRecords({ instances: [unheard], aliases: [], previous, previousVmCids: new Map([['i-0', 'vm-0']]) }).instances[0]?.containers[0]?.healthy).toBe(true);
   });
 
   it('sorts instances and aliases, lower-cases alias names and keeps the first of two equal alias names', () => {
