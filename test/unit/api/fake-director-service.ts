@@ -176,6 +176,7 @@ export class FakeDirectorService implements DirectorService {
       desired: 'started',
       diskCids: [`disk-${index}`],
       lastHeartbeatAt: T0,
+      dnsNames: [`${index}.redis.docker-vm-1.${deployment}.bosun`, `${index}.web.docker-vm-1.${deployment}.bosun`],
       ...(options?.ps
         ? { containers: [{ name: 'redis', state: 'running', uptimeSeconds: 42, restarts: 0 }] }
         : {}),
@@ -184,6 +185,7 @@ export class FakeDirectorService implements DirectorService {
   }
 
   async getDns(deployment: string): Promise<DeploymentDns> {
+    this.record('getDns', deployment);
     this.requireDeployment(deployment);
     return {
       deployment,

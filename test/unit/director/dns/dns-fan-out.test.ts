@@ -97,6 +97,14 @@ describe('DNS record pushes on the fake cloud', () => {
     expect(r.director.dns.recordSet.version).toBeGreaterThan(before);
     // Every other instance is still answered everywhere.
     for (const a of agents) expect(addresses(a.agent)).toHaveLength(49);
+    // What `bosun dns` and `bosun instances` show.
+    await r.director.dns.flush();
+    const view = await r.director.getDns('fleet');
+    expect(view.records.find((x) => x.name === NAME)?.answers).toHaveLength(49);
+    expect(view.records.find((x) => x.name === `7.${NAME}`)?.answers).toEqual([]);
+    expect(view.instances.find((i) => i.index === 7)).toMatchObject({ running: false, address: seven.ip, containers: [{ name: 'nginx', healthy: false, names: [`7.${NAME}`, NAME] }] });
+    expect(view.agents).toEqual({ current: 50, total: 50 });
+    expect((await r.director.listInstances('fleet')).find((i) => i.index === 7)?.dnsNames).toEqual([`7.${NAME}`]);
 
     const start = await r.director.runJob('fleet', { action: 'start', group: 'web', index: 7 }, 'admin');
     expect((await r.director.tasks.wait(start.id)).state).toBe('done');
