@@ -186,6 +186,14 @@ export class Director implements DirectorService {
         settings: healthSettings,
         globalResurrection: () => director.globalResurrection(),
       });
+      // dns: the monitor's verdicts reach the record set too (a VM gone from the cloud is withdrawn at once).
+      const resurrector = director.health.monitor.listener;
+      director.health.monitor.listener = {
+        onAnalysis: async (deployment, instances, unhealthy) => {
+          director.dns.recordVmHealth(deployment, unhealthy.flatMap((u) => (u.problem === 'missing_vm' && u.instance.vmCid !== null ? [u.instance.vmCid] : [])));
+          await resurrector?.onAnalysis(deployment, instances, unhealthy);
+        },
+      };
       director.useCloudCheck(async (deployment, request, user) => director.tasks.get((await director.health.cloudCheck.submit(deployment, request, user)).id));
       if (options.startHealthMonitor ?? options.health !== undefined) director.health.start();
       return director;

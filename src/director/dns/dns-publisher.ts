@@ -54,6 +54,8 @@ export class DnsPublisher {
   private currentVmCids: Map<string, string | null>;
   private readonly history = new Map<number, DnsRecordSet>();
   private readonly syncs = new Map<string, AgentDnsSync>();
+  /** VMs the health monitor found gone from the cloud, by deployment (their instances are withdrawn). */
+  private readonly missingVms = new Map<string, Set<string>>();
   /** agent id → container name → the state its last heartbeat reported. */
   private readonly states = new Map<string, Map<string, string>>();
   private readonly reader: DnsSourceReader;
@@ -141,6 +143,19 @@ export class DnsPublisher {
     }
   }
 
+  /**
+   * The health monitor's analysis of a deployment: instances whose VM the cloud no longer has are
+   * withdrawn at once, before the resurrector replaces them (an unresponsive agent is not: its
+   * containers may well be serving).
+   */
+  recordVmHealth(deployment: string, missingVmCids: readonly string[]): void {
+    const next = new Set(missingVmCids);
+    const prev = this.missingVms.get(deployment) ?? new Set<string>();
+    if (next.size === 0) this.missingVms.delete(deployment);
+    else this.missingVms.set(deployment, next);
+    if (next.size !== prev.size || [...next].some((c) => !prev.has(c))) this.changed();
+  }
+
   /** Rebuilds now and waits until every reachable agent has answered the push (tests, benchmarks). */
   async flush(): Promise<void> {
     this.dirty = false;
@@ -194,7 +209,8 @@ export class DnsPublisher {
   }
 
   private async rebuildOnce(): Promise<void> {
-    const sources = await this.reader.gather((agentId) => this.states.get(agentId));
+    const missing = new Set([...this.missingVms.values()].flatMap((s) => [...s]));
+    const sources = await this.reader.gather((agentId) => this.states.get(agentId), missing);
     this.updateTargets(sources.records);
     const records = buildRecords({ instances: sources.instances, aliases: sources.aliases, previous: this.current, previousVmCids: this.currentVmCids });
     const vmCids = new Map(sources.instances.map((i) => [i.id, i.vmCid]));

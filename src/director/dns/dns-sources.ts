@@ -29,7 +29,10 @@ export class DnsSourceReader {
     private readonly logger: Logger,
   ) {}
 
-  async gather(containerStates: (agentId: string) => ReadonlyMap<string, string> | undefined): Promise<GatheredSources> {
+  async gather(
+    containerStates: (agentId: string) => ReadonlyMap<string, string> | undefined,
+    missingVms: ReadonlySet<string> = new Set(),
+  ): Promise<GatheredSources> {
     const [records, deployments] = await Promise.all([this.store.instances.listAll(), this.store.deployments.list()]);
     const instances = records.map((r): DnsSourceInstance => {
       const states = r.agentId === null ? undefined : containerStates(r.agentId);
@@ -42,6 +45,7 @@ export class DnsSourceReader {
         vmCid: r.vmCid,
         ip: r.ip,
         spec: this.specOf(r),
+        ...(r.vmCid !== null && missingVms.has(r.vmCid) ? { vmMissing: true } : {}),
         ...(states === undefined ? {} : { containerStates: states }),
       };
     });

@@ -21,6 +21,8 @@ export interface DnsSourceInstance {
   desired: 'started' | 'stopped';
   vmCid: string | null;
   ip: string | null;
+  /** The cloud says the instance's VM is gone (the health monitor's last analysis): nothing on it runs. */
+  vmMissing?: boolean;
   /** The last applied spec (its containers and their port bindings); null before the first apply. */
   spec: Pick<InstanceSpec, 'containers'> | null;
   /**
@@ -60,7 +62,7 @@ export function buildRecords(sources: DnsSources): DnsRecords {
 
 function buildInstance(i: DnsSourceInstance, before: DnsInstance | undefined): DnsInstance {
   const address = i.vmCid === null ? null : i.ip;
-  const running = i.desired === 'started' && i.vmCid !== null && address !== null;
+  const running = i.desired === 'started' && i.vmCid !== null && address !== null && i.vmMissing !== true;
   const fallback = before !== undefined && before.address === address ? new Map(before.containers.map((c) => [c.name, c.healthy])) : null;
   const containers: DnsContainer[] = (i.spec?.containers ?? []).map((c) => {
     const state = i.containerStates?.get(c.name);

@@ -130,6 +130,19 @@ describe('DNS record pushes on the fake cloud', () => {
     expect(await msUntilEverywhere(others, (a) => addresses(a).includes(three.ip))).toBeLessThan(1_000);
   });
 
+  it('an instance whose VM the cloud lost is withdrawn at the health monitor\'s next analysis, before any resurrection', async () => {
+    const r = await rig();
+    const agents = await deployFleet(r, 5);
+    await r.director.setResurrection(false, 'fleet', 'admin');
+    const lost = agents.find((a) => a.index === 2);
+    if (lost === undefined) throw new Error('no web/2');
+    r.cloud.loseVm(lost.agent.vmCid);
+    const others = agents.filter((a) => a !== lost);
+    await r.director.health.monitor.analyze();
+    expect(await msUntilEverywhere(others, (a) => !addresses(a).includes(lost.ip))).toBeLessThan(1_000);
+    expect(r.director.dns.recordSet.instances.find((i) => i.index === 2)?.running).toBe(false);
+  });
+
   it('pushes the set to each agent a few times per deploy, not once per change; one change later is a one-instance delta', async () => {
     const r = await rig();
     const agents = await deployFleet(r, 20);
