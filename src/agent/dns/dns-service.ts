@@ -58,6 +58,10 @@ export class DnsService {
   async listen(): Promise<void> {
     const { port, address, log } = this.options;
     if (port === null || this.server) return;
+    if (!address) {
+      log.warn('the VM has no address in its settings (network.ip); not answering DNS');
+      return;
+    }
     try {
       this.vmUpstreams = this.options.upstreams ?? (await readUpstreams(this.options.resolvConfPath ?? '/etc/resolv.conf', [address]));
       this.applyUpstreams();
