@@ -92,6 +92,7 @@ export class Agent implements AgentApi {
       ...(options.resolvConfPath === undefined ? {} : { resolvConfPath: options.resolvConfPath }),
       log: log.child({ part: 'dns' }),
     });
+    agent.dns.useDockerDns(agent.persisted.spec?.docker.dns ?? []);
     agent.containers.load(agent.persisted.spec, agent.persisted.stopped);
     await agent.disks.restore(agent.persisted.disks);
     return agent;
@@ -143,6 +144,7 @@ export class Agent implements AgentApi {
     new DependencyGraph(spec.containers); // rejects cycles and unknown dependencies before anything changes
     // The spec is persisted first: if the agent dies half-way, its restart converges to it.
     await this.savePersisted({ spec });
+    this.dns?.useDockerDns(spec.docker.dns);
     await this.dockerd.waitUntilUp();
     if (this.dockerd.optionsDiffer(spec.docker)) {
       // Containers die with dockerd: that is the agent's doing, not a crash of theirs.

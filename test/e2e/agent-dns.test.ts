@@ -70,6 +70,7 @@ describe('agent DNS (real agent and dockerd in a local-cloud VM)', () => {
     // The deployment's and the link's search domains: `redis.db` and the link alias `cache`.
     const resolv = await inProbe('cat /etc/resolv.conf');
     expect(resolv.stdout).toContain(`search probe.g.${deployment}.links.bosun ${deployment}.bosun`);
+    expect(resolv.stdout).toContain('ndots:2');
     const short = await inProbe('ping -c 1 -W 1 redis.db 2>&1; ping -c 1 -W 1 cache 2>&1; true');
     expect(short.stdout.match(/10\.9\.0\.1/g)?.length ?? 0, short.stdout).toBeGreaterThanOrEqual(2);
     // A name outside .bosun: the local cloud's VM has no upstream resolver, so it fails at once.

@@ -27,12 +27,22 @@ export function createOptions(instance: InstanceSpec, c: ContainerSpec, storeDir
   return { ...c.create, name: c.name, Image: c.image, Labels: labels, HostConfig: hostConfig };
 }
 
-/** Docker refuses `Dns` for a container sharing another's network (network_mode container:X). */
-function containerResolver(instance: InstanceSpec, c: ContainerSpec, dnsServer: string | null): { Dns?: string[]; DnsSearch?: string[] } {
+/**
+ * The resolver of a container whose manifest sets no `dns` (Docker refuses `Dns` for a container
+ * sharing another's network, network_mode container:X). `ndots:2` makes `redis.db` (one dot) go
+ * through the search domains before it is tried as it is: musl (Alpine) never searches a name with
+ * as many dots as `ndots`, and stops at the first SERVFAIL.
+ */
+function containerResolver(instance: InstanceSpec, c: ContainerSpec, dnsServer: string | null): { Dns?: string[]; DnsSearch?: string[]; DnsOptions?: string[] } {
   const hc = c.create.HostConfig;
   if (dnsServer === null || (hc.Dns ?? []).length > 0 || hc.NetworkMode?.startsWith('container:')) return {};
   // The link domain first: a link alias (`cache`) wins over a group of the same name.
   const ours = [linkSearchDomain(instance.deployment, instance.group, c.name), deploymentSearchDomain(instance.deployment)];
-  const own = hc.DnsSearch ?? [];
-  return { Dns: [dnsServer], DnsSearch: [...own, ...ours.filter((d) => !own.includes(d))] };
+  const search = hc.DnsSearch ?? [];
+  const options = hc.DnsOptions ?? [];
+  return {
+    Dns: [dnsServer],
+    DnsSearch: [...search, ...ours.filter((d) => !search.includes(d))],
+    DnsOptions: options.some((o) => o.startsWith('ndots:')) ? options : [...options, 'ndots:2'],
+  };
 }

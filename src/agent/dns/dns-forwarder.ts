@@ -41,7 +41,7 @@ export async function readUpstreams(resolvConfPath: string, ownAddresses: string
 
 export class DnsForwarder {
   constructor(
-    readonly upstreams: DnsUpstream[],
+    public upstreams: DnsUpstream[],
     private readonly timeoutMs = UPSTREAM_TIMEOUT_MS,
   ) {}
 

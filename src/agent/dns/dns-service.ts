@@ -31,6 +31,11 @@ export class DnsService {
   readonly resolver = new DnsResolver();
   private readonly saveMutex = new Mutex();
   private server: DnsServer | null = null;
+  private readonly forwarder = new DnsForwarder([]);
+  /** The VM's own upstreams (resolv.conf), read by `listen`. */
+  private vmUpstreams: DnsUpstream[] = [];
+  /** The manifest's `docker.dns`: where containers' other names go instead, when set. */
+  private dockerDns: string[] = [];
 
   private constructor(
     private readonly store: DnsRecordStore,
@@ -53,10 +58,15 @@ export class DnsService {
   async listen(): Promise<void> {
     const { port, address, log } = this.options;
     if (port === null || this.server) return;
+    if (!address) {
+      log.warn('the VM has no address in its settings (network.ip); not answering DNS');
+      return;
+    }
     try {
-      const upstreams = this.options.upstreams ?? (await readUpstreams(this.options.resolvConfPath ?? '/etc/resolv.conf', [address]));
-      this.server = await DnsServer.create({ host: address, port, resolver: this.resolver, forwarder: new DnsForwarder(upstreams), log });
-      log.info('answering DNS', { address, port: this.server.port, upstreams: upstreams.map((u) => `${u.host}:${u.port}`) });
+      this.vmUpstreams = this.options.upstreams ?? (await readUpstreams(this.options.resolvConfPath ?? '/etc/resolv.conf', [address]));
+      this.applyUpstreams();
+      this.server = await DnsServer.create({ host: address, port, resolver: this.resolver, forwarder: this.forwarder, log });
+      log.info('answering DNS', { address, port: this.server.port, upstreams: this.forwarder.upstreams.map((u) => `${u.host}:${u.port}`) });
     } catch (err) {
       log.error(`cannot answer DNS on ${address}:${port}; containers keep the resolver Docker gives them`, { error: errorMessage(err) });
     }
@@ -65,6 +75,11 @@ export class DnsService {
   /** The address containers' resolvers point at; null while the server is not answering. */
   get serverAddress(): string | null {
     return this.server && this.server.port === 53 ? this.server.host : null;
+  }
+
+  /** Where other names are forwarded now. */
+  get upstreams(): DnsUpstream[] {
+    return this.forwarder.upstreams;
   }
 
   get listeningPort(): number | null {
@@ -85,6 +100,19 @@ export class DnsService {
 
   get(): { version: number; set: DnsRecordSet } {
     return { version: this.store.version, set: this.store.set };
+  }
+
+  /**
+   * The manifest's `docker.dns` (the daemon's `--dns`): containers now ask the agent, so the agent
+   * forwards their other names there rather than to the VM's resolv.conf. Empty: the VM's.
+   */
+  useDockerDns(servers: string[]): void {
+    this.dockerDns = servers.filter((s) => s !== this.options.address);
+    this.applyUpstreams();
+  }
+
+  private applyUpstreams(): void {
+    this.forwarder.upstreams = this.dockerDns.length > 0 ? this.dockerDns.map((host) => ({ host, port: 53 })) : this.vmUpstreams;
   }
 
   /** The agent's own instance as it sees it (withdraws its stopped or unhealthy containers at once). */

@@ -107,10 +107,13 @@ export function emptyAnswer(rcode: DnsRcode, authoritative = false): DnsAnswer {
   return { rcode, authoritative, answers: [], authorities: [], additionals: [] };
 }
 
-/** FORMERR for a message that could not be decoded (its id echoed), or null when it has no header. */
+/**
+ * FORMERR for a message that could not be decoded (its id echoed); null when it has no header or
+ * is itself an answer (QR set): answering answers could bounce between two servers forever.
+ */
 export function encodeFormatError(message: Buffer): Buffer | null {
   const id = messageId(message);
-  if (id === null) return null;
+  if (id === null || ((message[2] ?? 0) & 0x80) !== 0) return null;
   return dnsPacket.encode({ type: 'response', id, flags: RCODE.FORMERR, questions: [], answers: [], authorities: [], additionals: [] });
 }
 

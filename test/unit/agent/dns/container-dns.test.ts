@@ -16,6 +16,9 @@ describe("containers' resolver: the VM's DNS server", () => {
     const hc = createOptions(spec, web, '/store', '10.244.0.5').HostConfig;
     expect(hc.Dns).toEqual(['10.244.0.5']);
     expect(hc.DnsSearch).toEqual(['web.g.prod.links.bosun', 'prod.bosun']);
+    expect(hc.DnsOptions).toEqual(['ndots:2']);
+    const ndots = { ...web, create: { ...web.create, HostConfig: { DnsOptions: ['ndots:5', 'timeout:1'] } } };
+    expect(createOptions(spec, ndots, '/store', '10.244.0.5').HostConfig.DnsOptions).toEqual(['ndots:5', 'timeout:1']);
   });
 
   it("keeps the manifest's dns, adds to its dns_search, and leaves a shared network namespace alone", () => {

@@ -72,6 +72,24 @@ describe('DNS service: the record set on disk', () => {
     expect(JSON.parse(await readFile(file, 'utf8'))).toMatchObject({ version: 5 });
   });
 
+  it("forwards to the manifest's docker.dns when set, else to the VM's resolvers", async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bosun-dns-'));
+    const svc = await DnsService.create({ address: '127.0.0.1', port: 0, dataDir: dir, upstreams: [{ host: '10.0.0.2', port: 53 }], log: silentLogger });
+    await svc.listen();
+    try {
+      expect(svc.listeningPort).toBeGreaterThan(0);
+      // Not on port 53: containers' resolvers cannot use it, so they keep Docker's.
+      expect(svc.serverAddress).toBeNull();
+      expect(svc.upstreams).toEqual([{ host: '10.0.0.2', port: 53 }]);
+      svc.useDockerDns(['1.1.1.1', '127.0.0.1']);
+      expect(svc.upstreams).toEqual([{ host: '1.1.1.1', port: 53 }]);
+      svc.useDockerDns([]);
+      expect(svc.upstreams).toEqual([{ host: '10.0.0.2', port: 53 }]);
+    } finally {
+      await svc.close();
+    }
+  });
+
   it('starts empty from a damaged file rather than not at all', async () => {
     dir = await mkdtemp(join(tmpdir(), 'bosun-dns-'));
     await writeFile(join(dir, 'dns-records.json'), '{"version": "x"');

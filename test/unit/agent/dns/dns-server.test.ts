@@ -1,7 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DnsServer } from '../../../../src/agent/dns/dns-server.js';
+import { DnsServer, answerMessage } from '../../../../src/agent/dns/dns-server.js';
 import { DnsResolver } from '../../../../src/agent/dns/dns-resolver.js';
 import { DnsForwarder, upstreamsFromResolvConf, type DnsUpstream } from '../../../../src/agent/dns/dns-forwarder.js';
 import { decodeQuery, encodeAnswer } from '../../../../src/agent/dns/dns-wire.js';
@@ -120,6 +120,18 @@ describe('DNS server (UDP and TCP on a socket)', () => {
   it('answers names bosun holds at once, whatever the upstreams do', async () => {
     const server = await serve(new DnsResolver(recordSet(1, [instance(0, '10.0.0.1')], [{ name: 'db.internal', target: 'redis.db.prod.bosun' }])), [{ host: '192.0.2.1', port: 53 }]);
     expect((await askDns(HOST, server.port, 'db.internal')).answers).toMatchObject([{ address: '10.0.0.1' }]);
+  });
+
+  it('answers garbage with FORMERR and never answers an answer', async () => {
+    const resolver = new DnsResolver();
+    const forwarder = new DnsForwarder([]);
+    const garbage = Buffer.from([0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff]);
+    const formerr = await answerMessage(garbage, 'udp', resolver, forwarder, silentLogger);
+    expect(formerr?.readUInt16BE(0)).toBe(0x1234);
+    expect((formerr?.readUInt16BE(2) ?? 0) & 0xf).toBe(1);
+    const answer = encodeAnswer({ id: 7, opcode: 'QUERY', recursionDesired: true, questions: [{ name: 'x.bosun', type: 'A', class: 'IN' }], ednsUdpSize: null }, { rcode: 'NOERROR', authoritative: true, answers: [], authorities: [], additionals: [] });
+    expect(await answerMessage(answer, 'udp', resolver, forwarder, silentLogger)).toBeNull();
+    expect(await answerMessage(Buffer.from([1, 2, 3]), 'udp', resolver, forwarder, silentLogger)).toBeNull();
   });
 
   it('reads the upstreams from resolv.conf, without its own address', () => {
