@@ -89,7 +89,13 @@ async function withdrawnOnAnotherVm(args: string[]): Promise<Record<string, unkn
 
       const t1 = Date.now();
       const killing = s.director.runCommand(DEPLOYMENT, 'db', 0, 'docker kill -s KILL srv', 'bench');
-      fromDeath.push(await until(() => everywhere(apps, []), t1, 10_000, 5));
+      try {
+        fromDeath.push(await until(() => everywhere(apps, []), t1, 10_000, 5));
+      } catch (err) {
+        const k = await killing;
+        const seen = await Promise.all(apps.map(answers));
+        throw new Error(`the killed container was not withdrawn (docker kill: exit ${k.exitCode} ${k.stderr.trim()}; app VMs answer ${JSON.stringify(seen)}; the director has ${JSON.stringify(s.director.dns.recordSet.instances.find((i) => i.group === 'db'))})`, { cause: err });
+      }
       await killing;
       await job(s, 'restart');
       await until(() => everywhere(apps, [db]), Date.now(), 30_000, 20);
