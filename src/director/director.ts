@@ -142,6 +142,7 @@ export class Director implements DirectorService {
     const logger = (options.logger ?? silentLogger).child({ component: 'director' });
     const ca = config.ca ?? loadOrCreateCertificateAuthority(config.dataDir);
     const store = await Store.create({ kind: 'sqlite', path: config.databasePath });
+    let dns: DnsPublisher | undefined;
     try {
       let uuid = await store.config.get(CONFIG_DIRECTOR_UUID);
       if (uuid === undefined) {
@@ -161,7 +162,7 @@ export class Director implements DirectorService {
       const director = new Director(config, ca, store, cloud, options.agentConnector, tasks, logger, uuid, options.registry, options.manifests ?? manifestModule, credentials, options.cloud);
       late.stemcells = director.stemcells;
       director.keyPool = keyPool;
-      director.dns = await DnsPublisher.create({
+      director.dns = dns = await DnsPublisher.create({
         store,
         agents: options.agentConnector,
         manifests: options.manifests ?? manifestModule,
@@ -198,6 +199,7 @@ export class Director implements DirectorService {
       if (options.startHealthMonitor ?? options.health !== undefined) director.health.start();
       return director;
     } catch (err) {
+      await dns?.close();
       await store.close();
       throw err;
     }
