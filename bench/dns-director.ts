@@ -94,7 +94,11 @@ async function withdrawnOnAnotherVm(args: string[]): Promise<Record<string, unkn
       } catch (err) {
         const k = await killing;
         const seen = await Promise.all(apps.map(answers));
-        throw new Error(`the killed container was not withdrawn (docker kill: exit ${k.exitCode} ${k.stderr.trim()}; app VMs answer ${JSON.stringify(seen)}; the director has ${JSON.stringify(s.director.dns.recordSet.instances.find((i) => i.group === 'db'))})`, { cause: err });
+        const ps = (await s.director.listInstances(DEPLOYMENT, { ps: true })).find((i) => i.group === 'db')?.containers;
+        throw new Error(
+          `the killed container was not withdrawn (docker kill: exit ${k.exitCode} ${k.stderr.trim()}; its agent says ${JSON.stringify(ps)}; app VMs answer ${JSON.stringify(seen)}; the director has ${JSON.stringify(s.director.dns.recordSet.instances.find((i) => i.group === 'db'))})`,
+          { cause: err },
+        );
       }
       await killing;
       await job(s, 'restart');
