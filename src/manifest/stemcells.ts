@@ -5,9 +5,11 @@
  * stemcell of bosun's OS. The director turns a choice into an uploaded stemcell
  * (src/director/stemcells/stemcell-service.ts); here it is only what the manifest says.
  */
-import { STEMCELL_OS } from '../stemcell/stemcell-contents.js';
 import type { PathSegment, ProblemList } from './problems.js';
 import { describe } from './units.js';
+
+/** The OS of bosun's stemcells (src/stemcell's STEMCELL_OS; that layer is beside this one, not below). */
+const STEMCELL_OS = 'debian-12';
 
 export interface StemcellChoice {
   /** The manifest's alias; null: the manifest names no stemcell (the default below). */
