@@ -8,6 +8,7 @@ import { canonicalJson, sha256Hex } from './canonical-json.js';
 import { containerSpecOf, toStringMap, type LinkContext } from './container-spec.js';
 import { hostPortsOf } from './cross-vm-links.js';
 import { parseMaxInFlight, parseWatchTime, resolveMaxInFlight, type MaxInFlight } from './units.js';
+import { groupStemcellOf, type StemcellChoice } from './stemcells.js';
 
 export interface WatchTime {
   minMs: number;
@@ -38,6 +39,8 @@ export interface GroupPlan {
   persistentDiskCloudProperties: Record<string, unknown>;
   vmType: string | null;
   cloudProperties: Record<string, unknown>;
+  /** The stemcell the group's VMs boot, as the manifest names it (the director resolves it). */
+  stemcell: StemcellChoice;
   networks: NetworkPlan[];
   instances: InstanceSpec[];
 }
@@ -194,6 +197,7 @@ export function planDeployment(
       persistentDiskCloudProperties: disk.cloudProperties,
       vmType: g.vm_type ?? null,
       cloudProperties: g.cloud_properties ?? {},
+      stemcell: groupStemcellOf(manifest, g),
       networks: (g.networks ?? []).map((n) => ({
         name: n.name,
         staticIps: n.static_ips ?? [],

@@ -4,7 +4,8 @@
  */
 import { Migrator, sql } from 'kysely';
 import { directorHealthState } from './migrations/0003-director-health-state.js';
-import { dnsState } from './migrations/0005-dns-state.js';
+import { instanceStemcells } from './migrations/0005-instance-stemcells.js';
+import { dnsState } from './migrations/0006-dns-state.js';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 
 export type DialectKind = 'sqlite' | 'postgres';
@@ -151,7 +152,8 @@ function migrations(kind: DialectKind): Record<string, Migration> {
     '0002_disk_mounted_before_and_migrations': diskMountedBeforeAndMigrations,
     '0003_director_health_state': directorHealthState,
     '0004_stemcells': stemcellTables,
-    '0005_dns_state': dnsState,
+    '0005_instance_stemcells': instanceStemcells,
+    '0006_dns_state': dnsState,
   };
 }
 

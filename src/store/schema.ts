@@ -33,6 +33,9 @@ export interface InstancesTable {
   last_heartbeat_at: string | null;
   job_state: string | null;
   created_at: string;
+  /** The stemcell the instance's VM booted (migration 0006); kept when the VM goes. */
+  stemcell_name: string | null;
+  stemcell_version: string | null;
 }
 
 export interface VmsTable {
@@ -151,7 +154,7 @@ export interface ResurrectionStopsTable {
   tripped_at: string;
 }
 
-/** The DNS record set the director last pushed (one row, id 1; migration 0005). */
+/** The DNS record set the director last pushed (one row, id 1; migration 0006). */
 export interface DnsStateTable {
   id: number;
   version: number;

@@ -22,10 +22,15 @@ export interface DnsServiceOptions {
   dataDir: string;
   /** The VM's resolv.conf (its nameservers are the upstreams, minus `address`). */
   resolvConfPath?: string;
+  /** How often resolv.conf is read again (default RESOLV_CONF_REFRESH_MS). */
+  resolvConfRefreshMs?: number;
   /** Upstreams given directly (tests); replaces resolv.conf. */
   upstreams?: DnsUpstream[];
   log: Logger;
 }
+
+/** How often the VM's resolv.conf is read again (a VM may get its resolvers after the agent started, from DHCP). */
+export const RESOLV_CONF_REFRESH_MS = 10_000;
 
 export class DnsService {
   readonly resolver = new DnsResolver();
@@ -36,6 +41,7 @@ export class DnsService {
   private vmUpstreams: DnsUpstream[] = [];
   /** The manifest's `docker.dns`: where containers' other names go instead, when set. */
   private dockerDns: string[] = [];
+  private refreshTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     private readonly store: DnsRecordStore,
@@ -63,8 +69,20 @@ export class DnsService {
       return;
     }
     try {
-      this.vmUpstreams = this.options.upstreams ?? (await readUpstreams(this.options.resolvConfPath ?? '/etc/resolv.conf', [address]));
+      this.vmUpstreams = this.options.upstreams ?? (await this.readVmUpstreams());
       this.applyUpstreams();
+      if (!this.options.upstreams) {
+        this.refreshTimer = setInterval(() => {
+          this.readVmUpstreams().then(
+            (u) => {
+              this.vmUpstreams = u;
+              this.applyUpstreams();
+            },
+            (err: unknown) => log.debug('cannot read resolv.conf again', { error: errorMessage(err) }),
+          );
+        }, this.options.resolvConfRefreshMs ?? RESOLV_CONF_REFRESH_MS);
+        this.refreshTimer.unref();
+      }
       this.server = await DnsServer.create({ host: address, port, resolver: this.resolver, forwarder: this.forwarder, log });
       log.info('answering DNS', { address, port: this.server.port, upstreams: this.forwarder.upstreams.map((u) => `${u.host}:${u.port}`) });
     } catch (err) {
@@ -111,6 +129,10 @@ export class DnsService {
     this.applyUpstreams();
   }
 
+  private readVmUpstreams(): Promise<DnsUpstream[]> {
+    return readUpstreams(this.options.resolvConfPath ?? '/etc/resolv.conf', [this.options.address]);
+  }
+
   private applyUpstreams(): void {
     this.forwarder.upstreams = this.dockerDns.length > 0 ? this.dockerDns.map((host) => ({ host, port: 53 })) : this.vmUpstreams;
   }
@@ -121,6 +143,8 @@ export class DnsService {
   }
 
   async close(): Promise<void> {
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    this.refreshTimer = null;
     await this.server?.close();
     this.server = null;
   }

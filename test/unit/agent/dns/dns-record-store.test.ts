@@ -6,6 +6,7 @@ import { DnsRecordStore, parseDnsPush } from '../../../../src/agent/dns/dns-reco
 import { DnsService } from '../../../../src/agent/dns/dns-service.js';
 import { DnsVersionMismatchError, InvalidInputError } from '../../../../src/common/errors.js';
 import { silentLogger } from '../../../../src/common/logger.js';
+import { pollUntil } from '../../../../src/common/waiting.js';
 import { instance, recordSet } from './dns-fixtures.js';
 
 describe('DNS record store (versions, deltas)', () => {
@@ -85,6 +86,21 @@ describe('DNS service: the record set on disk', () => {
       expect(svc.upstreams).toEqual([{ host: '1.1.1.1', port: 53 }]);
       svc.useDockerDns([]);
       expect(svc.upstreams).toEqual([{ host: '10.0.0.2', port: 53 }]);
+    } finally {
+      await svc.close();
+    }
+  });
+
+  it('reads the VM resolv.conf again: resolvers that appear after the agent started are used', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bosun-dns-'));
+    const resolvConfPath = join(dir, 'resolv.conf');
+    const svc = await DnsService.create({ address: '127.0.0.1', port: 0, dataDir: dir, resolvConfPath, resolvConfRefreshMs: 20, log: silentLogger });
+    await svc.listen();
+    try {
+      expect(svc.upstreams).toEqual([]);
+      await writeFile(resolvConfPath, 'nameserver 127.0.0.1\nnameserver 10.0.0.3\n');
+      await pollUntil(async () => (svc.upstreams.length > 0 ? true : undefined), { timeoutMs: 2000, intervalMs: 10, what: 'resolv.conf read again' });
+      expect(svc.upstreams).toEqual([{ host: '10.0.0.3', port: 53 }]);
     } finally {
       await svc.close();
     }
