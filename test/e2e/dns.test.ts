@@ -7,7 +7,7 @@
  * and alias work. Needs root and `npm run build`; run it under the e2e lock.
  */
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -148,8 +148,10 @@ describe('service discovery across VMs (director, local cloud, real agents and c
     const before = await instance('db');
     const app = await instance('app');
     const t0 = Date.now();
-    // The VM dies as with a host failure: every process of it killed, its network namespace gone.
-    await exec('pkill', ['-KILL', '-f', `vms/${before.vmCid}/settings.json`]).catch(() => undefined);
+    // The VM dies as with a host failure: its PID 1 killed (and with it every process of the VM),
+    // its network namespace gone.
+    const vm = JSON.parse(await readFile(join(d.cloudDir, 'vms', before.vmCid, 'vm.json'), 'utf8')) as { pid1: number };
+    process.kill(vm.pid1, 'SIGKILL');
     await exec('ip', ['netns', 'del', netnsName(before.vmCid)]).catch(() => undefined);
     // Withdrawn from app's answers once the director knows the VM is gone, before its replacement runs.
     const withdrawnMs = await untilAnswers(app.ip, [], t0, 30_000);
