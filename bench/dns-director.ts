@@ -104,7 +104,9 @@ async function withdrawnOnAnotherVm(args: string[]): Promise<Record<string, unkn
       await job(s, 'restart');
       await until(() => everywhere(apps, [db]), Date.now(), 30_000, 20);
     }
-    return { otherVms: apps.length, fromStop: summary(fromStop), fromContainerDeath: summary(fromDeath) };
+    const figures = { otherVms: apps.length, fromStop: summary(fromStop), fromContainerDeath: summary(fromDeath) };
+    process.stderr.write(`bench dns: withdrawnOnAnotherVm ${JSON.stringify(figures)}\n`);
+    return figures;
   });
 }
 
@@ -134,7 +136,9 @@ async function resurrectedAnsweredEverywhere(args: string[]): Promise<Record<str
       samples.push(await until(() => everywhere(before.apps, [newIp]), runningAt, 30_000, 5));
       totals.push(Date.now() - killedAt);
     }
-    return { otherVms: 2, fromVmRunning: summary(samples), fromVmKilled: summary(totals) };
+    const figures = { otherVms: 2, fromVmRunning: summary(samples), fromVmKilled: summary(totals) };
+    process.stderr.write(`bench dns: resurrectedAnsweredEverywhere ${JSON.stringify(figures)}\n`);
+    return figures;
   });
 }
 
