@@ -2,14 +2,13 @@
  * The one way tests and benchmarks get into a local-cloud VM from the host. A stemcell VM has its
  * own root (pivot_root over the stemcell), so a host path means nothing inside it: commands enter
  * all of the VM's namespaces and its root (`nsenter -m -p -n -r -w`), files are read through
- * /proc/<PID 1>/root, and an image tarball on the host is streamed into the VM's dockerd through stdin.
+ * /proc/<PID 1>/root or read inside it, and an image tarball on the host is streamed into the VM's dockerd through stdin.
  *
  *   await runInVm(pid1, ['cat', '/var/vcap/bosh/etc/stemcell_version']);
  *   await loadImageIntoVm(pid1, 'build/images/busybox.tar');
  */
 import { execFile, spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
@@ -65,13 +64,17 @@ export async function runInVmWithInput(pid1: number, args: string[], stdinFile: 
   });
 }
 
-/** The host path of `pathInVm` (through /proc/<PID 1>/root, valid while the VM runs). */
+/**
+ * The host path of `pathInVm` (through /proc/<PID 1>/root, valid while the VM runs). An absolute
+ * symlink on the way resolves against the host's root, not the VM's: use it for paths without one.
+ */
 export function hostPathOf(pid1: number, pathInVm: string): string {
   return `/proc/${pid1}/root${path.resolve('/', pathInVm)}`;
 }
 
+/** A file as the VM sees it (read inside the VM, so its symlinks resolve as there). */
 export async function readFileInVm(pid1: number, pathInVm: string): Promise<string> {
-  return readFile(hostPathOf(pid1, pathInVm), 'utf8');
+  return runInVm(pid1, ['cat', '--', pathInVm]);
 }
 
 /** dockerode on the VM's dockerd (its socket is on the VM's private run tmpfs). */
