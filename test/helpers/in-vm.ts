@@ -9,9 +9,11 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
+import { pidNamespaceOf, processesInPidNamespace } from '../../src/cloud/local/processes.js';
 import { STEMCELL_VM_PATHS } from '../../src/cloud/local/stemcell-vm.js';
 
 const exec = promisify(execFile);
@@ -92,4 +94,24 @@ export async function agentPidInVm(pid1: number): Promise<number> {
   const out = (await runInVm(pid1, ['pgrep', '-x', 'node'])).trim().split('\n').filter(Boolean);
   if (out.length !== 1) throw new Error(`expected one agent process in the VM (PID 1 ${pid1}), found ${out.length}`);
   return Number(out[0]);
+}
+
+/** Host PIDs of every process of the VM (its PID namespace: PID 1, agent, dockerd, containerd, shims). */
+export async function vmProcesses(pid1: number): Promise<number[]> {
+  const ns = await pidNamespaceOf(pid1);
+  return ns === null ? [] : processesInPidNamespace(ns);
+}
+
+/** The PID 1 the local cloud recorded for a VM (in `<vmDir>/vm.json`: `cloud.vmDir(cid)`, `<cloud dir>/vms/<cid>`), or null. */
+export async function recordedPid1(vmDir: string): Promise<number | null> {
+  const text = await readFile(path.join(vmDir, 'vm.json'), 'utf8').catch(() => null);
+  return text === null ? null : ((JSON.parse(text) as { pid1: number | null }).pid1 ?? null);
+}
+
+/** Where the agent of a local-cloud VM keeps things: the stemcell's paths, or the host-binaries boot's under the VM dir. */
+export async function vmPathsOf(vmDir: string): Promise<typeof VM_PATHS> {
+  const record = JSON.parse(await readFile(path.join(vmDir, 'vm.json'), 'utf8')) as { stemcellCid?: string };
+  if (record.stemcellCid !== undefined) return VM_PATHS;
+  const at = (p: string): string => path.join(vmDir, p);
+  return { root: vmDir, store: at('store'), migration: at('migration'), ephemeral: at('ephemeral'), run: at('run') };
 }

@@ -3,11 +3,13 @@
  * temp dir): CA, the real registry on the bridge address, the Director with the HTTP agent
  * connector and its health monitor running, and the HTTPS API the agents send heartbeats to,
  * all started by the production wiring (startDirectorServices, as `bosun director` does).
- * The director's cloud calls are recorded (`cloudCalls`) for order assertions.
+ * The director's cloud calls are recorded (`cloudCalls`) for order assertions. The stemcell
+ * scripts/build-stemcell.sh built is uploaded (its root unpacked once for all test clouds, see
+ * local-cloud-fixture.ts), so that new VMs can boot it.
  * `close()` stops it all and deletes every VM and disk (call it from afterAll).
  * The agent runs from dist/ (npm run build first).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, link, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Cloud } from '../../src/cloud/cloud.js';
@@ -18,7 +20,9 @@ import { startDirectorServices } from '../../src/director/daemon/director-servic
 import type { Director } from '../../src/director/director.js';
 import { recordCloudCalls, type CloudCall } from './cloud-call-log.js';
 import { freePort } from './director-fixture.js';
+import { builtStemcellFile } from './built-stemcell.js';
 import { createLocalCloudFixture, type LocalCloudFixture } from './local-cloud-fixture.js';
+import { ended } from './waits.js';
 
 export interface LocalDirectorStack {
   fx: LocalCloudFixture;
@@ -38,6 +42,8 @@ export interface LocalDirectorStackOptions {
   wrapCloud?: (cloud: Cloud) => Cloud;
   /** Wraps the director's HTTP agent connector, e.g. to time its calls. */
   wrapAgentConnector?: (connector: AgentConnector) => AgentConnector;
+  /** false: upload no stemcell. Default true (the built one). */
+  uploadStemcell?: boolean;
 }
 
 export async function createLocalDirectorStack(
@@ -71,6 +77,12 @@ export async function createLocalDirectorStack(
       ...(options.wrapAgentConnector ? { wrapAgentConnector: options.wrapAgentConnector } : {}),
     });
     stopServices = () => services.stop();
+    if (options.uploadStemcell !== false) {
+      // The upload task removes the file it is given: give it a link to the built one.
+      const upload = path.join(dir, 'stemcell-upload.tgz');
+      await link(builtStemcellFile(), upload).catch(() => copyFile(builtStemcellFile(), upload));
+      await ended(services.director, (await services.director.uploadStemcell(upload, 'admin')).id);
+    }
     return { fx, director: services.director, cloudCalls: recorded.calls, close };
   } catch (err) {
     await close();
