@@ -5,9 +5,11 @@
  * stemcell of bosun's OS. The director turns a choice into an uploaded stemcell
  * (src/director/stemcells/stemcell-service.ts); here it is only what the manifest says.
  */
-import { STEMCELL_OS } from '../stemcell/stemcell-contents.js';
 import type { PathSegment, ProblemList } from './problems.js';
 import { describe } from './units.js';
+
+/** The OS of bosun's stemcells (src/stemcell's STEMCELL_OS; that layer is beside this one, not below). */
+const STEMCELL_OS = 'debian-12';
 
 export interface StemcellChoice {
   /** The manifest's alias; null: the manifest names no stemcell (the default below). */
@@ -22,10 +24,10 @@ export interface StemcellChoice {
 /** What a manifest without `stemcells` boots. */
 export const DEFAULT_STEMCELL: StemcellChoice = { alias: null, os: STEMCELL_OS, name: null, version: 'latest' };
 
-/** "os debian-12, version latest" / "bosun-debian-12 version 0.1.0-A", for messages. */
+/** "the newest uploaded debian-12 stemcell", "bosun-debian-12/0.1.0-A", for messages. */
 export function describeStemcellChoice(c: StemcellChoice): string {
-  const what = c.os !== null ? `OS ${c.os}` : `stemcell ${c.name ?? '?'}`;
-  return c.version === 'latest' ? `the newest uploaded ${what}` : `${what} version ${c.version}`;
+  if (c.os !== null) return c.version === 'latest' ? `the newest uploaded ${c.os} stemcell` : `the ${c.os} stemcell of version ${c.version}`;
+  return c.version === 'latest' ? `the newest uploaded ${c.name ?? '?'}` : `${c.name ?? '?'}/${c.version}`;
 }
 
 /** A stemcell version: a string, or a whole number (a YAML float would lose digits: 3.10 → 3.1). */
