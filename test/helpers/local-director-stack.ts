@@ -3,11 +3,11 @@
  * temp dir): CA, the real registry on the bridge address, the Director with the HTTP agent
  * connector and its health monitor running, and the HTTPS API the agents send heartbeats to,
  * all started by the production wiring (startDirectorServices, as `bosun director` does).
- * The director's cloud calls are recorded (`cloudCalls`) for order assertions. The stemcell
- * scripts/build-stemcell.sh built is uploaded (its root unpacked once for all test clouds, see
- * local-cloud-fixture.ts), so that new VMs can boot it.
+ * The director's cloud calls are recorded (`cloudCalls`) for order assertions.
  * `close()` stops it all and deletes every VM and disk (call it from afterAll).
- * The agent runs from dist/ (npm run build first).
+ * The stemcell scripts/build-stemcell.sh built is uploaded at start (its root unpacked once for
+ * all test clouds, see local-cloud-fixture.ts), so deploys boot stemcell VMs (as with
+ * director-fixture.ts). The agent runs from dist/ (npm run build first).
  */
 import { copyFile, link, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -18,9 +18,9 @@ import { createCertificateAuthority } from '../../src/common/pki.js';
 import type { AgentConnector } from '../../src/common/contracts/agent-connector.js';
 import { startDirectorServices } from '../../src/director/daemon/director-services.js';
 import type { Director } from '../../src/director/director.js';
+import { builtStemcellFile } from './built-stemcell.js';
 import { recordCloudCalls, type CloudCall } from './cloud-call-log.js';
 import { freePort } from './director-fixture.js';
-import { builtStemcellFile } from './built-stemcell.js';
 import { createLocalCloudFixture, type LocalCloudFixture } from './local-cloud-fixture.js';
 import { ended } from './waits.js';
 
@@ -78,10 +78,10 @@ export async function createLocalDirectorStack(
     });
     stopServices = () => services.stop();
     if (options.uploadStemcell !== false) {
-      // The upload task removes the file it is given: give it a link to the built one.
+      // The upload task takes the file it is given (and removes it): hand it a link (or a copy).
       const upload = path.join(dir, 'stemcell-upload.tgz');
       await link(builtStemcellFile(), upload).catch(() => copyFile(builtStemcellFile(), upload));
-      await ended(services.director, (await services.director.uploadStemcell(upload, 'admin')).id);
+      await ended(services.director, (await services.director.uploadStemcell(upload, 'e2e')).id);
     }
     return { fx, director: services.director, cloudCalls: recorded.calls, close };
   } catch (err) {

@@ -1,6 +1,7 @@
 /**
- * The deploy: validate and diff before any task exists, then as a task holding the deployment's
- * lock: bind instances (stable ids), delete unneeded instances (disks orphaned), and update each
+ * The deploy: validate, resolve each group's stemcell against the uploaded ones and diff before
+ * any task exists, then as a task holding the deployment's lock: bind instances (stable ids),
+ * delete unneeded instances (disks orphaned), and update each
  * group (serially, or in parallel for consecutive serial:false groups): canaries first, then
  * batches of max_in_flight. Unchanged instances are not touched. A failed batch stops the deploy.
  * The manifest becomes the deployment's manifest only when everything succeeded.
@@ -142,16 +143,16 @@ export class Deployer {
   ): Promise<number> {
     const policy: UpdatePolicy = policyFor(group, plan.update);
     const targets: InstanceTarget[] = [];
+    if (group.instances.length === 0) return 0;
     const stemcell = stemcells.get(group.name);
-    if (stemcell === undefined && group.instances.length > 0) throw new Error(`no stemcell was resolved for instance group "${group.name}"`);
+    if (stemcell === undefined) throw new Error(`no stemcell was resolved for instance group "${group.name}"`);
     for (const spec of group.instances) {
       const record =
         bySlot.get(slot(group.name, spec.index)) ??
         (await this.deps.store.instances.create({ id: spec.instanceId, deployment: plan.name, group: group.name, index: spec.index }));
-      const boots = stemcell as StemcellRecord;
       // A VM that booted another stemcell (or one not recorded) is replaced, keeping its disks.
-      const changed = record.vmCid !== null && !sameStemcell(record.stemcell, boots);
-      targets.push({ record, group, spec, name: instanceName(record), stemcell: { resolve: () => Promise.resolve(boots), changed } });
+      const changed = record.vmCid !== null && !sameStemcell(record.stemcell, stemcell);
+      targets.push({ record, group, spec, name: instanceName(record), stemcell: { resolve: () => Promise.resolve(stemcell), changed } });
     }
     const upToDate = recreate ? targets.map(() => false) : await Promise.all(targets.map((t) => isUpToDate(this.deps, t)));
     const needed = targets.filter((_, i) => upToDate[i] !== true);
