@@ -6,6 +6,7 @@ import { registerDeployCommand } from './commands/deploy.js';
 import { registerDeploymentsCommands } from './commands/deployments.js';
 import { registerDirectorCommand } from './commands/director.js';
 import { registerDiskCommands } from './commands/disks.js';
+import { registerDnsCommands } from './commands/dns.js';
 import { registerHealthCommands } from './commands/health.js';
 import { registerImageCommands } from './commands/images.js';
 import { registerInstanceCommands } from './commands/instances.js';
@@ -46,6 +47,7 @@ export function buildProgram(context: CliContext = processContext()): Command {
   registerInstanceCommands(program, context);
   registerJobCommands(program, context);
   registerDiskCommands(program, context);
+  registerDnsCommands(program, context);
   registerTaskCommands(program, context);
   registerHealthCommands(program, context);
   registerCckCommand(program, context);

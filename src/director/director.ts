@@ -43,6 +43,9 @@ import { TaskRunner } from './tasks/task-runner.js';
 import { StemcellService } from './stemcells/stemcell-service.js';
 import { parseHealthSettings } from './health/config.js';
 import { SelfHealing } from './self-healing.js';
+import { DnsPublisher } from './dns/dns-publisher.js';
+import { deploymentDnsView } from './dns/dns-view.js';
+import { instanceDnsName } from '../common/dns-names.js';
 
 export interface DirectorOptions {
   config: DirectorConfigInput;
@@ -89,6 +92,8 @@ export class Director implements DirectorService {
   readonly stemcells: StemcellService;
   /** health: the monitor, alerts, resurrector and cloud-check; set by create(). */
   health!: SelfHealing;
+  /** Service discovery: the record set and its pushes to every agent (src/director/dns/); set by create(). */
+  dns!: DnsPublisher;
 
   private constructor(
     readonly config: DirectorConfig,
@@ -119,7 +124,7 @@ export class Director implements DirectorService {
     this.jobs = new InstanceJobs(this.deps, this.deployer, tasks);
     this.stemcells = new StemcellService(store, cloud, tasks, `${config.dataDir}/stemcell-work`, logger);
     this.views = new DirectorReadModels(store, agents, config.agentCallTimeoutMs, () => this.globalResurrection());
-    this.heartbeats = new HeartbeatIntake(store, () => this.health.monitor, this.deps.creatingAgents);
+    this.heartbeats = new HeartbeatIntake(store, () => this.health.monitor, this.deps.creatingAgents, (hb) => this.dns.recordHeartbeat(hb));
   }
 
   static async create(options: DirectorOptions): Promise<Director> {
@@ -136,6 +141,7 @@ export class Director implements DirectorService {
     const logger = (options.logger ?? silentLogger).child({ component: 'director' });
     const ca = config.ca ?? loadOrCreateCertificateAuthority(config.dataDir);
     const store = await Store.create({ kind: 'sqlite', path: config.databasePath });
+    let dns: DnsPublisher | undefined;
     try {
       let uuid = await store.config.get(CONFIG_DIRECTOR_UUID);
       if (uuid === undefined) {
@@ -151,6 +157,13 @@ export class Director implements DirectorService {
       const credentials = options.agentCredentials ?? agentCredentialIssuer(ca, keyPool);
       const director = new Director(config, ca, store, cloud, options.agentConnector, tasks, logger, uuid, options.registry, options.manifests ?? manifestModule, credentials, options.cloud);
       director.keyPool = keyPool;
+      director.dns = dns = await DnsPublisher.create({
+        store,
+        agents: options.agentConnector,
+        manifests: options.manifests ?? manifestModule,
+        logger: logger.child({ component: 'dns' }),
+        pushTimeoutMs: Math.min(config.agentCallTimeoutMs, 5_000),
+      });
       director.orphanSweeper = startOrphanedDiskSweeper(
         { store, logger, deleteDisk: (cid) => director.deleteDisk(cid, 'orphaned-disk-sweeper') },
         { retentionMs: config.orphanedDiskRetentionMs, intervalMs: config.orphanedDiskSweepIntervalMs },
@@ -169,10 +182,19 @@ export class Director implements DirectorService {
         settings: healthSettings,
         globalResurrection: () => director.globalResurrection(),
       });
+      // dns: the monitor's verdicts reach the record set too (a VM gone from the cloud is withdrawn at once).
+      const resurrector = director.health.monitor.listener;
+      director.health.monitor.listener = {
+        onAnalysis: async (deployment, instances, unhealthy) => {
+          director.dns.recordVmHealth(deployment, unhealthy.flatMap((u) => (u.problem === 'missing_vm' && u.instance.vmCid !== null ? [u.instance.vmCid] : [])));
+          await resurrector?.onAnalysis(deployment, instances, unhealthy);
+        },
+      };
       director.useCloudCheck(async (deployment, request, user) => director.tasks.get((await director.health.cloudCheck.submit(deployment, request, user)).id));
       if (options.startHealthMonitor ?? options.health !== undefined) director.health.start();
       return director;
     } catch (err) {
+      await dns?.close();
       await store.close();
       throw err;
     }
@@ -185,6 +207,7 @@ export class Director implements DirectorService {
     this.keyPool?.close();
     await this.health.close();
     await this.tasks.drain();
+    await this.dns.close();
     await this.store.close();
   }
 
@@ -230,8 +253,22 @@ export class Director implements DirectorService {
     );
   }
 
-  listInstances(deployment: string, options: { ps?: boolean; vitals?: boolean } = {}): Promise<api.InstanceInfo[]> {
-    return this.views.listInstances(deployment, options);
+  async listInstances(deployment: string, options: { ps?: boolean; vitals?: boolean } = {}): Promise<api.InstanceInfo[]> {
+    const instances = await this.views.listInstances(deployment, options);
+    // Each instance's DNS names, from the containers the record set knows for it.
+    const known = new Map(this.dns.recordSet.instances.filter((i) => i.deployment === deployment).map((i) => [i.instanceId, i]));
+    return instances.map((i) => {
+      const containers = known.get(i.id)?.containers.map((c) => c.name) ?? [];
+      return { ...i, dnsNames: containers.map((c) => instanceDnsName(deployment, i.group, c, i.index)) };
+    });
+  }
+
+  /** The deployment's part of the DNS record set, as `bosun dns` shows it. */
+  async getDns(deployment: string): Promise<api.DeploymentDns> {
+    await this.requireDeployment(deployment);
+    const records = await this.store.instances.listAll();
+    const agentIds = records.flatMap((r) => (r.vmCid !== null && r.agentId !== null ? [r.agentId] : []));
+    return deploymentDnsView(this.dns.recordSet, deployment, this.dns.agentVersions(), agentIds);
   }
 
   listVms(deployment: string): Promise<api.VmInfo[]> {

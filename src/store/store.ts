@@ -5,6 +5,8 @@
 import { AlertsRepository } from './repositories/alerts.js';
 import { AuditEventsRepository } from './repositories/audit-events.js';
 import { ConfigRepository } from './repositories/config.js';
+import { DnsStateRepository } from './repositories/dns-state.js';
+import { ChangeFeed } from './change-feed.js';
 import { DeploymentsRepository } from './repositories/deployments.js';
 import { DiskMigrationsRepository } from './repositories/disk-migrations.js';
 import { DisksRepository } from './repositories/disks.js';
@@ -32,11 +34,14 @@ export class Store {
   readonly config: ConfigRepository;
   readonly resurrectionStops: ResurrectionStopsRepository;
   readonly stemcells: StemcellsRepository;
+  readonly dnsState: DnsStateRepository;
+  /** Changes to instances and deployments, for what the director derives from them (DNS records). */
+  readonly changes = new ChangeFeed();
 
   private constructor(private readonly database: OpenDatabase) {
     const db = database.db;
-    this.deployments = new DeploymentsRepository(db);
-    this.instances = new InstancesRepository(db);
+    this.deployments = new DeploymentsRepository(db, this.changes);
+    this.instances = new InstancesRepository(db, this.changes);
     this.vms = new VmsRepository(db);
     this.disks = new DisksRepository(db);
     this.diskMigrations = new DiskMigrationsRepository(db);
@@ -48,6 +53,7 @@ export class Store {
     this.config = new ConfigRepository(db);
     this.resurrectionStops = new ResurrectionStopsRepository(db);
     this.stemcells = new StemcellsRepository(db);
+    this.dnsState = new DnsStateRepository(db);
   }
 
   static async create(config: DatabaseConfig): Promise<Store> {
@@ -71,3 +77,5 @@ export type { DiskRecord, DiskState } from './repositories/disks.js';
 export type { DiskMigrationPhase, DiskMigrationRecord } from './repositories/disk-migrations.js';
 export type { TaskRecord } from './repositories/tasks.js';
 export type { StemcellRecord } from './repositories/stemcells.js';
+export type { DnsStateRecord } from './repositories/dns-state.js';
+export type { StoreChange, StoreChangeListener } from './change-feed.js';
