@@ -18,6 +18,11 @@ export interface LocalCloudOptions {
   agentCommand?: string[];
   /** Seconds the VM's restart loop waits before restarting an exited agent. */
   agentRestartDelaySeconds?: number;
+  /**
+   * True when other processes use the same dataDir at the same time (bosun-local-cpi: one
+   * process per call): the critical sections then take a lock file (file-lock.ts) too.
+   */
+  sharedDataDir?: boolean;
   logger?: Logger;
 }
 
@@ -27,6 +32,7 @@ export interface LocalCloudConfig {
   subnet: Subnet;
   agentCommand: string[];
   agentRestartDelaySeconds: number;
+  sharedDataDir: boolean;
   logger: Logger;
 }
 
@@ -50,6 +56,7 @@ const schema = z.object({
   subnet: z.string().default('10.244.0.0/16'),
   agentCommand: z.array(z.string().min(1)).min(1).optional(),
   agentRestartDelaySeconds: z.number().positive().max(60).default(1),
+  sharedDataDir: z.boolean().default(false),
 });
 
 export function compileLocalCloudConfig(options: LocalCloudOptions): LocalCloudConfig {
@@ -68,6 +75,7 @@ export function compileLocalCloudConfig(options: LocalCloudOptions): LocalCloudC
     subnet,
     agentCommand: parsed.data.agentCommand ?? defaultAgentCommand(),
     agentRestartDelaySeconds: parsed.data.agentRestartDelaySeconds,
+    sharedDataDir: parsed.data.sharedDataDir,
     logger: logger ?? silentLogger,
   };
 }
