@@ -36,7 +36,7 @@ import type { DirectorService } from './director-service.js';
 import type { ImageRegistry } from './image-registry.js';
 import { deleteDeployment } from './jobs/delete-deployment.js';
 import { InstanceJobs } from './jobs/instance-jobs.js';
-import { cloudRetryPolicy, deleteVmsACrashLeft } from './director-wiring.js';
+import { cloudDriver, cloudRetryPolicy, deleteVmsACrashLeft } from './director-wiring.js';
 import { HeartbeatIntake } from './heartbeat-intake.js';
 import { DirectorReadModels, notFoundDeployment } from './read-models.js';
 import { TaskRunner } from './tasks/task-runner.js';
@@ -143,8 +143,9 @@ export class Director implements DirectorService {
         uuid = randomUUID();
         await store.config.set(CONFIG_DIRECTOR_UUID, uuid);
       }
+      const driver = cloudDriver(options.cloud, config, store, uuid);
       const guarded =
-        options.guardCloud === false ? options.cloud : new GuardedCloud(options.cloud, { logger, knownVmCids: () => store.vms.listCids(), retry: cloudRetryPolicy(config) });
+        options.guardCloud === false ? driver : new GuardedCloud(driver, { logger, knownVmCids: () => store.vms.listCids(), retry: cloudRetryPolicy(config) });
       // config.stemcell may name an uploaded stemcell ("latest", NAME/VERSION): resolved per createVm.
       const late: { stemcells?: StemcellService } = {};
       const cloud = stemcellResolvingCloud(guarded, store, () => late.stemcells as StemcellService);

@@ -48,16 +48,16 @@ const HANDLERS: Record<string, Handler> = {
   resize_disk: (c, [cid, size]) => c.resizeDisk(str(cid), Number(size)).then(() => null),
 };
 
+const INFO: Handler = async () => ({ api_version: MAX_CPI_API_VERSION, stemcell_formats: ['general-tar', 'warden-tar', 'local-host'] });
+
 export async function serveCall(request: CpiRequest, logger: Logger): Promise<CpiResponse> {
-  if (request.method === 'info') {
-    return ok({ api_version: MAX_CPI_API_VERSION, stemcell_formats: ['general-tar', 'warden-tar', 'local-host'] });
-  }
-  const handler = HANDLERS[request.method];
+  const handler = request.method === 'info' ? INFO : HANDLERS[request.method];
   if (handler === undefined) {
     // What bosh-cpi-ruby answers for a method it does not know: the director maps it to NotImplemented.
     return fail({ type: 'InvalidCall', message: `Method is not known, got '${request.method}'`, ok_to_retry: false });
   }
   try {
+    // Opening the cloud checks the properties and makes the bridge (on info too: the director listens on it).
     const cloud = await LocalCloud.create(localCloudOptionsFromContext(request.context, logger));
     return ok(await handler(cloud, Array.isArray(request.arguments) ? request.arguments : [], request.api_version ?? 1));
   } catch (err) {
