@@ -64,6 +64,7 @@ export async function certifyCpi(options: CertifyOptions): Promise<CertifyReport
   const vms: Vm[] = [];
   const disks: string[] = [];
   let stemcellCid: string | undefined;
+  let stemcellApiVersion: number | undefined;
   let snapshotCid: string | undefined;
   const token = randomBytes(16).toString('hex');
 
@@ -80,6 +81,7 @@ export async function certifyCpi(options: CertifyOptions): Promise<CertifyReport
           networks: { default: { ip: '', netmask: '' } },
           diskCids: [],
           env: side.agentEnv(agentId),
+          ...(stemcellApiVersion === undefined ? {} : { stemcellApiVersion }),
         }),
       (r) => `vm ${r.vmCid}, networks ${JSON.stringify(r.networks)}`,
     );
@@ -107,9 +109,9 @@ export async function certifyCpi(options: CertifyOptions): Promise<CertifyReport
   };
 
   const unmountAndDetach = async (vm: Vm, diskCid: string, label: string): Promise<boolean> => {
-    const unmounted = await log.run(`the agent unmounts the disk (${label})`, true, () => vm.agent.unmountDisk(diskCid));
-    const detached = await log.run(`detach_disk (${label})`, true, () => cloud.detachDisk(vm.vmCid, diskCid));
-    return unmounted !== undefined || detached !== undefined ? !log.failed(`detach_disk (${label})`) : false;
+    await log.run(`the agent unmounts the disk (${label})`, true, () => vm.agent.unmountDisk(diskCid));
+    await log.run(`detach_disk (${label})`, true, () => cloud.detachDisk(vm.vmCid, diskCid));
+    return !log.failed(`the agent unmounts the disk (${label})`) && !log.failed(`detach_disk (${label})`);
   };
 
   const sequence = async (): Promise<void> => {
@@ -124,6 +126,7 @@ export async function certifyCpi(options: CertifyOptions): Promise<CertifyReport
       try {
         stemcellCid = await log.run('create_stemcell', true, async () => {
           const opened = await openStemcellTarball(file, join(work, 'image'));
+          stemcellApiVersion = opened.manifest.apiVersion;
           return cloud.createStemcell(opened.imagePath, opened.manifest.cloudProperties);
         });
       } finally {
