@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import type { Logger } from '../../common/logger.js';
-import { redactText } from '../../common/redact.js';
+import { REDACTED, redactText } from '../../common/redact.js';
 import { CloudError } from '../cloud.js';
 import { CpiInvalidResponseError, decodeResponse, encodeRequest, type CpiRequest, type CpiResponse } from './protocol.js';
 
@@ -33,6 +33,11 @@ export class CpiTimeoutError extends CloudError {
   override readonly type = 'CpiTimeout';
 }
 
+/** Secret-named values (src/common/redact.ts) and the password of a URL (`https://user:PASSWORD@host`, an mbus URL). */
+export function redactCpiText(text: string): string {
+  return redactText(text).replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/[^:/\s@"']+:)[^@\s"'/]+@/g, `$1${REDACTED}@`);
+}
+
 export function describeCall(cpi: CpiCommand, method: string): string {
   return `the CPI ${cpi.path} (method ${method})`;
 }
@@ -51,7 +56,7 @@ export async function runCpi(cpi: CpiCommand, request: CpiRequest, options: RunC
   let tooLong = false;
   let stderrRest = '';
   const logStderr = (line: string): void => {
-    if (line.trim() !== '') log.debug('cpi stderr', { line: redactText(line) });
+    if (line.trim() !== '') log.debug('cpi stderr', { line: redactCpiText(line) });
   };
   child.stdout.on('data', (chunk: Buffer) => {
     stdoutBytes += chunk.length;
@@ -107,6 +112,6 @@ export async function runCpi(cpi: CpiCommand, request: CpiRequest, options: RunC
     }
     throw err;
   }
-  for (const line of response.log.split('\n')) if (line.trim() !== '') log.debug('cpi log', { line: redactText(line) });
+  for (const line of response.log.split('\n')) if (line.trim() !== '') log.debug('cpi log', { line: redactCpiText(line) });
   return response;
 }

@@ -14,7 +14,7 @@ import type { AgentApi } from '../../common/contracts/agent-protocol.js';
 import { errorMessage } from '../../common/errors.js';
 import { openStemcellTarball } from '../../stemcell/index.js';
 import { CertifyAgentSide } from './agent-side.js';
-import { CheckLog, CheckOutcome, type CheckResult } from './check-log.js';
+import { CheckLog, CheckOutcome, CpiStderrTail, type CheckResult } from './check-log.js';
 
 export interface CertifyOptions {
   cloud: ExternalCloudOptions;
@@ -56,9 +56,10 @@ function mountPointOf(device: string): string {
 }
 
 export async function certifyCpi(options: CertifyOptions): Promise<CertifyReport> {
-  const cloud = new ExternalCloud(options.cloud);
+  const stderr = new CpiStderrTail();
+  const cloud = new ExternalCloud({ ...options.cloud, logger: options.cloud.logger ?? stderr.logger });
   cloud.setDirectorUuid(`cpi-certify-${randomUUID()}`);
-  const log = new CheckLog();
+  const log = new CheckLog(stderr);
   const side = new CertifyAgentSide(options.directorUrl ?? 'https://127.0.0.1:9');
   const agentTimeoutMs = options.agentTimeoutMs ?? 180_000;
   const vms: Vm[] = [];

@@ -1,5 +1,6 @@
 /** The checks of `bosun cpi-certify`: each one named, timed, with what the CPI answered. */
 import { errorMessage } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
 
 export type CheckStatus = 'passed' | 'failed' | 'skipped' | 'not_supported' | 'not_trusted';
 
@@ -21,8 +22,34 @@ export class CheckOutcome {
   ) {}
 }
 
+/** The CPI's stderr lines (already redacted), so that a failed check can quote the last of them. */
+export class CpiStderrTail {
+  private readonly lines: string[] = [];
+
+  readonly logger: Logger = {
+    debug: (msg, meta) => {
+      if (msg === 'cpi stderr' && typeof meta?.['line'] === 'string') this.lines.push(meta['line']);
+    },
+    info: () => undefined,
+    warn: () => undefined,
+    error: () => undefined,
+    child: () => this.logger,
+  };
+
+  mark(): number {
+    return this.lines.length;
+  }
+
+  /** The last `max` lines written since `mark`. */
+  since(mark: number, max = 5): string[] {
+    return this.lines.slice(mark).slice(-max);
+  }
+}
+
 export class CheckLog {
   readonly results: CheckResult[] = [];
+
+  constructor(private readonly stderr?: CpiStderrTail) {}
 
   /**
    * Runs one check. Returns its value, or undefined when it failed (the failure is recorded; a
@@ -30,6 +57,7 @@ export class CheckLog {
    */
   async run<T>(name: string, required: boolean, fn: () => Promise<T | CheckOutcome>, describe: (value: T) => string = defaultDetail): Promise<T | undefined> {
     const started = performance.now();
+    const mark = this.stderr?.mark() ?? 0;
     const took = (): number => Math.round(performance.now() - started);
     try {
       const value = await fn();
@@ -40,7 +68,9 @@ export class CheckLog {
       this.results.push({ name, required, status: 'passed', durationMs: took(), detail: describe(value) });
       return value;
     } catch (err) {
-      this.results.push({ name, required, status: 'failed', durationMs: took(), detail: errorMessage(err) });
+      const tail = this.stderr?.since(mark) ?? [];
+      const detail = tail.length === 0 ? errorMessage(err) : `${errorMessage(err)} — the CPI's stderr ended with: ${tail.join(' | ')}`;
+      this.results.push({ name, required, status: 'failed', durationMs: took(), detail });
       return undefined;
     }
   }

@@ -26,7 +26,7 @@ describe('bosun cpi-certify against broken CPIs', () => {
   });
 
   it('exits 1 from the CLI and names the failing check; --json prints the report', async () => {
-    cpi = createFakeCpi({ info: ok({ api_version: 2 }), create_vm: cpiError('VMCreationFailed', 'quota of instances exceeded') });
+    cpi = createFakeCpi({ info: ok({ api_version: 2 }), create_vm: { stderr: 'ERROR - quota check: "password": "pw-77"\n', then: cpiError('VMCreationFailed', 'quota of instances exceeded') } });
     const context = { ...processContext(), stdinIsTty: false };
     const args = ['cpi-certify', '--cpi', cpi.path, ...cpi.args.flatMap((a) => ['--cpi-args', a])];
     const text = await runCli(context, args);
@@ -34,6 +34,8 @@ describe('bosun cpi-certify against broken CPIs', () => {
     expect(text.stdout).toMatch(/create_vm\s.*failed/);
     expect(text.stdout).toContain('quota of instances exceeded');
     expect(text.stdout).toContain('FAILED: create_vm');
+    expect(text.stdout).toContain('the CPI\'s stderr ended with: ERROR - quota check');
+    expect(text.stdout).not.toContain('pw-77');
     const json = await runCli(context, ['--json', ...args]);
     expect(json.code).toBe(1);
     const report = JSON.parse(json.stdout) as { passed: boolean; checks: Array<{ name: string; status: string; detail: string }> };

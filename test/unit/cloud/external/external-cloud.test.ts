@@ -167,7 +167,7 @@ describe('ExternalCloud: errors', () => {
     const cloud = cloudWith(
       {
         ...V2,
-        has_vm: { stderr: 'config: {"password": "hunter2", "host": "h1"}\nAGENT_PASSWORD=swordfish\n', then: ok(true, 'mbus: https://u\nsecret_key: s3cr3t\n') },
+        has_vm: { stderr: 'config: {"password": "hunter2", "host": "h1", "Mbus": "https://mbus:mbus-pw-42@0.0.0.0:6868"}\nAGENT_PASSWORD=swordfish\n', then: ok(true, 'mbus: https://u\nsecret_key: s3cr3t\n') },
       },
       { logger },
     );
@@ -176,6 +176,7 @@ describe('ExternalCloud: errors', () => {
     expect(text).toContain('h1');
     expect(text).toContain('cpi stderr');
     expect(text).toContain('cpi log');
-    for (const secret of ['hunter2', 'swordfish', 's3cr3t']) expect(text).not.toContain(secret);
+    expect(text).toContain('https://mbus:<redacted>@0.0.0.0:6868');
+    for (const secret of ['hunter2', 'swordfish', 's3cr3t', 'mbus-pw-42']) expect(text).not.toContain(secret);
   });
 });
