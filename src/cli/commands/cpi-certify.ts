@@ -13,18 +13,21 @@ interface CertifyFlags {
   stemcell?: string;
   stemcellCid?: string;
   agentTimeout: string;
+  vmCloudProperties?: string;
+  networkCloudProperties?: string;
+  diskCloudProperties?: string;
 }
 
-async function readProperties(file: string | undefined): Promise<Record<string, unknown>> {
-  if (file === undefined) return {};
+/** A YAML/JSON map from a file (`what` names it in errors). */
+async function readMap(file: string, what: string): Promise<Record<string, unknown>> {
   let value: unknown;
   try {
     value = parse(await readFile(file, 'utf8'));
   } catch (err) {
-    throw new InvalidInputError(`Cannot read the CPI properties ${file}: ${(err as Error).message}.`, { cause: err });
+    throw new InvalidInputError(`Cannot read the ${what} ${file}: ${(err as Error).message}.`, { cause: err });
   }
   if (value === null || value === undefined) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw new InvalidInputError(`The CPI properties ${file} must be a YAML or JSON map (the director's cloud.properties).`);
+  if (typeof value !== 'object' || Array.isArray(value)) throw new InvalidInputError(`The ${what} ${file} must be a YAML or JSON map.`);
   return value as Record<string, unknown>;
 }
 
@@ -54,12 +57,18 @@ export function registerCpiCertifyCommand(program: Command): void {
     .option('--stemcell <file>', 'a stemcell tarball to upload with create_stemcell and boot the VMs from')
     .option('--stemcell-cid <cid>', 'without --stemcell: the stemcell cid the VMs boot (bosun-local-cpi: default, the host binaries)')
     .option('--agent-timeout <seconds>', 'how long to wait for an agent to answer', '180')
+    .option('--vm-cloud-properties <file>', 'YAML/JSON map: cloud_properties of the VMs (instance type, …)')
+    .option('--network-cloud-properties <file>', 'YAML/JSON map: cloud_properties of the VMs\' network (bosh-docker-cpi: {name: NETWORK})')
+    .option('--disk-cloud-properties <file>', 'YAML/JSON map: cloud_properties of the disk')
     .action(async (flags: CertifyFlags, cmd: Command) => {
       const options = cmd.optsWithGlobals<GlobalOptions & CertifyFlags>();
       const agentTimeoutS = Number(flags.agentTimeout);
       if (!Number.isFinite(agentTimeoutS) || agentTimeoutS <= 0) throw new InvalidInputError(`--agent-timeout takes seconds, got "${flags.agentTimeout}".`);
       const report = await certifyCpi({
-        cloud: { cpi: resolve(flags.cpi), cpiArgs: flags.cpiArgs ?? [], properties: await readProperties(flags.properties) },
+        cloud: { cpi: resolve(flags.cpi), cpiArgs: flags.cpiArgs ?? [], properties: flags.properties === undefined ? {} : await readMap(flags.properties, 'CPI properties') },
+        ...(flags.vmCloudProperties === undefined ? {} : { vmCloudProperties: await readMap(flags.vmCloudProperties, 'VM cloud properties') }),
+        ...(flags.networkCloudProperties === undefined ? {} : { networkCloudProperties: await readMap(flags.networkCloudProperties, 'network cloud properties') }),
+        ...(flags.diskCloudProperties === undefined ? {} : { diskCloudProperties: await readMap(flags.diskCloudProperties, 'disk cloud properties') }),
         ...(flags.stemcell === undefined ? {} : { stemcellFile: resolve(flags.stemcell) }),
         ...(flags.stemcellCid === undefined ? {} : { stemcellCid: flags.stemcellCid }),
         agentTimeoutMs: agentTimeoutS * 1000,

@@ -118,8 +118,10 @@ function isUnknownMethod(error: CpiErrorBody): boolean {
 export function cloudErrorOf(error: CpiErrorBody, where: string, subject: { vmCid?: string; diskCid?: string }): CloudError {
   const okToRetry = error.ok_to_retry;
   const message = `${where} failed with ${error.type}: ${error.message}`;
-  if (isUnknownMethod(error)) return new NotImplementedError(where, `${error.type}: ${error.message}`);
-  switch (error.type) {
+  // bosh-cpi-go and bosh-cpi-ruby name them as BOSH's Ruby classes: Bosh::Clouds::CloudError.
+  const type = error.type.replace(/^Bosh::Clouds::/, '');
+  if (isUnknownMethod({ ...error, type })) return new NotImplementedError(where, `${error.type}: ${error.message}`);
+  switch (type) {
     case 'NotSupported':
       return withMessage(new NotSupportedError(where), `${where} is not supported by this CPI: ${error.message}`);
     case 'VMNotFound':

@@ -25,6 +25,8 @@ export interface CertifyOptions {
   /** cloud_properties of the VMs and of the disk. */
   vmCloudProperties?: Record<string, unknown>;
   diskCloudProperties?: Record<string, unknown>;
+  /** cloud_properties of the VMs' one network (e.g. bosh-docker-cpi: `{name: DOCKER_NETWORK}`). */
+  networkCloudProperties?: Record<string, unknown>;
   /** Where the agents send heartbeats (nobody needs to listen). */
   directorUrl?: string;
   agentTimeoutMs?: number;
@@ -79,7 +81,7 @@ export async function certifyCpi(options: CertifyOptions): Promise<CertifyReport
           agentId,
           stemcell: stemcellCid ?? options.stemcellCid ?? 'default',
           cloudProperties: options.vmCloudProperties ?? {},
-          networks: { default: { ip: '', netmask: '' } },
+          networks: { default: { ip: '', netmask: '', ...(options.networkCloudProperties === undefined ? {} : { cloudProperties: options.networkCloudProperties }) } },
           diskCids: [],
           env: side.agentEnv(agentId),
           ...(stemcellApiVersion === undefined ? {} : { stemcellApiVersion }),

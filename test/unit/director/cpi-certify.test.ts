@@ -11,7 +11,7 @@ describe('bosun cpi-certify against broken CPIs', () => {
   it('fails the named check with what the CPI answered, and still deletes the VM it made', async () => {
     // create_vm "succeeds" but tells no address: no agent can be reached.
     cpi = createFakeCpi({ info: ok({ api_version: 2 }), create_vm: ok(['vm-7', { default: { type: 'dynamic' } }]), delete_vm: ok(null), has_vm: ok(false) });
-    const report = await certifyCpi({ cloud: { cpi: cpi.path, cpiArgs: cpi.args }, agentTimeoutMs: 1000 });
+    const report = await certifyCpi({ cloud: { cpi: cpi.path, cpiArgs: cpi.args }, agentTimeoutMs: 1000, networkCloudProperties: { name: 'certify-net' }, vmCloudProperties: { instance_type: 'small' } });
     expect(report.passed).toBe(false);
     const byName = Object.fromEntries(report.checks.map((c) => [c.name, c]));
     expect(byName['info']?.status).toBe('passed');
@@ -23,6 +23,9 @@ describe('bosun cpi-certify against broken CPIs', () => {
     expect(byName['nothing left behind']?.status).toBe('passed');
     expect(report.checks.every((c) => typeof c.durationMs === 'number')).toBe(true);
     expect(cpi.requests().map((r) => r.method)).toEqual(['info', 'create_vm', 'delete_vm', 'has_vm']);
+    const createVm = cpi.requests()[1];
+    expect(createVm?.arguments[2]).toEqual({ instance_type: 'small' });
+    expect(createVm?.arguments[3]).toMatchObject({ default: { type: 'dynamic', cloud_properties: { name: 'certify-net' } } });
   });
 
   it('exits 1 from the CLI and names the failing check; --json prints the report', async () => {

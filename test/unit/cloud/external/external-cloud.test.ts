@@ -101,6 +101,8 @@ describe('ExternalCloud: errors', () => {
       delete_vm: cpiError('CloudError', 'throttled', true),
       reboot_vm: cpiError('Bosh::Clouds::Weird', 'strange'),
       resize_disk: cpiError('NotSupported', 'cannot resize'),
+      get_disks: cpiError('Bosh::Clouds::VMNotFound', 'no such container'),
+      detach_disk: cpiError('Bosh::Clouds::CloudError', 'busy', true),
     });
     const vm = await failure(cloud.hasVm('vm-9'));
     expect(vm).toBeInstanceOf(VmNotFoundError);
@@ -116,6 +118,10 @@ describe('ExternalCloud: errors', () => {
     expect(unknown).toBeInstanceOf(CpiUnknownError);
     expect(unknown.okToRetry).toBe(false);
     expect(await failure(cloud.resizeDisk('d-1', 20))).toBeInstanceOf(NotSupportedError);
+    // the Ruby class names bosh-cpi-go answers with
+    expect(await failure(cloud.getDisks('vm-1'))).toBeInstanceOf(VmNotFoundError);
+    const busy = await failure(cloud.detachDisk('vm-1', 'd-1'));
+    expect([busy.type, busy.okToRetry]).toEqual(['CloudError', true]);
   });
 
   it('treats the unknown-method answers of older CPIs as NotImplemented (a NotSupported)', async () => {
