@@ -41,7 +41,7 @@ export function buildProgram(context: CliContext = processContext()): Command {
 
   registerLifecycleCommands(program, context);
   registerDirectorCommand(program, context);
-  registerValidateCommand(program);
+  registerValidateCommand(program, context);
   registerDeployCommand(program, context);
   registerDeploymentsCommands(program, context);
   registerInstanceCommands(program, context);

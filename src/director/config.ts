@@ -18,11 +18,6 @@ const rawSchema = z.object({
   directorUrl: z.string().url(),
   /** host:port of the image registry that every VM's dockerd uses as its mirror. */
   registryHost: z.string().optional(),
-  /**
-   * The stemcell new VMs boot: "default" (the local cloud's host-binaries boot), "latest" (the
-   * newest uploaded debian-12 stemcell), "latest:OS", or an uploaded NAME/VERSION.
-   */
-  stemcell: z.string().default('default'),
   agentWaitTimeoutMs: z.number().int().positive().default(120_000),
   /** Longest wait between pings of a VM's agent that does not answer yet (the first wait is 100 ms, growing ×1.5). */
   agentPingIntervalMs: z.number().int().positive().default(500),
@@ -74,6 +69,11 @@ const rawSchema = z.object({
     .default({ allowPrivileged: true, allowDevices: true, allowCapAdds: true }),
 });
 
+/** The director config's `stemcell` key was removed: there is one way to choose a stemcell, the manifest's (src/manifest/stemcells.ts). */
+export const STEMCELL_KEY_REMOVED =
+  'the key `stemcell` is no longer supported; remove it and name the stemcell in the deployment manifest instead ' +
+  '(`stemcells: [{alias: default, os: debian-12, version: latest}]`, and `stemcell: default` on a group; a manifest without `stemcells` boots the newest uploaded debian-12 stemcell).';
+
 export type DirectorConfigInput = z.input<typeof rawSchema> & {
   /** The director's CA; when absent it is loaded from (or created in) <dataDir>/ca. */
   ca?: CertificateAuthority;
@@ -83,6 +83,7 @@ export type DirectorConfig = z.output<typeof rawSchema> & { databasePath: string
 
 export function resolveDirectorConfig(input: DirectorConfigInput): DirectorConfig {
   const { ca, ...rest } = input;
+  if ('stemcell' in rest) throw new InvalidInputError(`The director configuration is invalid: ${STEMCELL_KEY_REMOVED}`);
   const parsed = rawSchema.safeParse(rest);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`);

@@ -41,7 +41,6 @@ import { HeartbeatIntake } from './heartbeat-intake.js';
 import { DirectorReadModels, notFoundDeployment } from './read-models.js';
 import { TaskRunner } from './tasks/task-runner.js';
 import { StemcellService } from './stemcells/stemcell-service.js';
-import { stemcellResolvingCloud } from './stemcells/stemcell-cloud.js';
 import { parseHealthSettings } from './health/config.js';
 import { SelfHealing } from './self-healing.js';
 
@@ -144,18 +143,14 @@ export class Director implements DirectorService {
         await store.config.set(CONFIG_DIRECTOR_UUID, uuid);
       }
       const driver = cloudDriver(options.cloud, config, store, uuid);
-      const guarded =
+      const cloud =
         options.guardCloud === false ? driver : new GuardedCloud(driver, { logger, knownVmCids: () => store.vms.listCids(), retry: cloudRetryPolicy(config) });
-      // config.stemcell may name an uploaded stemcell ("latest", NAME/VERSION): resolved per createVm.
-      const late: { stemcells?: StemcellService } = {};
-      const cloud = stemcellResolvingCloud(guarded, store, () => late.stemcells as StemcellService);
       const tasks = new TaskRunner(store, logger.child({ component: 'tasks' }), { lockTtlMs: config.lockTtlMs });
       const interrupted = await tasks.recoverAfterRestart();
       if (interrupted.length > 0 && config.deleteUnknownVmsAfterCrash) await deleteVmsACrashLeft(cloud, store, logger);
       const keyPool = options.agentCredentials === undefined ? new AgentKeyPool(AGENT_KEY_POOL_SIZE, logger) : null;
       const credentials = options.agentCredentials ?? agentCredentialIssuer(ca, keyPool);
       const director = new Director(config, ca, store, cloud, options.agentConnector, tasks, logger, uuid, options.registry, options.manifests ?? manifestModule, credentials, options.cloud);
-      late.stemcells = director.stemcells;
       director.keyPool = keyPool;
       director.orphanSweeper = startOrphanedDiskSweeper(
         { store, logger, deleteDisk: (cid) => director.deleteDisk(cid, 'orphaned-disk-sweeper') },

@@ -14,7 +14,7 @@ import type { Deployer } from './deploy/deployer.js';
 import type { InstanceDeps } from './deploy/instance-deps.js';
 import type { InstanceRecord } from '../store/store.js';
 import { storeVmRecords } from './deploy/vm-records.js';
-import { vmPorts } from './deploy/vm-steps.js';
+import { deployedStemcell, vmPorts, type NewVmShape } from './deploy/vm-steps.js';
 import { AlertCenter } from './health/alerts.js';
 import type { HealthSettings } from './health/config.js';
 import { HealthMonitor } from './health/health-monitor.js';
@@ -60,7 +60,7 @@ export class SelfHealing {
     this.alerts = new AlertCenter(store, this.dispatcher, logger);
     const r = deps.settings.resurrector;
     const recreator = new VmReplacer({
-      ports: vmPorts({ ...deps, logger }, (owner) => deployedGroup(deps.deployer, owner), {
+      ports: vmPorts({ ...deps, logger }, (owner) => deployedVmShape(deps, owner), {
         agentCallTimeoutMs: deps.config.agentCallTimeoutMs,
         applyTimeoutMs: deps.config.applyTimeoutMs,
         agentWaitTimeoutMs: r.agentWaitTimeoutMs,
@@ -281,6 +281,17 @@ class TaskRunnerAdapter implements TaskRunnerPort {
       ),
     };
   }
+}
+
+/**
+ * A replacement VM: its group's cloud properties and networks from the last successfully deployed
+ * manifest, and the stemcell the instance is deployed with (not the newest uploaded).
+ */
+async function deployedVmShape(deps: SelfHealingDeps, owner: Pick<InstanceRecord, 'id' | 'deployment' | 'group' | 'index'>): Promise<NewVmShape> {
+  const group = await deployedGroup(deps.deployer, owner);
+  const record = await deps.store.instances.get(owner.id);
+  const stemcell = await deployedStemcell(deps, { stemcell: record?.stemcell ?? null }, group).resolve();
+  return { ...group, stemcell };
 }
 
 /** The group a replacement VM is created for (cloud properties, networks), from the last successfully deployed manifest. */

@@ -20,6 +20,7 @@ export {
 } from './plan.js';
 export { diffManifests, REDACTED, isSecretName, type DiffOptions } from './diff.js';
 export { serializeManifest } from './serialize.js';
+export { DEFAULT_STEMCELL, describeStemcellChoice, type StemcellChoice } from './stemcells.js';
 export type { NativeManifest, NativeInstanceGroup, NativeContainer } from './schema.js';
 export type { ManifestFormat } from './release-compat.js';
 export { resolveMaxInFlight, type MaxInFlight } from './units.js';

@@ -7,6 +7,7 @@ import type { NativeDockerDaemon, NativeInstanceGroup, NativeManifest } from './
 import { canonicalJson, sha256Hex } from './canonical-json.js';
 import { containerSpecOf, toStringMap } from './container-spec.js';
 import { parseMaxInFlight, parseWatchTime, resolveMaxInFlight, type MaxInFlight } from './units.js';
+import { groupStemcellOf, type StemcellChoice } from './stemcells.js';
 
 export interface WatchTime {
   minMs: number;
@@ -37,6 +38,8 @@ export interface GroupPlan {
   persistentDiskCloudProperties: Record<string, unknown>;
   vmType: string | null;
   cloudProperties: Record<string, unknown>;
+  /** The stemcell the group's VMs boot, as the manifest names it (the director resolves it). */
+  stemcell: StemcellChoice;
   networks: NetworkPlan[];
   instances: InstanceSpec[];
 }
@@ -188,6 +191,7 @@ export function planDeployment(
       persistentDiskCloudProperties: disk.cloudProperties,
       vmType: g.vm_type ?? null,
       cloudProperties: g.cloud_properties ?? {},
+      stemcell: groupStemcellOf(manifest, g),
       networks: (g.networks ?? []).map((n) => ({
         name: n.name,
         staticIps: n.static_ips ?? [],

@@ -72,7 +72,11 @@ export function convertReleaseManifest(raw: unknown, problems: ProblemList): Con
     if (k === 'name') native[k] = v;
     else if (k === 'update') native[k] = convertUpdate(v, ['update'], problems);
     else if (k === groupsKey || k === 'properties' || BOSH_ONLY_TOP_KEYS.has(k)) continue;
-    else native[k] = v; // left for the schema to report as an unknown key
+    else native[k] = v; // left for the schema to report as an unknown key (v2's `stemcells` is native too)
+  }
+  if (format === 'bosh-release-v1') {
+    const stemcells = resourcePoolStemcells(ctx);
+    if (stemcells.length > 0) native['stemcells'] = stemcells;
   }
   const groups = Array.isArray(raw[groupsKey]) ? (raw[groupsKey] as unknown[]) : [];
   const out: unknown[] = [];
@@ -163,7 +167,7 @@ function convertGroup(ctx: Ctx, g: Obj, at: PathSegment[], nativeIndex: number):
   }
   const out: Obj = {};
   for (const [k, v] of Object.entries(g)) {
-    if (['name', 'instances', 'persistent_disk', 'vm_type', 'cloud_properties'].includes(k)) out[k] = v;
+    if (['name', 'instances', 'persistent_disk', 'vm_type', 'cloud_properties', 'stemcell'].includes(k)) out[k] = v;
     else if (k === 'networks')
       out[k] = Array.isArray(v) ? v.map((n) => (isObj(n) ? pick(n, ['name', 'static_ips', 'default']) : n)) : v;
     else if (k === 'update')
@@ -203,6 +207,11 @@ function convertGroup(ctx: Ctx, g: Obj, at: PathSegment[], nativeIndex: number):
     out['vm_type'] = pool;
     const rp = findNamed(root['resource_pools'], pool);
     if (rp && isObj(rp['cloud_properties'])) out['cloud_properties'] = rp['cloud_properties'];
+    // v1's stemcell is the resource pool's: its alias is the pool's name (resourcePoolStemcells).
+    if (rp && isObj(rp['stemcell'])) {
+      out['stemcell'] = pool;
+      ctx.mappings.push({ native: ['instance_groups', nativeIndex, 'stemcell'], original: [...at, 'resource_pool'] });
+    }
   }
 
   const gAt: PathSegment[] = ['instance_groups', nativeIndex];
@@ -361,6 +370,20 @@ function convertDaemon(
     out[rule.to] = value;
     ctx.mappings.push({ native: [...nativeAt, rule.to], original: e.at });
   }
+  return out;
+}
+
+/** v1: each resource pool's `stemcell: {name, version}` becomes a v2 stemcell aliased by the pool's name. */
+function resourcePoolStemcells(ctx: Ctx): Obj[] {
+  const pools = Array.isArray(ctx.root['resource_pools']) ? (ctx.root['resource_pools'] as unknown[]) : [];
+  const out: Obj[] = [];
+  pools.forEach((rp, i) => {
+    if (!isObj(rp) || typeof rp['name'] !== 'string' || !isObj(rp['stemcell'])) return;
+    const s = rp['stemcell'];
+    const at: PathSegment[] = ['resource_pools', i, 'stemcell'];
+    ctx.mappings.push({ native: ['stemcells', out.length], original: at });
+    out.push({ alias: rp['name'], ...pick(s, ['os', 'name']), version: s['version'] ?? 'latest' });
+  });
   return out;
 }
 

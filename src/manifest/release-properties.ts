@@ -144,7 +144,6 @@ export const CONTAINER_PROPERTIES: Record<string, PropertyRule> = {
 /** Group keys of BOSH that bosun has no use for (dropped without a word: they are about BOSH itself). */
 export const BOSH_ONLY_GROUP_KEYS = new Set([
   'azs',
-  'stemcell',
   'vm_extensions',
   'env',
   'migrated_from',
@@ -155,7 +154,6 @@ export const BOSH_ONLY_GROUP_KEYS = new Set([
 export const BOSH_ONLY_TOP_KEYS = new Set([
   'director_uuid',
   'releases',
-  'stemcells',
   'compilation',
   'resource_pools',
   'disk_pools',

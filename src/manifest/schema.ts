@@ -20,6 +20,7 @@ import {
   type Parsed,
 } from './units.js';
 import { parseBindVolume, parseEnvFile, parseStoreDir, parseVolume } from './volumes.js';
+import { parseStemcellVersion } from './stemcells.js';
 
 /** A field checked by one of units.ts' parsers, so that its error is a sentence, not "Invalid input". */
 function checked<T>(parse: (v: unknown) => Parsed<unknown> | string | null) {
@@ -274,6 +275,8 @@ export const instanceGroupSchema = z.strictObject({
     persistentDisk,
   ).optional(),
   vm_type: z.string().optional(),
+  /** The alias of one of the manifest's `stemcells` (stemcells.ts). */
+  stemcell: z.string().min(1).optional(),
   cloud_properties: z.record(z.string(), z.unknown()).optional(),
   networks: z.array(networkSchema).optional(),
   docker: dockerDaemonSchema.optional(),
@@ -288,6 +291,14 @@ export const updateSchema = z.strictObject({
   serial: z.boolean().optional(),
 });
 
+/** BOSH v2's stemcell reference: by `os` or by `name` (stemcells.ts checks that one is given). */
+export const stemcellSchema = z.strictObject({
+  alias: z.string().min(1),
+  os: z.string().min(1).optional(),
+  name: z.string().min(1).optional(),
+  version: checked<string | number>(parseStemcellVersion),
+});
+
 export const manifestSchema = z.strictObject({
   name: z
     .string()
@@ -296,6 +307,7 @@ export const manifestSchema = z.strictObject({
       'a deployment name must start with a letter or digit and contain only letters, digits, "_", "." and "-"',
     ),
   update: updateSchema.optional(),
+  stemcells: z.array(stemcellSchema).optional(),
   instance_groups: z.array(instanceGroupSchema),
 });
 
@@ -314,6 +326,7 @@ export const KNOWN_KEYS = {
   container: Object.keys(containerSchema.shape),
   healthcheck: Object.keys(healthcheckSchema.shape),
   network: Object.keys(networkSchema.shape),
+  stemcell: Object.keys(stemcellSchema.shape),
 } as const;
 
 /** Which kind of map a path points at (the schema mirrors the YAML nesting). */
@@ -328,5 +341,6 @@ export function mapKindAt(path: ReadonlyArray<PropertyKey>): keyof typeof KNOWN_
   if (last === 'containers' && endsWithIndex) return 'container';
   if (last === 'healthcheck' && !endsWithIndex) return 'healthcheck';
   if (last === 'networks' && endsWithIndex) return 'network';
+  if (last === 'stemcells' && endsWithIndex && path.length === 2) return 'stemcell';
   return null;
 }

@@ -7,6 +7,7 @@
 import type { PathSegment, ProblemList } from './problems.js';
 import { parseBytes, parseKeyValue, parsePortBindings, type PortBinding } from './units.js';
 import { parseEnvFile, parseVolume, RELEASE_STORE_DIR, vmPathAllowed } from './volumes.js';
+import { checkStemcells } from './stemcells.js';
 
 /** What the director allows in manifests beyond the defaults. */
 export interface ManifestPolicy {
@@ -43,6 +44,7 @@ export function checkSemantics(raw: unknown, problems: ProblemList, policy: Mani
     }
     checkGroup(g, ['instance_groups', gi], problems, policy);
   });
+  checkStemcells(raw, problems);
 }
 
 interface ContainerRef {

@@ -4,6 +4,7 @@
  */
 import { Migrator, sql } from 'kysely';
 import { directorHealthState } from './migrations/0003-director-health-state.js';
+import { instanceStemcells } from './migrations/0005-instance-stemcells.js';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 
 export type DialectKind = 'sqlite' | 'postgres';
@@ -150,6 +151,7 @@ function migrations(kind: DialectKind): Record<string, Migration> {
     '0002_disk_mounted_before_and_migrations': diskMountedBeforeAndMigrations,
     '0003_director_health_state': directorHealthState,
     '0004_stemcells': stemcellTables,
+    '0005_instance_stemcells': instanceStemcells,
   };
 }
 

@@ -33,6 +33,9 @@ export interface InstancesTable {
   last_heartbeat_at: string | null;
   job_state: string | null;
   created_at: string;
+  /** The stemcell the instance's VM booted (migration 0005); kept when the VM goes. */
+  stemcell_name: string | null;
+  stemcell_version: string | null;
 }
 
 export interface VmsTable {

@@ -8,7 +8,10 @@
  *   afterAll(() => d.cleanup());            // down --purge + fixture cleanup, even after failures
  *   const r = await d.cli('-d', name, 'deploy', file, '-n');
  *
- * Needs root and `npm run build` (the director and the agents run from dist/).
+ * The stemcell scripts/build-stemcell.sh built is uploaded at start, so every deploy boots
+ * stemcell VMs (a manifest without `stemcells` takes the newest debian-12 one).
+ *
+ * Needs root, `npm run build` (the director and the agents run from dist/) and a built stemcell.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -19,6 +22,7 @@ import { promisify } from 'node:util';
 import { processContext, type CliContext } from '../../src/cli/context.js';
 import { dataDirPaths } from '../../src/director/daemon/data-dir.js';
 import { runCli, type CliResult } from '../unit/cli/harness.js';
+import { builtStemcellFile } from './built-stemcell.js';
 import { createLocalCloudFixture, type LocalCloudFixture } from './local-cloud-fixture.js';
 import { freePort } from './free-port.js';
 
@@ -166,7 +170,10 @@ export async function startDirectorFixture(options: DirectorFixtureOptions = {})
       pollIntervalMs: 200,
       env: { PATH: process.env['PATH'], BOSUN_CONFIG: join(fx.dataDir, 'cli-config') },
     };
+    const stemcell = builtStemcellFile();
     await start();
+    const uploaded = await cli('upload-stemcell', stemcell);
+    if (uploaded.code !== 0) throw new Error(`upload-stemcell ${stemcell} failed: ${uploaded.stdout}${uploaded.stderr}`);
     for (const image of options.images ?? []) {
       const r = await cli('upload-image', join(imagesDir, `${image}.tar`));
       if (r.code !== 0) throw new Error(`upload-image ${image}.tar failed: ${r.stdout}${r.stderr}`);

@@ -1,6 +1,7 @@
 /**
  * Director test fixtures: a tiny ManifestPort over JSON "manifests" (so director tests do not
- * depend on the manifest module), and a Director wired to the FakeCloud and SQLite :memory:.
+ * depend on the manifest module), and a Director wired to the FakeCloud and SQLite :memory:
+ * with one stemcell uploaded (deploys need one; addTestStemcell is the one place that gives it).
  */
 import { createHash } from 'node:crypto';
 import { FakeCloud } from '../../src/cloud/fake/index.js';
@@ -10,6 +11,7 @@ import type { DiffChange, DiffResponse } from '../../src/common/contracts/api.js
 import type { DirectorConfigInput } from '../../src/director/config.js';
 import type { DeploymentPlan, LoadedDeploymentManifest, ManifestPort, UpdatePolicy } from '../../src/director/deploy/plan.js';
 import { Director } from '../../src/director/director.js';
+import type { StemcellRecord } from '../../src/store/store.js';
 import type { ContainerSpec, InstanceSpec } from '../../src/common/contracts/instance-spec.js';
 
 export interface TestContainer {
@@ -21,6 +23,8 @@ export interface TestContainer {
 export interface TestGroup {
   name: string;
   instances: number;
+  /** As a manifest's stemcells entry names it; default: the newest debian-12. */
+  stemcell?: { os?: string; name?: string; version?: string };
   disk?: number;
   containers: TestContainer[];
   serial?: boolean;
@@ -84,6 +88,11 @@ export const testManifests: ManifestPort = {
           name: g.name,
           persistentDiskMiB: g.disk ?? 0,
           cloudProperties: {},
+          stemcell: {
+            os: g.stemcell?.name === undefined ? (g.stemcell?.os ?? 'debian-12') : null,
+            name: g.stemcell?.name ?? null,
+            version: g.stemcell?.version ?? 'latest',
+          },
           networks: { default: { ip: '', netmask: '' } },
           update,
           instances: Array.from({ length: g.instances }, (_, index): InstanceSpec => {
@@ -123,6 +132,30 @@ export interface TestDirector {
   close(): Promise<void>;
 }
 
+/** The version of the stemcell every test director has uploaded. */
+export const TEST_STEMCELL_VERSION = '0.1.0-test';
+
+/**
+ * Records an uploaded stemcell in the director's store, as an upload task would (the fake cloud's
+ * createVm takes any stemcell cid): deploys resolve the manifest's stemcell against these.
+ */
+export async function addTestStemcell(
+  director: Director,
+  options: { version?: string; name?: string; os?: string } = {},
+): Promise<StemcellRecord> {
+  const version = options.version ?? TEST_STEMCELL_VERSION;
+  const name = options.name ?? 'bosun-debian-12';
+  return director.store.stemcells.create({
+    name,
+    version,
+    operatingSystem: options.os ?? 'debian-12',
+    apiVersion: 3,
+    formats: ['general-tar', 'warden-tar'],
+    sha1: '0'.repeat(40),
+    cid: `sc-test-${name}-${version}`,
+  });
+}
+
 export async function createTestDirector(
   options: {
     cloud?: FakeCloudOptions;
@@ -132,6 +165,8 @@ export async function createTestDirector(
     /** The director's health sections (see DirectorOptions.health) and whether the monitor loop runs. */
     health?: unknown;
     startHealthMonitor?: boolean;
+    /** false: no stemcell uploaded (default: one, TEST_STEMCELL_VERSION). */
+    stemcell?: false;
   } = {},
 ): Promise<TestDirector> {
   const cloud = options.cloudInstance ?? new FakeCloud({ unresponsiveTimeoutMs: 100, heartbeatIntervalMs: 60_000, ...(options.cloud ?? {}) });
@@ -154,6 +189,8 @@ export async function createTestDirector(
     ...(options.health === undefined ? {} : { health: options.health }),
     ...(options.startHealthMonitor === undefined ? {} : { startHealthMonitor: options.startHealthMonitor }),
   });
+  // A database file reused from an earlier director has its stemcell already.
+  if (options.stemcell !== false && (await director.store.stemcells.list()).length === 0) await addTestStemcell(director);
   return {
     director,
     cloud,

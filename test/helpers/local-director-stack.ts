@@ -5,9 +5,10 @@
  * all started by the production wiring (startDirectorServices, as `bosun director` does).
  * The director's cloud calls are recorded (`cloudCalls`) for order assertions.
  * `close()` stops it all and deletes every VM and disk (call it from afterAll).
- * The agent runs from dist/ (npm run build first).
+ * The stemcell scripts/build-stemcell.sh built is uploaded at start, so deploys boot stemcell
+ * VMs (as with director-fixture.ts). The agent runs from dist/ (npm run build first).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Cloud } from '../../src/cloud/cloud.js';
@@ -16,6 +17,7 @@ import { createCertificateAuthority } from '../../src/common/pki.js';
 import type { AgentConnector } from '../../src/common/contracts/agent-connector.js';
 import { startDirectorServices } from '../../src/director/daemon/director-services.js';
 import type { Director } from '../../src/director/director.js';
+import { builtStemcellFile } from './built-stemcell.js';
 import { recordCloudCalls, type CloudCall } from './cloud-call-log.js';
 import { freePort } from './director-fixture.js';
 import { createLocalCloudFixture, type LocalCloudFixture } from './local-cloud-fixture.js';
@@ -71,6 +73,11 @@ export async function createLocalDirectorStack(
       ...(options.wrapAgentConnector ? { wrapAgentConnector: options.wrapAgentConnector } : {}),
     });
     stopServices = () => services.stop();
+    // The upload task takes the file it is given (and removes it): hand it a copy.
+    const stemcell = path.join(dir, 'stemcell.tgz');
+    await copyFile(builtStemcellFile(), stemcell);
+    const upload = await services.director.tasks.wait((await services.director.uploadStemcell(stemcell, 'e2e')).id);
+    if (upload.state !== 'done') throw new Error(`Uploading the built stemcell failed: ${upload.error ?? upload.state}`);
     return { fx, director: services.director, cloudCalls: recorded.calls, close };
   } catch (err) {
     await close();

@@ -7,15 +7,18 @@ import {
   type DeploymentPlan,
   type LoadedManifest,
 } from '../../manifest/index.js';
+import type { CliContext } from '../context.js';
 import { printJson, type GlobalOptions } from '../output.js';
 import { addManifestOptions, readManifestInputs, type ManifestFlags } from './manifest-inputs.js';
+import { stemcellNote, uploadedStemcellsIfReachable, type StemcellNote } from './validate-stemcell.js';
 
 interface ValidateOptions extends ManifestFlags {
   printNative?: boolean;
   allowHostPath?: string[];
 }
 
-export function registerValidateCommand(program: Command): void {
+/** With a context, validate also asks the targeted director (if it answers) which stemcell the manifest would boot. */
+export function registerValidateCommand(program: Command, context?: CliContext): void {
   const command = program
     .command('validate <manifest>')
     .description('check a deployment manifest and print a summary of what it describes')
@@ -41,18 +44,20 @@ export function registerValidateCommand(program: Command): void {
         process.stdout.write(serializeManifest(loaded.manifest));
         return;
       }
+      const stemcell = stemcellNote(plan, await uploadedStemcellsIfReachable(options, context));
       if (json) {
         printJson({
           valid: true,
           format: loaded.format,
           summary: summarise(plan),
+          stemcell,
           warnings: loaded.warnings,
           plan,
           ...(options.printNative ? { native: serializeManifest(loaded.manifest) } : {}),
         });
         return;
       }
-      process.stdout.write(renderSummary(file, loaded, plan));
+      process.stdout.write(renderSummary(file, loaded, plan, stemcell));
     });
 }
 
@@ -88,7 +93,7 @@ function summarise(plan: DeploymentPlan): ValidateSummary {
   };
 }
 
-function renderSummary(file: string, loaded: LoadedManifest, plan: DeploymentPlan): string {
+function renderSummary(file: string, loaded: LoadedManifest, plan: DeploymentPlan, stemcell: StemcellNote): string {
   const s = summarise(plan);
   const u = plan.update;
   const range = (w: { minMs: number; maxMs: number }): string =>
@@ -104,6 +109,7 @@ function renderSummary(file: string, loaded: LoadedManifest, plan: DeploymentPla
     `Instances:   ${s.instances}`,
     `Containers:  ${s.containers}`,
     `Disks:       ${s.persistentDisks}${s.persistentDisks ? ` (${s.persistentDiskMiB} MiB in all)` : ''}`,
+    `Stemcell:    ${stemcell.note}`,
     `Update:      canaries ${u.canaries}, max_in_flight ${u.maxInFlight.kind === 'count' ? u.maxInFlight.count : `${u.maxInFlight.percent}%`}, canary_watch_time ${range(u.canaryWatchTime)}, update_watch_time ${range(u.updateWatchTime)}, ${u.serial ? 'serial' : 'parallel'}`,
     `Warnings:    ${loaded.warnings.length}`,
     ...loaded.warnings.map((w) => `  warning: ${formatManifestProblem(w)}`),

@@ -53,7 +53,7 @@ export interface DeployRequest {
 export interface DiffChange {
   /** e.g. "docker-vm-1/0" or "docker-vm-1" or the deployment itself. */
   subject: string;
-  kind: 'create_vm' | 'delete_vm' | 'add_container' | 'remove_container' | 'change_container' | 'disk_size' | 'update' | 'other';
+  kind: 'create_vm' | 'delete_vm' | 'add_container' | 'remove_container' | 'change_container' | 'disk_size' | 'update' | 'stemcell' | 'other';
   summary: string;
   keys?: string[];
 }

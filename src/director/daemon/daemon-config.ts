@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { durationMsSchema } from '../../common/duration.js';
 import { InvalidInputError } from '../../common/errors.js';
 import { parseSize, SIZE_PATTERN, type ApiLimits } from '../api/limits.js';
+import { STEMCELL_KEY_REMOVED } from '../config.js';
 
 /**
  * Options of the `bosun director` process: command-line flags and an optional YAML file
@@ -18,7 +19,6 @@ import { parseSize, SIZE_PATTERN, type ApiLimits } from '../api/limits.js';
  *   bridge: bosun0
  *   subnet: 10.244.0.0/16
  *   log_level: info
- *   stemcell: latest              # VMs boot the newest uploaded stemcell (default: host binaries)
  *   cloud:                        # default {type: local}; or a BOSH CPI (docs/clouds.md)
  *     type: external
  *     cpi: /var/vcap/jobs/docker_cpi/bin/cpi
@@ -117,8 +117,8 @@ const fileSchema = z
     subnet: z.string().optional(),
     log_level: z.enum(['debug', 'info', 'warn', 'error']).optional(),
     resurrection: z.boolean().optional(),
-    /** The stemcell VMs boot: default (host binaries), latest, latest:OS or NAME/VERSION (docs/stemcells.md). */
-    stemcell: z.string().min(1).optional(),
+    /** Removed (the manifest names the stemcell): kept in the schema only to refuse it with a sentence. */
+    stemcell: z.unknown().optional(),
     health: z.record(z.string(), z.unknown()).optional(),
     resurrector: z.record(z.string(), z.unknown()).optional(),
     responders: z.array(z.unknown()).optional(),
@@ -163,7 +163,6 @@ export interface DaemonConfig {
   manifestPolicy: { allowPrivileged: boolean; allowDevices: boolean; allowCapAdds: boolean };
   /** manifest_policy.allowed_host_paths: VM directories that `volumes` may mount, read-only. */
   allowedHostPaths: string[];
-  stemcell?: string;
   /** The `cloud:` section: which cloud the director drives. */
   cloud: DaemonCloudConfig;
   /** The raw `health`, `resurrector` and `responders` sections, for parseHealthSettings. */
@@ -204,6 +203,7 @@ export async function loadDaemonConfig(flags: DaemonFlags): Promise<DaemonConfig
       throw new InvalidInputError(`The director config ${flags.configFile} is invalid: ${problems}.`);
     }
     file = parsed.data;
+    if (file.stemcell !== undefined) throw new InvalidInputError(`The director config ${flags.configFile} is invalid: ${STEMCELL_KEY_REMOVED}`);
   }
   const { host, port } = parseListen(flags.listen ?? file.listen ?? `127.0.0.1:${DEFAULT_DIRECTOR_PORT}`);
   return {
@@ -225,7 +225,6 @@ export async function loadDaemonConfig(flags: DaemonFlags): Promise<DaemonConfig
       allowCapAdds: file.manifest_policy?.allow_cap_adds ?? true,
     },
     allowedHostPaths: file.manifest_policy?.allowed_host_paths ?? [],
-    ...(file.stemcell === undefined ? {} : { stemcell: file.stemcell }),
     cloud: cloudConfigOf(file.cloud, flags.configFile ?? 'the director config'),
     healthSections: { health: file.health, resurrector: file.resurrector, responders: file.responders },
     apiLimits: {

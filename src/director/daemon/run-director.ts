@@ -75,7 +75,6 @@ export async function runDirector(
           : { resurrectionDefault: config.resurrectionDefault }),
         ...config.retention,
         manifestPolicy: config.manifestPolicy,
-        ...(config.stemcell === undefined ? {} : { stemcell: config.stemcell }),
         // The embedded local cloud (its own data dir) belongs to this director alone.
         deleteUnknownVmsAfterCrash: ownedAlone,
         cloudGetDisksTrusted: getDisksTrusted,

@@ -1,23 +1,31 @@
 /**
- * The deploy: validate and diff before any task exists, then as a task holding the deployment's
- * lock: bind instances (stable ids), delete unneeded instances (disks orphaned), and update each
+ * The deploy: validate, resolve each group's stemcell against the uploaded ones and diff before
+ * any task exists, then as a task holding the deployment's lock: bind instances (stable ids),
+ * delete unneeded instances (disks orphaned), and update each
  * group (serially, or in parallel for consecutive serial:false groups): canaries first, then
  * batches of max_in_flight. Unchanged instances are not touched. A failed batch stops the deploy.
  * The manifest becomes the deployment's manifest only when everything succeeded.
  */
 import { randomUUID } from 'node:crypto';
-import { InvalidInputError } from '../../common/errors.js';
-import type { InstanceRecord } from '../../store/store.js';
-import type { DeployRequest, DiffResponse, TaskInfo } from '../../common/contracts/api.js';
+import { InvalidInputError, NotFoundError } from '../../common/errors.js';
+import type { InstanceRecord, StemcellRecord } from '../../store/store.js';
+import type { DeployRequest, DiffChange, DiffResponse, TaskInfo } from '../../common/contracts/api.js';
+import { resolveStemcell } from '../stemcells/stemcell-service.js';
 import type { TaskContext } from '../tasks/task-context.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
 import { groupWaves, policyFor, resolveMaxInFlight, updateBatches } from './batches.js';
 import { instanceName } from './instance-deps.js';
 import type { InstanceDeps, InstanceTarget } from './instance-deps.js';
 import { isUpToDate, removeInstance, updateInstance } from './instance-updater.js';
+import { stemcellLabel } from './vm-steps.js';
 import type { DeploymentPlan, LoadedDeploymentManifest, ManifestPort, PlannedGroup, UpdatePolicy } from './plan.js';
 
 const slot = (group: string, index: number): string => `${group}/${index}`;
+
+/** Each group's stemcell, resolved against the uploaded ones. */
+type GroupStemcells = Map<string, StemcellRecord>;
+
+const sameStemcell = (a: { name: string; version: string } | null, b: StemcellRecord): boolean => a !== null && a.name === b.name && a.version === b.version;
 
 export class Deployer {
   constructor(
@@ -63,16 +71,47 @@ export class Deployer {
     return { plan, bySlot };
   }
 
+  /**
+   * Resolves every group's stemcell against the uploaded ones (groups without instances need
+   * none). A missing stemcell fails here, before anything changes, with the commands that fix it.
+   */
+  async resolveStemcells(plan: DeploymentPlan): Promise<GroupStemcells> {
+    const resolved: GroupStemcells = new Map();
+    const missing = new Map<string, string[]>();
+    for (const g of plan.groups) {
+      if (g.instances.length === 0) continue;
+      try {
+        resolved.set(g.name, await resolveStemcell(this.deps.store, g.stemcell));
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+        missing.set(err.message, [...(missing.get(err.message) ?? []), `"${g.name}"`]);
+      }
+    }
+    if (missing.size > 0) {
+      const lines = [...missing].map(([message, groups]) => `Instance group${groups.length === 1 ? '' : 's'} ${groups.join(', ')}: ${message}`);
+      throw new NotFoundError(`Deployment "${plan.name}" cannot be deployed; nothing was changed. ${lines.join('\n')}`);
+    }
+    return resolved;
+  }
+
   private async diffLoaded(loaded: LoadedDeploymentManifest, showSecrets: boolean): Promise<DiffResponse> {
     const before = await this.deployedManifest(loaded.name);
     const diff = this.manifests.diff(before, loaded, { showSecrets });
-    return { ...diff, warnings: [...new Set([...loaded.warnings, ...diff.warnings])] };
+    const { plan, bySlot } = await this.plan(loaded);
+    const stemcells = stemcellChanges(plan, bySlot, await this.resolveStemcells(plan));
+    const changes = [...diff.changes, ...stemcells];
+    const lines = stemcells.map((c) => `~ ${c.subject}: ${c.summary}`);
+    const text = stemcells.length === 0 ? diff.text : diff.changes.length === 0 ? [`deployment ${loaded.name}:`, ...lines].join('\n') : [diff.text, ...lines].join('\n');
+    return { ...diff, changes, text, warnings: [...new Set([...loaded.warnings, ...diff.warnings])] };
   }
 
   private async run(ctx: TaskContext, loaded: LoadedDeploymentManifest, text: string, recreate: boolean): Promise<string> {
     const store = this.deps.store;
     await store.deployments.setPending(loaded.name, text);
-    const { plan, bySlot } = await ctx.step('Preparing deployment', 'Binding instances', 1, 1, () => this.plan(loaded));
+    const { plan, bySlot, stemcells } = await ctx.step('Preparing deployment', 'Binding instances', 1, 1, async () => {
+      const planned = await this.plan(loaded);
+      return { ...planned, stemcells: await this.resolveStemcells(planned.plan) };
+    });
 
     const planned = new Set(plan.groups.flatMap((g) => g.instances.map((s) => slot(g.name, s.index))));
     const unneeded = [...bySlot.values()].filter((r) => !planned.has(slot(r.group, r.index)));
@@ -82,7 +121,7 @@ export class Deployer {
 
     let updated = 0;
     for (const wave of groupWaves(plan.groups, plan.update)) {
-      const results = await Promise.allSettled(wave.map((g) => this.updateGroup(ctx, plan, g, bySlot, recreate)));
+      const results = await Promise.allSettled(wave.map((g) => this.updateGroup(ctx, plan, g, bySlot, stemcells, recreate)));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed !== undefined) throw failed.reason;
       for (const r of results) if (r.status === 'fulfilled') updated += r.value;
@@ -94,14 +133,26 @@ export class Deployer {
   }
 
   /** Returns how many instances were updated. */
-  private async updateGroup(ctx: TaskContext, plan: DeploymentPlan, group: PlannedGroup, bySlot: Map<string, InstanceRecord>, recreate: boolean): Promise<number> {
+  private async updateGroup(
+    ctx: TaskContext,
+    plan: DeploymentPlan,
+    group: PlannedGroup,
+    bySlot: Map<string, InstanceRecord>,
+    stemcells: GroupStemcells,
+    recreate: boolean,
+  ): Promise<number> {
     const policy: UpdatePolicy = policyFor(group, plan.update);
     const targets: InstanceTarget[] = [];
+    if (group.instances.length === 0) return 0;
+    const stemcell = stemcells.get(group.name);
+    if (stemcell === undefined) throw new Error(`no stemcell was resolved for instance group "${group.name}"`);
     for (const spec of group.instances) {
       const record =
         bySlot.get(slot(group.name, spec.index)) ??
         (await this.deps.store.instances.create({ id: spec.instanceId, deployment: plan.name, group: group.name, index: spec.index }));
-      targets.push({ record, group, spec, name: instanceName(record) });
+      // A VM that booted another stemcell (or one not recorded) is replaced, keeping its disks.
+      const changed = record.vmCid !== null && !sameStemcell(record.stemcell, stemcell);
+      targets.push({ record, group, spec, name: instanceName(record), stemcell: { resolve: () => Promise.resolve(stemcell), changed } });
     }
     const upToDate = recreate ? targets.map(() => false) : await Promise.all(targets.map((t) => isUpToDate(this.deps, t)));
     const needed = targets.filter((_, i) => upToDate[i] !== true);
@@ -123,4 +174,23 @@ export class Deployer {
     }
     return needed.length;
   }
+}
+
+/** The instances whose VM booted another stemcell than the one the deploy resolved: each is recreated. */
+function stemcellChanges(plan: DeploymentPlan, bySlot: Map<string, InstanceRecord>, stemcells: GroupStemcells): DiffChange[] {
+  const out: DiffChange[] = [];
+  for (const g of plan.groups) {
+    const to = stemcells.get(g.name);
+    if (to === undefined) continue;
+    for (const spec of g.instances) {
+      const r = bySlot.get(slot(g.name, spec.index));
+      if (r === undefined || r.vmCid === null || sameStemcell(r.stemcell, to)) continue;
+      out.push({
+        subject: `${g.name}/${spec.index}`,
+        kind: 'stemcell',
+        summary: `stemcell: ${stemcellLabel(r.stemcell)} -> ${stemcellLabel(to)} (the VM is recreated, its persistent disk kept)`,
+      });
+    }
+  }
+  return out;
 }

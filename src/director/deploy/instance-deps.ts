@@ -3,7 +3,7 @@ import type { Cloud } from '../../cloud/cloud.js';
 import type { Logger } from '../../common/logger.js';
 import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
 import type { Store } from '../../store/store.js';
-import type { InstanceRecord } from '../../store/store.js';
+import type { InstanceRecord, StemcellRecord } from '../../store/store.js';
 import type { AgentConnector } from '../../common/contracts/agent-connector.js';
 import type { DirectorConfig } from '../config.js';
 import type { ConsoleLogReader } from './agent-wait.js';
@@ -42,6 +42,15 @@ export interface InstanceTarget {
   spec: InstanceSpec;
   /** "group/index (id)" for messages and events. */
   name: string;
+  stemcell: TargetStemcell;
+}
+
+/** The stemcell a new VM of the instance boots. */
+export interface TargetStemcell {
+  /** A deploy resolved the manifest's up front; the other jobs take the one the instance is deployed with. */
+  resolve(): Promise<StemcellRecord>;
+  /** The instance's VM booted another stemcell than the deploy's: the VM is replaced (disks kept). */
+  changed: boolean;
 }
 
 export function instanceName(r: { group: string; index: number; id: string }): string {

@@ -17,11 +17,12 @@ import { connectAgent, deleteInstanceVm, ensureVm, recreateVm } from './vm-steps
 
 /**
  * True when the instance needs nothing: same spec hash as recorded and as its agent reports, the
- * agent answers, and its persistent disk has the planned size and is mounted. No cloud call.
+ * same stemcell, the agent answers, and its persistent disk has the planned size and is mounted.
+ * No cloud call.
  */
 export async function isUpToDate(deps: InstanceDeps, target: InstanceTarget): Promise<boolean> {
   const r = target.record;
-  if (r.specHash !== target.spec.specHash) return false;
+  if (r.specHash !== target.spec.specHash || target.stemcell.changed) return false;
   const agent = connectAgent(deps, r);
   if (agent === null) return false;
   try {
@@ -48,7 +49,9 @@ export function convergeTimeouts(deps: Pick<InstanceDeps, 'config'>): ConvergeTi
 
 export async function updateInstance(deps: InstanceDeps, ctx: TaskContext, target: InstanceTarget, options: UpdateOptions): Promise<void> {
   // Fencing: on recreate the disks move to the new VM only after the old one's deleteVm succeeded.
-  const vm = options.recreate && target.record.vmCid !== null ? await recreateVm(deps, ctx, target) : await ensureVm(deps, ctx, target);
+  // A new stemcell takes the same path: the VM is replaced, its disks kept.
+  const replace = (options.recreate || target.stemcell.changed) && target.record.vmCid !== null;
+  const vm = replace ? await recreateVm(deps, ctx, target) : await ensureVm(deps, ctx, target);
   await ctx.checkCancelled();
   await ensurePersistentDisk(deps, ctx, target, vm);
   await ctx.checkCancelled();

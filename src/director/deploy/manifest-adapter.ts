@@ -49,6 +49,7 @@ export const manifestModule: ManifestPort = {
           persistentDiskMiB: g.persistentDiskMiB,
           diskCloudProperties: g.persistentDiskCloudProperties,
           cloudProperties: g.vmType === null ? g.cloudProperties : { vm_type: g.vmType, ...g.cloudProperties },
+          stemcell: { os: g.stemcell.os, name: g.stemcell.name, version: g.stemcell.version },
           networks,
           staticIps,
           instances: g.instances,

@@ -6,6 +6,7 @@
 import type { VmNetworks } from '../../cloud/cloud.js';
 import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
 import type { DiffResponse } from '../../common/contracts/api.js';
+import type { StemcellRequest } from '../stemcells/stemcell-service.js';
 
 export interface WatchTime {
   minMs: number;
@@ -27,6 +28,8 @@ export interface PlannedGroup {
   persistentDiskMiB: number;
   diskCloudProperties?: Record<string, unknown>;
   cloudProperties: Record<string, unknown>;
+  /** The stemcell the manifest names for the group's VMs; the deployer resolves it against the uploaded ones. */
+  stemcell: StemcellRequest;
   networks: VmNetworks;
   /** Static addresses by network name, one per index (the instance at index i gets the i-th). */
   staticIps?: Record<string, string[]>;

@@ -1,7 +1,9 @@
 /**
  * The one place that records which VM an instance runs on: the `vms` row (so a crash after
- * createVm finds the VM, and the guarded cloud knows it) and the instance's VM columns, written
- * together. Deploy, recreate, the resurrector and cloud-check all record through it.
+ * createVm finds the VM, and the guarded cloud knows it), the instance's VM columns and the
+ * stemcell the VM booted (vm_stemcells for "in use by", the instance's stemcell for the next
+ * deploy's comparison and for replacement VMs), written together. Deploy, recreate, the
+ * resurrector and cloud-check all record through it.
  */
 import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import type { Store } from '../../store/store.js';
@@ -12,9 +14,14 @@ export interface InstanceVm {
   ip: string | null;
 }
 
+/** A VM just created, with the cloud's cid of the stemcell it booted. */
+export interface CreatedVm extends InstanceVm {
+  stemcellCid?: string | undefined;
+}
+
 export interface VmRecords {
   /** Records the instance's VM now; null: it has none (its old VM row goes too). */
-  setInstanceVm(instanceId: string, vm: InstanceVm | null): Promise<void>;
+  setInstanceVm(instanceId: string, vm: CreatedVm | null): Promise<void>;
   /** Where the cloud attached a disk (null: not attached, or not known). */
   setDiskHint(diskCid: string, hint: DiskHint | null): Promise<void>;
 }
@@ -23,11 +30,19 @@ export function storeVmRecords(store: Store): VmRecords {
   return {
     async setInstanceVm(instanceId, vm) {
       const r = await store.instances.get(instanceId);
-      if (r?.vmCid != null && r.vmCid !== vm?.vmCid) await store.vms.delete(r.vmCid);
+      if (r?.vmCid != null && r.vmCid !== vm?.vmCid) {
+        await store.vms.delete(r.vmCid);
+        await store.stemcells.forgetVm(r.vmCid);
+      }
       if (vm !== null && (await store.vms.get(vm.vmCid)) === undefined) {
         await store.vms.create({ cid: vm.vmCid, agentId: vm.agentId, instanceId, ip: vm.ip });
       }
-      await store.instances.setVm(instanceId, vm);
+      await store.instances.setVm(instanceId, vm === null ? null : { vmCid: vm.vmCid, agentId: vm.agentId, ip: vm.ip });
+      const stemcell = vm?.stemcellCid === undefined ? undefined : (await store.stemcells.list()).find((s) => s.cid === vm.stemcellCid);
+      if (vm !== null && stemcell !== undefined) {
+        await store.stemcells.setVmStemcell(vm.vmCid, stemcell.cid);
+        await store.instances.setStemcell(instanceId, { name: stemcell.name, version: stemcell.version });
+      }
     },
     setDiskHint(diskCid, hint) {
       return store.disks.setHint(diskCid, hint);

@@ -6,10 +6,11 @@
  */
 import type { AgentEnv, CreateVmRequest, VmNetworks } from '../../cloud/cloud.js';
 import type { AgentApi } from '../../common/contracts/agent-protocol.js';
-import type { InstanceRecord } from '../../store/store.js';
+import type { InstanceRecord, StemcellRecord } from '../../store/store.js';
+import { resolveStemcell, uploadedStemcell } from '../stemcells/stemcell-service.js';
 import type { TaskContext } from '../tasks/task-context.js';
 import { waitForAgent } from './agent-wait.js';
-import type { InstanceDeps, InstanceTarget } from './instance-deps.js';
+import type { InstanceDeps, InstanceTarget, TargetStemcell } from './instance-deps.js';
 import type { PlannedGroup } from './plan.js';
 import { createVm, deleteVm, replaceVm, type KeptDisk, type ReadyVm, type VmPorts, type VmTimeouts } from './replace-vm.js';
 import { storeVmRecords } from './vm-records.js';
@@ -25,6 +26,26 @@ export function connectAgent(deps: InstanceDeps, r: { vmCid: string | null; agen
   return deps.agents.connect({ agentId: r.agentId, vmCid: r.vmCid, ip: r.ip });
 }
 
+/** What a new VM of an instance is made of: its group's cloud properties and networks, and the stemcell it boots. */
+export type NewVmShape = Pick<PlannedGroup, 'cloudProperties' | 'networks' | 'staticIps'> & { stemcell: StemcellRecord };
+
+/**
+ * The stemcell the instance is deployed with (the one its VM booted), for every VM that is not a
+ * deploy's: recreate, start, the resurrector, cloud-check. An instance with none recorded gets
+ * what the group's manifest names.
+ */
+export function deployedStemcell(deps: Pick<InstanceDeps, 'store'>, record: Pick<InstanceRecord, 'stemcell'>, group: Pick<PlannedGroup, 'stemcell'>): TargetStemcell {
+  return {
+    resolve: () => (record.stemcell === null ? resolveStemcell(deps.store, group.stemcell) : uploadedStemcell(deps.store, record.stemcell.name, record.stemcell.version)),
+    changed: false,
+  };
+}
+
+/** "bosun-debian-12/0.1.0-A", or "(none recorded)". */
+export function stemcellLabel(s: { name: string; version: string } | null): string {
+  return s === null ? '(none recorded)' : `${s.name}/${s.version}`;
+}
+
 /**
  * The createVm request for a new VM of an instance — the only one: deploy, recreate, the
  * resurrector and cloud-check all create VMs from it. A fresh agent id is passed in; its
@@ -33,7 +54,7 @@ export function connectAgent(deps: InstanceDeps, r: { vmCid: string | null; agen
 export function buildCreateVmRequest(
   deps: Pick<InstanceDeps, 'config' | 'agentCredentials'>,
   record: Pick<InstanceRecord, 'id' | 'deployment' | 'group' | 'index'>,
-  group: Pick<PlannedGroup, 'cloudProperties' | 'networks' | 'staticIps'>,
+  group: NewVmShape,
   agentId: string,
 ): CreateVmRequest {
   const credentials = deps.agentCredentials(agentId);
@@ -50,7 +71,9 @@ export function buildCreateVmRequest(
   if (deps.config.registryHost !== undefined) env.registryHost = deps.config.registryHost;
   return {
     agentId,
-    stemcell: deps.config.stemcell,
+    stemcell: group.stemcell.cid,
+    // An external CPI gets it in the context (vm.stemcell.api_version).
+    stemcellApiVersion: group.stemcell.apiVersion,
     cloudProperties: group.cloudProperties,
     networks: networksOf(group, record.index),
     diskCids: [],
@@ -70,10 +93,10 @@ export function deployVmTimeouts(deps: Pick<InstanceDeps, 'config'>): VmTimeouts
   };
 }
 
-/** The replace-VM operation's ports on the director's store and cloud; new VMs are of `group` (its cloud properties and networks). */
+/** The replace-VM operation's ports on the director's store and cloud; new VMs are of `group` (its cloud properties, networks and stemcell). */
 export function vmPorts(
   deps: InstanceDeps,
-  group: (owner: Pick<InstanceRecord, 'deployment' | 'group' | 'index'>) => Promise<Pick<PlannedGroup, 'cloudProperties' | 'networks' | 'staticIps'>>,
+  group: (owner: Pick<InstanceRecord, 'id' | 'deployment' | 'group' | 'index'>) => Promise<NewVmShape>,
   timeouts: VmTimeouts = deployVmTimeouts(deps),
 ): VmPorts {
   return {
@@ -90,7 +113,7 @@ export function vmPorts(
 }
 
 function targetPorts(deps: InstanceDeps, target: InstanceTarget): VmPorts {
-  return vmPorts(deps, () => Promise.resolve(target.group));
+  return vmPorts(deps, async () => ({ ...target.group, stemcell: await target.stemcell.resolve() }));
 }
 
 async function keptDisks(deps: InstanceDeps, instanceId: string): Promise<KeptDisk[]> {

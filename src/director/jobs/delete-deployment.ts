@@ -56,7 +56,10 @@ async function forgetIfVmGone(deps: InstanceDeps, before: InstanceRecord): Promi
   if (!vmGone && r.vmCid !== null) vmGone = await deps.cloud.hasVm(r.vmCid).then((has) => !has, () => false);
   if (!vmGone) return { instance: `${r.group}/${r.index}`, vmCid: r.vmCid, diskCids: disks.map((d) => d.cid) };
   for (const d of disks) await deps.store.disks.orphan(d.cid);
-  if (r.vmCid !== null) await deps.store.vms.delete(r.vmCid);
+  if (r.vmCid !== null) {
+    await deps.store.vms.delete(r.vmCid);
+    await deps.store.stemcells.forgetVm(r.vmCid);
+  }
   await deps.store.instances.delete(r.id);
   return null;
 }

@@ -10,12 +10,51 @@ import type { Cloud } from '../../cloud/cloud.js';
 import type { StemcellInfo, TaskInfo } from '../../common/contracts/api.js';
 import { ConflictError, NotFoundError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
+import { STEMCELL_NAME } from '../../stemcell/stemcell-contents.js';
 import { compareStemcellVersions } from '../../stemcell/stemcell-manifest.js';
 import { openStemcellTarball } from '../../stemcell/stemcell-tarball.js';
 import type { StemcellRecord, Store } from '../../store/store.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
 
 export const STEMCELLS_LOCK = 'stemcells';
+
+/** A stemcell as a manifest names it: by OS or by name, "latest" or an exact version. */
+export interface StemcellRequest {
+  os: string | null;
+  name: string | null;
+  version: string;
+}
+
+/**
+ * The uploaded stemcell a manifest's choice names (the highest version for "latest"), or a
+ * NotFoundError that names what is missing and the commands that build and upload it.
+ */
+export async function resolveStemcell(store: Store, request: StemcellRequest): Promise<StemcellRecord> {
+  const all = await store.stemcells.list();
+  const candidates = all.filter((s) => (request.os !== null ? s.operatingSystem === request.os : s.name === request.name));
+  const found =
+    request.version === 'latest' ? candidates.sort((a, b) => compareStemcellVersions(b.version, a.version))[0] : candidates.find((s) => s.version === request.version);
+  if (found) return found;
+  const what = request.os !== null ? `of OS ${request.os}${request.version === 'latest' ? '' : ` with version ${request.version}`}` : `${request.name ?? '?'}/${request.version}`;
+  throw missingStemcell(what, all, request.version);
+}
+
+/** The uploaded stemcell NAME/VERSION (the one an instance's VM booted), or the NotFoundError saying how to upload it. */
+export async function uploadedStemcell(store: Store, name: string, version: string): Promise<StemcellRecord> {
+  const found = await store.stemcells.get(name, version);
+  if (found) return found;
+  throw missingStemcell(`${name}/${version}`, await store.stemcells.list(), version);
+}
+
+function missingStemcell(what: string, uploaded: StemcellRecord[], version: string): NotFoundError {
+  const file = `stemcells/${STEMCELL_NAME}-${version === 'latest' ? '<version>' : version}.tgz`;
+  const have = uploaded.map((s) => `${s.name}/${s.version}`).join(', ');
+  return new NotFoundError(
+    `No stemcell ${what} is uploaded (${have === '' ? 'the director has none' : `uploaded: ${have}`}); ` +
+      `upload it with \`bosun upload-stemcell ${file}\` (build it with \`bash scripts/build-stemcell.sh\`), ` +
+      "or name an uploaded one in the manifest's `stemcells:` (see `bosun stemcells`).",
+  );
+}
 
 export class StemcellService {
   constructor(
@@ -81,20 +120,9 @@ export class StemcellService {
     });
   }
 
-  /**
-   * The uploaded stemcell for `os` and `version` ("latest" or absent: the highest version), or a
-   * NotFoundError telling the operator which command uploads it.
-   */
-  async resolve(os: string, version: string | undefined): Promise<StemcellRecord> {
-    const candidates = (await this.store.stemcells.list()).filter((s) => s.operatingSystem === os);
-    const wanted = version === undefined || version === 'latest' ? undefined : version;
-    const found = wanted === undefined ? candidates.sort((a, b) => compareStemcellVersions(b.version, a.version))[0] : candidates.find((s) => s.version === wanted);
-    if (found) return found;
-    const have = candidates.map((s) => s.version).join(', ');
-    throw new NotFoundError(
-      `No stemcell for ${os}${wanted === undefined ? '' : ` version ${wanted}`} is uploaded${have ? ` (uploaded versions: ${have})` : ''}; ` +
-        'upload one with `bosun upload-stemcell stemcells/bosun-debian-12-*.tgz` (build it with `bosun build-stemcell`).',
-    );
+  /** The uploaded stemcell for `os` and `version` ("latest" or absent: the highest version), or a NotFoundError saying how to upload it. */
+  resolve(os: string, version: string | undefined): Promise<StemcellRecord> {
+    return resolveStemcell(this.store, { os, name: null, version: version ?? 'latest' });
   }
 
   private async require(name: string, version: string): Promise<StemcellRecord> {

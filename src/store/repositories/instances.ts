@@ -17,6 +17,8 @@ export interface InstanceRecord {
   lastHeartbeatAt: string | null;
   jobState: string | null;
   createdAt: string;
+  /** The stemcell the instance's VM booted (null: none recorded, e.g. a VM from before stemcells). */
+  stemcell: { name: string; version: string } | null;
 }
 
 function toRecord(r: InstancesTable): InstanceRecord {
@@ -34,6 +36,7 @@ function toRecord(r: InstancesTable): InstanceRecord {
     lastHeartbeatAt: r.last_heartbeat_at,
     jobState: r.job_state,
     createdAt: r.created_at,
+    stemcell: r.stemcell_name === null || r.stemcell_version === null ? null : { name: r.stemcell_name, version: r.stemcell_version },
   };
 }
 
@@ -87,6 +90,8 @@ export class InstancesRepository {
       last_heartbeat_at: null,
       job_state: null,
       created_at: new Date().toISOString(),
+      stemcell_name: null,
+      stemcell_version: null,
     };
     await this.db.insertInto('instances').values(row).execute();
     return toRecord(row);
@@ -102,6 +107,11 @@ export class InstancesRepository {
       )
       .where('id', '=', id)
       .execute();
+  }
+
+  /** Records the stemcell the instance's new VM booted. */
+  async setStemcell(id: string, stemcell: { name: string; version: string }): Promise<void> {
+    await this.db.updateTable('instances').set({ stemcell_name: stemcell.name, stemcell_version: stemcell.version }).where('id', '=', id).execute();
   }
 
   async setApplied(id: string, specJson: string, specHash: string): Promise<void> {

@@ -7,6 +7,7 @@ const group = (name: string, serial?: boolean): PlannedGroup => ({
   name,
   persistentDiskMiB: 0,
   cloudProperties: {},
+  stemcell: { os: 'debian-12', name: null, version: 'latest' },
   networks: {},
   instances: [],
   ...(serial === undefined ? {} : { update: { serial } }),

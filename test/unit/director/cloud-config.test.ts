@@ -61,3 +61,21 @@ describe('director config: cloud', () => {
     }
   });
 });
+
+describe('the stemcell api_version reaches the cloud', () => {
+  it('createVm carries the api_version of the stemcell the VM boots (an external CPI puts it in its context)', async () => {
+    const { createTestDirector, deployAndWait } = await import('../../helpers/director-fixtures.js');
+    dir = mkdtempSync(join(tmpdir(), 'bosun-stemcell-api-'));
+    const t = await createTestDirector({ config: { dataDir: dir } });
+    try {
+      const done = await deployAndWait(t.director, { name: 'demo', groups: [{ name: 'web', instances: 1, containers: [{ name: 'c', image: 'busybox' }] }] });
+      expect(done.state, done.error ?? '').toBe('done');
+      const [stemcell] = await t.director.listStemcells();
+      const calls = t.cloud.callsOf('createVm') as Array<[{ stemcellApiVersion?: number }]>;
+      expect(calls.map(([r]) => r.stemcellApiVersion)).toEqual([stemcell?.apiVersion]);
+      expect(stemcell?.apiVersion).toBeGreaterThan(0);
+    } finally {
+      await t.close();
+    }
+  });
+});

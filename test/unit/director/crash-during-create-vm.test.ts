@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Cloud, CreateVmRequest, CreateVmResult } from '../../../src/cloud/cloud.js';
 import { FakeCloud } from '../../../src/cloud/fake/index.js';
 import { Director } from '../../../src/director/director.js';
-import { manifestText, testManifests, type TestManifest } from '../../helpers/director-fixtures.js';
+import { addTestStemcell, manifestText, testManifests, type TestManifest } from '../../helpers/director-fixtures.js';
 
 const m: TestManifest = { name: 'demo', groups: [{ name: 'g', instances: 1, containers: [{ name: 'c1', image: 'busybox' }] }] };
 const credentials = (agentId: string) => ({ caPem: 'ca', certPem: `c-${agentId}`, keyPem: `k-${agentId}` });
@@ -41,6 +41,7 @@ describe('a crash during createVm', () => {
       return new Promise<CreateVmResult>(() => undefined);
     };
     const first = await Director.create({ config, cloud: hanging, agentConnector: cloud.agentConnector, manifests: testManifests, agentCredentials: credentials });
+    await addTestStemcell(first);
     const task = await first.deploy({ manifest: manifestText(m) }, 'admin');
     for (let i = 0; i < 200 && !created; i++) await new Promise((r) => setTimeout(r, 10));
     expect(created).toBe(true);

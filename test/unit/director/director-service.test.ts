@@ -6,7 +6,7 @@ import type { Cloud } from '../../../src/cloud/cloud.js';
 import { FakeCloud } from '../../../src/cloud/fake/index.js';
 import { Director } from '../../../src/director/director.js';
 import type { TestDirector, TestManifest } from '../../helpers/director-fixtures.js';
-import { createTestDirector, deployAndWait, manifestText, testManifests } from '../../helpers/director-fixtures.js';
+import { addTestStemcell, createTestDirector, deployAndWait, manifestText, testManifests } from '../../helpers/director-fixtures.js';
 
 const m: TestManifest = { name: 'demo', groups: [{ name: 'db', instances: 1, disk: 256, containers: [{ name: 'redis', image: 'redis:7' }] }] };
 
@@ -92,6 +92,7 @@ describe('director service', () => {
     };
     const credentials = (agentId: string) => ({ caPem: 'ca', certPem: `c-${agentId}`, keyPem: `k-${agentId}` });
     const first = await Director.create({ config, cloud: hanging, agentConnector: cloud.agentConnector, manifests: testManifests, agentCredentials: credentials });
+    await addTestStemcell(first);
     const crashed = await first.deploy({ manifest: manifestText(m) }, 'admin');
     for (let i = 0; i < 200 && !crashedInCreateDisk; i++) await new Promise((r) => setTimeout(r, 10));
     expect(crashedInCreateDisk).toBe(true);

@@ -8,6 +8,7 @@ import { loadDaemonConfig } from '../../../src/director/daemon/daemon-config.js'
 import { manifestModule } from '../../../src/director/deploy/manifest-adapter.js';
 import { Director } from '../../../src/director/director.js';
 import type { DirectorConfigInput } from '../../../src/director/config.js';
+import { addTestStemcell } from '../../helpers/director-fixtures.js';
 
 const MANIFEST = `name: risky
 instance_groups:
@@ -38,6 +39,7 @@ async function director(policy?: DirectorConfigInput['manifestPolicy']): Promise
     manifests: manifestModule,
     agentCredentials: (agentId) => ({ caPem: 'test-ca', certPem: `cert-${agentId}`, keyPem: `key-${agentId}` }),
   });
+  await addTestStemcell(d);
   return { director: d, cloud, close: async () => { await d.close(); cloud.shutdown(); } };
 }
 

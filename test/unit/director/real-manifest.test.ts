@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeCloud } from '../../../src/cloud/fake/index.js';
 import { Director } from '../../../src/director/director.js';
+import { addTestStemcell } from '../../helpers/director-fixtures.js';
 
 /** The director with its default manifest adapter over src/manifest, on the fake cloud. */
 describe('director with the real manifest module', () => {
@@ -23,6 +24,7 @@ describe('director with the real manifest module', () => {
       agentConnector: cloud.agentConnector,
       agentCredentials: (id) => ({ caPem: 'c', certPem: id, keyPem: id }),
     });
+    await addTestStemcell(director);
     const diff = await director.diff({ manifest: text });
     expect(diff.deployment).toBe('demo');
     expect(diff.changes.length).toBeGreaterThan(0);

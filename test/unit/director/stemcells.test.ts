@@ -10,7 +10,7 @@ describe('stemcells on the director', () => {
   let t: TestDirector;
   beforeEach(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'bosun-stemcells-'));
-    t = await createTestDirector({ config: { dataDir: dir } });
+    t = await createTestDirector({ config: { dataDir: dir }, stemcell: false });
   });
   afterEach(async () => {
     await t.close();
@@ -68,12 +68,14 @@ describe('stemcells on the director', () => {
     await upload(makeStemcellTarball(dir, { version: '0.1.0-10' }));
     expect((await t.director.stemcells.resolve('debian-12', 'latest')).version).toBe('0.1.0-10');
     expect((await t.director.stemcells.resolve('debian-12', '0.1.0-9')).version).toBe('0.1.0-9');
-    await expect(t.director.stemcells.resolve('debian-12', '7')).rejects.toThrow(/No stemcell for debian-12 version 7 .*uploaded versions: .*bosun upload-stemcell/);
+    await expect(t.director.stemcells.resolve('debian-12', '7')).rejects.toThrow(
+      /No stemcell of OS debian-12 with version 7 is uploaded \(uploaded: bosun-debian-12\/0\.1\.0-9, bosun-debian-12\/0\.1\.0-10\); upload it with `bosun upload-stemcell stemcells\/bosun-debian-12-7\.tgz`/,
+    );
     await expect(t.director.deleteStemcell('bosun-debian-12', 'nope', 'admin')).rejects.toThrow(/no stemcell bosun-debian-12\/nope/);
   });
 });
 
-describe('VMs boot the stemcell the director config names', () => {
+describe('VMs boot the uploaded stemcell the manifest names', () => {
   let dir: string;
   let t: TestDirector;
   afterEach(async () => {
@@ -81,9 +83,9 @@ describe('VMs boot the stemcell the director config names', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('stemcell: latest passes the newest uploaded stemcell cid to createVm and counts the VM as its user', async () => {
+  it('an uploaded stemcell: its cid goes to createVm, and the VM counts as its user', async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'bosun-stemcells-'));
-    t = await createTestDirector({ config: { dataDir: dir, stemcell: 'latest' } });
+    t = await createTestDirector({ config: { dataDir: dir }, stemcell: false });
     const copy = path.join(dir, 'up.tgz');
     copyFileSync(makeStemcellTarball(dir, { version: '0.1.0-3' }), copy);
     await t.director.tasks.wait((await t.director.uploadStemcell(copy, 'admin')).id);

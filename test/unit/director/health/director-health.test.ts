@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { FakeCloud } from '../../../../src/cloud/fake/index.js';
 import type { Director } from '../../../../src/director/director.js';
 import type { Alert, CckResult } from '../../../../src/common/contracts/api.js';
-import { manifestText, type TestManifest } from '../../../helpers/director-fixtures.js';
+import { addTestStemcell, manifestText, TEST_STEMCELL_VERSION, type TestManifest } from '../../../helpers/director-fixtures.js';
 import { createHealthDirector, heartbeatingCloud, type HeartbeatTarget } from './health-director.js';
 import { waitFor } from './health-kit.js';
 
@@ -101,6 +101,21 @@ describe('health in the director', () => {
     expect(
       (await r.director.listTasks({ deployment: 'demo' })).filter((t) => t.user === 'health_monitor'),
     ).toHaveLength(1);
+  });
+
+  it('the resurrector boots the stemcell the instance is deployed with, not a newer upload', async () => {
+    rig = await createRig();
+    const r = rig;
+    await deploy(r, manifest(1));
+    const [before] = await r.director.listInstances('demo');
+    if (!before?.agentId) throw new Error('no VM');
+    await addTestStemcell(r.director, { version: '9.9.9' });
+    await waitFor(() => r.director.health.monitor.isResponsive(before.agentId ?? ''), 2000, 'heartbeats');
+    const from = r.cloud.calls.length;
+    r.cloud.makeAgentUnresponsive(before.agentId, true);
+    await waitFor(async () => (await alerts(r, 'resurrection_succeeded')).length > 0, 5000, 'resurrection');
+    const created = r.cloud.calls.slice(from).filter((c) => c.method === 'createVm').map((c) => (c.args[0] as { stemcell: string }).stemcell);
+    expect(created).toEqual([`sc-test-bosun-debian-12-${TEST_STEMCELL_VERSION}`]);
   });
 
   it('meltdown: 5 of 10 lost at once → nothing recreated, a severity-1 alert; update-resurrection on resumes', async () => {
