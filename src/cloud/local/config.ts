@@ -19,6 +19,12 @@ export interface LocalCloudOptions {
   /** Seconds the VM's restart loop waits before restarting an exited agent. */
   agentRestartDelaySeconds?: number;
   /**
+   * A directory shared by several local clouds (e.g. one per test file) where unpacked stemcell
+   * images are kept by the sha1 of the image, so that creating the same stemcell again reuses the
+   * unpacked root instead of unpacking it again. Absent: each stemcell is unpacked into this cloud's own dir.
+   */
+  stemcellCacheDir?: string;
+  /**
    * True when other processes use the same dataDir at the same time (bosun-local-cpi: one
    * process per call): the critical sections then take a lock file (file-lock.ts) too.
    */
@@ -32,6 +38,7 @@ export interface LocalCloudConfig {
   subnet: Subnet;
   agentCommand: string[];
   agentRestartDelaySeconds: number;
+  stemcellCacheDir: string | null;
   sharedDataDir: boolean;
   logger: Logger;
 }
@@ -56,6 +63,10 @@ const schema = z.object({
   subnet: z.string().default('10.244.0.0/16'),
   agentCommand: z.array(z.string().min(1)).min(1).optional(),
   agentRestartDelaySeconds: z.number().positive().max(60).default(1),
+  stemcellCacheDir: z
+    .string()
+    .refine((p) => path.isAbsolute(p), 'must be an absolute path')
+    .optional(),
   sharedDataDir: z.boolean().default(false),
 });
 
@@ -75,6 +86,7 @@ export function compileLocalCloudConfig(options: LocalCloudOptions): LocalCloudC
     subnet,
     agentCommand: parsed.data.agentCommand ?? defaultAgentCommand(),
     agentRestartDelaySeconds: parsed.data.agentRestartDelaySeconds,
+    stemcellCacheDir: parsed.data.stemcellCacheDir ?? null,
     sharedDataDir: parsed.data.sharedDataDir,
     logger: logger ?? silentLogger,
   };
