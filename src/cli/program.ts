@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { processContext, type CliContext } from './context.js';
 
 import { registerCckCommand } from './commands/cck.js';
+import { registerCpiCertifyCommand } from './commands/cpi-certify.js';
 import { registerDeployCommand } from './commands/deploy.js';
 import { registerDeploymentsCommands } from './commands/deployments.js';
 import { registerDirectorCommand } from './commands/director.js';
@@ -53,5 +54,6 @@ export function buildProgram(context: CliContext = processContext()): Command {
   registerCckCommand(program, context);
   registerImageCommands(program, context);
   registerStemcellCommands(program, context);
+  registerCpiCertifyCommand(program);
   return program;
 }

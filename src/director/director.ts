@@ -36,7 +36,7 @@ import type { DirectorService } from './director-service.js';
 import type { ImageRegistry } from './image-registry.js';
 import { deleteDeployment } from './jobs/delete-deployment.js';
 import { InstanceJobs } from './jobs/instance-jobs.js';
-import { cloudRetryPolicy, deleteVmsACrashLeft } from './director-wiring.js';
+import { cloudDriver, cloudRetryPolicy, deleteVmsACrashLeft } from './director-wiring.js';
 import { HeartbeatIntake } from './heartbeat-intake.js';
 import { DirectorReadModels, notFoundDeployment } from './read-models.js';
 import { TaskRunner } from './tasks/task-runner.js';
@@ -148,8 +148,9 @@ export class Director implements DirectorService {
         uuid = randomUUID();
         await store.config.set(CONFIG_DIRECTOR_UUID, uuid);
       }
+      const driver = cloudDriver(options.cloud, config, store, uuid);
       const cloud =
-        options.guardCloud === false ? options.cloud : new GuardedCloud(options.cloud, { logger, knownVmCids: () => store.vms.listCids(), retry: cloudRetryPolicy(config) });
+        options.guardCloud === false ? driver : new GuardedCloud(driver, { logger, knownVmCids: () => store.vms.listCids(), retry: cloudRetryPolicy(config) });
       const tasks = new TaskRunner(store, logger.child({ component: 'tasks' }), { lockTtlMs: config.lockTtlMs });
       const interrupted = await tasks.recoverAfterRestart();
       if (interrupted.length > 0 && config.deleteUnknownVmsAfterCrash) await deleteVmsACrashLeft(cloud, store, logger);

@@ -18,6 +18,17 @@ export interface LocalCloudOptions {
   agentCommand?: string[];
   /** Seconds the VM's restart loop waits before restarting an exited agent. */
   agentRestartDelaySeconds?: number;
+  /**
+   * A directory shared by several local clouds (e.g. one per test file) where unpacked stemcell
+   * images are kept by the sha1 of the image, so that creating the same stemcell again reuses the
+   * unpacked root instead of unpacking it again. Absent: each stemcell is unpacked into this cloud's own dir.
+   */
+  stemcellCacheDir?: string;
+  /**
+   * True when other processes use the same dataDir at the same time (bosun-local-cpi: one
+   * process per call): the critical sections then take a lock file (file-lock.ts) too.
+   */
+  sharedDataDir?: boolean;
   logger?: Logger;
 }
 
@@ -27,6 +38,8 @@ export interface LocalCloudConfig {
   subnet: Subnet;
   agentCommand: string[];
   agentRestartDelaySeconds: number;
+  stemcellCacheDir: string | null;
+  sharedDataDir: boolean;
   logger: Logger;
 }
 
@@ -50,6 +63,11 @@ const schema = z.object({
   subnet: z.string().default('10.244.0.0/16'),
   agentCommand: z.array(z.string().min(1)).min(1).optional(),
   agentRestartDelaySeconds: z.number().positive().max(60).default(1),
+  stemcellCacheDir: z
+    .string()
+    .refine((p) => path.isAbsolute(p), 'must be an absolute path')
+    .optional(),
+  sharedDataDir: z.boolean().default(false),
 });
 
 export function compileLocalCloudConfig(options: LocalCloudOptions): LocalCloudConfig {
@@ -68,6 +86,8 @@ export function compileLocalCloudConfig(options: LocalCloudOptions): LocalCloudC
     subnet,
     agentCommand: parsed.data.agentCommand ?? defaultAgentCommand(),
     agentRestartDelaySeconds: parsed.data.agentRestartDelaySeconds,
+    stemcellCacheDir: parsed.data.stemcellCacheDir ?? null,
+    sharedDataDir: parsed.data.sharedDataDir,
     logger: logger ?? silentLogger,
   };
 }
