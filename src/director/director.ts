@@ -41,6 +41,7 @@ import { HeartbeatIntake } from './heartbeat-intake.js';
 import { DirectorReadModels, notFoundDeployment } from './read-models.js';
 import { TaskRunner } from './tasks/task-runner.js';
 import { StemcellService } from './stemcells/stemcell-service.js';
+import { CloudConfigService } from './cloud-config/cloud-config-service.js';
 import { parseHealthSettings } from './health/config.js';
 import { SelfHealing } from './self-healing.js';
 
@@ -87,6 +88,8 @@ export class Director implements DirectorService {
   readonly deps: InstanceDeps;
   /** Uploaded stemcells (src/director/stemcells/). */
   readonly stemcells: StemcellService;
+  /** BOSH's cloud config (src/director/cloud-config/). */
+  readonly cloudConfig: CloudConfigService;
   /** health: the monitor, alerts, resurrector and cloud-check; set by create(). */
   health!: SelfHealing;
 
@@ -118,6 +121,7 @@ export class Director implements DirectorService {
     this.deployer = new Deployer(this.deps, manifests, tasks);
     this.jobs = new InstanceJobs(this.deps, this.deployer, tasks);
     this.stemcells = new StemcellService(store, cloud, tasks, `${config.dataDir}/stemcell-work`, logger);
+    this.cloudConfig = new CloudConfigService(store, logger.child({ component: 'cloud-config' }));
     this.views = new DirectorReadModels(store, agents, config.agentCallTimeoutMs, () => this.globalResurrection());
     this.heartbeats = new HeartbeatIntake(store, () => this.health.monitor, this.deps.creatingAgents);
   }
@@ -384,6 +388,18 @@ export class Director implements DirectorService {
       );
       return JSON.stringify(images);
     });
+  }
+
+  getCloudConfig(): Promise<api.CloudConfigInfo> {
+    return this.cloudConfig.get();
+  }
+
+  diffCloudConfig(text: string): Promise<api.CloudConfigDiffResponse> {
+    return this.cloudConfig.diff(text);
+  }
+
+  updateCloudConfig(text: string, user: string): Promise<api.CloudConfigInfo> {
+    return this.cloudConfig.update(text, user);
   }
 
   listStemcells(): Promise<api.StemcellInfo[]> {

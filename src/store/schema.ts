@@ -36,6 +36,9 @@ export interface InstancesTable {
   /** The stemcell the instance's VM booted (migration 0005); kept when the VM goes. */
   stemcell_name: string | null;
   stemcell_version: string | null;
+  /** The AZ the instance is placed in, and the cloud properties its VM was created with (migration 0007). */
+  az: string | null;
+  cloud_properties_json: string | null;
 }
 
 export interface VmsTable {
@@ -154,6 +157,14 @@ export interface ResurrectionStopsTable {
   tripped_at: string;
 }
 
+/** Every uploaded version of BOSH's cloud config (migration 0007); the newest is the current one. */
+export interface CloudConfigsTable {
+  id: Generated<number>;
+  text: string;
+  user_name: string;
+  created_at: string;
+}
+
 export interface DatabaseSchema {
   deployments: DeploymentsTable;
   instances: InstancesTable;
@@ -169,4 +180,5 @@ export interface DatabaseSchema {
   resurrection_stops: ResurrectionStopsTable;
   stemcells: StemcellsTable;
   vm_stemcells: VmStemcellsTable;
+  cloud_configs: CloudConfigsTable;
 }

@@ -4,6 +4,7 @@
  */
 import { AlertsRepository } from './repositories/alerts.js';
 import { AuditEventsRepository } from './repositories/audit-events.js';
+import { CloudConfigsRepository } from './repositories/cloud-configs.js';
 import { ConfigRepository } from './repositories/config.js';
 import { DeploymentsRepository } from './repositories/deployments.js';
 import { DiskMigrationsRepository } from './repositories/disk-migrations.js';
@@ -32,6 +33,7 @@ export class Store {
   readonly config: ConfigRepository;
   readonly resurrectionStops: ResurrectionStopsRepository;
   readonly stemcells: StemcellsRepository;
+  readonly cloudConfigs: CloudConfigsRepository;
 
   private constructor(private readonly database: OpenDatabase) {
     const db = database.db;
@@ -48,6 +50,7 @@ export class Store {
     this.config = new ConfigRepository(db);
     this.resurrectionStops = new ResurrectionStopsRepository(db);
     this.stemcells = new StemcellsRepository(db);
+    this.cloudConfigs = new CloudConfigsRepository(db);
   }
 
   static async create(config: DatabaseConfig): Promise<Store> {
@@ -71,3 +74,4 @@ export type { DiskRecord, DiskState } from './repositories/disks.js';
 export type { DiskMigrationPhase, DiskMigrationRecord } from './repositories/disk-migrations.js';
 export type { TaskRecord } from './repositories/tasks.js';
 export type { StemcellRecord } from './repositories/stemcells.js';
+export type { CloudConfigRecord } from './repositories/cloud-configs.js';

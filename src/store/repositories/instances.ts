@@ -19,6 +19,10 @@ export interface InstanceRecord {
   createdAt: string;
   /** The stemcell the instance's VM booted (null: none recorded, e.g. a VM from before stemcells). */
   stemcell: { name: string; version: string } | null;
+  /** The AZ the instance is placed in (null: none, the group names no azs). */
+  az: string | null;
+  /** The cloud properties its VM was created with (null: not recorded). */
+  cloudProperties: Record<string, unknown> | null;
 }
 
 function toRecord(r: InstancesTable): InstanceRecord {
@@ -37,6 +41,8 @@ function toRecord(r: InstancesTable): InstanceRecord {
     jobState: r.job_state,
     createdAt: r.created_at,
     stemcell: r.stemcell_name === null || r.stemcell_version === null ? null : { name: r.stemcell_name, version: r.stemcell_version },
+    az: r.az ?? null,
+    cloudProperties: r.cloud_properties_json == null ? null : (JSON.parse(r.cloud_properties_json) as Record<string, unknown>),
   };
 }
 
@@ -92,6 +98,8 @@ export class InstancesRepository {
       created_at: new Date().toISOString(),
       stemcell_name: null,
       stemcell_version: null,
+      az: null,
+      cloud_properties_json: null,
     };
     await this.db.insertInto('instances').values(row).execute();
     return toRecord(row);
@@ -112,6 +120,11 @@ export class InstancesRepository {
   /** Records the stemcell the instance's new VM booted. */
   async setStemcell(id: string, stemcell: { name: string; version: string }): Promise<void> {
     await this.db.updateTable('instances').set({ stemcell_name: stemcell.name, stemcell_version: stemcell.version }).where('id', '=', id).execute();
+  }
+
+  /** Records the AZ the instance is placed in and the cloud properties of its new VM. */
+  async setPlacement(id: string, placement: { az: string | null; cloudProperties: Record<string, unknown> }): Promise<void> {
+    await this.db.updateTable('instances').set({ az: placement.az, cloud_properties_json: JSON.stringify(placement.cloudProperties) }).where('id', '=', id).execute();
   }
 
   async setApplied(id: string, specJson: string, specHash: string): Promise<void> {

@@ -1,0 +1,45 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCli, type CliHarness } from './harness.js';
+
+describe('bosun update-cloud-config / cloud-config', () => {
+  let h: CliHarness;
+  beforeAll(async () => {
+    h = await startCli();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('says when there is none, then shows the diff, asks (-n skips) and prints the stored version', async () => {
+    expect((await h.run('cloud-config')).stdout).toContain('The director has no cloud config');
+    const file = join(h.dir, 'cc.yml');
+    await writeFile(file, 'azs: [{name: z1}]\n');
+    const refused = await h.run('update-cloud-config', file);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain('+ azs/z1');
+    expect(refused.stderr).toContain('Pass -n');
+    expect(h.srv.fake.calls.some((c) => c.method === 'updateCloudConfig')).toBe(false);
+
+    const res = await h.run('-n', 'update-cloud-config', file);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('Cloud config version 1 is current');
+    expect((await h.run('cloud-config')).stdout).toContain('azs: [{name: z1}]');
+    const json = JSON.parse((await h.run('--json', 'cloud-config')).stdout) as { version: number; text: string };
+    expect(json).toMatchObject({ version: 1, text: 'azs: [{name: z1}]\n' });
+    // Unchanged: nothing to ask.
+    expect((await h.run('update-cloud-config', file)).stdout).toContain('No changes.');
+  });
+
+  it('refuses an invalid file with its problems before asking the director', async () => {
+    const file = join(h.dir, 'bad.yml');
+    await writeFile(file, 'azs: [{name: z1}]\nvm_tpyes: []\n');
+    const calls = h.srv.fake.calls.length;
+    const res = await h.run('-n', 'update-cloud-config', file);
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toContain('The cloud config');
+    expect(res.stderr).toMatch(/vm_tpyes \(line 2, col 1\): unknown key "vm_tpyes"; did you mean "vm_types"\?/);
+    expect(h.srv.fake.calls.length).toBe(calls);
+  });
+});
