@@ -145,6 +145,8 @@ export interface InstanceInfo {
   vmCid: string | null;
   agentId: string | null;
   ip: string | null;
+  /** The AZ of the cloud config the instance is placed in (null: its group names no azs). */
+  az?: string | null;
   state: 'running' | 'failing' | 'starting' | 'stopped' | 'unknown' | 'unresponsive' | 'missing' | 'not_created';
   desired: 'started' | 'stopped';
   diskCids: string[];

@@ -122,9 +122,14 @@ export class InstancesRepository {
     await this.db.updateTable('instances').set({ stemcell_name: stemcell.name, stemcell_version: stemcell.version }).where('id', '=', id).execute();
   }
 
-  /** Records the AZ the instance is placed in and the cloud properties of its new VM. */
-  async setPlacement(id: string, placement: { az: string | null; cloudProperties: Record<string, unknown> }): Promise<void> {
-    await this.db.updateTable('instances').set({ az: placement.az, cloud_properties_json: JSON.stringify(placement.cloudProperties) }).where('id', '=', id).execute();
+  /** Records the AZ the instance is placed in (null: its group names no azs). */
+  async setAz(id: string, az: string | null): Promise<void> {
+    await this.db.updateTable('instances').set({ az }).where('id', '=', id).execute();
+  }
+
+  /** Records the cloud properties the instance's new VM was created with. */
+  async setCloudProperties(id: string, cloudProperties: Record<string, unknown>): Promise<void> {
+    await this.db.updateTable('instances').set({ cloud_properties_json: JSON.stringify(cloudProperties) }).where('id', '=', id).execute();
   }
 
   async setApplied(id: string, specJson: string, specHash: string): Promise<void> {

@@ -161,6 +161,9 @@ export class FakeDirectorService implements DirectorService {
     return this.queue('delete deployment demo', name, user);
   }
 
+  /** The AZ of each instance, by index (null: the instances carry none). */
+  instanceAzs: Array<string | null> | null = null;
+
   async listInstances(
     deployment: string,
     options?: { ps?: boolean; vitals?: boolean },
@@ -178,6 +181,7 @@ export class FakeDirectorService implements DirectorService {
       desired: 'started',
       diskCids: [`disk-${index}`],
       lastHeartbeatAt: T0,
+      ...(this.instanceAzs === null ? {} : { az: this.instanceAzs[index] ?? null }),
       ...(options?.ps
         ? { containers: [{ name: 'redis', state: 'running', uptimeSeconds: 42, restarts: 0 }] }
         : {}),

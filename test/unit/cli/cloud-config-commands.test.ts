@@ -43,3 +43,22 @@ describe('bosun update-cloud-config / cloud-config', () => {
     expect(h.srv.fake.calls.length).toBe(calls);
   });
 });
+
+describe('bosun instances shows the AZ', () => {
+  let h: CliHarness;
+  beforeAll(async () => {
+    h = await startCli();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('adds the AZ column only when instances are placed in AZs', async () => {
+    expect((await h.run('-d', 'demo', 'instances')).stdout).not.toContain('AZ');
+    h.srv.fake.instanceAzs = ['z1', 'z2'];
+    const res = await h.run('-d', 'demo', 'instances');
+    expect(res.stdout).toMatch(/AZ/);
+    expect(res.stdout).toMatch(/docker-vm-1\/0 .* z1 .* 10\.244\.0\.10/);
+    expect(res.stdout).toMatch(/docker-vm-1\/1 .* z2 .* 10\.244\.0\.11/);
+  });
+});
