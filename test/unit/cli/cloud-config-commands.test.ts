@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCli, type CliHarness } from './harness.js';
+import { runValidate } from './run-validate.js';
 
 describe('bosun update-cloud-config / cloud-config', () => {
   let h: CliHarness;
@@ -60,5 +61,39 @@ describe('bosun instances shows the AZ', () => {
     expect(res.stdout).toMatch(/AZ/);
     expect(res.stdout).toMatch(/docker-vm-1\/0 .* z1 .* 10\.244\.0\.10/);
     expect(res.stdout).toMatch(/docker-vm-1\/1 .* z2 .* 10\.244\.0\.11/);
+  });
+});
+
+describe('bosun validate checks the names against the cloud config', () => {
+  let h: CliHarness;
+  beforeAll(async () => {
+    h = await startCli();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+  const manifest = (vmType: string): string =>
+    `name: t\ninstance_groups:\n- name: db\n  instances: 2\n  azs: [z1]\n  vm_type: ${vmType}\n  networks: [{name: default}]\n  containers: [{name: redis, image: "redis:7"}]\n`;
+
+  it('reports a name the director cloud config lacks, and says when names were checked', async () => {
+    h.srv.fake.cloudConfig = { text: 'azs: [{name: z1}]\nvm_types: [{name: small}]\nnetworks: [{name: default, type: dynamic}]\n', version: 3, createdAt: null, user: 'admin' };
+    const good = join(h.dir, 'good.yml');
+    await writeFile(good, manifest('small'));
+    const ok = await h.run('validate', good);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain("Cloud config: names checked against the director's cloud config (version 3)");
+    const bad = join(h.dir, 'bad.yml');
+    await writeFile(bad, manifest('large'));
+    const res = await h.run('validate', bad);
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toContain('instance group "db": vm_type "large" is not in the cloud config (vm_types: "small")');
+  });
+
+  it('says the names are not checked when no director answers', async () => {
+    const file = join(h.dir, 'any.yml');
+    await writeFile(file, manifest('large'));
+    const res = await runValidate('validate', file);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('Cloud config: not checked (no director answers');
   });
 });
