@@ -101,7 +101,12 @@ export class Deployer {
     const before = await this.deployedManifest(loaded.name);
     const diff = this.manifests.diff(before, loaded, { showSecrets });
     const { plan, bySlot } = await this.plan(loaded);
-    const stemcells = [...stemcellChanges(plan, bySlot, await this.resolveStemcells(plan)), ...placementChanges(plan, bySlot)];
+    const reported = new Set(diff.changes.filter((c) => c.kind === 'disk_size').map((c) => c.subject));
+    const stemcells = [
+      ...stemcellChanges(plan, bySlot, await this.resolveStemcells(plan)),
+      ...placementChanges(plan, bySlot),
+      ...diskTypeChanges(plan, bySlot).filter((c) => !reported.has(c.subject)),
+    ];
     const changes = [...diff.changes, ...stemcells];
     const lines = stemcells.map((c) => `~ ${c.subject}: ${c.summary}`);
     const text = stemcells.length === 0 ? diff.text : diff.changes.length === 0 ? [`deployment ${loaded.name}:`, ...lines].join('\n') : [diff.text, ...lines].join('\n');
@@ -207,6 +212,22 @@ function placementChanges(plan: DeploymentPlan, bySlot: Map<string, InstanceReco
         kind: 'cloud_config',
         summary: `cloud_properties: ${canonicalJson(r.cloudProperties)} -> ${canonicalJson(p.cloudProperties)} (the VM is recreated, its persistent disk kept)`,
       });
+    }
+  }
+  return out;
+}
+
+/** Disk sizes that change without the manifest saying so (a disk type resized in the cloud config). */
+function diskTypeChanges(plan: DeploymentPlan, bySlot: Map<string, InstanceRecord>): DiffChange[] {
+  const out: DiffChange[] = [];
+  for (const g of plan.groups) {
+    if (g.placements === undefined) continue;
+    for (const spec of g.instances) {
+      const r = bySlot.get(slot(g.name, spec.index));
+      if (r?.specJson == null) continue;
+      const was = (JSON.parse(r.specJson) as { persistentDiskMiB?: number }).persistentDiskMiB ?? 0;
+      if (was === spec.persistentDiskMiB) continue;
+      out.push({ subject: `${g.name}/${spec.index}`, kind: 'disk_size', summary: `persistent disk ${was} MiB → ${spec.persistentDiskMiB} MiB` });
     }
   }
   return out;

@@ -29,7 +29,7 @@ async function start(): Promise<Director> {
   return director;
 }
 
-const CLOUD_CONFIG = (cpus: number): string => `
+const CLOUD_CONFIG = (cpus: number, diskMiB = 2048): string => `
 azs:
 - {name: z1, cloud_properties: {zone: a, tags: {az: z1}}}
 - {name: z2, cloud_properties: {zone: b}}
@@ -38,7 +38,7 @@ vm_types:
 vm_extensions:
 - {name: lb, cloud_properties: {elb: web, memory: 1024}}
 disk_types:
-- {name: ssd, disk_size: 2048, cloud_properties: {type: gp3}}
+- {name: ssd, disk_size: ${diskMiB}, cloud_properties: {type: gp3}}
 networks:
 - name: default
   type: manual
@@ -134,5 +134,18 @@ describe('deploying against the cloud config', () => {
     expect(cloud?.calls.slice(before).filter((c) => c.method === 'deleteVm')).toHaveLength(3);
     expect((await d.listInstances('demo')).map((i) => i.diskCids)).toEqual(disksBefore);
     expect((await d.diff({ manifest: manifest() })).changes).toEqual([]);
+  });
+
+  it('a disk type resized in the cloud config shows in the dry run as the disk size change it is', async () => {
+    const d = await start();
+    await d.updateCloudConfig(CLOUD_CONFIG(1), 'admin');
+    expect((await d.tasks.wait((await d.deploy({ manifest: manifest() }, 'admin')).id)).error).toBeNull();
+    await d.updateCloudConfig(CLOUD_CONFIG(1, 4096), 'admin');
+    const diff = await d.diff({ manifest: manifest() });
+    expect(diff.changes.map((c) => `${c.subject} ${c.kind}: ${c.summary}`)).toEqual([
+      'db/0 disk_size: persistent disk 2048 MiB → 4096 MiB',
+      'db/1 disk_size: persistent disk 2048 MiB → 4096 MiB',
+      'db/2 disk_size: persistent disk 2048 MiB → 4096 MiB',
+    ]);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadCloudConfig } from '../../../src/manifest/cloud-config.js';
 import { mergeCloudProperties, resolveGroup, type CloudConfigRefs } from '../../../src/manifest/cloud-config-resolve.js';
-import { loadManifest, planDeployment } from '../../../src/manifest/index.js';
+import { diffManifests, loadManifest, planDeployment } from '../../../src/manifest/index.js';
 
 const refs = (r: Partial<CloudConfigRefs>): CloudConfigRefs => ({ vmType: null, vmExtensions: [], azs: [], persistentDiskType: null, networks: [], ...r });
 
@@ -44,5 +44,15 @@ networks: [{name: default, type: dynamic}]
 
   it('merges nested maps key by key', () => {
     expect(mergeCloudProperties({ a: { x: 1, y: 2 }, b: 1 }, { a: { y: 3 }, c: 2 })).toEqual({ a: { x: 1, y: 3 }, b: 1, c: 2 });
+  });
+});
+
+describe('the manifest diff of a disk type', () => {
+  it('names the type instead of claiming the disk is removed', () => {
+    const m = (disk: string) => loadManifest(`name: t\ninstance_groups:\n- name: db\n  instances: 1\n  ${disk}\n  containers: [{name: redis, image: "redis:7"}]\n`).manifest;
+    const diff = diffManifests(m('persistent_disk: 1024'), m('persistent_disk_type: ssd'));
+    expect(diff.changes).toEqual([{ subject: 'db/0', kind: 'disk_size', summary: 'persistent disk 1024 MiB → of disk type "ssd" (its size is the cloud config\'s)' }]);
+    expect(diff.warnings).toEqual([]);
+    expect(diffManifests(m('persistent_disk_type: ssd'), m('persistent_disk_type: ssd')).changes).toEqual([]);
   });
 });
