@@ -18,6 +18,7 @@ import Docker from 'dockerode';
 import type { AgentApi } from '../src/common/contracts/agent-protocol.js';
 import { FIRST_PING_DELAY_MS } from '../src/director/deploy/agent-wait.js';
 import { ensureImages, imagesDir } from '../test/helpers/director-fixture.js';
+import { hostPathOf, vmPathsOf } from '../test/helpers/in-vm.js';
 import { createLocalDirectorStack } from '../test/helpers/local-director-stack.js';
 import { ended } from '../test/helpers/waits.js';
 
@@ -166,7 +167,8 @@ export async function run(): Promise<unknown> {
       if (pid1 === null) throw new Error(`VM ${cid} has no PID 1`);
       // The socket lives on a tmpfs private to the VM's mount namespace: reach it through the
       // VM's root as its PID 1 sees it.
-      dockers.push(new Docker({ socketPath: `/proc/${pid1}/root${fx.cloud.vmDir(cid)}/run/docker.sock` }));
+      const paths = await vmPathsOf(fx.cloud.vmDir(cid));
+      dockers.push(new Docker({ socketPath: hostPathOf(pid1, path.join(paths.run, 'docker.sock')) }));
     }
     const r0 = performance.now();
     await Promise.all(

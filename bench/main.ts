@@ -4,7 +4,7 @@
  */
 import { BenchmarkNotReadyError, prepareBenchmark } from './prepare.js';
 
-const BENCHMARKS = ['vm', 'deploy', 'recovery', 'resurrect', 'resize'] as const;
+const BENCHMARKS = ['vm', 'deploy', 'recovery', 'resurrect', 'resize', 'dns'] as const;
 
 async function main(): Promise<void> {
   const [name, ...args] = process.argv.slice(2);

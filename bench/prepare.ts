@@ -13,6 +13,7 @@ export const BENCHMARK_IMAGES: Record<string, string[]> = {
   recovery: ['busybox'],
   resurrect: ['redis'],
   resize: ['redis'],
+  dns: ['busybox'],
 };
 
 /** The checkout's root, from bench/ in the sources or dist/bench/ once built. */

@@ -11,6 +11,7 @@
  */
 import { join } from 'node:path';
 import { createAgentVmEnv, IMAGES_DIR, type AgentVm } from '../test/helpers/agent-vm-fixture.js';
+import { VM_DOCKER_PID_FILE } from '../test/helpers/in-vm.js';
 import { buildSpec, httpServerCmd } from '../test/helpers/instance-spec-builder.js';
 import { summary, sleep, tcpAnswers, until } from './bench-util.js';
 
@@ -98,9 +99,8 @@ export async function run(args: string[]): Promise<unknown> {
 
     const daemon: number[] = [];
     const daemonSlowDepRoot: number[] = [];
-    const pidFile = join(env.fx.cloud.vmDir(vm.vmCid), 'run/docker.pid');
     for (let i = 0; i < daemonTrials; i++) {
-      const pid = (await vm.inVm(['cat', pidFile])).trim();
+      const pid = (await vm.readFile(VM_DOCKER_PID_FILE)).trim();
       const t = Date.now();
       await vm.inVm(['kill', '-9', pid]);
       daemonSlowDepRoot.push(

@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { TaskEvent } from '../src/common/contracts/api.js';
 import type { Director } from '../src/director/director.js';
 import { writeDataSet } from '../test/helpers/disk-data-set.js';
+import { hostPathOf, vmPathsOf } from '../test/helpers/in-vm.js';
 import { createRedisStack, redisInstance, redisManifest } from '../test/helpers/redis-deployment.js';
 import { redisCommand } from '../test/helpers/redis-resp.js';
 
@@ -41,7 +42,8 @@ export async function runStack(dataMiB: number, diskMiB: number): Promise<unknow
     const d = stack.director;
     const i = await redisInstance(d, 'resize-bench');
     const pid = await stack.fx.cloud.vmPid(i.vmCid);
-    const store = `/proc/${pid}/root${path.join(stack.fx.cloud.vmDir(i.vmCid), 'store')}`;
+    if (pid === null) throw new Error(`VM ${i.vmCid} has no PID 1`);
+    const store = hostPathOf(pid, (await vmPathsOf(stack.fx.cloud.vmDir(i.vmCid))).store);
     const dataset = path.join(store, 'dataset');
     await mkdir(dataset, { recursive: true });
     const largeMiB = 128;

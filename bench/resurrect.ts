@@ -66,7 +66,7 @@ async function scenario(
     );
 
     const t0 =
-      kind === 'killed' ? await killVm(stack.fx.cloud, before.vmCid) : await freezeAgent(before.vmCid);
+      kind === 'killed' ? await killVm(stack.fx.cloud, before.vmCid) : await freezeAgent(stack.fx.cloud, before.vmCid);
 
     const alertP = until(
       async () =>

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { InstanceSpec } from '../common/contracts/instance-spec.js';
 import type { AgentAlert, AgentApi, AgentState, Heartbeat, JobState, LongActionOptions, MountDiskRequest, RunCommandResult } from '../common/contracts/agent-protocol.js';
 import type { AgentSettings } from '../common/contracts/agent-settings.js';
+import type { DnsPush, DnsPushResult, DnsRecordSet } from '../common/contracts/dns-records.js';
 import type { Logger } from '../common/logger.js';
 import { ConflictError, InvalidInputError, errorMessage } from '../common/errors.js';
 import { StateFile, type PersistedState } from './state-file.js';
@@ -16,8 +17,16 @@ import { HeartbeatLoop } from './heartbeat.js';
 import { runCommand } from './run-command.js';
 import { DependencyGraph } from './containers/dependency-graph.js';
 import { Mutex } from '../common/mutex.js';
+import { DnsService } from './dns/dns-service.js';
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
+
+export interface AgentOptions {
+  /** The port the VM's DNS server answers on (53); null: no DNS server. */
+  dnsPort?: number | null;
+  /** The VM's resolv.conf: its nameservers are where other names are forwarded. */
+  resolvConfPath?: string;
+}
 
 /** Everything one VM's agent does, behind the AgentApi the HTTP server exposes. */
 export class Agent implements AgentApi {
@@ -32,6 +41,8 @@ export class Agent implements AgentApi {
   private readonly vitals: VitalsReader;
   private readonly director: DirectorClient;
   private readonly heartbeats: HeartbeatLoop;
+  /** Service discovery on this VM (set by create()). */
+  private dns: DnsService | null = null;
 
   private constructor(
     private readonly settings: AgentSettings,
@@ -60,6 +71,7 @@ export class Agent implements AgentApi {
       log.child({ part: 'containers' }),
       { alert: (category, container, title, summary) => this.sendAlert(2, category, title, summary, container) },
       () => this.dockerd.isUp,
+      { dnsServer: () => this.dns?.serverAddress ?? null, onChange: () => this.onContainersChanged() },
     );
     this.disks = new DiskManager({ store: settings.paths.store, migration: settings.paths.migration }, log.child({ part: 'disks' }), (disks) =>
       this.savePersisted({ disks }),
@@ -70,9 +82,17 @@ export class Agent implements AgentApi {
   }
 
   /** Loads the state file, re-mounts recorded disks and starts (or adopts) dockerd in the background. */
-  static async create(settings: AgentSettings, log: Logger): Promise<Agent> {
+  static async create(settings: AgentSettings, log: Logger, options: AgentOptions = {}): Promise<Agent> {
     const agent = new Agent(settings, log);
     agent.persisted = await agent.stateFile.load();
+    agent.dns = await DnsService.create({
+      address: settings.network.ip,
+      port: options.dnsPort === undefined ? 53 : options.dnsPort,
+      dataDir: settings.paths.ephemeral,
+      ...(options.resolvConfPath === undefined ? {} : { resolvConfPath: options.resolvConfPath }),
+      log: log.child({ part: 'dns' }),
+    });
+    agent.dns.useDockerDns(agent.persisted.spec?.docker.dns ?? []);
     agent.containers.load(agent.persisted.spec, agent.persisted.stopped);
     await agent.disks.restore(agent.persisted.disks);
     return agent;
@@ -80,7 +100,9 @@ export class Agent implements AgentApi {
 
   /** Starts supervising: dockerd (then the containers, healed against the last applied spec) and heartbeats. */
   run(): void {
-    this.dockerd.start(this.persisted.spec?.docker ?? null).then(
+    // DNS first: containers created once dockerd is up get the VM's resolver.
+    const dnsUp = this.dns ? this.dns.listen() : Promise.resolve();
+    dnsUp.then(() => this.dockerd.start(this.persisted.spec?.docker ?? null)).then(
       () => undefined,
       (err: unknown) => this.log.error('cannot start dockerd', { error: errorMessage(err) }),
     );
@@ -88,6 +110,7 @@ export class Agent implements AgentApi {
   }
 
   close(): void {
+    void this.dns?.close();
     this.heartbeats.stop();
     this.containers.close();
     this.dockerd.detach();
@@ -121,6 +144,7 @@ export class Agent implements AgentApi {
     new DependencyGraph(spec.containers); // rejects cycles and unknown dependencies before anything changes
     // The spec is persisted first: if the agent dies half-way, its restart converges to it.
     await this.savePersisted({ spec });
+    this.dns?.useDockerDns(spec.docker.dns);
     await this.dockerd.waitUntilUp();
     if (this.dockerd.optionsDiffer(spec.docker)) {
       // Containers die with dockerd: that is the agent's doing, not a crash of theirs.
@@ -179,7 +203,26 @@ export class Agent implements AgentApi {
     return runCommand(command, timeoutMs, { DOCKER_HOST: `unix://${this.dockerd.paths.socket}` });
   }
 
+  updateDns(push: DnsPush): Promise<DnsPushResult> {
+    return this.requireDns().update(push);
+  }
+
+  getDns(): Promise<{ version: number; set: DnsRecordSet }> {
+    return Promise.resolve(this.requireDns().get());
+  }
+
   // ---- internals -------------------------------------------------------------------------------
+
+  private requireDns(): DnsService {
+    if (!this.dns) throw new InvalidInputError('The agent is still starting; push the DNS records again in a moment.');
+    return this.dns;
+  }
+
+  /** A container's state or health changed: withdraw it from this VM's answers and tell the director now. */
+  private onContainersChanged(): void {
+    this.dns?.setLocal(this.containers.localDnsView());
+    this.heartbeats.soon();
+  }
 
   private jobState(containers: AgentState['containers']): JobState {
     if (!this.containers.currentSpec) return 'unknown';

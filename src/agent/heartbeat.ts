@@ -2,12 +2,18 @@ import type { Logger } from '../common/logger.js';
 import { errorMessage } from '../common/errors.js';
 import type { Heartbeat } from '../common/contracts/agent-protocol.js';
 
+/** How long an early heartbeat waits for more changes (a cascade of container moves sends one heartbeat). */
+export const EARLY_HEARTBEAT_DEBOUNCE_MS = 30;
+
 /**
- * Sends a heartbeat every interval. A failure is logged and the next tick simply tries again:
- * the agent keeps supervising whether or not the director is there.
+ * Sends a heartbeat every interval, and one soon after a container's state or health changes
+ * (`soon`), so the director learns of it at once rather than at the next interval. A failure is
+ * logged and the next tick simply tries again: the agent keeps supervising whether or not the
+ * director is there.
  */
 export class HeartbeatLoop {
   private timer: NodeJS.Timeout | null = null;
+  private early: NodeJS.Timeout | null = null;
   private failing = false;
 
   constructor(
@@ -27,6 +33,18 @@ export class HeartbeatLoop {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    if (this.early) clearTimeout(this.early);
+    this.early = null;
+  }
+
+  /** A heartbeat within `debounceMs`, whatever the interval says; calls meanwhile share it. */
+  soon(debounceMs = EARLY_HEARTBEAT_DEBOUNCE_MS): void {
+    if (!this.timer || this.early) return;
+    this.early = setTimeout(() => {
+      this.early = null;
+      void this.tick();
+    }, debounceMs);
+    this.early.unref();
   }
 
   private async tick(): Promise<void> {

@@ -17,15 +17,18 @@ async function main(): Promise<void> {
     .name('bosun-agent')
     .option('--settings <file>', 'the settings file the cloud wrote for this VM')
     .option('--agent-config <file>', "the stemcell's agent.json naming the settings source (File, ConfigDrive, HTTP, CDROM)")
-    .option('--log-level <level>', 'log level', 'info');
+    .option('--log-level <level>', 'log level', 'info')
+    .option('--dns-port <port>', "the port the VM's DNS server answers on (0: none)", '53');
   program.parse(process.argv);
-  const opts = program.opts<{ settings?: string; agentConfig?: string; logLevel: string }>();
+  const opts = program.opts<{ settings?: string; agentConfig?: string; logLevel: string; dnsPort: string }>();
+  const dnsPort = Number(opts.dnsPort);
+  if (!Number.isInteger(dnsPort) || dnsPort < 0 || dnsPort > 65535) throw new Error(`--dns-port must be a port number (0 for no DNS server), not ${opts.dnsPort}`);
   const settings = await readSettings(opts);
   const log = createPinoLogger({ destination: join(settings.paths.ephemeral, 'agent.log'), level: opts.logLevel, name: 'agent' }).child({ agentId: settings.agentId });
   log.info('agent starting', { pid: process.pid, vmCid: settings.vmCid });
   process.on('unhandledRejection', (err) => log.error('unhandled rejection', { error: errorMessage(err) }));
 
-  const agent = await Agent.create(settings, log);
+  const agent = await Agent.create(settings, log, { dnsPort: dnsPort === 0 ? null : dnsPort });
   const server = await createAgentServer(agent, settings, log);
   agent.run();
   log.info('agent listening', { host: settings.listen.host, port: settings.listen.port });

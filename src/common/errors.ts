@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'invalid_manifest'
   | 'not_found'
   | 'conflict'
+  | 'dns_version_mismatch'
   | 'unauthorized'
   | 'forbidden'
   | 'timeout'
@@ -30,6 +31,7 @@ export const HTTP_STATUS_OF_CODE: Record<ErrorCode, number> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  dns_version_mismatch: 409,
   cancelled: 409,
   invalid_manifest: 422,
   internal: 500,
@@ -73,6 +75,18 @@ export class NotFoundError extends BosunError {
 export class ConflictError extends BosunError {
   constructor(message: string, options?: ErrorOptions) {
     super('conflict', 409, message, options);
+  }
+}
+
+/**
+ * A DNS delta against a record-set version the agent does not have (src/common/contracts/dns-records.ts);
+ * `details.version` is the version the agent has. The director answers with the whole set.
+ */
+export class DnsVersionMismatchError extends BosunError {
+  declare readonly details: { version: number };
+
+  constructor(message: string, options: ErrorOptions & { details: { version: number } }) {
+    super('dns_version_mismatch', 409, message, options);
   }
 }
 
@@ -199,6 +213,7 @@ const ERROR_CLASSES: Partial<Record<ErrorCode, new (message: string, options?: E
   invalid_input: InvalidInputError,
   not_found: NotFoundError,
   conflict: ConflictError,
+  dns_version_mismatch: DnsVersionMismatchError as new (message: string, options?: ErrorOptions) => BosunError,
   unauthorized: UnauthorizedError,
   forbidden: ForbiddenError,
   timeout: TimeoutError,

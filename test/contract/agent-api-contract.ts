@@ -7,7 +7,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AgentApi } from '../../src/common/contracts/agent-protocol.js';
 import type { InstanceSpec } from '../../src/common/contracts/instance-spec.js';
-import { BosunError, ConflictError, InvalidInputError, NotFoundError } from '../../src/common/errors.js';
+import type { DnsInstance } from '../../src/common/contracts/dns-records.js';
+import { BosunError, ConflictError, DnsVersionMismatchError, InvalidInputError, NotFoundError } from '../../src/common/errors.js';
 import { buildSpec } from '../helpers/instance-spec-builder.js';
 
 export interface AgentUnderTest {
@@ -84,6 +85,36 @@ export function describeAgentApiContract(name: string, setup: () => Promise<Agen
       await t.agent.start();
       expect(await t.agent.getState()).toMatchObject({ jobState: 'running', stopped: false });
     }, 120_000);
+
+    it('takes DNS pushes: a full set, a delta on it; a stale push is ignored; a mismatched delta is refused with its version', async () => {
+      const db = (index: number, address: string): DnsInstance => ({
+        deployment: 'contract',
+        group: 'db',
+        index,
+        instanceId: `db-${index}`,
+        address,
+        running: true,
+        containers: [{ name: 'redis', healthy: true, ports: [{ port: 6379, protocol: 'tcp' }] }],
+      });
+      expect(await t.agent.getDns()).toEqual({ version: 0, set: { version: 0, instances: [], aliases: [] } });
+      const full = { version: 3, instances: [db(0, '10.9.0.1')], aliases: [{ name: 'cache.contract.bosun', target: 'redis.db.contract.bosun' }] };
+      expect(await t.agent.updateDns({ kind: 'full', set: full })).toEqual({ version: 3 });
+      expect(await t.agent.getDns()).toEqual({ version: 3, set: full });
+      expect(await t.agent.updateDns({ kind: 'delta', baseVersion: 3, version: 4, upsert: [db(1, '10.9.0.2')], remove: [{ deployment: 'contract', group: 'db', index: 0 }] })).toEqual({ version: 4 });
+      const after = await t.agent.getDns();
+      expect(after.version).toBe(4);
+      expect(after.set.instances).toEqual([db(1, '10.9.0.2')]);
+      expect(after.set.aliases).toEqual(full.aliases);
+      // Older than what the agent has: acknowledged with the agent's version, changes nothing.
+      expect(await t.agent.updateDns({ kind: 'full', set: { version: 2, instances: [], aliases: [] } })).toEqual({ version: 4 });
+      expect(await t.agent.updateDns({ kind: 'delta', baseVersion: 1, version: 2, upsert: [], remove: [] })).toEqual({ version: 4 });
+      expect((await t.agent.getDns()).set.instances).toEqual([db(1, '10.9.0.2')]);
+      const mismatch = await failure(t.agent.updateDns({ kind: 'delta', baseVersion: 2, version: 9, upsert: [], remove: [] }));
+      expect(mismatch).toBeInstanceOf(DnsVersionMismatchError);
+      expect(mismatch).toMatchObject({ code: 'dns_version_mismatch', httpStatus: 409, details: { version: 4 } });
+      expect(await failure(t.agent.updateDns({ kind: 'delta' } as unknown as Parameters<AgentApi['updateDns']>[0]))).toBeInstanceOf(InvalidInputError);
+      expect((await t.agent.getDns()).version).toBe(4);
+    }, timeout);
 
     it('does not start a long action whose signal already aborted, and rejects with its reason', async () => {
       const controller = new AbortController();

@@ -17,10 +17,10 @@ export interface CloudUnderTest {
   cloud: Cloud;
 }
 
-export function vmRequest(agentId: string, diskCids: string[] = []): CreateVmRequest {
+export function vmRequest(agentId: string, diskCids: string[] = [], stemcell = 'default'): CreateVmRequest {
   return {
     agentId,
-    stemcell: 'default',
+    stemcell,
     cloudProperties: {},
     networks: { default: { ip: '', netmask: '' } },
     diskCids,
@@ -48,8 +48,13 @@ async function expectCloudError(
   return cloudErr;
 }
 
-/** `getCloud` is called inside each test (after the caller's beforeAll created it). */
-export function describeCloudContract(name: string, getCloud: () => Cloud): void {
+/**
+ * `getCloud` (and `getStemcell`, the stemcell cid VMs boot; default 'default') is called inside
+ * each test, after the caller's beforeAll created it.
+ */
+export function describeCloudContract(name: string, getCloud: () => Cloud, getStemcell?: () => string): void {
+  const vmRequestOf = (agentId: string, diskCids: string[] = []): CreateVmRequest =>
+    vmRequest(agentId, diskCids, getStemcell?.() ?? 'default');
   describe(`Cloud contract: ${name}`, () => {
     it('info() describes the cloud', async () => {
       const info = await getCloud().info();
@@ -60,7 +65,7 @@ export function describeCloudContract(name: string, getCloud: () => Cloud): void
 
     it('creates and deletes a VM; deleting twice is fine', async () => {
       const cloud = getCloud();
-      const { vmCid, networks } = await cloud.createVm(vmRequest('agent-create-delete'));
+      const { vmCid, networks } = await cloud.createVm(vmRequestOf('agent-create-delete'));
       expect(vmCid).toBeTruthy();
       const net = Object.values(networks)[0];
       expect(net?.ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
@@ -74,8 +79,8 @@ export function describeCloudContract(name: string, getCloud: () => Cloud): void
 
     it('gives two VMs different addresses', async () => {
       const cloud = getCloud();
-      const a = await cloud.createVm(vmRequest('agent-addr-a'));
-      const b = await cloud.createVm(vmRequest('agent-addr-b'));
+      const a = await cloud.createVm(vmRequestOf('agent-addr-a'));
+      const b = await cloud.createVm(vmRequestOf('agent-addr-b'));
       try {
         expect(a.vmCid).not.toBe(b.vmCid);
         expect(Object.values(a.networks)[0]?.ip).not.toBe(Object.values(b.networks)[0]?.ip);
@@ -87,7 +92,7 @@ export function describeCloudContract(name: string, getCloud: () => Cloud): void
 
     it('creates, attaches, detaches and deletes a disk', async () => {
       const cloud = getCloud();
-      const { vmCid } = await cloud.createVm(vmRequest('agent-disk'));
+      const { vmCid } = await cloud.createVm(vmRequestOf('agent-disk'));
       const diskCid = await cloud.createDisk(16, {});
       try {
         expect(await cloud.hasDisk(diskCid)).toBe(true);
@@ -110,7 +115,7 @@ export function describeCloudContract(name: string, getCloud: () => Cloud): void
     it('attaches the disks given to createVm', async () => {
       const cloud = getCloud();
       const diskCid = await cloud.createDisk(16, {});
-      const { vmCid } = await cloud.createVm(vmRequest('agent-with-disk', [diskCid]));
+      const { vmCid } = await cloud.createVm(vmRequestOf('agent-with-disk', [diskCid]));
       try {
         expect(await cloud.getDisks(vmCid)).toEqual([diskCid]);
       } finally {
@@ -123,8 +128,8 @@ export function describeCloudContract(name: string, getCloud: () => Cloud): void
 
     it('fences a disk: refused while attached elsewhere, allowed after detach or after the VM is deleted', async () => {
       const cloud = getCloud();
-      const first = await cloud.createVm(vmRequest('agent-fence-1'));
-      const second = await cloud.createVm(vmRequest('agent-fence-2'));
+      const first = await cloud.createVm(vmRequestOf('agent-fence-1'));
+      const second = await cloud.createVm(vmRequestOf('agent-fence-2'));
       const diskCid = await cloud.createDisk(16, {});
       try {
         await cloud.attachDisk(first.vmCid, diskCid);
@@ -185,7 +190,7 @@ export function describeCloudContract(name: string, getCloud: () => Cloud): void
       await expectCloudError(cloud.deleteDisk('disk-does-not-exist'), DiskNotFoundError);
       await expectCloudError(cloud.resizeDisk('disk-does-not-exist', 32), DiskNotFoundError);
 
-      const { vmCid } = await cloud.createVm(vmRequest('agent-errors'));
+      const { vmCid } = await cloud.createVm(vmRequestOf('agent-errors'));
       const diskCid = await cloud.createDisk(16, {});
       try {
         await expectCloudError(cloud.attachDisk(vmCid, 'disk-does-not-exist'), DiskNotFoundError);

@@ -1,26 +1,47 @@
+/**
+ * The cloud contract and the local cloud's specifics, on VMs booted from the built stemcell
+ * (scripts/build-stemcell.sh). Their agents get settings with no usable certificates, so they
+ * exit at once and the stemcell's restart loop restarts them: the VM itself stays up.
+ */
 import { execFile } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCloud } from '../../src/cloud/local/local-cloud.js';
-import { createLocalCloudFixture, type LocalCloudFixture } from '../helpers/local-cloud-fixture.js';
-import { describeCloudContract, vmRequest } from './cloud-contract.js';
+import { childrenOf, isAlive } from '../../src/cloud/local/processes.js';
+import { enterVmArgs, readFileInVm } from '../helpers/in-vm.js';
+import { createLocalCloudFixture, TEST_STEMCELL_CACHE, type LocalCloudFixture } from '../helpers/local-cloud-fixture.js';
+import { makeStemcellTarball } from '../helpers/stemcell-tarball-fixture.js';
+import { openStemcellTarball } from '../../src/stemcell/stemcell-tarball.js';
+import { describeCloudContract, vmRequest as anyVmRequest } from './cloud-contract.js';
 
 const execFileAsync = promisify(execFile);
 const sh = async (file: string, args: string[]): Promise<string> =>
   (await execFileAsync(file, args, { encoding: 'utf8' })).stdout;
 
 let fx: LocalCloudFixture;
+let stemcellCid: string;
+const vmRequest = (agentId: string, diskCids: string[] = []) => anyVmRequest(agentId, diskCids, stemcellCid);
+
+/** Every process under `pid` (its descendants), as the host sees them. */
+async function descendantsOf(pid: number): Promise<number[]> {
+  const all: number[] = [];
+  for (const child of await childrenOf(pid)) all.push(child, ...(await descendantsOf(child)));
+  return all;
+}
 
 beforeAll(async () => {
-  fx = await createLocalCloudFixture({ agentCommand: ['sleep', '100000'] });
+  fx = await createLocalCloudFixture();
+  stemcellCid = await fx.stemcell();
 });
 afterAll(async () => {
   await fx?.cleanup();
 });
 
-describeCloudContract('local', () => fx.cloud);
+describeCloudContract('local', () => fx.cloud, () => stemcellCid);
 
 describe('local cloud specifics', () => {
   it('runs a VM in its own network namespace with its address, reaching the bridge, without a default route', async () => {
@@ -30,7 +51,7 @@ describe('local cloud specifics', () => {
     try {
       const pid = await cloud.vmPid(vmCid);
       expect(pid).not.toBeNull();
-      const enter = ['-t', String(pid), '-m', '-n', '-p'];
+      const enter = enterVmArgs(pid ?? 0);
       expect(await sh('nsenter', [...enter, 'ip', '-o', '-4', 'addr', 'show', 'dev', 'eth0'])).toContain(
         `${ip}/24`,
       );
@@ -43,18 +64,18 @@ describe('local cloud specifics', () => {
       try {
         const port = (server.address() as net.AddressInfo).port;
         const probe = `require('net').connect(${port}, '${fx.hostIp}').on('connect', () => process.exit(0)).on('error', () => process.exit(1))`;
-        await sh('nsenter', [...enter, process.execPath, '-e', probe]);
+        await sh('nsenter', [...enter, 'node', '-e', probe]); // the stemcell's node
       } finally {
         server.close();
       }
-      // PID 1 of the VM is docker-init, and the agent command runs under it.
+      // PID 1 of the VM is docker-init, and the stemcell's restart loop runs under it.
       expect((await fs.readFile(`/proc/${pid}/comm`, 'utf8')).trim()).toBe('docker-init');
-      expect(await sh('nsenter', [...enter, 'ps', '-eo', 'pid,args'])).toContain('sleep 100000 --settings');
+      expect(await sh('nsenter', [...enter, 'ps', '-eo', 'pid,args'])).toContain('/usr/sbin/runsvdir-start');
       expect((await sh('nsenter', [...enter, 'cat', '/etc/resolv.conf'])).trim()).toBe(
         'nameserver 127.0.0.1',
       );
-      // settings for the agent
-      const settings = JSON.parse(await fs.readFile(`${cloud.vmDir(vmCid)}/settings.json`, 'utf8')) as {
+      // settings for the agent, where the stemcell's agent.json (File source) says
+      const settings = JSON.parse(await readFileInVm(pid ?? 0, '/var/vcap/bosh/warden-cpi-agent-env.json')) as {
         listen: { host: string; port: number };
         cgroupParent: string;
         keyPem: string;
@@ -75,6 +96,8 @@ describe('local cloud specifics', () => {
     const cgroup = `/sys/fs/cgroup/memory/bosun-${vmCid}/child`;
     await fs.mkdir(cgroup, { recursive: true });
     const dir = cloud.vmDir(vmCid);
+    const processes = [pid ?? 0, ...(await descendantsOf(pid ?? 0))];
+    expect(processes.length).toBeGreaterThan(1);
     expect(existsSync(`/run/netns/bosun-${vmCid}`)).toBe(true);
     expect(await sh('losetup', ['-j', cloud.diskFile(diskCid)])).toContain('/dev/loop');
 
@@ -88,7 +111,7 @@ describe('local cloud specifics', () => {
     expect(existsSync(dir)).toBe(false);
     expect(await fs.readFile('/proc/self/mounts', 'utf8')).not.toContain(vmCid);
     expect(await sh('ip', ['-o', 'link', 'show'])).not.toContain(vmCid.slice(-12));
-    expect(await sh('ps', ['-eo', 'args'])).not.toContain(`${vmCid}/settings.json`);
+    for (const p of processes) expect(await isAlive(p), `process ${p} of the VM`).toBe(false);
     await cloud.deleteDisk(diskCid);
   });
 
@@ -157,25 +180,21 @@ describe('local cloud specifics', () => {
       dataDir: fx.dataDir,
       bridgeName: fx.bridgeName,
       subnet: fx.subnet,
-      agentCommand: ['sh', '-c', 'echo started >> "$(dirname "$2")/ephemeral/starts"; exit 3', 'agent'],
       agentRestartDelaySeconds: 0.1,
+      stemcellCacheDir: TEST_STEMCELL_CACHE,
     });
+    // Its settings hold no usable certificate: the agent exits, and the restart loop starts it again.
     const { vmCid } = await crashing.createVm(vmRequest('agent-crash'));
     try {
       const pid = await crashing.vmPid(vmCid);
-      const starts = `${crashing.vmDir(vmCid)}/ephemeral/starts`;
-      const deadline = Date.now() + 10_000;
-      let count = 0;
-      while (Date.now() < deadline && count < 3) {
-        count = (await fs.readFile(starts, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      expect(count).toBeGreaterThanOrEqual(3);
+      const consoleLog = `${crashing.vmDir(vmCid)}/ephemeral/vm-console.log`;
+      const exits = async (): Promise<number> =>
+        ((await fs.readFile(consoleLog, 'utf8').catch(() => '')).match(/runsvdir-start: agent exited with status [1-9]/g) ?? []).length;
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline && (await exits()) < 3) await new Promise((r) => setTimeout(r, 100));
+      expect(await exits(), await fs.readFile(consoleLog, 'utf8').catch(() => '(no console log)')).toBeGreaterThanOrEqual(3);
       expect(await crashing.vmPid(vmCid)).toBe(pid);
       expect(await crashing.hasVm(vmCid)).toBe(true);
-      expect(await fs.readFile(`${crashing.vmDir(vmCid)}/ephemeral/vm-console.log`, 'utf8')).toContain(
-        'agent exited with status 3',
-      );
     } finally {
       await crashing.deleteVm(vmCid);
     }
@@ -190,7 +209,7 @@ describe('local cloud specifics', () => {
         dataDir: fx.dataDir,
         bridgeName: fx.bridgeName,
         subnet: fx.subnet,
-        agentCommand: ['sleep', '100000'],
+        stemcellCacheDir: TEST_STEMCELL_CACHE,
       });
       expect(await again.hasVm(vmCid)).toBe(true);
       expect(await again.hasDisk(diskCid)).toBe(true);
@@ -200,6 +219,32 @@ describe('local cloud specifics', () => {
     } finally {
       await cloud.deleteVm(vmCid);
       await cloud.deleteDisk(diskCid);
+    }
+  });
+
+  it('a stemcell cache shared by two clouds unpacks an image once; deleting the stemcell in one leaves it to the other', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bosun-stemcell-cache-test-'));
+    try {
+      const opened = await openStemcellTarball(makeStemcellTarball(dir, { version: '7.1' }), path.join(dir, 'image'));
+      const cache = path.join(dir, 'cache');
+      const clouds = await Promise.all(
+        ['a', 'b'].map((n) => LocalCloud.create({ dataDir: path.join(dir, n), bridgeName: fx.bridgeName, subnet: fx.subnet, stemcellCacheDir: cache })),
+      );
+      const [a, b] = clouds as [LocalCloud, LocalCloud];
+      const cidA = await a.createStemcell(path.join(dir, 'image'), opened.manifest.cloudProperties);
+      const rootA = await a.stemcellRootfs(cidA);
+      expect(rootA?.startsWith(cache + '/')).toBe(true);
+      // A mark in the unpacked root: the second cloud gets the very same root, not a new unpacking.
+      await fs.writeFile(path.join(rootA ?? '', 'unpacked-once'), '');
+      const cidB = await b.createStemcell(path.join(dir, 'image'), opened.manifest.cloudProperties);
+      expect(cidB).not.toBe(cidA);
+      expect(await b.stemcellRootfs(cidB)).toBe(rootA);
+      expect(existsSync(path.join(rootA ?? '', 'unpacked-once'))).toBe(true);
+      await a.deleteStemcell(cidA);
+      expect(await a.stemcellRootfs(cidA)).toBeNull();
+      expect(existsSync(path.join(rootA ?? '', 'usr/sbin/runsvdir-start'))).toBe(true);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, issueAgentCertificates, issueCertificate } from '../../src/common/pki.js';
 import { AGENT_PORT } from '../../src/common/contracts/agent-protocol.js';
 import { createAgentVmEnv, IMAGES_DIR, type AgentVm, type AgentVmEnv } from '../helpers/agent-vm-fixture.js';
+import { VM_PATHS } from '../helpers/in-vm.js';
 import { buildSpec, httpServerCmd, type TestContainer } from '../helpers/instance-spec-builder.js';
 
 function httpGet(url: string): Promise<string> {
@@ -57,7 +58,7 @@ describe('agent apply (real dockerd in a local-cloud VM)', () => {
     const r = await vm.agent.runCommand('docker exec db sh -c \'echo "$GREETING" > /data/file; cat /data/file\'');
     expect(r.stdout.trim()).toBe('hello world');
     // The volume lives on the persistent disk, under containers/<name>/<path>.
-    const onDisk = await vm.inVm(['cat', join(env.fx.cloud.vmDir(vm.vmCid), 'store/containers/db/data/file')]);
+    const onDisk = await vm.readFile(join(VM_PATHS.store, 'containers/db/data/file'));
     expect(onDisk.trim()).toBe('hello world');
     const docker = await vm.docker();
     const dbInfo = await docker.getContainer('db').inspect();

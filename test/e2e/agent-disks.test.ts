@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unmountAndDetach } from '../../src/director/disks/detach.js';
 import { createAgentVmEnv, IMAGES_DIR, type AgentVm, type AgentVmEnv } from '../helpers/agent-vm-fixture.js';
+import { VM_PATHS } from '../helpers/in-vm.js';
 import { buildSpec } from '../helpers/instance-spec-builder.js';
 
 const exec = promisify(execFile);
@@ -26,7 +27,7 @@ describe('agent disks (loop-backed disks of the local cloud)', () => {
     const s = await vm.agent.getState({ vitals: true });
     return (s.vitals?.disk.persistent?.totalBytes ?? 0) / 1024 / 1024;
   };
-  const store = (): string => join(env.fx.cloud.vmDir(vm.vmCid), 'store');
+  const store = (): string => VM_PATHS.store;
   const storeMounts = async (): Promise<string[]> =>
     (await readFile(`/proc/${await vm.pid1()}/mountinfo`, 'utf8')).split('\n').filter((l) => l.split(' ')[4] === store());
   const sha256 = async (file: string): Promise<string> => createHash('sha256').update(await readFile(file)).digest('hex');
@@ -118,7 +119,7 @@ describe('agent disks (loop-backed disks of the local cloud)', () => {
     const other = await env.createVm();
     const diskCid = await env.fx.cloud.createDisk(64, {});
     await other.agent.mountDisk({ diskCid, hint: await env.fx.cloud.attachDisk(other.vmCid, diskCid), newDisk: true });
-    const otherStore = join(env.fx.cloud.vmDir(other.vmCid), 'store');
+    const otherStore = VM_PATHS.store;
     await other.agent.runCommand(`echo moved > ${otherStore}/marker && sync`);
     await expect(env.fx.cloud.detachDisk(other.vmCid, diskCid)).rejects.toThrow(/still in use/);
     await env.fx.cloud.deleteVm(other.vmCid);

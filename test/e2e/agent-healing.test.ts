@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentState } from '../../src/common/contracts/agent-protocol.js';
 import { createAgentVmEnv, IMAGES_DIR, type AgentVm, type AgentVmEnv } from '../helpers/agent-vm-fixture.js';
+import { VM_DOCKER_PID_FILE } from '../helpers/in-vm.js';
 import { buildSpec, httpServerCmd, type TestContainer } from '../helpers/instance-spec-builder.js';
 
 /** Issue 5: the agent heals containers from Docker's event stream. */
@@ -135,7 +136,7 @@ describe('agent self-healing (real dockerd in a local-cloud VM)', () => {
     await vm.agent.apply(buildSpec(chain.map((c) => ({ ...c, env: { DISK: diskCid } }))));
     await vm.waitFor('all running', allRunning);
     await vm.agent.runCommand('docker exec ca sh -c "echo precious > /data/keep"');
-    const dockerdPid = (await vm.inVm(['cat', join(env.fx.cloud.vmDir(vm.vmCid), 'run/docker.pid')])).trim();
+    const dockerdPid = (await vm.readFile(VM_DOCKER_PID_FILE)).trim();
     const killedAt = Date.now();
     await vm.inVm(['kill', '-9', dockerdPid]);
     const s = await vm.waitFor('every container to run again', async () => {

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentState } from '../../src/common/contracts/agent-protocol.js';
 import { createAgentVmEnv, IMAGES_DIR, type AgentVm, type AgentVmEnv } from '../helpers/agent-vm-fixture.js';
+import { VM_DOCKER_PID_FILE } from '../helpers/in-vm.js';
 import { buildSpec, type TestContainer } from '../helpers/instance-spec-builder.js';
 import { redisCommand } from '../helpers/redis-resp.js';
 
@@ -57,7 +58,7 @@ describe('agent restart order and restart policies (real dockerd in a local-clou
 
   it('after dockerd is SIGKILLed, redis answers again without waiting for the dependent\'s stop timeout', async () => {
     await vm.waitFor('the stack to run', allRunning);
-    const dockerdPid = (await vm.inVm(['cat', join(env.fx.cloud.vmDir(vm.vmCid), 'run/docker.pid')])).trim();
+    const dockerdPid = (await vm.readFile(VM_DOCKER_PID_FILE)).trim();
     const killedAt = Date.now();
     await vm.inVm(['kill', '-9', dockerdPid]);
     // Containers (and their port proxies) outlive a SIGKILLed dockerd: wait for the restarted redis.

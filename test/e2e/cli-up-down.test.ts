@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processContext, type CliContext } from '../../src/cli/context.js';
 import { dataDirPaths } from '../../src/director/daemon/data-dir.js';
@@ -8,6 +8,7 @@ import { createLocalCloudFixture, type LocalCloudFixture } from '../helpers/loca
 import { runCli } from '../unit/cli/harness.js';
 import { assertDirectorE2ePrerequisites } from '../helpers/director-fixture.js';
 import { freePort } from '../helpers/free-port.js';
+import { builtStemcellFile } from '../helpers/built-stemcell.js';
 
 
 /**
@@ -63,6 +64,10 @@ describe('bosun up / status / down (needs root and `npm run build`)', () => {
     expect(up.stderr).toBe('');
     expect(up.code).toBe(0);
     expect(up.stdout).toContain(`bosun director is up at https://127.0.0.1:${port}`);
+    // A new director gets the stemcell setup built (the newest in stemcells/).
+    expect(up.stdout).toContain(`The director has no stemcell: uploading ${builtStemcellFile()}`);
+    const stemcells = JSON.parse((await runCli(context, ['--json', 'stemcells'])).stdout) as Array<{ name: string; version: string }>;
+    expect(stemcells.map((x) => `${x.name}-${x.version}.tgz`)).toEqual([basename(builtStemcellFile())]);
     expect((await stat(join(fx.dataDir, 'cli-config'))).mode & 0o777).toBe(0o600);
     expect((await stat(dataDirPaths(dataDir).adminToken)).mode & 0o777).toBe(0o600);
     const token = (await readFile(dataDirPaths(dataDir).adminToken, 'utf8')).trim();
@@ -71,6 +76,8 @@ describe('bosun up / status / down (needs root and `npm run build`)', () => {
     const again = await runCli(context, ['up', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`]);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('already up');
+    expect(again.stdout).not.toContain('uploading');
+    expect(JSON.parse((await runCli(context, ['--json', 'stemcells'])).stdout)).toHaveLength(1);
   });
 
   it('reports its status and serves the API', async () => {

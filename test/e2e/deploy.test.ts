@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import type { DiskInfo, InstanceInfo, RunCommandResponse, TaskInfo } from '../../src/common/contracts/api.js';
 import { builtCli, startDirectorFixture, type DirectorFixture } from '../helpers/director-fixture.js';
+import { recordedPid1, vmProcesses } from '../helpers/in-vm.js';
 import { redisCommand } from '../helpers/redis-resp.js';
 
 const execFileAsync = promisify(execFile);
@@ -265,6 +266,13 @@ describe('bosun deploy on the local cloud (needs root and `npm run build`)', () 
     const list = await instances();
     const disks = list.flatMap((i) => i.diskCids);
     expect(disks.length).toBe(2);
+    // Every process of the VMs (PID 1, agent, dockerd, containerd, shims), by their PID namespaces.
+    const vmPids: number[] = [];
+    for (const i of list) {
+      const pid1 = i.vmCid ? await recordedPid1(join(d.cloudDir, 'vms', i.vmCid)) : null;
+      if (pid1 !== null) vmPids.push(...(await vmProcesses(pid1)));
+    }
+    expect(vmPids.length).toBeGreaterThan(4);
     expectOk(await d.cli('-d', NAME, 'delete-deployment', '-n'));
     expect(await d.json<unknown[]>('deployments')).toEqual([]);
     const orphaned = (await d.json<DiskInfo[]>('disks', '--orphaned')).map((x) => x.diskCid);
@@ -293,5 +301,13 @@ describe('bosun deploy on the local cloud (needs root and `npm run build`)', () 
       if (cmdline.includes(join(d.cloudDir, 'vms'))) leftovers.push(`${pid}: ${cmdline}`);
     }
     expect(leftovers).toEqual([]);
+    const alive = (pid: number): boolean => {
+      try {
+        return !/ Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    expect(vmPids.filter(alive)).toEqual([]);
   });
 });

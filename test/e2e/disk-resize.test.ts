@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Director } from '../../src/director/director.js';
 import { getXattrs, snapshotTree, writeDataSet, type SnapshotEntry } from '../helpers/disk-data-set.js';
+import { hostPathOf, runInVm, vmPathsOf } from '../helpers/in-vm.js';
 import type { LocalDirectorStack } from '../helpers/local-director-stack.js';
 import { createRedisStack, redisInstance, redisManifest, redisValue } from '../helpers/redis-deployment.js';
 import { redisCommand } from '../helpers/redis-resp.js';
@@ -27,28 +28,23 @@ describe('persistent disk resize on the local cloud (real VM, agent, dockerd, re
   let d: Director;
   let expected: Record<string, SnapshotEntry>;
 
-  const instance = async (): Promise<{ vmCid: string; ip: string; diskCid: string; pid: number }> => {
+  const instance = async () => {
     if (!stack) throw new Error('no stack');
     const { vmCid, ip, diskCid } = await redisInstance(d, 'resize');
     const pid = await stack.fx.cloud.vmPid(vmCid);
     if (pid === null) throw new Error('no VM PID 1');
-    return { vmCid, ip, diskCid, pid };
+    return { vmCid, ip, diskCid, pid, paths: await vmPathsOf(stack.fx.cloud.vmDir(vmCid)) };
   };
   /** The VM's store as the host sees it through the VM's mount namespace. */
   const storeOf = async (): Promise<string> => {
     const i = await instance();
-    return `/proc/${i.pid}/root${path.join(stack?.fx.cloud.vmDir(i.vmCid) ?? '', 'store')}`;
+    return hostPathOf(i.pid, i.paths.store);
   };
-  const inVm = async (args: string[]): Promise<string> =>
-    (await exec('nsenter', ['-t', String((await instance()).pid), '-m', '-n', '-p', '--', ...args])).stdout;
-  const redisStartedAt = async (): Promise<string> =>
-    (
-      await inVm([
-        'sh',
-        '-c',
-        `docker -H unix://${stack?.fx.cloud.vmDir((await instance()).vmCid)}/run/docker.sock inspect -f '{{.State.StartedAt}}' redis`,
-      ])
-    ).trim();
+  const inVm = async (args: string[]): Promise<string> => runInVm((await instance()).pid, args);
+  const redisStartedAt = async (): Promise<string> => {
+    const i = await instance();
+    return (await inVm(['docker', '-H', `unix://${path.join(i.paths.run, 'docker.sock')}`, 'inspect', '-f', '{{.State.StartedAt}}', 'redis'])).trim();
+  };
   const deploy = async (diskMiB: number) =>
     d.tasks.wait((await d.deploy({ manifest: manifest(diskMiB) }, 'admin')).id);
 
@@ -62,9 +58,8 @@ describe('persistent disk resize on the local cloud (real VM, agent, dockerd, re
     expect(await redisCommand(i.ip, 6379, ['GET', 'bosun:key:77'])).toBe('value-77');
     expect(await stack?.fx.cloud.getDisks(i.vmCid)).toEqual([i.diskCid]);
     const mounts = await readFile(`/proc/${i.pid}/mountinfo`, 'utf8');
-    const vmDir = stack?.fx.cloud.vmDir(i.vmCid) ?? '';
-    expect(mounts).not.toContain(` ${path.join(vmDir, 'migration')} `);
-    expect(mounts.split('\n').filter((l) => l.includes(` ${path.join(vmDir, 'store')} `))).toHaveLength(1);
+    expect(mounts).not.toContain(` ${i.paths.migration} `);
+    expect(mounts.split('\n').filter((l) => l.includes(` ${i.paths.store} `))).toHaveLength(1);
   };
 
   beforeAll(async () => {
@@ -96,7 +91,7 @@ describe('persistent disk resize on the local cloud (real VM, agent, dockerd, re
             'df',
             '-B1',
             '--output=size',
-            path.join(stack?.fx.cloud.vmDir(after.vmCid) ?? '', 'store'),
+            after.paths.store,
           ])
         ).split('\n')[1],
       ),

@@ -65,7 +65,7 @@ describe('resurrection on the local cloud (real VMs, agent, dockerd, redis)', ()
     const { director: d, fx } = s();
     const before = await redisInstance(d, RESURRECT_DEPLOYMENT);
     expect(await redisCommand(before.ip, 6379, ['SET', 'bosun:hung', 'still here'])).toBe('OK');
-    const stoppedAt = await freezeAgent(before.vmCid);
+    const stoppedAt = await freezeAgent(fx.cloud, before.vmCid);
     const alert = await waitUntil(
       'agent_unresponsive',
       async () =>

@@ -1,20 +1,17 @@
 /**
- * A local-cloud VM running the real agent (dist/src/agent/main.js, build first), a CA with the
- * director's client certificate, a fake director that records heartbeats and alerts, and access
- * to the VM's dockerd from the host (through /proc/<pid1>/root, since its socket lives on the
- * VM's private tmpfs).
+ * A local-cloud VM booted from the built stemcell (scripts/build-stemcell.sh; its agent is the
+ * stemcell's), a CA with the director's client certificate, a fake director that records
+ * heartbeats and alerts, and access to the VM from the host through test/helpers/in-vm.ts (the VM
+ * has its own root: host paths mean nothing inside it; its paths are `VM_PATHS`).
  */
-import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:https';
 import { basename, dirname, join, resolve } from 'node:path';
-import { promisify } from 'node:util';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { createCertificateAuthority, issueAgentCertificates, issueCertificate, issueDirectorClientCertificate, type CertificateAuthority, type IssuedCertificate } from '../../src/common/pki.js';
 import { HttpAgentClient } from '../../src/director/agent-client/http-agent-client.js';
 import { AGENT_PORT, type AgentAlert, type Heartbeat } from '../../src/common/contracts/agent-protocol.js';
+import { loadImageIntoVm, readFileInVm, runInVm, vmDocker } from './in-vm.js';
 import { createLocalCloudFixture, type LocalCloudFixture } from './local-cloud-fixture.js';
-
-const exec = promisify(execFile);
 
 export interface FakeDirector {
   url: string;
@@ -55,8 +52,11 @@ export interface AgentVm {
   pid1(): Promise<number>;
   /** dockerode on the VM's dockerd (via /proc/<pid1>/root). */
   docker(): Promise<Docker>;
-  /** Runs a command inside the VM (its mount, PID and network namespaces). */
+  /** Runs a command inside the VM (its namespaces and root; see in-vm.ts). */
   inVm(args: string[]): Promise<string>;
+  /** A file of the VM, by its path inside the VM. */
+  readFile(pathInVm: string): Promise<string>;
+  /** `docker load` of a tarball on the host into the VM's dockerd. */
   loadImage(tarPath: string): Promise<void>;
   waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs?: number): Promise<T>;
 }
@@ -97,7 +97,7 @@ export async function createAgentVmEnv(): Promise<AgentVmEnv> {
     const agentCert = issueAgentCertificates(ca, agentId, { ipAddresses: [ip] });
     const { vmCid } = await fx.cloud.createVm({
       agentId,
-      stemcell: 'local',
+      stemcell: await fx.stemcell(),
       cloudProperties: {},
       networks: { default: { ip, netmask: '255.255.255.0' } },
       diskCids: [],
@@ -105,7 +105,6 @@ export async function createAgentVmEnv(): Promise<AgentVmEnv> {
     });
     const agent = new HttpAgentClient({ agentId, baseUrl: `https://${ip}:${AGENT_PORT}`, caPem: ca.certPem, certPem: directorCert.certPem, keyPem: directorCert.keyPem, requestTimeoutMs: 20_000, pollIntervalMs: 100 });
     clients.push(agent);
-    const root = fx.cloud.vmDir(vmCid);
     const pid1 = async (): Promise<number> => {
       const p = await fx.cloud.vmPid(vmCid);
       if (p === null) throw new Error(`VM ${vmCid} is not running`);
@@ -131,12 +130,10 @@ export async function createAgentVmEnv(): Promise<AgentVmEnv> {
       agent,
       directorCert,
       pid1,
-      docker: async () => new Docker({ socketPath: `/proc/${await pid1()}/root${join(root, 'run', 'docker.sock')}` }),
-      inVm: async (args) => (await exec('nsenter', ['-t', String(await pid1()), '-m', '-n', '-p', '--', ...args])).stdout,
-      loadImage: async (tarPath) => {
-        const r = await agent.runCommand(`docker load -i '${tarPath}'`, 120_000);
-        if (r.exitCode !== 0) throw new Error(`docker load ${tarPath} failed: ${r.stderr}`);
-      },
+      docker: async () => vmDocker(await pid1()),
+      inVm: async (args) => runInVm(await pid1(), args),
+      readFile: async (pathInVm) => readFileInVm(await pid1(), pathInVm),
+      loadImage: async (tarPath) => loadImageIntoVm(await pid1(), tarPath),
       waitFor,
     };
     await waitFor('the agent to answer ping', () => agent.ping().then((p) => p === 'pong'), 30_000);

@@ -8,7 +8,7 @@
  *   afterAll(() => d.cleanup());            // down --purge + fixture cleanup, even after failures
  *   const r = await d.cli('-d', name, 'deploy', file, '-n');
  *
- * The stemcell scripts/build-stemcell.sh built is uploaded at start, so every deploy boots
+ * The stemcell scripts/build-stemcell.sh built is uploaded by `bosun up --stemcell` at start, so every deploy boots
  * stemcell VMs (a manifest without `stemcells` takes the newest debian-12 one).
  *
  * Needs root, `npm run build` (the director and the agents run from dist/) and a built stemcell.
@@ -122,6 +122,8 @@ export async function startDirectorFixture(options: DirectorFixtureOptions = {})
       `127.0.0.1:${port}`,
       '--director-config',
       configFile,
+      '--stemcell',
+      builtStemcellFile(),
     );
     if (up.code !== 0) {
       throw new Error(`bosun up failed (${up.code}): ${up.stdout}${up.stderr}\n${(await log()).slice(-4000)}`);
@@ -168,10 +170,7 @@ export async function startDirectorFixture(options: DirectorFixtureOptions = {})
       pollIntervalMs: 200,
       env: { PATH: process.env['PATH'], BOSUN_CONFIG: join(fx.dataDir, 'cli-config') },
     };
-    const stemcell = builtStemcellFile();
     await start();
-    const uploaded = await cli('upload-stemcell', stemcell);
-    if (uploaded.code !== 0) throw new Error(`upload-stemcell ${stemcell} failed: ${uploaded.stdout}${uploaded.stderr}`);
     for (const image of options.images ?? []) {
       const r = await cli('upload-image', join(imagesDir, `${image}.tar`));
       if (r.code !== 0) throw new Error(`upload-image ${image}.tar failed: ${r.stdout}${r.stderr}`);

@@ -2,9 +2,13 @@
  * One LocalCloud per test file, on its own bridge, subnet and temp data dir, so that test files
  * never share network or disk state. `cleanup()` (call it from afterAll, it runs even when tests
  * fail) deletes every VM and disk the cloud created and removes the bridge and the dir.
+ * `stemcell()` creates the stemcell scripts/build-stemcell.sh built in this cloud (once per fixture;
+ * the unpacked root is shared by every fixture through TEST_STEMCELL_CACHE, so only the first
+ * test file of a stemcell version unpacks it) and returns its cid, for `createVm({ stemcell })`.
  *
- *   const fx = await createLocalCloudFixture({ agentCommand: ['sleep', '100000'] });
+ *   const fx = await createLocalCloudFixture();
  *   afterAll(() => fx.cleanup());
+ *   await fx.cloud.createVm({ ...request, stemcell: await fx.stemcell() });
  */
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -13,6 +17,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '../../src/common/logger.js';
 import { LocalCloud } from '../../src/cloud/local/local-cloud.js';
+import { openStemcellTarball } from '../../src/stemcell/stemcell-tarball.js';
+import { builtStemcellFile } from './built-stemcell.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -23,8 +29,25 @@ export interface LocalCloudFixture {
   subnet: string;
   /** The bridge's address: where a director/registry under test should listen. */
   hostIp: string;
+  /** The cid of the built stemcell in this cloud (created on the first call). */
+  stemcell(): Promise<string>;
   /** Deletes every VM and disk of this cloud, the bridge and the data dir. Never throws. */
   cleanup(): Promise<void>;
+}
+
+/**
+ * Unpacked stemcell roots shared by the test clouds (by sha1 of the image); entries unused for a
+ * day are pruned when a fixture creates its stemcell. Also used by the director fixture's config.
+ */
+export const TEST_STEMCELL_CACHE = '/var/tmp/bosun-test-stemcells';
+
+async function pruneStemcellCache(): Promise<void> {
+  const dayAgo = Date.now() - 24 * 3600_000;
+  for (const name of await fs.readdir(TEST_STEMCELL_CACHE).catch(() => [] as string[])) {
+    const dir = path.join(TEST_STEMCELL_CACHE, name);
+    const stat = await fs.stat(dir).catch(() => null);
+    if (stat !== null && stat.mtimeMs < dayAgo) await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
 }
 
 export interface LocalCloudFixtureOptions {
@@ -81,6 +104,7 @@ export async function createLocalCloudFixture(
         ? { agentRestartDelaySeconds: options.agentRestartDelaySeconds }
         : {}),
       ...(options.logger ? { logger: options.logger } : {}),
+      stemcellCacheDir: TEST_STEMCELL_CACHE,
     });
   } catch (err) {
     await execFileAsync('ip', ['link', 'del', net.bridgeName]).catch(() => undefined);
@@ -117,5 +141,20 @@ export async function createLocalCloudFixture(
     }
   };
 
-  return { cloud, dataDir, bridgeName: net.bridgeName, subnet: net.subnet, hostIp: net.hostIp, cleanup };
+  let stemcellCid: Promise<string> | undefined;
+  const stemcell = (): Promise<string> => {
+    stemcellCid ??= (async () => {
+      const image = path.join(dataDir, 'stemcell.image');
+      const opened = await openStemcellTarball(builtStemcellFile(), image);
+      try {
+        return await cloud.createStemcell(image, opened.manifest.cloudProperties);
+      } finally {
+        await fs.rm(image, { force: true });
+        await pruneStemcellCache();
+      }
+    })();
+    return stemcellCid;
+  };
+
+  return { cloud, dataDir, bridgeName: net.bridgeName, subnet: net.subnet, hostIp: net.hostIp, stemcell, cleanup };
 }

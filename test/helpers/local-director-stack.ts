@@ -5,10 +5,11 @@
  * all started by the production wiring (startDirectorServices, as `bosun director` does).
  * The director's cloud calls are recorded (`cloudCalls`) for order assertions.
  * `close()` stops it all and deletes every VM and disk (call it from afterAll).
- * The stemcell scripts/build-stemcell.sh built is uploaded at start, so deploys boot stemcell
- * VMs (as with director-fixture.ts). The agent runs from dist/ (npm run build first).
+ * The stemcell scripts/build-stemcell.sh built is uploaded at start (its root unpacked once for
+ * all test clouds, see local-cloud-fixture.ts), so deploys boot stemcell VMs (as with
+ * director-fixture.ts). The agent runs from dist/ (npm run build first).
  */
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, link, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Cloud } from '../../src/cloud/cloud.js';
@@ -21,6 +22,7 @@ import { builtStemcellFile } from './built-stemcell.js';
 import { recordCloudCalls, type CloudCall } from './cloud-call-log.js';
 import { freePort } from './director-fixture.js';
 import { createLocalCloudFixture, type LocalCloudFixture } from './local-cloud-fixture.js';
+import { ended } from './waits.js';
 
 export interface LocalDirectorStack {
   fx: LocalCloudFixture;
@@ -40,6 +42,8 @@ export interface LocalDirectorStackOptions {
   wrapCloud?: (cloud: Cloud) => Cloud;
   /** Wraps the director's HTTP agent connector, e.g. to time its calls. */
   wrapAgentConnector?: (connector: AgentConnector) => AgentConnector;
+  /** false: upload no stemcell. Default true (the built one). */
+  uploadStemcell?: boolean;
 }
 
 export async function createLocalDirectorStack(
@@ -73,11 +77,12 @@ export async function createLocalDirectorStack(
       ...(options.wrapAgentConnector ? { wrapAgentConnector: options.wrapAgentConnector } : {}),
     });
     stopServices = () => services.stop();
-    // The upload task takes the file it is given (and removes it): hand it a copy.
-    const stemcell = path.join(dir, 'stemcell.tgz');
-    await copyFile(builtStemcellFile(), stemcell);
-    const upload = await services.director.tasks.wait((await services.director.uploadStemcell(stemcell, 'e2e')).id);
-    if (upload.state !== 'done') throw new Error(`Uploading the built stemcell failed: ${upload.error ?? upload.state}`);
+    if (options.uploadStemcell !== false) {
+      // The upload task takes the file it is given (and removes it): hand it a link (or a copy).
+      const upload = path.join(dir, 'stemcell-upload.tgz');
+      await link(builtStemcellFile(), upload).catch(() => copyFile(builtStemcellFile(), upload));
+      await ended(services.director, (await services.director.uploadStemcell(upload, 'e2e')).id);
+    }
     return { fx, director: services.director, cloudCalls: recorded.calls, close };
   } catch (err) {
     await close();

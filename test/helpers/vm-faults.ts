@@ -36,16 +36,23 @@ export async function killVm(cloud: LocalCloud, vmCid: string): Promise<number> 
 }
 
 /**
- * Freezes the VM's agent and its restart loop (SIGSTOP; found by the agent's settings path), so
- * that only its missing heartbeats tell. Returns the time (Date.now()) just before the signal.
+ * Freezes the VM's agent and its restart loop (SIGSTOP), so that only its missing heartbeats
+ * tell. Returns the time (Date.now()) just before the signal.
  */
-export async function freezeAgent(vmCid: string): Promise<number> {
+export async function freezeAgent(cloud: LocalCloud, vmCid: string): Promise<number> {
+  const { loopPid, agentPid } = await agentProcesses(cloud, vmCid);
   const stoppedAt = Date.now();
-  await exec('pkill', ['-STOP', '-f', `vms/${vmCid}/settings.json`]);
+  process.kill(loopPid, 'SIGSTOP');
+  process.kill(agentPid, 'SIGSTOP');
   return stoppedAt;
 }
 
-/** The VM's agent restart loop (sh under docker-init) and the agent it runs now. */
+/** The restart loop under docker-init: the stemcell's runsvdir-start (or the host-binaries boot's `while :` shell). */
+const RESTART_LOOP = /\/usr\/sbin\/runsvdir-start|while :/;
+/** The agent it runs: the stemcell's (…/agent/main.js --agent-config …) or the host-binaries boot's (--settings …/settings.json). */
+const AGENT = /\/agent\/main\.js|settings\.json/;
+
+/** The VM's agent restart loop (sh under docker-init) and the agent it runs now (host PIDs). */
 export async function agentProcesses(
   cloud: LocalCloud,
   vmCid: string,
@@ -53,9 +60,9 @@ export async function agentProcesses(
   const pid1 = await cloud.vmPid(vmCid);
   if (pid1 === null) throw new Error(`VM ${vmCid} has no PID 1`);
   for (const child of await childrenOf(pid1)) {
-    if (!(await cmdline(child)).includes('while :')) continue;
+    if (!RESTART_LOOP.test(await cmdline(child))) continue;
     for (const grandchild of await childrenOf(child)) {
-      if ((await cmdline(grandchild)).includes('settings.json') && (await isAlive(grandchild)))
+      if (AGENT.test(await cmdline(grandchild)) && (await isAlive(grandchild)))
         return { pid1, loopPid: child, agentPid: grandchild };
     }
   }

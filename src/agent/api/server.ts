@@ -4,6 +4,7 @@ import type { AgentApi, MigrateDiskProgress, MigrateDiskRequest, MountDiskReques
 import type { AgentSettings } from '../../common/contracts/agent-settings.js';
 import { AGENT_API_PREFIX } from '../../common/contracts/agent-protocol.js';
 import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
+import type { DnsPush } from '../../common/contracts/dns-records.js';
 import type { Logger } from '../../common/logger.js';
 import { InvalidInputError, NotFoundError } from '../../common/errors.js';
 import { installErrorHandler } from '../../common/http/server-errors.js';
@@ -69,6 +70,10 @@ export async function createAgentServer(api: AgentApi, settings: AgentSettings, 
     }
     throw new NotFoundError(`The agent has no action "${action}"; known actions: ${[...Object.keys(QUICK_ACTIONS), 'cancel_task', ...Object.keys(LONG_ACTIONS)].join(', ')}.`);
   });
+
+  // Service discovery (src/common/contracts/dns-records.ts): the body is validated by the agent's record store.
+  app.put<{ Body: unknown }>(`${AGENT_API_PREFIX}/dns`, async (req) => api.updateDns(req.body as DnsPush));
+  app.get(`${AGENT_API_PREFIX}/dns`, async () => api.getDns());
 
   app.get<{ Params: { id: string } }>(`${AGENT_API_PREFIX}/tasks/:id`, async (req) => {
     const task = tasks.get(req.params.id);

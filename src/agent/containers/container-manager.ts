@@ -13,6 +13,8 @@ import { Healer } from './healer.js';
 import { ContainerQueries } from './container-queries.js';
 import { DockerEventStream } from './docker-events.js';
 import { killOrphanedContainerProcess } from './orphan-processes.js';
+import { runStateOf } from './supervised.js';
+import type { LocalInstanceView } from '../dns/dns-resolver.js';
 
 export type { ContainerAlertSink } from './container-runtime.js';
 
@@ -20,6 +22,10 @@ export interface ContainerManagerOptions {
   backoff?: BackoffPolicy;
   /** Kills a container's main process by pid (default: SIGKILL after checking its cgroup). */
   killOrphan?: (pid: number, dockerId: string) => boolean;
+  /** The VM's DNS server, set as the resolver of containers whose manifest sets no `dns` (null: Docker's default). */
+  dnsServer?: () => string | null;
+  /** Called (synchronously) whenever a container's state or health changes, or the instance is stopped or started. */
+  onChange?: () => void;
 }
 
 /**
@@ -47,6 +53,8 @@ export class ContainerManager {
   ) {
     this.killOrphan = options.killOrphan ?? killOrphanedContainerProcess;
     this.rt = new ContainerRuntime(engine, images, storeDir, log, alerts, isDockerUp);
+    if (options.dnsServer) this.rt.dnsServer = options.dnsServer;
+    if (options.onChange) this.rt.onChange = options.onChange;
     const backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.rt.retryBackoff = { initialMs: backoff.initialDelayMs ?? 1000, maxMs: backoff.maxDelayMs };
     this.healer = new Healer(this.rt, this.mutex, alerts, backoff);
@@ -62,10 +70,23 @@ export class ContainerManager {
     return this.rt.stoppedOnPurpose;
   }
 
+  /**
+   * This instance's containers as DNS should answer them right now: up when running (and healthy,
+   * with a health check); every container down while the instance is stopped. Null before a spec.
+   */
+  localDnsView(): LocalInstanceView | null {
+    const spec = this.rt.spec;
+    if (!spec) return null;
+    const containers = new Map<string, boolean>();
+    for (const s of this.rt.sups.values()) containers.set(s.spec.name, runStateOf(s, this.rt.stoppedOnPurpose) === 'running');
+    return { deployment: spec.deployment, group: spec.group, index: spec.index, running: !this.rt.stoppedOnPurpose, containers };
+  }
+
   /** Sets the spec known at start-up (from the state file) without touching anything. */
   load(spec: InstanceSpec | null, stopped: boolean): void {
     this.rt.stoppedOnPurpose = stopped;
     if (spec) this.rt.adoptSpec(spec, undefined, true);
+    this.rt.onChange();
   }
 
   /** Listens to Docker events and heals: used at agent start and each time dockerd is (back) up. */
@@ -124,6 +145,7 @@ export class ContainerManager {
     const graph = new DependencyGraph(spec.containers);
     await this.mutex.run(async () => {
       this.rt.adoptSpec(spec, graph);
+      this.rt.onChange();
       // An apply tries a failed container again at once, whatever its retry timer says.
       for (const s of this.rt.sups.values()) if (s.state === 'failed') s.retryAtMs = 1;
       await convergeToSpec(this.rt);
@@ -147,6 +169,7 @@ export class ContainerManager {
   async stopAll(): Promise<void> {
     await this.mutex.run(async () => {
       this.rt.stoppedOnPurpose = true;
+      this.rt.onChange();
       for (const s of [...this.rt.inStartOrder()].reverse()) await this.rt.stop(s, 'stopped');
     });
   }
@@ -154,6 +177,7 @@ export class ContainerManager {
   async startAll(): Promise<void> {
     await this.mutex.run(async () => {
       this.rt.stoppedOnPurpose = false;
+      this.rt.onChange();
       for (const s of this.rt.sups.values()) {
         s.consecutiveFailures = 0;
         s.notBeforeMs = 0;

@@ -29,6 +29,10 @@ export class ContainerRuntime {
   readonly sups = new Map<string, Supervised>();
   /** Backoff of the timer that retries a container that cannot be created or started. */
   retryBackoff: BackoffPolicy = { initialMs: 1000, maxMs: 30_000 };
+  /** The VM's DNS server for containers' resolvers (null: Docker's default). */
+  dnsServer: () => string | null = () => null;
+  /** Called when a container's state or health changes (DNS withdrawal, an early heartbeat). */
+  onChange: () => void = () => undefined;
 
   constructor(
     readonly engine: () => DockerEngine,
@@ -58,8 +62,16 @@ export class ContainerRuntime {
 
   move(s: Supervised, event: SupervisorEvent): void {
     const to = transition(s.state, event);
-    if (to !== s.state) this.log.debug('container state', { container: s.spec.name, from: s.state, to, event });
+    if (to === s.state) return;
+    this.log.debug('container state', { container: s.spec.name, from: s.state, to, event });
     s.state = to;
+    this.onChange();
+  }
+
+  setHealth(s: Supervised, health: Supervised['health']): void {
+    if (s.health === health) return;
+    s.health = health;
+    this.onChange();
   }
 
   async inspect(name: string): Promise<EngineContainer | null> {
@@ -76,7 +88,7 @@ export class ContainerRuntime {
     try {
       await this.images.ensure(s.spec);
       for (const m of s.spec.mounts) await mkdir(mountSourcePath(this.storeDir, m.source), { recursive: true });
-      s.dockerId = await this.engine().createContainer(createOptions(spec, s.spec, this.storeDir));
+      s.dockerId = await this.engine().createContainer(createOptions(spec, s.spec, this.storeDir, this.dnsServer()));
       s.lastError = undefined;
       s.startedAtMs = 0;
       s.failureRestarts = 0;
@@ -95,7 +107,7 @@ export class ContainerRuntime {
 
   /** Records what dockerd says about a container that the agent did not just change. */
   observe(s: Supervised, info: EngineContainer): void {
-    s.health = info.health ?? 'none';
+    this.setHealth(s, info.health ?? 'none');
     s.pid = info.pid;
     if (info.running) {
       s.startedAtMs = info.startedAtMs || Date.now();
@@ -127,7 +139,7 @@ export class ContainerRuntime {
     s.pid = info.pid;
     s.failedAttempts = 0;
     s.retryAtMs = 0;
-    s.health = info.health ?? 'none';
+    this.setHealth(s, info.health ?? 'none');
     if (s.health === 'none' || s.health === 'healthy') this.move(s, 'started');
     this.log.info('container started', { container: s.spec.name, restarts: s.restarts });
   }

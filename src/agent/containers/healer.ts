@@ -140,14 +140,14 @@ export class Healer {
     }
     if (e.action === 'unhealthy') {
       if (s.state !== 'running' && s.state !== 'starting') return;
-      s.health = 'unhealthy';
+      rt.setHealth(s, 'unhealthy');
       // `restart: no`: reported unhealthy, left as it is (Docker's behaviour).
       if ((s.spec.restartPolicy ?? 'always') === 'no') return;
       this.onExit(s, { unhealthy: true }, 'became unhealthy');
       return;
     }
     if (e.action === 'healthy') {
-      s.health = 'healthy';
+      rt.setHealth(s, 'healthy');
       if (s.state === 'starting') rt.move(s, 'started');
       this.requestHeal();
       return;

@@ -22,12 +22,16 @@ import { checkPrerequisites } from '../prerequisites.js';
 import { globalOptions } from '../global-options.js';
 import { assertPurgeable, purgeDataDir, readDirectorNetwork } from '../purge.js';
 import { readTarget, readTargetIfAny, targetConfigPath, writeTarget, type Target } from '../target.js';
+import { defaultStemcellDir } from '../../stemcell/paths.js';
+import { ensureDirectorStemcell } from '../up-stemcell.js';
 
 interface UpOptions {
   dataDir?: string;
   listen?: string;
   directorConfig?: string;
   timeout: string;
+  /** A file to upload when the director has no stemcell; false (--no-stemcell): upload none. */
+  stemcell?: string | false;
 }
 
 export function registerLifecycleCommands(program: Command, context: CliContext): void {
@@ -56,6 +60,11 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
     )
     .option('--director-config <file>', 'director config file (YAML)')
     .option('--timeout <seconds>', 'how long to wait for the director to answer', '120')
+    .option(
+      '--stemcell <file>',
+      `stemcell to upload when the director has none (default: the newest ${defaultStemcellDir()}/bosun-debian-12-*.tgz)`,
+    )
+    .option('--no-stemcell', 'do not upload a stemcell')
     .action(async (opts: UpOptions, cmd: Command) => {
       const problem = checkPrerequisites(context);
       if (problem) throw new InvalidInputError(problem);
@@ -65,6 +74,15 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
       let url = listen ? urlOf(listen.host, listen.port) : `https://127.0.0.1:${DEFAULT_DIRECTOR_PORT}`;
       const targetPath = targetConfigPath(globalOptions(cmd), context.env, context.homeDir);
       const say = (line: string) => process.stdout.write(`${line}\n`);
+      const ensureStemcell = async (target: Target): Promise<void> => {
+        if (opts.stemcell === false) return;
+        const session = { client: new DirectorClient(target), options: globalOptions(cmd), context };
+        await ensureDirectorStemcell(
+          session,
+          { dir: defaultStemcellDir(), ...(typeof opts.stemcell === 'string' ? { file: opts.stemcell } : {}) },
+          say,
+        );
+      };
 
       const running = await readPid(paths.pidFile);
       if (running !== null && isDirectorAlive(running)) {
@@ -72,10 +90,12 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
         const liveUrl = state?.url ?? url;
         const caPem = await readFile(paths.caCert, 'utf8').catch(() => '');
         if (caPem && (await probeHealth(liveUrl, caPem))) {
-          await writeTarget(targetPath, { url: liveUrl, token: await requireToken(dataDir), caPem, dataDir });
+          const target = { url: liveUrl, token: await requireToken(dataDir), caPem, dataDir };
+          await writeTarget(targetPath, target);
           say(
             `bosun director is already up at ${liveUrl} (pid ${running}, data dir ${dataDir}); CLI target: ${targetPath}.`,
           );
+          await ensureStemcell(target);
           return;
         }
         throw new InvalidInputError(
@@ -93,6 +113,7 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
       const pid = await spawnDirector(args, paths.logFile, paths.pidFile);
       say(`starting bosun director (pid ${pid}, data dir ${dataDir}, log ${paths.logFile}) …`);
       const deadline = Date.now() + Number(opts.timeout) * 1000;
+      let target: Target;
       for (;;) {
         if (!isAlive(pid)) {
           await rm(paths.pidFile, { force: true });
@@ -105,7 +126,8 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
         const caPem = await readFile(paths.caCert, 'utf8').catch(() => '');
         if (state?.pid === pid && caPem && (await probeHealth(state.url, caPem))) {
           url = state.url;
-          await writeTarget(targetPath, { url, token: await requireToken(dataDir), caPem, dataDir });
+          target = { url, token: await requireToken(dataDir), caPem, dataDir };
+          await writeTarget(targetPath, target);
           break;
         }
         if (Date.now() > deadline) {
@@ -116,6 +138,7 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
         await context.sleep(500);
       }
       say(`bosun director is up at ${url}; the CLI now targets it (${targetPath}).`);
+      await ensureStemcell(target);
       say('Next: `bosun upload-image FILE.tar`, then `bosun deploy MANIFEST`.');
     });
 

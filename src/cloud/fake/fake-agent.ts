@@ -15,6 +15,9 @@ import type {
   Vitals,
 } from '../../common/contracts/agent-protocol.js';
 import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
+import type { DnsPush, DnsPushResult, DnsRecordSet } from '../../common/contracts/dns-records.js';
+import { DnsRecordStore, parseDnsPush } from '../../agent/dns/dns-record-store.js';
+import { DnsResolver, type DnsLookup } from '../../agent/dns/dns-resolver.js';
 
 /** What a fake agent needs from its cloud: the shared per-disk data and the failure switches. */
 export interface FakeAgentHost {
@@ -64,6 +67,9 @@ export class FakeAgent implements AgentApi {
   private hanging = new AbortController();
   /** Every action called on this agent, in order (for assertions). */
   readonly calls: Array<{ action: string; args: unknown[] }> = [];
+  /** Service discovery as the real agent does it (src/agent/dns/), in memory: the same store and resolver. */
+  private readonly dnsStore = new DnsRecordStore();
+  private readonly dnsResolver = new DnsResolver();
 
   constructor(
     readonly agentId: string,
@@ -193,6 +199,7 @@ export class FakeAgent implements AgentApi {
         c.state = 'stopped';
         c.uptimeSeconds = 0;
       }
+      this.refreshLocalDns();
     }, options.signal);
   }
 
@@ -329,6 +336,27 @@ export class FakeAgent implements AgentApi {
     });
   }
 
+  async updateDns(push: DnsPush): Promise<DnsPushResult> {
+    return this.act('updateDns', [push], () => {
+      const { result, outcome } = this.dnsStore.apply(parseDnsPush(push));
+      if (outcome !== 'ignored') this.dnsResolver.setRecords(this.dnsStore.set);
+      return result;
+    });
+  }
+
+  async getDns(): Promise<{ version: number; set: DnsRecordSet }> {
+    return this.act('getDns', [], () => ({ version: this.dnsStore.version, set: this.dnsStore.set }));
+  }
+
+  /**
+   * What this VM's DNS server would answer (no wire: the resolver itself); null for a name it
+   * forwards. Answers nothing once the VM is gone, like a lost VM's resolver.
+   */
+  resolveDns(name: string, type = 'A'): DnsLookup | null {
+    if (this.condition === 'gone') return null;
+    return this.dnsResolver.lookup(name, type);
+  }
+
   async listDisk(): Promise<string[]> {
     return this.act('listDisk', [], () => [...this.mounted.keys()].sort());
   }
@@ -394,6 +422,15 @@ export class FakeAgent implements AgentApi {
       next.set(cs.name, state);
     }
     this.containers = next;
+    this.refreshLocalDns();
+  }
+
+  /** As the real agent: its own instance's containers that are not running drop out of its answers at once. */
+  private refreshLocalDns(): void {
+    const spec = this.spec;
+    if (!spec) return;
+    const containers = new Map([...this.containers.values()].map((c) => [c.name, c.state === 'running'] as const));
+    this.dnsResolver.setLocal({ deployment: spec.deployment, group: spec.group, index: spec.index, running: !this.stoppedOnPurpose, containers });
   }
 
   /** Runs an action as the agent's HTTP API would answer it, honouring the injected condition. */

@@ -387,6 +387,8 @@ export class FakeCloud implements Cloud {
       fetchLogs: async (c, l) => resolve().fetchLogs(c, l),
       runCommand: async (c, t) => resolve().runCommand(c, t),
       migrateDisk: async (r, o) => resolve().migrateDisk(r, o),
+      updateDns: async (p) => resolve().updateDns(p),
+      getDns: async () => resolve().getDns(),
     };
   }
 

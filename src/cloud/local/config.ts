@@ -18,6 +18,12 @@ export interface LocalCloudOptions {
   agentCommand?: string[];
   /** Seconds the VM's restart loop waits before restarting an exited agent. */
   agentRestartDelaySeconds?: number;
+  /**
+   * A directory shared by several local clouds (e.g. one per test file) where unpacked stemcell
+   * images are kept by the sha1 of the image, so that creating the same stemcell again reuses the
+   * unpacked root instead of unpacking it again. Absent: each stemcell is unpacked into this cloud's own dir.
+   */
+  stemcellCacheDir?: string;
   logger?: Logger;
 }
 
@@ -27,6 +33,7 @@ export interface LocalCloudConfig {
   subnet: Subnet;
   agentCommand: string[];
   agentRestartDelaySeconds: number;
+  stemcellCacheDir: string | null;
   logger: Logger;
 }
 
@@ -50,6 +57,10 @@ const schema = z.object({
   subnet: z.string().default('10.244.0.0/16'),
   agentCommand: z.array(z.string().min(1)).min(1).optional(),
   agentRestartDelaySeconds: z.number().positive().max(60).default(1),
+  stemcellCacheDir: z
+    .string()
+    .refine((p) => path.isAbsolute(p), 'must be an absolute path')
+    .optional(),
 });
 
 export function compileLocalCloudConfig(options: LocalCloudOptions): LocalCloudConfig {
@@ -68,6 +79,7 @@ export function compileLocalCloudConfig(options: LocalCloudOptions): LocalCloudC
     subnet,
     agentCommand: parsed.data.agentCommand ?? defaultAgentCommand(),
     agentRestartDelaySeconds: parsed.data.agentRestartDelaySeconds,
+    stemcellCacheDir: parsed.data.stemcellCacheDir ?? null,
     logger: logger ?? silentLogger,
   };
 }

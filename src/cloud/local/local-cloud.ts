@@ -120,7 +120,7 @@ export class LocalCloud implements Cloud {
   }
 
   async createStemcell(imagePath: string, cloudProperties: Record<string, unknown>): Promise<string> {
-    const cid = await unpackStemcell(this.files, imagePath, cloudProperties);
+    const cid = await unpackStemcell(this.files, imagePath, cloudProperties, this.config.stemcellCacheDir);
     this.logger.info('stemcell created', { stemcellCid: cid });
     return cid;
   }
@@ -133,8 +133,9 @@ export class LocalCloud implements Cloud {
 
   /** The unpacked root filesystem of a stemcell, or null when this cloud does not have it. */
   async stemcellRootfs(stemcellCid: string): Promise<string | null> {
-    if (!isCid(stemcellCid) || (await this.files.readStemcell(stemcellCid)) === null) return null;
-    return this.files.stemcellRootfs(stemcellCid);
+    const record = isCid(stemcellCid) ? await this.files.readStemcell(stemcellCid) : null;
+    if (record === null) return null;
+    return record.rootfs ?? this.files.stemcellRootfs(stemcellCid);
   }
 
   async createVm(request: CreateVmRequest): Promise<CreateVmResult> {

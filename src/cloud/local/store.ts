@@ -23,6 +23,8 @@ export interface StemcellRecord {
   cid: string;
   cloudProperties: Record<string, unknown>;
   createdAt: string;
+  /** The unpacked root in the shared stemcell cache (`stemcellCacheDir`); absent: `<cid>/rootfs`. */
+  rootfs?: string;
 }
 
 /** What the local cloud remembers about a disk, in `<dataDir>/disks/<cid>.json`. */

@@ -7,11 +7,17 @@
  *     → 200 { value }                           for a quick action
  *     → 202 { task: AgentTaskInfo }             for a long action; poll GET /agent/v1/tasks/{id}
  *     → 4xx/5xx { error: { code, message } }    (src/common/errors.ts ErrorBody)
+ *   PUT  {agentUrl}/agent/v1/dns    body: DnsPush (dns-records.ts)
+ *     → 200 DnsPushResult { version }           applied, or ignored when older than what the agent has
+ *     → 409 { error: { code: 'dns_version_mismatch', details: { version } } }   a delta against another version
+ *     → 400 invalid_input                       a malformed push
+ *   GET  {agentUrl}/agent/v1/dns     → 200 { version, set: DnsRecordSet }
  *   POST {directorUrl}/internal/v1/agents/{agentId}/heartbeat   body: Heartbeat (agent → director)
  *   POST {directorUrl}/internal/v1/agents/{agentId}/alerts      body: AgentAlert
  */
 import type { InstanceSpec } from './instance-spec.js';
 import type { DiskHint } from './disk-hint.js';
+import type { DnsPush, DnsPushResult, DnsRecordSet } from './dns-records.js';
 
 export const AGENT_PORT = 6868;
 export const AGENT_API_PREFIX = '/agent/v1';
@@ -198,4 +204,11 @@ export interface AgentApi {
    * resize by copy.
    */
   migrateDisk?(request: MigrateDiskRequest, options?: LongActionOptions<MigrateDiskProgress>): Promise<MigrateDiskResult>;
+  /**
+   * Service discovery: the record set the agent answers DNS from (`PUT /agent/v1/dns`). A delta
+   * against another version rejects with DnsVersionMismatchError (`details.version`: the agent's).
+   */
+  updateDns(push: DnsPush): Promise<DnsPushResult>;
+  /** The record set the agent answers from now (`GET /agent/v1/dns`); version 0 before any push. */
+  getDns(): Promise<{ version: number; set: DnsRecordSet }>;
 }

@@ -13,6 +13,7 @@ import type {
 } from '../../common/contracts/agent-protocol.js';
 import { AGENT_API_PREFIX } from '../../common/contracts/agent-protocol.js';
 import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
+import type { DnsPush, DnsPushResult, DnsRecordSet } from '../../common/contracts/dns-records.js';
 import { CancelledError, TimeoutError, fromErrorBody } from '../../common/errors.js';
 import { createHttpsDispatcher, HttpsClient, seg, type HttpsTlsOptions } from '../../common/http/https-client.js';
 import { isRetryable } from '../../common/retry.js';
@@ -138,6 +139,15 @@ export class HttpAgentClient implements AgentApi {
     const body = timeoutMs === undefined ? { command } : { command, timeoutMs };
     // The call itself must outlive the command's own timeout.
     return this.quick<RunCommandResult>('run_command', body, { timeoutMs: (timeoutMs ?? 60_000) + this.o.requestTimeoutMs });
+  }
+
+  /** `PUT /agent/v1/dns`; a delta against another version rejects with DnsVersionMismatchError (`details.version`). */
+  updateDns(push: DnsPush): Promise<DnsPushResult> {
+    return this.http.json<DnsPushResult>('PUT', `${AGENT_API_PREFIX}/dns`, { json: push });
+  }
+
+  getDns(): Promise<{ version: number; set: DnsRecordSet }> {
+    return this.http.json<{ version: number; set: DnsRecordSet }>('GET', `${AGENT_API_PREFIX}/dns`);
   }
 
   /** Closes the connection pool (only when this client made its own). */

@@ -10,6 +10,8 @@ import { createCertificateAuthority, issueAgentCertificates, issueCertificate, i
 import { HttpAgentClient } from '../../../src/director/agent-client/http-agent-client.js';
 import { HttpAgentConnector } from '../../../src/director/agent-client/http-agent-connector.js';
 import type { InstanceSpec } from '../../../src/common/contracts/instance-spec.js';
+import { DnsRecordStore, parseDnsPush } from '../../../src/agent/dns/dns-record-store.js';
+import { DnsVersionMismatchError, InvalidInputError } from '../../../src/common/errors.js';
 
 /** The agent's HTTPS API and the director's client, against an in-memory AgentApi. */
 describe('agent API server + HttpAgentClient', () => {
@@ -18,6 +20,7 @@ describe('agent API server + HttpAgentClient', () => {
   const server = { certPem: agentCerts.certPem, keyPem: agentCerts.keyPem };
   const director = issueDirectorClientCertificate(ca);
   const applied: InstanceSpec[] = [];
+  const dns = new DnsRecordStore();
   const fake: AgentApi = {
     ping: () => Promise.resolve('pong'),
     getState: () => Promise.resolve({ agentId: 'a1', jobState: 'running' } as AgentState),
@@ -33,6 +36,8 @@ describe('agent API server + HttpAgentClient', () => {
     listDisk: () => Promise.resolve(['disk-1']),
     fetchLogs: (c, lines) => Promise.resolve(`${c}:${lines ?? 'all'}`),
     runCommand: (cmd) => Promise.resolve({ exitCode: 0, stdout: cmd, stderr: '' }),
+    updateDns: async (p) => dns.apply(parseDnsPush(p)).result,
+    getDns: () => Promise.resolve({ version: dns.version, set: dns.set }),
   };
   let app: FastifyInstance;
   let client: HttpAgentClient;
@@ -65,6 +70,15 @@ describe('agent API server + HttpAgentClient', () => {
     const err = await client.start().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConflictError);
     expect(err).toMatchObject({ code: 'conflict', httpStatus: 409, message: 'Cannot start: the disk is not mounted.', details: { disk: 'disk-1' } });
+  });
+
+  it('takes DNS pushes on PUT /agent/v1/dns and answers a mismatched delta with 409 dns_version_mismatch', async () => {
+    expect(await client.updateDns({ kind: 'full', set: { version: 4, instances: [], aliases: [{ name: 'a.bosun', target: 'b.bosun' }] } })).toEqual({ version: 4 });
+    expect(await client.getDns()).toEqual({ version: 4, set: { version: 4, instances: [], aliases: [{ name: 'a.bosun', target: 'b.bosun' }] } });
+    const err = await client.updateDns({ kind: 'delta', baseVersion: 2, version: 5, upsert: [], remove: [] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DnsVersionMismatchError);
+    expect(err).toMatchObject({ code: 'dns_version_mismatch', httpStatus: 409, details: { version: 4 } });
+    await expect(client.updateDns({ kind: 'sideways' } as unknown as Parameters<AgentApi['updateDns']>[0])).rejects.toBeInstanceOf(InvalidInputError);
   });
 
   it('answers bad requests with the one error shape', async () => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { silentLogger } from '../../../src/common/logger.js';
 import type { ContainerState } from '../../../src/common/contracts/agent-protocol.js';
 import type { InstanceSpec } from '../../../src/common/contracts/instance-spec.js';
-import { ContainerManager } from '../../../src/agent/containers/container-manager.js';
+import { ContainerManager, type ContainerManagerOptions } from '../../../src/agent/containers/container-manager.js';
 import type { BackoffPolicy } from '../../../src/agent/containers/backoff.js';
 import { FakeDockerEngine } from '../../../src/agent/docker-engine/fake-engine.js';
 import { ImageEnsurer } from '../../../src/agent/images/image-ensurer.js';
@@ -31,7 +31,7 @@ export interface Kit {
   close(): void;
 }
 
-export function supervise(options: { backoff?: BackoffPolicy; engine?: FakeDockerEngine } = {}): Kit {
+export function supervise(options: { backoff?: BackoffPolicy; engine?: FakeDockerEngine; manager?: Pick<ContainerManagerOptions, 'dnsServer' | 'onChange'> } = {}): Kit {
   const engine = options.engine ?? new FakeDockerEngine();
   engine.images.add('busybox:latest');
   const alerts: Kit['alerts'] = [];
@@ -45,7 +45,7 @@ export function supervise(options: { backoff?: BackoffPolicy; engine?: FakeDocke
     silentLogger,
     { alert: (category, container, _title, summary) => alerts.push({ category, container, summary }) },
     () => dockerUp.value,
-    { backoff: options.backoff ?? FAST_BACKOFF, killOrphan: (pid) => (killed.push(pid), true) },
+    { backoff: options.backoff ?? FAST_BACKOFF, killOrphan: (pid) => (killed.push(pid), true), ...options.manager },
   );
   const state = async (name: string): Promise<ContainerState> => {
     const s = (await manager.states(false)).find((c) => c.name === name);

@@ -14,7 +14,7 @@ describe('benchmarks prepare what they need', () => {
   });
 
   it('names the images of every benchmark main.ts runs', () => {
-    for (const name of ['vm', 'deploy', 'recovery', 'resurrect', 'resize']) expect(BENCHMARK_IMAGES[name]?.length).toBeGreaterThan(0);
+    for (const name of ['vm', 'deploy', 'recovery', 'resurrect', 'resize', 'dns']) expect(BENCHMARK_IMAGES[name]?.length).toBeGreaterThan(0);
   });
 
   it('builds the images when one is missing, and not when they are there', async () => {
