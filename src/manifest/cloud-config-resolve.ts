@@ -45,8 +45,10 @@ const quoted = (names: string[]): string => names.map((n) => `"${n}"`).join(', '
 
 /**
  * Resolves one group; `problems` gets a sentence per name the cloud config does not define
- * (naming the group, the key and the names that exist). Without a cloud config only an inline
- * vm_type is allowed (kept as a cloud property `vm_type`, as before cloud configs).
+ * (naming the group, the key and the names that exist). Without a cloud config, vm_type is kept
+ * as a cloud property `vm_type` (as before cloud configs) and azs only place the instances (no
+ * cloud properties), so that docker release manifests deploy as they are; vm_extensions and
+ * persistent_disk_type cannot be resolved and are refused.
  */
 export function resolveGroup(
   config: CloudConfig | null,
@@ -58,7 +60,6 @@ export function resolveGroup(
 ): ResolvedGroup {
   if (config === null) {
     const named = [
-      ...refs.azs.map(() => 'azs'),
       ...refs.vmExtensions.map(() => 'vm_extensions'),
       ...(refs.persistentDiskType === null ? [] : ['persistent_disk_type']),
     ];
@@ -68,7 +69,8 @@ export function resolveGroup(
       );
     }
     const cloudProperties = refs.vmType === null ? inline : { vm_type: refs.vmType, ...inline };
-    return { placements: Array.from({ length: instances }, () => ({ az: null, cloudProperties })), disk: null };
+    const az = (index: number): string | null => (refs.azs.length === 0 ? null : (refs.azs[index % refs.azs.length] ?? null));
+    return { placements: Array.from({ length: instances }, (_, index) => ({ az: az(index), cloudProperties })), disk: null };
   }
   const lookup = (section: 'azs' | 'vm_types' | 'vm_extensions' | 'disk_types', key: string, name: string): Obj | null => {
     const entries = (config[section] ?? []) as Array<{ name: string; cloud_properties?: Obj | undefined }>;

@@ -102,13 +102,14 @@ describe('deploying against the cloud config', () => {
     expect(await d.store.deployments.get('demo')).toBeUndefined();
   });
 
-  it('without a cloud config: azs are refused with the command that uploads one; inline cloud_properties alone still deploy', async () => {
+  it('without a cloud config: extensions and disk types are refused with the command that uploads one; vm_type, azs and inline cloud_properties still deploy', async () => {
     const d = await start();
-    await expect(d.diff({ manifest: manifest() })).rejects.toThrow(/uses azs, vm_extensions, persistent_disk_type, but the director has no cloud config; upload one with `bosun update-cloud-config FILE`/);
-    const plain = manifest().replace(/ {2}azs.*\n {2}vm_type.*\n {2}vm_extensions.*\n {2}persistent_disk_type.*\n/, '  persistent_disk: 1024\n');
+    await expect(d.diff({ manifest: manifest() })).rejects.toThrow(/uses vm_extensions, persistent_disk_type, but the director has no cloud config; upload one with `bosun update-cloud-config FILE`/);
+    const plain = manifest().replace(/ {2}vm_extensions.*\n {2}persistent_disk_type.*\n/, '  persistent_disk: 1024\n');
     const done = await d.tasks.wait((await d.deploy({ manifest: plain }, 'admin')).id);
     expect(done.error).toBeNull();
-    expect(createVms().map((v) => v.cloudProperties)).toEqual([{ memory: 2048 }, { memory: 2048 }, { memory: 2048 }]);
+    expect(createVms().map((v) => v.cloudProperties)).toEqual([0, 1, 2].map(() => ({ vm_type: 'small', memory: 2048 })));
+    expect((await d.listInstances('demo')).map((i) => i.az)).toEqual(['z1', 'z2', 'z1']);
   });
 
   it('a cloud config change shows in the dry run and recreates the VMs it changes, keeping their disks; unchanged it touches nothing', async () => {
