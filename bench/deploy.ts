@@ -10,6 +10,9 @@
  *   - raw: the same 15 containers (same image, command, memory) created and started again directly
  *     on the same 5 dockerds with dockerode (VMs in parallel, containers in order on each VM, as the
  *     agent does), images already present; ratio = wallMs / raw.wallMs.
+ *   - external: the same deploy again on a fresh stack whose cloud is ExternalCloud driving
+ *     bosun-local-cpi (one process per cloud call), and protocolOverhead: its wall and cloud
+ *     times as ratios to the direct local cloud's, and the added milliseconds per cloud call.
  * With BENCH_TIMELINE=1 it also lists every call (start, end in ms from the enqueue; VM) on stderr.
  * Everything it creates is deleted at the end (deployment, VMs, disks, bridge, temp dirs).
  */
@@ -21,6 +24,9 @@ import { ensureImages, imagesDir } from '../test/helpers/director-fixture.js';
 import { hostPathOf, vmPathsOf } from '../test/helpers/in-vm.js';
 import { createLocalDirectorStack } from '../test/helpers/local-director-stack.js';
 import { ended } from '../test/helpers/waits.js';
+import { ExternalCloud } from '../src/cloud/external/index.js';
+import type { LocalCloud } from '../src/cloud/local/local-cloud.js';
+import { localCpiOptions } from '../test/helpers/local-cpi.js';
 
 const INSTANCES = 5;
 const CONTAINERS = ['c1', 'c2', 'c3'];
@@ -133,6 +139,20 @@ class CallClock {
 }
 
 export async function run(): Promise<unknown> {
+  const local = await deployOnLocalCloud();
+  const external = await deployThroughExternalCpi();
+  return {
+    ...local,
+    external,
+    protocolOverhead: {
+      wallRatio: round2(external.wallMs / Math.max(1, local.wallMs)),
+      cloudRatio: round2(external.cloudMs / Math.max(1, local.cloudMs)),
+      cloudCalls: external.cloudCalls,
+    },
+  };
+}
+
+async function deployOnLocalCloud() {
   await ensureImages(['busybox']);
   const clock = new CallClock();
   // The director as the e2e tests run it, without the health monitor: only the deploy is timed.
@@ -209,6 +229,41 @@ export async function run(): Promise<unknown> {
       calls: clock.byMethod(t0, t1),
       raw: { containers: INSTANCES * CONTAINERS.length, wallMs: rawWallMs, imagesAlreadyPresent: true },
       ratio: Math.round((wallMs / Math.max(1, rawWallMs)) * 10) / 10,
+    };
+  } finally {
+    await stack.close();
+  }
+}
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+/** The same deploy on a fresh stack whose cloud is ExternalCloud → bosun-local-cpi (one process per call). */
+async function deployThroughExternalCpi(): Promise<{ wallMs: number; cloudMs: number; agentMs: number; cloudCalls: number; calls: Record<string, { calls: number; unionMs: number }> }> {
+  const clock = new CallClock();
+  const stack = await createLocalDirectorStack({
+    healthMonitor: false,
+    wrapCloud: (cloud) => {
+      const { dataDir, bridgeName, subnet } = (cloud as LocalCloud).config;
+      return clock.wrap('cloud', new ExternalCloud(localCpiOptions({ data_dir: dataDir, bridge: bridgeName, subnet: subnet.cidr })));
+    },
+    wrapAgentConnector: (http) => ({ connect: (target): AgentApi => clock.wrap('agent', http.connect(target), target.vmCid) }),
+  });
+  try {
+    const { director } = stack;
+    await ended(director, (await director.uploadImage(path.join(imagesDir, 'busybox.tar'), undefined, 'admin')).id);
+    const t0 = performance.now();
+    await ended(director, (await director.deploy({ manifest: MANIFEST }, 'admin')).id);
+    const t1 = performance.now();
+    const calls = clock.byMethod(t0, t1);
+    await ended(director, (await director.deleteDeployment('bench-deploy', 'admin', { force: true })).id);
+    return {
+      wallMs: Math.round(t1 - t0),
+      cloudMs: clock.unionMs((k) => k.startsWith('cloud.'), t0, t1),
+      agentMs: clock.unionMs((k) => k.startsWith('agent.'), t0, t1),
+      cloudCalls: Object.entries(calls).filter(([k]) => k.startsWith('cloud.')).reduce((n, [, v]) => n + v.calls, 0),
+      calls,
     };
   } finally {
     await stack.close();

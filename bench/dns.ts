@@ -19,6 +19,7 @@ import { FakeCloud } from '../src/cloud/fake/fake-cloud.js';
 import type { DnsInstance, DnsRecordSet } from '../src/common/contracts/dns-records.js';
 import type { AgentApi } from '../src/common/contracts/agent-protocol.js';
 import { repoRoot } from './prepare.js';
+import { DIRECTOR_SECTIONS } from './dns-director.js';
 
 const exec = promisify(execFile);
 
@@ -28,6 +29,8 @@ export type DnsBenchSection = (args: string[]) => Promise<Record<string, unknown
 export const SECTIONS: Record<string, DnsBenchSection> = {
   containerQueryLatency,
   fakeAgentPropagation,
+  // The director's: bench/dns-director.ts.
+  ...DIRECTOR_SECTIONS,
 };
 
 export async function run(args: string[]): Promise<unknown> {

@@ -2,10 +2,12 @@ import { Command } from 'commander';
 import { processContext, type CliContext } from './context.js';
 
 import { registerCckCommand } from './commands/cck.js';
+import { registerCpiCertifyCommand } from './commands/cpi-certify.js';
 import { registerDeployCommand } from './commands/deploy.js';
 import { registerDeploymentsCommands } from './commands/deployments.js';
 import { registerDirectorCommand } from './commands/director.js';
 import { registerDiskCommands } from './commands/disks.js';
+import { registerDnsCommands } from './commands/dns.js';
 import { registerHealthCommands } from './commands/health.js';
 import { registerImageCommands } from './commands/images.js';
 import { registerInstanceCommands } from './commands/instances.js';
@@ -47,11 +49,13 @@ export function buildProgram(context: CliContext = processContext()): Command {
   registerInstanceCommands(program, context);
   registerJobCommands(program, context);
   registerDiskCommands(program, context);
+  registerDnsCommands(program, context);
   registerTaskCommands(program, context);
   registerHealthCommands(program, context);
   registerCckCommand(program, context);
   registerImageCommands(program, context);
   registerStemcellCommands(program, context);
+  registerCpiCertifyCommand(program);
   registerCloudConfigCommands(program, context);
   return program;
 }

@@ -46,6 +46,8 @@ export interface CreateVmRequest {
   networks: VmNetworks;
   diskCids: string[];
   env: AgentEnv;
+  /** The stemcell's api_version (its manifest), when known: an external CPI gets it in its context. */
+  stemcellApiVersion?: number;
 }
 
 export interface CreateVmResult {
@@ -145,7 +147,7 @@ export class DiskNotAttachedError extends CloudError {
 }
 
 export class NotSupportedError extends CloudError {
-  override readonly type = 'NotSupported';
+  override readonly type: string = 'NotSupported';
   constructor(what: string, options?: { cause?: unknown }) {
     super(`${what} is not supported by this cloud`, options);
   }

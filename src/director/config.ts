@@ -39,6 +39,11 @@ const rawSchema = z.object({
   cloudRetryMaxBackoffMs: z.number().int().nonnegative().default(5_000),
   /** No repeat starts this long after the first attempt. */
   cloudRetryDeadlineMs: z.number().int().positive().default(60_000),
+  /**
+   * False for a cloud whose get_disks cannot be trusted (some CPIs answer [] always): the director's
+   * own records of attachments then decide (src/cloud/recorded-attachments.ts).
+   */
+  cloudGetDisksTrusted: z.boolean().default(true),
   /** Orphaned disks are deleted this long after they were orphaned (BOSH: 5 days). */
   orphanedDiskRetentionMs: z.number().int().nonnegative().default(5 * 24 * 3600_000),
   /** How often the director looks for expired orphaned disks. */

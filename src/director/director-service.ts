@@ -14,6 +14,7 @@ import type {
   DiffResponse,
   DirectorInfo,
   DiskInfo,
+  DeploymentDns,
   ImageInfo,
   StemcellInfo,
   InstanceInfo,
@@ -39,6 +40,8 @@ export interface DirectorService {
 
   listInstances(deployment: string, options?: { ps?: boolean; vitals?: boolean }): Promise<InstanceInfo[]>;
   listVms(deployment: string): Promise<VmInfo[]>;
+  /** Service discovery's records of the deployment as the director has them. */
+  getDns(deployment: string): Promise<DeploymentDns>;
   listDisks(options: { deployment?: string; orphaned?: boolean }): Promise<DiskInfo[]>;
   deleteDisk(diskCid: string, user: string): Promise<TaskInfo>;
   runJob(deployment: string, request: JobRequest, user: string): Promise<TaskInfo>;

@@ -3,6 +3,8 @@
  * and the clean-up of VMs a crash left unrecorded.
  */
 import type { Cloud } from '../cloud/cloud.js';
+import { ExternalCloud } from '../cloud/external/index.js';
+import { RecordedAttachmentsCloud, type AttachmentLedger, type RecordedAttachment } from '../cloud/recorded-attachments.js';
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { RetryPolicy } from '../common/retry.js';
@@ -32,4 +34,24 @@ export function cloudRetryPolicy(config: DirectorConfig): RetryPolicy {
     backoff: { initialMs: config.cloudRetryInitialBackoffMs, maxMs: config.cloudRetryMaxBackoffMs },
     deadlineMs: config.cloudRetryDeadlineMs,
   };
+}
+
+const CONFIG_CLOUD_ATTACHMENTS = 'cloud_attachments';
+
+/** The director's record of which disk is attached to which VM, for a cloud whose get_disks is not trusted. */
+export function storeAttachmentLedger(store: Store): AttachmentLedger {
+  return {
+    load: async () => JSON.parse((await store.config.get(CONFIG_CLOUD_ATTACHMENTS)) ?? '{}') as Record<string, RecordedAttachment>,
+    save: (attachments) => store.config.set(CONFIG_CLOUD_ATTACHMENTS, JSON.stringify(attachments)),
+  };
+}
+
+/**
+ * The cloud driver the guarded wrapper wraps: an external CPI learns the director's uuid (its
+ * context's director_uuid), and a cloud whose get_disks is not trusted (config
+ * cloudGetDisksTrusted: false) answers getDisks from the director's own records.
+ */
+export function cloudDriver(cloud: Cloud, config: DirectorConfig, store: Store, directorUuid: string): Cloud {
+  if (cloud instanceof ExternalCloud) cloud.setDirectorUuid(directorUuid);
+  return config.cloudGetDisksTrusted ? cloud : new RecordedAttachmentsCloud(cloud, storeAttachmentLedger(store));
 }

@@ -36,7 +36,7 @@ import type { DirectorService } from './director-service.js';
 import type { ImageRegistry } from './image-registry.js';
 import { deleteDeployment } from './jobs/delete-deployment.js';
 import { InstanceJobs } from './jobs/instance-jobs.js';
-import { cloudRetryPolicy, deleteVmsACrashLeft } from './director-wiring.js';
+import { cloudDriver, cloudRetryPolicy, deleteVmsACrashLeft } from './director-wiring.js';
 import { HeartbeatIntake } from './heartbeat-intake.js';
 import { DirectorReadModels, notFoundDeployment } from './read-models.js';
 import { TaskRunner } from './tasks/task-runner.js';
@@ -44,6 +44,9 @@ import { StemcellService } from './stemcells/stemcell-service.js';
 import { CloudConfigService } from './cloud-config/cloud-config-service.js';
 import { parseHealthSettings } from './health/config.js';
 import { SelfHealing } from './self-healing.js';
+import { DnsPublisher } from './dns/dns-publisher.js';
+import { deploymentDnsView } from './dns/dns-view.js';
+import { instanceDnsName } from '../common/dns-names.js';
 
 export interface DirectorOptions {
   config: DirectorConfigInput;
@@ -92,6 +95,8 @@ export class Director implements DirectorService {
   readonly cloudConfig: CloudConfigService;
   /** health: the monitor, alerts, resurrector and cloud-check; set by create(). */
   health!: SelfHealing;
+  /** Service discovery: the record set and its pushes to every agent (src/director/dns/); set by create(). */
+  dns!: DnsPublisher;
 
   private constructor(
     readonly config: DirectorConfig,
@@ -123,7 +128,7 @@ export class Director implements DirectorService {
     this.stemcells = new StemcellService(store, cloud, tasks, `${config.dataDir}/stemcell-work`, logger);
     this.cloudConfig = new CloudConfigService(store, logger.child({ component: 'cloud-config' }));
     this.views = new DirectorReadModels(store, agents, config.agentCallTimeoutMs, () => this.globalResurrection());
-    this.heartbeats = new HeartbeatIntake(store, () => this.health.monitor, this.deps.creatingAgents);
+    this.heartbeats = new HeartbeatIntake(store, () => this.health.monitor, this.deps.creatingAgents, (hb) => this.dns.recordHeartbeat(hb));
   }
 
   static async create(options: DirectorOptions): Promise<Director> {
@@ -140,14 +145,16 @@ export class Director implements DirectorService {
     const logger = (options.logger ?? silentLogger).child({ component: 'director' });
     const ca = config.ca ?? loadOrCreateCertificateAuthority(config.dataDir);
     const store = await Store.create({ kind: 'sqlite', path: config.databasePath });
+    let dns: DnsPublisher | undefined;
     try {
       let uuid = await store.config.get(CONFIG_DIRECTOR_UUID);
       if (uuid === undefined) {
         uuid = randomUUID();
         await store.config.set(CONFIG_DIRECTOR_UUID, uuid);
       }
+      const driver = cloudDriver(options.cloud, config, store, uuid);
       const cloud =
-        options.guardCloud === false ? options.cloud : new GuardedCloud(options.cloud, { logger, knownVmCids: () => store.vms.listCids(), retry: cloudRetryPolicy(config) });
+        options.guardCloud === false ? driver : new GuardedCloud(driver, { logger, knownVmCids: () => store.vms.listCids(), retry: cloudRetryPolicy(config) });
       const tasks = new TaskRunner(store, logger.child({ component: 'tasks' }), { lockTtlMs: config.lockTtlMs });
       const interrupted = await tasks.recoverAfterRestart();
       if (interrupted.length > 0 && config.deleteUnknownVmsAfterCrash) await deleteVmsACrashLeft(cloud, store, logger);
@@ -155,6 +162,13 @@ export class Director implements DirectorService {
       const credentials = options.agentCredentials ?? agentCredentialIssuer(ca, keyPool);
       const director = new Director(config, ca, store, cloud, options.agentConnector, tasks, logger, uuid, options.registry, options.manifests ?? manifestModule, credentials, options.cloud);
       director.keyPool = keyPool;
+      director.dns = dns = await DnsPublisher.create({
+        store,
+        agents: options.agentConnector,
+        manifests: options.manifests ?? manifestModule,
+        logger: logger.child({ component: 'dns' }),
+        pushTimeoutMs: Math.min(config.agentCallTimeoutMs, 5_000),
+      });
       director.orphanSweeper = startOrphanedDiskSweeper(
         { store, logger, deleteDisk: (cid) => director.deleteDisk(cid, 'orphaned-disk-sweeper') },
         { retentionMs: config.orphanedDiskRetentionMs, intervalMs: config.orphanedDiskSweepIntervalMs },
@@ -173,10 +187,19 @@ export class Director implements DirectorService {
         settings: healthSettings,
         globalResurrection: () => director.globalResurrection(),
       });
+      // dns: the monitor's verdicts reach the record set too (a VM gone from the cloud is withdrawn at once).
+      const resurrector = director.health.monitor.listener;
+      director.health.monitor.listener = {
+        onAnalysis: async (deployment, instances, unhealthy) => {
+          director.dns.recordVmHealth(deployment, unhealthy.flatMap((u) => (u.problem === 'missing_vm' && u.instance.vmCid !== null ? [u.instance.vmCid] : [])));
+          await resurrector?.onAnalysis(deployment, instances, unhealthy);
+        },
+      };
       director.useCloudCheck(async (deployment, request, user) => director.tasks.get((await director.health.cloudCheck.submit(deployment, request, user)).id));
       if (options.startHealthMonitor ?? options.health !== undefined) director.health.start();
       return director;
     } catch (err) {
+      await dns?.close();
       await store.close();
       throw err;
     }
@@ -189,6 +212,7 @@ export class Director implements DirectorService {
     this.keyPool?.close();
     await this.health.close();
     await this.tasks.drain();
+    await this.dns.close();
     await this.store.close();
   }
 
@@ -234,8 +258,22 @@ export class Director implements DirectorService {
     );
   }
 
-  listInstances(deployment: string, options: { ps?: boolean; vitals?: boolean } = {}): Promise<api.InstanceInfo[]> {
-    return this.views.listInstances(deployment, options);
+  async listInstances(deployment: string, options: { ps?: boolean; vitals?: boolean } = {}): Promise<api.InstanceInfo[]> {
+    const instances = await this.views.listInstances(deployment, options);
+    // Each instance's DNS names, from the containers the record set knows for it.
+    const known = new Map(this.dns.recordSet.instances.filter((i) => i.deployment === deployment).map((i) => [i.instanceId, i]));
+    return instances.map((i) => {
+      const containers = known.get(i.id)?.containers.map((c) => c.name) ?? [];
+      return { ...i, dnsNames: containers.map((c) => instanceDnsName(deployment, i.group, c, i.index)) };
+    });
+  }
+
+  /** The deployment's part of the DNS record set, as `bosun dns` shows it. */
+  async getDns(deployment: string): Promise<api.DeploymentDns> {
+    await this.requireDeployment(deployment);
+    const records = await this.store.instances.listAll();
+    const agentIds = records.flatMap((r) => (r.vmCid !== null && r.agentId !== null ? [r.agentId] : []));
+    return deploymentDnsView(this.dns.recordSet, deployment, this.dns.agentVersions(), agentIds);
   }
 
   listVms(deployment: string): Promise<api.VmInfo[]> {

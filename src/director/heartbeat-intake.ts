@@ -13,9 +13,12 @@ export class HeartbeatIntake {
     private readonly monitor: () => Pick<HealthMonitor, 'recordHeartbeat' | 'recordAgentAlert'>,
     /** Agent ids whose VM is being created right now (not yet recorded). */
     private readonly creatingAgents: ReadonlySet<string>,
+    /** Service discovery: a container's state changed (a new DNS version), or a waiting push may go now. */
+    private readonly dns: (heartbeat: Heartbeat) => void = () => undefined,
   ) {}
 
   async recordHeartbeat(heartbeat: Heartbeat): Promise<void> {
+    this.dns(heartbeat);
     await this.monitor().recordHeartbeat(heartbeat);
     const r = await this.store.instances.findByAgentId(heartbeat.agentId);
     if (r === undefined) {

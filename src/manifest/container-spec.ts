@@ -12,6 +12,7 @@ import type {
 import type { NativeContainer } from './schema.js';
 import { canonicalJson, sha256Hex } from './canonical-json.js';
 import { dependenciesOf } from './semantic-checks.js';
+import { crossVmLinksOf, linkEnvironment, type LinkPort } from './cross-vm-links.js';
 import {
   parseBytes,
   parseDevice,
@@ -129,7 +130,9 @@ function hostConfigOf(c: NativeContainer): DockerHostConfig {
     }
     hc.PortBindings = pb;
   }
-  if (c.links?.length) hc.Links = c.links.map((l) => (l.includes(':') ? l : `${l}:${l}`));
+  // GROUP/CONTAINER[:ALIAS] links are cross-VM (DNS names and variables), not Docker links.
+  const dockerLinks = (c.links ?? []).filter((l) => !l.includes('/'));
+  if (dockerLinks.length) hc.Links = dockerLinks.map((l) => (l.includes(':') ? l : `${l}:${l}`));
   if (c.volumes_from?.length) hc.VolumesFrom = [...c.volumes_from];
   const set = <K extends keyof DockerHostConfig>(k: K, v: DockerHostConfig[K] | undefined): void => {
     if (v !== undefined) hc[k] = v;
@@ -167,13 +170,28 @@ function hostConfigOf(c: NativeContainer): DockerHostConfig {
   return hc;
 }
 
-function createBodyOf(c: NativeContainer, health: HealthcheckSpec | undefined): DockerCreateBody {
+/** What a container's cross-VM links need: the deployment's name and the host ports of each target. */
+export interface LinkContext {
+  deployment: string;
+  portsOf(group: string, container: string): LinkPort[];
+}
+
+/** The link variables of a container's cross-VM links, except those its own env sets. */
+function linkEnvOf(c: NativeContainer, links: LinkContext | undefined, own: ReadonlySet<string>): Array<[string, string]> {
+  if (links === undefined) return [];
+  return crossVmLinksOf(c.links)
+    .flatMap((l) => linkEnvironment(links.deployment, l, links.portsOf(l.group, l.container)))
+    .filter(([k]) => !own.has(k));
+}
+
+function createBodyOf(c: NativeContainer, health: HealthcheckSpec | undefined, links?: LinkContext): DockerCreateBody {
   const body: DockerCreateBody = { HostConfig: hostConfigOf(c) };
   const cmd = words(c.command);
   if (cmd) body.Cmd = cmd;
   const entrypoint = words(c.entrypoint);
   if (entrypoint) body.Entrypoint = entrypoint;
-  const env = environmentOf(c);
+  const own = environmentOf(c);
+  const env = [...linkEnvOf(c, links, new Set(own.map(([k]) => k))), ...own];
   if (env.length) body.Env = env.map(([k, v]) => `${k}=${v}`);
   if (c.user !== undefined) body.User = String(c.user);
   if (c.workdir !== undefined) body.WorkingDir = c.workdir;
@@ -219,7 +237,7 @@ function restartOf(c: NativeContainer): Pick<ContainerSpec, 'restartPolicy' | 'r
   return { restartPolicy: 'on-failure' };
 }
 
-export function containerSpecOf(c: NativeContainer, groupContainerNames: ReadonlySet<string>): ContainerSpec {
+export function containerSpecOf(c: NativeContainer, groupContainerNames: ReadonlySet<string>, links?: LinkContext): ContainerSpec {
   let image = c.image;
   let build: ContainerSpec['build'];
   if (c.dockerfile !== undefined) {
@@ -232,7 +250,7 @@ export function containerSpecOf(c: NativeContainer, groupContainerNames: Readonl
     image,
     dependsOn: dependenciesOf(c).filter((d) => groupContainerNames.has(d)),
     mounts: mountsOf(c),
-    create: createBodyOf(c, healthcheckOf(c)),
+    create: createBodyOf(c, healthcheckOf(c), links),
   };
   if (build) spec.build = build;
   Object.assign(spec, restartOf(c));

@@ -48,6 +48,17 @@ export function diffManifests(
     }
   }
 
+  if (!same(before?.dns_aliases ?? {}, after.dns_aliases ?? {})) {
+    const a0 = before?.dns_aliases ?? {};
+    const a1 = after.dns_aliases ?? {};
+    const keys = [...new Set([...Object.keys(a0), ...Object.keys(a1)])].filter((k) => a0[k] !== a1[k]).sort();
+    add(
+      { subject: after.name, kind: 'other', summary: `dns_aliases changed: ${keys.join(', ')}`, keys },
+      '~',
+      keys.map((k) => `${k}: ${a0[k] ?? '(none)'} → ${a1[k] ?? '(none)'}`),
+    );
+  }
+
   const oldGroups = new Map((before?.instance_groups ?? []).map((g) => [g.name, g]));
   for (const g of after.instance_groups) {
     const old = oldGroups.get(g.name);

@@ -24,3 +24,5 @@ export { DEFAULT_STEMCELL, describeStemcellChoice, type StemcellChoice } from '.
 export type { NativeManifest, NativeInstanceGroup, NativeContainer } from './schema.js';
 export type { ManifestFormat } from './release-compat.js';
 export { resolveMaxInFlight, type MaxInFlight } from './units.js';
+export { dnsAliasesOf } from './dns-aliases.js';
+export { parseCrossVmLink, linkEnvironment, type CrossVmLink } from './cross-vm-links.js';

@@ -5,7 +5,8 @@
 import type { ContainerSpec, DockerDaemonSpec, InstanceSpec } from '../common/contracts/instance-spec.js';
 import type { NativeDockerDaemon, NativeInstanceGroup, NativeManifest } from './schema.js';
 import { canonicalJson, sha256Hex } from './canonical-json.js';
-import { containerSpecOf, toStringMap } from './container-spec.js';
+import { containerSpecOf, toStringMap, type LinkContext } from './container-spec.js';
+import { hostPortsOf } from './cross-vm-links.js';
 import { parseMaxInFlight, parseWatchTime, resolveMaxInFlight, type MaxInFlight } from './units.js';
 import { groupStemcellOf, type StemcellChoice } from './stemcells.js';
 import type { CloudConfig } from './cloud-config.js';
@@ -188,6 +189,11 @@ export function planDeployment(
 ): DeploymentPlan {
   const instanceId = options.instanceId ?? defaultInstanceId;
   const update = updatePolicyOf(manifest);
+  const links: LinkContext = {
+    deployment: manifest.name,
+    portsOf: (group, container) =>
+      hostPortsOf(manifest.instance_groups.find((g) => g.name === group)?.containers.find((c) => c.name === container)?.bind_ports),
+  };
   const problems: string[] = [];
   const groups = manifest.instance_groups.map((g): GroupPlan => {
     const refs = cloudConfigRefsOf(g);
@@ -195,7 +201,7 @@ export function planDeployment(
       options.cloudConfig === undefined ? null : resolveGroup(options.cloudConfig, g.name, refs, g.cloud_properties ?? {}, g.instances, problems);
     const disk = resolved?.disk ?? persistentDiskOf(g);
     const names = new Set(g.containers.map((c) => c.name));
-    const containers = dependencyOrder(g.containers.map((c) => containerSpecOf(c, names)));
+    const containers = dependencyOrder(g.containers.map((c) => containerSpecOf(c, names, links)));
     const docker = dockerDaemonSpecOf(g.docker);
     const instances = Array.from({ length: g.instances }, (_, index): InstanceSpec => {
       const spec: Omit<InstanceSpec, 'specHash'> = {

@@ -312,6 +312,8 @@ export const manifestSchema = z.strictObject({
     ),
   update: updateSchema.optional(),
   stemcells: z.array(stemcellSchema).optional(),
+  /** Service discovery aliases: alias name → one of this deployment's names (dns-aliases.ts checks both). */
+  dns_aliases: z.record(z.string(), z.string()).optional(),
   instance_groups: z.array(instanceGroupSchema),
 });
 

@@ -8,6 +8,7 @@ import type { PathSegment, ProblemList } from './problems.js';
 import { parseBytes, parseKeyValue, parsePortBindings, type PortBinding } from './units.js';
 import { parseEnvFile, parseVolume, RELEASE_STORE_DIR, vmPathAllowed } from './volumes.js';
 import { checkStemcells } from './stemcells.js';
+import { checkServiceDiscovery } from './dns-aliases.js';
 
 /** What the director allows in manifests beyond the defaults. */
 export interface ManifestPolicy {
@@ -45,6 +46,7 @@ export function checkSemantics(raw: unknown, problems: ProblemList, policy: Mani
     checkGroup(g, ['instance_groups', gi], problems, policy);
   });
   checkStemcells(raw, problems);
+  checkServiceDiscovery(raw, problems);
 }
 
 interface ContainerRef {
@@ -175,6 +177,8 @@ function checkReferences(
   for (const key of ['depends_on', 'links', 'volumes_from'] as const) {
     list(c.raw[key]).forEach((e, i) => {
       if (typeof e !== 'string') return;
+      // GROUP/CONTAINER[:ALIAS]: a cross-VM link, checked by dns-aliases.ts.
+      if (key === 'links' && e.includes('/')) return;
       const target = referencedName(key, e);
       if (key === 'volumes_from' && !/^[^:]+(:(ro|rw))?$/.test(e)) {
         problems.error([...at, key, i], `"${e}" is not "CONTAINER" or "CONTAINER:ro"`);
@@ -239,6 +243,7 @@ export function dependenciesOf(c: Obj): string[] {
   for (const key of ['depends_on', 'links', 'volumes_from'] as const) {
     for (const e of list(c[key])) {
       if (typeof e !== 'string') continue;
+      if (key === 'links' && e.includes('/')) continue; // cross-VM: no start order across VMs
       const n = referencedName(key, e);
       if (!out.includes(n)) out.push(n);
     }

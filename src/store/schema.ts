@@ -33,7 +33,7 @@ export interface InstancesTable {
   last_heartbeat_at: string | null;
   job_state: string | null;
   created_at: string;
-  /** The stemcell the instance's VM booted (migration 0005); kept when the VM goes. */
+  /** The stemcell the instance's VM booted (migration 0006); kept when the VM goes. */
   stemcell_name: string | null;
   stemcell_version: string | null;
   /** The AZ the instance is placed in, and the cloud properties its VM was created with (migration 0007). */
@@ -157,6 +157,15 @@ export interface ResurrectionStopsTable {
   tripped_at: string;
 }
 
+/** The DNS record set the director last pushed (one row, id 1; migration 0006). */
+export interface DnsStateTable {
+  id: number;
+  version: number;
+  /** The DnsRecordSet as JSON. */
+  set_json: string;
+  updated_at: string;
+}
+
 /** Every uploaded version of BOSH's cloud config (migration 0007); the newest is the current one. */
 export interface CloudConfigsTable {
   id: Generated<number>;
@@ -180,5 +189,6 @@ export interface DatabaseSchema {
   resurrection_stops: ResurrectionStopsTable;
   stemcells: StemcellsTable;
   vm_stemcells: VmStemcellsTable;
+  dns_state: DnsStateTable;
   cloud_configs: CloudConfigsTable;
 }

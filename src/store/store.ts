@@ -6,6 +6,8 @@ import { AlertsRepository } from './repositories/alerts.js';
 import { AuditEventsRepository } from './repositories/audit-events.js';
 import { CloudConfigsRepository } from './repositories/cloud-configs.js';
 import { ConfigRepository } from './repositories/config.js';
+import { DnsStateRepository } from './repositories/dns-state.js';
+import { ChangeFeed } from './change-feed.js';
 import { DeploymentsRepository } from './repositories/deployments.js';
 import { DiskMigrationsRepository } from './repositories/disk-migrations.js';
 import { DisksRepository } from './repositories/disks.js';
@@ -33,12 +35,15 @@ export class Store {
   readonly config: ConfigRepository;
   readonly resurrectionStops: ResurrectionStopsRepository;
   readonly stemcells: StemcellsRepository;
+  readonly dnsState: DnsStateRepository;
+  /** Changes to instances and deployments, for what the director derives from them (DNS records). */
+  readonly changes = new ChangeFeed();
   readonly cloudConfigs: CloudConfigsRepository;
 
   private constructor(private readonly database: OpenDatabase) {
     const db = database.db;
-    this.deployments = new DeploymentsRepository(db);
-    this.instances = new InstancesRepository(db);
+    this.deployments = new DeploymentsRepository(db, this.changes);
+    this.instances = new InstancesRepository(db, this.changes);
     this.vms = new VmsRepository(db);
     this.disks = new DisksRepository(db);
     this.diskMigrations = new DiskMigrationsRepository(db);
@@ -50,6 +55,7 @@ export class Store {
     this.config = new ConfigRepository(db);
     this.resurrectionStops = new ResurrectionStopsRepository(db);
     this.stemcells = new StemcellsRepository(db);
+    this.dnsState = new DnsStateRepository(db);
     this.cloudConfigs = new CloudConfigsRepository(db);
   }
 
@@ -74,4 +80,6 @@ export type { DiskRecord, DiskState } from './repositories/disks.js';
 export type { DiskMigrationPhase, DiskMigrationRecord } from './repositories/disk-migrations.js';
 export type { TaskRecord } from './repositories/tasks.js';
 export type { StemcellRecord } from './repositories/stemcells.js';
+export type { DnsStateRecord } from './repositories/dns-state.js';
+export type { StoreChange, StoreChangeListener } from './change-feed.js';
 export type { CloudConfigRecord } from './repositories/cloud-configs.js';

@@ -68,8 +68,8 @@ export interface DirectorFixture {
 export interface DirectorFixtureOptions {
   /** Tarballs under build/images/ to upload once the director is up (built when missing). */
   images?: Array<'busybox' | 'redis'>;
-  /** Extra lines for the director config file (YAML). */
-  extraConfig?: string;
+  /** Extra lines for the director config file (YAML); a function gets the fixture's network and dirs. */
+  extraConfig?: string | ((f: { fx: LocalCloudFixture; dataDir: string; cloudDir: string }) => string);
 }
 
 export { freePort };
@@ -161,7 +161,9 @@ export async function startDirectorFixture(options: DirectorFixtureOptions = {})
         `subnet: ${fx.subnet}`,
         `registry_port: ${registryPort}`,
         'log_level: debug',
-        options.extraConfig ?? '',
+        typeof options.extraConfig === 'function'
+          ? options.extraConfig({ fx, dataDir, cloudDir: dataDirPaths(dataDir).cloud })
+          : (options.extraConfig ?? ''),
       ].join('\n'),
     );
     context = {

@@ -44,6 +44,7 @@ export function registerInstanceCommands(program: Command, context: CliContext):
         // BOSH's AZ column, shown when the cloud config places instances in AZs.
         ...(instances.some((i) => typeof i.az === 'string') ? [{ header: 'AZ', value: (r: Row) => (r.container ? '' : (r.instance.az ?? '')) }] : []),
         { header: 'IP', value: (r) => (r.container ? '' : r.instance.ip) },
+        { header: 'DNS', value: (r) => (r.container ? '' : dnsCell(r.instance.dnsNames ?? [], s.options.wide === true || opts.details === true)) },
         ...(opts.ps
           ? [
               { header: 'Uptime', value: (r: Row) => (r.container ? `${r.container.uptimeSeconds}s` : '') },
@@ -144,6 +145,12 @@ export function registerInstanceCommands(program: Command, context: CliContext):
       }
       if (result.exitCode !== 0) throw new ExitError(result.exitCode);
     });
+}
+
+/** The first container's per-instance name, "+N" for the others (all of them with --wide or --details). */
+export function dnsCell(names: readonly string[], all: boolean): string {
+  if (all || names.length <= 1) return names.join(', ');
+  return `${names[0] ?? ''} (+${names.length - 1})`;
 }
 
 function formatVitals(vitals: Record<string, unknown> | undefined): string {

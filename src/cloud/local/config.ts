@@ -24,6 +24,11 @@ export interface LocalCloudOptions {
    * unpacked root instead of unpacking it again. Absent: each stemcell is unpacked into this cloud's own dir.
    */
   stemcellCacheDir?: string;
+  /**
+   * True when other processes use the same dataDir at the same time (bosun-local-cpi: one
+   * process per call): the critical sections then take a lock file (file-lock.ts) too.
+   */
+  sharedDataDir?: boolean;
   logger?: Logger;
 }
 
@@ -34,6 +39,7 @@ export interface LocalCloudConfig {
   agentCommand: string[];
   agentRestartDelaySeconds: number;
   stemcellCacheDir: string | null;
+  sharedDataDir: boolean;
   logger: Logger;
 }
 
@@ -61,6 +67,7 @@ const schema = z.object({
     .string()
     .refine((p) => path.isAbsolute(p), 'must be an absolute path')
     .optional(),
+  sharedDataDir: z.boolean().default(false),
 });
 
 export function compileLocalCloudConfig(options: LocalCloudOptions): LocalCloudConfig {
@@ -80,6 +87,7 @@ export function compileLocalCloudConfig(options: LocalCloudOptions): LocalCloudC
     agentCommand: parsed.data.agentCommand ?? defaultAgentCommand(),
     agentRestartDelaySeconds: parsed.data.agentRestartDelaySeconds,
     stemcellCacheDir: parsed.data.stemcellCacheDir ?? null,
+    sharedDataDir: parsed.data.sharedDataDir,
     logger: logger ?? silentLogger,
   };
 }

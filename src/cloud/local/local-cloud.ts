@@ -25,6 +25,7 @@ import { compileLocalCloudConfig, type LocalCloudConfig, type LocalCloudOptions 
 import { ipToNumber, numberToIp } from './ip.js';
 import { attachLoop, busyLoopDevicesOf, detachLoops, loopDevicesOf, waitUntilLoopsFree } from './loop-devices.js';
 import { Mutex } from '../../common/mutex.js';
+import { FileLock, type CriticalSection } from './file-lock.js';
 import {
   createVmNetwork,
   deleteVmNetwork,
@@ -57,11 +58,15 @@ const MiB = 1024 * 1024;
 export class LocalCloud implements Cloud {
   private readonly files: CloudFiles;
   private readonly logger: Logger;
-  /** One lock for everything that reads-then-writes shared records (addresses, disk attachment). */
-  private readonly lock = new Mutex();
+  /**
+   * One lock for everything that reads-then-writes shared records (addresses, disk attachment),
+   * across processes when the data dir is shared (bosun-local-cpi).
+   */
+  private readonly lock: CriticalSection;
 
   private constructor(readonly config: LocalCloudConfig) {
     this.files = new CloudFiles(config.dataDir);
+    this.lock = config.sharedDataDir ? new FileLock(path.join(config.dataDir, 'cloud.lock')) : new Mutex();
     this.logger = config.logger.child({ component: 'local-cloud' });
   }
 
@@ -74,7 +79,7 @@ export class LocalCloud implements Cloud {
     }
     const cloud = new LocalCloud(config);
     await cloud.files.init();
-    await ensureBridge(config.bridgeName, config.subnet);
+    await cloud.lock.run(() => ensureBridge(config.bridgeName, config.subnet));
     // /etc/docker is the mount point of each VM's private /etc/docker.
     await fs.mkdir('/etc/docker', { recursive: true });
     return cloud;
@@ -143,7 +148,7 @@ export class LocalCloud implements Cloud {
     const [netName, wanted] = Object.entries(request.networks)[0] ?? ['default', undefined];
     const log = this.logger.child({ vmCid: cid, agentId: request.agentId });
     // The bridge may have been removed behind our back (an operator, a host network reset).
-    await ensureBridge(this.config.bridgeName, this.config.subnet);
+    await this.lock.run(() => ensureBridge(this.config.bridgeName, this.config.subnet));
     // A stemcell this cloud holds boots from its own root; any other name keeps the host-binaries boot.
     const bootStemcell = (await this.stemcellRootfs(request.stemcell)) !== null;
     let vm: VmRecord;

@@ -15,6 +15,7 @@
  *   DELETE /api/v1/deployments/:name                  → TaskRef
  *   GET    /api/v1/deployments/:name/instances?ps=1&vitals=1 → InstanceInfo[]
  *   GET    /api/v1/deployments/:name/vms              → VmInfo[]
+ *   GET    /api/v1/deployments/:name/dns              → DeploymentDns (service discovery's records)
  *   GET    /api/v1/deployments/:name/disks            → DiskInfo[]
  *   POST   /api/v1/deployments/:name/jobs             JobRequest → TaskRef (start|stop|restart|recreate)
  *   GET    /api/v1/deployments/:name/instances/:group/:index/logs?container=&lines=  → { logs: string }
@@ -151,6 +152,8 @@ export interface InstanceInfo {
   desired: 'started' | 'stopped';
   diskCids: string[];
   lastHeartbeatAt: string | null;
+  /** The per-instance DNS names, one per container (`<index>.<container>.<group>.<deployment>.bosun`). */
+  dnsNames?: string[];
   containers?: ContainerInfo[];
   vitals?: Record<string, unknown>;
 }
@@ -260,4 +263,27 @@ export interface StemcellInfo {
   uploadedAt: string;
   /** VM cids created from this stemcell that still exist in the director's records. */
   vms: string[];
+}
+
+/**
+ * Service discovery as the director has it (GET /api/v1/deployments/:name/dns → DeploymentDns):
+ * the version it pushes, each instance's names, address and health, the names with what they
+ * answer, and the deployment's aliases.
+ */
+export interface DeploymentDns {
+  deployment: string;
+  version: number;
+  instances: Array<{
+    group: string;
+    index: number;
+    id: string;
+    address: string | null;
+    running: boolean;
+    containers: Array<{ name: string; healthy: boolean; names: string[]; ports: Array<{ port: number; protocol: 'tcp' | 'udp' }> }>;
+  }>;
+  /** Each name with the addresses it answers now (A) or the SRV targets; empty: answered with no records. */
+  records: Array<{ name: string; type: 'A' | 'SRV'; answers: string[] }>;
+  aliases: Array<{ name: string; target: string }>;
+  /** How many agents acknowledged the current version, of how many VMs. */
+  agents: { current: number; total: number };
 }

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { durationMsSchema } from '../../common/duration.js';
@@ -18,6 +19,14 @@ import { STEMCELL_KEY_REMOVED } from '../config.js';
  *   bridge: bosun0
  *   subnet: 10.244.0.0/16
  *   log_level: info
+ *   cloud:                        # default {type: local}; or a BOSH CPI (docs/clouds.md)
+ *     type: external
+ *     cpi: /var/vcap/jobs/docker_cpi/bin/cpi
+ *     cpi_args: [-configPath, /etc/cpi.json]
+ *     properties: {host: ...}     # merged into every call's context (BOSH's cpi-config)
+ *     timeouts: {default: 5m, create_vm: 20m}
+ *     resize_in_place: true       # false: disks grow by copy to a new disk
+ *     trust_get_disks: true       # false: the director's records say which disk is attached where
  *   health: {...}                 # health:, resurrector: and responders: are handed to the
  *   resurrector: {...}            # director as they are (src/director/health/config.ts)
  *   responders: [...]
@@ -71,6 +80,31 @@ const retentionSection = z
   })
   .strict();
 
+/** `cloud:`: the local cloud (default) or an external CPI; checked further in cloudConfigOf. */
+const cloudSection = z
+  .object({
+    type: z.enum(['local', 'external'], { error: 'must be "local" or "external"' }),
+    cpi: z.string().min(1).optional(),
+    cpi_args: z.array(z.string()).optional(),
+    properties: z.record(z.string(), z.unknown()).optional(),
+    timeouts: z.record(z.string(), duration).optional(),
+    resize_in_place: z.boolean().optional(),
+    trust_get_disks: z.boolean().optional(),
+  })
+  .strict();
+
+export type DaemonCloudConfig =
+  | { type: 'local' }
+  | {
+      type: 'external';
+      cpi: string;
+      cpiArgs: string[];
+      properties: Record<string, unknown>;
+      timeoutsMs: Record<string, number>;
+      resizeInPlace: boolean;
+      trustGetDisks: boolean;
+    };
+
 const fileSchema = z
   .object({
     name: z.string().min(1).optional(),
@@ -100,6 +134,7 @@ const fileSchema = z
       .optional(),
     api: apiSection.optional(),
     retention: retentionSection.optional(),
+    cloud: cloudSection.optional(),
   })
   .strict();
 
@@ -128,6 +163,8 @@ export interface DaemonConfig {
   manifestPolicy: { allowPrivileged: boolean; allowDevices: boolean; allowCapAdds: boolean };
   /** manifest_policy.allowed_host_paths: VM directories that `volumes` may mount, read-only. */
   allowedHostPaths: string[];
+  /** The `cloud:` section: which cloud the director drives. */
+  cloud: DaemonCloudConfig;
   /** The raw `health`, `resurrector` and `responders` sections, for parseHealthSettings. */
   healthSections: {
     health?: Record<string, unknown>;
@@ -188,6 +225,7 @@ export async function loadDaemonConfig(flags: DaemonFlags): Promise<DaemonConfig
       allowCapAdds: file.manifest_policy?.allow_cap_adds ?? true,
     },
     allowedHostPaths: file.manifest_policy?.allowed_host_paths ?? [],
+    cloud: cloudConfigOf(file.cloud, flags.configFile ?? 'the director config'),
     healthSections: { health: file.health, resurrector: file.resurrector, responders: file.responders },
     apiLimits: {
       jsonBodyBytes: sizeOf(file.api?.body_limit),
@@ -204,6 +242,30 @@ export async function loadDaemonConfig(flags: DaemonFlags): Promise<DaemonConfig
       retentionMaxAuditEvents: file.retention?.max_audit_events,
       retentionPruneIntervalMs: file.retention?.prune_interval,
     }),
+  };
+}
+
+function cloudConfigOf(section: z.infer<typeof cloudSection> | undefined, file: string): DaemonCloudConfig {
+  if (section === undefined || section.type === 'local') {
+    const extra = section === undefined ? [] : (['cpi', 'cpi_args', 'properties', 'timeouts', 'resize_in_place', 'trust_get_disks'] as const).filter((k) => section[k] !== undefined);
+    if (extra.length > 0) {
+      throw new InvalidInputError(`The director config ${file} is invalid: cloud.${extra.join(', cloud.')} only apply to cloud.type external; remove them or set type: external.`);
+    }
+    return { type: 'local' };
+  }
+  if (section.cpi === undefined || !isAbsolute(section.cpi)) {
+    throw new InvalidInputError(
+      `The director config ${file} is invalid: cloud.cpi must be the absolute path of the CPI executable when cloud.type is external (e.g. cpi: /usr/local/bin/bosun-local-cpi).`,
+    );
+  }
+  return {
+    type: 'external',
+    cpi: section.cpi,
+    cpiArgs: section.cpi_args ?? [],
+    properties: section.properties ?? {},
+    timeoutsMs: section.timeouts ?? {},
+    resizeInPlace: section.resize_in_place ?? true,
+    trustGetDisks: section.trust_get_disks ?? true,
   };
 }
 

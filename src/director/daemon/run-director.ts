@@ -1,13 +1,13 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import { LocalCloud } from '../../cloud/local/index.js';
 import { ConflictError, errorMessage } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { createPinoLogger } from '../../common/pino-logger.js';
 import type { ListenAddress } from '../api/server.js';
 import { loadOrCreateCertificateAuthority } from '../ca-files.js';
 import { loadDaemonConfig, type DaemonFlags } from './daemon-config.js';
+import { openCloud } from './open-cloud.js';
 import { dataDirPaths, ensureDataDir, loadOrCreateAdminToken } from './data-dir.js';
 import { startDirectorServices, type DirectorServices } from './director-services.js';
 
@@ -44,13 +44,7 @@ export async function runDirector(
       paths.networkFile,
       JSON.stringify({ bridgeName: config.bridgeName, subnet: config.subnet }, null, 2),
     );
-    const cloud = await LocalCloud.create({
-      dataDir: paths.cloud,
-      bridgeName: config.bridgeName,
-      subnet: config.subnet,
-      logger,
-    });
-    const bridgeIp = cloud.hostIp;
+    const { cloud, bridgeIp, ownedAlone, getDisksTrusted } = await openCloud(config, paths.cloud, logger);
     const addresses: ListenAddress[] = [{ host: config.listenHost, port: config.port }];
     if (config.listenHost !== bridgeIp && config.listenHost !== '0.0.0.0')
       addresses.push({ host: bridgeIp, port: config.port });
@@ -82,7 +76,8 @@ export async function runDirector(
         ...config.retention,
         manifestPolicy: config.manifestPolicy,
         // The embedded local cloud (its own data dir) belongs to this director alone.
-        deleteUnknownVmsAfterCrash: true,
+        deleteUnknownVmsAfterCrash: ownedAlone,
+        cloudGetDisksTrusted: getDisksTrusted,
       },
       // health: the config file's health/resurrector/responders sections; giving them starts the monitor.
       health: config.healthSections,

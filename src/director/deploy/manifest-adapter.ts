@@ -5,7 +5,7 @@
  */
 import type { VmNetworks } from '../../cloud/cloud.js';
 import { formatManifestProblem } from '../../common/errors.js';
-import { diffManifests, loadManifest, planDeployment } from '../../manifest/index.js';
+import { diffManifests, dnsAliasesOf, loadManifest, planDeployment } from '../../manifest/index.js';
 import type { ManifestPolicy, NativeManifest } from '../../manifest/index.js';
 import type { DiffResponse } from '../../common/contracts/api.js';
 import type { DeploymentPlan, LoadedDeploymentManifest, ManifestPort, PlannedGroup } from './plan.js';
@@ -63,5 +63,9 @@ export const manifestModule: ManifestPort = {
 
   diff(before, after, options): DiffResponse {
     return diffManifests(before === null ? null : native(before), native(after), { showSecrets: options.showSecrets });
+  },
+
+  dnsAliases(loaded) {
+    return dnsAliasesOf(native(loaded));
   },
 };

@@ -7,6 +7,7 @@ import type { VmNetworks } from '../../cloud/cloud.js';
 import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
 import type { DiffResponse } from '../../common/contracts/api.js';
 import type { StemcellRequest } from '../stemcells/stemcell-service.js';
+import type { DnsAlias } from '../../common/contracts/dns-records.js';
 import type { CloudConfig } from '../../manifest/cloud-config.js';
 
 export interface WatchTime {
@@ -64,4 +65,6 @@ export interface ManifestPort {
   /** `cloudConfig`: the director's current one (null: none); a name it does not define throws NotFoundError. */
   plan(loaded: LoadedDeploymentManifest, instanceId: (group: string, index: number) => string, cloudConfig?: CloudConfig | null): DeploymentPlan;
   diff(before: LoadedDeploymentManifest | null, after: LoadedDeploymentManifest, options: { showSecrets: boolean }): DiffResponse;
+  /** Service discovery's aliases of a manifest (`dns_aliases`, cross-VM links); none when absent. */
+  dnsAliases?(loaded: LoadedDeploymentManifest): DnsAlias[];
 }

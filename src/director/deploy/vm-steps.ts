@@ -81,6 +81,8 @@ export function buildCreateVmRequest(
   return {
     agentId,
     stemcell: group.stemcell.cid,
+    // An external CPI gets it in the context (vm.stemcell.api_version).
+    stemcellApiVersion: group.stemcell.apiVersion,
     cloudProperties: group.cloudProperties,
     networks: networksOf(group, record.index),
     diskCids: [],

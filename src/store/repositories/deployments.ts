@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { ChangeFeed } from '../change-feed.js';
 import type { DatabaseSchema, DeploymentsTable } from '../schema.js';
 
 export interface DeploymentRecord {
@@ -25,7 +26,14 @@ function toRecord(r: DeploymentsTable): DeploymentRecord {
 }
 
 export class DeploymentsRepository {
-  constructor(private readonly db: Kysely<DatabaseSchema>) {}
+  constructor(
+    private readonly db: Kysely<DatabaseSchema>,
+    private readonly changes?: ChangeFeed,
+  ) {}
+
+  private changed(deployment: string): void {
+    this.changes?.emit({ table: 'deployments', deployment });
+  }
 
   async get(name: string): Promise<DeploymentRecord | undefined> {
     const r = await this.db.selectFrom('deployments').selectAll().where('name', '=', name).executeTakeFirst();
@@ -51,6 +59,7 @@ export class DeploymentsRepository {
         .values({ name, manifest: null, pending_manifest: manifest, resurrection: null, created_at: now, updated_at: now, last_deployed_at: null })
         .execute();
     }
+    this.changed(name);
   }
 
   /** Only a successful deploy makes its manifest the deployment's manifest. */
@@ -61,6 +70,7 @@ export class DeploymentsRepository {
       .set({ manifest, pending_manifest: null, updated_at: now, last_deployed_at: now })
       .where('name', '=', name)
       .execute();
+    this.changed(name);
   }
 
   async setResurrection(name: string, enabled: boolean | null): Promise<void> {
@@ -73,5 +83,6 @@ export class DeploymentsRepository {
 
   async delete(name: string): Promise<void> {
     await this.db.deleteFrom('deployments').where('name', '=', name).execute();
+    this.changed(name);
   }
 }

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { ChangeFeed } from '../change-feed.js';
 import type { DatabaseSchema, InstancesTable } from '../schema.js';
 
 export type DesiredState = 'started' | 'stopped';
@@ -47,7 +48,14 @@ function toRecord(r: InstancesTable): InstanceRecord {
 }
 
 export class InstancesRepository {
-  constructor(private readonly db: Kysely<DatabaseSchema>) {}
+  constructor(
+    private readonly db: Kysely<DatabaseSchema>,
+    private readonly changes?: ChangeFeed,
+  ) {}
+
+  private changed(instanceId: string): void {
+    this.changes?.emit({ table: 'instances', instanceId });
+  }
 
   async listByDeployment(deployment: string): Promise<InstanceRecord[]> {
     const rows = await this.db
@@ -57,6 +65,12 @@ export class InstancesRepository {
       .orderBy('group_name')
       .orderBy('idx')
       .execute();
+    return rows.map(toRecord);
+  }
+
+  /** Every instance of every deployment (service discovery's record set covers them all). */
+  async listAll(): Promise<InstanceRecord[]> {
+    const rows = await this.db.selectFrom('instances').selectAll().orderBy('deployment').orderBy('group_name').orderBy('idx').execute();
     return rows.map(toRecord);
   }
 
@@ -102,6 +116,7 @@ export class InstancesRepository {
       cloud_properties_json: null,
     };
     await this.db.insertInto('instances').values(row).execute();
+    this.changed(i.id);
     return toRecord(row);
   }
 
@@ -115,6 +130,7 @@ export class InstancesRepository {
       )
       .where('id', '=', id)
       .execute();
+    this.changed(id);
   }
 
   /** Records the stemcell the instance's new VM booted. */
@@ -134,10 +150,12 @@ export class InstancesRepository {
 
   async setApplied(id: string, specJson: string, specHash: string): Promise<void> {
     await this.db.updateTable('instances').set({ spec_json: specJson, spec_hash: specHash }).where('id', '=', id).execute();
+    this.changed(id);
   }
 
   async setDesired(id: string, desired: DesiredState): Promise<void> {
     await this.db.updateTable('instances').set({ desired_state: desired }).where('id', '=', id).execute();
+    this.changed(id);
   }
 
   /** What `bosun instances` shows of the last heartbeat (the health monitor keeps the heartbeat itself). */
@@ -156,5 +174,6 @@ export class InstancesRepository {
 
   async delete(id: string): Promise<void> {
     await this.db.deleteFrom('instances').where('id', '=', id).execute();
+    this.changed(id);
   }
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { ConflictError, InvalidManifestError, NotFoundError } from '../../../src/common/errors.js';
 import type { AgentAlert, Heartbeat } from '../../../src/common/contracts/agent-protocol.js';
 import type { DirectorService } from '../../../src/director/director-service.js';
-import type {
+import type { DeploymentDns,
   Alert,
   AuditEvent,
   CckRequest,
@@ -181,12 +181,26 @@ export class FakeDirectorService implements DirectorService {
       desired: 'started',
       diskCids: [`disk-${index}`],
       lastHeartbeatAt: T0,
+      dnsNames: [`${index}.redis.docker-vm-1.${deployment}.bosun`, `${index}.web.docker-vm-1.${deployment}.bosun`],
       ...(this.instanceAzs === null ? {} : { az: this.instanceAzs[index] ?? null }),
       ...(options?.ps
         ? { containers: [{ name: 'redis', state: 'running', uptimeSeconds: 42, restarts: 0 }] }
         : {}),
       ...(options?.vitals ? { vitals: { load: [0.1, 0.2, 0.3], memPercent: 12 } } : {}),
     }));
+  }
+
+  async getDns(deployment: string): Promise<DeploymentDns> {
+    this.record('getDns', deployment);
+    this.requireDeployment(deployment);
+    return {
+      deployment,
+      version: 7,
+      instances: [{ group: 'web', index: 0, id: 'i-0', address: '10.244.0.2', running: true, containers: [{ name: 'nginx', healthy: true, names: [`0.nginx.web.${deployment}.bosun`, `nginx.web.${deployment}.bosun`], ports: [{ port: 80, protocol: 'tcp' }] }] }],
+      records: [{ name: `nginx.web.${deployment}.bosun`, type: 'A', answers: ['10.244.0.2'] }],
+      aliases: [],
+      agents: { current: 1, total: 1 },
+    };
   }
 
   async listVms(deployment: string): Promise<VmInfo[]> {

@@ -185,6 +185,16 @@ describe('director API server', () => {
       expect(metrics.text).toContain('bosun_agent_heartbeats_total{job_state="running"} 1');
     });
 
+    it('accepts a heartbeat with a container in any state of the contract (an exited one too)', async () => {
+      const certs = issueAgentCertificates(testCa(), 'agent-1');
+      const cert = { certPem: certs.clientCertPem, keyPem: certs.keyPem };
+      const states = ['running', 'starting', 'unhealthy', 'restarting', 'stopped', 'exited', 'failed', 'missing'];
+      const body = { ...heartbeat('agent-1'), containers: states.map((state, i) => ({ name: `c${i}`, state, restarts: 0, flapping: false, uptimeSeconds: 0 })) };
+      const res = await call(srv, 'POST', '/internal/v1/agents/agent-1/heartbeat', { body, cert });
+      expect(res.status, res.text).toBe(200);
+      expect(srv.fake.heartbeats.at(-1)?.containers.map((c) => c.state)).toEqual(states);
+    });
+
     it('answers a malformed heartbeat or alert with a 400 that names the field, and keeps agent strings out of /metrics', async () => {
       const certs = issueAgentCertificates(testCa(), 'agent-1');
       const cert = { certPem: certs.clientCertPem, keyPem: certs.keyPem };

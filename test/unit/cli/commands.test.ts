@@ -62,6 +62,21 @@ describe('bosun CLI against a director API', () => {
       expect(JSON.parse(json.stdout)).toHaveLength(2);
     });
 
+    it('shows each instance\'s DNS name in instances (all of them with --wide), and the records with dns', async () => {
+      const res = await h.run('-d', 'demo', 'instances');
+      expect(res.stdout).toContain('0.redis.docker-vm-1.demo.bosun (+1)');
+      const wide = await h.run('-d', 'demo', '--wide', 'instances');
+      expect(wide.stdout).toContain('0.redis.docker-vm-1.demo.bosun, 0.web.docker-vm-1.demo.bosun');
+      const dns = await h.run('-d', 'demo', 'dns');
+      expect(dns.code).toBe(0);
+      expect(dns.stdout).toContain('Records version 7; 1 of 1 agents have it.');
+      expect(dns.stdout).toMatch(/web\/0\s.*10\.244\.0\.2\s.*nginx\s.*healthy\s.*0\.nginx\.web\.demo\.bosun\s.*80\/tcp/);
+      expect(dns.stdout).toMatch(/nginx\.web\.demo\.bosun\s.*A\s.*10\.244\.0\.2/);
+      const json = await h.run('-d', 'demo', '--json', 'dns');
+      expect(JSON.parse(json.stdout)).toMatchObject({ deployment: 'demo', version: 7 });
+      expect(h.srv.fake.calls).toContainEqual({ method: 'getDns', args: ['demo'] });
+    });
+
     it('needs -d for deployment commands (exit 1)', async () => {
       const res = await h.run('instances');
       expect(res.code).toBe(1);

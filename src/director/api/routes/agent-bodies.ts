@@ -4,7 +4,7 @@
  * wrong, never a TypeError deep in the health monitor (a 500).
  */
 import { z } from 'zod';
-import type { AgentAlert, Heartbeat } from '../../../common/contracts/agent-protocol.js';
+import type { AgentAlert, ContainerRunState, Heartbeat } from '../../../common/contracts/agent-protocol.js';
 import { InvalidInputError } from '../../../common/errors.js';
 
 /**
@@ -24,7 +24,18 @@ const diskUsage = z.object({
 });
 
 export const JOB_STATES = ['running', 'failing', 'starting', 'stopped', 'unknown'] as const;
-export const CONTAINER_STATES = ['running', 'starting', 'unhealthy', 'restarting', 'stopped', 'failed', 'missing'] as const;
+/** Every state of the contract, checked by the compiler: a state missing here made every heartbeat of its VM a 400. */
+const CONTAINER_STATE_SET: Record<ContainerRunState, true> = {
+  running: true,
+  starting: true,
+  unhealthy: true,
+  restarting: true,
+  stopped: true,
+  exited: true,
+  failed: true,
+  missing: true,
+};
+export const CONTAINER_STATES = Object.keys(CONTAINER_STATE_SET) as [ContainerRunState, ...ContainerRunState[]];
 export const ALERT_CATEGORIES = ['container_flapping', 'container_failing', 'dockerd_failing', 'disk_full', 'agent'] as const;
 
 const heartbeatSchema = z.object({

@@ -114,6 +114,16 @@ export function deploymentRoutes(director: DirectorService, limits: { logsMaxByt
     },
     {
       method: 'GET',
+      url: '/api/v1/deployments/:name/dns',
+      tag,
+      auth: 'token',
+      params: nameParams,
+      summary: "Service discovery: the deployment's DNS records as the director pushes them, with each instance's names, address and health",
+      response: 'DeploymentDns',
+      handler: (req) => director.getDns(p(req).name),
+    },
+    {
+      method: 'GET',
       url: '/api/v1/deployments/:name/disks',
       tag,
       auth: 'token',

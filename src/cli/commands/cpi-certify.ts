@@ -1,0 +1,80 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { parse } from 'yaml';
+import { InvalidInputError } from '../../common/errors.js';
+import { certifyCpi, type CertifyReport } from '../../director/cpi-certify/certify-cpi.js';
+import { EXIT_USER_ERROR, ExitError, printJson, renderTable, terminalWidth, type GlobalOptions } from '../output.js';
+
+interface CertifyFlags {
+  cpi: string;
+  cpiArgs?: string[];
+  properties?: string;
+  stemcell?: string;
+  stemcellCid?: string;
+  agentTimeout: string;
+  vmCloudProperties?: string;
+  networkCloudProperties?: string;
+  diskCloudProperties?: string;
+}
+
+/** A YAML/JSON map from a file (`what` names it in errors). */
+async function readMap(file: string, what: string): Promise<Record<string, unknown>> {
+  let value: unknown;
+  try {
+    value = parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new InvalidInputError(`Cannot read the ${what} ${file}: ${(err as Error).message}.`, { cause: err });
+  }
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new InvalidInputError(`The ${what} ${file} must be a YAML or JSON map.`);
+  return value as Record<string, unknown>;
+}
+
+export function renderCertifyReport(report: CertifyReport): string {
+  const table = renderTable(
+    report.checks,
+    [
+      { header: 'Check', value: (c) => c.name },
+      { header: 'Result', value: (c) => (c.required || c.status !== 'failed' ? c.status : 'failed (optional)') },
+      { header: 'Time', value: (c) => `${(c.durationMs / 1000).toFixed(1)} s` },
+      { header: 'Detail', value: (c) => c.detail },
+    ],
+    terminalWidth(),
+  );
+  const failed = report.checks.filter((c) => c.required && c.status === 'failed').map((c) => c.name);
+  const verdict = report.passed ? `The CPI ${report.cpi} passed every required check.` : `The CPI ${report.cpi} FAILED: ${failed.join('; ')}.`;
+  return `${table}\n\n${verdict}\n`;
+}
+
+export function registerCpiCertifyCommand(program: Command): void {
+  program
+    .command('cpi-certify')
+    .description('certify a BOSH CPI: a fixed sequence of calls with real agents on its VMs (exit 0 when every required check passes)')
+    .requiredOption('--cpi <path>', 'the CPI executable')
+    .option('--cpi-args <arg>', 'an argument for the CPI (repeatable, in order; e.g. --cpi-args -configPath --cpi-args /etc/cpi.json)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--properties <file>', "YAML/JSON map merged into every call's context (the director's cloud.properties)")
+    .option('--stemcell <file>', 'a stemcell tarball to upload with create_stemcell and boot the VMs from')
+    .option('--stemcell-cid <cid>', 'without --stemcell: the stemcell cid the VMs boot (bosun-local-cpi: default, the host binaries)')
+    .option('--agent-timeout <seconds>', 'how long to wait for an agent to answer', '180')
+    .option('--vm-cloud-properties <file>', 'YAML/JSON map: cloud_properties of the VMs (instance type, …)')
+    .option('--network-cloud-properties <file>', 'YAML/JSON map: cloud_properties of the VMs\' network (bosh-docker-cpi: {name: NETWORK})')
+    .option('--disk-cloud-properties <file>', 'YAML/JSON map: cloud_properties of the disk')
+    .action(async (flags: CertifyFlags, cmd: Command) => {
+      const options = cmd.optsWithGlobals<GlobalOptions & CertifyFlags>();
+      const agentTimeoutS = Number(flags.agentTimeout);
+      if (!Number.isFinite(agentTimeoutS) || agentTimeoutS <= 0) throw new InvalidInputError(`--agent-timeout takes seconds, got "${flags.agentTimeout}".`);
+      const report = await certifyCpi({
+        cloud: { cpi: resolve(flags.cpi), cpiArgs: flags.cpiArgs ?? [], properties: flags.properties === undefined ? {} : await readMap(flags.properties, 'CPI properties') },
+        ...(flags.vmCloudProperties === undefined ? {} : { vmCloudProperties: await readMap(flags.vmCloudProperties, 'VM cloud properties') }),
+        ...(flags.networkCloudProperties === undefined ? {} : { networkCloudProperties: await readMap(flags.networkCloudProperties, 'network cloud properties') }),
+        ...(flags.diskCloudProperties === undefined ? {} : { diskCloudProperties: await readMap(flags.diskCloudProperties, 'disk cloud properties') }),
+        ...(flags.stemcell === undefined ? {} : { stemcellFile: resolve(flags.stemcell) }),
+        ...(flags.stemcellCid === undefined ? {} : { stemcellCid: flags.stemcellCid }),
+        agentTimeoutMs: agentTimeoutS * 1000,
+      });
+      if (options.json) printJson(report);
+      else process.stdout.write(renderCertifyReport(report));
+      if (!report.passed) throw new ExitError(EXIT_USER_ERROR);
+    });
+}

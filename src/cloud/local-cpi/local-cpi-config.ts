@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { InvalidInputError } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
+import type { LocalCloudOptions } from '../local/config.js';
+
+/**
+ * The context properties bosun-local-cpi reads (the director's `cloud.properties`), in BOSH's
+ * snake_case; every other context key (director_uuid, request_id, vm) is ignored.
+ */
+const propertiesSchema = z.object({
+  data_dir: z.string().min(1, 'the local cloud\'s data directory (absolute path) is required'),
+  bridge: z.string().optional(),
+  subnet: z.string().optional(),
+  agent_command: z.array(z.string().min(1)).min(1).optional(),
+  agent_restart_delay_seconds: z.number().positive().optional(),
+});
+
+export function localCloudOptionsFromContext(context: unknown, logger: Logger): LocalCloudOptions {
+  const parsed = propertiesSchema.safeParse(context ?? {});
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(context)'}: ${i.message}`).join('; ');
+    throw new InvalidInputError(`bosun-local-cpi: the cloud properties are invalid (${problems}); set them under the director config's cloud.properties.`);
+  }
+  const p = parsed.data;
+  return {
+    dataDir: p.data_dir,
+    ...(p.bridge === undefined ? {} : { bridgeName: p.bridge }),
+    ...(p.subnet === undefined ? {} : { subnet: p.subnet }),
+    ...(p.agent_command === undefined ? {} : { agentCommand: p.agent_command }),
+    ...(p.agent_restart_delay_seconds === undefined ? {} : { agentRestartDelaySeconds: p.agent_restart_delay_seconds }),
+    sharedDataDir: true,
+    logger,
+  };
+}
