@@ -14,6 +14,7 @@ import { registerInstanceCommands } from './commands/instances.js';
 import { registerJobCommands } from './commands/jobs.js';
 import { registerLifecycleCommands } from './commands/lifecycle.js';
 import { registerStemcellCommands } from './commands/stemcell.js';
+import { registerCloudConfigCommands } from './commands/cloud-config.js';
 import { registerTaskCommands } from './commands/tasks.js';
 import { registerValidateCommand } from './commands/validate.js';
 
@@ -55,5 +56,6 @@ export function buildProgram(context: CliContext = processContext()): Command {
   registerImageCommands(program, context);
   registerStemcellCommands(program, context);
   registerCpiCertifyCommand(program);
+  registerCloudConfigCommands(program, context);
   return program;
 }

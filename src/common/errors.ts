@@ -196,9 +196,11 @@ export function formatManifestProblem(p: ManifestProblem): string {
 export class InvalidManifestError extends BosunError {
   declare readonly details: { problems: ManifestProblem[] };
 
-  constructor(problems: ManifestProblem[], options: { fileName?: string; cause?: unknown } = {}) {
+  /** `what`: the kind of file, "manifest" unless said (e.g. "cloud config"). */
+  constructor(problems: ManifestProblem[], options: { fileName?: string; cause?: unknown; what?: string } = {}) {
     const errors = problems.filter((p) => p.severity === 'error');
-    const what = options.fileName ? `The manifest ${options.fileName}` : 'The manifest';
+    const kind = options.what ?? 'manifest';
+    const what = options.fileName ? `The ${kind} ${options.fileName}` : `The ${kind}`;
     const header = `${what} is invalid (${errors.length} ${errors.length === 1 ? 'error' : 'errors'}); fix the following and try again:`;
     super('invalid_manifest', 422, [header, ...errors.map(formatManifestProblem)].join('\n'), {
       cause: options.cause,

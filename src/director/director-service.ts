@@ -7,6 +7,8 @@ import type {
   Alert,
   AuditEvent,
   CckRequest,
+  CloudConfigDiffResponse,
+  CloudConfigInfo,
   DeployRequest,
   DeploymentSummary,
   DiffResponse,
@@ -66,6 +68,11 @@ export interface DirectorService {
   uploadStemcell(tarPath: string, user: string): Promise<TaskInfo>;
   /** Refused with a ConflictError listing the VMs while any VM boots the stemcell. */
   deleteStemcell(name: string, version: string, user: string): Promise<TaskInfo>;
+
+  /** BOSH's cloud config: the current one, what an update changes (validated), the update itself. */
+  getCloudConfig(): Promise<CloudConfigInfo>;
+  diffCloudConfig(text: string): Promise<CloudConfigDiffResponse>;
+  updateCloudConfig(text: string, user: string): Promise<CloudConfigInfo>;
 
   /** Called by the agents' heartbeat and alert routes (mTLS-authenticated by agent id). */
   recordHeartbeat(heartbeat: Heartbeat): Promise<void>;

@@ -41,6 +41,7 @@ import { HeartbeatIntake } from './heartbeat-intake.js';
 import { DirectorReadModels, notFoundDeployment } from './read-models.js';
 import { TaskRunner } from './tasks/task-runner.js';
 import { StemcellService } from './stemcells/stemcell-service.js';
+import { CloudConfigService } from './cloud-config/cloud-config-service.js';
 import { parseHealthSettings } from './health/config.js';
 import { SelfHealing } from './self-healing.js';
 import { DnsPublisher } from './dns/dns-publisher.js';
@@ -90,6 +91,8 @@ export class Director implements DirectorService {
   readonly deps: InstanceDeps;
   /** Uploaded stemcells (src/director/stemcells/). */
   readonly stemcells: StemcellService;
+  /** BOSH's cloud config (src/director/cloud-config/). */
+  readonly cloudConfig: CloudConfigService;
   /** health: the monitor, alerts, resurrector and cloud-check; set by create(). */
   health!: SelfHealing;
   /** Service discovery: the record set and its pushes to every agent (src/director/dns/); set by create(). */
@@ -123,6 +126,7 @@ export class Director implements DirectorService {
     this.deployer = new Deployer(this.deps, manifests, tasks);
     this.jobs = new InstanceJobs(this.deps, this.deployer, tasks);
     this.stemcells = new StemcellService(store, cloud, tasks, `${config.dataDir}/stemcell-work`, logger);
+    this.cloudConfig = new CloudConfigService(store, logger.child({ component: 'cloud-config' }));
     this.views = new DirectorReadModels(store, agents, config.agentCallTimeoutMs, () => this.globalResurrection());
     this.heartbeats = new HeartbeatIntake(store, () => this.health.monitor, this.deps.creatingAgents, (hb) => this.dns.recordHeartbeat(hb));
   }
@@ -422,6 +426,18 @@ export class Director implements DirectorService {
       );
       return JSON.stringify(images);
     });
+  }
+
+  getCloudConfig(): Promise<api.CloudConfigInfo> {
+    return this.cloudConfig.get();
+  }
+
+  diffCloudConfig(text: string): Promise<api.CloudConfigDiffResponse> {
+    return this.cloudConfig.diff(text);
+  }
+
+  updateCloudConfig(text: string, user: string): Promise<api.CloudConfigInfo> {
+    return this.cloudConfig.update(text, user);
   }
 
   listStemcells(): Promise<api.StemcellInfo[]> {

@@ -30,6 +30,7 @@ export async function describeInstance(
     vmCid: r.vmCid,
     agentId: r.agentId,
     ip: r.ip,
+    az: r.az,
     state: storedState(r),
     desired: r.desired,
     diskCids: disks.map((d) => d.cid),

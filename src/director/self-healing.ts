@@ -14,7 +14,7 @@ import type { Deployer } from './deploy/deployer.js';
 import type { InstanceDeps } from './deploy/instance-deps.js';
 import type { InstanceRecord } from '../store/store.js';
 import { storeVmRecords } from './deploy/vm-records.js';
-import { deployedStemcell, vmPorts, type NewVmShape } from './deploy/vm-steps.js';
+import { deployedStemcell, deployedVmGroup, vmPorts, type NewVmShape } from './deploy/vm-steps.js';
 import { AlertCenter } from './health/alerts.js';
 import type { HealthSettings } from './health/config.js';
 import { HealthMonitor } from './health/health-monitor.js';
@@ -291,7 +291,7 @@ async function deployedVmShape(deps: SelfHealingDeps, owner: Pick<InstanceRecord
   const group = await deployedGroup(deps.deployer, owner);
   const record = await deps.store.instances.get(owner.id);
   const stemcell = await deployedStemcell(deps, { stemcell: record?.stemcell ?? null }, group).resolve();
-  return { ...group, stemcell };
+  return { ...deployedVmGroup(record, group), stemcell };
 }
 
 /** The group a replacement VM is created for (cloud properties, networks), from the last successfully deployed manifest. */

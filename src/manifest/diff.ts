@@ -116,7 +116,14 @@ function diffInstance(
 ): void {
   const d0 = persistentDiskOf(old);
   const d1 = persistentDiskOf(g);
-  if (d0.sizeMiB !== d1.sizeMiB) {
+  // A disk type's size is the cloud config's: the manifest alone cannot say what it is.
+  const typed = old.persistent_disk_type !== undefined || g.persistent_disk_type !== undefined;
+  const diskLabel = (x: NativeInstanceGroup, d: { sizeMiB: number }): string =>
+    x.persistent_disk_type === undefined ? `${d.sizeMiB} MiB` : `of disk type "${x.persistent_disk_type}" (its size is the cloud config's)`;
+  if (typed) {
+    if (old.persistent_disk_type !== g.persistent_disk_type || (d0.sizeMiB !== d1.sizeMiB && g.persistent_disk_type === undefined))
+      add({ subject, kind: 'disk_size', summary: `persistent disk ${diskLabel(old, d0)} → ${diskLabel(g, d1)}` }, '~');
+  } else if (d0.sizeMiB !== d1.sizeMiB) {
     add(
       { subject, kind: 'disk_size', summary: `persistent disk ${d0.sizeMiB} MiB → ${d1.sizeMiB} MiB` },
       '~',

@@ -254,7 +254,13 @@ function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
   return cur;
 }
 
-function addIssue(issue: z.core.$ZodIssue, root: unknown, problems: ProblemList): void {
+/** One zod issue as a problem with a sentence; `unknownKey` words the message for an unknown key (the manifest's by default). */
+export function addIssue(
+  issue: z.core.$ZodIssue,
+  root: unknown,
+  problems: ProblemList,
+  unknownKey: (key: string, at: PathSegment[]) => string = unknownKeyMessage,
+): void {
   const path = issue.path.filter((s): s is PathSegment => typeof s === 'string' || typeof s === 'number');
   const value = valueAt(root, path);
   // An unresolved ((variable)) is reported as such, not as a value of the wrong type.
@@ -262,7 +268,7 @@ function addIssue(issue: z.core.$ZodIssue, root: unknown, problems: ProblemList)
   const generic = /^(Invalid|Too small|Too big)/.test(issue.message);
   switch (issue.code) {
     case 'unrecognized_keys':
-      for (const key of issue.keys) problems.error([...path, key], unknownKeyMessage(key, path), true);
+      for (const key of issue.keys) problems.error([...path, key], unknownKey(key, path), true);
       return;
     case 'invalid_type': {
       if (value === undefined) {

@@ -9,6 +9,9 @@ import { containerSpecOf, toStringMap, type LinkContext } from './container-spec
 import { hostPortsOf } from './cross-vm-links.js';
 import { parseMaxInFlight, parseWatchTime, resolveMaxInFlight, type MaxInFlight } from './units.js';
 import { groupStemcellOf, type StemcellChoice } from './stemcells.js';
+import type { CloudConfig } from './cloud-config.js';
+import { resolveGroup, type CloudConfigRefs, type Placement } from './cloud-config-resolve.js';
+import { NotFoundError } from '../common/errors.js';
 
 export interface WatchTime {
   minMs: number;
@@ -42,6 +45,10 @@ export interface GroupPlan {
   /** The stemcell the group's VMs boot, as the manifest names it (the director resolves it). */
   stemcell: StemcellChoice;
   networks: NetworkPlan[];
+  /** What the group names in the cloud config. */
+  cloudConfigRefs: CloudConfigRefs;
+  /** Per instance index: its AZ and its VM's cloud properties (set when planned against a cloud config, or its absence). */
+  placements?: Placement[];
   instances: InstanceSpec[];
 }
 
@@ -161,9 +168,24 @@ export function instanceSpecHash(spec: Omit<InstanceSpec, 'specHash'>): string {
   return sha256Hex(canonicalJson(spec));
 }
 
+export function cloudConfigRefsOf(g: NativeInstanceGroup): CloudConfigRefs {
+  return {
+    vmType: g.vm_type ?? null,
+    vmExtensions: g.vm_extensions ?? [],
+    azs: g.azs ?? [],
+    persistentDiskType: g.persistent_disk_type ?? null,
+    networks: (g.networks ?? []).map((n) => n.name),
+  };
+}
+
+/**
+ * `cloudConfig`: plan against the director's cloud config (null: it has none); every name it
+ * does not define fails here, in one NotFoundError naming each group, key and the names that exist.
+ * Left out, the plan does not resolve (placements unset).
+ */
 export function planDeployment(
   manifest: NativeManifest,
-  options: { instanceId?: InstanceIdFn } = {},
+  options: { instanceId?: InstanceIdFn; cloudConfig?: CloudConfig | null } = {},
 ): DeploymentPlan {
   const instanceId = options.instanceId ?? defaultInstanceId;
   const update = updatePolicyOf(manifest);
@@ -172,8 +194,12 @@ export function planDeployment(
     portsOf: (group, container) =>
       hostPortsOf(manifest.instance_groups.find((g) => g.name === group)?.containers.find((c) => c.name === container)?.bind_ports),
   };
+  const problems: string[] = [];
   const groups = manifest.instance_groups.map((g): GroupPlan => {
-    const disk = persistentDiskOf(g);
+    const refs = cloudConfigRefsOf(g);
+    const resolved =
+      options.cloudConfig === undefined ? null : resolveGroup(options.cloudConfig, g.name, refs, g.cloud_properties ?? {}, g.instances, problems);
+    const disk = resolved?.disk ?? persistentDiskOf(g);
     const names = new Set(g.containers.map((c) => c.name));
     const containers = dependencyOrder(g.containers.map((c) => containerSpecOf(c, names, links)));
     const docker = dockerDaemonSpecOf(g.docker);
@@ -203,8 +229,13 @@ export function planDeployment(
         staticIps: n.static_ips ?? [],
         default: n.default ?? [],
       })),
+      cloudConfigRefs: refs,
+      ...(resolved === null ? {} : { placements: resolved.placements }),
       instances,
     };
   });
+  if (problems.length > 0) {
+    throw new NotFoundError(`Deployment "${manifest.name}" cannot be deployed; nothing was changed. ${problems.join('; ')}. See \`bosun cloud-config\`.`);
+  }
   return { name: manifest.name, update, groups };
 }

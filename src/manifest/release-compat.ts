@@ -167,7 +167,7 @@ function convertGroup(ctx: Ctx, g: Obj, at: PathSegment[], nativeIndex: number):
   }
   const out: Obj = {};
   for (const [k, v] of Object.entries(g)) {
-    if (['name', 'instances', 'persistent_disk', 'vm_type', 'cloud_properties', 'stemcell'].includes(k)) out[k] = v;
+    if (['name', 'instances', 'persistent_disk', 'vm_type', 'vm_extensions', 'azs', 'cloud_properties', 'stemcell'].includes(k)) out[k] = v;
     else if (k === 'networks')
       out[k] = Array.isArray(v) ? v.map((n) => (isObj(n) ? pick(n, ['name', 'static_ips', 'default']) : n)) : v;
     else if (k === 'update')
@@ -186,7 +186,8 @@ function convertGroup(ctx: Ctx, g: Obj, at: PathSegment[], nativeIndex: number):
         `job "${j.name}" is ignored: bosun runs only the docker release's "docker" and "containers" jobs`,
       );
 
-  // A pool or disk type named in the manifest itself can be resolved; the cloud config cannot.
+  // A pool or disk type named in the manifest itself is resolved here; a disk type it does not
+  // define is the cloud config's (the director resolves it at deploy).
   const diskRef = g['persistent_disk_pool'] ?? g['persistent_disk_type'];
   if (out['persistent_disk'] === undefined && typeof diskRef === 'string') {
     const pool = findNamed(root['disk_pools'], diskRef) ?? findNamed(root['disk_types'], diskRef);
@@ -194,8 +195,10 @@ function convertGroup(ctx: Ctx, g: Obj, at: PathSegment[], nativeIndex: number):
       out['persistent_disk'] = isObj(pool['cloud_properties'])
         ? { size: pool['disk_size'], cloud_properties: pool['cloud_properties'] }
         : pool['disk_size'];
+    } else if (g['persistent_disk_pool'] === undefined) {
+      out['persistent_disk_type'] = diskRef;
     } else {
-      const key = g['persistent_disk_pool'] !== undefined ? 'persistent_disk_pool' : 'persistent_disk_type';
+      const key = 'persistent_disk_pool';
       problems.error(
         [...at, key],
         `disk ${key === 'persistent_disk_pool' ? 'pool' : 'type'} "${diskRef}" is not defined in this manifest; write persistent_disk: <size in MiB> instead`,

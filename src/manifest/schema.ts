@@ -274,7 +274,11 @@ export const instanceGroupSchema = z.strictObject({
   persistent_disk: checked<number | { size: number; cloud_properties?: Record<string, unknown> }>(
     persistentDisk,
   ).optional(),
+  /** Names in the director's cloud config (cloud-config-resolve.ts). */
   vm_type: z.string().optional(),
+  vm_extensions: z.array(z.string().min(1)).optional(),
+  azs: z.array(z.string().min(1)).min(1, 'azs is empty; name at least one AZ of the cloud config, or leave azs out').optional(),
+  persistent_disk_type: z.string().min(1).optional(),
   /** The alias of one of the manifest's `stemcells` (stemcells.ts). */
   stemcell: z.string().min(1).optional(),
   cloud_properties: z.record(z.string(), z.unknown()).optional(),

@@ -57,6 +57,8 @@ interface ContainerRef {
 
 function checkGroup(g: Obj, at: PathSegment[], problems: ProblemList, policy: ManifestPolicy): void {
   const groupName = str(g['name']) ?? '?';
+  if (g['persistent_disk'] !== undefined && g['persistent_disk_type'] !== undefined)
+    problems.error([...at, 'persistent_disk_type'], `instance group "${groupName}" gives both persistent_disk and persistent_disk_type; keep one`);
   const containers: ContainerRef[] = [];
   const byName = new Map<string, ContainerRef>();
   list(g['containers']).forEach((c, ci) => {

@@ -6,6 +6,7 @@ import { Migrator, sql } from 'kysely';
 import { directorHealthState } from './migrations/0003-director-health-state.js';
 import { instanceStemcells } from './migrations/0005-instance-stemcells.js';
 import { dnsState } from './migrations/0006-dns-state.js';
+import { cloudConfigs } from './migrations/0007-cloud-configs.js';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 
 export type DialectKind = 'sqlite' | 'postgres';
@@ -154,6 +155,7 @@ function migrations(kind: DialectKind): Record<string, Migration> {
     '0004_stemcells': stemcellTables,
     '0005_instance_stemcells': instanceStemcells,
     '0006_dns_state': dnsState,
+    '0007_cloud_configs': cloudConfigs(kind),
   };
 }
 

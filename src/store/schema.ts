@@ -36,6 +36,9 @@ export interface InstancesTable {
   /** The stemcell the instance's VM booted (migration 0006); kept when the VM goes. */
   stemcell_name: string | null;
   stemcell_version: string | null;
+  /** The AZ the instance is placed in, and the cloud properties its VM was created with (migration 0007). */
+  az: string | null;
+  cloud_properties_json: string | null;
 }
 
 export interface VmsTable {
@@ -163,6 +166,14 @@ export interface DnsStateTable {
   updated_at: string;
 }
 
+/** Every uploaded version of BOSH's cloud config (migration 0007); the newest is the current one. */
+export interface CloudConfigsTable {
+  id: Generated<number>;
+  text: string;
+  user_name: string;
+  created_at: string;
+}
+
 export interface DatabaseSchema {
   deployments: DeploymentsTable;
   instances: InstancesTable;
@@ -179,4 +190,5 @@ export interface DatabaseSchema {
   stemcells: StemcellsTable;
   vm_stemcells: VmStemcellsTable;
   dns_state: DnsStateTable;
+  cloud_configs: CloudConfigsTable;
 }

@@ -4,6 +4,7 @@
  */
 import { AlertsRepository } from './repositories/alerts.js';
 import { AuditEventsRepository } from './repositories/audit-events.js';
+import { CloudConfigsRepository } from './repositories/cloud-configs.js';
 import { ConfigRepository } from './repositories/config.js';
 import { DnsStateRepository } from './repositories/dns-state.js';
 import { ChangeFeed } from './change-feed.js';
@@ -37,6 +38,7 @@ export class Store {
   readonly dnsState: DnsStateRepository;
   /** Changes to instances and deployments, for what the director derives from them (DNS records). */
   readonly changes = new ChangeFeed();
+  readonly cloudConfigs: CloudConfigsRepository;
 
   private constructor(private readonly database: OpenDatabase) {
     const db = database.db;
@@ -54,6 +56,7 @@ export class Store {
     this.resurrectionStops = new ResurrectionStopsRepository(db);
     this.stemcells = new StemcellsRepository(db);
     this.dnsState = new DnsStateRepository(db);
+    this.cloudConfigs = new CloudConfigsRepository(db);
   }
 
   static async create(config: DatabaseConfig): Promise<Store> {
@@ -79,3 +82,4 @@ export type { TaskRecord } from './repositories/tasks.js';
 export type { StemcellRecord } from './repositories/stemcells.js';
 export type { DnsStateRecord } from './repositories/dns-state.js';
 export type { StoreChange, StoreChangeListener } from './change-feed.js';
+export type { CloudConfigRecord } from './repositories/cloud-configs.js';

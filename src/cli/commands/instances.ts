@@ -41,6 +41,8 @@ export function registerInstanceCommands(program: Command, context: CliContext):
               ? `${r.container.state}${r.container.flapping ? ' (flapping)' : ''}`
               : r.instance.state,
         },
+        // BOSH's AZ column, shown when the cloud config places instances in AZs.
+        ...(instances.some((i) => typeof i.az === 'string') ? [{ header: 'AZ', value: (r: Row) => (r.container ? '' : (r.instance.az ?? '')) }] : []),
         { header: 'IP', value: (r) => (r.container ? '' : r.instance.ip) },
         { header: 'DNS', value: (r) => (r.container ? '' : dnsCell(r.instance.dnsNames ?? [], s.options.wide === true || opts.details === true)) },
         ...(opts.ps

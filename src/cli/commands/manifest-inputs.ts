@@ -22,7 +22,7 @@ export function addManifestOptions(cmd: Command): Command {
     .option('-v, --var <name=value>', 'set a variable ((name)) (repeatable; wins over vars files)', collect);
 }
 
-async function readText(file: string, what: string): Promise<string> {
+export async function readText(file: string, what: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {

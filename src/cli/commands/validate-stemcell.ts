@@ -25,12 +25,17 @@ export interface StemcellNote {
 }
 
 /** The uploaded stemcells of the targeted director, or null when there is none or it does not answer. */
-export async function uploadedStemcellsIfReachable(options: GlobalOptions, context: CliContext | undefined): Promise<StemcellInfo[] | null> {
+export function uploadedStemcellsIfReachable(options: GlobalOptions, context: CliContext | undefined): Promise<StemcellInfo[] | null> {
+  return directorGetIfReachable<StemcellInfo[]>(options, context, '/api/v1/stemcells');
+}
+
+/** GET `path` on the targeted director, or null when there is none or it does not answer. */
+export async function directorGetIfReachable<T>(options: GlobalOptions, context: CliContext | undefined, path: string): Promise<T | null> {
   if (context === undefined) return null;
   const target = await readTargetIfAny(targetConfigPath(options, context.env, context.homeDir));
   if (target === null) return null;
   try {
-    return await new DirectorClient(target, DIRECTOR_TIMEOUT_MS).get<StemcellInfo[]>('/api/v1/stemcells');
+    return await new DirectorClient(target, DIRECTOR_TIMEOUT_MS).get<T>(path);
   } catch {
     return null;
   }

@@ -11,6 +11,7 @@ import type { CliContext } from '../context.js';
 import { printJson, type GlobalOptions } from '../output.js';
 import { addManifestOptions, readManifestInputs, type ManifestFlags } from './manifest-inputs.js';
 import { stemcellNote, uploadedStemcellsIfReachable, type StemcellNote } from './validate-stemcell.js';
+import { cloudConfigNote, type CloudConfigNote } from './validate-cloud-config.js';
 
 interface ValidateOptions extends ManifestFlags {
   printNative?: boolean;
@@ -45,19 +46,21 @@ export function registerValidateCommand(program: Command, context?: CliContext):
         return;
       }
       const stemcell = stemcellNote(plan, await uploadedStemcellsIfReachable(options, context));
+      const cloudConfig = await cloudConfigNote(loaded.manifest, options, context);
       if (json) {
         printJson({
           valid: true,
           format: loaded.format,
           summary: summarise(plan),
           stemcell,
+          cloudConfig,
           warnings: loaded.warnings,
           plan,
           ...(options.printNative ? { native: serializeManifest(loaded.manifest) } : {}),
         });
         return;
       }
-      process.stdout.write(renderSummary(file, loaded, plan, stemcell));
+      process.stdout.write(renderSummary(file, loaded, plan, stemcell, cloudConfig));
     });
 }
 
@@ -93,7 +96,7 @@ function summarise(plan: DeploymentPlan): ValidateSummary {
   };
 }
 
-function renderSummary(file: string, loaded: LoadedManifest, plan: DeploymentPlan, stemcell: StemcellNote): string {
+function renderSummary(file: string, loaded: LoadedManifest, plan: DeploymentPlan, stemcell: StemcellNote, cloudConfig: CloudConfigNote): string {
   const s = summarise(plan);
   const u = plan.update;
   const range = (w: { minMs: number; maxMs: number }): string =>
@@ -110,6 +113,7 @@ function renderSummary(file: string, loaded: LoadedManifest, plan: DeploymentPla
     `Containers:  ${s.containers}`,
     `Disks:       ${s.persistentDisks}${s.persistentDisks ? ` (${s.persistentDiskMiB} MiB in all)` : ''}`,
     `Stemcell:    ${stemcell.note}`,
+    `Cloud config: ${cloudConfig.note}`,
     `Update:      canaries ${u.canaries}, max_in_flight ${u.maxInFlight.kind === 'count' ? u.maxInFlight.count : `${u.maxInFlight.percent}%`}, canary_watch_time ${range(u.canaryWatchTime)}, update_watch_time ${range(u.updateWatchTime)}, ${u.serial ? 'serial' : 'parallel'}`,
     `Warnings:    ${loaded.warnings.length}`,
     ...loaded.warnings.map((w) => `  warning: ${formatManifestProblem(w)}`),

@@ -54,7 +54,7 @@ export interface DeployRequest {
 export interface DiffChange {
   /** e.g. "docker-vm-1/0" or "docker-vm-1" or the deployment itself. */
   subject: string;
-  kind: 'create_vm' | 'delete_vm' | 'add_container' | 'remove_container' | 'change_container' | 'disk_size' | 'update' | 'stemcell' | 'other';
+  kind: 'create_vm' | 'delete_vm' | 'add_container' | 'remove_container' | 'change_container' | 'disk_size' | 'update' | 'stemcell' | 'cloud_config' | 'other';
   summary: string;
   keys?: string[];
 }
@@ -63,6 +63,29 @@ export interface DiffResponse {
   deployment: string;
   changes: DiffChange[];
   /** Human-readable diff, already redacted unless showSecrets. */
+  text: string;
+  warnings: string[];
+}
+
+/**
+ * BOSH's cloud config (GET /api/v1/cloud_config → CloudConfigInfo; POST /api/v1/cloud_config/diff
+ * {text} → CloudConfigDiffResponse; POST /api/v1/cloud_config {text} → CloudConfigInfo).
+ */
+export interface CloudConfigInfo {
+  /** The YAML text as uploaded; null: none was ever uploaded. */
+  text: string | null;
+  /** 1, 2, … per upload; 0: none. */
+  version: number;
+  createdAt: string | null;
+  user: string | null;
+}
+
+export interface CloudConfigRequest {
+  text: string;
+}
+
+export interface CloudConfigDiffResponse {
+  changes: DiffChange[];
   text: string;
   warnings: string[];
 }
@@ -123,6 +146,8 @@ export interface InstanceInfo {
   vmCid: string | null;
   agentId: string | null;
   ip: string | null;
+  /** The AZ of the cloud config the instance is placed in (null: its group names no azs). */
+  az?: string | null;
   state: 'running' | 'failing' | 'starting' | 'stopped' | 'unknown' | 'unresponsive' | 'missing' | 'not_created';
   desired: 'started' | 'stopped';
   diskCids: string[];

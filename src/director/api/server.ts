@@ -16,6 +16,7 @@ import { deploymentRoutes } from './routes/deployments.js';
 import { directorWideRoutes } from './routes/director-wide.js';
 import { imageRoutes, TARBALL_MEDIA_TYPES } from './routes/images.js';
 import { stemcellRoutes } from './routes/stemcells.js';
+import { cloudConfigRoutes } from './routes/cloud-config.js';
 import { taskRoutes } from './routes/tasks.js';
 
 declare module 'fastify' {
@@ -91,6 +92,7 @@ export class ApiServer {
         limits,
       }),
       ...stemcellRoutes(director, options.uploadDir, limits),
+      ...cloudConfigRoutes(director),
       ...agentRoutes(director, metrics),
     ];
     const server = new ApiServer(app, metrics, routes, options);

@@ -11,6 +11,8 @@ import { InvalidInputError, NotFoundError } from '../../common/errors.js';
 import type { InstanceRecord, StemcellRecord } from '../../store/store.js';
 import type { DeployRequest, DiffChange, DiffResponse, TaskInfo } from '../../common/contracts/api.js';
 import { resolveStemcell } from '../stemcells/stemcell-service.js';
+import { currentCloudConfig } from '../cloud-config/cloud-config-service.js';
+import { canonicalJson } from '../../manifest/canonical-json.js';
 import type { TaskContext } from '../tasks/task-context.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
 import { groupWaves, policyFor, resolveMaxInFlight, updateBatches } from './batches.js';
@@ -67,7 +69,8 @@ export class Deployer {
   async plan(loaded: LoadedDeploymentManifest): Promise<{ plan: DeploymentPlan; bySlot: Map<string, InstanceRecord> }> {
     const existing = await this.deps.store.instances.listByDeployment(loaded.name);
     const bySlot = new Map(existing.map((r) => [slot(r.group, r.index), r]));
-    const plan = this.manifests.plan(loaded, (group, index) => bySlot.get(slot(group, index))?.id ?? randomUUID());
+    const cloudConfig = await currentCloudConfig(this.deps.store);
+    const plan = this.manifests.plan(loaded, (group, index) => bySlot.get(slot(group, index))?.id ?? randomUUID(), cloudConfig);
     return { plan, bySlot };
   }
 
@@ -98,7 +101,12 @@ export class Deployer {
     const before = await this.deployedManifest(loaded.name);
     const diff = this.manifests.diff(before, loaded, { showSecrets });
     const { plan, bySlot } = await this.plan(loaded);
-    const stemcells = stemcellChanges(plan, bySlot, await this.resolveStemcells(plan));
+    const reported = new Set(diff.changes.filter((c) => c.kind === 'disk_size').map((c) => c.subject));
+    const stemcells = [
+      ...stemcellChanges(plan, bySlot, await this.resolveStemcells(plan)),
+      ...placementChanges(plan, bySlot),
+      ...diskTypeChanges(plan, bySlot).filter((c) => !reported.has(c.subject)),
+    ];
     const changes = [...diff.changes, ...stemcells];
     const lines = stemcells.map((c) => `~ ${c.subject}: ${c.summary}`);
     const text = stemcells.length === 0 ? diff.text : diff.changes.length === 0 ? [`deployment ${loaded.name}:`, ...lines].join('\n') : [diff.text, ...lines].join('\n');
@@ -152,7 +160,17 @@ export class Deployer {
         (await this.deps.store.instances.create({ id: spec.instanceId, deployment: plan.name, group: group.name, index: spec.index }));
       // A VM that booted another stemcell (or one not recorded) is replaced, keeping its disks.
       const changed = record.vmCid !== null && !sameStemcell(record.stemcell, stemcell);
-      targets.push({ record, group, spec, name: instanceName(record), stemcell: { resolve: () => Promise.resolve(stemcell), changed } });
+      // So is one whose cloud properties the cloud config now resolves differently.
+      const placement = group.placements?.[spec.index];
+      if (placement !== undefined && record.az !== placement.az) await this.deps.store.instances.setAz(record.id, placement.az);
+      targets.push({
+        record,
+        group: placement === undefined ? group : { ...group, cloudProperties: placement.cloudProperties },
+        spec,
+        name: instanceName(record),
+        stemcell: { resolve: () => Promise.resolve(stemcell), changed },
+        placementChanged: placement !== undefined && placementChanged(record, placement.cloudProperties),
+      });
     }
     const upToDate = recreate ? targets.map(() => false) : await Promise.all(targets.map((t) => isUpToDate(this.deps, t)));
     const needed = targets.filter((_, i) => upToDate[i] !== true);
@@ -174,6 +192,45 @@ export class Deployer {
     }
     return needed.length;
   }
+}
+
+/** A VM created with other cloud properties than the instance's now (a VM from before they were recorded is kept). */
+function placementChanged(r: InstanceRecord, cloudProperties: Record<string, unknown>): boolean {
+  return r.vmCid !== null && r.cloudProperties !== null && canonicalJson(r.cloudProperties) !== canonicalJson(cloudProperties);
+}
+
+/** The instances whose VM's cloud properties differ from what the cloud config resolves now: each is recreated. */
+function placementChanges(plan: DeploymentPlan, bySlot: Map<string, InstanceRecord>): DiffChange[] {
+  const out: DiffChange[] = [];
+  for (const g of plan.groups) {
+    for (const spec of g.instances) {
+      const r = bySlot.get(slot(g.name, spec.index));
+      const p = g.placements?.[spec.index];
+      if (r === undefined || p === undefined || !placementChanged(r, p.cloudProperties)) continue;
+      out.push({
+        subject: `${g.name}/${spec.index}`,
+        kind: 'cloud_config',
+        summary: `cloud_properties: ${canonicalJson(r.cloudProperties)} -> ${canonicalJson(p.cloudProperties)} (the VM is recreated, its persistent disk kept)`,
+      });
+    }
+  }
+  return out;
+}
+
+/** Disk sizes that change without the manifest saying so (a disk type resized in the cloud config). */
+function diskTypeChanges(plan: DeploymentPlan, bySlot: Map<string, InstanceRecord>): DiffChange[] {
+  const out: DiffChange[] = [];
+  for (const g of plan.groups) {
+    if (g.placements === undefined) continue;
+    for (const spec of g.instances) {
+      const r = bySlot.get(slot(g.name, spec.index));
+      if (r?.specJson == null) continue;
+      const was = (JSON.parse(r.specJson) as { persistentDiskMiB?: number }).persistentDiskMiB ?? 0;
+      if (was === spec.persistentDiskMiB) continue;
+      out.push({ subject: `${g.name}/${spec.index}`, kind: 'disk_size', summary: `persistent disk ${was} MiB → ${spec.persistentDiskMiB} MiB` });
+    }
+  }
+  return out;
 }
 
 /** The instances whose VM booted another stemcell than the one the deploy resolved: each is recreated. */

@@ -43,6 +43,8 @@ export interface InstanceTarget {
   /** "group/index (id)" for messages and events. */
   name: string;
   stemcell: TargetStemcell;
+  /** The VM's cloud properties differ from what the cloud config resolves now: the VM is replaced (disks kept). */
+  placementChanged?: boolean;
 }
 
 /** The stemcell a new VM of the instance boots. */

@@ -30,8 +30,8 @@ export const manifestModule: ManifestPort = {
     return { name: loaded.manifest.name, manifest: loaded.manifest, warnings: loaded.warnings.map(formatManifestProblem) };
   },
 
-  plan(loaded, instanceId): DeploymentPlan {
-    const plan = planDeployment(native(loaded), { instanceId });
+  plan(loaded, instanceId, cloudConfig): DeploymentPlan {
+    const plan = planDeployment(native(loaded), cloudConfig === undefined ? { instanceId } : { instanceId, cloudConfig });
     const maxInFlight = plan.update.maxInFlight.kind === 'count' ? plan.update.maxInFlight.count : `${plan.update.maxInFlight.percent}%`;
     return {
       name: plan.name,
@@ -49,6 +49,7 @@ export const manifestModule: ManifestPort = {
           persistentDiskMiB: g.persistentDiskMiB,
           diskCloudProperties: g.persistentDiskCloudProperties,
           cloudProperties: g.vmType === null ? g.cloudProperties : { vm_type: g.vmType, ...g.cloudProperties },
+          ...(g.placements === undefined ? {} : { placements: g.placements }),
           stemcell: { os: g.stemcell.os, name: g.stemcell.name, version: g.stemcell.version },
           networks,
           staticIps,

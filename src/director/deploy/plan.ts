@@ -8,6 +8,7 @@ import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
 import type { DiffResponse } from '../../common/contracts/api.js';
 import type { StemcellRequest } from '../stemcells/stemcell-service.js';
 import type { DnsAlias } from '../../common/contracts/dns-records.js';
+import type { CloudConfig } from '../../manifest/cloud-config.js';
 
 export interface WatchTime {
   minMs: number;
@@ -29,6 +30,11 @@ export interface PlannedGroup {
   persistentDiskMiB: number;
   diskCloudProperties?: Record<string, unknown>;
   cloudProperties: Record<string, unknown>;
+  /**
+   * Per instance index, resolved against the cloud config: its AZ and its VM's cloud properties
+   * (they replace `cloudProperties` for that instance). Unset: every VM gets `cloudProperties`.
+   */
+  placements?: Array<{ az: string | null; cloudProperties: Record<string, unknown> }>;
   /** The stemcell the manifest names for the group's VMs; the deployer resolves it against the uploaded ones. */
   stemcell: StemcellRequest;
   networks: VmNetworks;
@@ -56,7 +62,8 @@ export interface LoadedDeploymentManifest {
 export interface ManifestPort {
   /** Throws InvalidManifestError naming every problem. */
   load(text: string): LoadedDeploymentManifest;
-  plan(loaded: LoadedDeploymentManifest, instanceId: (group: string, index: number) => string): DeploymentPlan;
+  /** `cloudConfig`: the director's current one (null: none); a name it does not define throws NotFoundError. */
+  plan(loaded: LoadedDeploymentManifest, instanceId: (group: string, index: number) => string, cloudConfig?: CloudConfig | null): DeploymentPlan;
   diff(before: LoadedDeploymentManifest | null, after: LoadedDeploymentManifest, options: { showSecrets: boolean }): DiffResponse;
   /** Service discovery's aliases of a manifest (`dns_aliases`, cross-VM links); none when absent. */
   dnsAliases?(loaded: LoadedDeploymentManifest): DnsAlias[];

@@ -17,6 +17,8 @@ export interface InstanceVm {
 /** A VM just created, with the cloud's cid of the stemcell it booted. */
 export interface CreatedVm extends InstanceVm {
   stemcellCid?: string | undefined;
+  /** The cloud properties it was created with (a deploy compares them with the cloud config's). */
+  cloudProperties?: Record<string, unknown> | undefined;
 }
 
 export interface VmRecords {
@@ -39,6 +41,7 @@ export function storeVmRecords(store: Store): VmRecords {
       }
       await store.instances.setVm(instanceId, vm === null ? null : { vmCid: vm.vmCid, agentId: vm.agentId, ip: vm.ip });
       const stemcell = vm?.stemcellCid === undefined ? undefined : (await store.stemcells.list()).find((s) => s.cid === vm.stemcellCid);
+      if (vm?.cloudProperties !== undefined) await store.instances.setCloudProperties(instanceId, vm.cloudProperties);
       if (vm !== null && stemcell !== undefined) {
         await store.stemcells.setVmStemcell(vm.vmCid, stemcell.cid);
         await store.instances.setStemcell(instanceId, { name: stemcell.name, version: stemcell.version });

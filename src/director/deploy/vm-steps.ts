@@ -41,6 +41,15 @@ export function deployedStemcell(deps: Pick<InstanceDeps, 'store'>, record: Pick
   };
 }
 
+/**
+ * The group as a replacement VM of the instance sees it (recreate, start, the resurrector,
+ * cloud-check): the cloud properties its VM was created with, else what the cloud config resolves.
+ */
+export function deployedVmGroup<G extends Pick<PlannedGroup, 'cloudProperties' | 'placements'>>(record: Pick<InstanceRecord, 'index' | 'cloudProperties'> | undefined, group: G): G {
+  const cloudProperties = record?.cloudProperties ?? (record === undefined ? undefined : group.placements?.[record.index]?.cloudProperties);
+  return cloudProperties === undefined ? group : { ...group, cloudProperties };
+}
+
 /** "bosun-debian-12/0.1.0-A", or "(none recorded)". */
 export function stemcellLabel(s: { name: string; version: string } | null): string {
   return s === null ? '(none recorded)' : `${s.name}/${s.version}`;

@@ -13,7 +13,7 @@ import type { InstanceDeps, InstanceTarget } from '../deploy/instance-deps.js';
 import { convergeInstance, updateInstance } from '../deploy/instance-updater.js';
 import type { DeploymentPlan } from '../deploy/plan.js';
 import { withDeadline } from '../../common/waiting.js';
-import { connectAgent, deployedStemcell } from '../deploy/vm-steps.js';
+import { connectAgent, deployedStemcell, deployedVmGroup } from '../deploy/vm-steps.js';
 import type { TaskContext } from '../tasks/task-context.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
 
@@ -65,7 +65,7 @@ export class InstanceJobs {
         const record = bySlot.get(`${group.name}/${spec.index}`);
         if (record === undefined) continue;
         // recreate and start boot the stemcell the instance is deployed with, not the newest.
-        targets.push({ record, group, spec, name: instanceName(record), stemcell: deployedStemcell(this.deps, record, group) });
+        targets.push({ record, group: deployedVmGroup(record, group), spec, name: instanceName(record), stemcell: deployedStemcell(this.deps, record, group) });
       }
     }
     if (targets.length === 0) {

@@ -20,6 +20,10 @@ export interface InstanceRecord {
   createdAt: string;
   /** The stemcell the instance's VM booted (null: none recorded, e.g. a VM from before stemcells). */
   stemcell: { name: string; version: string } | null;
+  /** The AZ the instance is placed in (null: none, the group names no azs). */
+  az: string | null;
+  /** The cloud properties its VM was created with (null: not recorded). */
+  cloudProperties: Record<string, unknown> | null;
 }
 
 function toRecord(r: InstancesTable): InstanceRecord {
@@ -38,6 +42,8 @@ function toRecord(r: InstancesTable): InstanceRecord {
     jobState: r.job_state,
     createdAt: r.created_at,
     stemcell: r.stemcell_name === null || r.stemcell_version === null ? null : { name: r.stemcell_name, version: r.stemcell_version },
+    az: r.az ?? null,
+    cloudProperties: r.cloud_properties_json == null ? null : (JSON.parse(r.cloud_properties_json) as Record<string, unknown>),
   };
 }
 
@@ -106,6 +112,8 @@ export class InstancesRepository {
       created_at: new Date().toISOString(),
       stemcell_name: null,
       stemcell_version: null,
+      az: null,
+      cloud_properties_json: null,
     };
     await this.db.insertInto('instances').values(row).execute();
     this.changed(i.id);
@@ -128,6 +136,16 @@ export class InstancesRepository {
   /** Records the stemcell the instance's new VM booted. */
   async setStemcell(id: string, stemcell: { name: string; version: string }): Promise<void> {
     await this.db.updateTable('instances').set({ stemcell_name: stemcell.name, stemcell_version: stemcell.version }).where('id', '=', id).execute();
+  }
+
+  /** Records the AZ the instance is placed in (null: its group names no azs). */
+  async setAz(id: string, az: string | null): Promise<void> {
+    await this.db.updateTable('instances').set({ az }).where('id', '=', id).execute();
+  }
+
+  /** Records the cloud properties the instance's new VM was created with. */
+  async setCloudProperties(id: string, cloudProperties: Record<string, unknown>): Promise<void> {
+    await this.db.updateTable('instances').set({ cloud_properties_json: JSON.stringify(cloudProperties) }).where('id', '=', id).execute();
   }
 
   async setApplied(id: string, specJson: string, specHash: string): Promise<void> {

@@ -13,6 +13,8 @@ import type { DeploymentDns,
   DiskInfo,
   ImageInfo,
   StemcellInfo,
+  CloudConfigDiffResponse,
+  CloudConfigInfo,
   InstanceInfo,
   JobRequest,
   LockInfo,
@@ -159,6 +161,9 @@ export class FakeDirectorService implements DirectorService {
     return this.queue('delete deployment demo', name, user);
   }
 
+  /** The AZ of each instance, by index (null: the instances carry none). */
+  instanceAzs: Array<string | null> | null = null;
+
   async listInstances(
     deployment: string,
     options?: { ps?: boolean; vitals?: boolean },
@@ -177,6 +182,7 @@ export class FakeDirectorService implements DirectorService {
       diskCids: [`disk-${index}`],
       lastHeartbeatAt: T0,
       dnsNames: [`${index}.redis.docker-vm-1.${deployment}.bosun`, `${index}.web.docker-vm-1.${deployment}.bosun`],
+      ...(this.instanceAzs === null ? {} : { az: this.instanceAzs[index] ?? null }),
       ...(options?.ps
         ? { containers: [{ name: 'redis', state: 'running', uptimeSeconds: 42, restarts: 0 }] }
         : {}),
@@ -394,6 +400,24 @@ export class FakeDirectorService implements DirectorService {
   async deleteStemcell(name: string, version: string, user: string): Promise<TaskInfo> {
     this.record('deleteStemcell', name, version, user);
     return this.queue(`delete stemcell ${name}/${version}`, null, user);
+  }
+
+  cloudConfig: CloudConfigInfo = { text: null, version: 0, createdAt: null, user: null };
+
+  async getCloudConfig(): Promise<CloudConfigInfo> {
+    return this.cloudConfig;
+  }
+
+  async diffCloudConfig(text: string): Promise<CloudConfigDiffResponse> {
+    this.record('diffCloudConfig', text);
+    if (text === this.cloudConfig.text) return { changes: [], text: '', warnings: [] };
+    return { changes: [{ subject: 'azs/z1', kind: 'other', summary: 'added' }], text: '+ azs/z1', warnings: [] };
+  }
+
+  async updateCloudConfig(text: string, user: string): Promise<CloudConfigInfo> {
+    this.record('updateCloudConfig', text, user);
+    this.cloudConfig = { text, version: this.cloudConfig.version + 1, createdAt: new Date().toISOString(), user };
+    return this.cloudConfig;
   }
 
   async recordHeartbeat(heartbeat: Heartbeat): Promise<void> {
