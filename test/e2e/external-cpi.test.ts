@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { LocalCloud } from '../../src/cloud/local/local-cloud.js';
-import type { DiskInfo, InstanceInfo } from '../../src/common/contracts/api.js';
+import type { DiskInfo, InstanceInfo, TaskInfo } from '../../src/common/contracts/api.js';
 import { startDirectorFixture, type DirectorFixture } from '../helpers/director-fixture.js';
 import { assertLocalCpiBuilt, builtLocalCpi } from '../helpers/local-cpi.js';
 import { redisManifest } from '../helpers/redis-deployment.js';
@@ -75,6 +75,12 @@ describe('the director on an external CPI (bosun-local-cpi)', () => {
         return i?.vmCid && i.vmCid !== before.vmCid && i.ip && i.state === 'running' ? i : undefined;
       },
       180_000,
+    );
+    // The resurrection task ends after the instance runs again: the next deploy must not find it holding the lock.
+    await waitUntil(
+      'the resurrection task to end',
+      async () => ((await d.json<TaskInfo[]>('-d', NAME, 'tasks')).every((t) => !['queued', 'processing', 'cancelling'].includes(t.state)) ? true : undefined),
+      120_000,
     );
     const value = await waitUntil('redis answering', () => redisCommand(after.ip as string, 6379, ['GET', 'cpi-key'], 2000).catch(() => undefined), 60_000);
     expect(value).toBe('kept');
