@@ -111,12 +111,14 @@ async function withdrawnOnAnotherVm(args: string[]): Promise<Record<string, unkn
 }
 
 async function resurrectedAnsweredEverywhere(args: string[]): Promise<Record<string, unknown>> {
-  const trials = Math.max(1, Number(args.find((a) => /^\d+$/.test(a)) ?? 3));
-  return withStack(async (s) => {
-    const d = s.director;
-    const samples: number[] = [];
-    const totals: number[] = [];
-    for (let t = 0; t < trials; t++) {
+  const trials = Math.max(1, Number(args.find((a) => /^\d+$/.test(a)) ?? 2));
+  const samples: number[] = [];
+  const totals: number[] = [];
+  // One stack (one deploy) per trial: a second kill of the same instance in one stack run did not
+  // come back within minutes in this benchmark (not yet explained; the e2e tests kill once each).
+  for (let t = 0; t < trials; t++) {
+    await withStack(async (s) => {
+      const d = s.director;
       const before = await ips(s);
       await until(() => everywhere(before.apps, [before.db]), Date.now(), 60_000, 20);
       const killedAt = await killVm(s.fx.cloud, before.dbVm);
@@ -135,11 +137,11 @@ async function resurrectedAnsweredEverywhere(args: string[]): Promise<Record<str
       const runningAt = Date.now();
       samples.push(await until(() => everywhere(before.apps, [newIp]), runningAt, 30_000, 5));
       totals.push(Date.now() - killedAt);
-    }
-    const figures = { otherVms: 2, fromVmRunning: summary(samples), fromVmKilled: summary(totals) };
-    process.stderr.write(`bench dns: resurrectedAnsweredEverywhere ${JSON.stringify(figures)}\n`);
-    return figures;
-  });
+    });
+  }
+  const figures = { otherVms: 2, fromVmRunning: summary(samples), fromVmKilled: summary(totals) };
+  process.stderr.write(`bench dns: resurrectedAnsweredEverywhere ${JSON.stringify(figures)}\n`);
+  return figures;
 }
 
 export const DIRECTOR_SECTIONS = { withdrawnOnAnotherVm, resurrectedAnsweredEverywhere };
