@@ -98,7 +98,7 @@ describe('dockerd supervisor (fake dockerd, fake engine)', () => {
   });
 
   it('adopts a dockerd a previous agent started, and restarts it when that one dies', async () => {
-    const { settings, ups, binary } = setup();
+    const { settings, ups, binary, pidOf } = setup();
     const paths = dockerdPaths(settings);
     const previous = spawn('sleep', ['60'], { stdio: 'ignore', detached: true });
     pids.push(previous.pid ?? 0);
@@ -112,6 +112,9 @@ describe('dockerd supervisor (fake dockerd, fake engine)', () => {
     previous.kill('SIGKILL');
     await until('the adopted dockerd to be replaced', () => ups.length === 2);
     expect(ups[1]).toEqual([true, false]);
+    // The replacement may not have written its pid file yet: wait for it, so that it is killed
+    // after the test instead of writing into the directory being removed.
+    await pidOf();
   });
   it("runs dockerd with the docker job's environment and installs the registry CAs the instance names", async () => {
     const { settings, binary, pidOf } = setup();
