@@ -6,7 +6,7 @@
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { readFile } from 'node:fs/promises';
-import { withDeadline } from '../../common/waiting.js';
+import { abortReason, withDeadline } from '../../common/waiting.js';
 import { errorMessage } from '../../common/errors.js';
 
 export interface DnsUpstream {
@@ -66,22 +66,36 @@ export class DnsForwarder {
   }
 }
 
+/**
+ * Settles a socket question once: with the answer, the first error, or the signal's abort; then
+ * closes the socket (`close`) and forgets the signal.
+ */
+function settleOnce(
+  signal: AbortSignal,
+  close: () => void,
+  resolve: (answer: Buffer) => void,
+  reject: (err: Error) => void,
+): (err: Error | null, answer?: Buffer) => void {
+  let finished = false;
+  const done = (err: Error | null, answer?: Buffer): void => {
+    if (finished) return;
+    finished = true;
+    signal.removeEventListener('abort', onAbort);
+    close();
+    if (err) reject(err);
+    else resolve(answer as Buffer);
+  };
+  const onAbort = (): void => done(abortReason(signal));
+  signal.addEventListener('abort', onAbort, { once: true });
+  return done;
+}
+
 /** One question over a connected UDP socket: an upstream that is not there fails at once (ECONNREFUSED). */
 function askUdp(u: DnsUpstream, query: Buffer, signal: AbortSignal): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const socket = createSocket(u.host.includes(':') ? 'udp6' : 'udp4');
     const id = query.readUInt16BE(0);
-    let finished = false;
-    const done = (err: Error | null, answer?: Buffer): void => {
-      if (finished) return;
-      finished = true;
-      signal.removeEventListener('abort', onAbort);
-      socket.close();
-      if (err) reject(err);
-      else resolve(answer as Buffer);
-    };
-    const onAbort = (): void => done(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-    signal.addEventListener('abort', onAbort, { once: true });
+    const done = settleOnce(signal, () => socket.close(), resolve, reject);
     socket.on('error', (err) => done(err));
     socket.on('message', (msg) => {
       if (msg.length >= 2 && msg.readUInt16BE(0) === id) done(null, msg);
@@ -94,17 +108,7 @@ function askTcp(u: DnsUpstream, query: Buffer, signal: AbortSignal): Promise<Buf
   return new Promise((resolve, reject) => {
     const socket = connect({ host: u.host, port: u.port });
     let received = Buffer.alloc(0);
-    let finished = false;
-    const done = (err: Error | null, answer?: Buffer): void => {
-      if (finished) return;
-      finished = true;
-      signal.removeEventListener('abort', onAbort);
-      socket.destroy();
-      if (err) reject(err);
-      else resolve(answer as Buffer);
-    };
-    const onAbort = (): void => done(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-    signal.addEventListener('abort', onAbort, { once: true });
+    const done = settleOnce(signal, () => socket.destroy(), resolve, reject);
     socket.on('error', (err) => done(err));
     socket.on('connect', () => {
       const len = Buffer.alloc(2);
