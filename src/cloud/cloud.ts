@@ -13,6 +13,10 @@ export interface VmNetwork {
   netmask: string;
   gateway?: string;
   dns?: string[];
+  /** BOSH's network type: manual (the director chose `ip`), dynamic (the cloud does), vip. Unset: manual when `ip` is set. */
+  type?: 'manual' | 'dynamic' | 'vip';
+  /** BOSH's `default: [dns, gateway]`: which network gives the VM its resolvers and default route. */
+  default?: string[];
   cloudProperties?: Record<string, unknown>;
 }
 export type VmNetworks = Record<string, VmNetwork>;

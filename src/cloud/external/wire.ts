@@ -14,12 +14,12 @@ export function networksToWire(networks: VmNetworks): Record<string, Record<stri
   const out: Record<string, Record<string, unknown>> = {};
   Object.entries(networks).forEach(([name, n], i) => {
     out[name] = {
-      type: n.ip === '' ? 'dynamic' : 'manual',
+      type: n.type ?? (n.ip === '' ? 'dynamic' : 'manual'),
       ...(n.ip === '' ? {} : { ip: n.ip }),
       ...(n.netmask === '' ? {} : { netmask: n.netmask }),
       ...(n.gateway === undefined ? {} : { gateway: n.gateway }),
       ...(n.dns === undefined ? {} : { dns: n.dns }),
-      ...(i === 0 ? { default: ['dns', 'gateway'] } : {}),
+      ...(n.default !== undefined ? { default: n.default } : i === 0 ? { default: ['dns', 'gateway'] } : {}),
       cloud_properties: n.cloudProperties ?? {},
     };
   });

@@ -94,6 +94,11 @@ export interface Heartbeat {
   containers: Array<Pick<ContainerState, 'name' | 'state' | 'restarts' | 'flapping' | 'uptimeSeconds'>>;
   vitals: Vitals;
   timestamp: string;
+  /**
+   * The VM's address as the agent sees it (its settings, else its default-route interface). The
+   * director records it for a VM whose cloud did not tell its address (a dynamic network).
+   */
+  ip?: string;
 }
 
 export interface AgentAlert {
