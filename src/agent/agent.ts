@@ -18,6 +18,7 @@ import { runCommand } from './run-command.js';
 import { DependencyGraph } from './containers/dependency-graph.js';
 import { Mutex } from '../common/mutex.js';
 import { DnsService } from './dns/dns-service.js';
+import { diskHintFor } from './settings/disk-hint-from-settings.js';
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
 
@@ -26,6 +27,8 @@ export interface AgentOptions {
   dnsPort?: number | null;
   /** The VM's resolv.conf: its nameservers are where other names are forwarded. */
   resolvConfPath?: string;
+  /** Reads the settings again from their source (mount_disk without a disk hint looks the disk up there). */
+  rereadSettings?: () => Promise<AgentSettings>;
 }
 
 /** Everything one VM's agent does, behind the AgentApi the HTTP server exposes. */
@@ -43,6 +46,7 @@ export class Agent implements AgentApi {
   private readonly heartbeats: HeartbeatLoop;
   /** Service discovery on this VM (set by create()). */
   private dns: DnsService | null = null;
+  private rereadSettings: (() => Promise<AgentSettings>) | undefined;
 
   private constructor(
     private readonly settings: AgentSettings,
@@ -84,6 +88,7 @@ export class Agent implements AgentApi {
   /** Loads the state file, re-mounts recorded disks and starts (or adopts) dockerd in the background. */
   static async create(settings: AgentSettings, log: Logger, options: AgentOptions = {}): Promise<Agent> {
     const agent = new Agent(settings, log);
+    agent.rereadSettings = options.rereadSettings;
     agent.persisted = await agent.stateFile.load();
     agent.dns = await DnsService.create({
       address: settings.network.ip,
@@ -171,6 +176,7 @@ export class Agent implements AgentApi {
   }
 
   async mountDisk(request: MountDiskRequest, options: LongActionOptions = {}): Promise<void> {
+    if (request?.diskCid && request.hint) request = { ...request, hint: await diskHintFor(request.diskCid, request.hint, this.rereadSettings) };
     if (!request?.diskCid || !request.hint?.path) throw new InvalidInputError('mount_disk needs {diskCid, hint: {path}}.');
     const mount = { newDisk: request.newDisk === true, ...(options.signal ? { signal: options.signal } : {}) };
     await this.disks.mount(request.diskCid, request.hint, request.target ?? 'store', mount);
@@ -245,6 +251,7 @@ export class Agent implements AgentApi {
       group: spec?.group ?? null,
       index: spec?.index ?? null,
       instanceId: spec?.instanceId ?? null,
+      ip: this.settings.network.ip,
       jobState: state.jobState,
       containers: state.containers.map((c) => ({ name: c.name, state: c.state, restarts: c.restarts, flapping: c.flapping, uptimeSeconds: c.uptimeSeconds })),
       vitals: await this.vitals.read(),

@@ -23,12 +23,13 @@ async function main(): Promise<void> {
   const opts = program.opts<{ settings?: string; agentConfig?: string; logLevel: string; dnsPort: string }>();
   const dnsPort = Number(opts.dnsPort);
   if (!Number.isInteger(dnsPort) || dnsPort < 0 || dnsPort > 65535) throw new Error(`--dns-port must be a port number (0 for no DNS server), not ${opts.dnsPort}`);
-  const settings = await readSettings(opts);
+  const readSettings = settingsReader(opts);
+  const settings = await readSettings();
   const log = createPinoLogger({ destination: join(settings.paths.ephemeral, 'agent.log'), level: opts.logLevel, name: 'agent' }).child({ agentId: settings.agentId });
   log.info('agent starting', { pid: process.pid, vmCid: settings.vmCid });
   process.on('unhandledRejection', (err) => log.error('unhandled rejection', { error: errorMessage(err) }));
 
-  const agent = await Agent.create(settings, log, { dnsPort: dnsPort === 0 ? null : dnsPort });
+  const agent = await Agent.create(settings, log, { dnsPort: dnsPort === 0 ? null : dnsPort, rereadSettings: readSettings });
   const server = await createAgentServer(agent, settings, log);
   agent.run();
   log.info('agent listening', { host: settings.listen.host, port: settings.listen.port });
@@ -43,13 +44,19 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
-/** `--settings FILE` (host-binaries VMs) or the sources of a stemcell's agent.json. */
-async function readSettings(opts: { settings?: string; agentConfig?: string }): Promise<AgentSettings> {
-  if (opts.settings !== undefined) return loadSettings(opts.settings);
-  if (opts.agentConfig === undefined) throw new Error('give --settings FILE or --agent-config /var/vcap/bosh/agent.json');
-  const sources = (await loadAgentConfig(opts.agentConfig)).map((c) => settingsSourceFor(c));
-  const { text, source } = await readFromSources(sources);
-  return parseSettings(text, `The settings from the ${source.type} source`);
+/**
+ * Reads the settings from `--settings FILE` (host-binaries VMs) or the sources of a stemcell's
+ * agent.json, in either format (bosun's or BOSH's); each call reads them again.
+ */
+function settingsReader(opts: { settings?: string; agentConfig?: string }): () => Promise<AgentSettings> {
+  const { settings, agentConfig } = opts;
+  if (settings !== undefined) return () => loadSettings(settings);
+  if (agentConfig === undefined) throw new Error('give --settings FILE or --agent-config /var/vcap/bosh/agent.json');
+  return async () => {
+    const sources = (await loadAgentConfig(agentConfig)).map((c) => settingsSourceFor(c));
+    const { text, source } = await readFromSources(sources);
+    return parseSettings(text, `The settings from the ${source.type} source`);
+  };
 }
 
 main().catch((err: unknown) => {

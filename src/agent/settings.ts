@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { AgentSettings } from '../common/contracts/agent-settings.js';
 import { InvalidInputError } from '../common/errors.js';
+import { boshToAgentSettings, isBoshSettings, type BoshMappingOptions } from './settings/bosh-settings.js';
 
 const diskHint = z.looseObject({ path: z.string() });
 
@@ -25,24 +26,29 @@ const schema = z.object({
 });
 
 /** Reads and validates `<vm>/settings.json`, the one boundary where raw settings become typed. */
-export async function loadSettings(file: string): Promise<AgentSettings> {
+export async function loadSettings(file: string, options: BoshMappingOptions = {}): Promise<AgentSettings> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
     throw new InvalidInputError(`Cannot read the agent settings file ${file}; check that the cloud wrote it as JSON.`, { cause: err });
   }
-  return parseSettings(text, `The agent settings file ${file}`);
+  return parseSettings(text, `The agent settings file ${file}`, options);
 }
 
-/** Validates a settings document from any source; `where` names it in errors ("The agent settings file …"). */
-export function parseSettings(text: string, where: string): AgentSettings {
+/**
+ * Validates a settings document from any source; `where` names it in errors ("The agent settings
+ * file …"). Both formats are read: bosun's own (`agentId`) and BOSH's (`agent_id`, as any BOSH CPI
+ * writes it, bosun's part under `env.bosun`).
+ */
+export async function parseSettings(text: string, where: string, options: BoshMappingOptions = {}): Promise<AgentSettings> {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
     throw new InvalidInputError(`${where} is not JSON; check that the cloud wrote it as JSON.`, { cause: err });
   }
+  if (isBoshSettings(raw)) return boshToAgentSettings(raw, where, options);
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     throw new InvalidInputError(`${where} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);

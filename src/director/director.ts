@@ -122,6 +122,7 @@ export class Director implements DirectorService {
       agentCredentials,
       creatingAgents: new Set(),
       consoleLog: consoleLogReader(driver),
+      agentAddress: (agentId) => this.heartbeats.addressOf(agentId),
     };
     this.deployer = new Deployer(this.deps, manifests, tasks);
     this.jobs = new InstanceJobs(this.deps, this.deployer, tasks);

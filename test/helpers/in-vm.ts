@@ -14,7 +14,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { pidNamespaceOf, processesInPidNamespace } from '../../src/cloud/local/processes.js';
-import { STEMCELL_VM_PATHS } from '../../src/cloud/local/stemcell-vm.js';
+import { STEMCELL_VM_PATHS } from '../../src/common/contracts/agent-settings.js';
 
 const exec = promisify(execFile);
 

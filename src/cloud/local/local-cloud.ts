@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { AGENT_PORT } from '../../common/contracts/agent-protocol.js';
-import type { AgentSettings } from '../../common/contracts/agent-settings.js';
+import { STEMCELL_VM_PATHS, type AgentSettings } from '../../common/contracts/agent-settings.js';
 import type { Logger } from '../../common/logger.js';
 import {
   CloudError,
@@ -39,7 +39,6 @@ import { CloudFiles, writeJson, type DiskRecord, type VmRecord } from './store.j
 import { killNetnsProcesses, killVm, launchVm, vmPaths } from './vm-process.js';
 import { removeStemcell, unpackStemcell } from './stemcells.js';
 import {
-  STEMCELL_VM_PATHS,
   exposeLoopDevice,
   hideLoopDevice,
   launchStemcellVm,

@@ -9,18 +9,8 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { AgentSettings } from '../../common/contracts/agent-settings.js';
 import { run, shellQuote } from './exec.js';
 import { startProcessTree, type LaunchedVm, type VmPaths } from './vm-process.js';
-
-/** Paths as the agent sees them inside a stemcell VM (BOSH's layout). */
-export const STEMCELL_VM_PATHS: AgentSettings['paths'] = {
-  root: '/',
-  store: '/var/vcap/store',
-  migration: '/var/vcap/store_migration_target',
-  ephemeral: '/var/vcap/data',
-  run: '/var/vcap/sys/run',
-};
 
 /** The File settings source path the stemcell's agent.json names (BOSH's warden convention). */
 const SETTINGS_IN_VM = '/var/vcap/bosh/warden-cpi-agent-env.json';

@@ -35,3 +35,12 @@ export interface AgentSettings {
   cgroupParent: string;
   extra?: Record<string, unknown>;
 }
+
+/** Paths as the agent sees them inside a stemcell VM (BOSH's layout): the local cloud writes them, and the agent takes them for BOSH-format settings. */
+export const STEMCELL_VM_PATHS: AgentSettings['paths'] = {
+  root: '/',
+  store: '/var/vcap/store',
+  migration: '/var/vcap/store_migration_target',
+  ephemeral: '/var/vcap/data',
+  run: '/var/vcap/sys/run',
+};

@@ -55,16 +55,54 @@ export async function waitForAgent(options: {
     await sleep(Math.min(delayMs, Math.max(1, deadline - Date.now())), options.signal);
     delayMs = Math.min(options.pingIntervalMs, Math.ceil(delayMs * PING_BACKOFF_FACTOR));
   }
-  throw new TimeoutError(await explainAgentTimeout(options, lastError));
+  throw new TimeoutError(
+    await explainAgentTimeout(options, `The agent ${options.agentId} on VM ${options.vmCid} (instance ${options.instance}) did not answer within ${seconds(options.timeoutMs)} s (last attempt: ${lastError}).`),
+  );
+}
+
+/** Where the director learns the address of a VM whose cloud did not tell it: its agent's heartbeats. */
+export type AgentAddressSource = (agentId: string) => string | null | Promise<string | null>;
+
+/**
+ * Waits for the first heartbeat of a new VM's agent to tell the VM's address, for a VM whose cloud
+ * answered create_vm without one (a dynamic network, as bosh-docker-cpi's). Returns the address.
+ */
+export async function waitForAgentAddress(options: {
+  address: AgentAddressSource | undefined;
+  cloud: Cloud;
+  vmCid: string;
+  agentId: string;
+  instance: string;
+  timeoutMs: number;
+  intervalMs: number;
+  signal?: AbortSignal | undefined;
+  consoleLog?: ConsoleLogReader | undefined;
+}): Promise<string> {
+  const deadline = Date.now() + options.timeoutMs;
+  if (options.address !== undefined) {
+    for (;;) {
+      const ip = await options.address(options.agentId);
+      if (ip !== null) return ip;
+      if (Date.now() >= deadline) break;
+      await sleep(Math.min(options.intervalMs, Math.max(1, deadline - Date.now())), options.signal);
+    }
+  }
+  const first =
+    `The cloud did not tell the address of VM ${options.vmCid} (instance ${options.instance}; its create_vm answered no IP, as for a dynamic network), ` +
+    `and its agent ${options.agentId} never sent a heartbeat within ${seconds(options.timeoutMs)} s, which is how the director learns the address then. ` +
+    'Either the agent did not start (check that the CPI writes create_vm\'s env into the agent settings verbatim, docs/clouds.md), or it cannot reach the director\'s URL from the VM (check the VM\'s network and routes).';
+  throw new TimeoutError(await explainAgentTimeout(options, first));
+}
+
+function seconds(ms: number): number {
+  return Number((ms / 1000).toFixed(2));
 }
 
 async function explainAgentTimeout(
   o: { cloud: Cloud; vmCid: string; agentId: string; instance: string; timeoutMs: number; consoleLog?: ConsoleLogReader | undefined },
-  lastError: string,
+  headline: string,
 ): Promise<string> {
-  const parts = [
-    `The agent ${o.agentId} on VM ${o.vmCid} (instance ${o.instance}) did not answer within ${Number((o.timeoutMs / 1000).toFixed(2))} s (last attempt: ${lastError}).`,
-  ];
+  const parts = [headline];
   try {
     const exists = await o.cloud.hasVm(o.vmCid);
     parts.push(exists ? 'The cloud reports the VM as existing, so the agent did not start or cannot reach the network.' : 'The cloud reports that the VM no longer exists.');

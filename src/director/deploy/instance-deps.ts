@@ -6,7 +6,7 @@ import type { Store } from '../../store/store.js';
 import type { InstanceRecord, StemcellRecord } from '../../store/store.js';
 import type { AgentConnector } from '../../common/contracts/agent-connector.js';
 import type { DirectorConfig } from '../config.js';
-import type { ConsoleLogReader } from './agent-wait.js';
+import type { AgentAddressSource, ConsoleLogReader } from './agent-wait.js';
 import type { PlannedGroup } from './plan.js';
 
 export interface AgentCredentials {
@@ -33,6 +33,8 @@ export interface InstanceDeps {
   creatingAgents: Set<string>;
   /** The cloud's boot-log reader, if it has one: shown when an agent does not answer. */
   consoleLog?: ConsoleLogReader | undefined;
+  /** The address a VM's agent heartbeats tell (for a VM whose cloud gave none). */
+  agentAddress?: AgentAddressSource | undefined;
 }
 
 /** One instance being worked on: its record, the planned group and the spec to apply. */

@@ -18,7 +18,7 @@ import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import { InternalError, errorMessage } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { pollUntil, throwIfAborted, withDeadline } from '../../common/waiting.js';
-import { waitForAgent, type ConsoleLogReader } from './agent-wait.js';
+import { waitForAgent, waitForAgentAddress, type AgentAddressSource, type ConsoleLogReader } from './agent-wait.js';
 import type { InstanceVm, VmRecords } from './vm-records.js';
 
 /** The instance whose VM is replaced, as much as this needs of it. */
@@ -68,6 +68,8 @@ export interface VmPorts {
   /** Agent ids whose VM is being created: their first heartbeats are not "unknown agents". */
   creatingAgents?: Set<string> | undefined;
   consoleLog?: ConsoleLogReader | undefined;
+  /** The address a VM's agent heartbeats tell, for a VM whose cloud gave none (HeartbeatIntake.addressOf). */
+  agentAddress?: AgentAddressSource | undefined;
   timeouts: VmTimeouts;
 }
 
@@ -151,16 +153,37 @@ export async function createVm(ports: VmPorts, owner: VmOwner, options: Omit<VmO
   } finally {
     ports.creatingAgents?.delete(agentId);
   }
-  const agent = ports.agents.connect(vm);
   const t = ports.timeouts;
-  await step(`Waiting for the agent of VM ${vm.vmCid}`, () =>
+  const deadline = Date.now() + t.agentWaitTimeoutMs;
+  if (vm.ip === null) {
+    // A dynamic network whose cloud answered no IP: the agent's first heartbeat tells it.
+    const created = vm;
+    const ip = await step(`Waiting for the address of VM ${created.vmCid} (its agent's heartbeat)`, () =>
+      waitForAgentAddress({
+        address: ports.agentAddress,
+        cloud: ports.cloud,
+        vmCid: created.vmCid,
+        agentId,
+        instance: instanceLabel(owner),
+        timeoutMs: t.agentWaitTimeoutMs,
+        intervalMs: Math.min(t.agentPingIntervalMs, 250),
+        signal: options.signal,
+        consoleLog: ports.consoleLog,
+      }),
+    );
+    await ports.records.learnIp(owner.id, created.vmCid, ip);
+    vm = { ...created, ip };
+  }
+  const agent = ports.agents.connect(vm);
+  const ready = vm;
+  await step(`Waiting for the agent of VM ${ready.vmCid}`, () =>
     waitForAgent({
       agent,
       cloud: ports.cloud,
-      vmCid: vm.vmCid,
+      vmCid: ready.vmCid,
       agentId,
       instance: instanceLabel(owner),
-      timeoutMs: t.agentWaitTimeoutMs,
+      timeoutMs: Math.max(1, deadline - Date.now()),
       pingIntervalMs: t.agentPingIntervalMs,
       callTimeoutMs: t.agentCallTimeoutMs,
       signal: options.signal,

@@ -24,6 +24,8 @@ export interface CreatedVm extends InstanceVm {
 export interface VmRecords {
   /** Records the instance's VM now; null: it has none (its old VM row goes too). */
   setInstanceVm(instanceId: string, vm: CreatedVm | null): Promise<void>;
+  /** The address the VM's agent told (its cloud gave none): recorded only while none is. */
+  learnIp(instanceId: string, vmCid: string, ip: string): Promise<void>;
   /** Where the cloud attached a disk (null: not attached, or not known). */
   setDiskHint(diskCid: string, hint: DiskHint | null): Promise<void>;
 }
@@ -46,6 +48,9 @@ export function storeVmRecords(store: Store): VmRecords {
         await store.stemcells.setVmStemcell(vm.vmCid, stemcell.cid);
         await store.instances.setStemcell(instanceId, { name: stemcell.name, version: stemcell.version });
       }
+    },
+    async learnIp(instanceId, vmCid, ip) {
+      if (await store.instances.learnIp(instanceId, vmCid, ip)) await store.vms.learnIp(vmCid, ip);
     },
     setDiskHint(diskCid, hint) {
       return store.disks.setHint(diskCid, hint);

@@ -117,6 +117,7 @@ export function vmPorts(
     newVmRequest: async (owner, agentId) => buildCreateVmRequest(deps, owner, await group(owner), agentId),
     creatingAgents: deps.creatingAgents,
     consoleLog: deps.consoleLog,
+    agentAddress: deps.agentAddress,
     timeouts,
   };
 }

@@ -133,6 +133,17 @@ export class InstancesRepository {
     this.changed(id);
   }
 
+  /**
+   * Records the address of the instance's VM `vmCid` that its agent reported, only while none is
+   * recorded (an address the cloud gave is never overwritten). True when it was recorded.
+   */
+  async learnIp(id: string, vmCid: string, ip: string): Promise<boolean> {
+    const r = await this.db.updateTable('instances').set({ ip }).where('id', '=', id).where('vm_cid', '=', vmCid).where('ip', 'is', null).executeTakeFirst();
+    const changed = Number(r.numUpdatedRows) > 0;
+    if (changed) this.changed(id);
+    return changed;
+  }
+
   /** Records the stemcell the instance's new VM booted. */
   async setStemcell(id: string, stemcell: { name: string; version: string }): Promise<void> {
     await this.db.updateTable('instances').set({ stemcell_name: stemcell.name, stemcell_version: stemcell.version }).where('id', '=', id).execute();

@@ -38,6 +38,11 @@ export class VmsRepository {
     return rows.map((r) => r.cid);
   }
 
+  /** The VM's address its agent reported, only while none is recorded (see InstancesRepository.learnIp). */
+  async learnIp(cid: string, ip: string): Promise<void> {
+    await this.db.updateTable('vms').set({ ip }).where('cid', '=', cid).where('ip', 'is', null).execute();
+  }
+
   async delete(cid: string): Promise<void> {
     await this.db.deleteFrom('vms').where('cid', '=', cid).execute();
   }

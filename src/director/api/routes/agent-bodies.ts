@@ -65,6 +65,8 @@ const heartbeatSchema = z.object({
     disk: z.object({ system: diskUsage.optional(), ephemeral: diskUsage.optional(), persistent: diskUsage.optional() }),
   }),
   timestamp: z.iso.datetime({ offset: true }),
+  // Not an address: left out rather than refusing the heartbeat (a refused heartbeat ends in a resurrection).
+  ip: z.union([z.ipv4(), z.ipv6()]).optional().catch(undefined),
 });
 
 const alertSchema = z.object({

@@ -63,6 +63,10 @@ export class MemoryStore implements HealthStore, AlertStore, MeltdownStore {
     i.agentId = vm?.agentId ?? null;
     i.ip = vm?.ip ?? null;
   }
+  async learnIp(id: string, vmCid: string, ip: string): Promise<void> {
+    const i = this.require(id);
+    if (i.vmCid === vmCid && i.ip === null) i.ip = ip;
+  }
   async setDiskHint(diskCid: string, hint: DiskHint | null): Promise<void> {
     for (const i of this.instances.values())
       for (const d of i.disks) if (d.diskCid === diskCid) d.hint = hint;
