@@ -13,6 +13,10 @@ const propertiesSchema = z.object({
   subnet: z.string().optional(),
   agent_command: z.array(z.string().min(1)).min(1).optional(),
   agent_restart_delay_seconds: z.number().positive().optional(),
+  /** `bosh`: write the agent settings in BOSH's format, as a third-party CPI does (stemcell VMs). */
+  agent_settings: z.enum(['bosun', 'bosh']).optional(),
+  /** false: leave the VM's address out of create_vm's answer (a dynamic network, as bosh-docker-cpi's). */
+  report_ip: z.boolean().optional(),
 });
 
 export function localCloudOptionsFromContext(context: unknown, logger: Logger): LocalCloudOptions {
@@ -28,6 +32,8 @@ export function localCloudOptionsFromContext(context: unknown, logger: Logger): 
     ...(p.subnet === undefined ? {} : { subnet: p.subnet }),
     ...(p.agent_command === undefined ? {} : { agentCommand: p.agent_command }),
     ...(p.agent_restart_delay_seconds === undefined ? {} : { agentRestartDelaySeconds: p.agent_restart_delay_seconds }),
+    ...(p.agent_settings === undefined ? {} : { agentSettings: p.agent_settings }),
+    ...(p.report_ip === undefined ? {} : { reportVmAddress: p.report_ip }),
     sharedDataDir: true,
     logger,
   };

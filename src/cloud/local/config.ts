@@ -29,6 +29,17 @@ export interface LocalCloudOptions {
    * process per call): the critical sections then take a lock file (file-lock.ts) too.
    */
   sharedDataDir?: boolean;
+  /**
+   * The format of the agent settings the cloud writes: bosun's own (default) or BOSH's, as any
+   * BOSH CPI writes them (stemcell VMs only: BOSH-format settings give a stemcell VM's paths).
+   */
+  agentSettings?: 'bosun' | 'bosh';
+  /**
+   * false: createVm answers the VM's network without its address and BOSH-format settings give a
+   * dynamic network without `ip`, as a cloud with DHCP does (the director then learns the address
+   * from the agent's heartbeat). Default true.
+   */
+  reportVmAddress?: boolean;
   logger?: Logger;
 }
 
@@ -40,6 +51,8 @@ export interface LocalCloudConfig {
   agentRestartDelaySeconds: number;
   stemcellCacheDir: string | null;
   sharedDataDir: boolean;
+  agentSettings: 'bosun' | 'bosh';
+  reportVmAddress: boolean;
   logger: Logger;
 }
 
@@ -68,6 +81,8 @@ const schema = z.object({
     .refine((p) => path.isAbsolute(p), 'must be an absolute path')
     .optional(),
   sharedDataDir: z.boolean().default(false),
+  agentSettings: z.enum(['bosun', 'bosh']).default('bosun'),
+  reportVmAddress: z.boolean().default(true),
 });
 
 export function compileLocalCloudConfig(options: LocalCloudOptions): LocalCloudConfig {
@@ -88,6 +103,8 @@ export function compileLocalCloudConfig(options: LocalCloudOptions): LocalCloudC
     agentRestartDelaySeconds: parsed.data.agentRestartDelaySeconds,
     stemcellCacheDir: parsed.data.stemcellCacheDir ?? null,
     sharedDataDir: parsed.data.sharedDataDir,
+    agentSettings: parsed.data.agentSettings,
+    reportVmAddress: parsed.data.reportVmAddress,
     logger: logger ?? silentLogger,
   };
 }

@@ -27,6 +27,7 @@ import { attachLoop, busyLoopDevicesOf, detachLoops, loopDevicesOf, waitUntilLoo
 import { Mutex } from '../../common/mutex.js';
 import { FileLock, type CriticalSection } from './file-lock.js';
 import {
+  addVmDefaultRoute,
   createVmNetwork,
   deleteVmNetwork,
   ensureBridge,
@@ -38,6 +39,7 @@ import { isAlive } from './processes.js';
 import { CloudFiles, writeJson, type DiskRecord, type VmRecord } from './store.js';
 import { killNetnsProcesses, killVm, launchVm, vmPaths } from './vm-process.js';
 import { removeStemcell, unpackStemcell } from './stemcells.js';
+import { boshSettingsFor, isBoshSettingsDocument, withPersistentDisks } from './bosh-settings-file.js';
 import {
   exposeLoopDevice,
   hideLoopDevice,
@@ -150,6 +152,11 @@ export class LocalCloud implements Cloud {
     await this.lock.run(() => ensureBridge(this.config.bridgeName, this.config.subnet));
     // A stemcell this cloud holds boots from its own root; any other name keeps the host-binaries boot.
     const bootStemcell = (await this.stemcellRootfs(request.stemcell)) !== null;
+    if (this.config.agentSettings === 'bosh' && !bootStemcell) {
+      throw new VmCreationFailedError(
+        `could not create a VM for agent ${request.agentId}: BOSH-format agent settings (agent_settings: bosh) need a stemcell VM (they give a stemcell VM's paths), and ${request.stemcell} is not a stemcell this cloud holds; upload a stemcell or use agent_settings: bosun`,
+      );
+    }
     let vm: VmRecord;
     try {
       vm = await this.lock.run(async () => {
@@ -187,6 +194,7 @@ export class LocalCloud implements Cloud {
       // Any accidental DNS lookup inside the VM fails at once instead of waiting on a timeout.
       await fs.writeFile(path.join(root, 'resolv.conf'), 'nameserver 127.0.0.1\n');
       await createVmNetwork(cid, vm.ip, this.config.subnet, this.config.bridgeName);
+      if (!this.config.reportVmAddress) await addVmDefaultRoute(cid, this.config.subnet);
       const disks: Record<string, DiskHint> = {};
       for (const diskCid of request.diskCids) {
         disks[diskCid] = await this.attachDisk(cid, diskCid);
@@ -210,6 +218,7 @@ export class LocalCloud implements Cloud {
         },
       );
     }
+    if (!this.config.reportVmAddress) return { vmCid: cid, networks: { [netName]: { ip: '', netmask: this.config.subnet.netmask, type: 'dynamic' } } };
     return { vmCid: cid, networks: { [netName]: { ip: vm.ip, netmask: this.config.subnet.netmask } } };
   }
 
@@ -249,7 +258,10 @@ export class LocalCloud implements Cloud {
     const vm = await this.requireVm(vmCid);
     await killVm(vmCid, vm.pid1, vm.pid1StartTime);
     await removeVmCgroups(vmCid, 1000);
-    if (!netnsExists(vmCid)) await createVmNetwork(vmCid, vm.ip, this.config.subnet, this.config.bridgeName);
+    if (!netnsExists(vmCid)) {
+      await createVmNetwork(vmCid, vm.ip, this.config.subnet, this.config.bridgeName);
+      if (!this.config.reportVmAddress) await addVmDefaultRoute(vmCid, this.config.subnet);
+    }
     const launched = await this.launch(vm);
     vm.pid1 = launched.pid1;
     vm.pid1StartTime = launched.pid1StartTime;
@@ -466,6 +478,12 @@ export class LocalCloud implements Cloud {
   ): Promise<void> {
     const root = this.vmDir(vm.cid);
     const { env } = request;
+    if (this.config.agentSettings === 'bosh') {
+      const networkName = Object.keys(request.networks)[0] ?? 'default';
+      const doc = boshSettingsFor({ agentId: request.agentId, vmCid: vm.cid, networkName, ip: vm.ip, netmask: this.config.subnet.netmask, reportIp: this.config.reportVmAddress, disks, env });
+      await writeJson(this.settingsFile(vm), doc);
+      return;
+    }
     const settings: AgentSettings = {
       agentId: request.agentId,
       vmCid: vm.cid,
@@ -506,6 +524,10 @@ export class LocalCloud implements Cloud {
       settings = JSON.parse(await fs.readFile(file, 'utf8')) as AgentSettings;
     } catch {
       return; // createVm writes the settings after attaching the disks it was given
+    }
+    if (isBoshSettingsDocument(settings)) {
+      await writeJson(file, withPersistentDisks(settings, change));
+      return;
     }
     settings.disks = change(settings.disks ?? {});
     await writeJson(file, settings);

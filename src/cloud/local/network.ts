@@ -74,6 +74,15 @@ export async function createVmNetwork(
   await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
 }
 
+/**
+ * A default route via the host's bridge address, for a VM that finds its own address the way
+ * BOSH's agent does (the default-route interface) when the cloud does not report it. The host
+ * does not route VM traffic onwards, so it still reaches only the director and other VMs.
+ */
+export async function addVmDefaultRoute(vmCid: string, subnet: Subnet): Promise<void> {
+  await run('ip', ['-n', netnsName(vmCid), 'route', 'replace', 'default', 'via', subnet.gateway, 'dev', 'eth0']);
+}
+
 /** Removes the namespace and the host-side veth; missing pieces are fine (idempotent). */
 export async function deleteVmNetwork(vmCid: string): Promise<void> {
   if (netnsExists(vmCid)) {
