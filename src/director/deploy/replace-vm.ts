@@ -158,6 +158,7 @@ export async function createVm(ports: VmPorts, owner: VmOwner, options: Omit<VmO
   if (vm.ip === null) {
     // A dynamic network whose cloud answered no IP: the agent's first heartbeat tells it.
     const created = vm;
+    ports.logger.info("the cloud told no address for the new VM: waiting for its agent's heartbeat to tell it", { vmCid: created.vmCid, agentId });
     const ip = await step(`Waiting for the address of VM ${created.vmCid} (its agent's heartbeat)`, () =>
       waitForAgentAddress({
         address: ports.agentAddress,
@@ -172,6 +173,7 @@ export async function createVm(ports: VmPorts, owner: VmOwner, options: Omit<VmO
       }),
     );
     await ports.records.learnIp(owner.id, created.vmCid, ip);
+    ports.logger.info("the new VM's address came with its agent's heartbeat", { vmCid: created.vmCid, ip });
     vm = { ...created, ip };
   }
   const agent = ports.agents.connect(vm);

@@ -234,7 +234,8 @@ export class DnsPublisher {
   private updateTargets(records: readonly InstanceRecord[]): void {
     const live = new Set<string>();
     for (const r of records) {
-      if (r.vmCid === null || r.agentId === null) continue;
+      // A VM whose address is not known yet (its agent's heartbeat tells it) cannot be pushed to.
+      if (r.vmCid === null || r.agentId === null || r.ip === null) continue;
       live.add(r.agentId);
       const target = { agentId: r.agentId, vmCid: r.vmCid, ip: r.ip };
       const sync = this.syncs.get(r.agentId);
