@@ -10,6 +10,7 @@ import type { FastifyRequest } from 'fastify';
 import type { CreateVmRequest, CreateVmResult } from '../../../src/cloud/cloud.js';
 import { FakeCloud, type FakeCloudOptions } from '../../../src/cloud/fake/index.js';
 import type { Heartbeat } from '../../../src/common/contracts/agent-protocol.js';
+import { pollUntil } from '../../../src/common/waiting.js';
 import { authenticateAgent } from '../../../src/director/api/routes/agents.js';
 import { parseHeartbeat } from '../../../src/director/api/routes/agent-bodies.js';
 import { waitForAgentAddress } from '../../../src/director/deploy/agent-wait.js';
@@ -125,6 +126,16 @@ class DynamicNetworkCloud extends FakeCloud {
       },
       ...options,
     });
+    // As the HTTPS connector does: no agent is reached at an unknown address.
+    const inner = this.agentConnector;
+    Object.defineProperty(this, 'agentConnector', {
+      value: {
+        connect: (target: Parameters<typeof inner.connect>[0]) => {
+          if (!target.ip) throw new Error(`Agent ${target.agentId} (VM ${target.vmCid}) has no IP address`);
+          return inner.connect(target);
+        },
+      },
+    });
   }
   override async createVm(request: CreateVmRequest): Promise<CreateVmResult> {
     const created = await super.createVm(request);
@@ -153,6 +164,8 @@ describe('deploying on a cloud that tells no address', () => {
     const [i] = await t.director.listInstances('demo');
     expect(i?.ip).toBe(cloud.addresses.get(i?.agentId ?? ''));
     expect(i?.ip).toMatch(/^10\.244\./);
+    // Pushes of DNS records, which need the address, reach the agent too.
+    await pollUntil(async () => (cloud.agentOf(i?.agentId ?? '')?.calls.some((c) => c.action === 'updateDns') ? true : undefined), { timeoutMs: 3000, intervalMs: 20, what: 'a DNS push' });
   });
 
   it('fails the deploy saying the agent never sent a heartbeat', async () => {
