@@ -50,4 +50,21 @@ describe('bosun cpi-certify --cpi bosun-local-cpi', () => {
     expect((await readdir(join(cloudDir, 'disks'))).filter((f) => !f.startsWith('.'))).toEqual([]);
     expect(await readdir(join(cloudDir, 'stemcells'))).toEqual([]);
   }, 600_000);
+
+  it('certifies a CPI that writes BOSH-format settings and tells no VM address, the address coming from a heartbeat', async () => {
+    const properties = join(fx.dataDir, 'cpi-properties-bosh.yml');
+    const cloudDir = join(fx.dataDir, 'certify-cloud-bosh');
+    await writeFile(properties, JSON.stringify({ data_dir: cloudDir, bridge: fx.bridgeName, subnet: fx.subnet, agent_settings: 'bosh', report_ip: false }));
+    const args = [builtCli, '--json', 'cpi-certify', '--cpi', process.execPath, '--cpi-args', builtLocalCpi, '--properties', properties, '--stemcell', builtStemcellFile(), '--heartbeat-listen', `${fx.hostIp}:0`];
+    const run = await exec(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 }).then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+    const report = JSON.parse(run.stdout) as CertifyReport;
+    const failed = report.checks.filter((c) => c.status === 'failed');
+    expect(failed, JSON.stringify(failed, null, 2)).toEqual([]);
+    expect(run.code).toBe(0);
+    expect(report.checks.find((c) => c.name === 'create_vm: agent answers ping')?.detail).toMatch(/address from its heartbeat/);
+    expect(await readdir(join(cloudDir, 'vms'))).toEqual([]);
+  }, 600_000);
 });

@@ -16,6 +16,18 @@ interface CertifyFlags {
   vmCloudProperties?: string;
   networkCloudProperties?: string;
   diskCloudProperties?: string;
+  heartbeatListen?: string;
+}
+
+/** "HOST:PORT" ("[::1]:PORT" for IPv6) of --heartbeat-listen. */
+export function parseListen(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(value);
+  const port = Number(m?.[3]);
+  const host = m?.[1] ?? m?.[2];
+  if (host === undefined || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidInputError(`--heartbeat-listen takes HOST:PORT (an address the VMs can reach, e.g. 10.244.0.1:25556), got "${value}".`);
+  }
+  return { host, port };
 }
 
 /** A YAML/JSON map from a file (`what` names it in errors). */
@@ -60,6 +72,7 @@ export function registerCpiCertifyCommand(program: Command): void {
     .option('--vm-cloud-properties <file>', 'YAML/JSON map: cloud_properties of the VMs (instance type, …)')
     .option('--network-cloud-properties <file>', 'YAML/JSON map: cloud_properties of the VMs\' network (bosh-docker-cpi: {name: NETWORK})')
     .option('--disk-cloud-properties <file>', 'YAML/JSON map: cloud_properties of the disk')
+    .option('--heartbeat-listen <host:port>', "receive the agents' heartbeats here (an address the VMs reach): how a VM's address is learnt when the CPI's create_vm tells none")
     .action(async (flags: CertifyFlags, cmd: Command) => {
       const options = cmd.optsWithGlobals<GlobalOptions & CertifyFlags>();
       const agentTimeoutS = Number(flags.agentTimeout);
@@ -71,6 +84,7 @@ export function registerCpiCertifyCommand(program: Command): void {
         ...(flags.diskCloudProperties === undefined ? {} : { diskCloudProperties: await readMap(flags.diskCloudProperties, 'disk cloud properties') }),
         ...(flags.stemcell === undefined ? {} : { stemcellFile: resolve(flags.stemcell) }),
         ...(flags.stemcellCid === undefined ? {} : { stemcellCid: flags.stemcellCid }),
+        ...(flags.heartbeatListen === undefined ? {} : { heartbeatListen: parseListen(flags.heartbeatListen) }),
         agentTimeoutMs: agentTimeoutS * 1000,
       });
       if (options.json) printJson(report);

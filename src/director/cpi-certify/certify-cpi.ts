@@ -29,6 +29,11 @@ export interface CertifyOptions {
   networkCloudProperties?: Record<string, unknown>;
   /** Where the agents send heartbeats (nobody needs to listen). */
   directorUrl?: string;
+  /**
+   * Receive the agents' heartbeats on this address (one the VMs reach), given to them as the
+   * director's URL: for a CPI that tells no VM address, the heartbeat does.
+   */
+  heartbeatListen?: { host: string; port: number };
   agentTimeoutMs?: number;
   diskMiB?: number;
 }
@@ -63,6 +68,7 @@ export async function certifyCpi(options: CertifyOptions): Promise<CertifyReport
   cloud.setDirectorUuid(`cpi-certify-${randomUUID()}`);
   const log = new CheckLog(stderr);
   const side = new CertifyAgentSide(options.directorUrl ?? 'https://127.0.0.1:9');
+  if (options.heartbeatListen !== undefined) await side.startHeartbeats(options.heartbeatListen.host, options.heartbeatListen.port);
   const agentTimeoutMs = options.agentTimeoutMs ?? 180_000;
   const vms: Vm[] = [];
   const disks: string[] = [];
@@ -89,13 +95,19 @@ export async function certifyCpi(options: CertifyOptions): Promise<CertifyReport
       (r) => `vm ${r.vmCid}, networks ${JSON.stringify(r.networks)}`,
     );
     if (created === undefined) return undefined;
-    const ip = Object.values(created.networks)[0]?.ip ?? '';
-    const vm = { agentId, vmCid: created.vmCid, agent: side.agent(agentId, created.vmCid, ip || '0.0.0.0') };
+    let ip = Object.values(created.networks)[0]?.ip ?? '';
+    const vm: Vm = { agentId, vmCid: created.vmCid, agent: side.agent(agentId, created.vmCid, ip || '0.0.0.0') };
     vms.push(vm);
     const answered = await log.run(`${name}: agent answers ping`, true, async () => {
-      if (ip === '') throw new Error(`the CPI did not tell the VM's address (create_vm answered networks ${JSON.stringify(created.networks)})`);
-      await side.waitForAgent(vm.agent, agentTimeoutMs);
-      return `agent ${agentId} at ${ip}`;
+      const started = Date.now();
+      let how = 'create_vm';
+      if (ip === '') {
+        ip = await side.addressFromHeartbeat(agentId, created.networks, agentTimeoutMs);
+        vm.agent = side.agent(agentId, created.vmCid, ip);
+        how = 'its heartbeat';
+      }
+      await side.waitForAgent(vm.agent, Math.max(1, agentTimeoutMs - (Date.now() - started)));
+      return `agent ${agentId} at ${ip} (address from ${how})`;
     });
     return answered === undefined ? undefined : vm;
   };
