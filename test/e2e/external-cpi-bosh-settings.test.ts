@@ -4,6 +4,8 @@
  * address (`report_ip: false`, a dynamic network, as bosh-docker-cpi does). The agent maps the
  * settings and finds its address on the VM; the director learns it from the heartbeat, reaches the
  * agent there, and `bosun instances` shows it; a resurrection works the same way.
+ * The CPI plays API v1: its attach_disk gives no disk hint, and the agent's mount_disk takes the
+ * disk from its settings (`disks.persistent`), read again.
  * Needs root, `npm run build` and a built stemcell.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,7 +43,8 @@ describe('an external CPI writing BOSH-format settings and telling no VM address
             type: 'external',
             cpi: process.execPath,
             cpi_args: [builtLocalCpi],
-            properties: { data_dir: cloudDir, bridge: fx.bridgeName, subnet: fx.subnet, agent_settings: 'bosh', report_ip: false },
+            // cpi_api_version 1: create_vm answers a bare cid, attach_disk no hint (the agent finds the disk in its settings).
+            properties: { data_dir: cloudDir, bridge: fx.bridgeName, subnet: fx.subnet, agent_settings: 'bosh', report_ip: false, cpi_api_version: 1 },
           },
           health: { heartbeat_interval: '500ms', agent_timeout: '5s', analyze_interval: '500ms' },
         }),
@@ -66,6 +69,11 @@ describe('an external CPI writing BOSH-format settings and telling no VM address
     // create_vm answered no ip; the address came with a heartbeat.
     expect(await d.log()).toMatch(/address came with its agent's heartbeat/);
     expect(await redisCommand(i.ip as string, 6379, ['SET', 'bosh-key', 'kept'], 5000)).toBe('OK');
+    // v1: the director got no disk hint; the disk was mounted from the settings' disks.persistent.
+    const log = await d.log();
+    expect(log).toMatch(/"method":"attach_disk"/);
+    expect(log.split('\n').find((l) => l.includes('"CPI info"'))).toContain('"apiVersion":1');
+    expect(settings['disks']).toMatchObject({ persistent: { [i.diskCids?.[0] as string]: expect.stringMatching(/^\/dev\/loop/) } });
     const table = await d.cli('-d', NAME, 'instances');
     ok(table);
     expect(table.stdout).toContain(i.ip as string);

@@ -17,6 +17,8 @@ const propertiesSchema = z.object({
   agent_settings: z.enum(['bosun', 'bosh']).optional(),
   /** false: leave the VM's address out of create_vm's answer (a dynamic network, as bosh-docker-cpi's). */
   report_ip: z.boolean().optional(),
+  /** 1: answer `info` with api_version 1 and play a v1 CPI (create_vm answers a cid, attach_disk no hint). */
+  cpi_api_version: z.union([z.literal(1), z.literal(2)]).optional(),
 });
 
 export function localCloudOptionsFromContext(context: unknown, logger: Logger): LocalCloudOptions {

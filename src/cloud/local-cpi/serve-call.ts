@@ -48,10 +48,15 @@ const HANDLERS: Record<string, Handler> = {
   resize_disk: (c, [cid, size]) => c.resizeDisk(str(cid), Number(size)).then(() => null),
 };
 
-const INFO: Handler = async () => ({ api_version: MAX_CPI_API_VERSION, stemcell_formats: ['general-tar', 'warden-tar', 'local-host'] });
+/** The API version `info` answers: the context's `cpi_api_version` (1: play a v1 CPI, whose attach_disk gives no hint), else the newest. */
+function apiVersionOf(context: unknown): number {
+  const v = obj(context)['cpi_api_version'];
+  return v === 1 ? 1 : MAX_CPI_API_VERSION;
+}
 
 export async function serveCall(request: CpiRequest, logger: Logger): Promise<CpiResponse> {
-  const handler = request.method === 'info' ? INFO : HANDLERS[request.method];
+  const info: Handler = async () => ({ api_version: apiVersionOf(request.context), stemcell_formats: ['general-tar', 'warden-tar', 'local-host'] });
+  const handler = request.method === 'info' ? info : HANDLERS[request.method];
   if (handler === undefined) {
     // What bosh-cpi-ruby answers for a method it does not know: the director maps it to NotImplemented.
     return fail({ type: 'InvalidCall', message: `Method is not known, got '${request.method}'`, ok_to_retry: false });
