@@ -60,7 +60,7 @@ describe('task runner', () => {
     try {
       const task = await runner.enqueue({ description: 'wide', deployment: 'd', user: 'u' }, async (ctx) => {
         const waits = Array.from({ length: 50 }, () => new Promise<void>((resolve) => {
-          ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+          ctx.signal?.addEventListener('abort', () => resolve(), { once: true });
           setTimeout(resolve, 5);
         }));
         await Promise.all(waits);
