@@ -70,6 +70,8 @@ describe('layers', () => {
 const SERVERS = [
   'src/director/api/server.ts',
   'src/registry/registry-front.ts',
+  // cpi-certify's stand-in for the director's heartbeat route.
+  'src/director/cpi-certify/heartbeat-listener.ts',
   // The agent's metadata-service settings source (plain http to a link-local address, stemcell work): to move onto the shared client.
   'src/agent/settings/http-source.ts',
 ];
