@@ -472,6 +472,11 @@ export class Director implements DirectorService {
     await this.requireDeployment(deployment);
     const record = await this.store.instances.findBySlot(deployment, group, index);
     if (record === undefined) throw new NotFoundError(`Deployment "${deployment}" has no instance ${group}/${index}; list them with "bosun instances".`);
+    if (record.vmCid !== null && record.ip === null) {
+      throw new ConflictError(
+        `The address of instance ${group}/${index}'s VM ${record.vmCid} is not known yet: its cloud did not tell it and its agent has not sent a heartbeat; try again in a moment, or check the VM with "bosun vms".`,
+      );
+    }
     const agent = this.views.agentFor(record);
     if (agent === null) throw new ConflictError(`Instance ${group}/${index} has no VM right now; deploy or recreate it first.`);
     return { record, agent };

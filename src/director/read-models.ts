@@ -59,7 +59,8 @@ export class DirectorReadModels {
     return Promise.all(
       records.map(async (r) => {
         const disks = await this.store.disks.activeForInstance(r.id);
-        return describeInstance(r, disks, this.agentFor(r), options, this.agentCallTimeoutMs);
+        // A VM whose address is not known yet (its agent's heartbeat tells it) is shown as recorded.
+        return describeInstance(r, disks, r.ip === null ? null : this.agentFor(r), options, this.agentCallTimeoutMs);
       }),
     );
   }

@@ -9,7 +9,7 @@ import type { AgentApi } from '../../common/contracts/agent-protocol.js';
 import type { InstanceRecord, StemcellRecord } from '../../store/store.js';
 import { resolveStemcell, uploadedStemcell } from '../stemcells/stemcell-service.js';
 import type { TaskContext } from '../tasks/task-context.js';
-import { waitForAgent } from './agent-wait.js';
+import { waitForAgent, waitForAgentAddress } from './agent-wait.js';
 import type { InstanceDeps, InstanceTarget, TargetStemcell } from './instance-deps.js';
 import type { PlannedGroup } from './plan.js';
 import { createVm, deleteVm, replaceVm, type KeptDisk, type ReadyVm, type VmPorts, type VmTimeouts } from './replace-vm.js';
@@ -136,7 +136,25 @@ export async function ensureVm(deps: InstanceDeps, ctx: TaskContext, target: Ins
   const ports = targetPorts(deps, target);
   let vm: ReadyVm;
   if (record.vmCid !== null && record.agentId !== null && (await deps.cloud.hasVm(record.vmCid))) {
-    const agent = deps.agents.connect({ agentId: record.agentId, vmCid: record.vmCid, ip: record.ip });
+    const { vmCid, agentId } = record;
+    let ip = record.ip;
+    if (ip === null) {
+      // A VM whose cloud told no address and whose agent had not told it yet (a run stopped before).
+      ip = await waitForAgentAddress({
+        address: async (id) => (await deps.agentAddress?.(id)) ?? (await deps.store.instances.get(record.id))?.ip ?? null,
+        cloud: deps.cloud,
+        vmCid,
+        agentId,
+        instance: target.name,
+        timeoutMs: deps.config.agentWaitTimeoutMs,
+        intervalMs: Math.min(deps.config.agentPingIntervalMs, 250),
+        signal: ctx.signal,
+        consoleLog: deps.consoleLog,
+      });
+      await storeVmRecords(deps.store).learnIp(record.id, vmCid, ip);
+      target.record = { ...record, ip };
+    }
+    const agent = deps.agents.connect({ agentId, vmCid, ip });
     await waitForAgent({
       agent,
       cloud: deps.cloud,
@@ -149,7 +167,7 @@ export async function ensureVm(deps: InstanceDeps, ctx: TaskContext, target: Ins
       signal: ctx.signal,
       consoleLog: deps.consoleLog,
     });
-    return { vmCid: record.vmCid, agentId: record.agentId, ip: record.ip, agent, created: false };
+    return { vmCid, agentId, ip, agent, created: false };
   }
   if (record.vmCid !== null) {
     ctx.logger.warn('recorded VM is gone from the cloud; creating a new one', { instance: target.name, vmCid: record.vmCid });

@@ -116,16 +116,19 @@ describe('waiting for a new VM\'s address', () => {
 /** A cloud whose create_vm answers no address (a dynamic network); its agents' heartbeats carry it. */
 class DynamicNetworkCloud extends FakeCloud {
   readonly addresses = new Map<string, string>();
+  /** Whether the agents' heartbeats carry the address (false: as an agent that cannot reach the director). */
+  tellAddress: boolean;
   constructor(options: FakeCloudOptions & { tellAddress: boolean; director: () => TestDirector | undefined }) {
     super({
       unresponsiveTimeoutMs: 100,
       heartbeatIntervalMs: 20,
       onHeartbeat: (hb) => {
-        const ip = options.tellAddress ? this.addresses.get(hb.agentId) : undefined;
+        const ip = this.tellAddress ? this.addresses.get(hb.agentId) : undefined;
         void options.director()?.director.recordHeartbeat({ ...hb, ...(ip === undefined ? {} : { ip }) }).catch(() => undefined);
       },
       ...options,
     });
+    this.tellAddress = options.tellAddress;
     // As the HTTPS connector does: no agent is reached at an unknown address.
     const inner = this.agentConnector;
     Object.defineProperty(this, 'agentConnector', {
@@ -173,5 +176,22 @@ describe('deploying on a cloud that tells no address', () => {
     t = await createTestDirector({ cloudInstance: cloud, config: { agentWaitTimeoutMs: 300 } });
     const task = await deployAndWait(t.director, manifest);
     expect(task.error).toMatch(/never sent a heartbeat within 0.3 s/);
+  });
+
+  it('a later deploy finds the VM without an address and waits for its heartbeat, instead of failing to connect', async () => {
+    const cloud = new DynamicNetworkCloud({ tellAddress: false, director: () => t });
+    t = await createTestDirector({ cloudInstance: cloud, config: { agentWaitTimeoutMs: 300 } });
+    expect((await deployAndWait(t.director, manifest)).error).toMatch(/never sent a heartbeat/);
+    const [before] = await t.director.listInstances('demo');
+    expect(before?.vmCid).not.toBeNull();
+    expect(before?.ip).toBeNull();
+    // Listing works meanwhile; what needs the agent says why it cannot be reached yet.
+    expect((await t.director.listInstances('demo', { ps: true }))[0]?.vmCid).toBe(before?.vmCid);
+    await expect(t.director.fetchLogs('demo', 'db', 0, 'redis', 10)).rejects.toThrow(/address of instance db\/0's VM .* is not known yet: its cloud did not tell it and its agent has not sent a heartbeat/);
+    cloud.tellAddress = true;
+    expect((await deployAndWait(t.director, manifest)).error).toBeNull();
+    const [after] = await t.director.listInstances('demo');
+    expect(after?.vmCid).toBe(before?.vmCid);
+    expect(after?.ip).toBe(cloud.addresses.get(after?.agentId ?? ''));
   });
 });
