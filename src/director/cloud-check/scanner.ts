@@ -98,9 +98,10 @@ export async function scanDeployment(
       }
     }
     if (inst.agentId === null) continue;
-    const agent = deps.agents.connect({ agentId: inst.agentId, vmCid, ip: inst.ip });
     let mounted: string[];
     try {
+      // Inside the try: an agent at an unknown address (it never sent a heartbeat) is unresponsive too.
+      const agent = deps.agents.connect({ agentId: inst.agentId, vmCid, ip: inst.ip });
       await withDeadline(deps.agentCallTimeoutMs, `ping of agent ${inst.agentId}`, () => agent.ping());
       mounted = await withDeadline(deps.agentCallTimeoutMs, `list_disk of agent ${inst.agentId}`, () => agent.listDisk());
     } catch (err) {

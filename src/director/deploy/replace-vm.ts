@@ -111,8 +111,9 @@ export async function deleteVm(ports: VmPorts, owner: VmOwner, disks: readonly K
   const step = options.step ?? direct;
   const t = ports.timeouts;
   if (options.drain && owner.agentId !== null) {
-    const agent = ports.agents.connect({ agentId: owner.agentId, vmCid, ip: owner.ip });
     try {
+      // Inside the try: a VM whose address is not known (its agent never told it) cannot be drained, but is deleted.
+      const agent = ports.agents.connect({ agentId: owner.agentId, vmCid, ip: owner.ip });
       // Graceful: each container gets its stop timeout (an unreachable agent fails the call quickly).
       await withDeadline(t.applyTimeoutMs, `stop on ${instanceLabel(owner)}`, (signal) => agent.stop({ signal }), options.signal);
       for (const d of disks) {

@@ -10,6 +10,7 @@ import type { FastifyRequest } from 'fastify';
 import type { CreateVmRequest, CreateVmResult } from '../../../src/cloud/cloud.js';
 import { FakeCloud, type FakeCloudOptions } from '../../../src/cloud/fake/index.js';
 import type { Heartbeat } from '../../../src/common/contracts/agent-protocol.js';
+import type { CckResult } from '../../../src/common/contracts/api.js';
 import { pollUntil } from '../../../src/common/waiting.js';
 import { authenticateAgent } from '../../../src/director/api/routes/agents.js';
 import { parseHeartbeat } from '../../../src/director/api/routes/agent-bodies.js';
@@ -118,12 +119,14 @@ class DynamicNetworkCloud extends FakeCloud {
   readonly addresses = new Map<string, string>();
   /** Whether the agents' heartbeats carry the address (false: as an agent that cannot reach the director). */
   tellAddress: boolean;
+  /** Agents whose heartbeats never carry the address. */
+  readonly silent = new Set<string>();
   constructor(options: FakeCloudOptions & { tellAddress: boolean; director: () => TestDirector | undefined }) {
     super({
       unresponsiveTimeoutMs: 100,
       heartbeatIntervalMs: 20,
       onHeartbeat: (hb) => {
-        const ip = this.tellAddress ? this.addresses.get(hb.agentId) : undefined;
+        const ip = this.tellAddress && !this.silent.has(hb.agentId) ? this.addresses.get(hb.agentId) : undefined;
         void options.director()?.director.recordHeartbeat({ ...hb, ...(ip === undefined ? {} : { ip }) }).catch(() => undefined);
       },
       ...options,
@@ -192,6 +195,25 @@ describe('deploying on a cloud that tells no address', () => {
     expect((await deployAndWait(t.director, manifest)).error).toBeNull();
     const [after] = await t.director.listInstances('demo');
     expect(after?.vmCid).toBe(before?.vmCid);
+    expect(after?.ip).toBe(cloud.addresses.get(after?.agentId ?? ''));
+  });
+
+  it('recreate replaces a VM whose address never came (it cannot be drained, it is deleted)', async () => {
+    const cloud = new DynamicNetworkCloud({ tellAddress: true, director: () => t });
+    t = await createTestDirector({ cloudInstance: cloud, config: { agentWaitTimeoutMs: 1000 } });
+    expect((await deployAndWait(t.director, manifest)).error).toBeNull();
+    const [before] = await t.director.listInstances('demo');
+    // As if its agent had never told the address.
+    cloud.silent.add(before?.agentId ?? '');
+    await t.director.store.instances.setVm(before?.id ?? '', { vmCid: before?.vmCid ?? '', agentId: before?.agentId ?? '', ip: null });
+    // cloud-check reports its agent as unresponsive (it cannot be reached) instead of failing the scan.
+    const scan = await t.director.tasks.wait((await t.director.cloudCheck('demo', { report: true }, 'admin')).id);
+    expect(scan.error).toBeNull();
+    expect((JSON.parse(scan.result ?? '{}') as CckResult).problems.map((p) => p.type)).toEqual(['unresponsive_agent']);
+    const task = await t.director.tasks.wait((await t.director.runJob('demo', { action: 'recreate', group: 'db', index: 0 }, 'admin')).id);
+    expect(task.error).toBeNull();
+    const [after] = await t.director.listInstances('demo');
+    expect(after?.vmCid).not.toBe(before?.vmCid);
     expect(after?.ip).toBe(cloud.addresses.get(after?.agentId ?? ''));
   });
 });
