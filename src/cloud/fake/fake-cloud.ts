@@ -35,6 +35,13 @@ export interface FakeCloudOptions {
   supportsResizeDisk?: boolean;
   /** First address handed to VMs; the rest follow (10.244.0.2, .3, …). */
   firstIp?: string;
+  /** Disks are directories (warden/docker-CPI style): attachDisk answers {path: /warden-cpi-dev/<cid>}. */
+  directoryDisks?: boolean;
+  /**
+   * attachDisk and detachDisk recreate the VM, as bosh-docker-cpi does: its agent loses its spec,
+   * containers and mounts and refuses calls for this many ms while it boots.
+   */
+  recreateVmOnAttachMs?: number;
 }
 
 export interface FailOptions {
@@ -291,8 +298,10 @@ export class FakeCloud implements Cloud {
       if (disk.attachedTo !== null && disk.attachedTo !== vmCid) {
         throw new DiskAttachedElsewhereError(diskCid, disk.attachedTo, vmCid);
       }
+      const again = disk.attachedTo === vmCid;
       disk.attachedTo = vmCid;
-      return { path: `/dev/fake/${diskCid}` };
+      if (!again) this.recreateOnAttach(vmCid);
+      return { path: this.options.directoryDisks ? `/warden-cpi-dev/${diskCid}` : `/dev/fake/${diskCid}` };
     });
   }
 
@@ -309,7 +318,14 @@ export class FakeCloud implements Cloud {
         );
       }
       disk.attachedTo = null;
+      this.recreateOnAttach(vmCid);
     });
+  }
+
+  private recreateOnAttach(vmCid: string): void {
+    const ms = this.options.recreateVmOnAttachMs;
+    const agent = this.vms.get(vmCid)?.agent;
+    if (ms !== undefined && agent && agent.state !== 'gone') agent.recreate(ms);
   }
 
   async hasDisk(diskCid: string): Promise<boolean> {
