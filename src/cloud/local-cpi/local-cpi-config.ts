@@ -13,6 +13,10 @@ const propertiesSchema = z.object({
   subnet: z.string().optional(),
   agent_command: z.array(z.string().min(1)).min(1).optional(),
   agent_restart_delay_seconds: z.number().positive().optional(),
+  /** `directory`: disks are host directories the VM sees at /warden-cpi-dev/<cid> (warden/docker-CPI style). */
+  disk_kind: z.enum(['file', 'directory']).optional(),
+  /** attach_disk/detach_disk restart the VM with its ephemeral data lost, as the docker CPI recreates its container. */
+  recreate_vm_on_attach: z.boolean().optional(),
 });
 
 export function localCloudOptionsFromContext(context: unknown, logger: Logger): LocalCloudOptions {
@@ -28,6 +32,8 @@ export function localCloudOptionsFromContext(context: unknown, logger: Logger): 
     ...(p.subnet === undefined ? {} : { subnet: p.subnet }),
     ...(p.agent_command === undefined ? {} : { agentCommand: p.agent_command }),
     ...(p.agent_restart_delay_seconds === undefined ? {} : { agentRestartDelaySeconds: p.agent_restart_delay_seconds }),
+    ...(p.disk_kind === undefined ? {} : { diskKind: p.disk_kind }),
+    ...(p.recreate_vm_on_attach === undefined ? {} : { recreateVmOnAttach: p.recreate_vm_on_attach }),
     sharedDataDir: true,
     logger,
   };

@@ -29,6 +29,18 @@ export interface LocalCloudOptions {
    * process per call): the critical sections then take a lock file (file-lock.ts) too.
    */
   sharedDataDir?: boolean;
+  /**
+   * What a new persistent disk is: `file` (default: a sparse file attached as a loop device) or
+   * `directory` (a host directory the VM sees at /warden-cpi-dev/<cid>, as warden/docker-style CPIs
+   * give; resize_disk is not supported for it).
+   */
+  diskKind?: 'file' | 'directory';
+  /**
+   * Restart the VM's processes on attach_disk and detach_disk, with its ephemeral data and root
+   * filesystem changes lost, the way the docker CPI recreates its VM container (for tests of
+   * directors against such CPIs).
+   */
+  recreateVmOnAttach?: boolean;
   logger?: Logger;
 }
 
@@ -40,6 +52,8 @@ export interface LocalCloudConfig {
   agentRestartDelaySeconds: number;
   stemcellCacheDir: string | null;
   sharedDataDir: boolean;
+  diskKind: 'file' | 'directory';
+  recreateVmOnAttach: boolean;
   logger: Logger;
 }
 
@@ -68,6 +82,8 @@ const schema = z.object({
     .refine((p) => path.isAbsolute(p), 'must be an absolute path')
     .optional(),
   sharedDataDir: z.boolean().default(false),
+  diskKind: z.enum(['file', 'directory']).default('file'),
+  recreateVmOnAttach: z.boolean().default(false),
 });
 
 export function compileLocalCloudConfig(options: LocalCloudOptions): LocalCloudConfig {
@@ -88,6 +104,8 @@ export function compileLocalCloudConfig(options: LocalCloudOptions): LocalCloudC
     agentRestartDelaySeconds: parsed.data.agentRestartDelaySeconds,
     stemcellCacheDir: parsed.data.stemcellCacheDir ?? null,
     sharedDataDir: parsed.data.sharedDataDir,
+    diskKind: parsed.data.diskKind,
+    recreateVmOnAttach: parsed.data.recreateVmOnAttach,
     logger: logger ?? silentLogger,
   };
 }
