@@ -4,7 +4,7 @@ import { isAbsolute, relative } from 'node:path';
 import { promisify } from 'node:util';
 import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import type { Logger } from '../../common/logger.js';
-import { ConflictError, InternalError, NotFoundError, errorMessage } from '../../common/errors.js';
+import { ConflictError, InternalError, NotFoundError, TimeoutError, errorMessage } from '../../common/errors.js';
 import { Mutex } from '../../common/mutex.js';
 import { sourceMountedAt } from './mountinfo.js';
 import { systemMountOps, type MountOps } from './mount-ops.js';
@@ -115,7 +115,14 @@ export class DiskManager {
     timeoutMs?: number,
   ): Promise<void> {
     const resolveOptions = { ...this.options.resolve, ...(timeoutMs === undefined ? {} : { timeoutMs }) };
-    const resolved = await resolveDiskHint(hint, resolveOptions);
+    let resolved: Awaited<ReturnType<typeof resolveDiskHint>>;
+    try {
+      resolved = await resolveDiskHint(hint, resolveOptions);
+    } catch (err) {
+      // Not there: the cloud did not attach it (here), or the hint is not what this VM sees.
+      if (err instanceof TimeoutError || err instanceof NotFoundError) throw new NotFoundError(`Cannot mount disk ${diskCid}: ${err.message}`, { cause: err });
+      throw err;
+    }
     if (resolved.kind === 'directory') {
       await this.bindLocked(diskCid, hint, resolved.path, target, persist);
       return;

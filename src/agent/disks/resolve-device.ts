@@ -27,7 +27,7 @@ export interface ResolveOptions {
   devDir?: string;
   /** Default /sys. */
   sysDir?: string;
-  /** How long a disk may take to appear; default 30 s. */
+  /** How long a disk may take to appear; default DEFAULT_DISK_WAIT_MS. */
   timeoutMs?: number;
   /** Between two looks; default 250 ms. */
   intervalMs?: number;
@@ -35,6 +35,9 @@ export interface ResolveOptions {
   rescanEvery?: number;
   signal?: AbortSignal;
 }
+
+/** How long a new disk may take to appear on the VM by default. */
+export const DEFAULT_DISK_WAIT_MS = 20_000;
 
 /** Virtio block devices keep only the first 20 characters of a serial. */
 const VIRTIO_SERIAL_LENGTH = 20;
@@ -103,7 +106,7 @@ export async function resolveDiskHint(raw: DiskHint | string, options: ResolveOp
         }
       },
       {
-        timeoutMs: options.timeoutMs ?? 30_000,
+        timeoutMs: options.timeoutMs ?? DEFAULT_DISK_WAIT_MS,
         intervalMs: options.intervalMs ?? 250,
         what: `the disk ${describeHint(hint)} to appear`,
         ...(options.signal ? { signal: options.signal } : {}),
@@ -112,7 +115,7 @@ export async function resolveDiskHint(raw: DiskHint | string, options: ResolveOp
   } catch (err) {
     if (options.signal?.aborted || !(err instanceof TimeoutError)) throw err;
     throw new TimeoutError(
-      `The disk with hint ${describeHint(hint)} did not appear on this VM within ${Math.round((options.timeoutMs ?? 30_000) / 100) / 10} s ` +
+      `The disk with hint ${describeHint(hint)} did not appear on this VM within ${Math.round((options.timeoutMs ?? DEFAULT_DISK_WAIT_MS) / 100) / 10} s ` +
         `(${looks} looks; searched ${searched || 'nothing'}${problem ? `; ${problem}` : ''}). ` +
         'Check that the cloud attached it to this VM (and that the hint is what this VM sees), then run the command again.',
       { cause: err },
