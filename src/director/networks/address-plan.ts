@@ -1,0 +1,80 @@
+/**
+ * The deploy's side of IP allocation: which addresses the planned instances get (computed before
+ * any change, so that the dry run shows them and a bad static IP fails the deploy untouched),
+ * recording them as the instances' reservations, the networks a new VM of an instance is created
+ * with, and whether an instance's VM has other addresses than it should (it is then recreated).
+ */
+import type { VmNetwork, VmNetworks } from '../../cloud/cloud.js';
+import { InvalidInputError } from '../../common/errors.js';
+import { canonicalJson } from '../../manifest/canonical-json.js';
+import type { CloudConfig } from '../../manifest/cloud-config.js';
+import type { InstanceRecord, IpReservationRecord, Store } from '../../store/store.js';
+import type { DeploymentPlan } from '../deploy/plan.js';
+import { allocateAddresses, type AllocatedAddress, type AllocGroup, type HeldAddress } from './ip-allocator.js';
+
+/** Per planned instance id: its addresses on the manual networks of its group (none without a cloud config). */
+export type AddressPlan = Map<string, AllocatedAddress[]>;
+
+/** Allocates against every address the director's deployments hold; throws InvalidInputError naming every problem. */
+export async function planAddresses(store: Store, plan: DeploymentPlan, cloudConfig: CloudConfig | null): Promise<AddressPlan> {
+  const planned = new Set(plan.groups.flatMap((g) => g.instances.map((s) => s.instanceId)));
+  if (cloudConfig === null) return new Map([...planned].map((id) => [id, []]));
+  const instances = new Map((await store.instances.listAll()).map((r) => [r.id, r]));
+  const held: HeldAddress[] = [];
+  for (const r of await store.ipReservations.list()) {
+    const owner = instances.get(r.instanceId);
+    // This deployment's instances that the plan drops are deleted before anything is created.
+    if (owner === undefined || (owner.deployment === plan.name && !planned.has(owner.id))) continue;
+    held.push({ network: r.network, address: r.address, instanceId: r.instanceId, static: r.static, owner: `${owner.group}/${owner.index} of deployment "${owner.deployment}"` });
+  }
+  const groups: AllocGroup[] = plan.groups.map((g) => ({
+    name: g.name,
+    azs: g.azs ?? [],
+    instances: g.instances.map((s) => ({ id: s.instanceId, index: s.index, az: g.placements?.[s.index]?.az ?? null })),
+    networks: g.networkRefs ?? [],
+  }));
+  const result = allocateAddresses(cloudConfig, groups, held);
+  if (result.problems.length > 0) {
+    throw new InvalidInputError(`Deployment "${plan.name}" cannot be deployed; nothing was changed. ${result.problems.join('; ')}.`);
+  }
+  return new Map([...planned].map((id) => [id, result.byInstance.get(id) ?? []]));
+}
+
+/** Makes the plan's addresses the instances' reservations (an instance's others are released). */
+export async function reserveAddresses(store: Store, deployment: string, addresses: AddressPlan): Promise<void> {
+  for (const [instanceId, list] of addresses) {
+    await store.ipReservations.replaceForInstance(
+      instanceId,
+      list.map((a) => ({ ...a, deployment })),
+    );
+  }
+}
+
+/** The group's networks with the instance's reserved addresses (and their settings) in place of "the cloud chooses". */
+export function withReservedAddresses(networks: VmNetworks, reserved: readonly Pick<IpReservationRecord, 'network' | 'settings'>[]): VmNetworks {
+  const out: VmNetworks = { ...networks };
+  for (const r of reserved) out[r.network] = r.settings;
+  return out;
+}
+
+const manualOnly = (networks: VmNetworks): Record<string, VmNetwork> =>
+  Object.fromEntries(Object.entries(networks).filter(([, n]) => n.type === 'manual' && n.ip !== ''));
+
+/**
+ * How the instance's VM's addresses differ from the planned ones ("ip: A -> B"), or null (no VM,
+ * or the same). A VM from before addresses were recorded counts as changed when its address is
+ * none of them.
+ */
+export function addressChange(record: Pick<InstanceRecord, 'vmCid' | 'ip' | 'networks'>, planned: readonly AllocatedAddress[]): string | null {
+  if (record.vmCid === null) return null;
+  const want: Record<string, VmNetwork> = Object.fromEntries(planned.map((a) => [a.network, a.settings]));
+  const had = record.networks === null ? {} : manualOnly(record.networks);
+  const ips = (m: Record<string, VmNetwork>): string => Object.values(m).map((n) => n.ip).join(', ');
+  if (record.networks === null || Object.keys(had).length === 0) {
+    if (planned.length === 0 || planned.some((a) => a.address === record.ip)) return null;
+    return `ip: ${record.ip ?? '(unknown)'} -> ${ips(want)}`;
+  }
+  if (canonicalJson(had) === canonicalJson(want)) return null;
+  if (ips(had) !== ips(want)) return `ip: ${ips(had)} -> ${planned.length === 0 ? '(chosen by the cloud)' : ips(want)}`;
+  return `networks: ${canonicalJson(had)} -> ${canonicalJson(want)}`;
+}
