@@ -5,7 +5,7 @@
  * with, and whether an instance's VM has other addresses than it should (it is then recreated).
  */
 import type { VmNetwork, VmNetworks } from '../../cloud/cloud.js';
-import { InvalidInputError } from '../../common/errors.js';
+import { ConflictError, InvalidInputError, errorMessage } from '../../common/errors.js';
 import { canonicalJson } from '../../manifest/canonical-json.js';
 import type { CloudConfig } from '../../manifest/cloud-config.js';
 import type { InstanceRecord, IpReservationRecord, Store } from '../../store/store.js';
@@ -43,10 +43,18 @@ export async function planAddresses(store: Store, plan: DeploymentPlan, cloudCon
 /** Makes the plan's addresses the instances' reservations (an instance's others are released). */
 export async function reserveAddresses(store: Store, deployment: string, addresses: AddressPlan): Promise<void> {
   for (const [instanceId, list] of addresses) {
-    await store.ipReservations.replaceForInstance(
-      instanceId,
-      list.map((a) => ({ ...a, deployment })),
-    );
+    try {
+      await store.ipReservations.replaceForInstance(
+        instanceId,
+        list.map((a) => ({ ...a, deployment })),
+      );
+    } catch (err) {
+      // The primary key (network, address): a deploy of another deployment took one meanwhile.
+      throw new ConflictError(
+        `Reserving ${list.map((a) => `${a.address} on network "${a.network}"`).join(', ')} for deployment "${deployment}" failed: another deployment took an address since this deploy planned them (${errorMessage(err)}); deploy again.`,
+        { cause: err },
+      );
+    }
   }
 }
 

@@ -139,6 +139,10 @@ function allocateStatic(
       );
       continue;
     }
+    if (given.has(key(ref.name, address))) {
+      problems.push(`${where}: static IP ${address} is listed by another instance group of this deployment too; give each address to one group`);
+      continue;
+    }
     const h = holder.get(key(ref.name, address));
     if (h !== undefined && !ids.has(h.instanceId)) {
       problems.push(`${where}: static IP ${address} is already used by instance ${h.owner}; remove it there first or choose another`);

@@ -108,6 +108,8 @@ describe('allocateAddresses', () => {
         group('web', 1, [net('private', ['10.0.1.102'])], ['z1']),
         group('api', 1, [net('private', ['10.0.2.6'])], ['z1']),
         group('cache', 1, [net('private', ['10.0.1.3'])]),
+        group('db2', 1, [net('private', ['10.0.1.101'])]),
+        group('db3', 1, [net('private', ['10.0.1.101'])]),
       ],
       held,
     );
@@ -118,6 +120,7 @@ describe('allocateAddresses', () => {
       'instance group "api", network "private": static IP 10.0.2.6 lies in subnet 10.0.2.0/29 (azs z2), which serves none of the group\'s azs (z1)',
       // A reserved address is never static, even inside a static range's neighbourhood.
       'instance group "cache", network "private": static IP 10.0.1.3 is not in the static range of any of the network\'s subnets (subnet 10.0.1.0/24 (azs z1): static 10.0.1.10, 10.0.1.100 - 10.0.1.102; subnet 10.0.2.0/29 (azs z2): static 10.0.2.6); add it to a subnet\'s static range in the cloud config, or choose one inside it',
+      'instance group "db3", network "private": static IP 10.0.1.101 is listed by another instance group of this deployment too; give each address to one group',
     ]);
   });
 
