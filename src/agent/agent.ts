@@ -8,6 +8,7 @@ import { ConflictError, InvalidInputError, errorMessage } from '../common/errors
 import { StateFile, type PersistedState } from './state-file.js';
 import { DockerdSupervisor } from './docker-daemon/dockerd-supervisor.js';
 import { ContainerManager } from './containers/container-manager.js';
+import { FailureRestartsFile } from './containers/failure-restarts-file.js';
 import { ImageEnsurer } from './images/image-ensurer.js';
 import { DiskManager } from './disks/disk-manager.js';
 import { createMigrateDiskAction, type MigrateDisk } from './disks/migrate-action.js';
@@ -71,7 +72,11 @@ export class Agent implements AgentApi {
       log.child({ part: 'containers' }),
       { alert: (category, container, title, summary) => this.sendAlert(2, category, title, summary, container) },
       () => this.dockerd.isUp,
-      { dnsServer: () => this.dns?.serverAddress ?? null, onChange: () => this.onContainersChanged() },
+      {
+        dnsServer: () => this.dns?.serverAddress ?? null,
+        onChange: () => this.onContainersChanged(),
+        failureRestarts: new FailureRestartsFile(join(settings.paths.ephemeral, 'on-failure-restarts.json')),
+      },
     );
     this.disks = new DiskManager({ store: settings.paths.store, migration: settings.paths.migration }, log.child({ part: 'disks' }), (disks) =>
       this.savePersisted({ disks }),

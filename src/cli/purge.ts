@@ -3,7 +3,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { lstat, readdir, readFile, rm } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
-import { errorMessage, InvalidInputError } from '../common/errors.js';
+import { errorMessage, InvalidInputError, UnavailableError } from '../common/errors.js';
+import { purgeExternalCloud, readRecordedCloud } from './purge-external.js';
 import { LocalCloud } from '../cloud/local/index.js';
 import { stopLeftoverRegistry } from '../registry/registry-server.js';
 import { dataDirPaths } from '../director/daemon/data-dir.js';
@@ -29,7 +30,7 @@ export async function readDirectorNetwork(dataDir: string): Promise<DirectorNetw
 }
 
 /** Files only a director writes: one of them must be there for a directory to count as a data dir. */
-export const DATA_DIR_MARKERS = ['director.sqlite', 'admin-token', join('ca', 'ca.pem'), 'network.json'];
+export const DATA_DIR_MARKERS = ['director.sqlite', 'admin-token', join('ca', 'ca.pem'), 'network.json', 'cloud.json'];
 
 /** The top-level names a director writes into its data directory (dataDirPaths, the database, the registry). */
 function knownEntries(dataDir: string): Set<string> {
@@ -71,8 +72,9 @@ export async function assertPurgeable(dataDir: string): Promise<void> {
 }
 
 /**
- * `bosun down --purge`: deletes every VM and disk of the director's local cloud (its namespaces,
- * processes, loop devices and cgroups go with them), a registry left behind, the bridge, and the
+ * `bosun down --purge`: deletes every VM and disk of the director's cloud — through its CPI for an
+ * external cloud (purge-external.ts); for the local cloud its namespaces,
+ * processes, loop devices and cgroups go with them — a registry left behind, the bridge, and the
  * data directory. Only what lives under this data directory is touched, and only the bridge this
  * director recorded as its own is deleted: never a default `bosun0` it did not use. A directory
  * that is not a bosun data directory is refused (assertPurgeable).
@@ -81,11 +83,20 @@ export async function purgeDataDir(
   dataDir: string,
   network: DirectorNetwork | null,
   say: (line: string) => void,
+  options: { directorConfig?: string } = {},
 ): Promise<void> {
   const paths = dataDirPaths(dataDir);
   await assertPurgeable(dataDir);
   await stopLeftoverRegistry(join(dataDir, 'registry'));
-  if (network === null && !hasCloudObjects(paths.cloud)) {
+  const recorded = await readRecordedCloud(dataDir);
+  if (recorded?.type === 'external' || options.directorConfig !== undefined) {
+    const left = await purgeExternalCloud(dataDir, options.directorConfig ?? recorded?.configFile, say);
+    if (left.length > 0) {
+      throw new UnavailableError(
+        `The CPI could not delete ${left.length} of the director's cloud objects (${left.join('; ')}). ${dataDir} is kept, with the record of what is left: fix the CPI's problem and run \`bosun down --purge\` again.`,
+      );
+    }
+  } else if (network === null && !hasCloudObjects(paths.cloud)) {
     say(`no local cloud recorded in ${dataDir}; removing files only (no bridge is deleted)`);
   } else {
     // Without a recorded network the cloud is opened on the default bridge only to delete its VMs

@@ -46,6 +46,7 @@ import { parseHealthSettings } from './health/config.js';
 import { SelfHealing } from './self-healing.js';
 import { DnsPublisher } from './dns/dns-publisher.js';
 import { deploymentDnsView } from './dns/dns-view.js';
+import { assertNoAliasClashes } from './dns/alias-clashes.js';
 import { instanceDnsName } from '../common/dns-names.js';
 
 export interface DirectorOptions {
@@ -223,11 +224,13 @@ export class Director implements DirectorService {
 
   async diff(request: api.DeployRequest): Promise<api.DiffResponse> {
     this.enforceManifestPolicy(request.manifest);
+    assertNoAliasClashes(this.manifests, request.manifest, await this.store.deployments.list());
     return this.deployer.diff(request);
   }
 
   async deploy(request: api.DeployRequest, user: string): Promise<api.TaskInfo> {
     this.enforceManifestPolicy(request.manifest);
+    assertNoAliasClashes(this.manifests, request.manifest, await this.store.deployments.list());
     return this.deployer.deploy(request, user);
   }
 

@@ -7,6 +7,7 @@ import type { DockerEngine } from '../docker-engine/docker-engine.js';
 import type { ImageEnsurer } from '../images/image-ensurer.js';
 import { DependencyGraph } from './dependency-graph.js';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import type { FailureRestartsFile } from './failure-restarts-file.js';
 import { ContainerRuntime, type ContainerAlertSink } from './container-runtime.js';
 import { convergeToSpec } from './converge.js';
 import { Healer } from './healer.js';
@@ -26,6 +27,8 @@ export interface ContainerManagerOptions {
   dnsServer?: () => string | null;
   /** Called (synchronously) whenever a container's state or health changes, or the instance is stopped or started. */
   onChange?: () => void;
+  /** Where the `on-failure:N` restart counts survive an agent restart (none: they start at 0). */
+  failureRestarts?: FailureRestartsFile;
 }
 
 /**
@@ -57,6 +60,7 @@ export class ContainerManager {
     if (options.onChange) this.rt.onChange = options.onChange;
     const backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.rt.retryBackoff = { initialMs: backoff.initialDelayMs ?? 1000, maxMs: backoff.maxDelayMs };
+    if (options.failureRestarts) this.rt.failureRestartsFile = options.failureRestarts;
     this.healer = new Healer(this.rt, this.mutex, alerts, backoff);
     this.queries = new ContainerQueries(this.rt);
     this.events = new DockerEventStream(engine, log, (e) => this.healer.onEvent(e), () => this.healer.requestHeal(), isDockerUp);
@@ -86,6 +90,8 @@ export class ContainerManager {
   load(spec: InstanceSpec | null, stopped: boolean): void {
     this.rt.stoppedOnPurpose = stopped;
     if (spec) this.rt.adoptSpec(spec, undefined, true);
+    const counts = this.rt.failureRestartsFile?.load() ?? {};
+    for (const s of this.rt.sups.values()) s.failureRestarts = counts[s.spec.name] ?? 0;
     this.rt.onChange();
   }
 
@@ -187,6 +193,7 @@ export class ContainerManager {
         s.retryAtMs = 1;
         if (s.state === 'stopped' || s.state === 'failed' || s.state === 'exited') this.rt.move(s, 'wait');
       }
+      this.rt.saveFailureRestarts();
       await convergeToSpec(this.rt);
       await this.healer.healOnce();
     });

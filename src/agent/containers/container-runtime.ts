@@ -7,6 +7,7 @@ import type { ImageEnsurer } from '../images/image-ensurer.js';
 import { DependencyGraph } from './dependency-graph.js';
 import { createOptions, mountSourcePath } from './create-options.js';
 import { newSupervised, type Supervised } from './supervised.js';
+import type { FailureRestartsFile } from './failure-restarts-file.js';
 import { transition, type SupervisorEvent } from './supervisor-state.js';
 import { retriesFailedStarts } from './restart-policy.js';
 import { backoffDelayMs, type BackoffPolicy } from '../../common/waiting.js';
@@ -33,6 +34,8 @@ export class ContainerRuntime {
   dnsServer: () => string | null = () => null;
   /** Called when a container's state or health changes (DNS withdrawal, an early heartbeat). */
   onChange: () => void = () => undefined;
+  /** Where `on-failure:N` restart counts outlive the agent (null: they do not). */
+  failureRestartsFile: FailureRestartsFile | null = null;
 
   constructor(
     readonly engine: () => DockerEngine,
@@ -42,6 +45,17 @@ export class ContainerRuntime {
     private readonly alerts: ContainerAlertSink,
     readonly isDockerUp: () => boolean,
   ) {}
+
+  /** Writes the containers' `on-failure` restart counts; a failed write is logged, never fatal. */
+  saveFailureRestarts(): void {
+    if (this.failureRestartsFile === null) return;
+    const counts = Object.fromEntries([...this.sups.values()].filter((s) => s.failureRestarts > 0).map((s) => [s.spec.name, s.failureRestarts]));
+    try {
+      this.failureRestartsFile.save(counts);
+    } catch (err) {
+      this.log.warn('could not save the on-failure restart counts', { path: this.failureRestartsFile.path, error: errorMessage(err) });
+    }
+  }
 
   /** `adopted`: the spec comes from the state file at agent start (see Supervised.adopted). */
   adoptSpec(spec: InstanceSpec, graph = new DependencyGraph(spec.containers), adopted = false): void {

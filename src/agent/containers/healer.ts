@@ -177,7 +177,10 @@ export class Healer {
       this.stopDependents(s.spec.name);
       return;
     }
-    if (s.spec.restartPolicy === 'on-failure') s.failureRestarts += 1;
+    if (s.spec.restartPolicy === 'on-failure') {
+      s.failureRestarts += 1;
+      rt.saveFailureRestarts();
+    }
     this.recordCrash(s, why);
   }
 

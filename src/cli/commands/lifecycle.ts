@@ -150,7 +150,8 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
       `the director's data directory (default: the CLI target's, else $BOSUN_DATA_DIR or ${DEFAULT_DATA_DIR})`,
     )
     .option('--purge', 'delete every VM, disk, network namespace and file the director owns')
-    .action(async (opts: { dataDir?: string; purge?: boolean }, cmd: Command) => {
+    .option('--director-config <file>', 'with --purge: the director config it ran with (default: the one it recorded), for its external CPI')
+    .action(async (opts: { dataDir?: string; purge?: boolean; directorConfig?: string }, cmd: Command) => {
       const dataDir = await targetedDataDir(opts, cmd);
       const paths = dataDirPaths(dataDir);
       const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -180,7 +181,7 @@ export function registerLifecycleCommands(program: Command, context: CliContext)
         // bridge of this director's config and never a default one it did not use.
         const network =
           state !== null ? { bridgeName: state.bridgeName, subnet: state.subnet } : await readDirectorNetwork(dataDir);
-        await purgeDataDir(dataDir, network, say);
+        await purgeDataDir(dataDir, network, say, opts.directorConfig === undefined ? {} : { directorConfig: resolve(opts.directorConfig) });
       }
     });
 

@@ -56,6 +56,26 @@ const schema = z.object({
   name: z.string().min(1).optional(),
 });
 
+/** Interpreters a CPI may be run with: the CPI is then the script they are given. */
+const INTERPRETERS = /^(node|nodejs|ruby|python[0-9.]*|bash|sh|perl)$/;
+/** Names too generic to tell a CPI by: its folder says more (`…/local-cpi/main.js` → `local-cpi`). */
+const GENERIC_NAMES = new Set(['main', 'index', 'cpi', 'run', 'bin']);
+
+/**
+ * A cloud's name for `status` and messages when the config gives none: the executable's file name,
+ * or for an interpreter the script it runs; a generic name (`bin/cpi`, `main.js`) gives way to its folder.
+ */
+export function cpiDisplayName(cpi: string, cpiArgs: string[]): string {
+  const script = INTERPRETERS.test(path.basename(cpi)) ? cpiArgs.find((a) => !a.startsWith('-')) : undefined;
+  const file = script ?? cpi;
+  const base = path.basename(file).replace(/\.(js|mjs|cjs|rb|py|sh)$/, '');
+  if (!GENERIC_NAMES.has(base)) return base;
+  let dir = path.dirname(file);
+  while (GENERIC_NAMES.has(path.basename(dir)) || path.basename(dir) === 'src' || path.basename(dir) === 'dist') dir = path.dirname(dir);
+  const parent = path.basename(dir);
+  return parent === '' || parent === '/' ? base : parent;
+}
+
 export function compileExternalCloudConfig(options: ExternalCloudOptions): ExternalCloudConfig {
   const { logger, ...raw } = options;
   const parsed = schema.safeParse(raw);
@@ -71,7 +91,7 @@ export function compileExternalCloudConfig(options: ExternalCloudOptions): Exter
     timeoutsMs: { ...DEFAULT_CPI_TIMEOUTS_MS, ...d.timeoutsMs },
     resizeInPlace: d.resizeInPlace,
     directorUuid: d.directorUuid,
-    name: d.name ?? path.basename(d.cpi),
+    name: d.name ?? cpiDisplayName(d.cpi, d.cpiArgs),
     logger: logger ?? silentLogger,
   };
 }

@@ -84,6 +84,7 @@ const retentionSection = z
 const cloudSection = z
   .object({
     type: z.enum(['local', 'external'], { error: 'must be "local" or "external"' }),
+    name: z.string().min(1).optional(),
     cpi: z.string().min(1).optional(),
     cpi_args: z.array(z.string()).optional(),
     properties: z.record(z.string(), z.unknown()).optional(),
@@ -97,6 +98,8 @@ export type DaemonCloudConfig =
   | { type: 'local' }
   | {
       type: 'external';
+      /** What `status` calls the cloud (config `cloud.name`; default from the CPI's path). */
+      name?: string;
       cpi: string;
       cpiArgs: string[];
       properties: Record<string, unknown>;
@@ -247,7 +250,7 @@ export async function loadDaemonConfig(flags: DaemonFlags): Promise<DaemonConfig
 
 function cloudConfigOf(section: z.infer<typeof cloudSection> | undefined, file: string): DaemonCloudConfig {
   if (section === undefined || section.type === 'local') {
-    const extra = section === undefined ? [] : (['cpi', 'cpi_args', 'properties', 'timeouts', 'resize_in_place', 'trust_get_disks'] as const).filter((k) => section[k] !== undefined);
+    const extra = section === undefined ? [] : (['name', 'cpi', 'cpi_args', 'properties', 'timeouts', 'resize_in_place', 'trust_get_disks'] as const).filter((k) => section[k] !== undefined);
     if (extra.length > 0) {
       throw new InvalidInputError(`The director config ${file} is invalid: cloud.${extra.join(', cloud.')} only apply to cloud.type external; remove them or set type: external.`);
     }
@@ -260,6 +263,7 @@ function cloudConfigOf(section: z.infer<typeof cloudSection> | undefined, file: 
   }
   return {
     type: 'external',
+    ...(section.name === undefined ? {} : { name: section.name }),
     cpi: section.cpi,
     cpiArgs: section.cpi_args ?? [],
     properties: section.properties ?? {},

@@ -22,6 +22,8 @@ export function dataDirPaths(dataDir: string) {
     stateFile: join(dataDir, 'director.json'),
     /** { bridgeName, subnet } of the local cloud; kept after the director stops (read by `bosun down --purge`). */
     networkFile: join(dataDir, 'network.json'),
+    /** { type, configFile } of the director's cloud; kept after it stops (read by `bosun down --purge`). */
+    cloudFile: join(dataDir, 'cloud.json'),
     uploads: join(dataDir, 'uploads'),
     /** Stemcell images while an upload task verifies and hands them to the cloud (director.ts). */
     stemcellWork: join(dataDir, 'stemcell-work'),

@@ -26,7 +26,7 @@ export async function openCloud(config: DaemonConfig, localDataDir: string, logg
     return { cloud, bridgeIp: cloud.hostIp, ownedAlone: true, getDisksTrusted: true };
   }
   const c = config.cloud;
-  const cloud = new ExternalCloud({ cpi: c.cpi, cpiArgs: c.cpiArgs, properties: c.properties, timeoutsMs: c.timeoutsMs, resizeInPlace: c.resizeInPlace, logger });
+  const cloud = new ExternalCloud({ cpi: c.cpi, cpiArgs: c.cpiArgs, properties: c.properties, timeoutsMs: c.timeoutsMs, resizeInPlace: c.resizeInPlace, ...(c.name === undefined ? {} : { name: c.name }), logger });
   try {
     await cloud.info();
   } catch (err) {

@@ -44,6 +44,11 @@ export async function runDirector(
       paths.networkFile,
       JSON.stringify({ bridgeName: config.bridgeName, subnet: config.subnet }, null, 2),
     );
+    // Which cloud holds this director's VMs: `bosun down --purge` deletes them through it.
+    await writeFile(
+      paths.cloudFile,
+      JSON.stringify({ type: config.cloud.type, ...(flags.configFile === undefined ? {} : { configFile: resolve(flags.configFile) }) }, null, 2),
+    );
     const { cloud, bridgeIp, ownedAlone, getDisksTrusted } = await openCloud(config, paths.cloud, logger);
     const addresses: ListenAddress[] = [{ host: config.listenHost, port: config.port }];
     if (config.listenHost !== bridgeIp && config.listenHost !== '0.0.0.0')

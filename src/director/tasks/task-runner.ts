@@ -4,6 +4,7 @@
  * second task on a locked deployment fails at once with a ConflictError naming the holder (as
  * BOSH does), instead of queueing behind it invisibly.
  */
+import { setMaxListeners } from 'node:events';
 import { CancelledError, ConflictError, NotFoundError, errorMessage } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { Store } from '../../store/store.js';
@@ -141,7 +142,10 @@ export class TaskRunner {
       assertTransition(taskId, state, 'processing');
       state = 'processing';
       await this.store.tasks.update(taskId, { state, startedAt: new Date().toISOString() });
-      const ctx = new RunningTaskContext(taskId, options.user, logger, this.store, keeper, AbortSignal.any([keeper.signal, cancel.signal]));
+      const signal = AbortSignal.any([keeper.signal, cancel.signal]);
+      // One task waits for many VMs at once (a deploy of 50 instances): each wait listens on it.
+      setMaxListeners(0, signal);
+      const ctx = new RunningTaskContext(taskId, options.user, logger, this.store, keeper, signal);
       let result: string | void = undefined;
       let failure: unknown = undefined;
       try {

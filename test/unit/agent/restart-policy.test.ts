@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FailureRestartsFile } from '../../../src/agent/containers/failure-restarts-file.js';
 import { buildSpec } from '../../helpers/instance-spec-builder.js';
 import { EngineError } from '../../../src/agent/docker-engine/docker-engine.js';
 import { applied, settle, supervise, type Kit } from './supervision-kit.js';
@@ -77,6 +81,38 @@ describe('restart policies (fake engine, no Docker)', () => {
     kit.engine.behave('w', { exitOnStart: undefined });
     await kit.manager.startAll();
     await kit.waitFor('app', (c) => c.state === 'running', 'app to run after start');
+  });
+
+  it('restart: on-failure:3 — an agent restart does not give a crash-looping container fresh restarts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bosun-failure-restarts-'));
+    try {
+      const failureRestarts = new FailureRestartsFile(join(dir, 'on-failure-restarts.json'));
+      kit = supervise({ manager: { failureRestarts } });
+      const spec = buildSpec([{ name: 'w', restart: 'on-failure:3' }]);
+      await applied(kit, spec);
+      kit.engine.crash('w', 1);
+      await kit.waitFor('w', (c) => c.state === 'running' && c.restarts === 1, 'w to be restarted once');
+      kit.engine.crash('w', 1);
+      await kit.waitFor('w', (c) => c.state === 'running' && c.restarts === 2, 'w to be restarted twice');
+      expect(failureRestarts.load()).toEqual({ w: 2 });
+      // A new agent process adopts the running container and its count.
+      kit.close();
+      const engine = kit.engine;
+      kit = supervise({ engine, manager: { failureRestarts: new FailureRestartsFile(failureRestarts.path) } });
+      kit.manager.load(spec, false);
+      kit.manager.onDockerUp(false);
+      await settle(100);
+      kit.engine.crash('w', 1);
+      await kit.waitFor('w', (c) => c.state === 'running' && c.restarts === 1, 'w to use its third restart');
+      kit.engine.crash('w', 1);
+      const s = await kit.waitFor('w', (c) => c.state === 'failed', 'w to be failed after its third restart');
+      expect(s.lastError).toMatch(/after 3 restarts, the most its `restart: on-failure:3` allows/);
+      // The operator's start gives a fresh count, and it is saved.
+      await kit.manager.startAll();
+      expect(failureRestarts.load()).toEqual({});
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('restart: always (the default) — restarted even after exit 0', async () => {

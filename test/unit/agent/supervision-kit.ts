@@ -31,7 +31,7 @@ export interface Kit {
   close(): void;
 }
 
-export function supervise(options: { backoff?: BackoffPolicy; engine?: FakeDockerEngine; manager?: Pick<ContainerManagerOptions, 'dnsServer' | 'onChange'> } = {}): Kit {
+export function supervise(options: { backoff?: BackoffPolicy; engine?: FakeDockerEngine; manager?: Pick<ContainerManagerOptions, 'dnsServer' | 'onChange' | 'failureRestarts'> } = {}): Kit {
   const engine = options.engine ?? new FakeDockerEngine();
   engine.images.add('busybox:latest');
   const alerts: Kit['alerts'] = [];

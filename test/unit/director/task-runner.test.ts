@@ -53,6 +53,26 @@ describe('task runner', () => {
     expect(events[1]?.elapsedMs).toBeGreaterThanOrEqual(0);
   });
 
+  it('lets a task wait on its signal from many places at once without a MaxListenersExceeded warning (a deploy of 50 VMs)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const task = await runner.enqueue({ description: 'wide', deployment: 'd', user: 'u' }, async (ctx) => {
+        const waits = Array.from({ length: 50 }, () => new Promise<void>((resolve) => {
+          ctx.signal?.addEventListener('abort', () => resolve(), { once: true });
+          setTimeout(resolve, 5);
+        }));
+        await Promise.all(waits);
+      });
+      expect((await runner.wait(task.id)).state).toBe('done');
+      await new Promise((r) => setImmediate(r));
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('records a failed step and the task error', async () => {
     const task = await runner.enqueue({ description: 'work', deployment: null, user: 'u' }, async (ctx) => {
       await ctx.step('Stage', 'boom', 1, 1, () => Promise.reject(new Error('it broke')));
