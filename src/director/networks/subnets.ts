@@ -10,6 +10,7 @@ import { inIntervals, ipToNumber, numberToIp, parseCidr, parseIpRange, type Cidr
 export interface ManualSubnet {
   range: Cidr;
   gateway: string;
+  gatewayNumber: number;
   dns: string[];
   reserved: IpInterval[];
   static: IpInterval[];
@@ -30,6 +31,7 @@ export function subnetsOf(network: CloudNetwork): ManualSubnet[] {
       {
         range: parseCidr(s.range),
         gateway: s.gateway.trim(),
+        gatewayNumber: ipToNumber(s.gateway),
         dns: s.dns ?? [],
         reserved: (s.reserved ?? []).map(parseIpRange),
         static: (s.static ?? []).map(parseIpRange),
@@ -47,7 +49,7 @@ export function subnetsForAz(subnets: readonly ManualSubnet[], az: string | null
 
 /** An address no VM may get: outside the range, the network address, the broadcast, the gateway or reserved. */
 export function isUnusable(s: ManualSubnet, n: number): boolean {
-  return n <= s.range.first || n >= s.range.last || n === ipToNumber(s.gateway) || inIntervals(n, s.reserved);
+  return n <= s.range.first || n >= s.range.last || n === s.gatewayNumber || inIntervals(n, s.reserved);
 }
 
 export function isStatic(s: ManualSubnet, n: number): boolean {
