@@ -151,6 +151,24 @@ describe('manual networks through the director', () => {
     expect(await ipsOf(d, 'third')).toEqual({ 'db/0': '10.9.1.100', 'web/0': '10.9.1.10' });
   });
 
+  it('without a cloud config nothing changes: the cloud chooses, static_ips pass by index, nothing is reserved', async () => {
+    cloud = new FakeCloud({ unresponsiveTimeoutMs: 100, heartbeatIntervalMs: 60_000 });
+    director = await Director.create({
+      config: { dataDir: '/nonexistent', databasePath: ':memory:', directorUrl: 'https://127.0.0.1:25555', ca: { certPem: 'c', keyPem: 'k' }, agentPingIntervalMs: 10, watchPollIntervalMs: 10, agentWaitTimeoutMs: 500 },
+      cloud,
+      agentConnector: cloud.agentConnector,
+      agentCredentials: (id) => ({ caPem: 'c', certPem: id, keyPem: id }),
+    });
+    await addTestStemcell(director);
+    await deploy(director, manifest('demo', { instances: 1, ips: ['10.9.1.100'] }));
+    expect(byName(createVms())).toEqual({
+      'db/0': { private: { ip: '10.9.1.100', netmask: '' } },
+      'web/0': { private: { ip: '', netmask: '' }, dhcp: { ip: '', netmask: '' } },
+      'web/1': { private: { ip: '', netmask: '' }, dhcp: { ip: '', netmask: '' } },
+    });
+    expect(await director.store.ipReservations.list()).toEqual([]);
+  });
+
   it('refuses bad static IPs before anything changes, naming group and network', async () => {
     const d = await start();
     const err = await d.deploy({ manifest: manifest('demo', { instances: 2, ips: ['10.9.1.100', '10.9.1.50'] }) }, 'admin').then(
