@@ -20,11 +20,23 @@ export async function planAddresses(store: Store, plan: DeploymentPlan, cloudCon
   const planned = new Set(plan.groups.flatMap((g) => g.instances.map((s) => s.instanceId)));
   if (cloudConfig === null) return new Map([...planned].map((id) => [id, []]));
   const instances = new Map((await store.instances.listAll()).map((r) => [r.id, r]));
+  // What each planned instance may go on holding: its group's networks, and of static ones only the listed addresses.
+  const keepable = new Map<string, (network: string, address: string, isStatic: boolean) => boolean>();
+  for (const g of plan.groups) {
+    const refs = new Map((g.networkRefs ?? []).map((n) => [n.name, new Set(n.staticIps.map((ip) => ip.trim()))]));
+    const check = (network: string, address: string, isStatic: boolean): boolean => {
+      const listed = refs.get(network);
+      return listed !== undefined && (!isStatic || listed.has(address));
+    };
+    for (const s of g.instances) keepable.set(s.instanceId, check);
+  }
   const held: HeldAddress[] = [];
   for (const r of await store.ipReservations.list()) {
     const owner = instances.get(r.instanceId);
     // This deployment's instances that the plan drops are deleted before anything is created.
     if (owner === undefined || (owner.deployment === plan.name && !planned.has(owner.id))) continue;
+    // An address the plan takes from one of its instances is released before any is reserved: another group may take it.
+    if (owner.deployment === plan.name && keepable.get(owner.id)?.(r.network, r.address, r.static) === false) continue;
     held.push({ network: r.network, address: r.address, instanceId: r.instanceId, static: r.static, owner: `${owner.group}/${owner.index} of deployment "${owner.deployment}"` });
   }
   const groups: AllocGroup[] = plan.groups.map((g) => ({
@@ -40,8 +52,17 @@ export async function planAddresses(store: Store, plan: DeploymentPlan, cloudCon
   return new Map([...planned].map((id) => [id, result.byInstance.get(id) ?? []]));
 }
 
-/** Makes the plan's addresses the instances' reservations (an instance's others are released). */
+/**
+ * Makes the plan's addresses the instances' reservations: first every instance's addresses it
+ * does not keep are released (so that one group may take what another gave up in the same
+ * deploy), then the new ones are reserved.
+ */
 export async function reserveAddresses(store: Store, deployment: string, addresses: AddressPlan): Promise<void> {
+  for (const [instanceId, list] of addresses) {
+    const have = await store.ipReservations.forInstance(instanceId);
+    const kept = have.filter((h) => list.some((a) => a.network === h.network && a.address === h.address));
+    if (kept.length < have.length) await store.ipReservations.replaceForInstance(instanceId, kept);
+  }
   for (const [instanceId, list] of addresses) {
     try {
       await store.ipReservations.replaceForInstance(

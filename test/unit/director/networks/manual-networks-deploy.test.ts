@@ -132,6 +132,19 @@ describe('manual networks through the director', () => {
     expect(await ipsOf(d, 'other')).toEqual({ 'db/0': '10.9.1.101' });
   });
 
+  it('a static IP one group gives up can go to another group in the same deploy', async () => {
+    const d = await start();
+    await deploy(d, manifest('demo', { instances: 2, ips: ['10.9.1.100', '10.9.1.101'] }, 0));
+    const cache = `- name: cache
+  instances: 1
+  azs: [z1]
+  networks: [{name: private, static_ips: [10.9.1.101]}]
+  containers: [{name: cache, image: "busybox"}]
+`;
+    await deploy(d, manifest('demo', { instances: 2, ips: ['10.9.1.100', '10.9.1.102'] }, 0) + cache);
+    expect(await ipsOf(d, 'demo')).toEqual({ 'cache/0': '10.9.1.101', 'db/0': '10.9.1.100', 'db/1': '10.9.1.102' });
+  });
+
   it('scale-down and delete-deployment release addresses that another deployment takes at once', async () => {
     const d = await start();
     await deploy(d, manifest('demo', { instances: 2, ips: ['10.9.1.100', '10.9.1.101'] }));
