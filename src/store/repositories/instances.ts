@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { ChangeFeed } from '../change-feed.js';
 import type { DatabaseSchema, InstancesTable } from '../schema.js';
 import type { VmNetworks } from '../../cloud/cloud.js';
@@ -131,7 +131,8 @@ export class InstancesRepository {
       .set(
         vm === null
           ? { vm_cid: null, agent_id: null, ip: null, job_state: null }
-          : { vm_cid: vm.vmCid, agent_id: vm.agentId, ip: vm.ip },
+          : // A new VM's agent has reported nothing yet: the old VM's job state is not its.
+            { vm_cid: vm.vmCid, agent_id: vm.agentId, ip: vm.ip, job_state: sql<string | null>`CASE WHEN vm_cid = ${vm.vmCid} THEN job_state ELSE NULL END` },
       )
       .where('id', '=', id)
       .execute();

@@ -39,6 +39,11 @@ describe('store repositories (SQLite :memory:)', () => {
       jobState: 'running',
     });
     expect(await store.instances.findBySlot('d', 'g', 0)).toMatchObject({ id: 'i1' });
+    // The same VM again keeps its job state; a new VM has none until its agent reports.
+    await store.instances.setVm('i1', { vmCid: 'vm1', agentId: 'a1', ip: '10.0.0.7' });
+    expect((await store.instances.get('i1'))?.jobState).toBe('running');
+    await store.instances.setVm('i1', { vmCid: 'vm2', agentId: 'a2', ip: null });
+    expect(await store.instances.get('i1')).toMatchObject({ vmCid: 'vm2', jobState: null });
     await store.instances.setVm('i1', null);
     expect((await store.instances.get('i1'))?.vmCid).toBeNull();
   });

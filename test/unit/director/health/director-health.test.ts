@@ -231,7 +231,7 @@ describe('health in the director', () => {
       summary: 'restarted 5 times',
       timestamp: new Date().toISOString(),
     });
-    await waitFor(() => bodies.length > 0, 2000, 'webhook');
+    await waitFor(() => bodies.length > 0, 10_000, 'webhook');
     expect(bodies[0]?.alert).toMatchObject({
       category: 'dockerd_failing',
       instance: 'db/0',
