@@ -209,14 +209,16 @@ export class FakeCloud implements Cloud {
           throw new DiskAttachedElsewhereError(diskCid, disk.attachedTo, 'being created');
       }
       const cid = `vm-${randomUUID()}`;
-      const ip = this.allocateIp();
+      // Like a CPI: the address the director allocated, else one of its own.
+      const wanted = Object.entries(request.networks).find(([, n]) => n.ip !== '' && n.type !== 'vip');
+      const ip = wanted?.[1].ip ?? this.allocateIp();
       const interval = this.options.heartbeatIntervalMs ?? request.env.heartbeatIntervalMs;
       const agent = new FakeAgent(request.agentId, cid, interval, this.agentHost);
       this.vms.set(cid, { cid, agentId: request.agentId, ip, metadata: {}, lost: false, agent });
       for (const diskCid of request.diskCids) this.requireDisk(diskCid).attachedTo = cid;
       agent.boot();
       const [name] = Object.keys(request.networks);
-      return { vmCid: cid, networks: { [name ?? 'default']: { ip, netmask: '255.255.0.0' } } };
+      return { vmCid: cid, networks: { [wanted?.[0] ?? name ?? 'default']: { ip, netmask: wanted?.[1].netmask ?? '255.255.0.0' } } };
     });
   }
 

@@ -157,7 +157,9 @@ export class LocalCloud implements Cloud {
 
   async createVm(request: CreateVmRequest): Promise<CreateVmResult> {
     const cid = `vm-${randomBytes(6).toString('hex')}`;
-    const [netName, wanted] = Object.entries(request.networks)[0] ?? ['default', undefined];
+    // One address per VM here: the one the director allocated (a manual network's), else the first network's.
+    const entries = Object.entries(request.networks);
+    const [netName, wanted] = entries.find(([, n]) => n.ip !== '' && n.type !== 'vip') ?? entries[0] ?? ['default', undefined];
     const log = this.logger.child({ vmCid: cid, agentId: request.agentId });
     // The bridge may have been removed behind our back (an operator, a host network reset).
     await this.lock.run(() => ensureBridge(this.config.bridgeName, this.config.subnet));
@@ -552,10 +554,14 @@ export class LocalCloud implements Cloud {
     if (requested) {
       const n = ipToNumber(requested);
       if (n < firstVm || n > lastVm) {
-        throw new CloudError(`the requested address ${requested} is not a VM address of the subnet ${cidr}`);
+        throw new CloudError(
+          `the requested address ${requested} is not a VM address of the local cloud's subnet ${cidr}; make the manual network's range (and its reserved and static ranges) in the cloud config lie inside ${cidr}, the local cloud's \`subnet\` in the director config`,
+        );
       }
       if (used.has(requested))
-        throw new CloudError(`the requested address ${requested} is already used by another VM`);
+        throw new CloudError(
+          `the requested address ${requested} is already used by another VM of the local cloud (one it addressed itself, e.g. of a deployment without the manual network); add the addresses such VMs get to the manual network's reserved ranges`,
+        );
       return requested;
     }
     for (let n = firstVm; n <= lastVm; n++) {

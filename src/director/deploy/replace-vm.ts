@@ -148,7 +148,7 @@ export async function createVm(ports: VmPorts, owner: VmOwner, options: Omit<VmO
     const created: CreateVmResult = await step('Creating VM', () => ports.cloud.createVm({ ...request, diskCids: [] }));
     vm = { vmCid: created.vmCid, agentId, ip: firstIp(created.networks) };
     // Recorded at once, so that a crash after this point finds (and reuses or deletes) the VM.
-    await ports.records.setInstanceVm(owner.id, { ...vm, stemcellCid: request.stemcell, cloudProperties: request.cloudProperties });
+    await ports.records.setInstanceVm(owner.id, { ...vm, stemcellCid: request.stemcell, cloudProperties: request.cloudProperties, networks: request.networks });
   } finally {
     ports.creatingAgents?.delete(agentId);
   }
