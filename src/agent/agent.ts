@@ -182,7 +182,8 @@ export class Agent implements AgentApi {
 
   async mountDisk(request: MountDiskRequest, options: LongActionOptions = {}): Promise<void> {
     if (request?.diskCid && request.hint) request = { ...request, hint: await diskHintFor(request.diskCid, request.hint, this.rereadSettings) };
-    if (!request?.diskCid || !request.hint?.path) throw new InvalidInputError('mount_disk needs {diskCid, hint: {path}}.');
+    // The hint may locate the disk by path, volume_id, id or lun (resolve-device.ts says which is used).
+    if (!request?.diskCid || request.hint === null || typeof request.hint !== 'object') throw new InvalidInputError('mount_disk needs {diskCid, hint: {path, …}}.');
     const mount = { newDisk: request.newDisk === true, ...(options.signal ? { signal: options.signal } : {}) };
     await this.disks.mount(request.diskCid, request.hint, request.target ?? 'store', mount);
   }

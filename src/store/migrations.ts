@@ -7,6 +7,7 @@ import { directorHealthState } from './migrations/0003-director-health-state.js'
 import { instanceStemcells } from './migrations/0005-instance-stemcells.js';
 import { dnsState } from './migrations/0006-dns-state.js';
 import { cloudConfigs } from './migrations/0007-cloud-configs.js';
+import { ipReservations } from './migrations/0008-ip-reservations.js';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 
 export type DialectKind = 'sqlite' | 'postgres';
@@ -156,6 +157,7 @@ function migrations(kind: DialectKind): Record<string, Migration> {
     '0005_instance_stemcells': instanceStemcells,
     '0006_dns_state': dnsState,
     '0007_cloud_configs': cloudConfigs(kind),
+    '0008_ip_reservations': ipReservations,
   };
 }
 

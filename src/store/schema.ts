@@ -39,6 +39,8 @@ export interface InstancesTable {
   /** The AZ the instance is placed in, and the cloud properties its VM was created with (migration 0007). */
   az: string | null;
   cloud_properties_json: string | null;
+  /** The networks (VmNetworks JSON) its VM was created with (migration 0008). */
+  networks_json: string | null;
 }
 
 export interface VmsTable {
@@ -174,6 +176,19 @@ export interface CloudConfigsTable {
   created_at: string;
 }
 
+/** An address of a manual network, owned by an instance (migration 0008); unique per network and address. */
+export interface IpReservationsTable {
+  network: string;
+  address: string;
+  instance_id: string;
+  deployment: string;
+  /** 1: one of the group's static_ips; 0: allocated by the director. */
+  static: number;
+  /** The VmNetwork (JSON) the instance's VMs get on this network. */
+  settings_json: string;
+  created_at: string;
+}
+
 export interface DatabaseSchema {
   deployments: DeploymentsTable;
   instances: InstancesTable;
@@ -191,4 +206,5 @@ export interface DatabaseSchema {
   vm_stemcells: VmStemcellsTable;
   dns_state: DnsStateTable;
   cloud_configs: CloudConfigsTable;
+  ip_reservations: IpReservationsTable;
 }

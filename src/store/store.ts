@@ -12,6 +12,7 @@ import { DeploymentsRepository } from './repositories/deployments.js';
 import { DiskMigrationsRepository } from './repositories/disk-migrations.js';
 import { DisksRepository } from './repositories/disks.js';
 import { InstancesRepository } from './repositories/instances.js';
+import { IpReservationsRepository } from './repositories/ip-reservations.js';
 import { LocksRepository } from './repositories/locks.js';
 import { ResurrectionStopsRepository } from './repositories/resurrection-stops.js';
 import { StemcellsRepository } from './repositories/stemcells.js';
@@ -39,6 +40,8 @@ export class Store {
   /** Changes to instances and deployments, for what the director derives from them (DNS records). */
   readonly changes = new ChangeFeed();
   readonly cloudConfigs: CloudConfigsRepository;
+  /** Addresses of the cloud config's manual networks, per instance. */
+  readonly ipReservations: IpReservationsRepository;
 
   private constructor(private readonly database: OpenDatabase) {
     const db = database.db;
@@ -57,6 +60,7 @@ export class Store {
     this.stemcells = new StemcellsRepository(db);
     this.dnsState = new DnsStateRepository(db);
     this.cloudConfigs = new CloudConfigsRepository(db);
+    this.ipReservations = new IpReservationsRepository(db);
   }
 
   static async create(config: DatabaseConfig): Promise<Store> {
@@ -83,3 +87,4 @@ export type { StemcellRecord } from './repositories/stemcells.js';
 export type { DnsStateRecord } from './repositories/dns-state.js';
 export type { StoreChange, StoreChangeListener } from './change-feed.js';
 export type { CloudConfigRecord } from './repositories/cloud-configs.js';
+export type { IpReservationRecord } from './repositories/ip-reservations.js';

@@ -2,7 +2,9 @@
  * The cloud contract through the external CPI protocol: ExternalCloud driving bosun-local-cpi
  * (one process per call, the local cloud behind it). Needs root and `npm run build`.
  */
+import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExternalCloud } from '../../src/cloud/external/index.js';
 import type { AgentSettings } from '../../src/common/contracts/agent-settings.js';
@@ -10,6 +12,7 @@ import { createLocalCloudFixture, type LocalCloudFixture } from '../helpers/loca
 import { localCpiOptions } from '../helpers/local-cpi.js';
 import { describeCloudContract, vmRequest } from './cloud-contract.js';
 
+const execFileAsync = promisify(execFile);
 let fx: LocalCloudFixture;
 let cloud: ExternalCloud;
 
@@ -67,5 +70,47 @@ describe('bosun-local-cpi specifics', () => {
   it('answers a method it does not know as older CPIs do (NotImplemented here)', async () => {
     const err = await cloud.snapshotDisk('disk-x', {}).catch((e: unknown) => e);
     expect((err as Error).constructor.name).toBe('NotImplementedError');
+  });
+});
+
+describe('bosun-local-cpi with disk_kind: directory', () => {
+  const dirCloud = (): ExternalCloud => {
+    const base = localCpiOptions({ data_dir: fx.dataDir, bridge: fx.bridgeName, subnet: fx.subnet, agent_command: ['sleep', '100000'] });
+    return new ExternalCloud({ ...base, properties: { ...base.properties, disk_kind: 'directory' } });
+  };
+
+  it('hands out a host directory: attached into the VM, refused to detach while the VM mounts it, kept across detach and VM deletion, never resized', async () => {
+    const c = dirCloud();
+    const diskCid = await c.createDisk(64, {});
+    const detached = `${fx.dataDir}/disks/${diskCid}.dir`;
+    expect((await fs.stat(detached)).isDirectory()).toBe(true);
+    const { vmCid } = await c.createVm(vmRequest('agent-dir'));
+    try {
+      const hint = await c.attachDisk(vmCid, diskCid);
+      // A host-binaries VM sees the host's files: the hint is the attached directory's host path.
+      expect(hint.path).toBe(`${fx.cloud.vmDir(vmCid)}/attached-disks/${diskCid}`);
+      expect(await c.getDisks(vmCid)).toEqual([diskCid]);
+      await fs.writeFile(`${hint.path}/data.txt`, 'kept');
+      // The agent's bind mount, inside the VM's mount namespace: detaching must wait for its unmount.
+      const pid1 = String(await fx.cloud.vmPid(vmCid));
+      const store = `${fx.cloud.vmDir(vmCid)}/store`;
+      await execFileAsync('nsenter', ['-t', pid1, '-m', '--', 'mount', '--bind', hint.path, store]);
+      await expect(c.detachDisk(vmCid, diskCid)).rejects.toThrow(/still has it mounted at .*store/);
+      await execFileAsync('nsenter', ['-t', pid1, '-m', '--', 'umount', store]);
+      await c.detachDisk(vmCid, diskCid);
+      expect(await fs.readFile(`${detached}/data.txt`, 'utf8')).toBe('kept');
+      expect(await c.getDisks(vmCid)).toEqual([]);
+      await expect(c.resizeDisk(diskCid, 128)).rejects.toThrow(/not supported/);
+      await c.attachDisk(vmCid, diskCid);
+      await c.deleteVm(vmCid);
+      // The VM's directory is gone; the disk is back where detached disks live, with its data.
+      expect(await fs.readFile(`${detached}/data.txt`, 'utf8')).toBe('kept');
+      expect(await c.hasDisk(diskCid)).toBe(true);
+    } finally {
+      await c.deleteVm(vmCid);
+      await c.deleteDisk(diskCid);
+    }
+    expect(await c.hasDisk(diskCid)).toBe(false);
+    await expect(fs.stat(detached)).rejects.toThrow();
   });
 });

@@ -69,7 +69,10 @@ describe('local cloud specifics', () => {
         server.close();
       }
       // PID 1 of the VM is docker-init, and the stemcell's restart loop runs under it.
-      expect((await fs.readFile(`/proc/${pid}/comm`, 'utf8')).trim()).toBe('docker-init');
+      // (The boot script execs it after its mounts: under load that may still be under way.)
+      const comm = async (): Promise<string> => (await fs.readFile(`/proc/${pid}/comm`, 'utf8')).trim();
+      for (let i = 0; i < 50 && (await comm()) === 'sh'; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await comm()).toBe('docker-init');
       expect(await sh('nsenter', [...enter, 'ps', '-eo', 'pid,args'])).toContain('/usr/sbin/runsvdir-start');
       expect((await sh('nsenter', [...enter, 'cat', '/etc/resolv.conf'])).trim()).toBe(
         'nameserver 127.0.0.1',

@@ -1,11 +1,14 @@
 import { execFile } from 'node:child_process';
 import { mkdir, realpath } from 'node:fs/promises';
+import { isAbsolute, relative } from 'node:path';
 import { promisify } from 'node:util';
 import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import type { Logger } from '../../common/logger.js';
-import { ConflictError, InternalError, NotFoundError, errorMessage } from '../../common/errors.js';
+import { ConflictError, InternalError, NotFoundError, TimeoutError, errorMessage } from '../../common/errors.js';
 import { Mutex } from '../../common/mutex.js';
 import { sourceMountedAt } from './mountinfo.js';
+import { systemMountOps, type MountOps } from './mount-ops.js';
+import { describeHint, resolveDiskHint, type ResolveOptions } from './resolve-device.js';
 
 const exec = promisify(execFile);
 
@@ -13,6 +16,15 @@ export interface MountedDisk {
   diskCid: string;
   hint: DiskHint;
   target: 'store' | 'migration';
+  /** What the hint resolved to: a block device (ext4) or a directory bind-mounted (absent in old state files: a device). */
+  kind?: 'device' | 'directory';
+}
+
+export interface DiskManagerOptions {
+  /** Where devices are looked for (/dev, /sys roots, how long a new disk may take to appear). */
+  resolve?: Omit<ResolveOptions, 'signal'>;
+  /** The mount operations of directory disks and of every unmount (faked in unit tests). */
+  mountOps?: MountOps;
 }
 
 export interface MountOptions {
@@ -31,16 +43,25 @@ export interface MountOptions {
  * when the device grew. One disk operation at a time (mount, unmount, migrate): two mount_disk
  * calls for one device never run e2fsck or resize2fs side by side; the second waits, then finds
  * the disk mounted.
+ *
+ * The hint is resolved first (resolve-device.ts: a path, by-id links, a SCSI LUN), waiting for a
+ * disk that has not appeared yet. A hint that names a directory (warden/docker-style CPIs bind a
+ * host directory into the VM) is a directory disk: it is bind-mounted at the target, never
+ * formatted or grown (it has no size of its own); unmounting unmounts the bind mount.
  */
 export class DiskManager {
   private readonly mounted = new Map<string, MountedDisk>();
   private readonly lock = new Mutex();
+  private readonly ops: MountOps;
 
   constructor(
     private readonly dirs: { store: string; migration: string },
     private readonly log: Logger,
     private readonly persist: (disks: MountedDisk[]) => Promise<void>,
-  ) {}
+    private readonly options: DiskManagerOptions = {},
+  ) {
+    this.ops = options.mountOps ?? systemMountOps;
+  }
 
   list(): MountedDisk[] {
     return [...this.mounted.values()];
@@ -60,8 +81,9 @@ export class DiskManager {
     await this.lock.run(async () => {
       for (const d of disks) {
         try {
-          // Recorded disks were mounted before: never formatted here.
-          await this.mountLocked(d.diskCid, d.hint, d.target, false, false);
+          // Recorded disks were mounted before: never formatted here. One look for the device:
+          // a disk that is not there any more must not hold up the agent's start.
+          await this.mountLocked(d.diskCid, d.hint, d.target, false, false, 1);
         } catch (err) {
           this.log.error('cannot re-mount a recorded disk', { diskCid: d.diskCid, error: errorMessage(err) });
         }
@@ -84,14 +106,35 @@ export class DiskManager {
     unmount: (diskCid: string): Promise<void> => this.unmountLocked(diskCid),
   };
 
-  private async mountLocked(diskCid: string, hint: DiskHint, target: 'store' | 'migration', newDisk: boolean, persist: boolean): Promise<void> {
+  private async mountLocked(
+    diskCid: string,
+    hint: DiskHint,
+    target: 'store' | 'migration',
+    newDisk: boolean,
+    persist: boolean,
+    timeoutMs?: number,
+  ): Promise<void> {
+    const resolveOptions = { ...this.options.resolve, ...(timeoutMs === undefined ? {} : { timeoutMs }) };
+    let resolved: Awaited<ReturnType<typeof resolveDiskHint>>;
+    try {
+      resolved = await resolveDiskHint(hint, resolveOptions);
+    } catch (err) {
+      // Not there: the cloud did not attach it (here), or the hint is not what this VM sees.
+      if (err instanceof TimeoutError || err instanceof NotFoundError) throw new NotFoundError(`Cannot mount disk ${diskCid}: ${err.message}`, { cause: err });
+      throw err;
+    }
+    if (resolved.kind === 'directory') {
+      await this.bindLocked(diskCid, hint, resolved.path, target, persist);
+      return;
+    }
     const dir = this.dirs[target];
-    const device = hint.path;
+    const device = resolved.device;
+    if (device !== hint.path) this.log.info('disk hint resolved', { diskCid, hint: describeHint(hint), device });
     const current = await sourceMountedAt(dir);
     if (current) {
       if (await sameDevice(current, device)) {
         await this.grow(device, diskCid);
-        this.mounted.set(diskCid, { diskCid, hint, target });
+        this.mounted.set(diskCid, { diskCid, hint, target, kind: 'device' });
         if (persist) await this.persist(this.list());
         return;
       }
@@ -124,18 +167,41 @@ export class DiskManager {
     await mkdir(dir, { recursive: true });
     await run('mount', ['-t', 'ext4', device, dir], `mount disk ${diskCid} (${device}) at ${dir}`);
     await this.grow(device, diskCid);
-    this.mounted.set(diskCid, { diskCid, hint, target });
+    this.mounted.set(diskCid, { diskCid, hint, target, kind: 'device' });
     if (persist) await this.persist(this.list());
     this.log.info('disk mounted', { diskCid, device, dir });
+  }
+
+  /** A directory disk: bind-mounted at the target; nothing to format, check or grow. */
+  private async bindLocked(diskCid: string, hint: DiskHint, source: string, target: 'store' | 'migration', persist: boolean): Promise<void> {
+    const dir = this.dirs[target];
+    const current = await this.ops.mountAt(dir);
+    if (current) {
+      if (!(await this.ops.isBoundFrom(dir, source))) {
+        throw new ConflictError(`Cannot mount the directory disk ${diskCid} (${source}) at ${dir}: ${current.source}${current.root === '/' ? '' : ` (${current.root})`} is already mounted there; unmount that disk first.`);
+      }
+    } else {
+      if (isWithin(source, dir) || isWithin(dir, source)) {
+        throw new ConflictError(`Cannot mount the directory disk ${diskCid} at ${dir}: its directory ${source} and ${dir} contain one another; the cloud must attach it outside the store.`);
+      }
+      for (const d of this.mounted.values()) {
+        if (d.diskCid !== diskCid && d.target === target) this.mounted.delete(d.diskCid);
+      }
+      await mkdir(dir, { recursive: true });
+      await this.ops.bind(source, dir);
+      this.log.info('directory disk bind-mounted', { diskCid, source, dir });
+    }
+    this.mounted.set(diskCid, { diskCid, hint, target, kind: 'directory' });
+    if (persist) await this.persist(this.list());
   }
 
   private async unmountLocked(diskCid: string): Promise<void> {
     const d = this.mounted.get(diskCid);
     if (!d) return; // unmounting a disk that is not mounted is a no-op (idempotent)
     const dir = this.dirs[d.target];
-    if (await sourceMountedAt(dir)) {
+    if (await this.ops.mountAt(dir)) {
       try {
-        await exec('umount', [dir]);
+        await this.ops.unmount(dir);
       } catch (err) {
         const stderr = (err as { stderr?: string }).stderr?.trim() || errorMessage(err);
         if (/busy/i.test(stderr)) {
@@ -208,6 +274,11 @@ async function filesystemOf(device: string): Promise<string | null> {
     if ((err as { code?: unknown }).code === 2) return null; // blkid: nothing found
     throw new InternalError(`Could not probe ${device} for a filesystem: ${errorMessage(err)}`, { cause: err });
   }
+}
+
+function isWithin(path: string, dir: string): boolean {
+  const rel = relative(dir, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
 async function sameDevice(a: string, b: string): Promise<boolean> {

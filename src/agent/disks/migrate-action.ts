@@ -2,8 +2,9 @@
  * The agent's `migrate_disk` action: copies the store disk to the disk mounted at the migration
  * target (src/agent/disks/migrate.ts does the copying), and swaps the two. The director drives the
  * sequence (bulk copy while the containers run → catch-up → stop → delta + verify → swap); this
- * action refuses anything unsafe: both directories must be mount points of different filesystems,
- * so that a copy never fills the VM's root filesystem, and one migration runs at a time.
+ * action refuses anything unsafe: both directories must be mount points of different disks (two
+ * filesystems, or two directory disks bind-mounted from one filesystem), so that a copy never fills
+ * the VM's root filesystem, and one migration runs at a time.
  */
 import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import { ConflictError, InvalidInputError } from '../../common/errors.js';
@@ -15,7 +16,7 @@ import type {
   MigrateDiskResult,
 } from '../../common/contracts/agent-protocol.js';
 import { checkFits, copyDelta, copyFinalDelta, copyTree, type CopyProgress } from './migrate.js';
-import { mountSources } from './mountinfo.js';
+import { readMounts, type MountEntry } from './mountinfo.js';
 
 export type MigrateDisk = (
   request: MigrateDiskRequest,
@@ -70,9 +71,14 @@ export function createMigrateDiskAction(
       await swap(request, disks, log);
       return { bytesCopied: 0, filesCopied: 0, durationMs: 0 };
     }
-    const mounts = await mountSources();
-    const storeDev = mounts.get(dirs.store);
-    const migrationDev = mounts.get(dirs.migration);
+    const mounts = await mountEntries();
+    const storeMount = mounts.get(dirs.store);
+    const migrationMount = mounts.get(dirs.migration);
+    // A directory disk is a bind mount: two of them may share a filesystem (and its source), so a
+    // mount is the source and the subtree it shows.
+    const storeDev = storeMount && describeMount(storeMount);
+    const migrationDev = migrationMount && describeMount(migrationMount);
+    const sharedFilesystem = storeMount !== undefined && migrationMount !== undefined && storeMount.source === migrationMount.source;
     if (storeDev === undefined) {
       throw new ConflictError(
         `Cannot migrate the persistent disk: nothing is mounted at the store ${dirs.store}.`,
@@ -93,9 +99,9 @@ export function createMigrateDiskAction(
     // Slack for the kernel's coarse timestamps: a file changed just before this pass counts as changed during it.
     const startedAtMs = Date.now() - 500;
     if (phase === 'copy') {
-      await checkFits(dirs.store, dirs.migration);
+      await checkFits(dirs.store, dirs.migration, { sharedFilesystem });
       log.info('bulk copy of the persistent disk started', { from: storeDev, to: migrationDev });
-      const stats = await copyTree(dirs.store, dirs.migration, { onProgress: report, ...abortable(signal) });
+      const stats = await copyTree(dirs.store, dirs.migration, { onProgress: report, sharedFilesystem, ...abortable(signal) });
       log.info('bulk copy of the persistent disk done', { ...stats });
       return { ...stats, startedAtMs };
     }
@@ -147,6 +153,17 @@ async function swap(
   await disks.locked.unmount(newDiskCid);
   await disks.locked.mount(newDiskCid, fresh.hint, 'store');
   log.info('persistent disks swapped', { oldDiskCid, newDiskCid });
+}
+
+/** Mount point → its topmost mount. */
+async function mountEntries(): Promise<Map<string, MountEntry>> {
+  const out = new Map<string, MountEntry>();
+  for (const m of await readMounts()) out.set(m.mountPoint, m);
+  return out;
+}
+
+function describeMount(m: MountEntry): string {
+  return m.root === '/' ? m.source : `${m.source}:${m.root}`;
 }
 
 function abortable(signal: AbortSignal | undefined): { signal?: AbortSignal } {

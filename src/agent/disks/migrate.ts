@@ -43,6 +43,11 @@ export interface CopyOptions {
   /** Minimum interval between two progress reports. */
   progressIntervalMs?: number;
   engine?: 'cp' | 'rsync';
+  /**
+   * Both trees are directory disks on one filesystem: its counters count both (and everything
+   * else on it), so what there is to copy is measured with du instead of statfs.
+   */
+  sharedFilesystem?: boolean;
   signal?: AbortSignal;
 }
 
@@ -73,6 +78,16 @@ export async function usedBytes(mountPoint: string): Promise<FsUsage> {
   };
 }
 
+/** Bytes and entries of the tree under `dir` (du), for trees that do not have a filesystem of their own. */
+export async function treeUsage(dir: string): Promise<Pick<FsUsage, 'usedBytes' | 'usedInodes'>> {
+  let bytes = '';
+  let inodes = '';
+  const tolerate = (_code: number, stderr: string): boolean => onlyVanished(stderr);
+  await run('du', ['-s', '-B1', '-x', dir], undefined, (t) => (bytes += t), tolerate);
+  await run('du', ['-s', '--inodes', '-x', dir], undefined, (t) => (inodes += t), tolerate);
+  return { usedBytes: Number(bytes.trim().split(/\s+/)[0] ?? 0), usedInodes: Number(inodes.trim().split(/\s+/)[0] ?? 0) };
+}
+
 /** Bytes a copy of `src` needs on a target: used bytes plus a margin (src/common/disk-margin.ts). */
 export function requiredBytes(used: number): number {
   return requiredBytesForData(used);
@@ -82,7 +97,19 @@ export function requiredBytes(used: number): number {
  * Refuses a copy that cannot fit: the target's capacity must hold the source's used bytes plus the
  * margin of requiredBytes. Called before the copy starts so that nothing was stopped yet.
  */
-export async function checkFits(src: string, dst: string): Promise<void> {
+export async function checkFits(src: string, dst: string, options: { sharedFilesystem?: boolean } = {}): Promise<void> {
+  if (options.sharedFilesystem) {
+    // Directory disks on one filesystem: the copy needs the tree's size of that filesystem's free space.
+    const [tree, d] = await Promise.all([treeUsage(src), usedBytes(dst)]);
+    const need = requiredBytes(tree.usedBytes);
+    if (need > d.availableBytes) {
+      throw new ConflictError(
+        `There is not enough room to copy the directory disk: the data in ${src} uses ${mib(tree.usedBytes)} MiB and needs about ${mib(need)} MiB with margin, ` +
+          `but the filesystem holding the new disk's directory has ${mib(d.availableBytes)} MiB free. Free space there or delete data first.`,
+      );
+    }
+    return;
+  }
   const [s, d] = await Promise.all([usedBytes(src), usedBytes(dst)]);
   const need = requiredBytes(s.usedBytes);
   const have = d.availableBytes + d.usedBytes;
@@ -116,7 +143,7 @@ export async function copyTree(src: string, dst: string, options: CopyOptions = 
     );
     return { ...stats, durationMs: Date.now() - started };
   }
-  const [srcUse, dstBase] = await Promise.all([usedBytes(src), usedBytes(dst)]);
+  const [srcUse, dstBase] = await Promise.all([options.sharedFilesystem ? treeUsage(src) : usedBytes(src), usedBytes(dst)]);
   const report = throttle(options.onProgress, options.progressIntervalMs);
   const poll = async (): Promise<CopyProgress> => {
     const now = await usedBytes(dst);

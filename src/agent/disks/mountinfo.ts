@@ -10,6 +10,8 @@ import { readFile } from 'node:fs/promises';
 
 export interface MountEntry {
   mountPoint: string;
+  /** The mounted directory within its filesystem (`/` for a whole filesystem; a bind mount's subtree). */
+  root: string;
   fsType: string;
   source: string;
 }
@@ -19,11 +21,12 @@ export function parseMountinfo(text: string): MountEntry[] {
   for (const line of text.split('\n')) {
     const parts = line.split(' ');
     const sep = parts.indexOf('-', 6);
+    const root = parts[3];
     const mountPoint = parts[4];
     const fsType = parts[sep + 1];
     const source = parts[sep + 2];
-    if (sep < 0 || mountPoint === undefined || fsType === undefined || source === undefined) continue;
-    out.push({ mountPoint: unescapeOctal(mountPoint), fsType, source: unescapeOctal(source) });
+    if (sep < 0 || root === undefined || mountPoint === undefined || fsType === undefined || source === undefined) continue;
+    out.push({ mountPoint: unescapeOctal(mountPoint), root: unescapeOctal(root), fsType, source: unescapeOctal(source) });
   }
   return out;
 }

@@ -110,6 +110,23 @@ export class FakeAgent implements AgentApi {
     this.hanging = new AbortController();
   }
 
+  /**
+   * The cloud recreated the VM (as the docker CPI does on attach/detach): the applied spec, the
+   * containers and the mounts are lost, and calls are refused at once (the VM boots) for `downMs`.
+   */
+  recreate(downMs: number): void {
+    this.spec = null;
+    this.stoppedOnPurpose = false;
+    this.containers.clear();
+    this.mounted.clear();
+    this.bootingUntilMs = Date.now() + downMs;
+    this.recreations++;
+  }
+
+  /** How many times the cloud recreated this VM (recreate()). */
+  recreations = 0;
+  private bootingUntilMs = 0;
+
   /** A reboot: containers come back up from the last applied spec. */
   reboot(): void {
     if (this.spec) this.applyContainers(this.spec);
@@ -440,6 +457,9 @@ export class FakeAgent implements AgentApi {
     throwIfAborted(signal);
     if (this.condition === 'gone') {
       throw new UnavailableError(`agent ${this.agentId} on VM ${this.vmCid} does not answer: its VM is gone`);
+    }
+    if (Date.now() < this.bootingUntilMs) {
+      throw new UnavailableError(`agent ${this.agentId} on VM ${this.vmCid} does not answer ${action}: its VM is booting (connection refused)`);
     }
     if (this.condition === 'unresponsive') {
       await sleep(this.host.unresponsiveTimeoutMs, this.hanging.signal).catch(() => undefined);

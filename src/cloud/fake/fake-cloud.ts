@@ -35,6 +35,13 @@ export interface FakeCloudOptions {
   supportsResizeDisk?: boolean;
   /** First address handed to VMs; the rest follow (10.244.0.2, .3, …). */
   firstIp?: string;
+  /** Disks are directories (warden/docker-CPI style): attachDisk answers {path: /warden-cpi-dev/<cid>}. */
+  directoryDisks?: boolean;
+  /**
+   * attachDisk and detachDisk recreate the VM, as bosh-docker-cpi does: its agent loses its spec,
+   * containers and mounts and refuses calls for this many ms while it boots.
+   */
+  recreateVmOnAttachMs?: number;
 }
 
 export interface FailOptions {
@@ -202,14 +209,16 @@ export class FakeCloud implements Cloud {
           throw new DiskAttachedElsewhereError(diskCid, disk.attachedTo, 'being created');
       }
       const cid = `vm-${randomUUID()}`;
-      const ip = this.allocateIp();
+      // Like a CPI: the address the director allocated, else one of its own.
+      const wanted = Object.entries(request.networks).find(([, n]) => n.ip !== '' && n.type !== 'vip');
+      const ip = wanted?.[1].ip ?? this.allocateIp();
       const interval = this.options.heartbeatIntervalMs ?? request.env.heartbeatIntervalMs;
       const agent = new FakeAgent(request.agentId, cid, interval, this.agentHost);
       this.vms.set(cid, { cid, agentId: request.agentId, ip, metadata: {}, lost: false, agent });
       for (const diskCid of request.diskCids) this.requireDisk(diskCid).attachedTo = cid;
       agent.boot();
       const [name] = Object.keys(request.networks);
-      return { vmCid: cid, networks: { [name ?? 'default']: { ip, netmask: '255.255.0.0' } } };
+      return { vmCid: cid, networks: { [wanted?.[0] ?? name ?? 'default']: { ip, netmask: wanted?.[1].netmask ?? '255.255.0.0' } } };
     });
   }
 
@@ -291,8 +300,10 @@ export class FakeCloud implements Cloud {
       if (disk.attachedTo !== null && disk.attachedTo !== vmCid) {
         throw new DiskAttachedElsewhereError(diskCid, disk.attachedTo, vmCid);
       }
+      const again = disk.attachedTo === vmCid;
       disk.attachedTo = vmCid;
-      return { path: `/dev/fake/${diskCid}` };
+      if (!again) this.recreateOnAttach(vmCid);
+      return { path: this.options.directoryDisks ? `/warden-cpi-dev/${diskCid}` : `/dev/fake/${diskCid}` };
     });
   }
 
@@ -309,7 +320,14 @@ export class FakeCloud implements Cloud {
         );
       }
       disk.attachedTo = null;
+      this.recreateOnAttach(vmCid);
     });
+  }
+
+  private recreateOnAttach(vmCid: string): void {
+    const ms = this.options.recreateVmOnAttachMs;
+    const agent = this.vms.get(vmCid)?.agent;
+    if (ms !== undefined && agent && agent.state !== 'gone') agent.recreate(ms);
   }
 
   async hasDisk(diskCid: string): Promise<boolean> {

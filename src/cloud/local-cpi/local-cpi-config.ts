@@ -19,6 +19,10 @@ const propertiesSchema = z.object({
   report_ip: z.boolean().optional(),
   /** 1: answer `info` with api_version 1 and play a v1 CPI (create_vm answers a cid, attach_disk no hint). */
   cpi_api_version: z.union([z.literal(1), z.literal(2)]).optional(),
+  /** `directory`: disks are host directories the VM sees at /warden-cpi-dev/<cid> (warden/docker-CPI style). */
+  disk_kind: z.enum(['file', 'directory']).optional(),
+  /** attach_disk/detach_disk restart the VM with its ephemeral data lost, as the docker CPI recreates its container. */
+  recreate_vm_on_attach: z.boolean().optional(),
 });
 
 export function localCloudOptionsFromContext(context: unknown, logger: Logger): LocalCloudOptions {
@@ -36,6 +40,8 @@ export function localCloudOptionsFromContext(context: unknown, logger: Logger): 
     ...(p.agent_restart_delay_seconds === undefined ? {} : { agentRestartDelaySeconds: p.agent_restart_delay_seconds }),
     ...(p.agent_settings === undefined ? {} : { agentSettings: p.agent_settings }),
     ...(p.report_ip === undefined ? {} : { reportVmAddress: p.report_ip }),
+    ...(p.disk_kind === undefined ? {} : { diskKind: p.disk_kind }),
+    ...(p.recreate_vm_on_attach === undefined ? {} : { recreateVmOnAttach: p.recreate_vm_on_attach }),
     sharedDataDir: true,
     logger,
   };

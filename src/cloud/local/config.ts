@@ -40,6 +40,18 @@ export interface LocalCloudOptions {
    * from the agent's heartbeat). Default true.
    */
   reportVmAddress?: boolean;
+  /**
+   * What a new persistent disk is: `file` (default: a sparse file attached as a loop device) or
+   * `directory` (a host directory the VM sees at /warden-cpi-dev/<cid>, as warden/docker-style CPIs
+   * give; resize_disk is not supported for it).
+   */
+  diskKind?: 'file' | 'directory';
+  /**
+   * Restart the VM's processes on attach_disk and detach_disk, with its ephemeral data and root
+   * filesystem changes lost, the way the docker CPI recreates its VM container (for tests of
+   * directors against such CPIs).
+   */
+  recreateVmOnAttach?: boolean;
   logger?: Logger;
 }
 
@@ -53,6 +65,8 @@ export interface LocalCloudConfig {
   sharedDataDir: boolean;
   agentSettings: 'bosun' | 'bosh';
   reportVmAddress: boolean;
+  diskKind: 'file' | 'directory';
+  recreateVmOnAttach: boolean;
   logger: Logger;
 }
 
@@ -83,6 +97,8 @@ const schema = z.object({
   sharedDataDir: z.boolean().default(false),
   agentSettings: z.enum(['bosun', 'bosh']).default('bosun'),
   reportVmAddress: z.boolean().default(true),
+  diskKind: z.enum(['file', 'directory']).default('file'),
+  recreateVmOnAttach: z.boolean().default(false),
 });
 
 export function compileLocalCloudConfig(options: LocalCloudOptions): LocalCloudConfig {
@@ -105,6 +121,8 @@ export function compileLocalCloudConfig(options: LocalCloudOptions): LocalCloudC
     sharedDataDir: parsed.data.sharedDataDir,
     agentSettings: parsed.data.agentSettings,
     reportVmAddress: parsed.data.reportVmAddress,
+    diskKind: parsed.data.diskKind,
+    recreateVmOnAttach: parsed.data.recreateVmOnAttach,
     logger: logger ?? silentLogger,
   };
 }

@@ -10,6 +10,7 @@ import {
   DiskNotAttachedError,
   DiskNotFoundError,
   NoDiskSpaceError,
+  NotSupportedError,
   VmCreationFailedError,
   VmNotFoundError,
   type Cloud,
@@ -40,6 +41,17 @@ import { CloudFiles, writeJson, type DiskRecord, type VmRecord } from './store.j
 import { killNetnsProcesses, killVm, launchVm, vmPaths } from './vm-process.js';
 import { removeStemcell, unpackStemcell } from './stemcells.js';
 import { boshSettingsFor, isBoshSettingsDocument, withPersistentDisks } from './bosh-settings-file.js';
+import {
+  DIRECTORY_DISKS_IN_VM,
+  attachDirectoryDisk,
+  attachedDiskDir,
+  createDirectoryDisk,
+  deleteDirectoryDisk,
+  detachDirectoryDisk,
+  directoryDiskAttached,
+  directoryDiskExists,
+  vmMountsOfDirectoryDisk,
+} from './directory-disks.js';
 import {
   exposeLoopDevice,
   hideLoopDevice,
@@ -122,7 +134,7 @@ export class LocalCloud implements Cloud {
   }
 
   async info(): Promise<CloudInfo> {
-    return { name: 'local', apiVersion: 2, stemcellFormats: ['general-tar', 'warden-tar', 'local-host'], supportsResizeDisk: true };
+    return { name: 'local', apiVersion: 2, stemcellFormats: ['general-tar', 'warden-tar', 'local-host'], supportsResizeDisk: this.config.diskKind !== 'directory' };
   }
 
   async createStemcell(imagePath: string, cloudProperties: Record<string, unknown>): Promise<string> {
@@ -146,7 +158,9 @@ export class LocalCloud implements Cloud {
 
   async createVm(request: CreateVmRequest): Promise<CreateVmResult> {
     const cid = `vm-${randomBytes(6).toString('hex')}`;
-    const [netName, wanted] = Object.entries(request.networks)[0] ?? ['default', undefined];
+    // One address per VM here: the one the director allocated (a manual network's), else the first network's.
+    const entries = Object.entries(request.networks);
+    const [netName, wanted] = entries.find(([, n]) => n.ip !== '' && n.type !== 'vip') ?? entries[0] ?? ['default', undefined];
     const log = this.logger.child({ vmCid: cid, agentId: request.agentId });
     // The bridge may have been removed behind our back (an operator, a host network reset).
     await this.lock.run(() => ensureBridge(this.config.bridgeName, this.config.subnet));
@@ -232,6 +246,12 @@ export class LocalCloud implements Cloud {
     await this.lock.run(async () => {
       for (const disk of await this.files.listDisks()) {
         if (disk.attachedTo !== vmCid) continue;
+        if (disk.kind === 'directory') {
+          // Out of the VM's directory before it is removed: the disk outlives the VM.
+          await detachDirectoryDisk(this.files.disksDir, root, disk.cid);
+          await this.files.writeDisk({ ...disk, attachedTo: null, loopDevice: null });
+          continue;
+        }
         // The VM is gone, so its mounts go too: give the kernel a moment to release them before
         // the detach, so that the disk is really free when it is attached elsewhere.
         const busy = await waitUntilLoopsFree(this.diskFile(disk.cid), 10_000);
@@ -283,6 +303,7 @@ export class LocalCloud implements Cloud {
     _vmCid?: string,
   ): Promise<string> {
     checkNewDiskSize(sizeMiB);
+    if (this.config.diskKind === 'directory') return this.createDirectoryDisk(sizeMiB);
     // Sparse files take no space yet, but a disk the host cannot fill later is a trap: refuse it now.
     const space = await fs.statfs(this.files.disksDir);
     if (space.bavail * space.bsize < sizeMiB * MiB) {
@@ -318,7 +339,8 @@ export class LocalCloud implements Cloud {
           `cannot delete disk ${diskCid}: it is attached to VM ${disk.attachedTo}; detach it or delete the VM first`,
         );
       }
-      await detachLoops(this.diskFile(diskCid));
+      if (disk.kind === 'directory') await deleteDirectoryDisk(this.files.disksDir, diskCid);
+      else await detachLoops(this.diskFile(diskCid));
       await this.files.removeDisk(diskCid);
     });
     this.logger.info('disk deleted', { diskCid });
@@ -331,6 +353,7 @@ export class LocalCloud implements Cloud {
       if (disk.attachedTo !== null && disk.attachedTo !== vmCid) {
         throw new DiskAttachedElsewhereError(diskCid, disk.attachedTo, vmCid);
       }
+      if (disk.kind === 'directory') return this.attachDirectoryDisk(vm, disk);
       const file = this.diskFile(diskCid);
       const existing = await loopDevicesOf(file);
       let device: string;
@@ -353,6 +376,10 @@ export class LocalCloud implements Cloud {
       const vm = await this.requireVm(vmCid);
       const disk = await this.requireDisk(diskCid);
       if (disk.attachedTo !== vmCid) throw new DiskNotAttachedError(vmCid, diskCid);
+      if (disk.kind === 'directory') {
+        await this.detachDirectoryDisk(vm, disk);
+        return;
+      }
       const busy = await busyLoopDevicesOf(this.diskFile(diskCid));
       if (busy.length > 0) {
         // A loop detach of a mounted device is deferred by the kernel and reported as success:
@@ -375,9 +402,11 @@ export class LocalCloud implements Cloud {
   }
 
   async hasDisk(diskCid: string): Promise<boolean> {
-    return (
-      isCid(diskCid) && (await this.files.readDisk(diskCid)) !== null && existsSync(this.diskFile(diskCid))
-    );
+    const disk = isCid(diskCid) ? await this.files.readDisk(diskCid) : null;
+    if (disk?.kind === 'directory') {
+      return directoryDiskExists(this.files.disksDir, diskCid, disk.attachedTo === null ? null : this.vmDir(disk.attachedTo));
+    }
+    return disk !== null && existsSync(this.diskFile(diskCid));
   }
 
   async getDisks(vmCid: string): Promise<string[]> {
@@ -385,6 +414,10 @@ export class LocalCloud implements Cloud {
     const result: string[] = [];
     for (const disk of await this.files.listDisks()) {
       if (disk.attachedTo !== vmCid) continue;
+      if (disk.kind === 'directory') {
+        if (directoryDiskAttached(this.vmDir(vmCid), disk.cid)) result.push(disk.cid);
+        continue;
+      }
       // Cross-check with the kernel: a record whose loop device vanished (host reboot) is not attached.
       const devices = await loopDevicesOf(this.diskFile(disk.cid));
       if (disk.loopDevice !== null && devices.includes(disk.loopDevice)) result.push(disk.cid);
@@ -401,12 +434,88 @@ export class LocalCloud implements Cloud {
   async resizeDisk(diskCid: string, newSizeMiB: number): Promise<void> {
     await this.lock.run(async () => {
       const disk = await this.requireDisk(diskCid);
+      // A directory has no size to change: the director resizes such a disk by copy.
+      if (disk.kind === 'directory') throw new NotSupportedError(`resize_disk of the directory disk ${diskCid}`);
       checkResizeInPlace(disk, newSizeMiB);
       if (newSizeMiB === disk.sizeMiB) return;
       await fs.truncate(this.diskFile(diskCid), newSizeMiB * MiB);
       await this.files.writeDisk({ ...disk, sizeMiB: newSizeMiB });
       this.logger.info('disk resized', { diskCid, fromMiB: disk.sizeMiB, toMiB: newSizeMiB });
     });
+  }
+
+  private async createDirectoryDisk(sizeMiB: number): Promise<string> {
+    // The size is recorded only: a directory takes what its filesystem has (as with the docker CPI).
+    const cid = `disk-${randomBytes(6).toString('hex')}`;
+    await createDirectoryDisk(this.files.disksDir, cid);
+    await this.files.writeDisk({ cid, sizeMiB, attachedTo: null, loopDevice: null, createdAt: new Date().toISOString(), kind: 'directory' });
+    this.logger.info('directory disk created', { diskCid: cid, sizeMiB });
+    return cid;
+  }
+
+  /** Called holding the lock. A stemcell VM sees the disk at /warden-cpi-dev/<cid>; a host-binaries VM at its host path. */
+  private async attachDirectoryDisk(vm: VmRecord, disk: DiskRecord): Promise<DiskHint> {
+    const again = disk.attachedTo === vm.cid && directoryDiskAttached(this.vmDir(vm.cid), disk.cid);
+    await attachDirectoryDisk(this.files.disksDir, this.vmDir(vm.cid), disk.cid);
+    await this.files.writeDisk({ ...disk, attachedTo: vm.cid, loopDevice: null });
+    const hint: DiskHint = {
+      path: vm.stemcellCid === undefined ? attachedDiskDir(this.vmDir(vm.cid), disk.cid) : path.posix.join(DIRECTORY_DISKS_IN_VM, disk.cid),
+    };
+    await this.updateSettingsDisks(vm, (disks) => ({ ...disks, [disk.cid]: hint }));
+    if (!again) await this.recreateOnAttach(vm, 'attach');
+    this.logger.info('directory disk attached', { vmCid: vm.cid, diskCid: disk.cid, path: hint.path });
+    return hint;
+  }
+
+  private async detachDirectoryDisk(vm: VmRecord, disk: DiskRecord): Promise<void> {
+    if (vm.pid1 !== null && (await isAlive(vm.pid1, vm.pid1StartTime))) {
+      const busy = await vmMountsOfDirectoryDisk(vm.pid1, disk.cid);
+      if (busy.length > 0) {
+        throw new CloudError(
+          `cannot detach disk ${disk.cid} from VM ${vm.cid}: the VM still has it mounted at ${busy.join(', ')}; unmount it first (the agent's unmount_disk) or delete the VM`,
+          { okToRetry: false },
+        );
+      }
+    }
+    await detachDirectoryDisk(this.files.disksDir, this.vmDir(vm.cid), disk.cid);
+    await this.files.writeDisk({ ...disk, attachedTo: null, loopDevice: null });
+    await this.updateSettingsDisks(vm, (disks) => {
+      const { [disk.cid]: _gone, ...rest } = disks;
+      return rest;
+    });
+    await this.recreateOnAttach(vm, 'detach');
+    this.logger.info('directory disk detached', { vmCid: vm.cid, diskCid: disk.cid });
+  }
+
+  /**
+   * `recreate_vm_on_attach`: what the docker CPI does on attach and detach (it recreates the VM's
+   * container): every process of the running VM is killed, its ephemeral data (agent state,
+   * dockerd's images and containers) and root filesystem changes are lost, and it boots again
+   * with its current settings. Persistent disks keep their data.
+   */
+  private async recreateOnAttach(vm: VmRecord, why: 'attach' | 'detach'): Promise<void> {
+    if (!this.config.recreateVmOnAttach || vm.pid1 === null || !(await isAlive(vm.pid1, vm.pid1StartTime))) return;
+    await killVm(vm.cid, vm.pid1, vm.pid1StartTime);
+    await removeVmCgroups(vm.cid, 1000);
+    const root = this.vmDir(vm.cid);
+    const ephemeral = path.join(root, 'ephemeral');
+    // The settings (bosh/) and the console log stay: the CPI rewrites settings, it does not lose them.
+    for (const name of await fs.readdir(ephemeral).catch(() => [] as string[])) {
+      if (name !== 'bosh' && name !== 'vm-console.log') await fs.rm(path.join(ephemeral, name), { recursive: true, force: true });
+    }
+    if (vm.stemcellCid !== undefined) {
+      const p = stemcellVmPaths(root);
+      for (const dir of [p.upper, p.work]) {
+        await fs.rm(dir, { recursive: true, force: true });
+        await fs.mkdir(dir, { recursive: true });
+      }
+    }
+    if (!netnsExists(vm.cid)) await createVmNetwork(vm.cid, vm.ip, this.config.subnet, this.config.bridgeName);
+    const launched = await this.launch(vm);
+    vm.pid1 = launched.pid1;
+    vm.pid1StartTime = launched.pid1StartTime;
+    await this.files.writeVm(vm);
+    this.logger.info(`VM recreated on ${why}_disk (recreate_vm_on_attach)`, { vmCid: vm.cid, pid1: vm.pid1 });
   }
 
   /** Starts the VM's process tree: from its stemcell's root, or (no stemcell) on the host's binaries. */
@@ -456,10 +565,14 @@ export class LocalCloud implements Cloud {
     if (requested) {
       const n = ipToNumber(requested);
       if (n < firstVm || n > lastVm) {
-        throw new CloudError(`the requested address ${requested} is not a VM address of the subnet ${cidr}`);
+        throw new CloudError(
+          `the requested address ${requested} is not a VM address of the local cloud's subnet ${cidr}; make the manual network's range (and its reserved and static ranges) in the cloud config lie inside ${cidr}, the local cloud's \`subnet\` in the director config`,
+        );
       }
       if (used.has(requested))
-        throw new CloudError(`the requested address ${requested} is already used by another VM`);
+        throw new CloudError(
+          `the requested address ${requested} is already used by another VM of the local cloud (one it addressed itself, e.g. of a deployment without the manual network); add the addresses such VMs get to the manual network's reserved ranges`,
+        );
       return requested;
     }
     for (let n = firstVm; n <= lastVm; n++) {

@@ -11,6 +11,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { run, shellQuote } from './exec.js';
 import { startProcessTree, type LaunchedVm, type VmPaths } from './vm-process.js';
+import { DIRECTORY_DISKS_IN_VM, attachedDisksDir } from './directory-disks.js';
 
 /** The File settings source path the stemcell's agent.json names (BOSH's warden convention). */
 const SETTINGS_IN_VM = '/var/vcap/bosh/warden-cpi-agent-env.json';
@@ -70,6 +71,9 @@ export async function launchStemcellVm(
     `mkdir -p ${at('/var/vcap/data')} ${at('/var/vcap/store')} ${at('/var/vcap/store_migration_target')} ${at('/var/vcap/sys/run')}`,
     `mount --bind ${shellQuote(path.join(paths.root, 'ephemeral'))} ${at('/var/vcap/data')}`,
     `mount -t tmpfs -o mode=0755 bosun-run ${at('/var/vcap/sys/run')}`,
+    // Directory disks attached to the VM appear here (directory-disks.ts).
+    `mkdir -p ${shellQuote(attachedDisksDir(paths.root))} ${at(DIRECTORY_DISKS_IN_VM)}`,
+    `mount --bind ${shellQuote(attachedDisksDir(paths.root))} ${at(DIRECTORY_DISKS_IN_VM)}`,
     `mount -t proc proc ${at('/proc')}`,
     `mount -t sysfs -o ro,nosuid,nodev,noexec sysfs ${at('/sys')}`,
     `mount --rbind /sys/fs/cgroup ${at('/sys/fs/cgroup')}`,

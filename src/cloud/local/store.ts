@@ -34,6 +34,8 @@ export interface DiskRecord {
   attachedTo: string | null;
   loopDevice: string | null;
   createdAt: string;
+  /** A directory disk (directory-disks.ts); absent: a sparse file attached as a loop device. */
+  kind?: 'directory';
 }
 
 /**

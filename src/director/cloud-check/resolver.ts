@@ -49,12 +49,12 @@ export async function applyResolution(
       throw new InternalError(`${i.group}/${i.index} has no VM any more; scan again.`);
     return deps.agents.connect({ agentId: i.agentId, vmCid: i.vmCid, ip: i.ip });
   };
-  const waitForAgent = async (i: MonitoredInstance): Promise<void> => {
+  const waitForAgent = async (i: MonitoredInstance, after = 'the reboot'): Promise<void> => {
     const agent = agentOf(i);
     await pollUntil(async () => ((await agent.ping()) === 'pong' ? true : undefined), {
       timeoutMs: deps.timeouts.agentWaitTimeoutMs,
       intervalMs: poll,
-      what: `The agent of ${i.group}/${i.index} did not answer after the reboot`,
+      what: `The agent of ${i.group}/${i.index} did not answer after ${after}`,
       signal,
     });
   };
@@ -68,6 +68,8 @@ export async function applyResolution(
     if (!(await deps.cloud.getDisks(vmCid)).includes(d.diskCid) || hint === null) {
       hint = await deps.cloud.attachDisk(vmCid, d.diskCid);
       await deps.store.setDiskHint(d.diskCid, hint);
+      // A CPI may recreate the VM to attach (bosh-docker-cpi): its agent must answer again first.
+      await waitForAgent(i, `attaching disk ${d.diskCid}`);
     }
     const agent = agentOf(i);
     if (!(await agent.listDisk()).includes(d.diskCid)) await agent.mountDisk({ diskCid: d.diskCid, hint });

@@ -14,6 +14,8 @@ import { resolveStemcell } from '../stemcells/stemcell-service.js';
 import { currentCloudConfig } from '../cloud-config/cloud-config-service.js';
 import { canonicalJson } from '../../manifest/canonical-json.js';
 import type { TaskContext } from '../tasks/task-context.js';
+import type { CloudConfig } from '../../manifest/cloud-config.js';
+import { addressChange, planAddresses, reserveAddresses, type AddressPlan } from '../networks/address-plan.js';
 import type { TaskRunner } from '../tasks/task-runner.js';
 import { groupWaves, policyFor, resolveMaxInFlight, updateBatches } from './batches.js';
 import { instanceName } from './instance-deps.js';
@@ -66,12 +68,12 @@ export class Deployer {
   }
 
   /** Plans `loaded` with the instance ids already recorded for its slots (new slots get new ids). */
-  async plan(loaded: LoadedDeploymentManifest): Promise<{ plan: DeploymentPlan; bySlot: Map<string, InstanceRecord> }> {
+  async plan(loaded: LoadedDeploymentManifest): Promise<{ plan: DeploymentPlan; bySlot: Map<string, InstanceRecord>; cloudConfig: CloudConfig | null }> {
     const existing = await this.deps.store.instances.listByDeployment(loaded.name);
     const bySlot = new Map(existing.map((r) => [slot(r.group, r.index), r]));
     const cloudConfig = await currentCloudConfig(this.deps.store);
     const plan = this.manifests.plan(loaded, (group, index) => bySlot.get(slot(group, index))?.id ?? randomUUID(), cloudConfig);
-    return { plan, bySlot };
+    return { plan, bySlot, cloudConfig };
   }
 
   /**
@@ -100,11 +102,14 @@ export class Deployer {
   private async diffLoaded(loaded: LoadedDeploymentManifest, showSecrets: boolean): Promise<DiffResponse> {
     const before = await this.deployedManifest(loaded.name);
     const diff = this.manifests.diff(before, loaded, { showSecrets });
-    const { plan, bySlot } = await this.plan(loaded);
+    const { plan, bySlot, cloudConfig } = await this.plan(loaded);
     const reported = new Set(diff.changes.filter((c) => c.kind === 'disk_size').map((c) => c.subject));
+    const stemcellsResolved = await this.resolveStemcells(plan);
+    const addresses = await planAddresses(this.deps.store, plan, cloudConfig);
     const stemcells = [
-      ...stemcellChanges(plan, bySlot, await this.resolveStemcells(plan)),
+      ...stemcellChanges(plan, bySlot, stemcellsResolved),
       ...placementChanges(plan, bySlot),
+      ...addressChanges(plan, bySlot, addresses),
       ...diskTypeChanges(plan, bySlot).filter((c) => !reported.has(c.subject)),
     ];
     const changes = [...diff.changes, ...stemcells];
@@ -116,20 +121,34 @@ export class Deployer {
   private async run(ctx: TaskContext, loaded: LoadedDeploymentManifest, text: string, recreate: boolean): Promise<string> {
     const store = this.deps.store;
     await store.deployments.setPending(loaded.name, text);
-    const { plan, bySlot, stemcells } = await ctx.step('Preparing deployment', 'Binding instances', 1, 1, async () => {
+    const { plan, bySlot, stemcells, cloudConfig } = await ctx.step('Preparing deployment', 'Binding instances', 1, 1, async () => {
       const planned = await this.plan(loaded);
       return { ...planned, stemcells: await this.resolveStemcells(planned.plan) };
     });
+    // Checked again inside the task: another deployment may have taken an address since the diff.
+    const addresses = await planAddresses(store, plan, cloudConfig);
 
     const planned = new Set(plan.groups.flatMap((g) => g.instances.map((s) => slot(g.name, s.index))));
     const unneeded = [...bySlot.values()].filter((r) => !planned.has(slot(r.group, r.index)));
     for (const [i, r] of unneeded.entries()) {
       await ctx.step('Deleting unneeded instances', instanceName(r), i + 1, unneeded.length, () => removeInstance(this.deps, ctx, r));
     }
+    if (cloudConfig !== null) {
+      await ctx.step('Preparing deployment', 'Reserving IP addresses', 1, 1, async () => {
+        // Every planned instance exists before it owns an address, so that no address is held by an id nobody has.
+        for (const g of plan.groups) {
+          for (const spec of g.instances) {
+            if (bySlot.has(slot(g.name, spec.index))) continue;
+            bySlot.set(slot(g.name, spec.index), await store.instances.create({ id: spec.instanceId, deployment: plan.name, group: g.name, index: spec.index }));
+          }
+        }
+        await reserveAddresses(store, plan.name, addresses);
+      });
+    }
 
     let updated = 0;
     for (const wave of groupWaves(plan.groups, plan.update)) {
-      const results = await Promise.allSettled(wave.map((g) => this.updateGroup(ctx, plan, g, bySlot, stemcells, recreate)));
+      const results = await Promise.allSettled(wave.map((g) => this.updateGroup(ctx, plan, g, bySlot, stemcells, recreate, addresses)));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed !== undefined) throw failed.reason;
       for (const r of results) if (r.status === 'fulfilled') updated += r.value;
@@ -148,6 +167,7 @@ export class Deployer {
     bySlot: Map<string, InstanceRecord>,
     stemcells: GroupStemcells,
     recreate: boolean,
+    addresses: AddressPlan,
   ): Promise<number> {
     const policy: UpdatePolicy = policyFor(group, plan.update);
     const targets: InstanceTarget[] = [];
@@ -170,6 +190,7 @@ export class Deployer {
         name: instanceName(record),
         stemcell: { resolve: () => Promise.resolve(stemcell), changed },
         placementChanged: placement !== undefined && placementChanged(record, placement.cloudProperties),
+        addressChanged: addressChange(record, addresses.get(record.id) ?? []) !== null,
       });
     }
     const upToDate = recreate ? targets.map(() => false) : await Promise.all(targets.map((t) => isUpToDate(this.deps, t)));
@@ -212,6 +233,20 @@ function placementChanges(plan: DeploymentPlan, bySlot: Map<string, InstanceReco
         kind: 'cloud_config',
         summary: `cloud_properties: ${canonicalJson(r.cloudProperties)} -> ${canonicalJson(p.cloudProperties)} (the VM is recreated, its persistent disk kept)`,
       });
+    }
+  }
+  return out;
+}
+
+/** The instances whose VM has other addresses than the ones allocated now: each is recreated. */
+function addressChanges(plan: DeploymentPlan, bySlot: Map<string, InstanceRecord>, addresses: AddressPlan): DiffChange[] {
+  const out: DiffChange[] = [];
+  for (const g of plan.groups) {
+    for (const spec of g.instances) {
+      const r = bySlot.get(slot(g.name, spec.index));
+      const change = r === undefined ? null : addressChange(r, addresses.get(r.id) ?? []);
+      if (change === null) continue;
+      out.push({ subject: `${g.name}/${spec.index}`, kind: 'cloud_config', summary: `${change} (the VM is recreated, its persistent disk kept)` });
     }
   }
   return out;

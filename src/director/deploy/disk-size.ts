@@ -25,6 +25,8 @@ export async function ensureDiskSize(
     vmCid: vm.vmCid,
     agent: vm.agent,
     diskCloudProperties: target.group.diskCloudProperties ?? {},
+    agentId: vm.agentId,
+    spec: target.spec,
   };
   if (disk.sizeMiB === wantedMiB) {
     await recoverDiskMigration(deps, ctx, resizeTarget);

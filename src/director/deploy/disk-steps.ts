@@ -10,6 +10,7 @@ import type { TaskContext } from '../tasks/task-context.js';
 import { ensureDiskSize } from './disk-size.js';
 import type { InstanceDeps, InstanceTarget } from './instance-deps.js';
 import { withDeadline } from '../../common/waiting.js';
+import { agentAfterDiskChange } from '../disks/agent-after-disk-change.js';
 import type { ReadyVm } from './vm-steps.js';
 
 export async function ensurePersistentDisk(deps: InstanceDeps, ctx: TaskContext, target: InstanceTarget, vm: ReadyVm): Promise<void> {
@@ -17,6 +18,8 @@ export async function ensurePersistentDisk(deps: InstanceDeps, ctx: TaskContext,
   const active = await deps.store.disks.activeForInstance(target.record.id);
   if (wanted <= 0) {
     for (const d of active) await detachAndOrphan(deps, ctx, vm, d);
+    // The spec is applied next (instance-updater.ts): a VM the CPI recreated on detach must answer first.
+    if (active.length > 0) await agentAgain(deps, ctx, target, vm);
     return;
   }
   let disk = active[0];
@@ -25,24 +28,46 @@ export async function ensurePersistentDisk(deps: InstanceDeps, ctx: TaskContext,
     disk = await deps.store.disks.create({ cid, sizeMiB: wanted, instanceId: target.record.id, deployment: target.record.deployment });
   }
   disk = await ensureDiskSize(deps, ctx, target, vm, disk, wanted);
-  await attachAndMount(deps, ctx, vm, disk);
+  await attachAndMount(deps, ctx, target, vm, disk);
 }
 
-async function attachAndMount(deps: InstanceDeps, ctx: TaskContext, vm: ReadyVm, disk: DiskRecord): Promise<void> {
+function agentAgain(deps: InstanceDeps, ctx: TaskContext, target: InstanceTarget, vm: ReadyVm): ReturnType<typeof agentAfterDiskChange> {
+  return agentAfterDiskChange({
+    agent: vm.agent,
+    cloud: deps.cloud,
+    vmCid: vm.vmCid,
+    agentId: vm.agentId,
+    instance: target.name,
+    timeouts: deps.config,
+    signal: ctx.signal,
+    consoleLog: deps.consoleLog,
+  });
+}
+
+/**
+ * After every attach_disk/detach_disk the agent is waited for again (agent-after-disk-change.ts):
+ * a CPI may recreate the VM to attach. The spec is applied after this step in any case
+ * (instance-updater.ts), which also re-applies what a recreated VM lost.
+ */
+async function attachAndMount(deps: InstanceDeps, ctx: TaskContext, target: InstanceTarget, vm: ReadyVm, disk: DiskRecord): Promise<void> {
   const t = deps.config.agentCallTimeoutMs;
   const attached = await deps.cloud.getDisks(vm.vmCid);
   let hint: DiskHint | null = disk.hint;
+  let mounted: string[] | null = null;
   if (!attached.includes(disk.cid)) {
     hint = await deps.cloud.attachDisk(vm.vmCid, disk.cid);
     await deps.store.disks.setHint(disk.cid, hint);
+    mounted = (await agentAgain(deps, ctx, target, vm)).disks;
   }
-  const mounted = await withDeadline(t, 'list_disk', () => vm.agent.listDisk(), ctx.signal);
+  mounted ??= await withDeadline(t, 'list_disk', () => vm.agent.listDisk(), ctx.signal);
   if (mounted.includes(disk.cid)) return;
   if (hint === null) {
     // Attached (e.g. by createVm) but we never saw its hint, and not mounted: re-attach to learn where it is.
     await detachIgnoringAbsent(deps.cloud, vm.vmCid, disk.cid);
+    await agentAgain(deps, ctx, target, vm);
     hint = await deps.cloud.attachDisk(vm.vmCid, disk.cid);
     await deps.store.disks.setHint(disk.cid, hint);
+    await agentAgain(deps, ctx, target, vm);
   }
   // Only a disk never seen mounted may be formatted by the agent (when it has no filesystem).
   const request = { diskCid: disk.cid, hint, ...(disk.mountedBefore ? {} : { newDisk: true }) };

@@ -47,6 +47,8 @@ export interface InstanceTarget {
   stemcell: TargetStemcell;
   /** The VM's cloud properties differ from what the cloud config resolves now: the VM is replaced (disks kept). */
   placementChanged?: boolean;
+  /** The VM's addresses on manual networks differ from the instance's reserved ones: the VM is replaced (disks kept). */
+  addressChanged?: boolean;
 }
 
 /** The stemcell a new VM of the instance boots. */

@@ -22,7 +22,7 @@ import { connectAgent, deleteInstanceVm, ensureVm, recreateVm } from './vm-steps
  */
 export async function isUpToDate(deps: InstanceDeps, target: InstanceTarget): Promise<boolean> {
   const r = target.record;
-  if (r.specHash !== target.spec.specHash || target.stemcell.changed || target.placementChanged === true) return false;
+  if (r.specHash !== target.spec.specHash || target.stemcell.changed || target.placementChanged === true || target.addressChanged === true) return false;
   const agent = connectAgent(deps, r);
   if (agent === null) return false;
   try {
@@ -50,7 +50,7 @@ export function convergeTimeouts(deps: Pick<InstanceDeps, 'config'>): ConvergeTi
 export async function updateInstance(deps: InstanceDeps, ctx: TaskContext, target: InstanceTarget, options: UpdateOptions): Promise<void> {
   // Fencing: on recreate the disks move to the new VM only after the old one's deleteVm succeeded.
   // A new stemcell takes the same path: the VM is replaced, its disks kept.
-  const replace = (options.recreate || target.stemcell.changed || target.placementChanged === true) && target.record.vmCid !== null;
+  const replace = (options.recreate || target.stemcell.changed || target.placementChanged === true || target.addressChanged === true) && target.record.vmCid !== null;
   const vm = replace ? await recreateVm(deps, ctx, target) : await ensureVm(deps, ctx, target);
   await ctx.checkCancelled();
   await ensurePersistentDisk(deps, ctx, target, vm);
@@ -75,5 +75,7 @@ export async function removeInstance(deps: InstanceDeps, ctx: TaskContext, recor
     throw new Error(`Deleting the VM ${record.vmCid ?? ''} of ${record.group}/${record.index} failed: ${errorMessage(err)}`, { cause: err });
   }
   for (const d of await deps.store.disks.activeForInstance(record.id)) await detachAndOrphan(deps, ctx, null, d);
+  // Its addresses are free for any deployment from now on.
+  await deps.store.ipReservations.releaseInstance(record.id);
   await deps.store.instances.delete(record.id);
 }

@@ -3,12 +3,12 @@
  * plan (with the director's stable instance ids), diff. The director never sees the manifest's
  * own types beyond this file.
  */
-import type { VmNetworks } from '../../cloud/cloud.js';
 import { formatManifestProblem } from '../../common/errors.js';
 import { diffManifests, dnsAliasesOf, loadManifest, planDeployment } from '../../manifest/index.js';
 import type { ManifestPolicy, NativeManifest } from '../../manifest/index.js';
 import type { DiffResponse } from '../../common/contracts/api.js';
 import type { DeploymentPlan, LoadedDeploymentManifest, ManifestPort, PlannedGroup } from './plan.js';
+import { groupVmNetworks } from '../networks/group-networks.js';
 
 function native(loaded: LoadedDeploymentManifest): NativeManifest {
   return loaded.manifest as NativeManifest;
@@ -37,13 +37,9 @@ export const manifestModule: ManifestPort = {
       name: plan.name,
       update: { ...plan.update, maxInFlight },
       groups: plan.groups.map((g): PlannedGroup => {
-        const networks: VmNetworks = {};
+        const networks = groupVmNetworks(g.networks, cloudConfig);
         const staticIps: Record<string, string[]> = {};
-        for (const n of g.networks) {
-          networks[n.name] = { ip: '', netmask: '' };
-          if (n.staticIps.length > 0) staticIps[n.name] = n.staticIps;
-        }
-        if (g.networks.length === 0) networks['default'] = { ip: '', netmask: '' };
+        for (const n of g.networks) if (n.staticIps.length > 0) staticIps[n.name] = n.staticIps;
         return {
           name: g.name,
           persistentDiskMiB: g.persistentDiskMiB,
@@ -53,6 +49,8 @@ export const manifestModule: ManifestPort = {
           stemcell: { os: g.stemcell.os, name: g.stemcell.name, version: g.stemcell.version },
           networks,
           staticIps,
+          networkRefs: g.networks,
+          azs: g.cloudConfigRefs.azs,
           instances: g.instances,
           // The manifest module resolved max_in_flight for this group's size already.
           update: { maxInFlight: g.maxInFlight },

@@ -40,6 +40,10 @@ export interface PlannedGroup {
   networks: VmNetworks;
   /** Static addresses by network name, one per index (the instance at index i gets the i-th). */
   staticIps?: Record<string, string[]>;
+  /** The networks as the manifest names them (static_ips, default): the director allocates addresses of manual ones. */
+  networkRefs?: Array<{ name: string; staticIps: string[]; default: string[] }>;
+  /** The group's azs (static IPs must lie in a subnet of one of them). */
+  azs?: string[];
   /** Index order. */
   instances: InstanceSpec[];
   /** Group-level overrides of the deployment's update policy. */

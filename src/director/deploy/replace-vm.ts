@@ -19,6 +19,7 @@ import { InternalError, errorMessage } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { pollUntil, throwIfAborted, withDeadline } from '../../common/waiting.js';
 import { waitForAgent, waitForAgentAddress, type AgentAddressSource, type ConsoleLogReader } from './agent-wait.js';
+import { agentAfterDiskChange } from '../disks/agent-after-disk-change.js';
 import type { InstanceVm, VmRecords } from './vm-records.js';
 
 /** The instance whose VM is replaced, as much as this needs of it. */
@@ -150,7 +151,7 @@ export async function createVm(ports: VmPorts, owner: VmOwner, options: Omit<VmO
     const created: CreateVmResult = await step('Creating VM', () => ports.cloud.createVm({ ...request, diskCids: [] }));
     vm = { vmCid: created.vmCid, agentId, ip: firstIp(created.networks) };
     // Recorded at once, so that a crash after this point finds (and reuses or deletes) the VM.
-    await ports.records.setInstanceVm(owner.id, { ...vm, stemcellCid: request.stemcell, cloudProperties: request.cloudProperties });
+    await ports.records.setInstanceVm(owner.id, { ...vm, stemcellCid: request.stemcell, cloudProperties: request.cloudProperties, networks: request.networks });
   } finally {
     ports.creatingAgents?.delete(agentId);
   }
@@ -205,15 +206,34 @@ export async function createVm(ports: VmPorts, owner: VmOwner, options: Omit<VmO
   return { ...vm, agent, created: true };
 }
 
-/** Attaches and mounts each kept disk on the new VM, then checks that the agent lists them all. */
+/**
+ * Attaches and mounts each kept disk on the new VM, then checks that the agent lists them all.
+ * After each attach the agent is waited for again: a CPI may recreate the VM to attach a disk
+ * (the docker CPI does), which also loses the mounts of the disks attached before, so those are
+ * mounted again. The spec is applied afterwards by every caller (converge.ts).
+ */
 export async function attachDisks(ports: VmPorts, owner: VmOwner, vm: ReadyVm, disks: readonly KeptDisk[], options: Omit<VmOptions, 'drain'>): Promise<void> {
   const step = options.step ?? direct;
   const t = ports.timeouts;
+  const done: Array<{ cid: string; hint: DiskHint }> = [];
   for (const d of disks) {
     await step(`Attaching disk ${d.cid}`, async () => {
       const hint = await ports.cloud.attachDisk(vm.vmCid, d.cid);
       await ports.records.setDiskHint(d.cid, hint);
-      await withDeadline(t.applyTimeoutMs, `mount_disk of ${d.cid} on VM ${vm.vmCid}`, (signal) => vm.agent.mountDisk({ diskCid: d.cid, hint }, { signal }), options.signal);
+      done.push({ cid: d.cid, hint });
+      const state = await agentAfterDiskChange({
+        agent: vm.agent,
+        cloud: ports.cloud,
+        vmCid: vm.vmCid,
+        agentId: vm.agentId,
+        instance: instanceLabel(owner),
+        timeouts: t,
+        signal: options.signal,
+        consoleLog: ports.consoleLog,
+      });
+      for (const m of done.filter((x) => !state.disks.includes(x.cid))) {
+        await withDeadline(t.applyTimeoutMs, `mount_disk of ${m.cid} on VM ${vm.vmCid}`, (signal) => vm.agent.mountDisk({ diskCid: m.cid, hint: m.hint }, { signal }), options.signal);
+      }
     });
   }
   if (disks.length === 0) return;

@@ -5,6 +5,7 @@
  * deploy's comparison and for replacement VMs), written together. Deploy, recreate, the
  * resurrector and cloud-check all record through it.
  */
+import type { VmNetworks } from '../../cloud/cloud.js';
 import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import type { Store } from '../../store/store.js';
 
@@ -19,6 +20,8 @@ export interface CreatedVm extends InstanceVm {
   stemcellCid?: string | undefined;
   /** The cloud properties it was created with (a deploy compares them with the cloud config's). */
   cloudProperties?: Record<string, unknown> | undefined;
+  /** The networks it was created with (a deploy compares them with the instance's addresses). */
+  networks?: VmNetworks | undefined;
 }
 
 export interface VmRecords {
@@ -44,6 +47,7 @@ export function storeVmRecords(store: Store): VmRecords {
       await store.instances.setVm(instanceId, vm === null ? null : { vmCid: vm.vmCid, agentId: vm.agentId, ip: vm.ip });
       const stemcell = vm?.stemcellCid === undefined ? undefined : (await store.stemcells.list()).find((s) => s.cid === vm.stemcellCid);
       if (vm?.cloudProperties !== undefined) await store.instances.setCloudProperties(instanceId, vm.cloudProperties);
+      if (vm?.networks !== undefined) await store.instances.setNetworks(instanceId, vm.networks);
       if (vm !== null && stemcell !== undefined) {
         await store.stemcells.setVmStemcell(vm.vmCid, stemcell.cid);
         await store.instances.setStemcell(instanceId, { name: stemcell.name, version: stemcell.version });

@@ -6,7 +6,8 @@
  */
 import type { AgentEnv, CreateVmRequest, VmNetworks } from '../../cloud/cloud.js';
 import type { AgentApi } from '../../common/contracts/agent-protocol.js';
-import type { InstanceRecord, StemcellRecord } from '../../store/store.js';
+import type { InstanceRecord, IpReservationRecord, StemcellRecord } from '../../store/store.js';
+import { withReservedAddresses } from '../networks/address-plan.js';
 import { resolveStemcell, uploadedStemcell } from '../stemcells/stemcell-service.js';
 import type { TaskContext } from '../tasks/task-context.js';
 import { waitForAgent, waitForAgentAddress } from './agent-wait.js';
@@ -58,13 +59,15 @@ export function stemcellLabel(s: { name: string; version: string } | null): stri
 /**
  * The createVm request for a new VM of an instance — the only one: deploy, recreate, the
  * resurrector and cloud-check all create VMs from it. A fresh agent id is passed in; its
- * certificate is issued here.
+ * certificate is issued here. `reserved`: the instance's addresses on manual networks (a
+ * replacement VM gets the same ones).
  */
 export function buildCreateVmRequest(
   deps: Pick<InstanceDeps, 'config' | 'agentCredentials'>,
   record: Pick<InstanceRecord, 'id' | 'deployment' | 'group' | 'index'>,
   group: NewVmShape,
   agentId: string,
+  reserved: readonly IpReservationRecord[] = [],
 ): CreateVmRequest {
   const credentials = deps.agentCredentials(agentId);
   const env: AgentEnv = {
@@ -84,7 +87,7 @@ export function buildCreateVmRequest(
     // An external CPI gets it in the context (vm.stemcell.api_version).
     stemcellApiVersion: group.stemcell.apiVersion,
     cloudProperties: group.cloudProperties,
-    networks: networksOf(group, record.index),
+    networks: withReservedAddresses(networksOf(group, record.index), reserved),
     diskCids: [],
     env,
   };
@@ -114,7 +117,7 @@ export function vmPorts(
     records: storeVmRecords(deps.store),
     logger: deps.logger,
     directorName: deps.config.name,
-    newVmRequest: async (owner, agentId) => buildCreateVmRequest(deps, owner, await group(owner), agentId),
+    newVmRequest: async (owner, agentId) => buildCreateVmRequest(deps, owner, await group(owner), agentId, await deps.store.ipReservations.forInstance(owner.id)),
     creatingAgents: deps.creatingAgents,
     consoleLog: deps.consoleLog,
     agentAddress: deps.agentAddress,

@@ -1,11 +1,13 @@
 /**
  * Resizing an instance's persistent disk without losing data: the entry point. Grows in place when
- * the cloud can (grow-in-place.ts), otherwise copies to a new disk (resize-by-copy.ts); first
+ * the cloud can (grow-in-place.ts), otherwise copies to a new disk (resize-by-copy.ts); a directory
+ * disk (directory-disk.ts: warden/docker-style CPIs) always by copy, it has no size to grow; first
  * finishes whatever an interrupted earlier resize left (resize-recovery.ts).
  */
 import { NotSupportedError } from '../../cloud/cloud.js';
 import type { DiskRecord } from '../../store/store.js';
 import type { TaskContext } from '../tasks/task-context.js';
+import { isDirectoryHint } from './directory-disk.js';
 import { growInPlace } from './grow-in-place.js';
 import { copyToNewDisk } from './resize-by-copy.js';
 import { recoverDiskMigration } from './resize-recovery.js';
@@ -29,7 +31,7 @@ export async function resizePersistentDisk(
   await recoverDiskMigration(deps, ctx, target);
   if (disk.sizeMiB === wantedMiB) return disk;
   const info = await deps.cloud.info();
-  if (wantedMiB > disk.sizeMiB && info.supportsResizeDisk) {
+  if (wantedMiB > disk.sizeMiB && info.supportsResizeDisk && !isDirectoryHint(disk.hint)) {
     try {
       return await growInPlace(deps, ctx, target, disk, wantedMiB);
     } catch (err) {

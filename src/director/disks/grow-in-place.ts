@@ -11,7 +11,9 @@ import type { TaskContext } from '../tasks/task-context.js';
 import { detachIgnoringAbsent } from './detach.js';
 import {
   Steps,
+  agentAgain,
   agentCall,
+  reapplyIfAgentLostSpec,
   ensureMountedAtStore,
   ignoringCancel,
   startContainers,
@@ -43,20 +45,30 @@ export async function growInPlace(
           t.agent.unmountDisk(disk.cid, { signal }),
         ),
       );
-      await steps.run('detach disk', () => detachIgnoringAbsent(deps.cloud, vmCid, disk.cid));
+      await steps.run('detach disk', async () => {
+        await detachIgnoringAbsent(deps.cloud, vmCid, disk.cid);
+        await agentAgain(deps, ctx, t);
+      });
     }
     await steps.run('resize disk in the cloud', async () => {
       await deps.cloud.resizeDisk(disk.cid, wantedMiB);
       await deps.store.disks.setSize(disk.cid, wantedMiB);
     });
-    const hint = await steps.run('attach disk', () => deps.cloud.attachDisk(vmCid, disk.cid));
-    await deps.store.disks.setHint(disk.cid, hint);
+    let specLost = false;
+    const hint = await steps.run('attach disk', async () => {
+      const h = await deps.cloud.attachDisk(vmCid, disk.cid);
+      await deps.store.disks.setHint(disk.cid, h);
+      // A CPI may recreate the VM to attach: wait for its agent before mounting.
+      specLost = (await agentAgain(deps, ctx, t)).specHash === null;
+      return h;
+    });
     await steps.run('mount disk and grow its filesystem', async () => {
       const request = { diskCid: disk.cid, hint, target: 'store' as const, ...(disk.mountedBefore ? {} : { newDisk: true }) };
       await agentCall(deps, ctx, `mount_disk on ${t.name}`, deps.config.applyTimeoutMs, (signal) =>
         t.agent.mountDisk(request, { signal }),
       );
       await deps.store.disks.markMounted(disk.cid);
+      if (specLost) await reapplyIfAgentLostSpec(deps, ctx, t, { specHash: null });
     });
     if (stopped && t.desired === 'started') await steps.run('start containers', () => startContainers(deps, ctx, t));
   } catch (err) {

@@ -17,10 +17,13 @@ import { BosunError, ConflictError, InternalError, errorMessage } from '../../co
 import type { DiskMigrationRecord, DiskRecord } from '../../store/store.js';
 import type { TaskContext } from '../tasks/task-context.js';
 import { detachIgnoringAbsent, unmountAndDetach } from './detach.js';
+import { isDirectoryHint } from './directory-disk.js';
 import {
   AgentTaskStillRunningError,
   Steps,
+  agentAgain,
   agentCall,
+  reapplyIfAgentLostSpec,
   ensureMountedAtStore,
   ignoringCancel,
   startContainers,
@@ -59,7 +62,10 @@ export async function copyToNewDisk(
 
   // The old disk must be mounted at the store (a fresh VM gets its disk only after this hook).
   await steps.run('check data size', async () => {
-    await ensureMountedAtStore(deps, ctx, t, disk);
+    if ((await ensureMountedAtStore(deps, ctx, t, disk)).specLost) await reapplyIfAgentLostSpec(deps, ctx, t, { specHash: null });
+    // A directory disk's usage is its filesystem's (shared with other disks): the agent's migrate_disk
+    // checks that the copy fits there instead.
+    if (isDirectoryHint(disk.hint)) return;
     const state = await call('get_state', cfg.agentCallTimeoutMs, () => agent.getState({ vitals: true }));
     const used = state.vitals?.disk.persistent?.usedBytes;
     if (used !== undefined && requiredMiBForData(used) > wantedMiB) {
@@ -91,7 +97,14 @@ export async function copyToNewDisk(
     record.newDiskCid = newCid;
     record.phase = 'copying';
     await migrations.recordNewDisk({ ...record, newDiskCid: newCid });
-    newHint = await steps.run('attach new disk', () => deps.cloud.attachDisk(vmCid, newCid));
+    newHint = await steps.run('attach new disk', async () => {
+      const h = await deps.cloud.attachDisk(vmCid, newCid);
+      // A CPI may recreate the VM to attach: the old disk is then unmounted and nothing runs.
+      const state = await agentAgain(deps, ctx, t);
+      if (!state.disks.includes(disk.cid)) await ensureMountedAtStore(deps, ctx, t, (await deps.store.disks.get(disk.cid)) ?? disk);
+      await reapplyIfAgentLostSpec(deps, ctx, t, state);
+      return h;
+    });
     const hint = newHint;
     await steps.run('mount new disk at the migration target', async () => {
       // The director just created it: the agent may format it.
@@ -168,12 +181,24 @@ export async function copyToNewDisk(
   await steps.run('detach old disk (kept as an orphan)', async () => {
     // Unmounted by the swap; unmounting again is a no-op, and it must be before a detach.
     await unmountAndDetach(deps.cloud, agent, t, disk.cid, cfg.agentCallTimeoutMs);
+    await settleAfterDetach(deps, ctx, t, newCid);
     await migrations.forget(t.instanceId);
   });
   const after = await deps.store.disks.get(newCid);
   if (!after)
     throw new InternalError(`The new disk ${newCid} of ${t.name} is missing from the database after the swap; run cloud-check.`);
   return after;
+}
+
+/**
+ * After a detach: waits for the agent (the CPI may have recreated the VM); the instance's disk is
+ * mounted at the store again and its spec re-applied if the agent lost them.
+ */
+async function settleAfterDetach(deps: DiskResizeDeps, ctx: TaskContext, t: DiskResizeTarget, storeDiskCid: string): Promise<void> {
+  const state = await agentAgain(deps, ctx, t);
+  const storeDisk = await deps.store.disks.get(storeDiskCid);
+  if (storeDisk && !state.disks.includes(storeDiskCid)) await ensureMountedAtStore(deps, ctx, t, storeDisk);
+  await reapplyIfAgentLostSpec(deps, ctx, t, state);
 }
 
 async function runMigrate(
@@ -214,7 +239,8 @@ export async function rollBack(
     if (newCid !== null && sameVm) await unmountAndDetach(deps.cloud, t.agent, t, newCid, deps.config.applyTimeoutMs);
     else if (newCid !== null) await detachIgnoringAbsent(deps.cloud, record.vmCid, newCid);
     const old = await deps.store.disks.get(record.oldDiskCid);
-    if (sameVm && old) await ensureMountedAtStore(deps, ctx, t, old);
+    if (sameVm && newCid !== null) await settleAfterDetach(deps, ctx, t, record.oldDiskCid);
+    else if (sameVm && old) await ensureMountedAtStore(deps, ctx, t, old);
     await deps.store.diskMigrations.forget(record.instanceId);
     if (restart && t.desired === 'started') await startContainers(deps, ctx, t);
     return true;

@@ -10,6 +10,9 @@ import { Deadline, abortReason, sleep } from '../../common/waiting.js';
 import type { DiskRecord, Store } from '../../store/store.js';
 import type { TaskContext } from '../tasks/task-context.js';
 import { detachIgnoringAbsent } from './detach.js';
+import type { AgentState } from '../../common/contracts/agent-protocol.js';
+import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
+import { agentAfterDiskChange, reapplyIfLost } from './agent-after-disk-change.js';
 
 export interface DiskResizeDeps {
   cloud: Cloud;
@@ -23,6 +26,9 @@ export interface DiskResizeDeps {
     diskCopyTimeoutMs?: number;
     /** How long to wait for an agent task to stop once the director gave up on it; default 60 s. */
     agentStopGraceMs?: number;
+    /** How long the agent may take to answer again after attach/detach (a CPI may recreate the VM); default 120 s. */
+    agentWaitTimeoutMs?: number;
+    agentPingIntervalMs?: number;
   };
 }
 
@@ -37,6 +43,10 @@ export interface DiskResizeTarget {
   vmCid: string;
   agent: AgentApi;
   diskCloudProperties: Record<string, unknown>;
+  /** For messages when the agent does not answer again after a disk change. */
+  agentId?: string | null;
+  /** The instance's applied spec: re-applied when the cloud recreated the VM on attach/detach. */
+  spec?: InstanceSpec;
 }
 
 /** A tiny step runner: numbered task events for one resize. */
@@ -188,25 +198,56 @@ export async function startContainers(deps: DiskResizeDeps, ctx: TaskContext, t:
   await agentCall(deps, ctx, `start on ${t.name}`, deps.config.applyTimeoutMs, (signal) => t.agent.start({ signal }));
 }
 
-/** Ensures `disk` is attached to the target's VM and mounted at its store. */
+/**
+ * After attach_disk/detach_disk: waits until the agent answers again (a CPI may recreate the VM to
+ * attach or detach) and returns what it has (agent-after-disk-change.ts).
+ */
+export async function agentAgain(deps: DiskResizeDeps, ctx: TaskContext, t: DiskResizeTarget): Promise<Pick<AgentState, 'specHash' | 'disks' | 'stopped'>> {
+  return agentAfterDiskChange({
+    agent: t.agent,
+    cloud: deps.cloud,
+    vmCid: t.vmCid,
+    agentId: t.agentId ?? null,
+    instance: t.name,
+    timeouts: {
+      agentCallTimeoutMs: deps.config.agentCallTimeoutMs,
+      agentWaitTimeoutMs: deps.config.agentWaitTimeoutMs ?? 120_000,
+      agentPingIntervalMs: deps.config.agentPingIntervalMs ?? 500,
+    },
+    signal: ctx.signal,
+  });
+}
+
+/** Re-applies the instance's spec when the agent came back without it (the VM was recreated). */
+export async function reapplyIfAgentLostSpec(deps: DiskResizeDeps, ctx: TaskContext, t: DiskResizeTarget, state: Pick<AgentState, 'specHash'>): Promise<boolean> {
+  return reapplyIfLost(t.agent, state, { name: t.name, desired: t.desired, spec: t.spec }, deps.config.applyTimeoutMs, ctx.logger, ctx.signal);
+}
+
+/**
+ * Ensures `disk` is attached to the target's VM and mounted at its store. Returns true when it
+ * attached it (the agent was waited for again afterwards) and the agent had lost its spec.
+ */
 export async function ensureMountedAtStore(
   deps: DiskResizeDeps,
   ctx: TaskContext,
   t: DiskResizeTarget,
   disk: DiskRecord,
-): Promise<void> {
+): Promise<{ specLost: boolean }> {
   const mounted = await agentCall(deps, ctx, `list_disk on ${t.name}`, deps.config.agentCallTimeoutMs, () => t.agent.listDisk());
-  if (mounted.includes(disk.cid)) return;
+  if (mounted.includes(disk.cid)) return { specLost: false };
   let hint = disk.hint;
+  let specLost = false;
   if (!(await deps.cloud.getDisks(t.vmCid)).includes(disk.cid) || hint === null) {
     // Not mounted (the agent says so): detaching to learn the hint again is safe.
     await detachIgnoringAbsent(deps.cloud, t.vmCid, disk.cid);
     hint = await deps.cloud.attachDisk(t.vmCid, disk.cid);
     await deps.store.disks.setHint(disk.cid, hint);
+    specLost = (await agentAgain(deps, ctx, t)).specHash === null;
   }
   const request = { diskCid: disk.cid, hint, target: 'store' as const, ...(disk.mountedBefore ? {} : { newDisk: true }) };
   await agentCall(deps, ctx, `mount_disk on ${t.name}`, deps.config.applyTimeoutMs, (signal) => t.agent.mountDisk(request, { signal }));
   await deps.store.disks.markMounted(disk.cid);
+  return { specLost };
 }
 
 export function wrap(err: unknown, what: string, after: string): Error {

@@ -40,6 +40,7 @@ export async function deleteDeployment(deps: InstanceDeps, ctx: TaskContext, nam
     throw new ConflictError(leftMessage(name, left), { details: { left } });
   }
   for (const d of await deps.store.disks.list({ deployment: name, orphaned: false })) await deps.store.disks.orphan(d.cid);
+  await deps.store.ipReservations.releaseDeployment(name);
   await deps.store.deployments.delete(name);
   return JSON.stringify({ deployment: name, deletedInstances: instances.length });
 }
@@ -60,6 +61,7 @@ async function forgetIfVmGone(deps: InstanceDeps, before: InstanceRecord): Promi
     await deps.store.vms.delete(r.vmCid);
     await deps.store.stemcells.forgetVm(r.vmCid);
   }
+  await deps.store.ipReservations.releaseInstance(r.id);
   await deps.store.instances.delete(r.id);
   return null;
 }

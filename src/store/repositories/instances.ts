@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { ChangeFeed } from '../change-feed.js';
 import type { DatabaseSchema, InstancesTable } from '../schema.js';
+import type { VmNetworks } from '../../cloud/cloud.js';
 
 export type DesiredState = 'started' | 'stopped';
 
@@ -24,6 +25,8 @@ export interface InstanceRecord {
   az: string | null;
   /** The cloud properties its VM was created with (null: not recorded). */
   cloudProperties: Record<string, unknown> | null;
+  /** The networks its VM was created with (null: not recorded). */
+  networks: VmNetworks | null;
 }
 
 function toRecord(r: InstancesTable): InstanceRecord {
@@ -44,6 +47,7 @@ function toRecord(r: InstancesTable): InstanceRecord {
     stemcell: r.stemcell_name === null || r.stemcell_version === null ? null : { name: r.stemcell_name, version: r.stemcell_version },
     az: r.az ?? null,
     cloudProperties: r.cloud_properties_json == null ? null : (JSON.parse(r.cloud_properties_json) as Record<string, unknown>),
+    networks: r.networks_json == null ? null : (JSON.parse(r.networks_json) as VmNetworks),
   };
 }
 
@@ -114,6 +118,7 @@ export class InstancesRepository {
       stemcell_version: null,
       az: null,
       cloud_properties_json: null,
+      networks_json: null,
     };
     await this.db.insertInto('instances').values(row).execute();
     this.changed(i.id);
@@ -156,6 +161,11 @@ export class InstancesRepository {
   }
 
   /** Records the cloud properties the instance's new VM was created with. */
+  /** Records the networks the instance's new VM was created with. */
+  async setNetworks(id: string, networks: VmNetworks): Promise<void> {
+    await this.db.updateTable('instances').set({ networks_json: JSON.stringify(networks) }).where('id', '=', id).execute();
+  }
+
   async setCloudProperties(id: string, cloudProperties: Record<string, unknown>): Promise<void> {
     await this.db.updateTable('instances').set({ cloud_properties_json: JSON.stringify(cloudProperties) }).where('id', '=', id).execute();
   }

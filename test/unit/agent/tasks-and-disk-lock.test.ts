@@ -157,17 +157,20 @@ describe('Mutex with a signal', () => {
 });
 
 describe('parseMountinfo', () => {
-  it('reads mount point, type and source, unescaping octal escapes', () => {
+  it('reads mount point, root, type and source, unescaping octal escapes', () => {
     const text = [
       '22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/vda rw',
       '310 22 7:3 / /var/vcap/store\\040dir rw,relatime master:2 - ext4 /dev/loop3 rw',
       '311 22 0:50 / /run/a rw - tmpfs tmpfs rw',
+      '312 22 8:1 /srv/disks/disk-1 /var/vcap/store rw - ext4 /dev/vda rw',
       '',
     ].join('\n');
     expect(parseMountinfo(text)).toEqual([
-      { mountPoint: '/', fsType: 'ext4', source: '/dev/vda' },
-      { mountPoint: '/var/vcap/store dir', fsType: 'ext4', source: '/dev/loop3' },
-      { mountPoint: '/run/a', fsType: 'tmpfs', source: 'tmpfs' },
+      { mountPoint: '/', root: '/', fsType: 'ext4', source: '/dev/vda' },
+      { mountPoint: '/var/vcap/store dir', root: '/', fsType: 'ext4', source: '/dev/loop3' },
+      { mountPoint: '/run/a', root: '/', fsType: 'tmpfs', source: 'tmpfs' },
+      // A bind mount of a directory: the subtree it shows is its root.
+      { mountPoint: '/var/vcap/store', root: '/srv/disks/disk-1', fsType: 'ext4', source: '/dev/vda' },
     ]);
   });
 });
