@@ -19,7 +19,7 @@
 import path from 'node:path';
 import Docker from 'dockerode';
 import type { AgentApi } from '../src/common/contracts/agent-protocol.js';
-import { FIRST_PING_DELAY_MS } from '../src/director/deploy/agent-wait.js';
+import { FIRST_PING_DELAY_MS } from '../src/director/agent-client/agent-wait.js';
 import { ensureImages, imagesDir } from '../test/helpers/director-fixture.js';
 import { hostPathOf, vmPathsOf } from '../test/helpers/in-vm.js';
 import { createLocalDirectorStack } from '../test/helpers/local-director-stack.js';

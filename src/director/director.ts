@@ -26,7 +26,7 @@ import type * as api from '../common/contracts/api.js';
 import { loadOrCreateCertificateAuthority } from './ca-files.js';
 import { resolveDirectorConfig } from './config.js';
 import type { DirectorConfig, DirectorConfigInput } from './config.js';
-import { consoleLogReader } from './deploy/agent-wait.js';
+import { consoleLogReader } from './agent-client/agent-wait.js';
 import { Deployer } from './deploy/deployer.js';
 import type { AgentCredentials, InstanceDeps } from './deploy/instance-deps.js';
 import { manifestModule } from './deploy/manifest-adapter.js';

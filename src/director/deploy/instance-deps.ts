@@ -6,7 +6,7 @@ import type { Store } from '../../store/store.js';
 import type { InstanceRecord, StemcellRecord } from '../../store/store.js';
 import type { AgentConnector } from '../../common/contracts/agent-connector.js';
 import type { DirectorConfig } from '../config.js';
-import type { AgentAddressSource, ConsoleLogReader } from './agent-wait.js';
+import type { AgentAddressSource, ConsoleLogReader } from '../agent-client/agent-wait.js';
 import type { PlannedGroup } from './plan.js';
 
 export interface AgentCredentials {

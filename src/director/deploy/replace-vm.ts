@@ -18,7 +18,7 @@ import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import { InternalError, errorMessage } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { pollUntil, throwIfAborted, withDeadline } from '../../common/waiting.js';
-import { waitForAgent, waitForAgentAddress, type AgentAddressSource, type ConsoleLogReader } from './agent-wait.js';
+import { waitForAgent, waitForAgentAddress, type AgentAddressSource, type ConsoleLogReader } from '../agent-client/agent-wait.js';
 import { agentAfterDiskChange } from '../disks/agent-after-disk-change.js';
 import type { InstanceVm, VmRecords } from './vm-records.js';
 

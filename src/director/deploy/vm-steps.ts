@@ -10,7 +10,7 @@ import type { InstanceRecord, IpReservationRecord, StemcellRecord } from '../../
 import { withReservedAddresses } from '../networks/address-plan.js';
 import { resolveStemcell, uploadedStemcell } from '../stemcells/stemcell-service.js';
 import type { TaskContext } from '../tasks/task-context.js';
-import { waitForAgent, waitForAgentAddress } from './agent-wait.js';
+import { waitForAgent, waitForAgentAddress } from '../agent-client/agent-wait.js';
 import type { InstanceDeps, InstanceTarget, TargetStemcell } from './instance-deps.js';
 import type { PlannedGroup } from './plan.js';
 import { createVm, deleteVm, replaceVm, type KeptDisk, type ReadyVm, type VmPorts, type VmTimeouts } from './replace-vm.js';

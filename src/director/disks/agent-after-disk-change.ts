@@ -14,7 +14,7 @@ import type { AgentApi, AgentState } from '../../common/contracts/agent-protocol
 import type { InstanceSpec } from '../../common/contracts/instance-spec.js';
 import type { Logger } from '../../common/logger.js';
 import { withDeadline } from '../../common/waiting.js';
-import { waitForAgent, type ConsoleLogReader } from '../deploy/agent-wait.js';
+import { waitForAgent, type ConsoleLogReader } from '../agent-client/agent-wait.js';
 
 export interface AgentWaitTimeouts {
   agentCallTimeoutMs: number;

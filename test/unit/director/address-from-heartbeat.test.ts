@@ -14,7 +14,7 @@ import type { CckResult } from '../../../src/common/contracts/api.js';
 import { pollUntil } from '../../../src/common/waiting.js';
 import { authenticateAgent } from '../../../src/director/api/routes/agents.js';
 import { parseHeartbeat } from '../../../src/director/api/routes/agent-bodies.js';
-import { waitForAgentAddress } from '../../../src/director/deploy/agent-wait.js';
+import { waitForAgentAddress } from '../../../src/director/agent-client/agent-wait.js';
 import { HeartbeatIntake } from '../../../src/director/heartbeat-intake.js';
 import { Store } from '../../../src/store/store.js';
 import { createTestDirector, deployAndWait, type TestDirector } from '../../helpers/director-fixtures.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentApi, AgentState } from '../../../src/common/contracts/agent-protocol.js';
 import type { Cloud } from '../../../src/cloud/cloud.js';
-import { FIRST_PING_DELAY_MS, waitForAgent } from '../../../src/director/deploy/agent-wait.js';
+import { FIRST_PING_DELAY_MS, waitForAgent } from '../../../src/director/agent-client/agent-wait.js';
 import { InstanceNotRunningError, watchInstance } from '../../../src/director/deploy/watch.js';
 
 const cloud = { hasVm: () => Promise.resolve(true) } as unknown as Cloud;
