@@ -3,7 +3,11 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse } from 'yaml';
 import { InvalidInputError } from '../../common/errors.js';
+import type { VmNetworks } from '../../cloud/cloud.js';
 import { certifyCpi, type CertifyReport } from '../../director/cpi-certify/certify-cpi.js';
+import { certifyShapeFrom } from '../../director/cpi-certify/cloud-config-shape.js';
+import { loadCloudConfig, type CloudConfig } from '../../manifest/cloud-config.js';
+import { mergeCloudProperties } from '../../manifest/cloud-config-resolve.js';
 import { EXIT_USER_ERROR, ExitError, printJson, renderTable, terminalWidth, type GlobalOptions } from '../output.js';
 
 interface CertifyFlags {
@@ -17,6 +21,7 @@ interface CertifyFlags {
   networkCloudProperties?: string;
   diskCloudProperties?: string;
   heartbeatListen?: string;
+  cloudConfig?: string;
 }
 
 /** "HOST:PORT" ("[::1]:PORT" for IPv6) of --heartbeat-listen. */
@@ -41,6 +46,22 @@ async function readMap(file: string, what: string): Promise<Record<string, unkno
   if (value === null || value === undefined) return {};
   if (typeof value !== 'object' || Array.isArray(value)) throw new InvalidInputError(`The ${what} ${file} must be a YAML or JSON map.`);
   return value as Record<string, unknown>;
+}
+
+async function readCloudConfig(file: string): Promise<CloudConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new InvalidInputError(`Cannot read the cloud config ${file}: ${(err as Error).message}.`, { cause: err });
+  }
+  return loadCloudConfig(text, { fileName: file }).config;
+}
+
+/** --network-cloud-properties over a cloud config's network settings. */
+function withNetworkCloudProperties(networks: VmNetworks, over: Record<string, unknown> | undefined): VmNetworks {
+  if (over === undefined) return networks;
+  return Object.fromEntries(Object.entries(networks).map(([name, n]) => [name, { ...n, cloudProperties: mergeCloudProperties(n.cloudProperties ?? {}, over) }]));
 }
 
 export function renderCertifyReport(report: CertifyReport): string {
@@ -72,16 +93,25 @@ export function registerCpiCertifyCommand(program: Command): void {
     .option('--vm-cloud-properties <file>', 'YAML/JSON map: cloud_properties of the VMs (instance type, …)')
     .option('--network-cloud-properties <file>', 'YAML/JSON map: cloud_properties of the VMs\' network (bosh-docker-cpi: {name: NETWORK})')
     .option('--disk-cloud-properties <file>', 'YAML/JSON map: cloud_properties of the disk')
+    .option('--cloud-config <file>', "make the VMs and the disk from a cloud config: its first az, vm_type, disk_type and (non-vip) network; a manual network's first subnet gives the VMs' addresses (the other flags are merged over it)")
     .option('--heartbeat-listen <host:port>', "receive the agents' heartbeats here (an address the VMs reach): how a VM's address is learnt when the CPI's create_vm tells none")
     .action(async (flags: CertifyFlags, cmd: Command) => {
       const options = cmd.optsWithGlobals<GlobalOptions & CertifyFlags>();
       const agentTimeoutS = Number(flags.agentTimeout);
       if (!Number.isFinite(agentTimeoutS) || agentTimeoutS <= 0) throw new InvalidInputError(`--agent-timeout takes seconds, got "${flags.agentTimeout}".`);
+      const shape = flags.cloudConfig === undefined ? null : certifyShapeFrom(await readCloudConfig(flags.cloudConfig));
+      const over = async (file: string | undefined, what: string, base: Record<string, unknown> | undefined): Promise<Record<string, unknown> | undefined> =>
+        file === undefined ? base : mergeCloudProperties(base ?? {}, await readMap(file, what));
+      const vmCloudProperties = await over(flags.vmCloudProperties, 'VM cloud properties', shape?.vmCloudProperties);
+      const diskCloudProperties = await over(flags.diskCloudProperties, 'disk cloud properties', shape?.diskCloudProperties);
+      const networkCloudProperties = flags.networkCloudProperties === undefined ? undefined : await readMap(flags.networkCloudProperties, 'network cloud properties');
       const report = await certifyCpi({
         cloud: { cpi: resolve(flags.cpi), cpiArgs: flags.cpiArgs ?? [], properties: flags.properties === undefined ? {} : await readMap(flags.properties, 'CPI properties') },
-        ...(flags.vmCloudProperties === undefined ? {} : { vmCloudProperties: await readMap(flags.vmCloudProperties, 'VM cloud properties') }),
-        ...(flags.networkCloudProperties === undefined ? {} : { networkCloudProperties: await readMap(flags.networkCloudProperties, 'network cloud properties') }),
-        ...(flags.diskCloudProperties === undefined ? {} : { diskCloudProperties: await readMap(flags.diskCloudProperties, 'disk cloud properties') }),
+        ...(vmCloudProperties === undefined ? {} : { vmCloudProperties }),
+        ...(networkCloudProperties === undefined ? {} : { networkCloudProperties }),
+        ...(diskCloudProperties === undefined ? {} : { diskCloudProperties }),
+        ...(shape === null ? {} : { networks: (i: number) => withNetworkCloudProperties(shape.networks(i), networkCloudProperties) }),
+        ...(shape?.diskMiB === undefined ? {} : { diskMiB: shape.diskMiB }),
         ...(flags.stemcell === undefined ? {} : { stemcellFile: resolve(flags.stemcell) }),
         ...(flags.stemcellCid === undefined ? {} : { stemcellCid: flags.stemcellCid }),
         ...(flags.heartbeatListen === undefined ? {} : { heartbeatListen: parseListen(flags.heartbeatListen) }),

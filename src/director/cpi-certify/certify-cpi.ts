@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NotSupportedError, type CreateVmResult } from '../../cloud/cloud.js';
+import { NotSupportedError, type CreateVmResult, type VmNetworks } from '../../cloud/cloud.js';
 import { ExternalCloud, type ExternalCloudOptions } from '../../cloud/external/index.js';
 import type { DiskHint } from '../../common/contracts/disk-hint.js';
 import type { AgentApi } from '../../common/contracts/agent-protocol.js';
@@ -27,6 +27,11 @@ export interface CertifyOptions {
   diskCloudProperties?: Record<string, unknown>;
   /** cloud_properties of the VMs' one network (e.g. bosh-docker-cpi: `{name: DOCKER_NETWORK}`). */
   networkCloudProperties?: Record<string, unknown>;
+  /**
+   * The networks of VM number `index` (0, 1), e.g. from a cloud config (cloud-config-shape.ts);
+   * default one dynamic network `default` with `networkCloudProperties`.
+   */
+  networks?: (index: number) => VmNetworks;
   /** Where the agents send heartbeats (nobody needs to listen). */
   directorUrl?: string;
   /**
@@ -57,9 +62,16 @@ function q(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The mount point of the disk's device on the VM (the agent mounts it there). */
-function mountPointOf(device: string): string {
-  return `d=$(awk -v dev=${q(device)} '$1==dev{print $2; exit}' /proc/self/mounts); [ -n "$d" ] || { echo "no filesystem of ${device} is mounted on the VM" >&2; exit 3; }`;
+/**
+ * The mount point of the disk on the VM (where the agent mounted it), as `$d`: for a device, the
+ * mount of that device; for a directory hint (a bind mount, warden/docker-style CPIs), the other
+ * mount point whose root is that same directory (same device and inode).
+ */
+function mountPointOf(hintPath: string): string {
+  const h = q(hintPath);
+  const device = `d=$(awk -v dev=${h} '$1==dev{print $2; exit}' /proc/self/mounts)`;
+  const directory = `want=$(stat -c %d:%i ${h}); d=$(awk '{print $2}' /proc/self/mounts | while read -r m; do [ "$m" != ${h} ] && [ "$(stat -c %d:%i "$m" 2>/dev/null)" = "$want" ] && { echo "$m"; break; }; done)`;
+  return `if [ -d ${h} ]; then ${directory}; else ${device}; fi; [ -n "$d" ] || { echo "no filesystem of ${hintPath} is mounted on the VM" >&2; exit 3; }`;
 }
 
 export async function certifyCpi(options: CertifyOptions): Promise<CertifyReport> {
@@ -77,8 +89,12 @@ export async function certifyCpi(options: CertifyOptions): Promise<CertifyReport
   let snapshotCid: string | undefined;
   const token = randomBytes(16).toString('hex');
 
+  let vmIndex = 0;
+  const networksOf = (index: number): VmNetworks =>
+    options.networks?.(index) ?? { default: { ip: '', netmask: '', ...(options.networkCloudProperties === undefined ? {} : { cloudProperties: options.networkCloudProperties }) } };
   const createVm = async (name: string): Promise<Vm | undefined> => {
     const agentId = `cpi-certify-${randomBytes(4).toString('hex')}`;
+    const networks = networksOf(vmIndex++);
     const created = await log.run<CreateVmResult>(
       name,
       true,
@@ -87,7 +103,7 @@ export async function certifyCpi(options: CertifyOptions): Promise<CertifyReport
           agentId,
           stemcell: stemcellCid ?? options.stemcellCid ?? 'default',
           cloudProperties: options.vmCloudProperties ?? {},
-          networks: { default: { ip: '', netmask: '', ...(options.networkCloudProperties === undefined ? {} : { cloudProperties: options.networkCloudProperties }) } },
+          networks,
           diskCids: [],
           env: side.agentEnv(agentId),
           ...(stemcellApiVersion === undefined ? {} : { stemcellApiVersion }),
