@@ -12,14 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { LocalCloud } from '../../src/cloud/local/local-cloud.js';
 import { stemcellVmPaths } from '../../src/cloud/local/stemcell-vm.js';
-import type { InstanceInfo, TaskInfo } from '../../src/common/contracts/api.js';
+import type { InstanceInfo } from '../../src/common/contracts/api.js';
 import { startDirectorFixture, type DirectorFixture } from '../helpers/director-fixture.js';
 import { assertLocalCpiBuilt, builtLocalCpi } from '../helpers/local-cpi.js';
 import { redisManifest } from '../helpers/redis-deployment.js';
 import { redisCommand } from '../helpers/redis-resp.js';
-import { killVm } from '../helpers/vm-faults.js';
+import { resurrectKilledVm } from '../helpers/external-cpi-resurrection.js';
 import { waitUntil } from '../helpers/waits.js';
 
 const NAME = 'e2e-cpi-bosh-settings';
@@ -81,21 +80,7 @@ describe('an external CPI writing BOSH-format settings and telling no VM address
 
   it('resurrects a VM killed from outside: the new VM\'s address comes from its heartbeat too', async () => {
     const before = await instance0();
-    const view = await LocalCloud.create({ dataDir: d.cloudDir, bridgeName: d.fx.bridgeName, subnet: d.fx.subnet });
-    await killVm(view, before.vmCid as string);
-    const after = await waitUntil(
-      'redis on a new VM with an address',
-      async () => {
-        const [i] = await d.json<InstanceInfo[]>('-d', NAME, 'instances');
-        return i?.vmCid && i.vmCid !== before.vmCid && i.ip && i.state === 'running' ? i : undefined;
-      },
-      120_000,
-    );
-    await waitUntil(
-      'the resurrection task to end',
-      async () => ((await d.json<TaskInfo[]>('-d', NAME, 'tasks')).every((t) => !['queued', 'processing', 'cancelling'].includes(t.state)) ? true : undefined),
-      60_000,
-    );
+    const { after } = await resurrectKilledVm(d, NAME, before, 120_000);
     const value = await waitUntil('redis answering', () => redisCommand(after.ip as string, 6379, ['GET', 'bosh-key'], 2000).catch(() => undefined), 30_000);
     expect(value).toBe('kept');
   }, 200_000);

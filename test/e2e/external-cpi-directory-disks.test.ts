@@ -12,13 +12,12 @@ import { existsSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { LocalCloud } from '../../src/cloud/local/local-cloud.js';
-import type { DiskInfo, InstanceInfo, TaskInfo } from '../../src/common/contracts/api.js';
+import type { DiskInfo, InstanceInfo } from '../../src/common/contracts/api.js';
 import { startDirectorFixture, type DirectorFixture } from '../helpers/director-fixture.js';
 import { assertLocalCpiBuilt, builtLocalCpi } from '../helpers/local-cpi.js';
 import { redisManifest } from '../helpers/redis-deployment.js';
 import { redisCommand } from '../helpers/redis-resp.js';
-import { killVm } from '../helpers/vm-faults.js';
+import { resurrectKilledVm } from '../helpers/external-cpi-resurrection.js';
 import { waitUntil } from '../helpers/waits.js';
 
 const NAME = 'e2e-cpi-dir-disks';
@@ -76,22 +75,8 @@ describe('the director on a CPI with directory disks that recreates VMs on attac
 
   it('resurrects a VM killed from outside: disk re-attached (VM recreated again), spec re-applied, data kept', async () => {
     const before = await instance0();
-    const view = await LocalCloud.create({ dataDir: d.cloudDir, bridgeName: d.fx.bridgeName, subnet: d.fx.subnet });
     const recreationsBefore = await recreatedOnAttach();
-    await killVm(view, before.vmCid);
-    const after = await waitUntil(
-      'redis on a new VM',
-      async () => {
-        const [i] = await d.json<InstanceInfo[]>('-d', NAME, 'instances');
-        return i?.vmCid && i.vmCid !== before.vmCid && i.ip && i.state === 'running' ? i : undefined;
-      },
-      120_000,
-    );
-    await waitUntil(
-      'the resurrection task to end',
-      async () => ((await d.json<TaskInfo[]>('-d', NAME, 'tasks')).every((t) => !['queued', 'processing', 'cancelling'].includes(t.state)) ? true : undefined),
-      60_000,
-    );
+    const { after } = await resurrectKilledVm(d, NAME, before, 120_000);
     const value = await waitUntil('redis answering', () => redisCommand(after.ip as string, 6379, ['GET', 'dir-key'], 2000).catch(() => undefined), 60_000);
     expect(value).toBe('kept');
     expect(existsSync(attachedDir(after.vmCid as string, before.diskCid))).toBe(true);

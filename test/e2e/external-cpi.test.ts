@@ -8,13 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { LocalCloud } from '../../src/cloud/local/local-cloud.js';
-import type { DiskInfo, InstanceInfo, TaskInfo } from '../../src/common/contracts/api.js';
+import type { DiskInfo, InstanceInfo } from '../../src/common/contracts/api.js';
 import { startDirectorFixture, type DirectorFixture } from '../helpers/director-fixture.js';
 import { assertLocalCpiBuilt, builtLocalCpi } from '../helpers/local-cpi.js';
 import { redisManifest } from '../helpers/redis-deployment.js';
 import { redisCommand } from '../helpers/redis-resp.js';
-import { killVm } from '../helpers/vm-faults.js';
+import { resurrectKilledVm } from '../helpers/external-cpi-resurrection.js';
 import { waitUntil } from '../helpers/waits.js';
 
 const NAME = 'e2e-external-cpi';
@@ -65,23 +64,7 @@ describe('the director on an external CPI (bosun-local-cpi)', () => {
 
   it('resurrects a VM killed from outside, with its disk and data', async () => {
     const before = await instance0();
-    // The CPI's local cloud keeps its records in the director's cloud dir: read the VM's PID 1 there.
-    const view = await LocalCloud.create({ dataDir: d.cloudDir, bridgeName: d.fx.bridgeName, subnet: d.fx.subnet });
-    await killVm(view, before.vmCid as string);
-    const after = await waitUntil(
-      'redis on a new VM',
-      async () => {
-        const [i] = await d.json<InstanceInfo[]>('-d', NAME, 'instances');
-        return i?.vmCid && i.vmCid !== before.vmCid && i.ip && i.state === 'running' ? i : undefined;
-      },
-      180_000,
-    );
-    // The resurrection task ends after the instance runs again: the next deploy must not find it holding the lock.
-    await waitUntil(
-      'the resurrection task to end',
-      async () => ((await d.json<TaskInfo[]>('-d', NAME, 'tasks')).every((t) => !['queued', 'processing', 'cancelling'].includes(t.state)) ? true : undefined),
-      120_000,
-    );
+    const { after, view } = await resurrectKilledVm(d, NAME, before);
     const value = await waitUntil('redis answering', () => redisCommand(after.ip as string, 6379, ['GET', 'cpi-key'], 2000).catch(() => undefined), 60_000);
     expect(value).toBe('kept');
     expect(await view.hasVm(before.vmCid as string)).toBe(false);
