@@ -2,27 +2,21 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { AgentSettings } from '../common/contracts/agent-settings.js';
 import { InvalidInputError } from '../common/errors.js';
+import { agentEnvSchema } from './settings/agent-env-schema.js';
 import { boshToAgentSettings, isBoshSettings, type BoshMappingOptions } from './settings/bosh-settings.js';
 
 const diskHint = z.looseObject({ path: z.string() });
 
-const schema = z.object({
+const schema = agentEnvSchema.extend({
   agentId: z.string().min(1),
   vmCid: z.string().min(1),
+  // bosun's own format accepts an empty director URL, as it always did.
   directorUrl: z.string(),
-  caPem: z.string().min(1),
-  certPem: z.string().min(1),
-  keyPem: z.string().min(1),
-  clientCertPem: z.string().min(1).optional(),
-  directorClientName: z.string().min(1).optional(),
-  heartbeatIntervalMs: z.number().int().positive(),
-  registryHost: z.string().optional(),
   listen: z.object({ host: z.string(), port: z.number().int() }),
   network: z.object({ ip: z.string(), netmask: z.string(), gateway: z.string().optional() }),
   paths: z.object({ root: z.string(), store: z.string(), migration: z.string(), ephemeral: z.string(), run: z.string() }),
   disks: z.record(z.string(), diskHint).default({}),
   cgroupParent: z.string(),
-  extra: z.record(z.string(), z.unknown()).optional(),
 });
 
 /** Reads and validates `<vm>/settings.json`, the one boundary where raw settings become typed. */

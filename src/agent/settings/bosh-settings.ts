@@ -5,6 +5,7 @@
  * `env.bosun`, the create_vm `env` the CPI passes through verbatim. Paths are a stemcell VM's.
  */
 import { z } from 'zod';
+import { agentEnvSchema } from './agent-env-schema.js';
 import { AGENT_PORT } from '../../common/contracts/agent-protocol.js';
 import { STEMCELL_VM_PATHS, type AgentSettings } from '../../common/contracts/agent-settings.js';
 import type { BoshAgentSettings, BoshNetworkSettings } from '../../common/contracts/bosh-agent-settings.js';
@@ -17,17 +18,6 @@ export function isBoshSettings(raw: unknown): raw is BoshAgentSettings {
   return raw !== null && typeof raw === 'object' && 'agent_id' in raw && !('agentId' in raw);
 }
 
-const bosunEnvSchema = z.object({
-  directorUrl: z.string().min(1),
-  caPem: z.string().min(1),
-  certPem: z.string().min(1),
-  keyPem: z.string().min(1),
-  clientCertPem: z.string().min(1).optional(),
-  directorClientName: z.string().min(1).optional(),
-  heartbeatIntervalMs: z.number().int().positive(),
-  registryHost: z.string().optional(),
-  extra: z.record(z.string(), z.unknown()).optional(),
-});
 
 const networkSchema = z.looseObject({
   type: z.enum(['manual', 'dynamic', 'vip']).optional(),
@@ -65,7 +55,7 @@ export async function boshToAgentSettings(raw: unknown, where: string, options: 
         'Check that the director that made the VM is a bosun director with `cloud: {type: external}` and that the CPI writes `env` into the settings (bosh-cpi-go CPIs do).',
     );
   }
-  const env = bosunEnvSchema.safeParse(bosun);
+  const env = agentEnvSchema.safeParse(bosun);
   if (!env.success) throw new InvalidInputError(`${where}: env.bosun is invalid (${issues(env.error)}); the director and the agent must run the same bosun version.`);
   const vmCid = s.vm?.name ?? s.vm?.id ?? s.vmCid;
   if (vmCid === undefined || vmCid === '') {
