@@ -11,14 +11,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { stemcellVmPaths } from '../../src/cloud/local/stemcell-vm.js';
 import type { InstanceInfo } from '../../src/common/contracts/api.js';
-import { startDirectorFixture, type DirectorFixture } from '../helpers/director-fixture.js';
-import { assertLocalCpiBuilt, builtLocalCpi } from '../helpers/local-cpi.js';
+import type { DirectorFixture } from '../helpers/director-fixture.js';
 import { redisManifest } from '../helpers/redis-deployment.js';
 import { redisCommand } from '../helpers/redis-resp.js';
-import { resurrectKilledVm } from '../helpers/external-cpi-resurrection.js';
+import { resurrectKilledVm, startExternalCpiDirector } from '../helpers/external-cpi-director.js';
 import { waitUntil } from '../helpers/waits.js';
 
 const NAME = 'e2e-cpi-bosh-settings';
@@ -33,21 +31,8 @@ describe('an external CPI writing BOSH-format settings and telling no VM address
   };
 
   beforeAll(async () => {
-    assertLocalCpiBuilt();
-    d = await startDirectorFixture({
-      images: ['redis'],
-      extraConfig: ({ fx, cloudDir }) =>
-        stringify({
-          cloud: {
-            type: 'external',
-            cpi: process.execPath,
-            cpi_args: [builtLocalCpi],
-            // cpi_api_version 1: create_vm answers a bare cid, attach_disk no hint (the agent finds the disk in its settings).
-            properties: { data_dir: cloudDir, bridge: fx.bridgeName, subnet: fx.subnet, agent_settings: 'bosh', report_ip: false, cpi_api_version: 1 },
-          },
-          health: { heartbeat_interval: '500ms', agent_timeout: '5s', analyze_interval: '500ms' },
-        }),
-    });
+    // cpi_api_version 1: create_vm answers a bare cid, attach_disk no hint (the agent finds the disk in its settings).
+    d = await startExternalCpiDirector({ agent_settings: 'bosh', report_ip: false, cpi_api_version: 1 });
   }, 180_000);
   afterAll(async () => {
     await d?.cleanup();

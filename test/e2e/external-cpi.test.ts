@@ -7,13 +7,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import type { DiskInfo, InstanceInfo } from '../../src/common/contracts/api.js';
-import { startDirectorFixture, type DirectorFixture } from '../helpers/director-fixture.js';
-import { assertLocalCpiBuilt, builtLocalCpi } from '../helpers/local-cpi.js';
+import type { DirectorFixture } from '../helpers/director-fixture.js';
 import { redisManifest } from '../helpers/redis-deployment.js';
 import { redisCommand } from '../helpers/redis-resp.js';
-import { resurrectKilledVm } from '../helpers/external-cpi-resurrection.js';
+import { resurrectKilledVm, startExternalCpiDirector } from '../helpers/external-cpi-director.js';
 import { waitUntil } from '../helpers/waits.js';
 
 const NAME = 'e2e-external-cpi';
@@ -33,20 +31,7 @@ describe('the director on an external CPI (bosun-local-cpi)', () => {
   };
 
   beforeAll(async () => {
-    assertLocalCpiBuilt();
-    d = await startDirectorFixture({
-      images: ['redis'],
-      extraConfig: ({ fx, cloudDir }) =>
-        stringify({
-          cloud: {
-            type: 'external',
-            cpi: process.execPath,
-            cpi_args: [builtLocalCpi],
-            properties: { data_dir: cloudDir, bridge: fx.bridgeName, subnet: fx.subnet },
-          },
-          health: { heartbeat_interval: '500ms', agent_timeout: '5s', analyze_interval: '500ms' },
-        }),
-    });
+    d = await startExternalCpiDirector();
   }, 180_000);
   afterAll(async () => {
     await d?.cleanup();
